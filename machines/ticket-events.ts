@@ -1,0 +1,119 @@
+/**
+ * The vocabulary of the ticket machine: every event it understands, the reason codes it records,
+ * and the roles and phases it dispatches. The zod schemas are the boundary check for events that
+ * arrive from the CLI, jobs and agents; the TypeScript types are derived from them so the machine
+ * and the boundary can never disagree.
+ */
+import { z } from 'zod';
+
+/** Why a ticket left the happy path. Stored verbatim in the snapshot and the journal. */
+export const REASON_CODES = [
+  'PLAN_ROUNDS_EXHAUSTED',
+  'RED_NOT_RED',
+  'SCOPE_VIOLATION',
+  'LEAD_ENCROACHMENT',
+  'ATTEMPTS_EXHAUSTED',
+  'BUDGET_EXCEEDED',
+  'CONTRACT_VIOLATION',
+  'VERIFIER_CHANGED',
+  'LIVE_CHECK_FAILED',
+  'MERGE_CONFLICT',
+  'AGENT_TIMEOUT',
+] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+export const ROLES = ['lead', 'generator', 'validator'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The bounded job an agent is started for. */
+export const PHASES = ['plan_draft', 'plan_critique', 'plan_revise', 'red', 'build', 'validate'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Gate failures the orchestrator detects itself while an agent phase is running. */
+export const GATE_REASONS = ['RED_NOT_RED', 'SCOPE_VIOLATION', 'LEAD_ENCROACHMENT'] as const;
+
+const runResult = {
+  runId: z.string().uuid(),
+  costUsd: z.number().nonnegative().default(0),
+};
+/** Results of orchestrator work (freeze, merge, live check) are fenced by run id like agent results. */
+const workRun = { runId: z.string().uuid() };
+const note = z.string().max(4000).optional();
+
+/** Every event the ticket machine accepts, discriminated by `type`. */
+export const ticketEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('START') }),
+  z.object({ type: z.literal('PLAN_READY'), ...runResult, artifactId: z.number().int().positive() }),
+  z.object({
+    type: z.literal('PLAN_REVIEWED'),
+    ...runResult,
+    verdict: z.enum(['APPROVE', 'REVISE']),
+    artifactId: z.number().int().positive().optional(),
+  }),
+  z.object({ type: z.literal('PLAN_FROZEN'), ...workRun, artifactId: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  z.object({ type: z.literal('RED_CONFIRMED'), ...runResult }),
+  z.object({ type: z.literal('BUILD_READY'), ...runResult }),
+  z.object({
+    type: z.literal('VERDICT'),
+    ...runResult,
+    verdict: z.enum(['PASS', 'FAIL']),
+    findings: z.array(z.string().max(4000)).max(200).default([]),
+  }),
+  z.object({ type: z.literal('GATE_FAILED'), ...runResult, reason: z.enum(GATE_REASONS), detail: z.string().max(8000) }),
+  z.object({ type: z.literal('REPORT_INVALID'), ...runResult, errors: z.array(z.string().max(4000)).min(1).max(200) }),
+  z.object({ type: z.literal('AGENT_TIMEOUT'), ...runResult }),
+  z.object({ type: z.literal('MERGED'), ...workRun, commit: z.string().regex(/^[0-9a-f]{7,64}$/) }),
+  z.object({ type: z.literal('MERGE_CONFLICT'), ...workRun, detail: z.string().max(8000) }),
+  z.object({ type: z.literal('LIVE_CHECK_PASSED'), ...workRun, evidence: z.string().max(8000) }),
+  z.object({ type: z.literal('LIVE_CHECK_FAILED'), ...workRun, detail: z.string().max(8000) }),
+  z.object({
+    type: z.literal('BUDGET_EXCEEDED'),
+    kind: z.enum(['time', 'cost']),
+    /** Which arming of the wall-clock timer fired; a stale arming is not accepted. */
+    timer: z.number().int().nonnegative().optional(),
+    detail: z.string().max(4000).optional(),
+  }),
+  z.object({ type: z.literal('VERIFIER_CHANGED'), detail: z.string().max(8000) }),
+  z.object({ type: z.literal('BLOCK'), blockers: z.array(z.string().min(1)).min(1) }),
+  z.object({ type: z.literal('UNBLOCK') }),
+  z.object({ type: z.literal('APPROVE'), reason: note }),
+  z.object({ type: z.literal('RETRY'), reason: note }),
+  z.object({ type: z.literal('REJECT'), reason: note }),
+  z.object({ type: z.literal('CANCEL'), reason: note }),
+  z.object({ type: z.literal('NOTE'), text: z.string().min(1).max(4000) }),
+  z.object({ type: z.literal('REPLAY') }),
+]);
+
+/** An event as the machine sees it (defaults applied). */
+export type TicketEvent = z.output<typeof ticketEventSchema>;
+/** An event as a caller may write it (defaults optional). */
+export type TicketEventInput = z.input<typeof ticketEventSchema>;
+export type TicketEventType = TicketEvent['type'];
+
+/**
+ * Events that report the result of dispatched work (an agent run, a plan freeze, a merge, a live
+ * check); they must carry the ticket's current run id, so a stale run can never move the ticket.
+ */
+export const RUN_RESULT_EVENTS = [
+  'PLAN_READY',
+  'PLAN_REVIEWED',
+  'RED_CONFIRMED',
+  'BUILD_READY',
+  'VERDICT',
+  'GATE_FAILED',
+  'REPORT_INVALID',
+  'AGENT_TIMEOUT',
+  'PLAN_FROZEN',
+  'MERGED',
+  'MERGE_CONFLICT',
+  'LIVE_CHECK_PASSED',
+  'LIVE_CHECK_FAILED',
+] as const satisfies readonly TicketEventType[];
+
+/** Events only a human operator sends; they are journaled with the operator as actor. */
+export const OPERATOR_EVENTS = ['APPROVE', 'RETRY', 'REJECT', 'CANCEL', 'NOTE', 'REPLAY'] as const satisfies readonly TicketEventType[];
+
+/** True when the event reports a run's result and so must pass the run fence. */
+export function isRunResult(event: TicketEvent): event is Extract<TicketEvent, { runId: string }> {
+  return (RUN_RESULT_EVENTS as readonly string[]).includes(event.type);
+}

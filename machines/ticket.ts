@@ -1,0 +1,442 @@
+/**
+ * The ticket machine: the gated lifecycle every ticket goes through (DESIGN.md section 2).
+ *
+ * Pure data. No I/O, no clocks, no randomness: the engine drives it with xstate's pure
+ * `initialTransition` / `transition`, persists the snapshot, and turns the returned named actions
+ * (see {@link WORK_ACTIONS}) into jobs in the same database transaction. `assign` actions only
+ * touch the context and are applied by xstate itself.
+ *
+ * @example
+ * ```ts
+ * const [snapshot, actions] = initialTransition(ticketMachine, { mode: 'dark' });
+ * const [next] = transition(ticketMachine, snapshot, { type: 'START' });
+ * next.value; // 'PLAN_DRAFT'
+ * ```
+ */
+import { assign, setup, type TransitionConfig } from 'xstate';
+import type { Phase, ReasonCode, Role, TicketEvent } from './ticket-events.js';
+
+export * from './ticket-events.js';
+
+/** Bumped whenever a change to this file could make an old journal replay differently. */
+export const MACHINE_VERSION = 'ticket/1';
+
+export const TOP_STATES = [
+  'QUEUED', 'PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP',
+  'LIVE', 'BLOCKED', 'ESCALATED', 'DEAD_LETTER', 'CANCELLED',
+] as const;
+export type TicketState = (typeof TOP_STATES)[number];
+
+/** States a ticket can be sent back to after BLOCKED, ESCALATED or DEAD_LETTER. */
+export const RESUMABLE_STATES = ['PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP'] as const;
+export type ResumableState = (typeof RESUMABLE_STATES)[number];
+
+/** States no event leaves except a NOTE. */
+export const FINAL_STATES = ['LIVE', 'CANCELLED'] as const satisfies readonly TicketState[];
+/** States where the ticket waits for a human (or for other tickets), not for work. */
+export const WAITING_STATES = ['BLOCKED', 'ESCALATED', 'DEAD_LETTER'] as const satisfies readonly TicketState[];
+
+/** Named actions that imply work outside the machine; the engine turns each into a job. */
+export const WORK_ACTIONS = [
+  'dispatchAgent', 'freezePlan', 'mergeBranch', 'runLiveCheck', 'armBudgetTimer', 'requestSchedule',
+  'notifyDependents', 'releaseWorkspace',
+] as const;
+export type WorkAction = (typeof WORK_ACTIONS)[number];
+
+export type ShipMode = 'dark' | 'copilot';
+
+export interface TicketLimits {
+  /** Plan critique rounds before PLAN_ROUNDS_EXHAUSTED (the 6th round never starts by default). */
+  readonly maxPlanRounds: number;
+  /** BUILD/VALIDATE attempts before ATTEMPTS_EXHAUSTED. */
+  readonly maxAttempts: number;
+  /** RED attempts before RED_NOT_RED escalates. */
+  readonly maxRedAttempts: number;
+  /** Fresh-agent retries after an invalid report before DEAD_LETTER. */
+  readonly maxContractRetries: number;
+  /** Agent spend allowed since the last human retry; null means unlimited. */
+  readonly maxCostUsd: number | null;
+  /** Wall-clock budget from START (or the last human retry); null means unlimited. */
+  readonly wallClockSeconds: number | null;
+}
+
+export const DEFAULT_LIMITS: TicketLimits = {
+  maxPlanRounds: 5,
+  maxAttempts: 3,
+  maxRedAttempts: 2,
+  maxContractRetries: 1,
+  maxCostUsd: null,
+  wallClockSeconds: null,
+};
+
+export interface TicketInput {
+  readonly mode?: ShipMode;
+  readonly limits?: Partial<TicketLimits>;
+}
+
+export interface TicketContext {
+  readonly mode: ShipMode;
+  readonly limits: TicketLimits;
+  /** Plan negotiation round, 1-based once the first plan exists. */
+  readonly round: number;
+  /** BUILD/VALIDATE attempt, 1-based once RED is confirmed. */
+  readonly attempt: number;
+  readonly redAttempt: number;
+  readonly contractFailures: number;
+  readonly costUsd: number;
+  /** Spend at the last human retry; the cost budget counts from here. */
+  readonly costWindowStartUsd: number;
+  /** Generation of the wall-clock timer; a BUDGET_EXCEEDED from an older arming is not accepted. */
+  readonly timer: number;
+  readonly reason: ReasonCode | null;
+  readonly detail: string | null;
+  /** Where BLOCKED, ESCALATED and DEAD_LETTER resume. */
+  readonly returnTo: ResumableState | null;
+  readonly blockers: readonly string[];
+  readonly planArtifactId: number | null;
+  readonly approvedPlan: { readonly artifactId: number; readonly sha256: string } | null;
+  /** Validator or gate findings handed to the next BUILD. */
+  readonly findings: readonly string[];
+  readonly mergeCommit: string | null;
+  readonly liveEvidence: string | null;
+  /** True when a human, not a gate, let the ticket past a check. */
+  readonly humanGated: boolean;
+  readonly notes: number;
+}
+
+type Ev<T extends TicketEvent['type']> = Extract<TicketEvent, { type: T }>;
+const costOf = (event: TicketEvent): number => ('costUsd' in event ? event.costUsd : 0);
+const eventText = (event: TicketEvent): string | null => {
+  if ('detail' in event && event.detail) return event.detail;
+  if ('reason' in event && typeof event.reason === 'string' && event.type !== 'GATE_FAILED') return event.reason;
+  if (event.type === 'REPORT_INVALID') return event.errors.join('\n');
+  return null;
+};
+
+const machineSetup = setup({
+  types: {
+    context: {} as TicketContext,
+    events: {} as TicketEvent,
+    input: {} as TicketInput,
+  },
+  actions: {
+    // Work actions: no implementation here; the engine maps them to jobs.
+    dispatchAgent: (_: unknown, _params: { role: Role; phase: Phase }) => {},
+    freezePlan: () => {},
+    mergeBranch: () => {},
+    runLiveCheck: () => {},
+    armBudgetTimer: () => {},
+    requestSchedule: () => {},
+    notifyDependents: () => {},
+    releaseWorkspace: () => {},
+    // Context updates.
+    addCost: assign({ costUsd: ({ context, event }) => context.costUsd + costOf(event) }),
+    phaseSucceeded: assign({ contractFailures: 0 }),
+    countContractFailure: assign({ contractFailures: ({ context }) => context.contractFailures + 1 }),
+    recordPlan: assign({ planArtifactId: ({ event }) => (event as Ev<'PLAN_READY'>).artifactId }),
+    startNegotiation: assign({ round: 1 }),
+    nextRound: assign({ round: ({ context }) => context.round + 1 }),
+    recordApprovedPlan: assign({
+      approvedPlan: ({ event }) => {
+        const e = event as Ev<'PLAN_FROZEN'>;
+        return { artifactId: e.artifactId, sha256: e.sha256 };
+      },
+    }),
+    startRed: assign({ redAttempt: 1 }),
+    nextRedAttempt: assign({ redAttempt: ({ context }) => context.redAttempt + 1 }),
+    startBuild: assign({ attempt: 1, findings: [] }),
+    nextAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    recordFindings: assign({
+      findings: ({ event }) =>
+        event.type === 'VERDICT' ? event.findings : event.type === 'GATE_FAILED' ? [event.detail] : [],
+    }),
+    recordMerge: assign({ mergeCommit: ({ event }) => (event as Ev<'MERGED'>).commit }),
+    recordLiveEvidence: assign({ liveEvidence: ({ event }) => (event as Ev<'LIVE_CHECK_PASSED'>).evidence }),
+    escalate: assign((args, params: { reason: ReasonCode | 'FROM_EVENT'; from: ResumableState }) => ({
+      reason: params.reason === 'FROM_EVENT' ? (args.event as Ev<'GATE_FAILED'>).reason : params.reason,
+      detail: eventText(args.event),
+      returnTo: params.from,
+    })),
+    block: assign((args, params: { from: ResumableState }) => ({
+      returnTo: params.from,
+      blockers: (args.event as Ev<'BLOCK'>).blockers,
+    })),
+    unblock: assign({ returnTo: null, blockers: [] }),
+    humanPass: assign({ humanGated: true, reason: null, detail: null, returnTo: null }),
+    resetForRetry: assign(({ context }) => ({
+      round: context.returnTo === 'PLAN_NEGOTIATE' ? 1 : context.round,
+      attempt: 1,
+      redAttempt: 1,
+      contractFailures: 0,
+      costWindowStartUsd: context.costUsd,
+      timer: context.timer + 1,
+      reason: null,
+      detail: null,
+      returnTo: null,
+    })),
+    recordCancel: assign({ detail: ({ event }) => eventText(event) }),
+    countNote: assign({ notes: ({ context }) => context.notes + 1 }),
+  },
+  guards: {
+    costBudgetExceeded: ({ context, event }) =>
+      context.limits.maxCostUsd !== null &&
+      context.costUsd + costOf(event) - context.costWindowStartUsd > context.limits.maxCostUsd,
+    budgetTimerCurrent: ({ context, event }) =>
+      event.type === 'BUDGET_EXCEEDED' && (event.kind === 'cost' || event.timer === undefined || event.timer === context.timer),
+    contractRetriesLeft: ({ context }) => context.contractFailures < context.limits.maxContractRetries,
+    roundsLeft: ({ context }) => context.round < context.limits.maxPlanRounds,
+    attemptsLeft: ({ context }) => context.attempt < context.limits.maxAttempts,
+    redAttemptsLeft: ({ context }) => context.redAttempt < context.limits.maxRedAttempts,
+    verdictIs: ({ event }, params: { verdict: string }) => 'verdict' in event && event.verdict === params.verdict,
+    gateIs: ({ event }, params: { reasons: readonly string[] }) =>
+      event.type === 'GATE_FAILED' && params.reasons.includes(event.reason),
+    returnsTo: ({ context }, params: { states: readonly ResumableState[] }) =>
+      context.returnTo !== null && params.states.includes(context.returnTo),
+    reasonIs: ({ context }, params: { reason: ReasonCode }) => context.reason === params.reason,
+    hasPlan: ({ context }) => context.planArtifactId !== null,
+    merged: ({ context }) => context.mergeCommit !== null,
+    copilot: ({ context }) => context.mode === 'copilot',
+  },
+});
+
+type Transition = TransitionConfig<TicketContext, TicketEvent, TicketEvent, any, any, any, any, any>;
+type Transitions = Partial<Record<TicketEvent['type'], Transition | Transition[]>>;
+
+const ESCALATED = '#ticket.ESCALATED';
+const escalate = (reason: ReasonCode | 'FROM_EVENT', from: ResumableState) =>
+  ({ type: 'escalate', params: { reason, from } }) as const;
+
+/** Transitions every working state shares: budgets, cancel, blockers, the verifier tripwire. */
+function workingState(from: ResumableState): Transitions {
+  return {
+    BUDGET_EXCEEDED: { guard: 'budgetTimerCurrent', target: ESCALATED, actions: escalate('BUDGET_EXCEEDED', from) },
+    VERIFIER_CHANGED: { target: ESCALATED, actions: escalate('VERIFIER_CHANGED', from) },
+    CANCEL: { target: '#ticket.CANCELLED', actions: 'recordCancel' },
+    BLOCK: { target: '#ticket.BLOCKED', actions: { type: 'block', params: { from } } },
+  };
+}
+
+/**
+ * Transitions of a state where an agent is working: every result first pays its cost (and may
+ * break the cost budget), an invalid report gets a fresh agent then DEAD_LETTER, a timeout
+ * escalates. `success` holds the phase's own results.
+ */
+function agentState(from: ResumableState, leafId: string, role: Role, phase: Phase, success: Transitions) {
+  const withCost = (candidates: Transition[]): Transition[] => [
+    { guard: 'costBudgetExceeded', target: ESCALATED, actions: ['addCost', escalate('BUDGET_EXCEEDED', from)] },
+    ...candidates.map((t) => ({ ...t, actions: ['addCost', ...toArray(t.actions)] })),
+  ];
+  const on: Transitions = {
+    ...workingState(from),
+    REPLAY: { target: leafId, reenter: true },
+    REPORT_INVALID: withCost([
+      { guard: 'contractRetriesLeft', target: leafId, reenter: true, actions: ['countContractFailure'] },
+      { target: '#ticket.DEAD_LETTER', actions: [{ type: 'escalate', params: { reason: 'CONTRACT_VIOLATION', from } }] },
+    ]),
+    AGENT_TIMEOUT: withCost([{ target: ESCALATED, actions: [escalate('AGENT_TIMEOUT', from)] }]),
+  };
+  for (const [type, t] of Object.entries(success)) {
+    on[type as TicketEvent['type']] = withCost(toArray(t as Transition | Transition[]));
+  }
+  return { entry: { type: 'dispatchAgent', params: { role, phase } }, on } as const;
+}
+
+function toArray<T>(value: T | readonly T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? [...value] : [value as T];
+}
+
+const leadEncroachment = (from: ResumableState): Transition => ({
+  guard: { type: 'gateIs', params: { reasons: ['LEAD_ENCROACHMENT'] } },
+  target: ESCALATED,
+  actions: escalate('LEAD_ENCROACHMENT', from),
+});
+
+/** Where an operator's APPROVE sends an escalated ticket: past the gate that stopped it. */
+const approveEscalation: Transition[] = [
+  { guard: { type: 'returnsTo', params: { states: ['PLAN_NEGOTIATE'] } }, target: 'PLAN_APPROVED', actions: 'humanPass' },
+  { guard: { type: 'returnsTo', params: { states: ['RED'] } }, target: 'BUILD', actions: ['humanPass', 'startBuild'] },
+  { guard: { type: 'returnsTo', params: { states: ['BUILD', 'VALIDATE'] } }, target: 'SHIP', actions: 'humanPass' },
+  { guard: 'merged', target: 'LIVE', actions: 'humanPass' },
+  { guard: { type: 'returnsTo', params: { states: ['SHIP'] } }, target: 'SHIP', actions: 'humanPass' },
+];
+
+/** Where an operator's RETRY sends a ticket: the phase it left, with fresh counters and budget. */
+const retryEscalation: Transition[] = [
+  { guard: { type: 'reasonIs', params: { reason: 'ATTEMPTS_EXHAUSTED' } }, target: 'BUILD', actions: ['resetForRetry', 'armBudgetTimer'] },
+  ...(['PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP'] as const).map((state) => ({
+    guard: { type: 'returnsTo', params: { states: [state] } },
+    target: state,
+    actions: ['resetForRetry', 'armBudgetTimer'],
+  })),
+];
+
+export const ticketMachine = machineSetup.createMachine({
+  id: 'ticket',
+  initial: 'QUEUED',
+  context: ({ input }) => ({
+    mode: input.mode ?? 'dark',
+    limits: { ...DEFAULT_LIMITS, ...input.limits },
+    round: 0,
+    attempt: 0,
+    redAttempt: 0,
+    contractFailures: 0,
+    costUsd: 0,
+    costWindowStartUsd: 0,
+    timer: 0,
+    reason: null,
+    detail: null,
+    returnTo: null,
+    blockers: [],
+    planArtifactId: null,
+    approvedPlan: null,
+    findings: [],
+    mergeCommit: null,
+    liveEvidence: null,
+    humanGated: false,
+    notes: 0,
+  }),
+  on: { NOTE: { actions: 'countNote' } },
+  states: {
+    QUEUED: {
+      entry: 'requestSchedule',
+      on: {
+        START: { target: 'PLAN_DRAFT', actions: 'armBudgetTimer' },
+        CANCEL: { target: 'CANCELLED', actions: 'recordCancel' },
+        REPLAY: { target: 'QUEUED', reenter: true },
+      },
+    },
+    PLAN_DRAFT: agentState('PLAN_DRAFT', '#ticket.PLAN_DRAFT', 'lead', 'plan_draft', {
+      PLAN_READY: { target: 'PLAN_NEGOTIATE', actions: ['phaseSucceeded', 'recordPlan', 'startNegotiation'] },
+      GATE_FAILED: leadEncroachment('PLAN_DRAFT'),
+    }),
+    PLAN_NEGOTIATE: {
+      initial: 'critique',
+      states: {
+        critique: agentState('PLAN_NEGOTIATE', '#ticket.PLAN_NEGOTIATE.critique', 'validator', 'plan_critique', {
+          PLAN_REVIEWED: [
+            { guard: { type: 'verdictIs', params: { verdict: 'APPROVE' } }, target: '#ticket.PLAN_APPROVED', actions: 'phaseSucceeded' },
+            { guard: 'roundsLeft', target: 'revise', actions: 'phaseSucceeded' },
+            { target: ESCALATED, actions: escalate('PLAN_ROUNDS_EXHAUSTED', 'PLAN_NEGOTIATE') },
+          ],
+        }),
+        revise: agentState('PLAN_NEGOTIATE', '#ticket.PLAN_NEGOTIATE.revise', 'lead', 'plan_revise', {
+          PLAN_READY: { target: 'critique', actions: ['phaseSucceeded', 'recordPlan', 'nextRound'] },
+          GATE_FAILED: leadEncroachment('PLAN_NEGOTIATE'),
+        }),
+      },
+    },
+    PLAN_APPROVED: {
+      entry: 'freezePlan',
+      on: {
+        ...workingState('PLAN_APPROVED'),
+        PLAN_FROZEN: { target: 'RED', actions: ['recordApprovedPlan', 'startRed'] },
+        REPLAY: { target: 'PLAN_APPROVED', reenter: true },
+      },
+    },
+    RED: agentState('RED', '#ticket.RED', 'generator', 'red', {
+      RED_CONFIRMED: { target: 'BUILD', actions: ['phaseSucceeded', 'startBuild'] },
+      GATE_FAILED: [
+        { guard: 'redAttemptsLeft', target: 'RED', reenter: true, actions: ['phaseSucceeded', 'nextRedAttempt'] },
+        { target: ESCALATED, actions: escalate('FROM_EVENT', 'RED') },
+      ],
+    }),
+    BUILD: agentState('BUILD', '#ticket.BUILD', 'generator', 'build', {
+      BUILD_READY: { target: 'VALIDATE', actions: 'phaseSucceeded' },
+      GATE_FAILED: [
+        { guard: 'attemptsLeft', target: 'BUILD', reenter: true, actions: ['phaseSucceeded', 'nextAttempt', 'recordFindings'] },
+        { target: ESCALATED, actions: escalate('FROM_EVENT', 'BUILD') },
+      ],
+    }),
+    VALIDATE: agentState('VALIDATE', '#ticket.VALIDATE', 'validator', 'validate', {
+      VERDICT: [
+        { guard: { type: 'verdictIs', params: { verdict: 'PASS' } }, target: 'SHIP', actions: 'phaseSucceeded' },
+        { guard: 'attemptsLeft', target: 'BUILD', actions: ['phaseSucceeded', 'nextAttempt', 'recordFindings'] },
+        { target: ESCALATED, actions: ['recordFindings', escalate('ATTEMPTS_EXHAUSTED', 'VALIDATE')] },
+      ],
+    }),
+    SHIP: {
+      initial: 'route',
+      on: workingState('SHIP'),
+      states: {
+        route: {
+          always: [
+            { guard: 'merged', target: 'verifying' },
+            { guard: 'copilot', target: 'awaiting_approval' },
+            { target: 'merging' },
+          ],
+        },
+        awaiting_approval: {
+          on: {
+            APPROVE: { target: 'merging' },
+            REJECT: { target: '#ticket.CANCELLED', actions: 'recordCancel' },
+          },
+        },
+        merging: {
+          entry: 'mergeBranch',
+          on: {
+            MERGED: { target: 'verifying', actions: 'recordMerge' },
+            MERGE_CONFLICT: { target: ESCALATED, actions: escalate('MERGE_CONFLICT', 'SHIP') },
+            REPLAY: { target: 'merging', reenter: true },
+          },
+        },
+        verifying: {
+          entry: 'runLiveCheck',
+          on: {
+            LIVE_CHECK_PASSED: { target: '#ticket.LIVE', actions: 'recordLiveEvidence' },
+            LIVE_CHECK_FAILED: { target: ESCALATED, actions: escalate('LIVE_CHECK_FAILED', 'SHIP') },
+            REPLAY: { target: 'verifying', reenter: true },
+          },
+        },
+      },
+    },
+    BLOCKED: {
+      on: {
+        UNBLOCK: RESUMABLE_STATES.map((state) => ({
+          guard: { type: 'returnsTo', params: { states: [state] } },
+          target: state,
+          actions: 'unblock',
+        })),
+        CANCEL: { target: 'CANCELLED', actions: 'recordCancel' },
+      },
+    },
+    ESCALATED: {
+      on: {
+        APPROVE: approveEscalation,
+        RETRY: retryEscalation,
+        REJECT: { target: 'CANCELLED', actions: 'recordCancel' },
+        CANCEL: { target: 'CANCELLED', actions: 'recordCancel' },
+      },
+    },
+    DEAD_LETTER: {
+      on: {
+        RETRY: retryEscalation,
+        CANCEL: { target: 'CANCELLED', actions: 'recordCancel' },
+      },
+    },
+    LIVE: {
+      entry: ['notifyDependents', 'releaseWorkspace'],
+      on: { REPLAY: { target: 'LIVE', reenter: true } },
+    },
+    CANCELLED: {
+      entry: ['notifyDependents', 'releaseWorkspace'],
+      on: { REPLAY: { target: 'CANCELLED', reenter: true } },
+    },
+  },
+});
+
+export type TicketMachine = typeof ticketMachine;
+
+/** The top-level state of a snapshot value (`{ SHIP: 'merging' }` -> `'SHIP'`). */
+export function topState(value: unknown): TicketState {
+  const name = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  if (!name || !(TOP_STATES as readonly string[]).includes(name)) throw new Error(`not a ticket state: ${JSON.stringify(value)}`);
+  return name as TicketState;
+}
+
+/** The nested step of a snapshot value (`{ SHIP: 'merging' }` -> `'merging'`), or null. */
+export function subState(value: unknown): string | null {
+  if (typeof value === 'string') return null;
+  const inner = Object.values(value as Record<string, unknown>)[0];
+  return typeof inner === 'string' ? inner : null;
+}

@@ -1,0 +1,93 @@
+/**
+ * Which database loopwright talks to, and the handle it talks through.
+ * LOOPWRIGHT_DATABASE_URL wins, then DATABASE_URL; with neither, the embedded server under
+ * LOOPWRIGHT_HOME is started on demand (src/db/embedded).
+ */
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { resolveHome } from '../config/home.js';
+import { DatabaseUnavailableError, LoopwrightError } from '../errors.js';
+import { ensureEmbeddedServer, embeddedServerStatus } from './embedded/index.js';
+import { migrate } from './migrate.js';
+import type { Database } from './schema.js';
+
+export type DatabaseSource = 'LOOPWRIGHT_DATABASE_URL' | 'DATABASE_URL' | 'embedded';
+
+export interface DatabaseTarget {
+  readonly url: string;
+  readonly source: DatabaseSource;
+}
+
+/** A live connection: the kysely instance for queries and the pg pool under it. */
+export interface Db {
+  readonly db: Kysely<Database>;
+  readonly pool: pg.Pool;
+  readonly target: DatabaseTarget;
+  close(): Promise<void>;
+}
+
+export type Kdb = Kysely<Database>;
+
+/**
+ * Resolve the database URL; starts the embedded server when no URL is configured and `start` is set.
+ */
+export async function resolveDatabaseTarget(env: NodeJS.ProcessEnv = process.env, start = true): Promise<DatabaseTarget> {
+  if (env.LOOPWRIGHT_DATABASE_URL) return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };
+  if (env.DATABASE_URL) return { url: env.DATABASE_URL, source: 'DATABASE_URL' };
+  const home = resolveHome(env);
+  if (start) return { url: (await ensureEmbeddedServer(home)).url, source: 'embedded' };
+  const status = await embeddedServerStatus(home);
+  if (!status.url) throw new DatabaseUnavailableError(`no database configured and the embedded one under ${home} is not initialised (run: loopwright db start)`);
+  return { url: status.url, source: 'embedded' };
+}
+
+/** Open a pool on a URL. `max` bounds connections (default 10). */
+export function connect(target: DatabaseTarget, max = 10): Db {
+  const pool = new pg.Pool({ connectionString: target.url, max, application_name: 'loopwright' });
+  // A client losing its connection (server restart, terminated backend) must not crash the
+  // process: idle ones are dropped by the pool, busy ones fail their query, which the caller sees.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, pool, target, close: () => db.destroy() };
+}
+
+export interface OpenOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly migrate?: boolean;
+  readonly max?: number;
+}
+
+/**
+ * Resolve, connect, probe and (by default) migrate: what every command does first.
+ *
+ * @example
+ * ```ts
+ * const handle = await openDatabase();
+ * try { ... } finally { await handle.close(); }
+ * ```
+ */
+export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
+  const target = await resolveDatabaseTarget(options.env ?? process.env);
+  const handle = connect(target, options.max);
+  try {
+    await handle.pool.query('select 1');
+    if (options.migrate !== false) await migrate(handle.pool);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    if (error instanceof LoopwrightError) throw error;
+    throw new DatabaseUnavailableError(`cannot use the database from ${target.source}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The URL with its password hidden, for printing. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { PgBinaries } from './binaries.js';
+import { readClusterVersion } from './cluster-files.js';
+import { EmbeddedPostgresError } from './errors.js';
+import { giveTo } from './fs-access.js';
+import { createDataDir, planClusterLayout } from './layout.js';
+import type { ServerOsUser } from './os-user.js';
+import { findFreePort } from './ports.js';
+import { runTool } from './run-tool.js';
+import {
+  generatePassword,
+  SERVER_DATABASE,
+  SERVER_ROLE,
+  serverConfigPath,
+  writeServerConfig,
+  type ServerConfig,
+} from './server-config.js';
+
+// Appended to postgresql.conf: TCP on loopback only, and no Unix socket that could collide with
+// a system server's /var/run/postgresql. The port is passed on each start (pg_ctl -o "-p N").
+const SERVER_SETTINGS = `
+# Added by loopwright: loopback TCP only, no Unix socket; the port comes from server.json.
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+`;
+
+/**
+ * Create a new cluster for `home`: choose its place, run initdb (scram-sha-256, role
+ * `loopwright` with a random password, UTF8, C locale), pick a free port, and record it all in
+ * server.json. Callers hold the home's lock.
+ *
+ * @example
+ * const config = await initialiseCluster(home, binaries, pgUser, process.env);
+ */
+export async function initialiseCluster(
+  home: string,
+  binaries: PgBinaries,
+  user: ServerOsUser | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<ServerConfig> {
+  const layout = await planClusterLayout(home, user, env);
+  await assertNoOrphanCluster(home, layout.dataDir);
+  await createDataDir(layout.dataDir, user);
+  const password = generatePassword();
+  await runInitdb(binaries, layout.dataDir, password, user);
+  await fs.appendFile(path.join(layout.dataDir, 'postgresql.conf'), SERVER_SETTINGS);
+  const config: ServerConfig = {
+    version: 1,
+    ...layout,
+    port: await findFreePort(),
+    user: SERVER_ROLE,
+    password,
+    database: SERVER_DATABASE,
+    ...(user ? { osUser: user.name } : {}),
+    createdAt: new Date().toISOString(),
+  };
+  await writeServerConfig(home, config);
+  return config;
+}
+
+/** A cluster without server.json has a password nobody knows: refuse rather than guess. */
+async function assertNoOrphanCluster(home: string, dataDir: string): Promise<void> {
+  if ((await readClusterVersion(dataDir)) === undefined) return;
+  throw new EmbeddedPostgresError(
+    'PG_CONFIG_MISSING',
+    `${dataDir} already holds a Postgres cluster but ${serverConfigPath(home)} is missing ` +
+      '(was LOOPWRIGHT_HOME deleted?). Restore server.json, or stop that cluster ' +
+      `("pg_ctl stop -D ${dataDir}") and delete ${dataDir} to start afresh.`,
+  );
+}
+
+async function runInitdb(
+  binaries: PgBinaries,
+  dataDir: string,
+  password: string,
+  user: ServerOsUser | undefined,
+): Promise<void> {
+  // Beside the data dir, which the server OS user can reach (a root-only /tmp file is not).
+  const parent = path.dirname(dataDir);
+  const pwfile = path.join(parent, `.pwfile-${randomBytes(6).toString('hex')}`);
+  await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  try {
+    await giveTo(pwfile, user);
+    const { exitCode, output } = await runTool(
+      binaries.initdb,
+      ['-D', dataDir, '--auth=scram-sha-256', `--username=${SERVER_ROLE}`, `--pwfile=${pwfile}`,
+        '--encoding=UTF8', '--locale=C', '--no-instructions'],
+      user,
+      parent,
+    );
+    if (exitCode !== 0) {
+      const tail = output.trimEnd().split('\n').slice(-20).join('\n');
+      throw new EmbeddedPostgresError(
+        'PG_INIT_FAILED',
+        `initdb failed for ${dataDir} (exit ${exitCode}):\n${tail}`,
+      );
+    }
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+}

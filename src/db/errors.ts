@@ -1,0 +1,38 @@
+/**
+ * Driver errors are mapped here, once, into the named errors of src/errors.ts.
+ */
+import { BadInputError, DatabaseUnavailableError, ImmutableRowError, LoopwrightError } from '../errors.js';
+
+interface PgError {
+  code?: string;
+  message?: string;
+  constraint?: string;
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', '57P01', '57P03', '08006', '08001', '08004', '3D000', '28P01', '28000']);
+
+/**
+ * Wrap a driver error in the loopwright error it means, keeping the original as `cause`.
+ * Errors that are already named pass through unchanged.
+ *
+ * @example
+ * ```ts
+ * try { await insertRow(db) } catch (e) { throw mapDbError(e) }
+ * ```
+ */
+export function mapDbError(error: unknown): unknown {
+  if (error instanceof LoopwrightError) return error;
+  const pg = error as PgError;
+  if (pg?.code === 'LW001') return new ImmutableRowError(pg.message ?? 'row is immutable', { cause: error });
+  if (pg?.code === '23505') return new BadInputError(`already exists (${pg.constraint ?? 'unique constraint'})`, { cause: error, code: 'DUPLICATE' });
+  if (pg?.code && CONNECTION_CODES.has(pg.code)) {
+    return new DatabaseUnavailableError(`database unavailable: ${pg.message ?? pg.code}`, { cause: error });
+  }
+  return error;
+}
+
+/** True when the error is Postgres telling us the transaction must be retried. */
+export function isSerializationFailure(error: unknown): boolean {
+  const code = (error as PgError)?.code;
+  return code === '40001' || code === '40P01';
+}

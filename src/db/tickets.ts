@@ -1,0 +1,74 @@
+/**
+ * Queries on the tickets table. Writes that change a ticket's state go through the engine
+ * (src/engine/apply-event.ts), never directly.
+ */
+import type { Insertable, Selectable } from 'kysely';
+import { NotFoundError } from '../errors.js';
+import type { Kdb } from './connection.js';
+import type { TicketsTable } from './schema.js';
+
+export type Ticket = Selectable<TicketsTable>;
+export type NewTicket = Insertable<TicketsTable>;
+
+/** A ticket named by its key (`app-12`) or its numeric id. */
+export type TicketRef = string | { readonly id: string };
+
+const isNumericId = (ref: string) => /^\d+$/.test(ref);
+
+/** Load a ticket, optionally locking its row (`FOR UPDATE`) inside a transaction. */
+export async function getTicket(db: Kdb, ref: TicketRef, options: { forUpdate?: boolean } = {}): Promise<Ticket> {
+  let query = db.selectFrom('loopwright.tickets').selectAll();
+  query = typeof ref === 'object' ? query.where('id', '=', ref.id) : isNumericId(ref) ? query.where('id', '=', ref) : query.where('key', '=', ref);
+  if (options.forUpdate) query = query.forUpdate();
+  const ticket = await query.executeTakeFirst();
+  if (!ticket) throw new NotFoundError('ticket', typeof ref === 'object' ? `#${ref.id}` : ref);
+  return ticket;
+}
+
+export async function insertTicket(db: Kdb, ticket: NewTicket): Promise<Ticket> {
+  return db.insertInto('loopwright.tickets').values(ticket).returningAll().executeTakeFirstOrThrow();
+}
+
+export interface TicketFilter {
+  readonly repo?: string;
+  readonly state?: string;
+  readonly batch?: string;
+}
+
+export interface TicketListRow {
+  readonly key: string;
+  readonly repo: string;
+  readonly title: string;
+  readonly state: string;
+  readonly substate: string | null;
+  readonly priority: number;
+  readonly tags: string[];
+  readonly version: number;
+  readonly updated_at: Date;
+}
+
+/** Tickets by priority then age, optionally filtered by repo name, state and batch name. */
+export async function listTickets(db: Kdb, filter: TicketFilter = {}): Promise<TicketListRow[]> {
+  let query = db
+    .selectFrom('loopwright.tickets as t')
+    .innerJoin('loopwright.repositories as r', 'r.id', 't.repo_id')
+    .leftJoin('loopwright.batches as b', 'b.id', 't.batch_id')
+    .select(['t.key', 'r.name as repo', 't.title', 't.state', 't.substate', 't.priority', 't.tags', 't.version', 't.updated_at']);
+  if (filter.repo) query = query.where('r.name', '=', filter.repo);
+  if (filter.state) query = query.where('t.state', '=', filter.state);
+  if (filter.batch) query = query.where('b.name', '=', filter.batch);
+  return query.orderBy('t.priority', 'desc').orderBy('t.created_at').orderBy('t.id').execute();
+}
+
+/** Board counts: tickets per repo and state. */
+export async function boardCounts(db: Kdb): Promise<{ repo: string; state: string; tickets: number }[]> {
+  const rows = await db
+    .selectFrom('loopwright.tickets as t')
+    .innerJoin('loopwright.repositories as r', 'r.id', 't.repo_id')
+    .select(['r.name as repo', 't.state', (eb) => eb.fn.countAll<string>().as('tickets')])
+    .groupBy(['r.name', 't.state'])
+    .orderBy('r.name')
+    .orderBy('t.state')
+    .execute();
+  return rows.map((r) => ({ ...r, tickets: Number(r.tickets) }));
+}

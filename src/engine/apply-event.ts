@@ -1,0 +1,153 @@
+/**
+ * applyEvent: the one place a ticket changes state (DESIGN.md section 3).
+ *
+ * One READ COMMITTED transaction: lock the ticket row, answer a repeated idempotency key with the
+ * first outcome, fence results of stale runs, run the pure machine transition, append the journal
+ * row with the next contiguous seq, update the ticket, and enqueue the implied jobs — all of it
+ * commits or none of it does. Events the current state does not accept change nothing and are
+ * recorded as rejected.
+ */
+import { transition } from 'xstate';
+import { isRunResult, ticketEventSchema, ticketMachine, topState, subState, type TicketContext, type TicketEvent, type TicketEventInput } from '../../machines/ticket.js';
+import type { Kdb } from '../db/connection.js';
+import { findJournalByKey, findRejectedByKey, recordRejected } from '../db/journal.js';
+import { getTicket, type Ticket, type TicketRef } from '../db/tickets.js';
+import { BadInputError } from '../errors.js';
+import { persistSnapshot, restoreSnapshot } from './snapshot.js';
+import { commitTicketRow, type CommittedRow } from './commit-row.js';
+import { pendingWork } from './work.js';
+import { inTransaction } from './transaction.js';
+
+/** Why an event was not applied. */
+export type RejectReason = 'NOT_ACCEPTED' | 'STALE_RUN' | 'STALE_VERSION' | 'WORK_PENDING';
+
+export interface ApplyEventOptions {
+  /** Who sent the event: `operator:<name>`, `agent:<run>`, `scheduler`, `timer`, `worker:<pool>`. */
+  readonly actor: string;
+  /** A repeated key returns the first outcome and changes nothing. */
+  readonly idempotencyKey?: string;
+  /** Apply only if the ticket is still at this version (timers, checks of a moment). */
+  readonly expectedVersion?: number;
+  /** Test seam: runs after the journal row is written and before the jobs are enqueued. */
+  readonly beforeEnqueue?: (trx: Kdb) => Promise<void>;
+}
+
+export type ApplyOutcome =
+  | ({ readonly status: 'applied'; readonly duplicate: boolean } & CommittedRow)
+  | {
+      readonly status: 'rejected';
+      readonly duplicate: boolean;
+      readonly ticketId: string;
+      readonly key: string;
+      readonly state: string;
+      readonly version: number;
+      readonly reason: RejectReason;
+      readonly detail: string;
+    };
+
+/**
+ * Apply one event to one ticket.
+ *
+ * @example
+ * ```ts
+ * const outcome = await applyEvent(db, 'app-12', { type: 'START' }, { actor: 'scheduler', idempotencyKey: 'start:app-12' });
+ * if (outcome.status === 'rejected') console.warn(outcome.reason, outcome.detail);
+ * ```
+ */
+export async function applyEvent(db: Kdb, ref: TicketRef, input: TicketEventInput, options: ApplyEventOptions): Promise<ApplyOutcome> {
+  const event = parseEvent(input);
+  return inTransaction(db, async (trx) => {
+    const ticket = await getTicket(trx, ref, { forUpdate: true });
+    if (options.idempotencyKey) {
+      const previous = await previousOutcome(trx, ticket, options.idempotencyKey);
+      if (previous) return previous;
+    }
+    const refusal = await checkFences(trx, ticket, event, options);
+    if (refusal) return reject(trx, ticket, event, options, refusal.reason, refusal.detail);
+
+    const snapshot = restoreSnapshot(ticket.snapshot);
+    if (!snapshot.can(event)) {
+      return reject(trx, ticket, event, options, 'NOT_ACCEPTED', `${event.type} is not accepted in ${describeState(snapshot.value)}`);
+    }
+    const [next, actions] = transition(ticketMachine, snapshot, event);
+    const committed = await commitTicketRow(trx, ticket, {
+      eventType: event.type,
+      event: event as unknown as Record<string, unknown>,
+      snapshot: persistSnapshot(next),
+      context: next.context as TicketContext,
+      actions,
+      actor: options.actor,
+      idempotencyKey: options.idempotencyKey ?? null,
+      beforeEnqueue: options.beforeEnqueue,
+    });
+    return { status: 'applied', duplicate: false, ...committed };
+  });
+}
+
+/** Validate an event at the boundary; a malformed one is bad input and touches nothing. */
+export function parseEvent(input: TicketEventInput | unknown): TicketEvent {
+  const parsed = ticketEventSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    throw new BadInputError(`invalid event${where}: ${issue?.message ?? 'malformed'}`);
+  }
+  return parsed.data;
+}
+
+async function previousOutcome(trx: Kdb, ticket: Ticket, key: string): Promise<ApplyOutcome | undefined> {
+  const row = await findJournalByKey(trx, ticket.id, key);
+  if (row) {
+    return {
+      status: 'applied', duplicate: true, ticketId: ticket.id, key: ticket.key, seq: row.seq,
+      fromState: row.from_state, toState: row.to_state, substate: subState(row.snapshot.value),
+      runId: null, jobIds: [], actions: row.actions,
+    };
+  }
+  const rejected = await findRejectedByKey(trx, ticket.id, key);
+  if (rejected) {
+    return {
+      status: 'rejected', duplicate: true, ticketId: ticket.id, key: ticket.key, state: rejected.state,
+      version: rejected.version, reason: rejected.reason.split(':')[0] as RejectReason, detail: rejected.reason,
+    };
+  }
+  return undefined;
+}
+
+async function checkFences(trx: Kdb, ticket: Ticket, event: TicketEvent, options: ApplyEventOptions) {
+  if (options.expectedVersion !== undefined && options.expectedVersion !== ticket.version) {
+    return { reason: 'STALE_VERSION' as const, detail: `expected version ${options.expectedVersion}, ticket is at ${ticket.version}` };
+  }
+  if (isRunResult(event) && event.runId !== ticket.current_run_id) {
+    return { reason: 'STALE_RUN' as const, detail: `run ${event.runId} is not the ticket's current run (${ticket.current_run_id ?? 'none'})` };
+  }
+  if (event.type === 'REPLAY') {
+    const pending = await pendingWork(trx, ticket.id);
+    if (pending.length > 0) {
+      const first = pending[0]!;
+      const where = first.lockedBy ? `running on ${first.lockedBy}` : 'queued';
+      return { reason: 'WORK_PENDING' as const, detail: `work already pending: ${first.task} job ${first.id} (${where})` };
+    }
+  }
+  return null;
+}
+
+async function reject(trx: Kdb, ticket: Ticket, event: TicketEvent, options: ApplyEventOptions, reason: RejectReason, detail: string): Promise<ApplyOutcome> {
+  await recordRejected(trx, {
+    ticket_id: ticket.id,
+    event_type: event.type,
+    event: JSON.stringify(event),
+    state: ticket.state,
+    version: ticket.version,
+    actor: options.actor,
+    reason: `${reason}: ${detail}`,
+    idempotency_key: options.idempotencyKey ?? null,
+  });
+  return { status: 'rejected', duplicate: false, ticketId: ticket.id, key: ticket.key, state: ticket.state, version: ticket.version, reason, detail };
+}
+
+function describeState(value: unknown): string {
+  const top = topState(value);
+  const sub = subState(value);
+  return sub ? `${top}.${sub}` : top;
+}

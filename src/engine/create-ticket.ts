@@ -1,0 +1,104 @@
+/**
+ * Filing a ticket: the row, its dependency edges, journal row 1 (CREATED, carrying the machine
+ * input so verify-journal can replay from it) and the scheduling job — in one transaction.
+ */
+import { initialTransition } from 'xstate';
+import { MACHINE_VERSION, ticketMachine, type TicketContext, type TicketInput, type TicketLimits } from '../../machines/ticket.js';
+import { getBatchByName } from '../db/batches.js';
+import type { Kdb } from '../db/connection.js';
+import { addDependencies } from '../db/dependencies.js';
+import { appendJournal } from '../db/journal.js';
+import { getRepositoryByName, reserveTicketNumber, type Repository } from '../db/repositories.js';
+import { getTicket, insertTicket } from '../db/tickets.js';
+import { BadInputError } from '../errors.js';
+import { persistSnapshot } from './snapshot.js';
+import { inTransaction } from './transaction.js';
+import { enqueueJobs, planWork, workActionsOf } from './work.js';
+
+export interface NewTicketInput {
+  readonly repo: string;
+  readonly title: string;
+  readonly body?: string;
+  readonly priority?: number;
+  readonly tags?: readonly string[];
+  readonly batch?: string;
+  /** Keys of tickets that must be LIVE before this one starts. */
+  readonly dependsOn?: readonly string[];
+  readonly actor: string;
+  /** The ticket whose agent discovered this one, if any. */
+  readonly originTicketId?: string;
+}
+
+export interface CreatedTicket {
+  readonly id: string;
+  readonly key: string;
+  readonly state: string;
+  readonly jobIds: readonly string[];
+}
+
+const TAG = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
+
+/**
+ * File a ticket in a registered repository.
+ *
+ * @example
+ * ```ts
+ * const { key } = await createTicket(db, { repo: 'app', title: 'Add /health', actor: 'operator:me' });
+ * ```
+ */
+export async function createTicket(db: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
+  const title = validateNew(input);
+  return inTransaction(db, async (trx) => {
+    const repo = await getRepositoryByName(trx, input.repo);
+    const batch = input.batch ? await getBatchByName(trx, input.batch) : null;
+    const dependsOn = await Promise.all((input.dependsOn ?? []).map((key) => getTicket(trx, key)));
+    const number = await reserveTicketNumber(trx, repo.id);
+    const machineInput = machineInputFor(repo);
+    const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
+    const persisted = persistSnapshot(snapshot);
+    const ticket = await insertTicket(trx, {
+      key: `${repo.name}-${number}`,
+      repo_id: repo.id,
+      number,
+      batch_id: batch?.id ?? null,
+      origin_ticket_id: input.originTicketId ?? null,
+      title,
+      body: input.body ?? '',
+      priority: input.priority ?? 0,
+      tags: [...new Set(input.tags ?? [])],
+      state: 'QUEUED',
+      substate: null,
+      snapshot: JSON.stringify(persisted),
+      version: 1,
+      machine_version: MACHINE_VERSION,
+    });
+    await addDependencies(trx, ticket.id, dependsOn.map((t) => t.id));
+    const stored = workActionsOf(actions);
+    await appendJournal(trx, {
+      ticket_id: ticket.id, seq: 1, event_type: 'CREATED', event: JSON.stringify({ type: 'CREATED', input: machineInput }),
+      from_state: null, to_state: 'QUEUED', actor: input.actor, idempotency_key: null,
+      snapshot: JSON.stringify(persisted), actions: JSON.stringify(stored),
+    });
+    const jobIds = await enqueueJobs(trx, planWork(ticket.id, 1, stored, snapshot.context as TicketContext).jobs);
+    return { id: ticket.id, key: ticket.key, state: ticket.state, jobIds };
+  });
+}
+
+/** The machine input a repository's settings imply (ship mode, budgets). */
+export function machineInputFor(repo: Repository): TicketInput {
+  const limits = (repo.settings as { limits?: Partial<TicketLimits> }).limits;
+  return limits ? { mode: repo.mode, limits } : { mode: repo.mode };
+}
+
+function validateNew(input: NewTicketInput): string {
+  const title = input.title?.trim() ?? '';
+  if (!title) throw new BadInputError('a ticket needs a title (--title)');
+  if (title.length > 500) throw new BadInputError('title is longer than 500 characters');
+  if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1000)) {
+    throw new BadInputError(`priority must be an integer between -1000 and 1000, got ${input.priority}`);
+  }
+  for (const tag of input.tags ?? []) {
+    if (!TAG.test(tag)) throw new BadInputError(`invalid tag "${tag}": use lowercase letters, digits, . _ -`);
+  }
+  return title;
+}

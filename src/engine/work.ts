@@ -1,0 +1,126 @@
+/**
+ * Turning the machine's named work actions into graphile-worker jobs, inside the transaction that
+ * applied the event (the outbox): a state change and the work it implies commit or vanish together.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Phase, Role, TicketContext, WorkAction } from '../../machines/ticket.js';
+import { WORK_ACTIONS } from '../../machines/ticket.js';
+import type { Kdb } from '../db/connection.js';
+import type { StoredAction } from '../db/schema.js';
+
+/** Task identifiers the worker (src/worker) implements, one per work action. */
+export const TASKS: Record<WorkAction, string> = {
+  dispatchAgent: 'agent_run',
+  freezePlan: 'freeze_plan',
+  mergeBranch: 'merge',
+  runLiveCheck: 'live_check',
+  armBudgetTimer: 'budget_timer',
+  requestSchedule: 'schedule',
+  notifyDependents: 'notify_dependents',
+  releaseWorkspace: 'release_workspace',
+};
+
+/** Work whose result comes back as an event and so gets a run id to fence it. */
+const REPORTING: ReadonlySet<WorkAction> = new Set(['dispatchAgent', 'freezePlan', 'mergeBranch', 'runLiveCheck']);
+
+export interface JobSpec {
+  readonly identifier: string;
+  readonly payload: Record<string, unknown>;
+  readonly job_key: string;
+  readonly delay_seconds: number;
+  readonly max_attempts: number;
+}
+
+export interface AgentRunSpec {
+  readonly id: string;
+  readonly role: Role;
+  readonly phase: Phase;
+  readonly attempt: number;
+  readonly round: number;
+}
+
+export interface PlannedWork {
+  readonly jobs: readonly JobSpec[];
+  /** The run id the next result must carry, when this transition dispatched reporting work. */
+  readonly runId: string | null;
+  readonly agentRun: AgentRunSpec | null;
+}
+
+/** Keep only the actions that imply work, in the storable form the journal keeps. */
+export function workActionsOf(actions: readonly { type: string; params?: unknown }[]): StoredAction[] {
+  return actions
+    .filter((a) => (WORK_ACTIONS as readonly string[]).includes(a.type))
+    .map((a) => (a.params && typeof a.params === 'object' ? { type: a.type, params: { ...(a.params as Record<string, unknown>) } } : { type: a.type }));
+}
+
+/**
+ * Plan the jobs for one journal row. Keys are `lw:<ticket>:w:<seq>:<index>` for work and
+ * `lw:<ticket>:t:<seq>:<index>` for timers, so pending work can be found by prefix.
+ */
+export function planWork(ticketId: string, seq: number, actions: readonly StoredAction[], context: TicketContext): PlannedWork {
+  const jobs: JobSpec[] = [];
+  let runId: string | null = null;
+  let agentRun: AgentRunSpec | null = null;
+  actions.forEach((action, index) => {
+    const type = action.type as WorkAction;
+    const payload: Record<string, unknown> = { ticketId, seq, action: type, ...action.params };
+    if (type === 'armBudgetTimer') {
+      if (context.limits.wallClockSeconds === null) return;
+      jobs.push(job(TASKS[type], { ...payload, timer: context.timer }, `lw:${ticketId}:t:${seq}:${index}`, context.limits.wallClockSeconds, 1));
+      return;
+    }
+    if (REPORTING.has(type)) {
+      runId = randomUUID();
+      payload.runId = runId;
+      if (type === 'dispatchAgent') {
+        const { role, phase } = action.params as { role: Role; phase: Phase };
+        const attempt = phase === 'red' ? context.redAttempt : phase === 'build' || phase === 'validate' ? context.attempt : 0;
+        agentRun = { id: runId, role, phase, attempt, round: context.round };
+        Object.assign(payload, { attempt, round: context.round });
+      }
+    }
+    jobs.push(job(TASKS[type], payload, `lw:${ticketId}:w:${seq}:${index}`, 0, 5));
+  });
+  return { jobs, runId, agentRun };
+}
+
+function job(identifier: string, payload: Record<string, unknown>, key: string, delay: number, maxAttempts: number): JobSpec {
+  return { identifier, payload, job_key: key, delay_seconds: delay, max_attempts: maxAttempts };
+}
+
+/** Enqueue jobs with graphile_worker.add_jobs on the given (transaction) connection. */
+export async function enqueueJobs(db: Kdb, jobs: readonly JobSpec[]): Promise<string[]> {
+  if (jobs.length === 0) return [];
+  const result = await sql<{ id: string }>`
+    select j.id from graphile_worker.add_jobs(array(
+      select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds), s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
+      from json_to_recordset(${JSON.stringify(jobs)}::json)
+        as s(identifier text, payload json, delay_seconds double precision, max_attempts int, job_key text)
+    )) j`.execute(db);
+  return result.rows.map((r) => r.id);
+}
+
+export interface PendingJob {
+  readonly id: string;
+  readonly key: string;
+  readonly task: string;
+  readonly lockedBy: string | null;
+  readonly attempts: number;
+}
+
+/** Work jobs of a ticket that are queued, running or will be retried (not permanently failed). */
+export async function pendingWork(db: Kdb, ticketId: string): Promise<PendingJob[]> {
+  const result = await sql<{ id: string; key: string; task_identifier: string; locked_by: string | null; attempts: number }>`
+    select id, key, task_identifier, locked_by, attempts from graphile_worker.jobs
+    where key like ${`lw:${ticketId}:w:%`} and attempts < max_attempts
+    order by id`.execute(db);
+  return result.rows.map((r) => ({ id: r.id, key: r.key, task: r.task_identifier, lockedBy: r.locked_by, attempts: r.attempts }));
+}
+
+/** Withdraw a ticket's queued work (running jobs are left to be fenced by run id). */
+export async function withdrawWork(db: Kdb, ticketId: string): Promise<number> {
+  const jobs = await pendingWork(db, ticketId);
+  for (const j of jobs) await sql`select graphile_worker.remove_job(${j.key})`.execute(db);
+  return jobs.length;
+}
