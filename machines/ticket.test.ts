@@ -59,7 +59,8 @@ const CONFLICT: TicketEventInput = { type: 'MERGE_CONFLICT', ...run, detail: 'co
 const LIVE_OK: TicketEventInput = { type: 'LIVE_CHECK_PASSED', ...run, evidence: 'GET /health 200' };
 const LIVE_FAILED: TicketEventInput = { type: 'LIVE_CHECK_FAILED', ...run, detail: 'GET /health 500' };
 const timeUp = (timer: number): TicketEventInput => ({ type: 'BUDGET_EXCEEDED', kind: 'time', timer });
-const VERIFIER: TicketEventInput = { type: 'VERIFIER_CHANGED', detail: 'validator charter sha changed' };
+const VERIFIER_DETAIL = 'validator charter sha changed';
+const VERIFIER: TicketEventInput = { type: 'VERIFIER_CHANGED', detail: VERIFIER_DETAIL };
 const BLOCK: TicketEventInput = { type: 'BLOCK', blockers: ['T-42'] };
 const UNBLOCK: TicketEventInput = { type: 'UNBLOCK' };
 const APPROVE: TicketEventInput = { type: 'APPROVE' };
@@ -110,10 +111,10 @@ const topOf = (s: WorkingState) => s.name.split('.')[0];
 
 describe('happy path', () => {
   it('starts QUEUED with zeroed counters and asks the scheduler for a slot', () => {
-    const { snapshot, actions } = begin();
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'QUEUED', actions: work('requestSchedule') });
-    expect(snapshot.context).toMatchObject({ mode: 'dark', round: 0, attempt: 0, redAttempt: 0, timer: 0, costUsd: 0 });
-    expect(snapshot.context.limits).toEqual({
+    const initial = begin();
+    expect(outcome(initial)).toEqual({ value: 'QUEUED', actions: work('requestSchedule') });
+    expect(initial.snapshot.context).toMatchObject({ mode: 'dark', round: 0, attempt: 0, redAttempt: 0, timer: 0, costUsd: 0 });
+    expect(initial.snapshot.context.limits).toEqual({
       maxPlanRounds: 5, maxAttempts: 3, maxRedAttempts: 2, maxContractRetries: 1, maxCostUsd: null, wallClockSeconds: null,
     });
   });
@@ -155,9 +156,9 @@ describe('plan negotiation', () => {
   it('escalates PLAN_ROUNDS_EXHAUSTED on the fifth REVISE so round 6 never starts', () => {
     const fifth = drive([...TO_CRITIQUE, ...revisions(4)]);
     expect(fifth.snapshot.context.round).toBe(5);
-    const { snapshot, actions } = step(fifth.snapshot, reviewed('REVISE'));
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(snapshot.context).toMatchObject({ reason: 'PLAN_ROUNDS_EXHAUSTED', returnTo: 'PLAN_NEGOTIATE', round: 5 });
+    const next = step(fifth.snapshot, reviewed('REVISE'));
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({ reason: 'PLAN_ROUNDS_EXHAUSTED', returnTo: 'PLAN_NEGOTIATE', round: 5 });
   });
 
   it('honours a custom maxPlanRounds from input.limits', () => {
@@ -184,9 +185,9 @@ describe('RED', () => {
     expect(outcome(retried)).toEqual({ value: 'RED', actions: [dispatch('generator', 'red')] });
     expect(retried.snapshot.context.redAttempt).toBe(2);
 
-    const { snapshot, actions } = step(retried.snapshot, gate(reason, 'tests passed before the change'));
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(snapshot.context).toMatchObject({ reason, returnTo: 'RED', detail: 'tests passed before the change', redAttempt: 2 });
+    const next = step(retried.snapshot, gate(reason, 'tests passed before the change'));
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({ reason, returnTo: 'RED', detail: 'tests passed before the change', redAttempt: 2 });
   });
 });
 
@@ -204,17 +205,17 @@ describe('BUILD and VALIDATE', () => {
   });
 
   it('sends a FAIL verdict back to BUILD as the next attempt with the findings', () => {
-    const { snapshot, actions } = drive([...TO_VALIDATE, verdict('FAIL', ['no test for empty input'])]);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'BUILD', actions: [dispatch('generator', 'build')] });
-    expect(snapshot.context).toMatchObject({ attempt: 2, findings: ['no test for empty input'] });
+    const next = drive([...TO_VALIDATE, verdict('FAIL', ['no test for empty input'])]);
+    expect(outcome(next)).toEqual({ value: 'BUILD', actions: [dispatch('generator', 'build')] });
+    expect(next.snapshot.context).toMatchObject({ attempt: 2, findings: ['no test for empty input'] });
   });
 
   it('escalates ATTEMPTS_EXHAUSTED on a FAIL in the last attempt, keeping the findings', () => {
     const last = drive([...TO_VALIDATE, ...failedAttempts(2), buildReady()]);
     expect(last.snapshot.context.attempt).toBe(3);
-    const { snapshot, actions } = step(last.snapshot, verdict('FAIL', ['still broken']));
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(snapshot.context).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', returnTo: 'VALIDATE', findings: ['still broken'] });
+    const next = step(last.snapshot, verdict('FAIL', ['still broken']));
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', returnTo: 'VALIDATE', findings: ['still broken'] });
   });
 
   it('honours a custom maxAttempts from input.limits', () => {
@@ -230,10 +231,10 @@ describe('agent contract and timeouts', () => {
     expect(outcome(retried)).toEqual({ value, actions: dispatched });
     expect(retried.snapshot.context.contractFailures).toBe(1);
 
-    const { snapshot, actions } = step(retried.snapshot, INVALID);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'DEAD_LETTER', actions: [] });
-    expect(snapshot.context).toMatchObject({ reason: 'CONTRACT_VIOLATION', returnTo: topOf(state) });
-    expect(snapshot.context.detail).toBe('report.json: evidence is required');
+    const next = step(retried.snapshot, INVALID);
+    expect(outcome(next)).toEqual({ value: 'DEAD_LETTER', actions: [] });
+    expect(next.snapshot.context).toMatchObject({ reason: 'CONTRACT_VIOLATION', returnTo: topOf(state) });
+    expect(next.snapshot.context.detail).toBe('report.json: evidence is required');
   });
 
   it('resets the contract failure count after a valid result', () => {
@@ -257,9 +258,9 @@ describe('budgets', () => {
   });
 
   it('escalates BUDGET_EXCEEDED when a result takes spend past maxCostUsd, discarding that result', () => {
-    const { snapshot, actions } = drive([START, planReady(6)], capped);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(snapshot.context).toMatchObject({ reason: 'BUDGET_EXCEEDED', returnTo: 'PLAN_DRAFT', costUsd: 6, planArtifactId: null });
+    const next = drive([START, planReady(6)], capped);
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({ reason: 'BUDGET_EXCEEDED', returnTo: 'PLAN_DRAFT', costUsd: 6, planArtifactId: null });
   });
 
   it('allows spend exactly at maxCostUsd', () => {
@@ -303,9 +304,9 @@ describe('SHIP', () => {
   });
 
   it('cancels on REJECT while awaiting approval', () => {
-    const { snapshot, actions } = drive([...TO_MERGING, REJECT], { mode: 'copilot' });
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'CANCELLED', actions: work('notifyDependents', 'releaseWorkspace') });
-    expect(snapshot.context.detail).toBe('not wanted');
+    const next = drive([...TO_MERGING, REJECT], { mode: 'copilot' });
+    expect(outcome(next)).toEqual({ value: 'CANCELLED', actions: work('notifyDependents', 'releaseWorkspace') });
+    expect(next.snapshot.context.detail).toBe('not wanted');
   });
 
   it('escalates MERGE_CONFLICT, and RETRY merges again', () => {
@@ -335,11 +336,11 @@ describe('BLOCKED', () => {
     expect(outcome(blocked)).toEqual({ value: 'BLOCKED', actions: [] });
     expect(blocked.snapshot.context).toMatchObject({ returnTo: topOf(state), blockers: ['T-42'] });
 
-    const { snapshot, actions } = step(blocked.snapshot, UNBLOCK);
+    const next = step(blocked.snapshot, UNBLOCK);
     // Negotiation resumes at its start: a blocked revision is critiqued again, not revised.
     const resumed = state.name === 'PLAN_NEGOTIATE.revise' ? WORKING[1]! : state;
-    expect(outcome({ snapshot, actions })).toEqual({ value: resumed.value, actions: resumed.work });
-    expect(snapshot.context).toMatchObject({ returnTo: null, blockers: [] });
+    expect(outcome(next)).toEqual({ value: resumed.value, actions: resumed.work });
+    expect(next.snapshot.context).toMatchObject({ returnTo: null, blockers: [] });
   });
 
   it('cancels a blocked ticket', () => {
@@ -371,9 +372,9 @@ describe('ESCALATED', () => {
     const fails = [INVALID, verdict('FAIL'), buildReady(), verdict('FAIL'), buildReady(1), INVALID, verdict('FAIL', ['x'])];
     const escalated = drive([...TO_VALIDATE, ...fails]);
     expect(escalated.snapshot.context).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', attempt: 3, contractFailures: 1 });
-    const { snapshot, actions } = step(escalated.snapshot, RETRY);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'BUILD', actions: [ARM, dispatch('generator', 'build')] });
-    expect(snapshot.context).toMatchObject({
+    const next = step(escalated.snapshot, RETRY);
+    expect(outcome(next)).toEqual({ value: 'BUILD', actions: [ARM, dispatch('generator', 'build')] });
+    expect(next.snapshot.context).toMatchObject({
       attempt: 1, redAttempt: 1, contractFailures: 0, timer: 1, costWindowStartUsd: 1,
       reason: null, detail: null, returnTo: null, findings: ['x'],
     });
@@ -386,17 +387,17 @@ describe('ESCALATED', () => {
   });
 
   it.each([REJECT, CANCEL])('cancels on $type, recording the operator reason', (event) => {
-    const { snapshot, actions } = drive([...TO_BUILD, TIMEOUT, event]);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'CANCELLED', actions: work('notifyDependents', 'releaseWorkspace') });
-    expect(snapshot.context.detail).toBe('reason' in event ? event.reason : undefined);
+    const next = drive([...TO_BUILD, TIMEOUT, event]);
+    expect(outcome(next)).toEqual({ value: 'CANCELLED', actions: work('notifyDependents', 'releaseWorkspace') });
+    expect(next.snapshot.context.detail).toBe('reason' in event ? event.reason : undefined);
   });
 });
 
 describe('DEAD_LETTER', () => {
   it('goes back to the state it left on RETRY with a fresh agent and counters', () => {
-    const { snapshot, actions } = drive([...TO_VALIDATE, INVALID, INVALID, RETRY]);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'VALIDATE', actions: [ARM, dispatch('validator', 'validate')] });
-    expect(snapshot.context).toMatchObject({ contractFailures: 0, reason: null, returnTo: null, timer: 1 });
+    const next = drive([...TO_VALIDATE, INVALID, INVALID, RETRY]);
+    expect(outcome(next)).toEqual({ value: 'VALIDATE', actions: [ARM, dispatch('validator', 'validate')] });
+    expect(next.snapshot.context).toMatchObject({ contractFailures: 0, reason: null, returnTo: null, timer: 1 });
   });
 
   it('cancels on CANCEL', () => {
@@ -406,9 +407,9 @@ describe('DEAD_LETTER', () => {
 
 describe('VERIFIER_CHANGED', () => {
   it.each(WORKING)('escalates from $name', (state) => {
-    const { snapshot, actions } = drive([...state.path, VERIFIER]);
-    expect(outcome({ snapshot, actions })).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(snapshot.context).toMatchObject({ reason: 'VERIFIER_CHANGED', returnTo: topOf(state), detail: 'validator charter sha changed' });
+    const next = drive([...state.path, VERIFIER]);
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({ reason: 'VERIFIER_CHANGED', returnTo: topOf(state), detail: VERIFIER_DETAIL });
   });
 });
 
@@ -450,9 +451,9 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
 
   it.each(EVERY_STATE)('accepts a NOTE in %s without changing the state', (_, path, input) => {
     const before = drive(path, input).snapshot;
-    const { snapshot, actions } = step(before, NOTE);
-    expect(outcome({ snapshot, actions })).toEqual({ value: before.value, actions: [] });
-    expect(snapshot.context).toEqual({ ...before.context, notes: before.context.notes + 1 });
+    const next = step(before, NOTE);
+    expect(outcome(next)).toEqual({ value: before.value, actions: [] });
+    expect(next.snapshot.context).toEqual({ ...before.context, notes: before.context.notes + 1 });
   });
 
   it.each([
@@ -461,17 +462,16 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     { name: 'LIVE', path: TO_LIVE, work: work('notifyDependents', 'releaseWorkspace') },
   ])('re-enters $name on REPLAY, returning its work without changing counters', ({ path, work: expected }) => {
     const before = drive(path).snapshot;
-    const { snapshot, actions } = step(before, REPLAY);
-    expect(outcome({ snapshot, actions })).toEqual({ value: before.value, actions: expected });
-    expect(snapshot.context).toEqual(before.context);
+    const next = step(before, REPLAY);
+    expect(outcome(next)).toEqual({ value: before.value, actions: expected });
+    expect(next.snapshot.context).toEqual(before.context);
   });
 
   it('leaves the snapshot untouched for an event the state does not accept', () => {
     const queued = begin().snapshot;
     expect(accepts(queued, MERGED)).toBe(false);
-    const { snapshot, actions } = step(queued, MERGED);
-    expect(snapshot).toBe(queued);
-    expect(actions).toEqual([]);
+    expect(outcome(step(queued, MERGED))).toEqual({ value: 'QUEUED', actions: [] });
+    expect(step(queued, MERGED).snapshot).toBe(queued);
   });
 });
 

@@ -55,8 +55,9 @@ export function workActionsOf(actions: readonly { type: string; params?: unknown
 }
 
 /**
- * Plan the jobs for one journal row. Keys are `lw:<ticket>:w:<seq>:<index>` for work and
- * `lw:<ticket>:t:<seq>:<index>` for timers, so pending work can be found by prefix.
+ * Plan the jobs for one journal row. Keys are `lw:<ticket>:<kind>:<seq>:<index>` where kind is
+ * `r` for reporting work (its result comes back as an event), `w` for other work and `t` for
+ * timers, so a ticket's pending work of each kind can be found by prefix.
  */
 export function planWork(ticketId: string, seq: number, actions: readonly StoredAction[], context: TicketContext): PlannedWork {
   const jobs: JobSpec[] = [];
@@ -70,7 +71,8 @@ export function planWork(ticketId: string, seq: number, actions: readonly Stored
       jobs.push(job(TASKS[type], { ...payload, timer: context.timer }, `lw:${ticketId}:t:${seq}:${index}`, context.limits.wallClockSeconds, 1));
       return;
     }
-    if (REPORTING.has(type)) {
+    const reporting = REPORTING.has(type);
+    if (reporting) {
       runId = randomUUID();
       payload.runId = runId;
       if (type === 'dispatchAgent') {
@@ -80,7 +82,7 @@ export function planWork(ticketId: string, seq: number, actions: readonly Stored
         Object.assign(payload, { attempt, round: context.round });
       }
     }
-    jobs.push(job(TASKS[type], payload, `lw:${ticketId}:w:${seq}:${index}`, 0, 5));
+    jobs.push(job(TASKS[type], payload, `lw:${ticketId}:${reporting ? 'r' : 'w'}:${seq}:${index}`, 0, 5));
   });
   return { jobs, runId, agentRun };
 }
@@ -109,18 +111,21 @@ export interface PendingJob {
   readonly attempts: number;
 }
 
-/** Work jobs of a ticket that are queued, running or will be retried (not permanently failed). */
-export async function pendingWork(db: Kdb, ticketId: string): Promise<PendingJob[]> {
+/**
+ * Jobs of a ticket that are queued, running or will be retried (not permanently failed):
+ * by default only reporting work (`r`), the work whose loss leaves a ticket stuck.
+ */
+export async function pendingWork(db: Kdb, ticketId: string, kinds: readonly ('r' | 'w' | 't')[] = ['r']): Promise<PendingJob[]> {
   const result = await sql<{ id: string; key: string; task_identifier: string; locked_by: string | null; attempts: number }>`
     select id, key, task_identifier, locked_by, attempts from graphile_worker.jobs
-    where key like ${`lw:${ticketId}:w:%`} and attempts < max_attempts
+    where key like any(${kinds.map((k) => `lw:${ticketId}:${k}:%`)}::text[]) and attempts < max_attempts
     order by id`.execute(db);
   return result.rows.map((r) => ({ id: r.id, key: r.key, task: r.task_identifier, lockedBy: r.locked_by, attempts: r.attempts }));
 }
 
 /** Withdraw a ticket's queued work (running jobs are left to be fenced by run id). */
 export async function withdrawWork(db: Kdb, ticketId: string): Promise<number> {
-  const jobs = await pendingWork(db, ticketId);
+  const jobs = await pendingWork(db, ticketId, ['r', 'w']);
   for (const j of jobs) await sql`select graphile_worker.remove_job(${j.key})`.execute(db);
   return jobs.length;
 }
