@@ -287,10 +287,9 @@ describe('budgets', () => {
     expect(step(retried.snapshot, timeUp(1)).snapshot.value).toBe('ESCALATED');
   });
 
-  // Questionable: an arming-less wall-clock event cannot be fenced, yet the guard lets it through.
-  it('accepts a wall-clock BUDGET_EXCEEDED that names no timer arming', () => {
+  it('refuses a wall-clock BUDGET_EXCEEDED that names no timer arming (it cannot be fenced)', () => {
     const retried = drive([...TO_BUILD, timeUp(0), RETRY]).snapshot;
-    expect(accepts(retried, { type: 'BUDGET_EXCEEDED', kind: 'time' })).toBe(true);
+    expect(accepts(retried, { type: 'BUDGET_EXCEEDED', kind: 'time' })).toBe(false);
   });
 });
 
@@ -350,20 +349,24 @@ describe('BLOCKED', () => {
 
 describe('ESCALATED', () => {
   it.each([
-    ['PLAN_NEGOTIATE', [...TO_CRITIQUE, TIMEOUT], 'PLAN_APPROVED', work('freezePlan'), {}],
-    ['RED', [...TO_RED, gate('RED_NOT_RED'), gate('RED_NOT_RED')], 'BUILD', [dispatch('generator', 'build')], { attempt: 1 }],
-    ['BUILD', [...TO_BUILD, TIMEOUT], { SHIP: 'merging' }, work('mergeBranch'), {}],
-    ['VALIDATE', [...TO_VALIDATE, ...failedAttempts(3)], { SHIP: 'merging' }, work('mergeBranch'), {}],
-    ['SHIP before the merge', [...TO_MERGING, CONFLICT], { SHIP: 'merging' }, work('mergeBranch'), {}],
-    ['SHIP after the merge', [...TO_VERIFYING, LIVE_FAILED], 'LIVE', work('notifyDependents', 'releaseWorkspace'), { liveEvidence: null }],
-  ] as const)('lets APPROVE from %s pass the gate as human-gated', (_, path, value, actions, context) => {
+    ['PLAN_ROUNDS_EXHAUSTED', [...TO_CRITIQUE, ...Array.from({ length: 4 }, () => [reviewed('REVISE'), planReady()]).flat(), reviewed('REVISE')], 'PLAN_APPROVED', work('freezePlan'), {}],
+    ['RED_NOT_RED', [...TO_RED, gate('RED_NOT_RED'), gate('RED_NOT_RED')], 'BUILD', [dispatch('generator', 'build')], { attempt: 1 }],
+    ['ATTEMPTS_EXHAUSTED', [...TO_VALIDATE, ...failedAttempts(3)], { SHIP: 'merging' }, work('mergeBranch'), {}],
+    ['LIVE_CHECK_FAILED', [...TO_VERIFYING, LIVE_FAILED], 'LIVE', work('notifyDependents', 'releaseWorkspace'), { liveEvidence: null }],
+  ] as const)('lets APPROVE after %s pass that gate as human-gated', (_, path, value, actions, context) => {
     const approved = step(drive(path).snapshot, APPROVE);
     expect(outcome(approved)).toEqual({ value, actions });
     expect(approved.snapshot.context).toMatchObject({ ...context, humanGated: true, reason: null, returnTo: null });
   });
 
-  it('does not accept APPROVE for an escalation from PLAN_DRAFT: there is no plan to approve', () => {
-    const { snapshot } = drive([START, gate('LEAD_ENCROACHMENT')]);
+  it.each([
+    ['lead encroachment (no plan to approve)', [START, gate('LEAD_ENCROACHMENT')]],
+    ['an agent timeout', [...TO_BUILD, TIMEOUT]],
+    ['a merge conflict', [...TO_MERGING, CONFLICT]],
+    ['a wall-clock budget', [...TO_CRITIQUE, timeUp(0)]],
+  ] as const)('does not accept APPROVE after %s: that is no gate verdict a human can vouch for', (_, path) => {
+    const { snapshot } = drive(path);
+    expect(snapshot.value).toBe('ESCALATED');
     expect(accepts(snapshot, APPROVE)).toBe(false);
     expect(step(snapshot, APPROVE).snapshot).toBe(snapshot);
   });
@@ -439,7 +442,7 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     ['SHIP.merging', TO_MERGING, {}, [...WORKS, 'MERGED', 'MERGE_CONFLICT', 'REPLAY']],
     ['SHIP.verifying', TO_VERIFYING, {}, [...WORKS, 'LIVE_CHECK_FAILED', 'LIVE_CHECK_PASSED', 'REPLAY']],
     ['BLOCKED', [...TO_BUILD, BLOCK], {}, ['CANCEL', 'UNBLOCK']],
-    ['ESCALATED', [...TO_BUILD, TIMEOUT], {}, ['APPROVE', 'CANCEL', 'REJECT', 'RETRY']],
+    ['ESCALATED', [...TO_BUILD, TIMEOUT], {}, ['CANCEL', 'REJECT', 'RETRY']],
     ['DEAD_LETTER', [...TO_BUILD, INVALID, INVALID], {}, ['CANCEL', 'RETRY']],
     ['LIVE', TO_LIVE, {}, ['REPLAY']],
     ['CANCELLED', [CANCEL], {}, ['REPLAY']],

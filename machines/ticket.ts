@@ -162,7 +162,7 @@ const machineSetup = setup({
       blockers: (args.event as Ev<'BLOCK'>).blockers,
     })),
     unblock: assign({ returnTo: null, blockers: [] }),
-    humanPass: assign({ humanGated: true, reason: null, detail: null, returnTo: null }),
+    humanPass: assign(({ context }) => ({ humanGated: true, reason: null, detail: null, returnTo: null, costWindowStartUsd: context.costUsd })),
     resetForRetry: assign(({ context }) => ({
       round: context.returnTo === 'PLAN_NEGOTIATE' ? 1 : context.round,
       attempt: 1,
@@ -181,8 +181,9 @@ const machineSetup = setup({
     costBudgetExceeded: ({ context, event }) =>
       context.limits.maxCostUsd !== null &&
       context.costUsd + costOf(event) - context.costWindowStartUsd > context.limits.maxCostUsd,
+    // A wall-clock expiry must name the arming it belongs to; an older (or unnamed) one is stale.
     budgetTimerCurrent: ({ context, event }) =>
-      event.type === 'BUDGET_EXCEEDED' && (event.kind === 'cost' || event.timer === undefined || event.timer === context.timer),
+      event.type === 'BUDGET_EXCEEDED' && (event.kind === 'cost' || event.timer === context.timer),
     contractRetriesLeft: ({ context }) => context.contractFailures < context.limits.maxContractRetries,
     roundsLeft: ({ context }) => context.round < context.limits.maxPlanRounds,
     attemptsLeft: ({ context }) => context.attempt < context.limits.maxAttempts,
@@ -193,6 +194,8 @@ const machineSetup = setup({
     returnsTo: ({ context }, params: { states: readonly ResumableState[] }) =>
       context.returnTo !== null && params.states.includes(context.returnTo),
     reasonIs: ({ context }, params: { reason: ReasonCode }) => context.reason === params.reason,
+    escalatedBy: ({ context }, params: { from: ResumableState; reason: ReasonCode }) =>
+      context.returnTo === params.from && context.reason === params.reason && (params.from !== 'SHIP' || context.mergeCommit !== null),
     hasPlan: ({ context }) => context.planArtifactId !== null,
     merged: ({ context }) => context.mergeCommit !== null,
     copilot: ({ context }) => context.mode === 'copilot',
@@ -252,13 +255,16 @@ const leadEncroachment = (from: ResumableState): Transition => ({
   actions: escalate('LEAD_ENCROACHMENT', from),
 });
 
-/** Where an operator's APPROVE sends an escalated ticket: past the gate that stopped it. */
+/**
+ * Where an operator's APPROVE sends an escalated ticket: past the one gate that stopped it, vouched
+ * for by a human (humanGated). Escalations that are not a gate's verdict (budget, timeout, verifier
+ * change, encroachment, conflict) are not approvable: RETRY, REJECT or CANCEL them.
+ */
 const approveEscalation: Transition[] = [
-  { guard: { type: 'returnsTo', params: { states: ['PLAN_NEGOTIATE'] } }, target: 'PLAN_APPROVED', actions: 'humanPass' },
-  { guard: { type: 'returnsTo', params: { states: ['RED'] } }, target: 'BUILD', actions: ['humanPass', 'startBuild'] },
-  { guard: { type: 'returnsTo', params: { states: ['BUILD', 'VALIDATE'] } }, target: 'SHIP', actions: 'humanPass' },
-  { guard: 'merged', target: 'LIVE', actions: 'humanPass' },
-  { guard: { type: 'returnsTo', params: { states: ['SHIP'] } }, target: 'SHIP', actions: 'humanPass' },
+  { guard: { type: 'escalatedBy', params: { from: 'PLAN_NEGOTIATE', reason: 'PLAN_ROUNDS_EXHAUSTED' } }, target: 'PLAN_APPROVED', actions: 'humanPass' },
+  { guard: { type: 'escalatedBy', params: { from: 'RED', reason: 'RED_NOT_RED' } }, target: 'BUILD', actions: ['humanPass', 'startBuild'] },
+  { guard: { type: 'escalatedBy', params: { from: 'VALIDATE', reason: 'ATTEMPTS_EXHAUSTED' } }, target: 'SHIP', actions: 'humanPass' },
+  { guard: { type: 'escalatedBy', params: { from: 'SHIP', reason: 'LIVE_CHECK_FAILED' } }, target: 'LIVE', actions: 'humanPass' },
 ];
 
 /** Where an operator's RETRY sends a ticket: the phase it left, with fresh counters and budget. */
