@@ -8,22 +8,13 @@ import type { RejectedEventsTable, TicketEventsTable } from './schema.js';
 export type JournalRow = Selectable<TicketEventsTable>;
 export type RejectedRow = Selectable<RejectedEventsTable>;
 
+/** Append one journal row (the creation row; transitions use src/db/ticket-rows.ts). */
 export async function appendJournal(db: Kdb, row: Insertable<TicketEventsTable>): Promise<void> {
   await db.insertInto('loopwright.ticket_events').values(row).execute();
 }
 
 export async function recordRejected(db: Kdb, row: Insertable<RejectedEventsTable>): Promise<void> {
   await db.insertInto('loopwright.rejected_events').values(row).execute();
-}
-
-/** The journal row an idempotency key already produced, if any. */
-export async function findJournalByKey(db: Kdb, ticketId: string, key: string): Promise<JournalRow | undefined> {
-  return db.selectFrom('loopwright.ticket_events').selectAll().where('ticket_id', '=', ticketId).where('idempotency_key', '=', key).executeTakeFirst();
-}
-
-/** The rejection an idempotency key already produced, if any. */
-export async function findRejectedByKey(db: Kdb, ticketId: string, key: string): Promise<RejectedRow | undefined> {
-  return db.selectFrom('loopwright.rejected_events').selectAll().where('ticket_id', '=', ticketId).where('idempotency_key', '=', key).executeTakeFirst();
 }
 
 /** Every journal row of a ticket, in order. */

@@ -7,6 +7,8 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 // Insert may omit it (column default) or give a Date or ISO string.
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T extends object | null> = JSONColumnType<T, T | string, T | string>;
+/** A jsonb column with a default: inserts may omit it. */
+type JsonWithDefault<T extends object> = ColumnType<T, T | string | undefined, T | string>;
 type Numeric = ColumnType<string | null, number | string | null | undefined, number | string | null>;
 
 export interface RepositoriesTable {
@@ -19,7 +21,7 @@ export interface RepositoriesTable {
   check_cmds: Generated<string[]>;
   concurrency: Generated<number>;
   mode: Generated<'copilot' | 'dark'>;
-  settings: Generated<Json<Record<string, unknown>>>;
+  settings: JsonWithDefault<Record<string, unknown>>;
   next_ticket_number: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -10,7 +10,9 @@
 import { transition } from 'xstate';
 import { isRunResult, ticketEventSchema, ticketMachine, topState, subState, type TicketContext, type TicketEvent, type TicketEventInput } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
-import { findJournalByKey, findRejectedByKey, recordRejected } from '../db/journal.js';
+import { recordRejected } from '../db/journal.js';
+import { findPriorOutcome } from '../db/ticket-rows.js';
+import type { StoredAction } from '../db/schema.js';
 import { getTicket, type Ticket, type TicketRef } from '../db/tickets.js';
 import { BadInputError } from '../errors.js';
 import { persistSnapshot, restoreSnapshot } from './snapshot.js';
@@ -96,22 +98,19 @@ export function parseEvent(input: TicketEventInput | unknown): TicketEvent {
 }
 
 async function previousOutcome(trx: Kdb, ticket: Ticket, key: string): Promise<ApplyOutcome | undefined> {
-  const row = await findJournalByKey(trx, ticket.id, key);
-  if (row) {
+  const prior = await findPriorOutcome(trx, ticket.id, key);
+  if (!prior) return undefined;
+  if (prior.kind === 'applied') {
     return {
-      status: 'applied', duplicate: true, ticketId: ticket.id, key: ticket.key, seq: row.seq,
-      fromState: row.from_state, toState: row.to_state, substate: subState(row.snapshot.value),
-      runId: null, jobIds: [], actions: row.actions,
+      status: 'applied', duplicate: true, ticketId: ticket.id, key: ticket.key, seq: prior.seq!,
+      fromState: prior.fromState, toState: prior.toState!, substate: subState(prior.snapshot!.value),
+      runId: null, jobIds: [], actions: prior.actions as StoredAction[],
     };
   }
-  const rejected = await findRejectedByKey(trx, ticket.id, key);
-  if (rejected) {
-    return {
-      status: 'rejected', duplicate: true, ticketId: ticket.id, key: ticket.key, state: rejected.state,
-      version: rejected.version, reason: rejected.reason.split(':')[0] as RejectReason, detail: rejected.reason,
-    };
-  }
-  return undefined;
+  return {
+    status: 'rejected', duplicate: true, ticketId: ticket.id, key: ticket.key, state: prior.state!,
+    version: prior.version!, reason: prior.reason!.split(':')[0] as RejectReason, detail: prior.reason!,
+  };
 }
 
 async function checkFences(trx: Kdb, ticket: Ticket, event: TicketEvent, options: ApplyEventOptions) {

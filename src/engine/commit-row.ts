@@ -5,8 +5,7 @@
 import type { TicketContext } from '../../machines/ticket.js';
 import { subState, topState } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
-import { appendJournal } from '../db/journal.js';
-import { insertQueuedRun, supersedeQueuedRun } from '../db/runs.js';
+import { writeTicketRow } from '../db/ticket-rows.js';
 import type { PersistedSnapshot, StoredAction } from '../db/schema.js';
 import type { Ticket } from '../db/tickets.js';
 import { enqueueJobs, planWork, workActionsOf } from './work.js';
@@ -46,33 +45,22 @@ export async function commitTicketRow(trx: Kdb, ticket: Ticket, change: RowChang
   const samePlace = toState === ticket.state && substate === ticket.substate;
   const runId = work.runId ?? (samePlace ? ticket.current_run_id : null);
 
-  if (runId !== ticket.current_run_id && ticket.current_run_id) await supersedeQueuedRun(trx, ticket.current_run_id);
-  if (work.agentRun) await insertQueuedRun(trx, { ...work.agentRun, ticket_id: ticket.id, seq });
-  await appendJournal(trx, {
-    ticket_id: ticket.id,
+  await writeTicketRow(trx, {
+    ticketId: ticket.id,
     seq,
-    event_type: change.eventType,
-    event: JSON.stringify(change.event),
-    from_state: ticket.state,
-    to_state: toState,
+    eventType: change.eventType,
+    event: change.event,
+    fromState: ticket.state,
+    toState,
+    substate,
     actor: change.actor,
-    idempotency_key: change.idempotencyKey,
-    snapshot: JSON.stringify(change.snapshot),
-    actions: JSON.stringify(actions),
+    idempotencyKey: change.idempotencyKey,
+    snapshot: change.snapshot,
+    actions,
+    runId,
+    supersededRunId: runId !== ticket.current_run_id ? ticket.current_run_id : null,
+    newRun: work.agentRun ? { ...work.agentRun, ticket_id: ticket.id, seq } : null,
   });
-  await trx
-    .updateTable('loopwright.tickets')
-    .set((eb) => ({
-      state: toState,
-      substate,
-      snapshot: JSON.stringify(change.snapshot),
-      version: seq,
-      current_run_id: runId,
-      updated_at: eb.fn('now', []),
-      ...(toState !== ticket.state ? { state_changed_at: eb.fn('now', []) } : {}),
-    }))
-    .where('id', '=', ticket.id)
-    .execute();
   if (change.beforeEnqueue) await change.beforeEnqueue(trx);
   const jobIds = await enqueueJobs(trx, work.jobs);
   return { ticketId: ticket.id, key: ticket.key, seq, fromState: ticket.state, toState, substate, runId, jobIds, actions };

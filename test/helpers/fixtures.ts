@@ -18,7 +18,7 @@ export async function newTicket(db: Kdb, repo: Repository, title = 'a ticket'): 
 }
 
 /** Apply an event that carries the ticket's current run id (as the worker would). */
-export async function sendResult(db: Kdb, key: string, event: Omit<TicketEventInput, 'runId'> & { type: string }) {
+export async function sendResult(db: Kdb, key: string, event: { type: TicketEventInput['type'] } & Record<string, unknown>) {
   const ticket = await getTicket(db, key);
   return applyEvent(db, key, { ...event, runId: ticket.current_run_id } as TicketEventInput, { actor: 'worker:test' });
 }
