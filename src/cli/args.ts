@@ -36,7 +36,10 @@ export function toBadInput(error: unknown): unknown {
   if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS')) return error;
   const message = (error as Error).message;
   const first = message.split(/\.\s/)[0]!.replace(/\.$/, '');
-  return new BadInputError(first.charAt(0).toLowerCase() + first.slice(1), { cause: error });
+  // `--priority -5`: the value looks like an option; parseArgs' own advice is the useful part.
+  const dashHint = /use '(--[\w-]+=-XYZ)'/.exec(message)?.[1];
+  const line = first.charAt(0).toLowerCase() + first.slice(1) + (dashHint ? ` (for a value starting with -, write ${dashHint})` : '');
+  return new BadInputError(line, { cause: error });
 }
 
 /** Exactly the positionals a command expects, named for the error message. */

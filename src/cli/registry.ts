@@ -25,7 +25,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('psql', 'open psql on the database in use', () => import('./commands/psql.js').then((m) => m.command)),
   lazy('db', 'start, stop and locate the embedded database', () => import('./commands/db.js').then((m) => m.command)),
   lazy('migrate', 'apply pending database migrations', () => import('./commands/migrate.js').then((m) => m.command)),
-  // Registered later: lazy('run', ...), lazy('demo', ...).
+  lazy('run', 'run the factory: execute queued work with disposable agents', () => import('./commands/run.js').then((m) => m.command)),
+  lazy('demo', 'run three tickets through the whole lifecycle on a sample repo', () => import('./commands/demo.js').then((m) => m.command)),
   lazy('help', 'show help for a command', () => import('./commands/help.js').then((m) => m.command)),
 ];
 

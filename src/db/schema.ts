@@ -115,6 +115,19 @@ export interface PoolsTable {
   started_at: Timestamp;
   heartbeat_at: Timestamp;
   stopped_at: Timestamp | null;
+  process_started_at: string | null;
+  worker_ids: Generated<string[]>;
+}
+
+export interface WorkspacesTable {
+  ticket_id: string;
+  repo_id: string;
+  path: string;
+  branch: string;
+  base_commit: string;
+  status: Generated<'active' | 'removed'>;
+  created_at: Timestamp;
+  removed_at: Timestamp | null;
 }
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'superseded';
@@ -180,4 +193,5 @@ export interface Database {
   'loopwright.pools': PoolsTable;
   'loopwright.agent_runs': AgentRunsTable;
   'loopwright.effects': EffectsTable;
+  'loopwright.workspaces': WorkspacesTable;
 }

@@ -58,32 +58,42 @@ export type ApplyOutcome =
  */
 export async function applyEvent(db: Kdb, ref: TicketRef, input: TicketEventInput, options: ApplyEventOptions): Promise<ApplyOutcome> {
   const event = parseEvent(input);
-  return inTransaction(db, async (trx) => {
-    const ticket = await getTicket(trx, ref, { forUpdate: true });
-    if (options.idempotencyKey) {
-      const previous = await previousOutcome(trx, ticket, options.idempotencyKey);
-      if (previous) return previous;
-    }
-    const refusal = await checkFences(trx, ticket, event, options);
-    if (refusal) return reject(trx, ticket, event, options, refusal.reason, refusal.detail);
+  return inTransaction(db, (trx) => applyParsedEvent(trx, ref, event, options));
+}
 
-    const snapshot = restoreSnapshot(ticket.snapshot);
-    if (!snapshot.can(event)) {
-      return reject(trx, ticket, event, options, 'NOT_ACCEPTED', `${event.type} is not accepted in ${describeState(snapshot.value)}`);
-    }
-    const [next, actions] = transition(ticketMachine, snapshot, event);
-    const committed = await commitTicketRow(trx, ticket, {
-      eventType: event.type,
-      event: event as unknown as Record<string, unknown>,
-      snapshot: persistSnapshot(next),
-      context: next.context as TicketContext,
-      actions,
-      actor: options.actor,
-      idempotencyKey: options.idempotencyKey ?? null,
-      beforeEnqueue: options.beforeEnqueue,
-    });
-    return { status: 'applied', duplicate: false, ...committed };
+/**
+ * The same, on a transaction the caller already holds (e.g. the scheduler's, which starts several
+ * tickets under one lock). The caller commits.
+ */
+export async function applyEventIn(trx: Kdb, ref: TicketRef, input: TicketEventInput, options: ApplyEventOptions): Promise<ApplyOutcome> {
+  return applyParsedEvent(trx, ref, parseEvent(input), options);
+}
+
+async function applyParsedEvent(trx: Kdb, ref: TicketRef, event: TicketEvent, options: ApplyEventOptions): Promise<ApplyOutcome> {
+  const ticket = await getTicket(trx, ref, { forUpdate: true });
+  if (options.idempotencyKey) {
+    const previous = await previousOutcome(trx, ticket, options.idempotencyKey);
+    if (previous) return previous;
+  }
+  const refusal = await checkFences(trx, ticket, event, options);
+  if (refusal) return reject(trx, ticket, event, options, refusal.reason, refusal.detail);
+
+  const snapshot = restoreSnapshot(ticket.snapshot);
+  if (!snapshot.can(event)) {
+    return reject(trx, ticket, event, options, 'NOT_ACCEPTED', `${event.type} is not accepted in ${describeState(snapshot.value)}`);
+  }
+  const [next, actions] = transition(ticketMachine, snapshot, event);
+  const committed = await commitTicketRow(trx, ticket, {
+    eventType: event.type,
+    event: event as unknown as Record<string, unknown>,
+    snapshot: persistSnapshot(next),
+    context: next.context as TicketContext,
+    actions,
+    actor: options.actor,
+    idempotencyKey: options.idempotencyKey ?? null,
+    beforeEnqueue: options.beforeEnqueue,
   });
+  return { status: 'applied', duplicate: false, ...committed };
 }
 
 /** Validate an event at the boundary; a malformed one is bad input and touches nothing. */

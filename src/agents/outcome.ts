@@ -1,0 +1,74 @@
+/**
+ * Turning "how the process group ended" plus "what the agent's output said" into one
+ * {@link AgentOutcome}. The process facts win: a run that timed out is a timeout even if it printed
+ * a success line first, and a success line without exit code 0 is not a success.
+ */
+import type { AgentOutcome } from './provider.js';
+import type { GroupResult } from './spawn-group.js';
+
+/** What a provider's output parser learned from stdout. */
+export interface ParsedRun {
+  /** The agent's own protocol reported success (claude: a result line with is_error false). */
+  readonly reportedSuccess: boolean;
+  readonly costUsd: number | null;
+  readonly tokensIn: number | null;
+  readonly tokensOut: number | null;
+  readonly sessionId?: string;
+  readonly subtype?: string;
+  readonly errorMessage?: string;
+}
+
+export const EMPTY_PARSE: ParsedRun = { reportedSuccess: false, costUsd: null, tokensIn: null, tokensOut: null };
+
+export function settleOutcome(group: GroupResult, parsed: ParsedRun): AgentOutcome {
+  const status = statusOf(group, parsed);
+  const errorMessage = status === 'ok' ? undefined : errorMessageOf(group, parsed);
+  return {
+    status,
+    exitCode: group.exitCode,
+    signal: group.signal,
+    durationMs: group.durationMs,
+    costUsd: parsed.costUsd,
+    tokensIn: parsed.tokensIn,
+    tokensOut: parsed.tokensOut,
+    outputTruncated: group.outputTruncated,
+    ...(parsed.sessionId ? { sessionId: parsed.sessionId } : {}),
+    ...(parsed.subtype ? { subtype: parsed.subtype } : {}),
+    ...(errorMessage ? { errorMessage } : {}),
+    ...(group.group ? { process: group.group } : {}),
+  };
+}
+
+function statusOf(group: GroupResult, parsed: ParsedRun): AgentOutcome['status'] {
+  switch (group.ending) {
+    case 'timeout':
+      return 'timeout';
+    case 'aborted':
+      return 'killed';
+    case 'exit':
+      return parsed.reportedSuccess && group.exitCode === 0 ? 'ok' : 'error';
+    default:
+      return 'error';
+  }
+}
+
+function errorMessageOf(group: GroupResult, parsed: ParsedRun): string {
+  switch (group.ending) {
+    case 'timeout':
+      return 'agent timed out; process group killed';
+    case 'aborted':
+      return 'agent run aborted; process group killed';
+    case 'truncated':
+      return 'agent output exceeded maxOutputBytes; process group killed';
+    case 'spawn-failed':
+    case 'on-spawn-failed':
+      return group.failure ?? 'agent could not be started';
+    case 'exit':
+      break;
+  }
+  if (parsed.errorMessage) return parsed.errorMessage;
+  const how = group.signal ? `was killed by ${group.signal}` : `exited with code ${group.exitCode}`;
+  const tail = group.stderrTail.trim().split('\n').slice(-5).join('\n');
+  const protocol = parsed.reportedSuccess ? '' : ' without a success report';
+  return `agent ${how}${protocol}${tail ? `: ${tail}` : ''}`;
+}

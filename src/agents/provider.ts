@@ -1,0 +1,151 @@
+/**
+ * The agent contract: what the worker hands a provider ({@link AgentInvocation}), what comes back
+ * ({@link AgentOutcome}), and {@link createProvider}. Provider modules import only types from here.
+ */
+import { BadInputError } from '../errors.js';
+import { createClaudeProvider } from './claude-provider.js';
+import { createCodexProvider } from './codex-provider.js';
+import { createCommandProvider } from './command-provider.js';
+import { createScriptedProvider } from './scripted-provider.js';
+
+/** Which agent a run is. One word, one meaning: see AGENTS.md's glossary. */
+export type AgentRole = 'lead' | 'generator' | 'validator';
+
+/** Whose API key a child may see. `none`: no vendor key at all. */
+export type AgentVendor = 'anthropic' | 'openai' | 'none';
+
+/** Where a spawned group can be found again later, e.g. by {@link reapOrphans}. */
+export interface SpawnedGroup {
+  readonly pid: number;
+  readonly pgid: number;
+  /** Opaque process start time (Linux: /proc starttime in clock ticks), to tell a reused pid from ours. */
+  readonly startTime: string;
+  /**
+   * The run's unique `LOOPWRIGHT_PROCESS_TAG` value, inherited by every descendant: finds those
+   * that left the group (e.g. Claude Code's Bash tool runs commands in their own session).
+   */
+  readonly tag?: string;
+}
+
+/**
+ * One disposable agent run.
+ *
+ * @example
+ * const outcome = await provider.run({
+ *   runId, role: 'generator', phase: 'BUILD', cwd: worktree,
+ *   prompt: 'Read .loopwright/task.md and follow it. Write .loopwright/report.json.',
+ *   systemPrompt: charter, timeoutMs: 30 * 60_000, maxOutputBytes: 20 * 2 ** 20,
+ *   transcriptPath: path.join(runsDir, `${runId}.jsonl`),
+ *   env: { LOOPWRIGHT_TICKET: 'LW-12', LOOPWRIGHT_TASK_FILE: '.loopwright/task.md' },
+ * });
+ */
+export interface AgentInvocation {
+  readonly runId: string;
+  readonly role: AgentRole;
+  readonly phase: string;
+  /** The ticket's git worktree; the child's working directory. */
+  readonly cwd: string;
+  /** Short instruction, e.g. "Read .loopwright/task.md and follow it. Write .loopwright/report.json." */
+  readonly prompt: string;
+  /** Role charter plus the target repo's AGENTS.md/CLAUDE.md, assembled by the caller. */
+  readonly systemPrompt: string;
+  readonly model?: string;
+  /** Wall clock; on expiry the whole process group is killed and the status is `timeout`. */
+  readonly timeoutMs: number;
+  /** stdout+stderr cap; beyond it capture stops, the group is killed and `outputTruncated` is set. */
+  readonly maxOutputBytes: number;
+  /** Raw stdout/stderr lines land here (parent directories are created). */
+  readonly transcriptPath: string;
+  /** Task variables (`LOOPWRIGHT_*` only; anything else is dropped) merged into the scrubbed env. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly options?: AgentRunOptions;
+  /** Called once the child exists; if it throws, the group is killed and the run is an `error`. */
+  readonly onSpawn?: (group: SpawnedGroup) => void | Promise<void>;
+  /** Abort = kill the group now (graceful shutdown); the status is `killed`. */
+  readonly signal?: AbortSignal;
+}
+
+export interface AgentRunOptions {
+  readonly maxTurns?: number;
+  readonly maxBudgetUsd?: number;
+  /** claude: a `--permission-mode` value; codex: a `--sandbox` value. */
+  readonly permissionMode?: string;
+  /** Replaces the program part of the argv (the provider still appends its own flags). */
+  readonly command?: readonly string[];
+}
+
+export type AgentStatus = 'ok' | 'error' | 'timeout' | 'killed';
+
+/** How a run ended. A provider never throws for a failed agent; it says so here. */
+export interface AgentOutcome {
+  readonly status: AgentStatus;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly durationMs: number;
+  readonly costUsd: number | null;
+  /** All input tokens the model read, cache reads and writes included. */
+  readonly tokensIn: number | null;
+  readonly tokensOut: number | null;
+  readonly sessionId?: string;
+  readonly subtype?: string;
+  readonly errorMessage?: string;
+  readonly outputTruncated: boolean;
+  /** The group that ran, if the child started at all. */
+  readonly process?: SpawnedGroup;
+}
+
+/** A way to run an agent. `vendor` is what "a different vendor for the Validator" compares. */
+export interface AgentProvider {
+  readonly name: string;
+  readonly vendor: string;
+  run(inv: AgentInvocation): Promise<AgentOutcome>;
+}
+
+export type ProviderName = 'claude' | 'codex' | 'command' | 'scripted';
+
+/**
+ * Settings for {@link createProvider}; each field applies where it makes sense.
+ *
+ * @example
+ * createProvider('codex', { extraArgs: ['-c', 'model_provider=fake'], env: { CODEX_HOME: '/srv/codex' } });
+ * createProvider('command', { command: ['./my-agent.sh'], vendor: 'anthropic' });
+ * createProvider('scripted', { script: 'demo/script.json' });
+ */
+export interface ProviderConfig {
+  /** Argv prefix replacing the provider's program (claude, codex, command). */
+  readonly command?: readonly string[];
+  /** command only: whose API key the program may see. Default `none`. */
+  readonly vendor?: AgentVendor;
+  /** Operator environment for the child, still filtered by the vendor's allow-list. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Extra CLI arguments before the prompt. */
+  readonly extraArgs?: readonly string[];
+  /** Model when a run names none (claude, codex). */
+  readonly defaultModel?: string;
+  /** scripted only: the script file (a run's `LOOPWRIGHT_SCRIPT` overrides it). */
+  readonly script?: string;
+  /** Grace between SIGTERM and SIGKILL of a group. */
+  readonly killGraceMs?: number;
+}
+
+/** Build a provider by name. */
+export function createProvider(name: ProviderName, config: ProviderConfig = {}): AgentProvider {
+  switch (name) {
+    case 'claude':
+      return createClaudeProvider(omitVendor(config));
+    case 'codex':
+      return createCodexProvider(omitVendor(config));
+    case 'command':
+      return createCommandProvider(config);
+    case 'scripted':
+      return createScriptedProvider(omitVendor(config));
+    default:
+      throw new BadInputError(`unknown agent provider: ${String(name)} (expected claude, codex, command or scripted)`);
+  }
+}
+
+/** The vendor of claude, codex and scripted is fixed; only `command` lets config choose. */
+function omitVendor(config: ProviderConfig): Omit<ProviderConfig, 'vendor'> {
+  const { vendor: _vendor, ...rest } = config;
+  return rest;
+}

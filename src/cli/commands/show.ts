@@ -1,0 +1,90 @@
+/**
+ * `loopwright show <ticket>`: where a ticket is, what it waits for, how it got there.
+ */
+import { expectPositionals, parseCommandArgs } from '../args.js';
+import type { CliIo, Command } from '../command.js';
+import { formatDuration, formatTime, printFields, printJson, printLine, printTable, truncate } from '../output.js';
+import { loadTicketView, type TicketView } from '../ticket-view.js';
+
+function printHeader(io: CliIo, view: TicketView): void {
+  const t = view.ticket;
+  const deps = (rows: TicketView['dependencies']) => rows.map((d) => `${d.key} (${d.state})`).join(', ') || '-';
+  const state = t.substate ? `${t.state}.${t.substate}` : t.state;
+  printLine(io, `${t.key}  ${t.title}`);
+  printFields(io, [
+    ['repo', t.batch ? `${t.repo} (batch ${t.batch})` : t.repo],
+    ['state', t.reason ? `${state} (reason ${t.reason})` : state],
+    ...(t.detail ? ([['detail', truncate(t.detail, 120)]] as const) : []),
+    ['version', `${t.version} (${t.machine_version})`],
+    ['attempt', t.attempt],
+    ['round', t.round],
+    ['cost', t.cost_usd === null ? null : `$${t.cost_usd.toFixed(2)}`],
+    ['priority', t.priority],
+    ['tags', t.tags],
+    ['current run', t.current_run_id],
+    ['depends on', deps(view.dependencies)],
+    ['dependents', deps(view.dependents)],
+  ]);
+}
+
+function printTimeline(io: CliIo, view: TicketView): void {
+  printLine(io);
+  printLine(io, 'timeline');
+  printTable(io, view.timeline, [
+    { header: 'SEQ', value: (r) => r.seq, right: true },
+    { header: 'TIME', value: (r) => formatTime(r.at) },
+    { header: 'EVENT', value: (r) => r.event },
+    { header: 'FROM -> TO', value: (r) => `${r.from_state ?? '(new)'} -> ${r.to_state}` },
+    { header: 'ACTOR', value: (r) => r.actor },
+    { header: 'DETAIL', value: (r) => truncate([r.reason, r.detail].filter(Boolean).join(': '), 70) },
+  ]);
+}
+
+function printRuns(io: CliIo, view: TicketView): void {
+  printLine(io);
+  printLine(io, 'agent runs');
+  printTable(io, view.runs, [
+    { header: 'ROLE', value: (r) => r.role },
+    { header: 'PHASE', value: (r) => r.phase },
+    { header: 'ATTEMPT', value: (r) => r.attempt, right: true },
+    { header: 'STATUS', value: (r) => r.status },
+    { header: 'DURATION', value: (r) => formatDuration(r.duration_ms), right: true },
+    { header: 'COST', value: (r) => (r.cost_usd === null ? null : `$${r.cost_usd.toFixed(2)}`), right: true },
+    { header: 'RUN', value: (r) => r.id.slice(0, 8) },
+  ]);
+}
+
+function printRejected(io: CliIo, view: TicketView): void {
+  if (view.rejected.length === 0) return;
+  printLine(io);
+  printLine(io, 'rejected events');
+  printTable(io, view.rejected, [
+    { header: 'TIME', value: (r) => formatTime(r.at) },
+    { header: 'EVENT', value: (r) => r.event },
+    { header: 'ACTOR', value: (r) => r.actor },
+    { header: 'REASON', value: (r) => truncate(r.reason, 90) },
+  ]);
+}
+
+export const command: Command = {
+  name: 'show',
+  summary: "a ticket's state, dependencies, timeline, runs and rejected events",
+  usage: `usage: loopwright show <ticket> [--json]
+
+Prints the ticket's header (state, version, attempt, round, escalation reason, current run),
+its dependencies and dependents, the journal timeline, its agent runs and any rejected events.`,
+  async run(args, ctx) {
+    const { values, positionals } = parseCommandArgs(args, {});
+    const [key] = expectPositionals(positionals, ['<ticket>']);
+    const view = await loadTicketView(await ctx.db(), key!);
+    if (values.json) {
+      printJson(ctx.io, view);
+      return 0;
+    }
+    printHeader(ctx.io, view);
+    printTimeline(ctx.io, view);
+    printRuns(ctx.io, view);
+    printRejected(ctx.io, view);
+    return 0;
+  },
+};

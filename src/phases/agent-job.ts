@@ -1,0 +1,141 @@
+/**
+ * The `agent_run` job: one disposable agent subprocess for one phase of one ticket.
+ *
+ * Fresh context every time: the worktree is reset to its last committed state, the handover is
+ * written anew, the agent runs in its own process group with a scrubbed environment, and the
+ * orchestrator then checks the evidence itself (src/phases/evaluate.ts) and applies the resulting
+ * event — fenced by run id and keyed `result:<run>`, so a retried job can never apply it twice.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Phase, Role, TicketEventInput } from '../../machines/ticket.js';
+import { createProvider, type AgentOutcome, type AgentProvider } from '../agents/provider.js';
+import type { Kdb } from '../db/connection.js';
+import { latestArtifact } from '../db/artifacts.js';
+import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
+import { applyEvent } from '../engine/apply-event.js';
+import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
+import { currentPlan, ensureWorkspace, loadDispatch, worktreesRoot, type Dispatch, type WorkPayload } from './dispatch.js';
+import { evaluateRun, validateGates } from './evaluate.js';
+import { writeHandover, systemPromptFor } from './handover.js';
+import { agentFor, type AgentChoice } from './repo-config.js';
+
+export interface JobDeps {
+  readonly db: Kdb;
+  readonly home: string;
+  readonly poolId: string | null;
+  readonly logger: Logger;
+  /** Aborted on shutdown: running agents are killed and the job is retried later. */
+  readonly signal: AbortSignal;
+}
+
+export const AGENT_PROMPT = 'Read .loopwright/task.md and follow it. Write .loopwright/report.json.';
+
+/** Thrown when shutdown interrupted a run: graphile-worker retries the job, the ticket is untouched. */
+export class RunInterruptedError extends Error {}
+
+export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
+  const d = await loadDispatch(deps.db, payload);
+  const log = deps.logger.child({ ticket: payload.ticketId, run: payload.runId, phase: payload.phase });
+  if (!d) return log.info('Run superseded; nothing to do');
+  const role = payload.role as Role;
+  const phase = payload.phase as Phase;
+  const wt = await ensureWorkspace(deps.db, deps.home, d);
+  await resetWorktree(wt.path);
+  if (phase === 'validate') {
+    const failed = await validateGates(deps.db, d, wt, payload.runId!);
+    if (failed) return report(deps, d, failed, 'orchestrator:gates');
+  }
+  const planned = phase === 'plan_draft' ? null : await currentPlan(deps.db, d.context);
+  await writeHandover(wt.path, {
+    ticketKey: d.ticket.key, title: d.ticket.title, body: d.ticket.body, repoName: d.repo.name, role, phase,
+    counter: counterOf(d, phase), baseCommit: wt.baseCommit, redCommit: null,
+    testCommand: d.repo.test_cmd ?? 'npm test', checks: d.repo.check_cmds,
+    plan: planned?.plan ?? null, approvedPlanSha: planned?.sha256 ?? null, findings: await findingsFor(deps.db, d, phase),
+  });
+  const headBefore = await git(wt.path, ['rev-parse', 'HEAD']);
+  const probe = await outsideWriteProbe({ repoPath: d.repo.path, worktreesRoot: worktreesRoot(deps.home), worktreePath: wt.path });
+  const outcome = await runAgent(deps, d, wt, payload.runId!, role, phase);
+  if (outcome.status === 'killed') throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
+  const event = await eventFor(deps.db, outcome, {
+    d, wt, runId: payload.runId!, phase, headBefore, plan: planned?.plan ?? null, costUsd: outcome.costUsd ?? 0, outside: await probe.check(),
+  });
+  log.info({ event: event.type, status: outcome.status, ms: outcome.durationMs }, 'Agent run evaluated');
+  await report(deps, d, event, `agent:${role}:${payload.runId}`);
+}
+
+async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string, role: Role, phase: Phase): Promise<AgentOutcome> {
+  const choice = agentFor(d.settings, role);
+  const transcriptPath = path.join(deps.home, 'runs', d.ticket.key, `${runId}.jsonl`);
+  await markRunStarted(deps.db, runId, { poolId: deps.poolId, host: os.hostname(), provider: choice.provider, model: choice.model ?? null, transcriptPath });
+  const outcome = await providerFor(choice, d).run({
+    runId, role, phase, cwd: wt.path, prompt: AGENT_PROMPT, systemPrompt: await systemPromptFor(role, wt.path),
+    ...(choice.model ? { model: choice.model } : {}),
+    timeoutMs: d.settings.agentTimeoutSeconds * 1000, maxOutputBytes: d.settings.maxOutputBytes, transcriptPath,
+    env: taskEnv(d, role, phase),
+    onSpawn: (p) => markRunSpawned(deps.db, runId, p),
+    signal: deps.signal,
+  });
+  await markRunFinished(deps.db, runId, {
+    status: outcome.status === 'ok' ? 'succeeded' : outcome.status === 'timeout' ? 'timed_out' : outcome.status === 'killed' ? 'cancelled' : 'failed',
+    exitCode: outcome.exitCode, signal: outcome.signal, costUsd: outcome.costUsd, tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut,
+    error: outcome.errorMessage ?? null,
+  });
+  return outcome;
+}
+
+function providerFor(choice: AgentChoice, d: Dispatch): AgentProvider {
+  if (choice.provider === 'scripted') return createProvider('scripted', d.settings.script ? { script: d.settings.script } : {});
+  if (choice.provider === 'command') return createProvider('command', { command: choice.command ?? [], vendor: choice.vendor ?? 'none' });
+  return createProvider(choice.provider);
+}
+
+function taskEnv(d: Dispatch, role: Role, phase: Phase): Record<string, string> {
+  return {
+    LOOPWRIGHT_TICKET: d.ticket.key,
+    LOOPWRIGHT_TICKET_TITLE: d.ticket.title,
+    LOOPWRIGHT_ROLE: role,
+    LOOPWRIGHT_PHASE: phase,
+    LOOPWRIGHT_ATTEMPT: String(phase === 'red' ? d.context.redAttempt : d.context.attempt),
+    LOOPWRIGHT_ROUND: String(d.context.round),
+    ...(d.settings.script ? { LOOPWRIGHT_SCRIPT: d.settings.script } : {}),
+  };
+}
+
+async function eventFor(db: Kdb, outcome: AgentOutcome, facts: Parameters<typeof evaluateRun>[1]): Promise<TicketEventInput> {
+  const run = { runId: facts.runId, costUsd: facts.costUsd };
+  if (outcome.status === 'timeout') return { type: 'AGENT_TIMEOUT', ...run };
+  if (outcome.status === 'error') {
+    const why = outcome.errorMessage ?? outcome.subtype ?? `exit ${outcome.exitCode ?? outcome.signal}`;
+    return { type: 'REPORT_INVALID', ...run, errors: [`agent failed: ${why}${outcome.outputTruncated ? ' (output cap reached)' : ''}`] };
+  }
+  return evaluateRun(db, facts);
+}
+
+/** Apply the run's result; the idempotency key makes a retried job's second report a no-op. */
+export async function report(deps: Pick<JobDeps, 'db'>, d: Dispatch, event: TicketEventInput, actor: string): Promise<void> {
+  const runId = (event as { runId: string }).runId;
+  await applyEvent(deps.db, { id: d.ticket.id }, event, { actor, idempotencyKey: `result:${runId}` });
+}
+
+/** Back to the last commit: a fresh agent never inherits a failed attempt's leftovers. */
+async function resetWorktree(worktree: string): Promise<void> {
+  await git(worktree, ['reset', '--hard', '-q', 'HEAD']);
+  await git(worktree, ['clean', '-fdq']);
+}
+
+function counterOf(d: Dispatch, phase: Phase): string | null {
+  const l = d.context.limits;
+  if (phase === 'plan_critique' || phase === 'plan_revise') return `${d.context.round} of ${l.maxPlanRounds}`;
+  if (phase === 'red') return `${d.context.redAttempt} of ${l.maxRedAttempts}`;
+  if (phase === 'build' || phase === 'validate') return `${d.context.attempt} of ${l.maxAttempts}`;
+  return null;
+}
+
+async function findingsFor(db: Kdb, d: Dispatch, phase: Phase): Promise<readonly string[]> {
+  if (phase === 'build') return d.context.findings;
+  if (phase !== 'plan_revise') return [];
+  const review = await latestArtifact(db, d.ticket.id, 'plan_review');
+  return review ? (JSON.parse(review.content) as { critiques: string[] }).critiques : [];
+}

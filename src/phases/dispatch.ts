@@ -1,0 +1,62 @@
+/**
+ * Everything a dispatched piece of work needs to know about its ticket, loaded fresh from the
+ * database (never from a job payload, which only names the ticket and the run).
+ */
+import path from 'node:path';
+import type { Phase, Role, TicketContext } from '../../machines/ticket.js';
+import { getArtifact } from '../db/artifacts.js';
+import type { Kdb } from '../db/connection.js';
+import { getRepositoryById, type Repository } from '../db/repositories.js';
+import { getTicket, type Ticket } from '../db/tickets.js';
+import { upsertWorkspace } from '../db/workspaces.js';
+import { createWorktree, type Worktree } from '../workspace/index.js';
+import { planSchema, type Plan } from './report-schema.js';
+import { repoSettings, type RepoSettings } from './repo-config.js';
+
+/** What every work job carries (src/engine/work.ts). */
+export interface WorkPayload {
+  readonly ticketId: string;
+  readonly seq: number;
+  readonly runId?: string;
+  readonly role?: Role;
+  readonly phase?: Phase;
+  readonly attempt?: number;
+  readonly round?: number;
+  readonly timer?: number;
+}
+
+export interface Dispatch {
+  readonly ticket: Ticket;
+  readonly repo: Repository;
+  readonly settings: RepoSettings;
+  readonly context: TicketContext;
+}
+
+/** Load the ticket; null when this work is no longer the ticket's current run (superseded). */
+export async function loadDispatch(db: Kdb, payload: WorkPayload): Promise<Dispatch | null> {
+  const ticket = await getTicket(db, { id: payload.ticketId });
+  if (payload.runId && ticket.current_run_id !== payload.runId) return null;
+  const repo = await getRepositoryById(db, ticket.repo_id);
+  return { ticket, repo, settings: repoSettings(repo), context: ticket.snapshot.context as unknown as TicketContext };
+}
+
+/** The ticket's worktree (created on first use, reused after), recorded in the database. */
+export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promise<Worktree> {
+  const wt = await createWorktree({
+    repoPath: d.repo.path, baseBranch: d.repo.base_branch, ticketKey: d.ticket.key, root: worktreesRoot(home),
+  });
+  await upsertWorkspace(db, { ticket_id: d.ticket.id, repo_id: d.repo.id, path: wt.path, branch: wt.branch, base_commit: wt.baseCommit });
+  return wt;
+}
+
+export function worktreesRoot(home: string): string {
+  return path.join(home, 'worktrees');
+}
+
+/** The plan in force: the approved one once frozen, else the latest draft. */
+export async function currentPlan(db: Kdb, context: TicketContext): Promise<{ plan: Plan; sha256: string | null } | null> {
+  const id = context.approvedPlan?.artifactId ?? context.planArtifactId;
+  if (id === null || id === undefined) return null;
+  const artifact = await getArtifact(db, id);
+  return { plan: planSchema.parse(JSON.parse(artifact.content)), sha256: context.approvedPlan ? artifact.sha256 : null };
+}

@@ -1,0 +1,90 @@
+/**
+ * The handover: `.loopwright/task.md` (the agent's whole brief, skills/shared/task-format.md), the
+ * plan files it points to, and the system prompt (role charter + the target repo's own rulebook).
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Phase, Role } from '../../machines/ticket.js';
+import { packageRoot } from '../config/package-root.js';
+import type { Plan } from './report-schema.js';
+
+export interface Handover {
+  readonly ticketKey: string;
+  readonly title: string;
+  readonly body: string;
+  readonly repoName: string;
+  readonly role: Role;
+  readonly phase: Phase;
+  /** `n of max`, for attempts and rounds. */
+  readonly counter: string | null;
+  readonly baseCommit: string;
+  readonly redCommit: string | null;
+  readonly testCommand: string;
+  readonly checks: readonly string[];
+  /** The plan under review (critique / revise) or the approved one (red, build, validate). */
+  readonly plan: Plan | null;
+  readonly approvedPlanSha: string | null;
+  readonly findings: readonly string[];
+}
+
+export const TASK_FILE = '.loopwright/task.md';
+
+const JOBS: Record<Phase, string> = {
+  plan_draft: 'Read the codebase and draft the plan. Write only under .loopwright/. Put the plan in report.plan.',
+  plan_critique: 'Critique the plan in .loopwright/plan.json. Verdict APPROVE or REVISE with numbered critiques.',
+  plan_revise: 'Revise the plan in .loopwright/plan.json to answer every critique below. Write only under .loopwright/.',
+  red: 'Write the planned tests so they FAIL against the current code. Change only the test files.',
+  build: 'Implement the approved plan within the allowed files so the tests pass. Address every previous finding.',
+  validate: 'The orchestrator\'s gates passed. Verify the change yourself and give a PASS or FAIL verdict with evidence.',
+};
+
+/** Write the handover files into a clean `.loopwright/` of the worktree. */
+export async function writeHandover(worktree: string, h: Handover): Promise<void> {
+  const dir = path.join(worktree, '.loopwright');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  if (h.plan) {
+    const file = h.approvedPlanSha ? 'approved-plan.json' : 'plan.json';
+    await writeFile(path.join(dir, file), `${JSON.stringify(h.plan, null, 2)}\n`);
+  }
+  await writeFile(path.join(worktree, TASK_FILE), renderTask(h));
+}
+
+/** The task file's Markdown. */
+export function renderTask(h: Handover): string {
+  const rows: [string, string | null][] = [
+    ['ticket', h.ticketKey], ['repo', h.repoName], ['role', h.role], ['phase', h.phase],
+    [h.phase.startsWith('plan') ? 'round' : 'attempt', h.counter],
+    ['base commit', h.baseCommit], ['red commit', h.redCommit],
+    ['test command', `\`${h.testCommand}\``], ['checks', h.checks.length ? h.checks.map((c) => `\`${c}\``).join(', ') : null],
+    ['approved plan', h.approvedPlanSha ? `\`.loopwright/approved-plan.json\` sha256 ${h.approvedPlanSha}` : null],
+    ['plan under review', h.plan && !h.approvedPlanSha ? '`.loopwright/plan.json`' : null],
+    ['report', `\`.loopwright/report.json\`, contract: ${path.join(packageRoot(), 'skills/shared/report-contract.md')}`],
+  ];
+  const lines = [`# ${h.ticketKey} — ${h.title}`, '', '| field | value |', '|---|---|'];
+  for (const [k, v] of rows) if (v) lines.push(`| ${k} | ${v} |`);
+  lines.push('', '## Ticket', h.body.trim() || '(no description)');
+  if (h.plan) {
+    lines.push('', '## Allowed files', ...h.plan.allowedFiles.map((g) => `- \`${g}\``));
+    lines.push('', '## Test files', ...h.plan.testFiles.map((g) => `- \`${g}\``));
+    lines.push('', '## Acceptance criteria', ...h.plan.acceptanceCriteria.map((c, i) => `${i + 1}. ${c.name} — test \`${c.test}\``));
+  }
+  if (h.findings.length) {
+    lines.push('', h.phase === 'plan_revise' ? '## Critiques to answer' : '## Previous findings', ...h.findings.map((f, i) => `${i + 1}. ${f}`));
+  }
+  lines.push('', '## Your job', JOBS[h.phase], '');
+  return lines.join('\n');
+}
+
+/** The system prompt: the role's charter, the shared contracts it needs, and the repo's rulebook. */
+export async function systemPromptFor(role: Role, worktree: string): Promise<string> {
+  const skills = path.join(packageRoot(), 'skills');
+  const parts = [await readFile(path.join(skills, role, 'SKILL.md'), 'utf8')];
+  parts.push(await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'));
+  if (role !== 'generator') parts.push(await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'));
+  for (const rulebook of ['AGENTS.md', 'CLAUDE.md']) {
+    const text = await readFile(path.join(worktree, rulebook), 'utf8').catch(() => null);
+    if (text) parts.push(`# The repository's own rules (${rulebook})\n\n${text}`);
+  }
+  return parts.join('\n\n---\n\n');
+}

@@ -1,0 +1,55 @@
+/**
+ * A repository's factory settings (stored in repositories.settings, set by `repo add`): which
+ * provider and model each role uses, agent timeouts, and the ticket budgets. Validated on read.
+ */
+import { z } from 'zod';
+import type { Role } from '../../machines/ticket.js';
+import type { Repository } from '../db/repositories.js';
+import { BadInputError } from '../errors.js';
+
+export const agentChoiceSchema = z.object({
+  provider: z.enum(['claude', 'codex', 'command', 'scripted']),
+  model: z.string().optional(),
+  /** command provider: argv of the program. */
+  command: z.array(z.string()).optional(),
+  /** command provider: whose API key it may see. */
+  vendor: z.enum(['anthropic', 'openai', 'none']).optional(),
+});
+export type AgentChoice = z.infer<typeof agentChoiceSchema>;
+
+export const repoSettingsSchema = z.object({
+  agents: z.object({ lead: agentChoiceSchema, generator: agentChoiceSchema, validator: agentChoiceSchema }).partial().default({}),
+  /** scripted provider: the script every role reads. */
+  script: z.string().optional(),
+  agentTimeoutSeconds: z.number().int().positive().default(30 * 60),
+  gateTimeoutSeconds: z.number().int().positive().default(10 * 60),
+  maxOutputBytes: z.number().int().positive().default(20 * 1024 * 1024),
+  /** How long a final ticket's worktree is kept before removal. */
+  worktreeRetentionSeconds: z.number().int().nonnegative().default(0),
+  limits: z.record(z.string(), z.unknown()).optional(),
+});
+export type RepoSettings = z.infer<typeof repoSettingsSchema>;
+
+/** By default the Validator's vendor differs from the Generator's: two models are differently wrong. */
+export const DEFAULT_AGENTS: Record<Role, AgentChoice> = {
+  lead: { provider: 'claude' },
+  generator: { provider: 'claude' },
+  validator: { provider: 'codex' },
+};
+
+export function repoSettings(repo: Repository): RepoSettings {
+  const parsed = repoSettingsSchema.safeParse(repo.settings ?? {});
+  if (!parsed.success) throw new BadInputError(`repo ${repo.name} has invalid settings: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+export function agentFor(settings: RepoSettings, role: Role): AgentChoice {
+  return settings.agents[role] ?? DEFAULT_AGENTS[role];
+}
+
+/** The vendor a choice talks to, for the "validator differs from generator" rule. */
+export function vendorOf(choice: AgentChoice): string {
+  if (choice.provider === 'claude' || choice.provider === 'scripted') return 'anthropic';
+  if (choice.provider === 'codex') return 'openai';
+  return choice.vendor ?? 'none';
+}

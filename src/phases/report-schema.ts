@@ -1,0 +1,78 @@
+/**
+ * The report contract (skills/shared/report-contract.md): what an agent must leave in
+ * `.loopwright/report.json`, validated with zod on read. A report is never trusted as proof of
+ * anything; it carries the agent's plan, verdict and discovered work, and the gates check the rest.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Phase } from '../../machines/ticket.js';
+
+const text = z.string().trim().min(1).max(20_000);
+const glob = z.string().trim().min(1).max(300)
+  .refine((g) => !g.startsWith('/') && !g.split('/').includes('..'), 'globs are relative to the repo root and may not contain ..');
+
+export const planSchema = z.object({
+  goal: text,
+  allowedFiles: z.array(glob).min(1).max(100),
+  testFiles: z.array(glob).min(1).max(50),
+  acceptanceCriteria: z.array(z.object({ name: text, test: text })).min(1).max(50),
+  testCommand: z.string().optional(),
+  notes: z.string().max(20_000).optional(),
+});
+export type Plan = z.infer<typeof planSchema>;
+
+const baseReport = {
+  summary: text,
+  rationale: text,
+  confidence: z.number().min(0).max(1),
+  alternativesRejected: z.array(z.object({ option: text, reason: text })).max(50),
+  evidence: z.array(z.object({ claim: text, source: text })).max(200),
+  filesChanged: z.array(z.string()).max(1000),
+  discoveredWork: z.array(z.object({
+    title: text, body: z.string().max(20_000).default(''), repo: z.string().optional(),
+    blocking: z.boolean().default(false), tags: z.array(z.string()).default([]),
+  })).max(20),
+};
+
+const leadReport = z.object({ ...baseReport, plan: planSchema });
+const critiqueReport = z.object({ ...baseReport, verdict: z.enum(['APPROVE', 'REVISE']), critiques: z.array(text).max(100) })
+  .refine((r) => r.verdict === 'APPROVE' || r.critiques.length > 0, { message: 'REVISE needs at least one critique', path: ['critiques'] });
+const generatorReport = z.object(baseReport);
+const verdictReport = z.object({ ...baseReport, verdict: z.enum(['PASS', 'FAIL']), findings: z.array(text).max(200) })
+  .refine((r) => r.verdict === 'PASS' || r.findings.length > 0, { message: 'FAIL needs at least one finding', path: ['findings'] });
+
+export const REPORT_SCHEMAS = {
+  plan_draft: leadReport,
+  plan_revise: leadReport,
+  plan_critique: critiqueReport,
+  red: generatorReport,
+  build: generatorReport,
+  validate: verdictReport,
+} as const satisfies Record<Phase, z.ZodType>;
+
+export type ReportOf<P extends Phase> = z.output<(typeof REPORT_SCHEMAS)[P]>;
+export type AnyReport = ReportOf<Phase>;
+
+export const REPORT_PATH = '.loopwright/report.json';
+
+export type ReadReport<P extends Phase> = { readonly ok: true; readonly report: ReportOf<P> } | { readonly ok: false; readonly errors: string[] };
+
+/** Read and validate the report an agent left in its worktree. */
+export async function readReport<P extends Phase>(worktree: string, phase: P): Promise<ReadReport<P>> {
+  let raw: string;
+  try {
+    raw = await readFile(path.join(worktree, REPORT_PATH), 'utf8');
+  } catch {
+    return { ok: false, errors: [`${REPORT_PATH} is missing`] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    return { ok: false, errors: [`${REPORT_PATH} is not JSON: ${(error as Error).message}`] };
+  }
+  const parsed = REPORT_SCHEMAS[phase].safeParse(json);
+  if (parsed.success) return { ok: true, report: parsed.data as ReportOf<P> };
+  return { ok: false, errors: parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+}

@@ -1,0 +1,49 @@
+/**
+ * One scheduling pass: start as many ready tickets as the limits allow. Passes are serialized
+ * across every process on the database by a transaction-scoped advisory lock, so two schedulers
+ * never both see a free slot and both fill it.
+ */
+import { sql } from 'kysely';
+import type { Kdb } from '../db/connection.js';
+import { applyEventIn } from '../engine/apply-event.js';
+import { inTransaction } from '../engine/transaction.js';
+import { occupancy, readyTickets } from './ready-set.js';
+
+/** "lw" + "sch": the scheduler's advisory lock. */
+const SCHEDULER_LOCK_KEY = 0x6c77736368;
+
+export interface ScheduleOptions {
+  /** Most tickets holding a slot at once across the factory. */
+  readonly maxActive: number;
+}
+
+/**
+ * Start ready tickets up to the limits; returns the keys started.
+ *
+ * @example
+ * ```ts
+ * const started = await scheduleReady(db, { maxActive: 4 });
+ * ```
+ */
+export async function scheduleReady(db: Kdb, options: ScheduleOptions): Promise<string[]> {
+  return inTransaction(db, async (trx) => {
+    await sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY})`.execute(trx);
+    const [ready, busy] = await Promise.all([readyTickets(trx), occupancy(trx)]);
+    const perRepo = new Map(busy.perRepo);
+    let total = busy.total;
+    let infra = busy.infra;
+    const started: string[] = [];
+    for (const ticket of ready) {
+      if (total >= options.maxActive) break;
+      if ((perRepo.get(ticket.repoId) ?? 0) >= ticket.repoConcurrency) continue;
+      if (ticket.infra && infra > 0) continue;
+      const outcome = await applyEventIn(trx, { id: ticket.id }, { type: 'START' }, { actor: 'scheduler' });
+      if (outcome.status !== 'applied') continue;
+      started.push(ticket.key);
+      total++;
+      perRepo.set(ticket.repoId, (perRepo.get(ticket.repoId) ?? 0) + 1);
+      if (ticket.infra) infra++;
+    }
+    return started;
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The sweeper: finds orchestrator pools that died (heartbeat stale, or — on this host — their
+ * process is gone or its pid was reused), hands their locked jobs back with
+ * `graphile_worker.force_unlock_workers` (otherwise graphile-worker holds them for 4 hours), kills
+ * their orphaned agent process groups on this host (pid + start time, so a reused pid is safe) and
+ * marks their runs failed. The jobs then run again and their tickets carry on. One sweeper at a
+ * time across all processes (advisory lock).
+ */
+import os from 'node:os';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { processStartTime, reapOrphans } from '../agents/reap.js';
+import type { Kdb } from '../db/connection.js';
+import { stopPool, unclaimedLockHolders, unstoppedPools, type PoolRow } from '../db/pools.js';
+import { runningRunsOf } from '../db/runs.js';
+import { inTransaction } from '../engine/transaction.js';
+
+/** "lw" + "swp": the sweeper's advisory lock. */
+const SWEEP_LOCK_KEY = 0x6c77737770;
+
+export interface SweepResult {
+  readonly deadPools: readonly string[];
+  readonly reapedGroups: number;
+}
+
+export async function sweepDeadPools(db: Kdb, selfId: string, staleSeconds: number, logger: Logger): Promise<SweepResult> {
+  return inTransaction(db, async (trx) => {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
+    if (!rows[0]?.locked) return { deadPools: [], reapedGroups: 0 };
+    const dead = (await unstoppedPools(trx, selfId)).filter((p) => p.silentSeconds > staleSeconds || diedOnThisHost(p));
+    const unclaimed = await unclaimedLockHolders(trx, staleSeconds);
+    if (dead.length === 0 && unclaimed.length === 0) return { deadPools: [], reapedGroups: 0 };
+    const workerIds = [...dead.flatMap((p) => p.worker_ids ?? []), ...unclaimed];
+    await sql`select graphile_worker.force_unlock_workers(${workerIds}::text[])`.execute(trx);
+    const runs = await runningRunsOf(trx, dead.map((p) => p.id));
+    const local = runs.filter((r) => r.host === os.hostname() && r.pid && r.pgid && r.process_started_at);
+    const reaped = reapOrphans(local.map((r) => ({ pid: r.pid!, pgid: r.pgid!, startTime: r.process_started_at! })));
+    await trx.updateTable('loopwright.agent_runs').set({ status: 'failed', error: 'orchestrator pool died', finished_at: new Date() })
+      .where('id', 'in', runs.length ? runs.map((r) => r.id) : ['00000000-0000-0000-0000-000000000000']).execute();
+    for (const pool of dead) await stopPool(trx, pool.id);
+    logger.warn({ pools: dead.map((p) => p.id), jobsUnlockedFor: workerIds.length, reaped: reaped.killed.length }, 'Swept dead orchestrator pools');
+    return { deadPools: dead.map((p) => p.id), reapedGroups: reaped.killed.length };
+  });
+}
+
+/** A pool on this host whose process is gone (or whose pid now belongs to another process). */
+function diedOnThisHost(pool: PoolRow): boolean {
+  if (pool.host !== os.hostname() || !pool.process_started_at) return false;
+  return processStartTime(pool.pid) !== pool.process_started_at;
+}

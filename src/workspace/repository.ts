@@ -1,0 +1,106 @@
+/**
+ * Facts about a repository that several workspace modules need: where its common git dir is, a
+ * stable directory name for its worktrees, its registered worktrees, and the `.loopwright/` exclude.
+ */
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { WorkspaceError } from './errors.js';
+import { git, runGit } from './git.js';
+
+/** The folder (relative to a worktree's top) where handovers and reports live; never committed. */
+export const LOOPWRIGHT_DIR = '.loopwright';
+
+/** The line added to `info/exclude`: anchored, directory-only. */
+const EXCLUDE_LINE = `/${LOOPWRIGHT_DIR}/`;
+
+/** One entry of `git worktree list --porcelain`. */
+export interface WorktreeEntry {
+  readonly path: string;
+  readonly head: string | null;
+  /** Full ref name (`refs/heads/main`), or null when detached or bare. */
+  readonly branch: string | null;
+  readonly bare: boolean;
+  readonly locked: boolean;
+  readonly prunable: boolean;
+}
+
+/** The repository's common git dir (shared by all its worktrees), absolute and symlink-free. */
+export async function commonGitDir(repoPath: string): Promise<string> {
+  const out = await runGit(repoPath, ['rev-parse', '--git-common-dir'], { okExitCodes: [0, 128] });
+  if (out.exitCode !== 0) throw new WorkspaceError('NOT_A_REPOSITORY', `not a git repository: ${repoPath}`);
+  return realpath(path.resolve(repoPath, out.stdout.trim()));
+}
+
+/**
+ * A directory name that identifies the repository: its name plus a short hash of its common git dir,
+ * so two clones called `api` never share a worktree folder.
+ *
+ * @example `repoDirName('/src/api')` -> `'api-1f3a9c2e'`
+ */
+export async function repoDirName(repoPath: string): Promise<string> {
+  const common = await commonGitDir(repoPath);
+  const base = path.basename(common) === '.git' ? path.basename(path.dirname(common)) : path.basename(common).replace(/\.git$/, '');
+  const safe = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') || 'repo';
+  const hash = createHash('sha256').update(common).digest('hex').slice(0, 8);
+  return `${safe}-${hash}`;
+}
+
+/**
+ * Add `/.loopwright/` to the repository's `info/exclude` (in the common git dir, so every worktree
+ * sees it) unless it is already there. Safe to call repeatedly and concurrently (a duplicate line is
+ * harmless).
+ */
+export async function ensureLoopwrightExcluded(repoPath: string): Promise<void> {
+  const infoDir = path.join(await commonGitDir(repoPath), 'info');
+  const file = path.join(infoDir, 'exclude');
+  await mkdir(infoDir, { recursive: true });
+  const current = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  if (current.split('\n').some((line) => line.trim() === EXCLUDE_LINE)) return;
+  const separator = current === '' || current.endsWith('\n') ? '' : '\n';
+  await appendFile(file, `${separator}${EXCLUDE_LINE}\n`);
+}
+
+/** Every worktree git knows for the repository (the main checkout first). */
+export async function listWorktrees(repoPath: string): Promise<WorktreeEntry[]> {
+  const out = await git(repoPath, ['worktree', 'list', '--porcelain']);
+  return out
+    .split(/\n\n+/)
+    .filter((block) => block.startsWith('worktree '))
+    .map((block) => {
+      const lines = block.split('\n');
+      const value = (key: string) => lines.find((line) => line === key || line.startsWith(`${key} `))?.slice(key.length + 1);
+      const has = (key: string) => lines.some((line) => line === key || line.startsWith(`${key} `));
+      return {
+        path: value('worktree') ?? '',
+        head: value('HEAD') ?? null,
+        branch: value('branch') ?? null,
+        bare: has('bare'),
+        locked: has('locked'),
+        prunable: has('prunable'),
+      };
+    });
+}
+
+/** The registered worktree at `dir` (compared after resolving symlinks), if any. */
+export async function findWorktreeAt(repoPath: string, dir: string): Promise<WorktreeEntry | undefined> {
+  const wanted = await canonical(dir);
+  for (const entry of await listWorktrees(repoPath)) {
+    if ((await canonical(entry.path)) === wanted) return entry;
+  }
+  return undefined;
+}
+
+/** `realpath` when the path exists, else the resolved path with its parent's symlinks resolved. */
+export async function canonical(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  try {
+    return await realpath(abs);
+  } catch {
+    const parent = path.dirname(abs);
+    return parent === abs ? abs : path.join(await canonical(parent), path.basename(abs));
+  }
+}

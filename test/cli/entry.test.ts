@@ -1,0 +1,63 @@
+/**
+ * The real process: exit codes reach the shell and nothing (a pool, a timer) keeps it alive.
+ */
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+
+let t: TestDb;
+
+beforeAll(async () => {
+  t = await createTestDb(2);
+});
+afterAll(() => t?.drop());
+
+interface Exit {
+  readonly code: number | null;
+  readonly killed: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `node --import tsx src/cli/entry.ts ...args`, killed if it has not exited after 30 s. */
+function runEntry(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], { env, timeout: 30_000, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, killed: error?.killed ?? false, stdout, stderr });
+    });
+  });
+}
+
+describe('the loopwright process', () => {
+  const env = () => ({ LOOPWRIGHT_DATABASE_URL: t.url, LOOPWRIGHT_ACTOR: 'tester', PATH: process.env.PATH, HOME: process.env.HOME });
+
+  it('prints help and exits 0', async () => {
+    const result = await runEntry(['--help'], env());
+    expect(result).toMatchObject({ code: 0, killed: false, stderr: '' });
+    expect(result.stdout).toMatch(/^usage: loopwright <command>/m);
+    expect(result.stdout).toMatch(/^ {2}verify-journal +replay journals/m);
+  });
+
+  it('exits 0 after using the database, without hanging on open connections', async () => {
+    const result = await runEntry(['status', '--json'], env());
+    expect(result).toMatchObject({ code: 0, killed: false, stderr: '' });
+    expect(JSON.parse(result.stdout)).toEqual({ repos: [], totals: {}, total: 0 });
+  });
+
+  it('exits 2 with one line for bad input', async () => {
+    expect(await runEntry(['ticket', 'list', '--state', 'NOPE'], env())).toMatchObject({
+      code: 2,
+      killed: false,
+      stdout: '',
+      stderr: expect.stringMatching(/^loopwright: unknown state: NOPE \(expected one of: [^\n]+\)\n$/),
+    });
+    expect(await runEntry(['frobnicate'], env())).toMatchObject({ code: 2, stderr: 'loopwright: unknown command: frobnicate (see: loopwright help)\n' });
+  });
+
+  it('exits 1 with one line when the database cannot be reached', async () => {
+    const result = await runEntry(['status'], { ...env(), LOOPWRIGHT_DATABASE_URL: 'postgres://lw@127.0.0.1:1/none' });
+    expect(result).toMatchObject({ code: 1, killed: false, stdout: '' });
+    expect(result.stderr).toMatch(/^loopwright: cannot use the database from LOOPWRIGHT_DATABASE_URL: [^\n]+\n$/);
+  });
+});
