@@ -14,7 +14,7 @@ export type AgentRole = 'lead' | 'generator' | 'validator';
 /** Whose API key a child may see. `none`: no vendor key at all. */
 export type AgentVendor = 'anthropic' | 'openai' | 'none';
 
-/** Where a spawned group can be found again later, e.g. by {@link reapOrphans}. */
+/** Where a spawned group can be found again later, e.g. by `reapOrphans` (reap.ts). */
 export interface SpawnedGroup {
   readonly pid: number;
   readonly pgid: number;

@@ -17,7 +17,7 @@ import { getTicket, type Ticket, type TicketRef } from '../db/tickets.js';
 import { BadInputError } from '../errors.js';
 import { persistSnapshot, restoreSnapshot } from './snapshot.js';
 import { commitTicketRow, type CommittedRow } from './commit-row.js';
-import { pendingWork } from './work.js';
+import { pendingWork, type PendingJob } from './work.js';
 import { inTransaction } from './transaction.js';
 
 /** Why an event was not applied. */
@@ -75,12 +75,15 @@ async function applyParsedEvent(trx: Kdb, ref: TicketRef, event: TicketEvent, op
     const previous = await previousOutcome(trx, ticket, options.idempotencyKey);
     if (previous) return previous;
   }
-  const refusal = await checkFences(trx, ticket, event, options);
-  if (refusal) return reject(trx, ticket, event, options, refusal.reason, refusal.detail);
-
+  const fence = checkFences(ticket, event, options);
+  if (fence) return reject(trx, ticket, event, options, fence.reason, fence.detail);
   const snapshot = restoreSnapshot(ticket.snapshot);
   if (!snapshot.can(event)) {
     return reject(trx, ticket, event, options, 'NOT_ACCEPTED', `${event.type} is not accepted in ${describeState(snapshot.value)}`);
+  }
+  if (event.type === 'REPLAY') {
+    const pending = await pendingWork(trx, ticket.id);
+    if (pending.length > 0) return reject(trx, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
   }
   const [next, actions] = transition(ticketMachine, snapshot, event);
   const committed = await commitTicketRow(trx, ticket, {
@@ -123,22 +126,18 @@ async function previousOutcome(trx: Kdb, ticket: Ticket, key: string): Promise<A
   };
 }
 
-async function checkFences(trx: Kdb, ticket: Ticket, event: TicketEvent, options: ApplyEventOptions) {
+function checkFences(ticket: Ticket, event: TicketEvent, options: ApplyEventOptions) {
   if (options.expectedVersion !== undefined && options.expectedVersion !== ticket.version) {
     return { reason: 'STALE_VERSION' as const, detail: `expected version ${options.expectedVersion}, ticket is at ${ticket.version}` };
   }
   if (isRunResult(event) && event.runId !== ticket.current_run_id) {
     return { reason: 'STALE_RUN' as const, detail: `run ${event.runId} is not the ticket's current run (${ticket.current_run_id ?? 'none'})` };
   }
-  if (event.type === 'REPLAY') {
-    const pending = await pendingWork(trx, ticket.id);
-    if (pending.length > 0) {
-      const first = pending[0]!;
-      const where = first.lockedBy ? `running on ${first.lockedBy}` : 'queued';
-      return { reason: 'WORK_PENDING' as const, detail: `work already pending: ${first.task} job ${first.id} (${where})` };
-    }
-  }
   return null;
+}
+
+function describePending(job: PendingJob): string {
+  return `work already pending: ${job.task} job ${job.id} (${job.lockedBy ? `running on ${job.lockedBy}` : 'queued'})`;
 }
 
 async function reject(trx: Kdb, ticket: Ticket, event: TicketEvent, options: ApplyEventOptions, reason: RejectReason, detail: string): Promise<ApplyOutcome> {

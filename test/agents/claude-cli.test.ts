@@ -22,11 +22,13 @@ async function claudeAgainstFake(sandbox: Sandbox, turns: readonly FakeTurn[], e
   const server = await startFakeModelServer({ anthropic: turns });
   onCleanup(() => server.close());
   const home = path.join(sandbox.root, 'home');
+  mkdirSync(path.join(sandbox.root, 'tmp'), { recursive: true });
   mkdirSync(home);
   const provider = createProvider('claude', {
     ...extra,
     env: {
       HOME: home,
+      TMPDIR: path.join(sandbox.root, 'tmp'),
       CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
       ANTHROPIC_BASE_URL: server.url,
       ANTHROPIC_API_KEY: 'sk-ant-fake',

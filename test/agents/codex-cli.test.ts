@@ -22,9 +22,10 @@ async function codexAgainstFake(sandbox: Sandbox, turns: readonly FakeTurn[]) {
   onCleanup(() => server.close());
   const home = path.join(sandbox.root, 'home');
   mkdirSync(path.join(home, '.codex'), { recursive: true });
+  mkdirSync(path.join(sandbox.root, 'tmp'));
   const fakeProvider = `model_providers.fake={ name = "fake", base_url = "${server.openaiBaseUrl}", wire_api = "responses", env_key = "OPENAI_API_KEY" }`;
   const provider = createProvider('codex', {
-    env: { HOME: home, CODEX_HOME: path.join(home, '.codex'), OPENAI_API_KEY: 'sk-openai-fake' },
+    env: { HOME: home, TMPDIR: path.join(sandbox.root, 'tmp'), CODEX_HOME: path.join(home, '.codex'), OPENAI_API_KEY: 'sk-openai-fake' },
     extraArgs: ['-c', fakeProvider, '-c', 'model_provider="fake"'],
   });
   return { server, provider };
