@@ -8,7 +8,7 @@ import { readJournal, readRejected, type JournalRow } from '../db/journal.js';
 import { getRepositoryById } from '../db/repositories.js';
 import { listRuns, type AgentRun } from '../db/runs.js';
 import { getTicket } from '../db/tickets.js';
-import { batchNameOf } from './queries.js';
+import { batchNameOf } from '../db/batches.js';
 
 export interface TicketView {
   readonly ticket: TicketHeader;

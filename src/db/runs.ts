@@ -37,8 +37,8 @@ export async function markRunStarted(db: Kdb, runId: string, s: RunStart): Promi
 }
 
 /** The subprocess exists: record its group so a later sweeper can find (and kill) it. */
-export async function markRunSpawned(db: Kdb, runId: string, p: { pid: number; pgid: number; startTime: string }): Promise<void> {
-  await db.updateTable('loopwright.agent_runs').set({ pid: p.pid, pgid: p.pgid, process_started_at: p.startTime }).where('id', '=', runId).execute();
+export async function markRunSpawned(db: Kdb, runId: string, p: { pid: number; pgid: number; startTime: string; tag?: string }): Promise<void> {
+  await db.updateTable('loopwright.agent_runs').set({ pid: p.pid, pgid: p.pgid, process_started_at: p.startTime, process_tag: p.tag ?? null }).where('id', '=', runId).execute();
 }
 
 export interface RunEnd {

@@ -34,6 +34,18 @@ export interface BatchesTable {
   pins: Json<Record<string, string>> | null;
   pinned_at: Timestamp | null;
   created_at: Timestamp;
+  stop_reason: string | null;
+}
+
+export interface BatchEventsTable {
+  id: Generated<string>;
+  batch_id: string;
+  event_type: 'PINNED' | 'VERIFIER_CHANGED' | 'REPINNED';
+  actor: string;
+  reason: string | null;
+  pins: Json<Record<string, string>> | null;
+  changed: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Timestamp;
 }
 
 export interface TicketsTable {
@@ -148,6 +160,7 @@ export interface AgentRunsTable {
   pid: number | null;
   pgid: number | null;
   process_started_at: string | null;
+  process_tag: string | null;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   exit_code: number | null;
@@ -194,4 +207,5 @@ export interface Database {
   'loopwright.agent_runs': AgentRunsTable;
   'loopwright.effects': EffectsTable;
   'loopwright.workspaces': WorkspacesTable;
+  'loopwright.batch_events': BatchEventsTable;
 }

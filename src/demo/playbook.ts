@@ -21,7 +21,8 @@ const base = (summary: string, files: string[] = []) => ({
   discoveredWork: [],
 });
 
-interface Feature {
+/** One small feature a scripted ticket ships: a module, its test and its live check. */
+export interface Feature {
   readonly title: string;
   readonly module: string;
   readonly fn: string;
@@ -113,7 +114,7 @@ export function wordCount(text) {
 }
 `;
 
-function planFor(f: Feature) {
+export function planFor(f: Feature) {
   return {
     goal: `${f.fn}() exists in src/${f.module}.js, is tested, and is exercised by the live check.`,
     allowedFiles: [`src/${f.module}.js`, `scripts/live/${f.module}.mjs`],
@@ -122,7 +123,8 @@ function planFor(f: Feature) {
   };
 }
 
-function featureSteps(f: Feature): ScriptStep[] {
+/** The happy-path steps of every role for one feature (plan, approve, RED, build, PASS). */
+export function featureSteps(f: Feature): ScriptStep[] {
   const m = (role: 'lead' | 'generator' | 'validator', phase: string) => ({ title: f.title, role, phase });
   const files = [`src/${f.module}.js`, `scripts/live/${f.module}.mjs`];
   return [

@@ -13,6 +13,7 @@ import type { Phase, Role, TicketEventInput } from '../../machines/ticket.js';
 import { createProvider, type AgentOutcome, type AgentProvider } from '../agents/provider.js';
 import type { Kdb } from '../db/connection.js';
 import { latestArtifact } from '../db/artifacts.js';
+import { batchStopped } from '../oracle/tripwire.js';
 import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
 import { applyEvent } from '../engine/apply-event.js';
 import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
@@ -39,6 +40,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   const d = await loadDispatch(deps.db, payload);
   const log = deps.logger.child({ ticket: payload.ticketId, run: payload.runId, phase: payload.phase });
   if (!d) return log.info('Run superseded; nothing to do');
+  if (await haltedByTripwire(deps, d, payload.runId!)) return;
   const role = payload.role as Role;
   const phase = payload.phase as Phase;
   const wt = await ensureWorkspace(deps.db, deps.home, d);
@@ -117,6 +119,17 @@ async function eventFor(db: Kdb, outcome: AgentOutcome, facts: Parameters<typeof
 export async function report(deps: Pick<JobDeps, 'db'>, d: Dispatch, event: TicketEventInput, actor: string): Promise<void> {
   const runId = (event as { runId: string }).runId;
   await applyEvent(deps.db, { id: d.ticket.id }, event, { actor, idempotencyKey: `result:${runId}` });
+}
+
+/**
+ * A batch whose definition of done changed dispatches nothing: the ticket escalates with
+ * VERIFIER_CHANGED and waits for `loopwright batch repin`.
+ */
+export async function haltedByTripwire(deps: Pick<JobDeps, 'db'>, d: Dispatch, runId: string): Promise<boolean> {
+  const stopped = await batchStopped(deps.db, d.ticket.batch_id);
+  if (!stopped) return false;
+  await applyEvent(deps.db, { id: d.ticket.id }, { type: 'VERIFIER_CHANGED', detail: stopped }, { actor: 'tripwire', idempotencyKey: `verifier:${runId}` });
+  return true;
 }
 
 /** Back to the last commit: a fresh agent never inherits a failed attempt's leftovers. */

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Phase, Role } from '../../machines/ticket.js';
-import { packageRoot } from '../config/package-root.js';
+import { skillsDir } from '../config/skills.js';
 import type { Plan } from './report-schema.js';
 
 export interface Handover {
@@ -59,7 +59,7 @@ export function renderTask(h: Handover): string {
     ['test command', `\`${h.testCommand}\``], ['checks', h.checks.length ? h.checks.map((c) => `\`${c}\``).join(', ') : null],
     ['approved plan', h.approvedPlanSha ? `\`.loopwright/approved-plan.json\` sha256 ${h.approvedPlanSha}` : null],
     ['plan under review', h.plan && !h.approvedPlanSha ? '`.loopwright/plan.json`' : null],
-    ['report', `\`.loopwright/report.json\`, contract: ${path.join(packageRoot(), 'skills/shared/report-contract.md')}`],
+    ['report', `\`.loopwright/report.json\`, contract: ${path.join(skillsDir(), 'shared/report-contract.md')}`],
   ];
   const lines = [`# ${h.ticketKey} — ${h.title}`, '', '| field | value |', '|---|---|'];
   for (const [k, v] of rows) if (v) lines.push(`| ${k} | ${v} |`);
@@ -78,7 +78,7 @@ export function renderTask(h: Handover): string {
 
 /** The system prompt: the role's charter, the shared contracts it needs, and the repo's rulebook. */
 export async function systemPromptFor(role: Role, worktree: string): Promise<string> {
-  const skills = path.join(packageRoot(), 'skills');
+  const skills = skillsDir();
   const parts = [await readFile(path.join(skills, role, 'SKILL.md'), 'utf8')];
   parts.push(await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'));
   if (role !== 'generator') parts.push(await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'));

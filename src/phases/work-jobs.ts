@@ -10,7 +10,7 @@ import { mergeToBase, removeWorktree, runCommandGate, ticketBranch } from '../wo
 import { withBaseCheckout } from './base-checkout.js';
 import { loadDispatch, type WorkPayload } from './dispatch.js';
 import { describeCommand } from './gate-text.js';
-import { report, type JobDeps } from './agent-job.js';
+import { haltedByTripwire, report, type JobDeps } from './agent-job.js';
 
 /** PLAN_APPROVED: copy the negotiated plan into an immutable approved_plan artifact. */
 export async function freezePlanJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
@@ -26,7 +26,7 @@ export async function freezePlanJob(deps: JobDeps, payload: WorkPayload): Promis
 /** SHIP: merge the ticket branch into the base (never rewriting it), once per journal row. */
 export async function mergeJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
   const d = await loadDispatch(deps.db, payload);
-  if (!d) return;
+  if (!d || (await haltedByTripwire(deps, d, payload.runId!))) return;
   const key = `${d.ticket.id}:${payload.seq}:merge`;
   const result = (await effectResult<Awaited<ReturnType<typeof mergeToBase>>>(deps.db, key)) ??
     (await recordEffect(deps.db, key, d.ticket.id, 'merge', () =>

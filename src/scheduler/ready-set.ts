@@ -14,15 +14,18 @@ export interface ReadyTicket {
   readonly repoId: string;
   readonly repoConcurrency: number;
   readonly infra: boolean;
+  readonly batchId: string | null;
 }
 
-/** QUEUED tickets whose every dependency is LIVE, best first. */
+/** QUEUED tickets whose every dependency is LIVE (and whose batch is not stopped), best first. */
 export async function readyTickets(db: Kdb, limit = 200): Promise<ReadyTicket[]> {
   const { rows } = await sql<ReadyTicket>`
-    select t.id, t.key, t.repo_id as "repoId", r.concurrency as "repoConcurrency", 'infra' = any(t.tags) as infra
+    select t.id, t.key, t.repo_id as "repoId", r.concurrency as "repoConcurrency", 'infra' = any(t.tags) as infra, t.batch_id as "batchId"
     from loopwright.tickets t
     join loopwright.repositories r on r.id = t.repo_id
+    left join loopwright.batches b on b.id = t.batch_id
     where t.state = 'QUEUED'
+      and (b.id is null or b.status = 'open')
       and not exists (
         select 1 from loopwright.ticket_dependencies d
         join loopwright.tickets dep on dep.id = d.depends_on_id

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Kdb } from '../db/connection.js';
 import { applyEventIn } from '../engine/apply-event.js';
 import { inTransaction } from '../engine/transaction.js';
+import { checkTripwires, ensureBatchPinned } from '../oracle/tripwire.js';
 import { occupancy, readyTickets } from './ready-set.js';
 
 /** "lw" + "sch": the scheduler's advisory lock. */
@@ -26,6 +27,8 @@ export interface ScheduleOptions {
  * ```
  */
 export async function scheduleReady(db: Kdb, options: ScheduleOptions): Promise<string[]> {
+  // A batch whose definition of done changed stops before any of its tickets can start.
+  await checkTripwires(db);
   return inTransaction(db, async (trx) => {
     await sql`select pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY})`.execute(trx);
     const [ready, busy] = await Promise.all([readyTickets(trx), occupancy(trx)]);
@@ -37,6 +40,7 @@ export async function scheduleReady(db: Kdb, options: ScheduleOptions): Promise<
       if (total >= options.maxActive) break;
       if ((perRepo.get(ticket.repoId) ?? 0) >= ticket.repoConcurrency) continue;
       if (ticket.infra && infra > 0) continue;
+      if (ticket.batchId) await ensureBatchPinned(trx, ticket.batchId);
       const outcome = await applyEventIn(trx, { id: ticket.id }, { type: 'START' }, { actor: 'scheduler' });
       if (outcome.status !== 'applied') continue;
       started.push(ticket.key);

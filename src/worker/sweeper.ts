@@ -34,7 +34,7 @@ export async function sweepDeadPools(db: Kdb, selfId: string, staleSeconds: numb
     await sql`select graphile_worker.force_unlock_workers(${workerIds}::text[])`.execute(trx);
     const runs = await runningRunsOf(trx, dead.map((p) => p.id));
     const local = runs.filter((r) => r.host === os.hostname() && r.pid && r.pgid && r.process_started_at);
-    const reaped = reapOrphans(local.map((r) => ({ pid: r.pid!, pgid: r.pgid!, startTime: r.process_started_at! })));
+    const reaped = reapOrphans(local.map((r) => ({ pid: r.pid!, pgid: r.pgid!, startTime: r.process_started_at!, ...(r.process_tag ? { tag: r.process_tag } : {}) })));
     await trx.updateTable('loopwright.agent_runs').set({ status: 'failed', error: 'orchestrator pool died', finished_at: new Date() })
       .where('id', 'in', runs.length ? runs.map((r) => r.id) : ['00000000-0000-0000-0000-000000000000']).execute();
     for (const pool of dead) await stopPool(trx, pool.id);
