@@ -27,8 +27,8 @@ export async function addDependencies(trx: Kdb, ticketId: string, dependsOnIds: 
     .execute();
 }
 
-/** Keys along a dependency path from `from` to `to`, or null when `to` is not reachable. */
-async function findPath(trx: Kdb, from: string, to: string): Promise<string[] | null> {
+/** Keys along a dependency path from `from` to `to` (following "depends on"), or null when `to` is not reachable. */
+export async function findPath(trx: Kdb, from: string, to: string): Promise<string[] | null> {
   if (from === to) return keysOf(trx, [from]);
   const result = await sql<{ path: string[] }>`
     with recursive walk(id, path) as (

@@ -32,7 +32,7 @@ export interface Feature {
   readonly criteria: readonly string[];
 }
 
-const SLUGIFY: Feature = {
+export const SLUGIFY: Feature = {
   title: 'Add slugify helper', module: 'slugify', fn: 'slugify',
   criteria: ['slugify joins lowercase words with hyphens', 'slugify drops punctuation'],
   test: `import { test } from 'node:test';
@@ -57,7 +57,7 @@ export const check = () => slugify('Ship It, Today!') === 'ship-it-today';
 `,
 };
 
-const PAGE_TITLE: Feature = {
+export const PAGE_TITLE: Feature = {
   title: 'Add page titles built on slugify', module: 'page-title', fn: 'pageTitle',
   criteria: ['pageTitle returns the title and its slug', 'pageTitle trims the title'],
   test: `import { test } from 'node:test';
@@ -85,7 +85,7 @@ export const check = () => pageTitle(' Pricing ').slug === 'pricing';
 `,
 };
 
-const WORD_COUNT: Feature = {
+export const WORD_COUNT: Feature = {
   title: 'Add wordCount', module: 'word-count', fn: 'wordCount',
   criteria: ['wordCount counts words separated by spaces'],
   test: `import { test } from 'node:test';

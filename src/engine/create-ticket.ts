@@ -27,6 +27,8 @@ export interface NewTicketInput {
   readonly actor: string;
   /** The ticket whose agent discovered this one, if any. */
   readonly originTicketId?: string;
+  /** Where a discovered ticket came from, journaled in its CREATED row. */
+  readonly origin?: { readonly ticket: string; readonly runId: string | null; readonly blocking: boolean };
 }
 
 export interface CreatedTicket {
@@ -47,41 +49,48 @@ const TAG = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
  * ```
  */
 export async function createTicket(db: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
+  return inTransaction(db, (trx) => createTicketIn(trx, input));
+}
+
+/**
+ * The same on the caller's transaction (discovered work is filed with the event that carried it).
+ * Everything is validated before the first write, so a BadInputError leaves the transaction usable.
+ */
+export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
   const title = validateNew(input);
-  return inTransaction(db, async (trx) => {
-    const repo = await getRepositoryByName(trx, input.repo);
-    const batch = input.batch ? await getBatchByName(trx, input.batch) : null;
-    const dependsOn = await Promise.all((input.dependsOn ?? []).map((key) => getTicket(trx, key)));
-    const number = await reserveTicketNumber(trx, repo.id);
-    const machineInput = machineInputFor(repo);
-    const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
-    const persisted = persistSnapshot(snapshot);
-    const ticket = await insertTicket(trx, {
-      key: `${repo.name}-${number}`,
-      repo_id: repo.id,
-      number,
-      batch_id: batch?.id ?? null,
-      origin_ticket_id: input.originTicketId ?? null,
-      title,
-      body: input.body ?? '',
-      priority: input.priority ?? 0,
-      tags: [...new Set(input.tags ?? [])],
-      state: 'QUEUED',
-      substate: null,
-      snapshot: JSON.stringify(persisted),
-      version: 1,
-      machine_version: MACHINE_VERSION,
-    });
-    await addDependencies(trx, ticket.id, dependsOn.map((t) => t.id));
-    const stored = workActionsOf(actions);
-    await appendJournal(trx, {
-      ticket_id: ticket.id, seq: 1, event_type: 'CREATED', event: JSON.stringify({ type: 'CREATED', input: machineInput }),
-      from_state: null, to_state: 'QUEUED', actor: input.actor, idempotency_key: null,
-      snapshot: JSON.stringify(persisted), actions: JSON.stringify(stored),
-    });
-    const jobIds = await enqueueJobs(trx, planWork(ticket.id, 1, stored, snapshot.context as TicketContext).jobs);
-    return { id: ticket.id, key: ticket.key, state: ticket.state, jobIds };
+  const repo = await getRepositoryByName(trx, input.repo);
+  const batch = input.batch ? await getBatchByName(trx, input.batch) : null;
+  const dependsOn = await Promise.all((input.dependsOn ?? []).map((key) => getTicket(trx, key)));
+  const number = await reserveTicketNumber(trx, repo.id);
+  const machineInput = machineInputFor(repo);
+  const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
+  const persisted = persistSnapshot(snapshot);
+  const ticket = await insertTicket(trx, {
+    key: `${repo.name}-${number}`,
+    repo_id: repo.id,
+    number,
+    batch_id: batch?.id ?? null,
+    origin_ticket_id: input.originTicketId ?? null,
+    title,
+    body: input.body ?? '',
+    priority: input.priority ?? 0,
+    tags: [...new Set(input.tags ?? [])],
+    state: 'QUEUED',
+    substate: null,
+    snapshot: JSON.stringify(persisted),
+    version: 1,
+    machine_version: MACHINE_VERSION,
   });
+  await addDependencies(trx, ticket.id, dependsOn.map((t) => t.id));
+  const stored = workActionsOf(actions);
+  await appendJournal(trx, {
+    ticket_id: ticket.id, seq: 1, event_type: 'CREATED',
+    event: JSON.stringify({ type: 'CREATED', input: machineInput, ...(input.origin ? { origin: input.origin } : {}) }),
+    from_state: null, to_state: 'QUEUED', actor: input.actor, idempotency_key: null,
+    snapshot: JSON.stringify(persisted), actions: JSON.stringify(stored),
+  });
+  const jobIds = await enqueueJobs(trx, planWork(ticket.id, 1, stored, snapshot.context as TicketContext).jobs);
+  return { id: ticket.id, key: ticket.key, state: ticket.state, jobIds };
 }
 
 /** The machine input a repository's settings imply (ship mode, budgets). */

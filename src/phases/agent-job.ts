@@ -14,10 +14,12 @@ import { createProvider, type AgentOutcome, type AgentProvider } from '../agents
 import type { Kdb } from '../db/connection.js';
 import { latestArtifact } from '../db/artifacts.js';
 import { batchStopped } from '../oracle/tripwire.js';
+import { applyWithDiscoveries, type DiscoveredItem } from '../engine/discovered-work.js';
+import { readReport } from './report-schema.js';
 import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
 import { applyEvent } from '../engine/apply-event.js';
 import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
-import { currentPlan, ensureWorkspace, loadDispatch, worktreesRoot, type Dispatch, type WorkPayload } from './dispatch.js';
+import { currentPlan, ensureWorkspace, loadDispatch, syncWithBase, worktreesRoot, type Dispatch, type WorkPayload } from './dispatch.js';
 import { evaluateRun, validateGates } from './evaluate.js';
 import { writeHandover, systemPromptFor } from './handover.js';
 import { agentFor, type AgentChoice } from './repo-config.js';
@@ -43,8 +45,9 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   if (await haltedByTripwire(deps, d, payload.runId!)) return;
   const role = payload.role as Role;
   const phase = payload.phase as Phase;
-  const wt = await ensureWorkspace(deps.db, deps.home, d);
-  await resetWorktree(wt.path);
+  const fresh = await ensureWorkspace(deps.db, deps.home, d);
+  await resetWorktree(fresh.path);
+  const wt = SYNCED_PHASES.has(phase) ? await syncWithBase(deps.home, d, fresh) : fresh;
   if (phase === 'validate') {
     const failed = await validateGates(deps.db, d, wt, payload.runId!);
     if (failed) return report(deps, d, failed, 'orchestrator:gates');
@@ -64,7 +67,11 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     d, wt, runId: payload.runId!, phase, headBefore, plan: planned?.plan ?? null, costUsd: outcome.costUsd ?? 0, outside: await probe.check(),
   });
   log.info({ event: event.type, status: outcome.status, ms: outcome.durationMs }, 'Agent run evaluated');
-  await report(deps, d, event, `agent:${role}:${payload.runId}`);
+  const discovered = ACCEPTED_RESULTS.has(event.type) ? await discoveredWorkOf(wt.path, phase) : [];
+  const actor = `agent:${role}:${payload.runId}`;
+  if (discovered.length === 0) return report(deps, d, event, actor);
+  const filed = await applyWithDiscoveries(deps.db, { id: d.ticket.id }, event, { actor, idempotencyKey: `result:${payload.runId}`, runId: payload.runId! }, discovered);
+  log.info({ filed: filed.filed, refused: filed.refused }, 'Discovered work filed');
 }
 
 async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string, role: Role, phase: Phase): Promise<AgentOutcome> {
@@ -130,6 +137,17 @@ export async function haltedByTripwire(deps: Pick<JobDeps, 'db'>, d: Dispatch, r
   if (!stopped) return false;
   await applyEvent(deps.db, { id: d.ticket.id }, { type: 'VERIFIER_CHANGED', detail: stopped }, { actor: 'tripwire', idempotencyKey: `verifier:${runId}` });
   return true;
+}
+
+/** Phases that start from the base branch's latest commits (see syncWithBase). */
+const SYNCED_PHASES: ReadonlySet<Phase> = new Set(['red', 'build', 'validate']);
+
+/** Results whose report's discovered work is filed (a rejected attempt's discoveries are not). */
+const ACCEPTED_RESULTS = new Set(['PLAN_READY', 'PLAN_REVIEWED', 'RED_CONFIRMED', 'BUILD_READY', 'VERDICT']);
+
+async function discoveredWorkOf(worktree: string, phase: Phase): Promise<DiscoveredItem[]> {
+  const read = await readReport(worktree, phase);
+  return read.ok ? read.report.discoveredWork : [];
 }
 
 /** Back to the last commit: a fresh agent never inherits a failed attempt's leftovers. */

@@ -9,7 +9,7 @@ import type { Kdb } from '../db/connection.js';
 import { getRepositoryById, type Repository } from '../db/repositories.js';
 import { getTicket, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
-import { createWorktree, type Worktree } from '../workspace/index.js';
+import { createWorktree, git, runGit, type Worktree } from '../workspace/index.js';
 import { planSchema, type Plan } from './report-schema.js';
 import { repoSettings, type RepoSettings } from './repo-config.js';
 
@@ -47,6 +47,24 @@ export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promi
   });
   await upsertWorkspace(db, { ticket_id: d.ticket.id, repo_id: d.repo.id, path: wt.path, branch: wt.branch, base_commit: wt.baseCommit });
   return wt;
+}
+
+/**
+ * Bring the base branch's new commits into the ticket branch before RED, BUILD and VALIDATE, so a
+ * ticket that waited for a blocker builds on the blocker's merged work and is validated as it will
+ * be merged. A conflict is left for the SHIP merge to report (MERGE_CONFLICT); the branch is
+ * untouched then.
+ */
+export async function syncWithBase(home: string, d: Dispatch, wt: Worktree): Promise<Worktree> {
+  const baseTip = await git(wt.path, ['rev-parse', d.repo.base_branch]);
+  const upToDate = await runGit(wt.path, ['merge-base', '--is-ancestor', baseTip, 'HEAD'], { okExitCodes: [0, 1] });
+  if (upToDate.exitCode === 0) return wt;
+  const merged = await runGit(wt.path, ['merge', '--no-edit', '-q', '-m', `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}`, baseTip], { okExitCodes: [0, 1] });
+  if (merged.exitCode !== 0) {
+    await runGit(wt.path, ['merge', '--abort'], { okExitCodes: [0, 128] });
+    return wt;
+  }
+  return createWorktree({ repoPath: d.repo.path, baseBranch: d.repo.base_branch, ticketKey: d.ticket.key, root: worktreesRoot(home) });
 }
 
 export function worktreesRoot(home: string): string {

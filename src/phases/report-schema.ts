@@ -32,6 +32,7 @@ const baseReport = {
   discoveredWork: z.array(z.object({
     title: text, body: z.string().max(20_000).default(''), repo: z.string().optional(),
     blocking: z.boolean().default(false), tags: z.array(z.string()).default([]),
+    dependsOn: z.array(z.string()).max(20).optional(),
   })).max(20),
 };
 
