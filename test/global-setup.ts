@@ -2,9 +2,12 @@
  * Once per `npm test`: find a Postgres server and build a migrated template database that every
  * test file clones (CREATE DATABASE ... TEMPLATE is much faster than migrating each time).
  *
- * Server: LOOPWRIGHT_TEST_DATABASE_URL, else DATABASE_URL, else the embedded server under
- * .loopwright-test/ in the checkout (started here and stopped at the end).
+ * Server: LOOPWRIGHT_TEST_DATABASE_URL, else DATABASE_URL, else an embedded server of this run's
+ * own (a fresh home per `npm test`, so two runs in one checkout never stop each other's server),
+ * stopped and removed at the end.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
@@ -20,8 +23,8 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const external = process.env.LOOPWRIGHT_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-  const home = path.resolve('.loopwright-test/home');
-  const embedded = external ? null : await ensureEmbeddedServer(home);
+  const home = external ? null : await mkdtemp(path.join(os.tmpdir(), 'lw-test-pg-'));
+  const embedded = home ? await ensureEmbeddedServer(home) : null;
   const adminUrl = external ?? embedded!.url;
   const templateDb = `lw_template_${process.pid}`;
   await withClient(adminUrl, (c) => c.query(`drop database if exists ${templateDb} with (force)`).then(() => c.query(`create database ${templateDb}`)));
@@ -35,8 +38,17 @@ export default async function setup(project: TestProject) {
   project.provide('templateDb', templateDb);
   return async () => {
     await withClient(adminUrl, (c) => c.query(`drop database if exists ${templateDb} with (force)`));
-    if (embedded?.started) await stopEmbeddedServer(home);
+    if (home) await removeEmbeddedServer(home);
   };
+}
+
+/** Stop the run's embedded server and delete its cluster (which, as root, lives in /var/lib/loopwright). */
+async function removeEmbeddedServer(home: string): Promise<void> {
+  const config = JSON.parse(await readFile(path.join(home, 'db', 'server.json'), 'utf8').catch(() => 'null')) as { dataDir?: string } | null;
+  await stopEmbeddedServer(home);
+  const clusterDir = config?.dataDir ? path.dirname(config.dataDir) : null;
+  if (clusterDir?.startsWith('/var/lib/loopwright/') && clusterDir !== '/var/lib/loopwright') await rm(clusterDir, { recursive: true, force: true });
+  await rm(home, { recursive: true, force: true });
 }
 
 /** The same server URL pointing at another database. */

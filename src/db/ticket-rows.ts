@@ -39,9 +39,11 @@ export async function writeTicketRow(trx: Kdb, w: TicketRowWrite): Promise<void>
       where ${run !== null}::boolean
     ), journal as (
       insert into loopwright.ticket_events
-        (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key, snapshot, actions)
+        (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key, snapshot, actions, created_at)
       values (${w.ticketId}::bigint, ${w.seq}::int, ${w.eventType}, ${JSON.stringify(w.event)}::jsonb, ${w.fromState}, ${w.toState},
-              ${w.actor}, ${w.idempotencyKey}, ${JSON.stringify(w.snapshot)}::jsonb, ${JSON.stringify(w.actions)}::jsonb)
+              ${w.actor}, ${w.idempotencyKey}, ${JSON.stringify(w.snapshot)}::jsonb, ${JSON.stringify(w.actions)}::jsonb,
+              -- the moment of the write (after the reads that justified it), not the transaction's start
+              clock_timestamp())
     )
     update loopwright.tickets set
       state = ${w.toState}, substate = ${w.substate}, snapshot = ${JSON.stringify(w.snapshot)}::jsonb, version = ${w.seq}::int,

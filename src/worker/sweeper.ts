@@ -3,8 +3,10 @@
  * process is gone or its pid was reused), hands their locked jobs back with
  * `graphile_worker.force_unlock_workers` (otherwise graphile-worker holds them for 4 hours), kills
  * their orphaned agent process groups on this host (pid + start time, so a reused pid is safe) and
- * marks their runs failed. The jobs then run again and their tickets carry on. One sweeper at a
- * time across all processes (advisory lock).
+ * marks their runs failed. The jobs then run again and their tickets carry on; an agent run that
+ * died with its pool is re-dispatched under a fresh run id (a REPLAY, as `loopwright replay` would
+ * issue), so the failed run keeps its own row, pids and transcript. One sweeper at a time across
+ * all processes (advisory lock).
  */
 import os from 'node:os';
 import { sql } from 'kysely';
@@ -12,8 +14,11 @@ import type { Logger } from 'pino';
 import { processStartTime, reapOrphans } from '../agents/reap.js';
 import type { Kdb } from '../db/connection.js';
 import { stopPool, unclaimedLockHolders, unstoppedPools, type PoolRow } from '../db/pools.js';
-import { runningRunsOf } from '../db/runs.js';
+import { runningRunsOf, type AgentRun } from '../db/runs.js';
+import { getTicket } from '../db/tickets.js';
+import { applyEventIn } from '../engine/apply-event.js';
 import { inTransaction } from '../engine/transaction.js';
+import { pendingWork } from '../engine/work.js';
 
 /** "lw" + "swp": the sweeper's advisory lock. */
 const SWEEP_LOCK_KEY = 0x6c77737770;
@@ -37,10 +42,28 @@ export async function sweepDeadPools(db: Kdb, selfId: string, staleSeconds: numb
     const reaped = reapOrphans(local.map((r) => ({ pid: r.pid!, pgid: r.pgid!, startTime: r.process_started_at!, ...(r.process_tag ? { tag: r.process_tag } : {}) })));
     await trx.updateTable('loopwright.agent_runs').set({ status: 'failed', error: 'orchestrator pool died', finished_at: new Date() })
       .where('id', 'in', runs.length ? runs.map((r) => r.id) : ['00000000-0000-0000-0000-000000000000']).execute();
+    const redispatched = await redispatchRuns(trx, runs, selfId);
     for (const pool of dead) await stopPool(trx, pool.id);
-    logger.warn({ pools: dead.map((p) => p.id), jobsUnlockedFor: workerIds.length, reaped: reaped.killed.length }, 'Swept dead orchestrator pools');
+    logger.warn({ pools: dead.map((p) => p.id), jobsUnlockedFor: workerIds.length, reaped: reaped.killed.length, redispatched }, 'Swept dead orchestrator pools');
     return { deadPools: dead.map((p) => p.id), reapedGroups: reaped.killed.length };
   });
+}
+
+/**
+ * Give the tickets of runs that died with their pool the same work again with a fresh run id:
+ * the dead run's job is withdrawn (it is unlocked by now) and a REPLAY re-enters the ticket's state.
+ * Without this the retried job would reuse the dead run's id and overwrite its row and transcript.
+ */
+async function redispatchRuns(trx: Kdb, runs: readonly AgentRun[], selfId: string): Promise<number> {
+  let redispatched = 0;
+  for (const run of runs) {
+    const ticket = await getTicket(trx, { id: run.ticket_id }, { forUpdate: true });
+    if (ticket.current_run_id !== run.id) continue; // superseded: its job will find nothing to do
+    for (const job of await pendingWork(trx, ticket.id)) await sql`select graphile_worker.remove_job(${job.key})`.execute(trx);
+    const outcome = await applyEventIn(trx, { id: ticket.id }, { type: 'REPLAY' }, { actor: `worker:${selfId}`, idempotencyKey: `redispatch:${run.id}` });
+    if (outcome.status === 'applied') redispatched++;
+  }
+  return redispatched;
 }
 
 /** A pool on this host whose process is gone (or whose pid now belongs to another process). */

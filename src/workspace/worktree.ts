@@ -9,7 +9,7 @@ import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
 import { git, resolveCommit, runGit } from './git.js';
-import { LOOPWRIGHT_DIR, ensureLoopwrightExcluded, findWorktreeAt, repoDirName } from './repository.js';
+import { LOOPWRIGHT_DIR, ensureLoopwrightExcluded, findWorktreeAt, listWorktrees, repoDirName } from './repository.js';
 
 /** Prefix of every branch loopwright creates; the only branches it will ever delete. */
 export const BRANCH_PREFIX = 'loopwright/';
@@ -114,8 +114,14 @@ export async function removeWorktree(options: {
   }
   await git(repoPath, ['worktree', 'prune']);
   let branchDeleted = false;
-  if (deleteBranch && branch && (await resolveCommit(repoPath, `refs/heads/${branch}`))) {
-    await git(repoPath, ['branch', '--quiet', '-D', branch]);
+  const tip = deleteBranch && branch ? await resolveCommit(repoPath, `refs/heads/${branch}`) : null;
+  if (branch && tip) {
+    const holder = (await listWorktrees(repoPath)).find((w) => w.branch === `refs/heads/${branch}`);
+    if (holder) throw new WorkspaceError('WORKTREE_INVALID', `cannot delete branch ${branch}: it is checked out at ${holder.path}`);
+    // update-ref, not `git branch -D`: that rewrites .git/config (new inode) even for a branch with no
+    // config, and .git/config is watched by the outside-write probe of every agent still running in
+    // this repository, which would then fail for a write it did not make.
+    await git(repoPath, ['update-ref', '-d', `refs/heads/${branch}`, tip]);
     branchDeleted = true;
   }
   return { worktreeRemoved, branchDeleted };

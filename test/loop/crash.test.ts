@@ -1,0 +1,158 @@
+/**
+ * kill -9 of `loopwright run` in the middle of the work, as real processes: the next `loopwright
+ * run --until-idle` must notice the dead pool at once (same host, process gone), take its jobs
+ * back, kill the agents it left behind, and still ship every ticket with a clean journal.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import { processStartTime } from '../../src/agents/reap.js';
+import { readJournal } from '../../src/db/journal.js';
+import { verifyJournal } from '../../src/engine/verify-journal.js';
+import { isMergedInto } from '../../src/workspace/index.js';
+import { createLoopHarness, groupAlive, pidAlive, type LoopHarness } from '../helpers/loop-harness.js';
+import { baseReport, feature, match, scriptOf } from '../helpers/loop-script.js';
+
+let h: LoopHarness | undefined;
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await h?.close();
+});
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly output: string;
+}
+
+/** `loopwright <args>` as a real child process (from source), with its output collected. */
+function startCli(args: readonly string[], env: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    output += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, output })));
+  return { child, exited };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface RunRow {
+  readonly id: string;
+  readonly ticket: string;
+  readonly phase: string;
+  readonly status: string;
+  readonly pid: number | null;
+  readonly pgid: number | null;
+  readonly process_started_at: string | null;
+  readonly pool_id: string | null;
+  readonly error: string | null;
+  readonly finished_at: Date | null;
+}
+
+describe('kill -9 of the orchestrator', () => {
+  it('recovers: the next run sweeps the dead pool at once, reaps its agents, fails its runs and ships every ticket', async () => {
+    const features = [feature('crasha'), feature('crashb'), feature('crashc')];
+    // RED is slow: the orchestrator dies while a RED agent has seconds left to run, so the agent is
+    // still alive (orphaned) when the next orchestrator starts and must be reaped by it.
+    const slowRed = features.map((f) => ({
+      match: match(f, 'generator', 'red'), write: { [f.testFile]: f.test }, report: baseReport(`Failing test for ${f.name}`, [f.testFile]), sleepMs: 6000, costUsd: 0.03,
+    }));
+    h = await createLoopHarness({ script: scriptOf(features, slowRed) });
+    const lh = h;
+    const keys = [];
+    for (const f of features) keys.push(await lh.file(f.title));
+    const env = { LOOPWRIGHT_DATABASE_URL: lh.db.url, LOOPWRIGHT_HOME: lh.home, LOOPWRIGHT_ACTOR: 'tester', PATH: process.env.PATH, HOME: process.env.HOME };
+    const runs = async () =>
+      (await sql<RunRow>`select ar.id, t.key as ticket, ar.phase, ar.status, ar.pid, ar.pgid, ar.process_started_at, ar.pool_id, ar.error, ar.finished_at
+        from loopwright.agent_runs ar join loopwright.tickets t on t.id = ar.ticket_id order by ar.created_at`.execute(lh.db.db)).rows;
+
+    const first = startCli(['run', '--concurrency', '2'], env);
+    // Mid-flight: some ticket already has a frozen plan and an agent is running with a known group.
+    // Freshly spawned (its scripted sleep is far from over), so it is surely still running at the kill.
+    const inFlight = await waitFor(async () => {
+      const fresh = (await sql<{ id: string }>`select id from loopwright.agent_runs
+        where phase = 'red' and status = 'running' and pgid is not null and started_at > now() - interval '1 second'`.execute(lh.db.db)).rows;
+      return fresh.length > 0 ? fresh : undefined;
+    }, 60_000, 'a RED agent running');
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toMatchObject({ signal: 'SIGKILL' });
+    const [deadPool] = (await sql<{ id: string; pid: number }>`select id, pid from loopwright.pools`.execute(lh.db.db)).rows;
+    expect(deadPool!.pid).toBe(first.child.pid);
+    // The agents of the dead orchestrator lead their own groups: they are still there, orphaned.
+    const killed = (await runs()).filter((r) => r.status === 'running');
+    expect(killed.length).toBeGreaterThanOrEqual(1);
+    expect(killed.map((r) => r.id)).toEqual(expect.arrayContaining(inFlight.map((r) => r.id)));
+    expect(killed.every((r) => r.pool_id === deadPool!.id)).toBe(true);
+    const orphans = killed.filter((r) => r.pgid !== null && groupAlive(r.pgid));
+    expect(orphans.length).toBeGreaterThanOrEqual(1);
+
+    const restartedAt = Date.now();
+    const second = startCli(['run', '--until-idle', '--concurrency', '2', '--json'], env);
+    const timeout = setTimeout(() => second.child.kill('SIGKILL'), 90_000);
+    const exit = await second.exited;
+    clearTimeout(timeout);
+    expect(exit, exit.output).toMatchObject({ code: 0, signal: null });
+    expect(JSON.parse(exit.stdout)).toMatchObject({ stopped: 'idle' });
+    // Its start-up sweep found the dead pool, killed the orphans and re-dispatched their work.
+    const sweeps = exit.output.split('\n').filter((l) => l.includes('Swept dead orchestrator pools')).map((l) => JSON.parse(l) as { pools: string[]; reaped: number; redispatched: number });
+    expect(sweeps).toMatchObject([{ pools: [deadPool!.id], redispatched: killed.length }]);
+    expect(sweeps[0]!.reaped).toBeGreaterThanOrEqual(orphans.length);
+
+    // Every ticket shipped, with a journal that replays exactly and has no gaps.
+    for (const key of keys) {
+      const ticket = await lh.db.db.selectFrom('loopwright.tickets').selectAll().where('key', '=', key).executeTakeFirstOrThrow();
+      expect([key, ticket.state], JSON.stringify(ticket.snapshot.context)).toEqual([key, 'LIVE']);
+      const merge = (ticket.snapshot.context as { mergeCommit: string }).mergeCommit;
+      expect(await isMergedInto(lh.repoPath, merge, 'main')).toBe(true);
+      const journal = await readJournal(lh.db.db, ticket.id);
+      expect(journal.map((r) => r.seq)).toEqual(journal.map((_, i) => i + 1));
+    }
+    expect((await verifyJournal(lh.db.db)).mismatches).toEqual([]);
+
+    // The dead pool was swept at start-up, not after a heartbeat timeout (30 s) or a lock expiry (4 h).
+    const pools = (await sql<{ id: string; started_at: Date; stopped_at: Date | null }>`select id, started_at, stopped_at from loopwright.pools order by started_at`.execute(lh.db.db)).rows;
+    expect(pools).toHaveLength(2);
+    expect(pools[0]!.stopped_at).not.toBeNull();
+    expect(pools[0]!.stopped_at!.getTime() - pools[1]!.started_at.getTime()).toBeLessThan(5_000);
+
+    // The runs the dead pool had running ended failed; their processes are all gone.
+    const after = new Map((await runs()).map((r) => [r.id, r]));
+    for (const run of killed) {
+      expect(after.get(run.id)).toMatchObject({ status: 'failed', error: 'orchestrator pool died', pool_id: deadPool!.id, pid: run.pid });
+      expect(after.get(run.id)!.finished_at!.getTime()).toBeLessThan(restartedAt + 10_000);
+      // (A run killed between spawning its agent and recording the pid has no group to check.)
+      if (run.pgid === null) continue;
+      expect(groupAlive(run.pgid)).toBe(false);
+      expect(pidAlive(run.pid!) && processStartTime(run.pid!) === run.process_started_at).toBe(false);
+    }
+    // Each ticket whose agent died was re-dispatched by the sweeper: a REPLAY row, a fresh run id.
+    for (const run of killed) {
+      const ticket = await lh.db.db.selectFrom('loopwright.tickets').select('id').where('key', '=', run.ticket).executeTakeFirstOrThrow();
+      const replays = (await readJournal(lh.db.db, ticket.id)).filter((r) => r.event_type === 'REPLAY');
+      expect(replays).toMatchObject([{ actor: `worker:${pools[1]!.id}`, idempotency_key: `redispatch:${run.id}` }]);
+    }
+    // No run is left running, and each killed run's work was done again by a fresh run.
+    expect([...after.values()].filter((r) => r.status === 'running' || r.status === 'queued')).toEqual([]);
+    for (const run of killed) {
+      const redo = [...after.values()].filter((r) => r.ticket === run.ticket && r.phase === run.phase && r.status === 'succeeded' && r.pool_id === pools[1]!.id);
+      expect(redo.length, `${run.ticket} ${run.phase} re-run`).toBeGreaterThanOrEqual(1);
+    }
+  }, 150_000);
+});
