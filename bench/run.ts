@@ -4,6 +4,7 @@
  */
 import { createBenchDb } from './bench-db.js';
 import { benchEngineThroughput } from './engine-throughput.js';
+import { benchLifecycle } from './lifecycle.js';
 
 async function main() {
   const bench = await createBenchDb();
@@ -17,6 +18,20 @@ async function main() {
     }
   } finally {
     await bench.drop();
+  }
+  // A database of its own: the engine benchmark leaves thousands of queued jobs for a fake repo.
+  const lifecycleDb = await createBenchDb();
+  try {
+    console.log('\n## full lifecycle with instant scripted agents (plan..LIVE; shell test command)');
+    const lifecycle = await benchLifecycle(lifecycleDb);
+    console.log('workers  tickets  seconds  tickets/s  ratio-vs-1');
+    const base = lifecycle.rows[0]!.ticketsPerSecond;
+    for (const r of lifecycle.rows) {
+      console.log(`${String(r.workers).padStart(7)}  ${String(r.tickets).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${r.ticketsPerSecond.toFixed(2).padStart(9)}  ${(r.ticketsPerSecond / base).toFixed(2).padStart(10)}`);
+    }
+    console.log(`dependency LIVE -> dependent START: median ${lifecycle.dependencyDelayMs.median} ms over ${lifecycle.dependencyDelayMs.samples} hand-offs (target < 1000 ms)`);
+  } finally {
+    await lifecycleDb.drop();
   }
 }
 

@@ -10,6 +10,7 @@ import { addDependencies } from '../db/dependencies.js';
 import { appendJournal } from '../db/journal.js';
 import { getRepositoryByName, reserveTicketNumber, type Repository } from '../db/repositories.js';
 import { getTicket, insertTicket } from '../db/tickets.js';
+import { repoSettings } from '../config/repo-settings.js';
 import { BadInputError } from '../errors.js';
 import { persistSnapshot } from './snapshot.js';
 import { inTransaction } from './transaction.js';
@@ -95,7 +96,7 @@ export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<C
 
 /** The machine input a repository's settings imply (ship mode, budgets). */
 export function machineInputFor(repo: Repository): TicketInput {
-  const limits = (repo.settings as { limits?: Partial<TicketLimits> }).limits;
+  const limits = repoSettings(repo).limits;
   return limits ? { mode: repo.mode, limits } : { mode: repo.mode };
 }
 

@@ -22,7 +22,7 @@ import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
 import { currentPlan, ensureWorkspace, loadDispatch, syncWithBase, worktreesRoot, type Dispatch, type WorkPayload } from './dispatch.js';
 import { evaluateRun, validateGates } from './evaluate.js';
 import { writeHandover, systemPromptFor } from './handover.js';
-import { agentFor, type AgentChoice } from './repo-config.js';
+import { agentFor, type AgentChoice } from '../config/repo-settings.js';
 
 export interface JobDeps {
   readonly db: Kdb;
@@ -62,7 +62,10 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   const headBefore = await git(wt.path, ['rev-parse', 'HEAD']);
   const probe = await outsideWriteProbe({ repoPath: d.repo.path, worktreesRoot: worktreesRoot(deps.home), worktreePath: wt.path });
   const outcome = await runAgent(deps, d, wt, payload.runId!, role, phase);
-  if (outcome.status === 'killed') throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
+  if (outcome.status === 'killed') {
+    if (deps.signal.aborted) throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
+    return log.info('Run superseded while running; agent stopped');
+  }
   const event = await eventFor(deps.db, outcome, {
     d, wt, runId: payload.runId!, phase, headBefore, plan: planned?.plan ?? null, costUsd: outcome.costUsd ?? 0, outside: await probe.check(),
   });
@@ -78,14 +81,19 @@ async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string,
   const choice = agentFor(d.settings, role);
   const transcriptPath = path.join(deps.home, 'runs', d.ticket.key, `${runId}.jsonl`);
   await markRunStarted(deps.db, runId, { poolId: deps.poolId, host: os.hostname(), provider: choice.provider, model: choice.model ?? null, transcriptPath });
+  const superseded = watchFence(deps, d.ticket.id, runId);
   const outcome = await providerFor(choice, d).run({
     runId, role, phase, cwd: wt.path, prompt: AGENT_PROMPT, systemPrompt: await systemPromptFor(role, wt.path),
     ...(choice.model ? { model: choice.model } : {}),
     timeoutMs: d.settings.agentTimeoutSeconds * 1000, maxOutputBytes: d.settings.maxOutputBytes, transcriptPath,
     env: taskEnv(d, role, phase),
     onSpawn: (p) => markRunSpawned(deps.db, runId, p),
-    signal: deps.signal,
-  });
+    signal: AbortSignal.any([deps.signal, superseded.signal]),
+  }).finally(() => superseded.stop());
+  if (superseded.signal.aborted) {
+    await markRunFinished(deps.db, runId, { ...finishedFields(outcome), status: 'cancelled', error: 'superseded: the ticket moved on while the agent ran' });
+    return outcome;
+  }
   await markRunFinished(deps.db, runId, {
     status: outcome.status === 'ok' ? 'succeeded' : outcome.status === 'timeout' ? 'timed_out' : outcome.status === 'killed' ? 'cancelled' : 'failed',
     exitCode: outcome.exitCode, signal: outcome.signal, costUsd: outcome.costUsd, tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut,
@@ -141,6 +149,26 @@ export async function haltedByTripwire(deps: Pick<JobDeps, 'db'>, d: Dispatch, r
 
 /** Phases that start from the base branch's latest commits (see syncWithBase). */
 const SYNCED_PHASES: ReadonlySet<Phase> = new Set(['red', 'build', 'validate']);
+
+/**
+ * Aborts when the ticket's current run is no longer this one (a budget escalation, a cancel, a
+ * rewind): the agent is stopped instead of spending until it finishes only to be fenced out.
+ */
+function watchFence(deps: JobDeps, ticketId: string, runId: string): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    void deps.db.selectFrom('loopwright.tickets').select('current_run_id').where('id', '=', ticketId).executeTakeFirst()
+      .then((row) => { if (row && row.current_run_id !== runId) controller.abort(new Error('superseded')); })
+      .catch(() => {});
+  }, FENCE_POLL_MS);
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
+}
+
+const FENCE_POLL_MS = 2000;
+
+function finishedFields(outcome: AgentOutcome) {
+  return { exitCode: outcome.exitCode, signal: outcome.signal, costUsd: outcome.costUsd, tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut };
+}
 
 /** Results whose report's discovered work is filed (a rejected attempt's discoveries are not). */
 const ACCEPTED_RESULTS = new Set(['PLAN_READY', 'PLAN_REVIEWED', 'RED_CONFIRMED', 'BUILD_READY', 'VERDICT']);

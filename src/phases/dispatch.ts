@@ -11,7 +11,7 @@ import { getTicket, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
 import { createWorktree, git, runGit, type Worktree } from '../workspace/index.js';
 import { planSchema, type Plan } from './report-schema.js';
-import { repoSettings, type RepoSettings } from './repo-config.js';
+import { repoSettings, type RepoSettings } from '../config/repo-settings.js';
 
 /** What every work job carries (src/engine/work.ts). */
 export interface WorkPayload {

@@ -30,7 +30,7 @@ export async function mergeJob(deps: JobDeps, payload: WorkPayload): Promise<voi
   const key = `${d.ticket.id}:${payload.seq}:merge`;
   const result = (await effectResult<Awaited<ReturnType<typeof mergeToBase>>>(deps.db, key)) ??
     (await recordEffect(deps.db, key, d.ticket.id, 'merge', () =>
-      mergeToBase({ repoPath: d.repo.path, baseBranch: d.repo.base_branch, branch: ticketBranch(d.ticket.key), message: `Merge ${d.ticket.key}: ${d.ticket.title}` })));
+      mergeToBase({ repoPath: d.repo.path, baseBranch: d.repo.base_branch, branch: ticketBranch(d.ticket.key), message: `Merge ${d.ticket.key}: ${d.ticket.title}`, allowFastForward: false })));
   const runId = payload.runId!;
   const event = result.ok
     ? ({ type: 'MERGED', runId, commit: result.commit } as const)

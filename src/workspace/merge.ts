@@ -21,6 +21,12 @@ export interface MergeToBaseOptions {
   readonly branch: string;
   /** Message of the merge commit (unused for a fast-forward). */
   readonly message: string;
+  /**
+   * Fast-forward when the base is an ancestor of the branch (default true). False always records a
+   * merge commit, so the base's first-parent history stays the mainline even when the ticket
+   * branch had merged the base into itself.
+   */
+  readonly allowFastForward?: boolean;
   /** Rebuild-and-CAS attempts when the base keeps moving underneath (default 3). */
   readonly maxAttempts?: number;
 }
@@ -66,7 +72,7 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
     if (await isAncestor(repoPath, tip, old)) {
       return { ok: true, commit: old, fastForward: true, alreadyMerged: true, checkoutPath: null, checkoutUpdated: false };
     }
-    const fastForward = await isAncestor(repoPath, old, tip);
+    const fastForward = options.allowFastForward !== false && (await isAncestor(repoPath, old, tip));
     const built = fastForward ? { commit: tip } : await buildMergeCommit(repoPath, old, tip, message);
     if ('conflicts' in built) return { ok: false, reason: 'MERGE_CONFLICT', detail: built.conflicts };
     const moved = await advanceRef({ repoPath, ref: baseRef, newCommit: built.commit, expectedOld: old, reason: `loopwright: merge ${branch}` });

@@ -119,9 +119,12 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
       outcome: (key) => outcomeOf(db, key),
       mainTip: () => git(repoPath, ['rev-parse', 'refs/heads/main']),
       async close() {
-        await (factory as Factory | null)?.stop();
-        await db.drop();
-        await rm(root, { recursive: true, force: true });
+        try {
+          await (factory as Factory | null)?.stop();
+          await db.drop();
+        } finally {
+          await rm(root, { recursive: true, force: true });
+        }
       },
     };
   } catch (error) {

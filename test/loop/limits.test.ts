@@ -144,7 +144,8 @@ describe('the agent loop limits', () => {
     expect(pathOf(o)).toEqual(['QUEUED', 'PLAN_DRAFT', 'ESCALATED']);
     const [exceeded] = o.events('BUDGET_EXCEEDED');
     expect(exceeded).toMatchObject({ actor: 'timer', event: { kind: 'time', timer: 0 } });
-    // The lead's late result was fenced off: the ticket had moved on without it.
-    expect(o.rejected.map((r) => [r.event_type, r.reason.split(':')[0]])).toEqual([['PLAN_READY', 'STALE_RUN']]);
+    // The lead was stopped once its run was superseded, instead of spending on until it finished.
+    expect(o.runs.map((r) => [r.phase, r.status, r.error])).toEqual([['plan_draft', 'cancelled', 'superseded: the ticket moved on while the agent ran']]);
+    expect(o.rejected).toEqual([]);
   }, 60_000);
 });

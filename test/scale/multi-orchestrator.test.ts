@@ -6,7 +6,7 @@
  * started before its dependencies were LIVE.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -15,52 +15,15 @@ import type { ScriptStep } from '../../src/agents/scripted/script.js';
 import { insertRepository } from '../../src/db/repositories.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
-import { git } from '../../src/workspace/index.js';
+import { CHECK_CMD, checkRepoSteps, makeCheckRepo, scriptedSettings } from '../helpers/check-repo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const REPOS = Number(process.env.LW_SCALE_REPOS ?? 5);
 const PER_REPO = 10;
 const REPO_CONCURRENCY = 2;
-const CHECK = `#!/bin/sh
-# Every tests/<name>.t needs a src/<name>.txt: RED adds the test, BUILD the source.
-for t in tests/*.t; do
-  [ -e "$t" ] || continue
-  n=$(basename "$t" .t)
-  [ -f "src/$n.txt" ] || { echo "missing src/$n.txt"; exit 1; }
-done
-echo ok
-`;
-
 let t: TestDb;
 let home: string;
 const children: ChildProcess[] = [];
-
-function stepsFor(key: string): ScriptStep[] {
-  const report = (summary: string, extra: object = {}) => ({
-    summary, rationale: 'scripted', confidence: 0.9, alternativesRejected: [], filesChanged: [], discoveredWork: [],
-    evidence: [{ claim: 'checked', source: 'sh scripts/check.sh: ok' }], ...extra,
-  });
-  const plan = { goal: key, allowedFiles: [`src/${key}.txt`], testFiles: [`tests/${key}.t`], acceptanceCriteria: [{ name: key, test: key }] };
-  return [
-    { match: { ticket: key, role: 'lead', phase: 'plan_draft' }, report: report('plan', { plan }), sleepMs: 50 },
-    { match: { ticket: key, role: 'validator', phase: 'plan_critique' }, report: report('ok', { verdict: 'APPROVE', critiques: [] }) },
-    { match: { ticket: key, role: 'generator', phase: 'red' }, write: { [`tests/${key}.t`]: `${key}\n` }, report: report('red'), sleepMs: 100 },
-    { match: { ticket: key, role: 'generator', phase: 'build' }, write: { [`src/${key}.txt`]: `${key}\n` }, report: report('built'), sleepMs: 100 },
-    { match: { ticket: key, role: 'validator', phase: 'validate' }, report: report('pass', { verdict: 'PASS', findings: [] }) },
-  ];
-}
-
-async function makeRepo(dir: string) {
-  await mkdir(path.join(dir, 'scripts'), { recursive: true });
-  await writeFile(path.join(dir, 'scripts/check.sh'), CHECK);
-  for (const d of ['src', 'tests']) {
-    await mkdir(path.join(dir, d), { recursive: true });
-    await writeFile(path.join(dir, d, '.keep'), '');
-  }
-  await git(dir, ['init', '-q', '-b', 'main']);
-  await git(dir, ['add', '--all']);
-  await git(dir, ['commit', '-q', '-m', 'init']);
-}
 
 function startRun(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'run', '--concurrency', '2', '--max-active', '8', '--until-idle'], {
@@ -78,17 +41,13 @@ beforeAll(async () => {
   t = await createTestDb(30);
   home = await mkdtemp(path.join(os.tmpdir(), 'lw-scale-'));
   const steps: ScriptStep[] = [];
-  for (let r = 1; r <= REPOS; r++) for (let n = 1; n <= PER_REPO; n++) steps.push(...stepsFor(`r${r}-${n}`));
+  for (let r = 1; r <= REPOS; r++) for (let n = 1; n <= PER_REPO; n++) steps.push(...checkRepoSteps(`r${r}-${n}`, 100));
   const script = path.join(home, 'script.json');
   await writeFile(script, JSON.stringify({ steps }));
-  const scripted = { provider: 'scripted' };
   for (let r = 1; r <= REPOS; r++) {
     const dir = path.join(home, 'repos', `r${r}`);
-    await makeRepo(dir);
-    await insertRepository(t.db, {
-      name: `r${r}`, path: dir, test_cmd: 'sh scripts/check.sh', live_cmd: 'sh scripts/check.sh', concurrency: REPO_CONCURRENCY,
-      settings: JSON.stringify({ agents: { lead: scripted, generator: scripted, validator: scripted }, script, agentTimeoutSeconds: 60 }),
-    });
+    await makeCheckRepo(dir);
+    await insertRepository(t.db, { name: `r${r}`, path: dir, test_cmd: CHECK_CMD, live_cmd: CHECK_CMD, concurrency: REPO_CONCURRENCY, settings: scriptedSettings(script) });
   }
   for (let r = 1; r <= REPOS; r++) {
     for (let n = 1; n <= PER_REPO; n++) {

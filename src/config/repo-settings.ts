@@ -26,7 +26,15 @@ export const repoSettingsSchema = z.object({
   maxOutputBytes: z.number().int().positive().default(20 * 1024 * 1024),
   /** How long a final ticket's worktree is kept before removal. */
   worktreeRetentionSeconds: z.number().int().nonnegative().default(0),
-  limits: z.record(z.string(), z.unknown()).optional(),
+  /** Ticket budgets (see TicketLimits in machines/ticket.ts); unknown keys are refused, not ignored. */
+  limits: z.strictObject({
+    maxPlanRounds: z.number().int().min(1).max(50),
+    maxAttempts: z.number().int().min(1),
+    maxRedAttempts: z.number().int().min(1).max(50),
+    maxContractRetries: z.number().int().min(0).max(20),
+    maxCostUsd: z.number().positive().nullable(),
+    wallClockSeconds: z.number().int().positive().nullable(),
+  }).partial().optional(),
 });
 export type RepoSettings = z.infer<typeof repoSettingsSchema>;
 

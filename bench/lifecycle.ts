@@ -1,0 +1,85 @@
+/**
+ * Tickets per second through the whole lifecycle (plan, critique, freeze, RED, BUILD, VALIDATE,
+ * merge, live check) with instant scripted agents at 1, 2 and 4 workers, and the median delay from
+ * a dependency going LIVE to its dependent starting (a chain of tickets, each waiting for the last).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { insertRepository } from '../src/db/repositories.js';
+import { createTicket } from '../src/engine/create-ticket.js';
+import { startFactory } from '../src/worker/factory.js';
+import { CHECK_CMD, checkRepoSteps, makeCheckRepo, scriptedSettings } from '../test/helpers/check-repo.js';
+import type { BenchDb } from './bench-db.js';
+
+const TICKETS = Number(process.env.BENCH_TICKETS ?? 8);
+const CHAIN = Number(process.env.BENCH_CHAIN ?? 5);
+
+export interface LifecycleRow {
+  readonly workers: number;
+  readonly tickets: number;
+  readonly seconds: number;
+  readonly ticketsPerSecond: number;
+}
+
+export async function benchLifecycle(bench: BenchDb): Promise<{ rows: LifecycleRow[]; dependencyDelayMs: { median: number; samples: number } }> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-'));
+  try {
+    const rows: LifecycleRow[] = [];
+    for (const workers of [1, 2, 4]) {
+      const keys = await setupRepo(bench, home, `w${workers}`, TICKETS, workers, false);
+      const seconds = await runToIdle(bench, home, workers);
+      await assertAllLive(bench, keys);
+      rows.push({ workers, tickets: TICKETS, seconds: round(seconds), ticketsPerSecond: round(TICKETS / seconds) });
+    }
+    const chain = await setupRepo(bench, home, 'chain', CHAIN, 2, true);
+    await runToIdle(bench, home, 2);
+    await assertAllLive(bench, chain);
+    return { rows, dependencyDelayMs: await dependencyDelays(bench, chain) };
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+async function setupRepo(bench: BenchDb, home: string, name: string, count: number, concurrency: number, chained: boolean): Promise<string[]> {
+  const dir = path.join(home, name);
+  await makeCheckRepo(dir);
+  const keys = Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);
+  const script = path.join(home, `${name}.json`);
+  await writeFile(script, JSON.stringify({ steps: keys.flatMap((k) => checkRepoSteps(k)) }));
+  await insertRepository(bench.db, { name, path: dir, test_cmd: CHECK_CMD, live_cmd: CHECK_CMD, concurrency, settings: scriptedSettings(script) });
+  for (const [i] of keys.entries()) {
+    await createTicket(bench.db, { repo: name, title: `bench ${i + 1}`, dependsOn: chained && i > 0 ? [keys[i - 1]!] : [], actor: 'bench' });
+  }
+  return keys;
+}
+
+async function runToIdle(bench: BenchDb, home: string, workers: number): Promise<number> {
+  const started = performance.now();
+  const factory = await startFactory({ handle: bench, home, concurrency: workers, maxActive: workers, untilIdle: true, logger: pino({ level: 'silent' }), heartbeatMs: 1000 });
+  await factory.done;
+  return (performance.now() - started) / 1000;
+}
+
+async function assertAllLive(bench: BenchDb, keys: readonly string[]) {
+  const { rows } = await sql<{ key: string; state: string }>`select key, state from loopwright.tickets where key = any(${[...keys]}::text[]) and state <> 'LIVE'`.execute(bench.db);
+  if (rows.length) throw new Error(`bench tickets not LIVE: ${JSON.stringify(rows)}`);
+}
+
+async function dependencyDelays(bench: BenchDb, keys: readonly string[]): Promise<{ median: number; samples: number }> {
+  const { rows } = await sql<{ ms: number }>`
+    select extract(epoch from s.created_at - l.created_at) * 1000 as ms
+    from loopwright.ticket_dependencies d
+    join loopwright.tickets t on t.id = d.ticket_id
+    join loopwright.ticket_events s on s.ticket_id = d.ticket_id and s.event_type = 'START'
+    join loopwright.ticket_events l on l.ticket_id = d.depends_on_id and l.to_state = 'LIVE'
+    where t.key = any(${[...keys]}::text[])`.execute(bench.db);
+  const sorted = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median: Math.round(median), samples: sorted.length };
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;

@@ -1,0 +1,57 @@
+/**
+ * A minimal repository whose test command is a shell script (no Node start-up per gate), and the
+ * scripted steps that take one ticket through the whole lifecycle in it: RED adds
+ * `tests/<key>.t`, BUILD adds `src/<key>.txt`, and `scripts/check.sh` passes once every test has its
+ * source. Used by the multi-orchestrator test and the lifecycle benchmark.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ScriptStep } from '../../src/agents/scripted/script.js';
+import { git } from '../../src/workspace/index.js';
+
+export const CHECK_CMD = 'sh scripts/check.sh';
+
+const CHECK = `#!/bin/sh
+# Every tests/<name>.t needs a src/<name>.txt: RED adds the test, BUILD the source.
+for t in tests/*.t; do
+  [ -e "$t" ] || continue
+  n=$(basename "$t" .t)
+  [ -f "src/$n.txt" ] || { echo "missing src/$n.txt"; exit 1; }
+done
+echo ok
+`;
+
+export async function makeCheckRepo(dir: string): Promise<void> {
+  await mkdir(path.join(dir, 'scripts'), { recursive: true });
+  await writeFile(path.join(dir, 'scripts/check.sh'), CHECK);
+  for (const d of ['src', 'tests']) {
+    await mkdir(path.join(dir, d), { recursive: true });
+    await writeFile(path.join(dir, d, '.keep'), '');
+  }
+  await git(dir, ['init', '-q', '-b', 'main']);
+  await git(dir, ['add', '--all']);
+  await git(dir, ['commit', '-q', '-m', 'init']);
+}
+
+/** Every role's step for ticket `key`; `sleepMs` slows RED and BUILD (0 = instant agents). */
+export function checkRepoSteps(key: string, sleepMs = 0): ScriptStep[] {
+  const report = (summary: string, extra: object = {}) => ({
+    summary, rationale: 'scripted', confidence: 0.9, alternativesRejected: [], filesChanged: [], discoveredWork: [],
+    evidence: [{ claim: 'checked', source: 'sh scripts/check.sh: ok' }], ...extra,
+  });
+  const plan = { goal: key, allowedFiles: [`src/${key}.txt`], testFiles: [`tests/${key}.t`], acceptanceCriteria: [{ name: key, test: key }] };
+  const slow = sleepMs > 0 ? { sleepMs } : {};
+  return [
+    { match: { ticket: key, role: 'lead', phase: 'plan_draft' }, report: report('plan', { plan }) },
+    { match: { ticket: key, role: 'validator', phase: 'plan_critique' }, report: report('ok', { verdict: 'APPROVE', critiques: [] }) },
+    { match: { ticket: key, role: 'generator', phase: 'red' }, write: { [`tests/${key}.t`]: `${key}\n` }, report: report('red'), ...slow },
+    { match: { ticket: key, role: 'generator', phase: 'build' }, write: { [`src/${key}.txt`]: `${key}\n` }, report: report('built'), ...slow },
+    { match: { ticket: key, role: 'validator', phase: 'validate' }, report: report('pass', { verdict: 'PASS', findings: [] }) },
+  ];
+}
+
+/** Repository settings that route every role to the scripted agent reading `script`. */
+export function scriptedSettings(script: string): string {
+  const scripted = { provider: 'scripted' };
+  return JSON.stringify({ agents: { lead: scripted, generator: scripted, validator: scripted }, script, agentTimeoutSeconds: 60 });
+}
