@@ -33,8 +33,37 @@ describe('loopwright repo add', () => {
     ]);
     expect(added).toEqual({
       name: 'svc_1', path: repo, base_branch: 'release', test_cmd: 'npm test', live_cmd: 'curl -f localhost',
-      check_cmds: ['npm run lint', 'npm run typecheck'], concurrency: 4, mode: 'copilot', created_at: expect.any(String),
+      check_cmds: ['npm run lint', 'npm run typecheck'], concurrency: 4, mode: 'copilot', settings: expect.any(Object), created_at: expect.any(String),
     });
+  });
+
+  it('stores agents per role and limits, and warns when validator and generator share a vendor', async () => {
+    const repo = makeGitRepo('agents');
+    const result = await runCli(t, ['repo', 'add', repo, '--agent', 'generator=claude:opus', '--agent', 'validator=claude', '--limit', 'maxAttempts=5', '--limit', 'maxCostUsd=none', '--json']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^loopwright: warning: the validator uses the same vendor as the generator \(anthropic\)/);
+    expect(JSON.parse(result.stdout).settings).toMatchObject({
+      agents: { generator: { provider: 'claude', model: 'opus' }, validator: { provider: 'claude' } },
+      limits: { maxAttempts: 5, maxCostUsd: null },
+    });
+    const quiet = await runCli(t, ['repo', 'add', makeGitRepo('agents2'), '--name', 'agents2']);
+    expect(quiet).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('refuses an unknown agent, role or limit, storing nothing', async () => {
+    const repo = makeGitRepo('agents3');
+    const cases: [string[], RegExp][] = [
+      [['--agent', 'validator=gpt'], /--agent must be role=provider/],
+      [['--agent', 'boss=claude'], /--agent must be role=provider/],
+      [['--limit', 'maxAttempt=3'], /invalid repo settings at limits/],
+      [['--limit', 'maxAttempts=lots'], /--limit must be key=number/],
+      [['--agent', 'lead=scripted'], /scripted agents need --script/],
+    ];
+    for (const [flags, message] of cases) {
+      const before = await dumpState(t.db);
+      expectBadInput(await runCli(t, ['repo', 'add', repo, ...flags]), message);
+      expect(await dumpState(t.db)).toEqual(before);
+    }
   });
 
   it('resolves a relative path against the working directory', async () => {

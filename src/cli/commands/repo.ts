@@ -8,6 +8,8 @@ import { expectPositionals, nonBlank, parseCommandArgs, parseInteger } from '../
 import type { CliContext, CliIo, Command } from '../command.js';
 import { branchExists, currentBranch, gitTopLevel } from '../git.js';
 import { printJson, printLine, printTable } from '../output.js';
+import type { RepoSettings } from '../../config/repo-settings.js';
+import { sameVendorWarning, settingsFromFlags } from '../repo-settings-flags.js';
 import { dispatchSubcommand } from '../subcommands.js';
 
 /** What the database accepts as a repository name (migrations/0001_core.sql). */
@@ -22,6 +24,9 @@ const ADD_OPTIONS = {
   'check-cmd': { type: 'string', multiple: true },
   concurrency: { type: 'string' },
   mode: { type: 'string' },
+  agent: { type: 'string', multiple: true },
+  script: { type: 'string' },
+  limit: { type: 'string', multiple: true },
 } as const;
 
 interface NewRepoInput {
@@ -33,20 +38,24 @@ interface NewRepoInput {
   readonly check_cmds: string[];
   readonly concurrency: number | undefined;
   readonly mode: 'copilot' | 'dark' | undefined;
+  readonly settings: RepoSettings;
 }
 
 async function addRepo(args: readonly string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, ADD_OPTIONS);
   const [dir] = expectPositionals(positionals, ['<path>']);
-  const input = await resolveNewRepo(path.resolve(ctx.io.cwd, dir!), values, ctx.io.env);
+  const input = await resolveNewRepo(path.resolve(ctx.io.cwd, dir!), values, ctx.io);
   const db = await ctx.db();
   const existing = await getRepositoryByName(db, input.name).catch((error: unknown) => {
     if (error instanceof NotFoundError) return null;
     throw error;
   });
   if (existing) throw new BadInputError(`repo already exists: ${input.name} (${existing.path}); choose another --name`);
+  const warning = sameVendorWarning(input.settings);
+  if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
   const repo = await insertRepository(db, {
     ...input,
+    settings: JSON.stringify(input.settings),
     ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
     ...(input.mode === undefined ? {} : { mode: input.mode }),
   });
@@ -56,7 +65,8 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
 }
 
 /** Validate every flag and ask git about the path; nothing is written here. */
-async function resolveNewRepo(dir: string, values: ReturnType<typeof parseCommandArgs<typeof ADD_OPTIONS>>['values'], env: NodeJS.ProcessEnv): Promise<NewRepoInput> {
+async function resolveNewRepo(dir: string, values: ReturnType<typeof parseCommandArgs<typeof ADD_OPTIONS>>['values'], io: CliIo): Promise<NewRepoInput> {
+  const env = io.env;
   const mode = values.mode;
   if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) throw new BadInputError(`--mode must be copilot or dark, got "${mode}"`);
   const concurrency = parseInteger('--concurrency', values.concurrency, { min: 1, max: 64 });
@@ -64,6 +74,7 @@ async function resolveNewRepo(dir: string, values: ReturnType<typeof parseComman
     throw new BadInputError(`invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, starting with a letter or digit`);
   }
   const checkCmds = (values['check-cmd'] ?? []).map((c) => nonBlank('--check-cmd', c)!);
+  const settings = settingsFromFlags({ agent: values.agent, script: values.script, limit: values.limit }, io.cwd);
   const top = await gitTopLevel(dir, env);
   const name = values.name ?? defaultRepoName(top);
   if (!name) throw new BadInputError(`cannot derive a repo name from ${top}; pass --name`);
@@ -79,6 +90,7 @@ async function resolveNewRepo(dir: string, values: ReturnType<typeof parseComman
     check_cmds: checkCmds,
     concurrency,
     mode: mode as NewRepoInput['mode'],
+    settings,
   };
 }
 
@@ -132,6 +144,7 @@ export function repoJson(repo: Repository) {
     check_cmds: repo.check_cmds,
     concurrency: repo.concurrency,
     mode: repo.mode,
+    settings: repo.settings,
     created_at: repo.created_at,
   };
 }
@@ -141,7 +154,8 @@ export const command: Command = {
   summary: 'register and list git repositories',
   usage: `usage:
   loopwright repo add <path> [--name N] [--base BRANCH] [--test-cmd CMD] [--live-cmd CMD]
-                     [--check-cmd CMD]... [--concurrency N] [--mode copilot|dark] [--json]
+                     [--check-cmd CMD]... [--concurrency N] [--mode copilot|dark]
+                     [--agent ROLE=PROVIDER[:MODEL]]... [--script FILE] [--limit KEY=VALUE]... [--json]
   loopwright repo list [--json]
 
 repo add registers the git work tree containing <path> (its top level is stored).
@@ -151,6 +165,12 @@ repo add registers the git work tree containing <path> (its top level is stored)
   --live-cmd     command that verifies behaviour after a merge
   --check-cmd    extra check, repeatable
   --concurrency  tickets worked at once in this repository (1-64, default 2)
-  --mode         dark merges by itself; copilot waits for an operator's approve (default dark)`,
+  --mode         dark merges by itself; copilot waits for an operator's approve (default dark)
+  --agent        role=provider[:model], repeatable; roles lead|generator|validator, providers
+                 claude|codex|scripted (default: lead and generator claude, validator codex —
+                 a warning is printed when validator and generator share a vendor)
+  --script       the script scripted agents follow (see src/agents/scripted/script.ts)
+  --limit        key=value ticket budget, repeatable: maxAttempts, maxPlanRounds, maxRedAttempts,
+                 maxContractRetries, maxCostUsd, wallClockSeconds (value none = unlimited)`,
   run: (args, ctx) => dispatchSubcommand('repo', args, ctx, { add: addRepo, list: listRepos }),
 };
