@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../src/db/embedded/index.js';
+import { connect } from '../src/db/connection.js';
 import { migrate } from '../src/db/migrate.js';
 
 declare module 'vitest' {
@@ -28,11 +29,11 @@ export default async function setup(project: TestProject) {
   const adminUrl = external ?? embedded!.url;
   const templateDb = `lw_template_${process.pid}`;
   await withClient(adminUrl, (c) => c.query(`drop database if exists ${templateDb} with (force)`).then(() => c.query(`create database ${templateDb}`)));
-  const pool = new pg.Pool({ connectionString: withDatabase(adminUrl, templateDb), max: 2 });
+  const template = connect({ url: withDatabase(adminUrl, templateDb), source: 'DATABASE_URL' }, 2);
   try {
-    await migrate(pool);
+    await migrate(template.pool);
   } finally {
-    await pool.end();
+    await template.close();
   }
   project.provide('adminUrl', adminUrl);
   project.provide('templateDb', templateDb);
