@@ -3,7 +3,10 @@
  * tickets (src/agents/scripted). Reports follow skills/shared/report-contract.md; the code and
  * tests are real and the orchestrator's gates run them for real.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Script, ScriptStep } from '../agents/scripted/script.js';
+import { createSampleRepo, git } from '../workspace/index.js';
 
 export const DEMO_TICKETS = [
   { title: 'Add slugify helper', body: 'slugify(text) turns a title into a URL slug: lowercase words joined by single hyphens, punctuation dropped.' },
@@ -181,3 +184,15 @@ process.exit(failed ? 1 : 0);
 `,
   'scripts/live/.keep': '',
 };
+
+/** The sample repository with the live-check runner committed: what demo tickets are filed against. */
+export async function createDemoRepo(dir: string): Promise<string> {
+  const repo = await createSampleRepo(dir);
+  for (const [file, content] of Object.entries(DEMO_REPO_FILES)) {
+    await mkdir(path.dirname(path.join(repo.path, file)), { recursive: true });
+    await writeFile(path.join(repo.path, file), content);
+  }
+  await git(repo.path, ['add', '--all']);
+  await git(repo.path, ['commit', '-q', '-m', 'Live checks: scripts/live/*.mjs']);
+  return repo.path;
+}

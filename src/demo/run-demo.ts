@@ -3,7 +3,7 @@
  * three tickets filed (one plain, one depending on it with a plan revision, one whose first build
  * the validator rejects), the factory run until idle, and a summary of what happened.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
@@ -12,9 +12,8 @@ import { insertRepository, listRepositories } from '../db/repositories.js';
 import { listRuns } from '../db/runs.js';
 import { getTicket } from '../db/tickets.js';
 import { createTicket } from '../engine/create-ticket.js';
-import { createSampleRepo, git } from '../workspace/index.js';
 import { startFactory } from '../worker/factory.js';
-import { DEMO_REPO_FILES, DEMO_TICKETS, demoScript } from './playbook.js';
+import { createDemoRepo, DEMO_TICKETS, demoScript } from './playbook.js';
 
 export interface DemoTicket {
   readonly key: string;
@@ -37,13 +36,7 @@ export async function runDemo(handle: Db, home: string, logger: Logger, actor: s
   const name = await freeRepoName(handle);
   const root = path.join(home, 'demo');
   const repoPath = path.join(root, name);
-  await createSampleRepo(repoPath);
-  for (const [file, content] of Object.entries(DEMO_REPO_FILES)) {
-    await mkdir(path.dirname(path.join(repoPath, file)), { recursive: true });
-    await writeFile(path.join(repoPath, file), content);
-  }
-  await git(repoPath, ['add', '--all']);
-  await git(repoPath, ['commit', '-q', '-m', 'Live checks: scripts/live/*.mjs']);
+  await createDemoRepo(repoPath);
   const script = path.join(root, `${name}.script.json`);
   await writeFile(script, `${JSON.stringify(demoScript(), null, 2)}\n`);
   const scripted = { provider: 'scripted' };

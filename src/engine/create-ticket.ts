@@ -3,7 +3,7 @@
  * input so verify-journal can replay from it) and the scheduling job — in one transaction.
  */
 import { initialTransition } from 'xstate';
-import { MACHINE_VERSION, ticketMachine, type TicketContext, type TicketInput, type TicketLimits } from '../../machines/ticket.js';
+import { MACHINE_VERSION, ticketMachine, type TicketContext, type TicketInput } from '../../machines/ticket.js';
 import { getBatchByName } from '../db/batches.js';
 import type { Kdb } from '../db/connection.js';
 import { addDependencies } from '../db/dependencies.js';

@@ -18,9 +18,9 @@ import { listRuns, type AgentRun } from '../../src/db/runs.js';
 import type { ArtifactKind } from '../../src/db/schema.js';
 import { getTicket, type Ticket } from '../../src/db/tickets.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
-import { DEMO_REPO_FILES } from '../../src/demo/playbook.js';
+import { createDemoRepo } from '../../src/demo/playbook.js';
 import { startFactory, type Factory } from '../../src/worker/factory.js';
-import { createSampleRepo, git } from '../../src/workspace/index.js';
+import { git } from '../../src/workspace/index.js';
 import { createTestDb, type TestDb } from './db.js';
 
 export interface LoopHarnessOptions {
@@ -76,13 +76,7 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
   let factory: Factory | null = null;
   try {
     await mkdir(home, { recursive: true });
-    await createSampleRepo(repoPath);
-    for (const [file, content] of Object.entries(DEMO_REPO_FILES)) {
-      await mkdir(path.dirname(path.join(repoPath, file)), { recursive: true });
-      await writeFile(path.join(repoPath, file), content);
-    }
-    await git(repoPath, ['add', '--all']);
-    await git(repoPath, ['commit', '-q', '-m', 'Live checks: scripts/live/*.mjs']);
+    await createDemoRepo(repoPath);
     await writeFile(scriptPath, `${JSON.stringify(o.script, null, 2)}\n`);
     const scripted = { provider: 'scripted' };
     const repo = await insertRepository(db.db, {

@@ -2,16 +2,15 @@
  * A sample repository registered with scripted agents, in a temp LOOPWRIGHT_HOME, for tests that
  * run the real factory.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { Script } from '../../src/agents/scripted/script.js';
 import type { Db } from '../../src/db/connection.js';
 import { insertRepository } from '../../src/db/repositories.js';
-import { DEMO_REPO_FILES } from '../../src/demo/playbook.js';
+import { createDemoRepo } from '../../src/demo/playbook.js';
 import { startFactory } from '../../src/worker/factory.js';
-import { createSampleRepo, git } from '../../src/workspace/index.js';
 
 export interface ScriptedRepo {
   readonly home: string;
@@ -22,13 +21,7 @@ export interface ScriptedRepo {
 
 export async function scriptedRepo(handle: Db, name: string, script: Script, settings: Record<string, unknown> = {}): Promise<ScriptedRepo> {
   const home = await mkdtemp(path.join(os.tmpdir(), `lw-${name}-`));
-  const repoPath = (await createSampleRepo(path.join(home, name))).path;
-  for (const [file, content] of Object.entries(DEMO_REPO_FILES)) {
-    await mkdir(path.dirname(path.join(repoPath, file)), { recursive: true });
-    await writeFile(path.join(repoPath, file), content);
-  }
-  await git(repoPath, ['add', '--all']);
-  await git(repoPath, ['commit', '-q', '-m', 'live checks']);
+  const repoPath = await createDemoRepo(path.join(home, name));
   const scriptPath = path.join(home, 'script.json');
   await writeFile(scriptPath, JSON.stringify(script));
   const scripted = { provider: 'scripted' };

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -8,7 +8,7 @@ import { insertBatch, getBatchByName, listBatchEvents } from '../../src/db/batch
 import { insertRepository } from '../../src/db/repositories.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
-import { demoScript, featureSteps, DEMO_REPO_FILES, type Feature } from '../../src/demo/playbook.js';
+import { createDemoRepo, demoScript, featureSteps, type Feature } from '../../src/demo/playbook.js';
 
 const SHOUT: Feature = {
   title: 'Add shout helper', module: 'shout', fn: 'shout', criteria: ['shout upper-cases'],
@@ -19,7 +19,7 @@ const SHOUT: Feature = {
 import { judgeBatch } from '../../src/oracle/oracle.js';
 import { repinBatch } from '../../src/oracle/tripwire.js';
 import { startFactory } from '../../src/worker/factory.js';
-import { createSampleRepo, git } from '../../src/workspace/index.js';
+import { git } from '../../src/workspace/index.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 let t: TestDb;
@@ -34,13 +34,7 @@ beforeAll(async () => {
   // The batch pins the validator charter: work on a copy so the test can edit it.
   process.env.LOOPWRIGHT_SKILLS_DIR = path.join(home, 'skills');
   await cp(path.join(packageRoot(), 'skills'), process.env.LOOPWRIGHT_SKILLS_DIR, { recursive: true });
-  repoPath = (await createSampleRepo(path.join(home, 'repo'))).path;
-  for (const [file, content] of Object.entries(DEMO_REPO_FILES)) {
-    await mkdir(path.dirname(path.join(repoPath, file)), { recursive: true });
-    await writeFile(path.join(repoPath, file), content);
-  }
-  await git(repoPath, ['add', '--all']);
-  await git(repoPath, ['commit', '-q', '-m', 'live checks']);
+  repoPath = await createDemoRepo(path.join(home, 'repo'));
   const script = path.join(home, 'script.json');
   const demo = demoScript();
   const approve = { match: { title: SHOUT.title, role: 'validator' as const, phase: 'plan_critique' }, report: { ...featureSteps(SHOUT)[0]!.report as object, verdict: 'APPROVE', critiques: [] } };
