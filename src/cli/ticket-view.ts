@@ -17,6 +17,19 @@ export interface TicketView {
   readonly timeline: readonly TimelineEntry[];
   readonly runs: readonly RunEntry[];
   readonly rejected: readonly RejectedEntry[];
+  readonly gates: readonly GateEntry[];
+}
+
+/** A check the orchestrator ran itself (RED, GREEN, repo checks, live), from its gate_result artifacts. */
+export interface GateEntry {
+  readonly at: Date;
+  readonly gate: string;
+  readonly command: string | null;
+  readonly passed: boolean;
+  readonly exit_code: number | null;
+  readonly duration_ms: number | null;
+  readonly run_id: string | null;
+  readonly artifact_id: string;
 }
 
 export interface TicketHeader {
@@ -82,7 +95,7 @@ const HALTED = new Set(['ESCALATED', 'DEAD_LETTER']);
 /** Gather the view of one ticket (NotFoundError when it does not exist). */
 export async function loadTicketView(db: Kdb, ref: string, now = new Date()): Promise<TicketView> {
   const ticket = await getTicket(db, ref);
-  const [repo, batch, dependencies, dependents, journal, runs, rejected] = await Promise.all([
+  const [repo, batch, dependencies, dependents, journal, runs, rejected, gates] = await Promise.all([
     getRepositoryById(db, ticket.repo_id),
     batchNameOf(db, ticket.batch_id),
     dependenciesOf(db, ticket.id),
@@ -90,6 +103,7 @@ export async function loadTicketView(db: Kdb, ref: string, now = new Date()): Pr
     readJournal(db, ticket.id),
     listRuns(db, ticket.id),
     readRejected(db, ticket.id),
+    gateResults(db, ticket.id),
   ]);
   const context = ticket.snapshot.context;
   return {
@@ -119,7 +133,20 @@ export async function loadTicketView(db: Kdb, ref: string, now = new Date()): Pr
     timeline: journal.map(timelineEntry),
     runs: runs.map((run) => runEntry(run, now)),
     rejected: rejected.map((r) => ({ at: r.created_at, event: r.event_type, state: r.state, version: r.version, actor: r.actor, reason: r.reason })),
+    gates,
   };
+}
+
+async function gateResults(db: Kdb, ticketId: string): Promise<GateEntry[]> {
+  const rows = await db.selectFrom('loopwright.artifacts').select(['id', 'content', 'run_id', 'created_at'])
+    .where('ticket_id', '=', ticketId).where('kind', '=', 'gate_result').orderBy('id').execute();
+  return rows.map((r) => {
+    const g = JSON.parse(r.content) as { gate?: string; command?: string; passed?: boolean; exitCode?: number | null; durationMs?: number };
+    return {
+      at: r.created_at, gate: g.gate ?? '?', command: g.command ?? null, passed: g.passed === true,
+      exit_code: g.exitCode ?? null, duration_ms: g.durationMs ?? null, run_id: r.run_id, artifact_id: r.id,
+    };
+  });
 }
 
 function timelineEntry(row: JournalRow): TimelineEntry {

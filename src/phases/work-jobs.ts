@@ -50,7 +50,7 @@ export async function liveCheckJob(deps: JobDeps, payload: WorkPayload): Promise
   const result = await withBaseCheckout(d.repo.path, commit, deps.home, (dir) =>
     runCommandGate(command, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }));
   const text = describeCommand(d.repo.live_cmd ? 'live check' : 'live check (test command on merged base)', command, result);
-  await insertArtifact(deps.db, { ticketId: d.ticket.id, kind: 'gate_result', runId: payload.runId!, content: JSON.stringify({ gate: 'LIVE', command, commit, passed: result.passed, exitCode: result.exitCode, output: result.output.slice(-8000) }, null, 2) });
+  await insertArtifact(deps.db, { ticketId: d.ticket.id, kind: 'gate_result', runId: payload.runId!, content: JSON.stringify({ gate: 'LIVE', command, commit, passed: result.passed, exitCode: result.exitCode, durationMs: Math.round(result.durationMs), output: result.output.slice(-8000) }, null, 2) });
   const event = result.passed
     ? ({ type: 'LIVE_CHECK_PASSED', runId: payload.runId!, evidence: `${commit}: ${text}`.slice(0, 8000) } as const)
     : ({ type: 'LIVE_CHECK_FAILED', runId: payload.runId!, detail: text.slice(0, 8000) } as const);

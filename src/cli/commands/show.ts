@@ -54,6 +54,21 @@ function printRuns(io: CliIo, view: TicketView): void {
   ]);
 }
 
+function printGates(io: CliIo, view: TicketView): void {
+  if (view.gates.length === 0) return;
+  printLine(io);
+  printLine(io, 'gates run by the orchestrator');
+  printTable(io, view.gates, [
+    { header: 'TIME', value: (g) => formatTime(g.at) },
+    { header: 'GATE', value: (g) => g.gate },
+    { header: 'COMMAND RESULT', value: (g) => (g.gate === 'RED' ? (g.passed ? 'passed: not RED' : 'failed, as RED requires') : g.passed ? 'passed' : 'FAILED') },
+    { header: 'EXIT', value: (g) => g.exit_code, right: true },
+    { header: 'DURATION', value: (g) => formatDuration(g.duration_ms), right: true },
+    { header: 'COMMAND', value: (g) => g.command },
+    { header: 'ARTIFACT', value: (g) => g.artifact_id },
+  ]);
+}
+
 function printRejected(io: CliIo, view: TicketView): void {
   if (view.rejected.length === 0) return;
   printLine(io);
@@ -72,7 +87,8 @@ export const command: Command = {
   usage: `usage: loopwright show <ticket> [--json]
 
 Prints the ticket's header (state, version, attempt, round, escalation reason, current run),
-its dependencies and dependents, the journal timeline, its agent runs and any rejected events.`,
+its dependencies and dependents, the journal timeline, its agent runs, the gates the
+orchestrator ran itself (RED, GREEN, repo checks, live check) and any rejected events.`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {});
     const [key] = expectPositionals(positionals, ['<ticket>']);
@@ -84,6 +100,7 @@ its dependencies and dependents, the journal timeline, its agent runs and any re
     printHeader(ctx.io, view);
     printTimeline(ctx.io, view);
     printRuns(ctx.io, view);
+    printGates(ctx.io, view);
     printRejected(ctx.io, view);
     return 0;
   },
