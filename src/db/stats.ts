@@ -13,13 +13,16 @@ export interface FactoryStats {
   readonly falseStarts: readonly { kind: string; count: number }[];
 }
 
+/** Human actions that steer a ticket (filing tickets and notes are input, not interventions). */
+const INTERVENTIONS = ['APPROVE', 'RETRY', 'REJECT', 'CANCEL', 'REPLAY', 'REWIND'];
+
 /** Statistics over every ticket, or over one batch's. */
 export async function factoryStats(db: Kdb, batchId: string | null): Promise<FactoryStats> {
   const scope = batchId === null ? sql`true` : sql`t.batch_id = ${batchId}::bigint`;
   const interventions = await sql<{ event: string; count: number }>`
     select e.event_type as event, count(*)::int as count
     from loopwright.ticket_events e join loopwright.tickets t on t.id = e.ticket_id
-    where ${scope} and e.actor like 'operator:%'
+    where ${scope} and e.actor like 'operator:%' and e.event_type = any(${INTERVENTIONS}::text[])
     group by e.event_type
     union all
     select 'REPIN', count(*)::int from loopwright.batch_events b
@@ -29,7 +32,7 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
     select t.key as ticket, t.state,
       (select count(*)::int from loopwright.agent_runs r where r.ticket_id = t.id) as "agentRuns",
       (select coalesce(sum(r.cost_usd), 0)::float8 from loopwright.agent_runs r where r.ticket_id = t.id) as "costUsd",
-      (select count(*)::int from loopwright.ticket_events e where e.ticket_id = t.id and e.actor like 'operator:%') as interventions
+      (select count(*)::int from loopwright.ticket_events e where e.ticket_id = t.id and e.actor like 'operator:%' and e.event_type = any(${INTERVENTIONS}::text[])) as interventions
     from loopwright.tickets t where ${scope} order by t.id`.execute(db);
   const timePerPhase = await sql<{ state: string; tickets: number; avgSeconds: number; totalSeconds: number }>`
     with spans as (

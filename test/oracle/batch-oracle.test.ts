@@ -17,6 +17,7 @@ const SHOUT: Feature = {
   live: "import { shout } from '../../src/shout.js';\nexport const check = () => shout('a') === 'A!';\n",
 };
 import { judgeBatch } from '../../src/oracle/oracle.js';
+import { factoryStats } from '../../src/db/stats.js';
 import { repinBatch } from '../../src/oracle/tripwire.js';
 import { startFactory } from '../../src/worker/factory.js';
 import { git } from '../../src/workspace/index.js';
@@ -136,4 +137,15 @@ describe('batches and the done-oracle', () => {
     expect((await getTicket(t.db, key)).state).toBe('LIVE');
     expect((await judgeBatch(t.db, 'release-1', { recheck: false, home })).done).toBe(true);
   }, 180_000);
+
+  it('reports interventions, runs, cost, time per phase and false starts from the journal', async () => {
+    const batch = await getBatchByName(t.db, 'release-1');
+    const stats = await factoryStats(t.db, batch.id);
+    expect(stats.tickets).toBe(4);
+    expect(stats.interventions).toEqual([{ event: 'REPIN', count: 2 }, { event: 'RETRY', count: 1 }]);
+    expect(stats.perTicket.every((x) => x.agentRuns >= 5 && x.costUsd > 0)).toBe(true);
+    expect(stats.perTicket.find((x) => x.interventions === 1)?.ticket).toBeDefined();
+    expect(stats.timePerPhase.map((p) => p.state)).toEqual(expect.arrayContaining(['BUILD', 'PLAN_DRAFT', 'RED', 'SHIP', 'VALIDATE', 'ESCALATED']));
+    expect(stats.falseStarts).toEqual(expect.arrayContaining([{ kind: 'escalation', count: 1 }, { kind: 'validator FAIL', count: 1 }]));
+  });
 });
