@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src/agents/reap.js';
@@ -15,11 +16,13 @@ import { createLoopHarness, groupAlive, pidAlive, type LoopHarness } from '../he
 import { baseReport, feature, match, scriptOf } from '../helpers/loop-script.js';
 
 let h: LoopHarness | undefined;
+let h2: LoopHarness | undefined;
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await h?.close();
+  await h2?.close();
 });
 
 interface Exit {
@@ -163,5 +166,39 @@ describe('kill -9 of the orchestrator', () => {
       const redoStarted = (await sql<{ started_at: Date }>`select started_at from loopwright.agent_runs where id = ${redo[0]!.id}::uuid`.execute(lh.db.db)).rows[0]!.started_at;
       expect(redoStarted.getTime() - restartedAt).toBeLessThan(15_000);
     }
+  }, 150_000);
+});
+
+describe('graceful shutdown of the orchestrator', () => {
+  it('on SIGTERM kills running agents, exits 0, stops its pool, and the next run finishes the work', async () => {
+    const [slow] = [feature('calm')];
+    const slowBuild = [{
+      match: match(slow!, 'generator', 'build'), write: { [slow!.module]: slow!.impl, [slow!.liveFile]: slow!.live }, report: baseReport('Implemented', [slow!.module]), sleepMs: 30_000,
+    }];
+    h2 = await createLoopHarness({ script: scriptOf([slow!], slowBuild) });
+    const lh = h2;
+    const key = await lh.file(slow!.title);
+    const env = { LOOPWRIGHT_DATABASE_URL: lh.db.url, LOOPWRIGHT_HOME: lh.home, PATH: process.env.PATH, HOME: process.env.HOME };
+    const first = startCli(['run', '--concurrency', '1'], env);
+    const build = await waitFor(async () => (await sql<{ id: string; pgid: number }>`
+      select ar.id, ar.pgid from loopwright.agent_runs ar where ar.phase = 'build' and ar.status = 'running' and ar.pgid is not null`.execute(lh.db.db)).rows[0], 60_000, 'the BUILD agent running');
+    const signalled = Date.now();
+    first.child.kill('SIGTERM');
+    const exit = await first.exited;
+    expect(exit, exit.output).toMatchObject({ code: 0, signal: null });
+    expect(Date.now() - signalled).toBeLessThan(15_000);
+    expect(groupAlive(build.pgid)).toBe(false);
+    const pool = (await sql<{ stopped: boolean }>`select stopped_at is not null as stopped from loopwright.pools`.execute(lh.db.db)).rows;
+    expect(pool).toEqual([{ stopped: true }]);
+    const ticket = await lh.db.db.selectFrom('loopwright.tickets').select(['state', 'id']).where('key', '=', key).executeTakeFirstOrThrow();
+    expect(ticket.state).toBe('BUILD');
+
+    // Resumable: the interrupted BUILD is retried by the next run (here with a quick agent).
+    await writeFile(lh.scriptPath, JSON.stringify(scriptOf([slow!])));
+    const second = startCli(['run', '--until-idle', '--concurrency', '1'], env);
+    expect((await second.exited).code).toBe(0);
+    const done = await lh.db.db.selectFrom('loopwright.tickets').select('state').where('key', '=', key).executeTakeFirstOrThrow();
+    expect(done.state).toBe('LIVE');
+    expect((await verifyJournal(lh.db.db)).mismatches).toEqual([]);
   }, 150_000);
 });
