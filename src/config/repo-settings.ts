@@ -14,6 +14,12 @@ export const agentChoiceSchema = z.object({
   command: z.array(z.string()).optional(),
   /** command provider: whose API key it may see. */
   vendor: z.enum(['anthropic', 'openai', 'none']).optional(),
+  /** claude: a --permission-mode (e.g. bypassPermissions so a headless Generator can run tests); codex: a sandbox mode. */
+  permissionMode: z.string().optional(),
+  /** Extra CLI arguments, e.g. ["--allowedTools", "Bash,Edit,Write"] for claude. */
+  extraArgs: z.array(z.string()).optional(),
+  maxTurns: z.number().int().positive().optional(),
+  maxBudgetUsd: z.number().positive().optional(),
 });
 export type AgentChoice = z.infer<typeof agentChoiceSchema>;
 

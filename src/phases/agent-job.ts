@@ -87,6 +87,7 @@ async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string,
     ...(choice.model ? { model: choice.model } : {}),
     timeoutMs: d.settings.agentTimeoutSeconds * 1000, maxOutputBytes: d.settings.maxOutputBytes, transcriptPath,
     env: taskEnv(d, role, phase),
+    options: runOptions(choice),
     onSpawn: (p) => markRunSpawned(deps.db, runId, p),
     signal: AbortSignal.any([deps.signal, superseded.signal]),
   }).finally(() => superseded.stop());
@@ -103,9 +104,19 @@ async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string,
 }
 
 function providerFor(choice: AgentChoice, d: Dispatch): AgentProvider {
-  if (choice.provider === 'scripted') return createProvider('scripted', d.settings.script ? { script: d.settings.script } : {});
-  if (choice.provider === 'command') return createProvider('command', { command: choice.command ?? [], vendor: choice.vendor ?? 'none' });
-  return createProvider(choice.provider);
+  const extra = choice.extraArgs ? { extraArgs: choice.extraArgs } : {};
+  if (choice.provider === 'scripted') return createProvider('scripted', { ...extra, ...(d.settings.script ? { script: d.settings.script } : {}) });
+  if (choice.provider === 'command') return createProvider('command', { ...extra, command: choice.command ?? [], vendor: choice.vendor ?? 'none' });
+  return createProvider(choice.provider, extra);
+}
+
+/** Per-run provider options from the repository's settings for the role. */
+function runOptions(choice: AgentChoice) {
+  return {
+    ...(choice.permissionMode ? { permissionMode: choice.permissionMode } : {}),
+    ...(choice.maxTurns ? { maxTurns: choice.maxTurns } : {}),
+    ...(choice.maxBudgetUsd ? { maxBudgetUsd: choice.maxBudgetUsd } : {}),
+  };
 }
 
 function taskEnv(d: Dispatch, role: Role, phase: Phase): Record<string, string> {
