@@ -6,17 +6,11 @@
 import type { AgentOutcome } from './provider.js';
 import type { GroupResult } from './spawn-group.js';
 
-/** What a provider's output parser learned from stdout. */
-export interface ParsedRun {
-  /** The agent's own protocol reported success (claude: a result line with is_error false). */
+/** What a provider's output parser learned from stdout: the outcome's usage fields, and whether
+ * the agent's own protocol reported success (claude: a result line with is_error false). */
+export type ParsedRun = Pick<AgentOutcome, 'costUsd' | 'tokensIn' | 'tokensOut' | 'sessionId' | 'subtype' | 'errorMessage'> & {
   readonly reportedSuccess: boolean;
-  readonly costUsd: number | null;
-  readonly tokensIn: number | null;
-  readonly tokensOut: number | null;
-  readonly sessionId?: string;
-  readonly subtype?: string;
-  readonly errorMessage?: string;
-}
+};
 
 export const EMPTY_PARSE: ParsedRun = { reportedSuccess: false, costUsd: null, tokensIn: null, tokensOut: null };
 
