@@ -9,9 +9,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../src/db/embedded/index.js';
+import { withClient } from '../src/db/admin.js';
 import { connect } from '../src/db/connection.js';
 import { migrate } from '../src/db/migrate.js';
 
@@ -57,14 +57,4 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import { runStatement } from '../../src/db/admin.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withDatabase } from '../global-setup.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -146,7 +146,7 @@ describe('loopwright migrate', () => {
     const files = readdirSync('migrations').filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort();
     const adminUrl = inject('adminUrl');
     const name = `lw_test_empty_${process.pid}`;
-    await admin(adminUrl, `create database ${name}`);
+    await runStatement(adminUrl, `create database ${name}`);
     try {
       const env = { LOOPWRIGHT_DATABASE_URL: withDatabase(adminUrl, name), PATH: process.env.PATH };
       const result = await runCli(t, ['migrate', '--json'], { env });
@@ -154,17 +154,7 @@ describe('loopwright migrate', () => {
       expect(JSON.parse(result.stdout)).toMatchObject({ applied: files, already_applied: 0, source: 'LOOPWRIGHT_DATABASE_URL' });
       expect((await runCli(t, ['migrate'], { env })).stdout).toBe(`up to date: ${files.length} migrations already applied\n`);
     } finally {
-      await admin(adminUrl, `drop database if exists ${name} with (force)`);
+      await runStatement(adminUrl, `drop database if exists ${name} with (force)`);
     }
   });
 });
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}

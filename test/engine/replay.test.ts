@@ -115,6 +115,16 @@ describe('rewind (replay --from)', () => {
   });
 });
 
+/** What a superuser with psql could do: edit the append-only journal behind the engine's back. */
+async function tamperWithJournal(edit: () => Promise<unknown>): Promise<void> {
+  await sql`alter table loopwright.ticket_events disable trigger journal_append_only`.execute(t.db);
+  try {
+    await edit();
+  } finally {
+    await sql`alter table loopwright.ticket_events enable trigger journal_append_only`.execute(t.db);
+  }
+}
+
 describe('verify-journal', () => {
   it('passes for journals written by the engine, including escalations and operator retries', async () => {
     const key = await newTicket(t.db, repo);
@@ -135,13 +145,8 @@ describe('verify-journal', () => {
     const key = await newTicket(t.db, repo);
     await driveTo(t.db, key, 'RED');
     const ticket = await getTicket(t.db, key);
-    await sql`alter table loopwright.ticket_events disable trigger journal_append_only`.execute(t.db);
-    try {
-      await sql`update loopwright.ticket_events set snapshot = jsonb_set(snapshot, '{context,round}', '4')
-                where ticket_id = ${ticket.id} and seq = 3`.execute(t.db);
-    } finally {
-      await sql`alter table loopwright.ticket_events enable trigger journal_append_only`.execute(t.db);
-    }
+    await tamperWithJournal(() => sql`update loopwright.ticket_events set snapshot = jsonb_set(snapshot, '{context,round}', '4')
+                where ticket_id = ${ticket.id} and seq = 3`.execute(t.db));
     const { mismatches } = await verifyJournal(t.db, key);
     expect(mismatches).toHaveLength(1);
     expect(mismatches[0]).toMatchObject({ ticket: key, seq: 3, problem: 'stored snapshot differs from the replayed one' });
@@ -151,12 +156,7 @@ describe('verify-journal', () => {
     const key = await newTicket(t.db, repo);
     await driveTo(t.db, key, 'PLAN_NEGOTIATE');
     const ticket = await getTicket(t.db, key);
-    await sql`alter table loopwright.ticket_events disable trigger journal_append_only`.execute(t.db);
-    try {
-      await sql`delete from loopwright.ticket_events where ticket_id = ${ticket.id} and seq = 2`.execute(t.db);
-    } finally {
-      await sql`alter table loopwright.ticket_events enable trigger journal_append_only`.execute(t.db);
-    }
+    await tamperWithJournal(() => sql`delete from loopwright.ticket_events where ticket_id = ${ticket.id} and seq = 2`.execute(t.db));
     const { mismatches } = await verifyJournal(t.db, key);
     expect(mismatches[0]).toMatchObject({ seq: 3, problem: 'journal gap: expected seq 2' });
   });

@@ -3,7 +3,7 @@
  * when done, so files can run in parallel and leave nothing behind.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { runStatement } from '../../src/db/admin.js';
 import { inject } from 'vitest';
 import { connect, type Db } from '../../src/db/connection.js';
 import { withDatabase } from '../global-setup.js';
@@ -36,16 +36,11 @@ export async function createTestDb(max = 20): Promise<TestDb> {
 /** Run one statement on the server's admin database, retrying while the template is busy. */
 async function admin(url: string, statement: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
     try {
-      await client.query(statement);
-      return;
+      return await runStatement(url, statement);
     } catch (error) {
       // 55006: "source database is being accessed by other users" while another clone runs.
       if ((error as { code?: string }).code !== '55006' || attempt >= 20) throw error;
-    } finally {
-      await client.end();
     }
     await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
   }

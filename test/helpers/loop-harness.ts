@@ -5,6 +5,7 @@
  * Everything is torn down by `close()`: factory stopped, worktrees and temp dirs removed, database
  * dropped.
  */
+import { afterEach } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,4 +180,22 @@ export function pidAlive(pid: number): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     return false;
   }
+}
+
+/**
+ * One harness per test, closed after each: returns the factory the test calls.
+ *
+ * @example
+ * ```ts
+ * const harness = useLoopHarness();
+ * it('...', async () => { const lh = await harness({ script }); ... });
+ * ```
+ */
+export function useLoopHarness(): (o: LoopHarnessOptions) => Promise<LoopHarness> {
+  let current: LoopHarness | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return async (o) => (current = await createLoopHarness(o));
 }

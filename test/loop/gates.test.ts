@@ -5,20 +5,11 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createLoopHarness, gateResults, pathOf, type LoopHarness, type LoopHarnessOptions } from '../helpers/loop-harness.js';
+import { describe, expect, it } from 'vitest';
+import { gateResults, pathOf, useLoopHarness, type LoopHarness } from '../helpers/loop-harness.js';
 import { baseReport, feature, match, scriptOf, type Feature } from '../helpers/loop-script.js';
 
-let h: LoopHarness | undefined;
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-});
-
-async function harness(o: LoopHarnessOptions): Promise<LoopHarness> {
-  h = await createLoopHarness(o);
-  return h;
-}
+const harness = useLoopHarness();
 
 /** The detail text of a journal row's event. */
 const detailOf = (row: { event: Record<string, unknown> }) => String(row.event.detail ?? '');
@@ -27,7 +18,7 @@ const detailOf = (row: { event: Record<string, unknown> }) => String(row.event.d
  * Every BUILD attempt breaks scope the same way: the ticket retries BUILD once with a fresh agent
  * (attempt 2), then escalates SCOPE_VIOLATION with the gate's detail. Returns the detail texts.
  */
-async function expectScopeEscalation(f: Feature, breakBuild: Record<string, unknown>): Promise<string[]> {
+async function expectScopeEscalation(f: Feature, breakBuild: Record<string, unknown>): Promise<{ details: string[]; lh: LoopHarness }> {
   const lh = await harness({ script: scriptOf([f], [{ match: match(f, 'generator', 'build'), ...breakBuild }]), limits: { maxAttempts: 2 } });
   const base = await lh.mainTip();
   const key = await lh.file(f.title);
@@ -49,7 +40,7 @@ async function expectScopeEscalation(f: Feature, breakBuild: Record<string, unkn
   expect(o.journal.some((r) => r.to_state === 'VALIDATE')).toBe(false);
   expect(await lh.mainTip()).toBe(base);
   expect(o.context.detail).toBe(detailOf(failures[1]!));
-  return failures.map(detailOf);
+  return { details: failures.map(detailOf), lh };
 }
 
 describe('the agent loop gates', () => {
@@ -82,7 +73,7 @@ describe('the agent loop gates', () => {
 
   it('retries BUILD with a fresh agent, then escalates SCOPE_VIOLATION, for a file outside the allowed globs', async () => {
     const f = feature('outofglob');
-    const details = await expectScopeEscalation(f, {
+    const { details } = await expectScopeEscalation(f, {
       write: { [f.module]: f.impl, [f.liveFile]: f.live, 'src/other.js': 'export const other = 1;\n' },
       report: baseReport('Implemented, and tidied a neighbour', [f.module, 'src/other.js']),
     });
@@ -91,11 +82,11 @@ describe('the agent loop gates', () => {
 
   it('retries BUILD, then escalates SCOPE_VIOLATION, for a ../ write outside the worktree (outside-write probe)', async () => {
     const f = feature('escape');
-    const details = await expectScopeEscalation(f, {
+    const { details, lh } = await expectScopeEscalation(f, {
       write: { [f.module]: f.impl, [f.liveFile]: f.live, '../escape.txt': 'I got out\n' },
       report: baseReport('Implemented', [f.module]),
     });
-    const ws = await h!.db.db.selectFrom('loopwright.workspaces').selectAll().executeTakeFirstOrThrow();
+    const ws = await lh.db.db.selectFrom('loopwright.workspaces').selectAll().executeTakeFirstOrThrow();
     const escaped = path.join(realpathSync(path.dirname(ws.path)), 'escape.txt');
     // The file really landed outside the worktree, and the probe named it: created, then rewritten.
     expect(existsSync(escaped)).toBe(true);
@@ -105,7 +96,7 @@ describe('the agent loop gates', () => {
   it('retries BUILD, then escalates SCOPE_VIOLATION, for an allowed path that is a symlink out of the worktree', async () => {
     const f = feature('symlink');
     const target = '/etc/hostname';
-    const details = await expectScopeEscalation(f, {
+    const { details } = await expectScopeEscalation(f, {
       write: { [f.module]: f.impl },
       symlink: { [f.liveFile]: target },
       report: baseReport('Implemented; the live check reuses a system file', [f.module, f.liveFile]),

@@ -4,20 +4,11 @@
  * factory on real Postgres.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createLoopHarness, groupAlive, pathOf, pidAlive, type LoopHarness, type LoopHarnessOptions } from '../helpers/loop-harness.js';
+import { describe, expect, it } from 'vitest';
+import { groupAlive, pathOf, pidAlive, useLoopHarness } from '../helpers/loop-harness.js';
 import { baseReport, COSTS, feature, match, planFor, scriptOf } from '../helpers/loop-script.js';
 
-let h: LoopHarness | undefined;
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-});
-
-async function harness(o: LoopHarnessOptions): Promise<LoopHarness> {
-  h = await createLoopHarness(o);
-  return h;
-}
+const harness = useLoopHarness();
 
 /** Poll `check` until it holds or `ms` passed; returns its last answer. */
 async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
