@@ -11,7 +11,12 @@ import { pino } from 'pino';
 import { insertRepository } from '../src/db/repositories.js';
 import { createTicket } from '../src/engine/create-ticket.js';
 import { startFactory } from '../src/worker/factory.js';
-import { CHECK_CMD, checkRepoSteps, makeCheckRepo, scriptedSettings } from '../test/helpers/check-repo.js';
+import {
+  CHECK_CMD,
+  checkRepoSteps,
+  makeCheckRepo,
+  scriptedSettings,
+} from '../test/helpers/check-repo.js';
 import type { BenchDb } from './bench-db.js';
 
 const TICKETS = Number(process.env.BENCH_TICKETS ?? 8);
@@ -24,7 +29,9 @@ export interface LifecycleRow {
   readonly ticketsPerSecond: number;
 }
 
-export async function benchLifecycle(bench: BenchDb): Promise<{ rows: LifecycleRow[]; dependencyDelayMs: { median: number; samples: number } }> {
+export async function benchLifecycle(
+  bench: BenchDb,
+): Promise<{ rows: LifecycleRow[]; dependencyDelayMs: { median: number; samples: number } }> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-'));
   try {
     const rows: LifecycleRow[] = [];
@@ -32,7 +39,12 @@ export async function benchLifecycle(bench: BenchDb): Promise<{ rows: LifecycleR
       const keys = await setupRepo(bench, home, `w${workers}`, TICKETS, workers, false);
       const seconds = await runToIdle(bench, home, workers);
       await assertAllLive(bench, keys);
-      rows.push({ workers, tickets: TICKETS, seconds: round(seconds), ticketsPerSecond: round(TICKETS / seconds) });
+      rows.push({
+        workers,
+        tickets: TICKETS,
+        seconds: round(seconds),
+        ticketsPerSecond: round(TICKETS / seconds),
+      });
     }
     const chain = await setupRepo(bench, home, 'chain', CHAIN, 2, true);
     await runToIdle(bench, home, 2);
@@ -43,32 +55,67 @@ export async function benchLifecycle(bench: BenchDb): Promise<{ rows: LifecycleR
   }
 }
 
-async function setupRepo(bench: BenchDb, home: string, name: string, count: number, concurrency: number, chained: boolean): Promise<string[]> {
+async function setupRepo(
+  bench: BenchDb,
+  home: string,
+  name: string,
+  count: number,
+  concurrency: number,
+  chained: boolean,
+): Promise<string[]> {
   const dir = path.join(home, name);
   await makeCheckRepo(dir);
   const keys = Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);
   const script = path.join(home, `${name}.json`);
   await writeFile(script, JSON.stringify({ steps: keys.flatMap((k) => checkRepoSteps(k)) }));
-  await insertRepository(bench.db, { name, path: dir, test_cmd: CHECK_CMD, live_cmd: CHECK_CMD, concurrency, settings: scriptedSettings(script) });
+  await insertRepository(bench.db, {
+    name,
+    path: dir,
+    test_cmd: CHECK_CMD,
+    live_cmd: CHECK_CMD,
+    concurrency,
+    settings: scriptedSettings(script),
+  });
   for (const [i] of keys.entries()) {
-    await createTicket(bench.db, { repo: name, title: `bench ${i + 1}`, dependsOn: chained && i > 0 ? [keys[i - 1]!] : [], actor: 'bench' });
+    await createTicket(bench.db, {
+      repo: name,
+      title: `bench ${i + 1}`,
+      dependsOn: chained && i > 0 ? [keys[i - 1]!] : [],
+      actor: 'bench',
+    });
   }
   return keys;
 }
 
 async function runToIdle(bench: BenchDb, home: string, workers: number): Promise<number> {
   const started = performance.now();
-  const factory = await startFactory({ handle: bench, home, concurrency: workers, maxActive: workers, untilIdle: true, logger: pino({ level: 'silent' }), heartbeatMs: 1000 });
+  const factory = await startFactory({
+    handle: bench,
+    home,
+    concurrency: workers,
+    maxActive: workers,
+    untilIdle: true,
+    logger: pino({ level: 'silent' }),
+    heartbeatMs: 1000,
+  });
   await factory.done;
   return (performance.now() - started) / 1000;
 }
 
 async function assertAllLive(bench: BenchDb, keys: readonly string[]) {
-  const { rows } = await sql<{ key: string; state: string }>`select key, state from loopwright.tickets where key = any(${[...keys]}::text[]) and state <> 'LIVE'`.execute(bench.db);
+  const { rows } = await sql<{
+    key: string;
+    state: string;
+  }>`select key, state from loopwright.tickets where key = any(${[...keys]}::text[]) and state <> 'LIVE'`.execute(
+    bench.db,
+  );
   if (rows.length) throw new Error(`bench tickets not LIVE: ${JSON.stringify(rows)}`);
 }
 
-async function dependencyDelays(bench: BenchDb, keys: readonly string[]): Promise<{ median: number; samples: number }> {
+async function dependencyDelays(
+  bench: BenchDb,
+  keys: readonly string[],
+): Promise<{ median: number; samples: number }> {
   const { rows } = await sql<{ ms: number }>`
     select extract(epoch from s.created_at - l.created_at) * 1000 as ms
     from loopwright.ticket_dependencies d

@@ -26,7 +26,14 @@ export const ROLES = ['lead', 'generator', 'validator'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The bounded job an agent is started for. */
-export const PHASES = ['plan_draft', 'plan_critique', 'plan_revise', 'red', 'build', 'validate'] as const;
+export const PHASES = [
+  'plan_draft',
+  'plan_critique',
+  'plan_revise',
+  'red',
+  'build',
+  'validate',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Gate failures the orchestrator detects itself while an agent phase is running. */
@@ -43,14 +50,23 @@ const note = z.string().max(4000).optional();
 /** Every event the ticket machine accepts, discriminated by `type`. */
 export const ticketEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('START') }),
-  z.object({ type: z.literal('PLAN_READY'), ...runResult, artifactId: z.number().int().positive() }),
+  z.object({
+    type: z.literal('PLAN_READY'),
+    ...runResult,
+    artifactId: z.number().int().positive(),
+  }),
   z.object({
     type: z.literal('PLAN_REVIEWED'),
     ...runResult,
     verdict: z.enum(['APPROVE', 'REVISE']),
     artifactId: z.number().int().positive().optional(),
   }),
-  z.object({ type: z.literal('PLAN_FROZEN'), ...workRun, artifactId: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  z.object({
+    type: z.literal('PLAN_FROZEN'),
+    ...workRun,
+    artifactId: z.number().int().positive(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
   z.object({ type: z.literal('RED_CONFIRMED'), ...runResult }),
   z.object({ type: z.literal('BUILD_READY'), ...runResult }),
   z.object({
@@ -59,8 +75,17 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
     verdict: z.enum(['PASS', 'FAIL']),
     findings: z.array(z.string().max(4000)).max(200).default([]),
   }),
-  z.object({ type: z.literal('GATE_FAILED'), ...runResult, reason: z.enum(GATE_REASONS), detail: z.string().max(8000) }),
-  z.object({ type: z.literal('REPORT_INVALID'), ...runResult, errors: z.array(z.string().max(4000)).min(1).max(200) }),
+  z.object({
+    type: z.literal('GATE_FAILED'),
+    ...runResult,
+    reason: z.enum(GATE_REASONS),
+    detail: z.string().max(8000),
+  }),
+  z.object({
+    type: z.literal('REPORT_INVALID'),
+    ...runResult,
+    errors: z.array(z.string().max(4000)).min(1).max(200),
+  }),
   z.object({ type: z.literal('AGENT_TIMEOUT'), ...runResult }),
   z.object({ type: z.literal('MERGED'), ...workRun, commit: z.string().regex(/^[0-9a-f]{7,64}$/) }),
   z.object({ type: z.literal('MERGE_CONFLICT'), ...workRun, detail: z.string().max(8000) }),
@@ -111,7 +136,14 @@ export const RUN_RESULT_EVENTS = [
 ] as const satisfies readonly TicketEventType[];
 
 /** Events only a human operator sends; they are journaled with the operator as actor. */
-export const OPERATOR_EVENTS = ['APPROVE', 'RETRY', 'REJECT', 'CANCEL', 'NOTE', 'REPLAY'] as const satisfies readonly TicketEventType[];
+export const OPERATOR_EVENTS = [
+  'APPROVE',
+  'RETRY',
+  'REJECT',
+  'CANCEL',
+  'NOTE',
+  'REPLAY',
+] as const satisfies readonly TicketEventType[];
 
 /** True when the event reports a run's result and so must pass the run fence. */
 export function isRunResult(event: TicketEvent): event is Extract<TicketEvent, { runId: string }> {

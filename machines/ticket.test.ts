@@ -6,12 +6,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { ticketEventSchema, ticketMachine, type GATE_REASONS, type TicketContext } from './ticket.js';
+import {
+  ticketEventSchema,
+  ticketMachine,
+  type GATE_REASONS,
+  type TicketContext,
+} from './ticket.js';
 import type { TicketEventInput, TicketEventType, TicketInput } from './ticket.js';
 
 type Snapshot = SnapshotFrom<typeof ticketMachine>;
-interface WorkAction { readonly type: string; readonly params?: unknown }
-interface Step { readonly snapshot: Snapshot; readonly actions: readonly WorkAction[] }
+interface WorkAction {
+  readonly type: string;
+  readonly params?: unknown;
+}
+interface Step {
+  readonly snapshot: Snapshot;
+  readonly actions: readonly WorkAction[];
+}
 
 const RUN_ID = '0b6f3f5e-8c1d-4e6a-9f2b-3c4d5e6f7a80';
 const SHA256 = 'ab'.repeat(32);
@@ -36,29 +47,70 @@ function drive(events: readonly TicketEventInput[], input: TicketInput = {}): St
 
 /** The part of a step most tests pin: where the ticket is and what work that implies. */
 const outcome = ({ snapshot, actions }: Step) => ({ value: snapshot.value, actions });
-const accepts = (snapshot: Snapshot, event: TicketEventInput) => snapshot.can(ticketEventSchema.parse(event));
-const dispatch = (role: string, phase: string): WorkAction => ({ type: 'dispatchAgent', params: { role, phase } });
+const accepts = (snapshot: Snapshot, event: TicketEventInput) =>
+  snapshot.can(ticketEventSchema.parse(event));
+const dispatch = (role: string, phase: string): WorkAction => ({
+  type: 'dispatchAgent',
+  params: { role, phase },
+});
 const work = (...types: string[]): WorkAction[] => types.map((type) => ({ type }));
 const ARM: WorkAction = { type: 'armBudgetTimer' };
 
 // Events, one builder per type.
 const run = { runId: RUN_ID } as const;
 const START: TicketEventInput = { type: 'START' };
-const planReady = (costUsd = 0, artifactId = 7): TicketEventInput => ({ type: 'PLAN_READY', ...run, artifactId, costUsd });
-const reviewed = (verdict: 'APPROVE' | 'REVISE', costUsd = 0): TicketEventInput => ({ type: 'PLAN_REVIEWED', ...run, verdict, costUsd });
+const planReady = (costUsd = 0, artifactId = 7): TicketEventInput => ({
+  type: 'PLAN_READY',
+  ...run,
+  artifactId,
+  costUsd,
+});
+const reviewed = (verdict: 'APPROVE' | 'REVISE', costUsd = 0): TicketEventInput => ({
+  type: 'PLAN_REVIEWED',
+  ...run,
+  verdict,
+  costUsd,
+});
 const FROZEN: TicketEventInput = { type: 'PLAN_FROZEN', ...run, artifactId: 7, sha256: SHA256 };
 const RED_CONFIRMED: TicketEventInput = { type: 'RED_CONFIRMED', ...run };
 const buildReady = (costUsd = 0): TicketEventInput => ({ type: 'BUILD_READY', ...run, costUsd });
-const verdict = (v: 'PASS' | 'FAIL', findings: string[] = []): TicketEventInput => ({ type: 'VERDICT', ...run, verdict: v, findings });
-const gate = (reason: (typeof GATE_REASONS)[number], detail = `${reason} detail`): TicketEventInput =>
-  ({ type: 'GATE_FAILED', ...run, reason, detail });
-const INVALID: TicketEventInput = { type: 'REPORT_INVALID', ...run, errors: ['report.json: evidence is required'] };
+const verdict = (v: 'PASS' | 'FAIL', findings: string[] = []): TicketEventInput => ({
+  type: 'VERDICT',
+  ...run,
+  verdict: v,
+  findings,
+});
+const gate = (
+  reason: (typeof GATE_REASONS)[number],
+  detail = `${reason} detail`,
+): TicketEventInput => ({ type: 'GATE_FAILED', ...run, reason, detail });
+const INVALID: TicketEventInput = {
+  type: 'REPORT_INVALID',
+  ...run,
+  errors: ['report.json: evidence is required'],
+};
 const TIMEOUT: TicketEventInput = { type: 'AGENT_TIMEOUT', ...run };
 const MERGED: TicketEventInput = { type: 'MERGED', ...run, commit: 'abc1234' };
-const CONFLICT: TicketEventInput = { type: 'MERGE_CONFLICT', ...run, detail: 'conflict in src/a.ts' };
-const LIVE_OK: TicketEventInput = { type: 'LIVE_CHECK_PASSED', ...run, evidence: 'GET /health 200' };
-const LIVE_FAILED: TicketEventInput = { type: 'LIVE_CHECK_FAILED', ...run, detail: 'GET /health 500' };
-const timeUp = (timer: number): TicketEventInput => ({ type: 'BUDGET_EXCEEDED', kind: 'time', timer });
+const CONFLICT: TicketEventInput = {
+  type: 'MERGE_CONFLICT',
+  ...run,
+  detail: 'conflict in src/a.ts',
+};
+const LIVE_OK: TicketEventInput = {
+  type: 'LIVE_CHECK_PASSED',
+  ...run,
+  evidence: 'GET /health 200',
+};
+const LIVE_FAILED: TicketEventInput = {
+  type: 'LIVE_CHECK_FAILED',
+  ...run,
+  detail: 'GET /health 500',
+};
+const timeUp = (timer: number): TicketEventInput => ({
+  type: 'BUDGET_EXCEEDED',
+  kind: 'time',
+  timer,
+});
 const VERIFIER_DETAIL = 'validator charter sha changed';
 const VERIFIER: TicketEventInput = { type: 'VERIFIER_CHANGED', detail: VERIFIER_DETAIL };
 const BLOCK: TicketEventInput = { type: 'BLOCK', blockers: ['T-42'] };
@@ -82,9 +134,13 @@ const TO_MERGING = [...TO_VALIDATE, verdict('PASS')];
 const TO_VERIFYING = [...TO_MERGING, MERGED];
 const TO_LIVE = [...TO_VERIFYING, LIVE_OK];
 /** From critique: `n` REVISE verdicts, each answered by a revised plan. */
-const revisions = (n: number) => Array.from({ length: n }, () => [reviewed('REVISE'), planReady()]).flat();
+const revisions = (n: number) =>
+  Array.from({ length: n }, () => [reviewed('REVISE'), planReady()]).flat();
 /** From VALIDATE: `n` FAIL verdicts with a rebuild between each. */
-const failedAttempts = (n: number) => Array.from({ length: n }, () => [buildReady(), verdict('FAIL')]).flat().slice(1);
+const failedAttempts = (n: number) =>
+  Array.from({ length: n }, () => [buildReady(), verdict('FAIL')])
+    .flat()
+    .slice(1);
 
 interface WorkingState {
   readonly name: string;
@@ -93,18 +149,45 @@ interface WorkingState {
   readonly work: readonly WorkAction[];
 }
 const WORKING: readonly WorkingState[] = [
-  { name: 'PLAN_DRAFT', path: TO_PLAN_DRAFT, value: 'PLAN_DRAFT', work: [dispatch('lead', 'plan_draft')] },
   {
-    name: 'PLAN_NEGOTIATE.critique', path: TO_CRITIQUE, value: { PLAN_NEGOTIATE: 'critique' },
+    name: 'PLAN_DRAFT',
+    path: TO_PLAN_DRAFT,
+    value: 'PLAN_DRAFT',
+    work: [dispatch('lead', 'plan_draft')],
+  },
+  {
+    name: 'PLAN_NEGOTIATE.critique',
+    path: TO_CRITIQUE,
+    value: { PLAN_NEGOTIATE: 'critique' },
     work: [dispatch('validator', 'plan_critique')],
   },
-  { name: 'PLAN_NEGOTIATE.revise', path: TO_REVISE, value: { PLAN_NEGOTIATE: 'revise' }, work: [dispatch('lead', 'plan_revise')] },
-  { name: 'PLAN_APPROVED', path: TO_PLAN_APPROVED, value: 'PLAN_APPROVED', work: work('freezePlan') },
+  {
+    name: 'PLAN_NEGOTIATE.revise',
+    path: TO_REVISE,
+    value: { PLAN_NEGOTIATE: 'revise' },
+    work: [dispatch('lead', 'plan_revise')],
+  },
+  {
+    name: 'PLAN_APPROVED',
+    path: TO_PLAN_APPROVED,
+    value: 'PLAN_APPROVED',
+    work: work('freezePlan'),
+  },
   { name: 'RED', path: TO_RED, value: 'RED', work: [dispatch('generator', 'red')] },
   { name: 'BUILD', path: TO_BUILD, value: 'BUILD', work: [dispatch('generator', 'build')] },
-  { name: 'VALIDATE', path: TO_VALIDATE, value: 'VALIDATE', work: [dispatch('validator', 'validate')] },
+  {
+    name: 'VALIDATE',
+    path: TO_VALIDATE,
+    value: 'VALIDATE',
+    work: [dispatch('validator', 'validate')],
+  },
   { name: 'SHIP.merging', path: TO_MERGING, value: { SHIP: 'merging' }, work: work('mergeBranch') },
-  { name: 'SHIP.verifying', path: TO_VERIFYING, value: { SHIP: 'verifying' }, work: work('runLiveCheck') },
+  {
+    name: 'SHIP.verifying',
+    path: TO_VERIFYING,
+    value: { SHIP: 'verifying' },
+    work: work('runLiveCheck'),
+  },
 ];
 const AGENT_STATES = WORKING.filter((s) => s.work[0]?.type === 'dispatchAgent');
 const topOf = (s: WorkingState) => s.name.split('.')[0];
@@ -113,43 +196,87 @@ describe('happy path', () => {
   it('starts QUEUED with zeroed counters and asks the scheduler for a slot', () => {
     const initial = begin();
     expect(outcome(initial)).toEqual({ value: 'QUEUED', actions: work('requestSchedule') });
-    expect(initial.snapshot.context).toMatchObject({ mode: 'dark', round: 0, attempt: 0, redAttempt: 0, timer: 0, costUsd: 0 });
+    expect(initial.snapshot.context).toMatchObject({
+      mode: 'dark',
+      round: 0,
+      attempt: 0,
+      redAttempt: 0,
+      timer: 0,
+      costUsd: 0,
+    });
     expect(initial.snapshot.context.limits).toEqual({
-      maxPlanRounds: 5, maxAttempts: 3, maxRedAttempts: 2, maxContractRetries: 1, maxCostUsd: null, wallClockSeconds: null,
+      maxPlanRounds: 5,
+      maxAttempts: 3,
+      maxRedAttempts: 2,
+      maxContractRetries: 1,
+      maxCostUsd: null,
+      wallClockSeconds: null,
     });
   });
 
   it('walks QUEUED to LIVE returning the work of each step and counting rounds and attempts', () => {
     const steps: [TicketEventInput, Snapshot['value'], WorkAction[], Partial<TicketContext>][] = [
       [START, 'PLAN_DRAFT', [ARM, dispatch('lead', 'plan_draft')], { round: 0, timer: 0 }],
-      [planReady(), { PLAN_NEGOTIATE: 'critique' }, [dispatch('validator', 'plan_critique')], { round: 1, planArtifactId: 7 }],
+      [
+        planReady(),
+        { PLAN_NEGOTIATE: 'critique' },
+        [dispatch('validator', 'plan_critique')],
+        { round: 1, planArtifactId: 7 },
+      ],
       [reviewed('APPROVE'), 'PLAN_APPROVED', work('freezePlan'), { round: 1 }],
-      [FROZEN, 'RED', [dispatch('generator', 'red')], { redAttempt: 1, approvedPlan: { artifactId: 7, sha256: SHA256 } }],
+      [
+        FROZEN,
+        'RED',
+        [dispatch('generator', 'red')],
+        { redAttempt: 1, approvedPlan: { artifactId: 7, sha256: SHA256 } },
+      ],
       [RED_CONFIRMED, 'BUILD', [dispatch('generator', 'build')], { attempt: 1, findings: [] }],
       [buildReady(), 'VALIDATE', [dispatch('validator', 'validate')], { attempt: 1 }],
       [verdict('PASS'), { SHIP: 'merging' }, work('mergeBranch'), { mergeCommit: null }],
       [MERGED, { SHIP: 'verifying' }, work('runLiveCheck'), { mergeCommit: 'abc1234' }],
-      [LIVE_OK, 'LIVE', work('notifyDependents', 'releaseWorkspace'), { liveEvidence: 'GET /health 200' }],
+      [
+        LIVE_OK,
+        'LIVE',
+        work('notifyDependents', 'releaseWorkspace'),
+        { liveEvidence: 'GET /health 200' },
+      ],
     ];
     let current = begin().snapshot;
     for (const [event, value, actions, context] of steps) {
       const next = step(current, event);
-      expect({ event: event.type, value: next.snapshot.value, actions: next.actions }).toEqual({ event: event.type, value, actions });
+      expect({ event: event.type, value: next.snapshot.value, actions: next.actions }).toEqual({
+        event: event.type,
+        value,
+        actions,
+      });
       expect(next.snapshot.context).toMatchObject(context);
       current = next.snapshot;
     }
-    expect(current.context).toMatchObject({ round: 1, redAttempt: 1, attempt: 1, humanGated: false, reason: null, contractFailures: 0 });
+    expect(current.context).toMatchObject({
+      round: 1,
+      redAttempt: 1,
+      attempt: 1,
+      humanGated: false,
+      reason: null,
+      contractFailures: 0,
+    });
   });
 });
 
 describe('plan negotiation', () => {
   it('sends a REVISE verdict to the lead and critiques the revised plan in the next round', () => {
     const revise = drive(TO_REVISE);
-    expect(outcome(revise)).toEqual({ value: { PLAN_NEGOTIATE: 'revise' }, actions: [dispatch('lead', 'plan_revise')] });
+    expect(outcome(revise)).toEqual({
+      value: { PLAN_NEGOTIATE: 'revise' },
+      actions: [dispatch('lead', 'plan_revise')],
+    });
     expect(revise.snapshot.context.round).toBe(1);
 
     const critique = step(revise.snapshot, planReady(0, 8));
-    expect(outcome(critique)).toEqual({ value: { PLAN_NEGOTIATE: 'critique' }, actions: [dispatch('validator', 'plan_critique')] });
+    expect(outcome(critique)).toEqual({
+      value: { PLAN_NEGOTIATE: 'critique' },
+      actions: [dispatch('validator', 'plan_critique')],
+    });
     expect(critique.snapshot.context).toMatchObject({ round: 2, planArtifactId: 8 });
   });
 
@@ -158,7 +285,11 @@ describe('plan negotiation', () => {
     expect(fifth.snapshot.context.round).toBe(5);
     const next = step(fifth.snapshot, reviewed('REVISE'));
     expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(next.snapshot.context).toMatchObject({ reason: 'PLAN_ROUNDS_EXHAUSTED', returnTo: 'PLAN_NEGOTIATE', round: 5 });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'PLAN_ROUNDS_EXHAUSTED',
+      returnTo: 'PLAN_NEGOTIATE',
+      round: 5,
+    });
   });
 
   it('honours a custom maxPlanRounds from input.limits', () => {
@@ -172,23 +303,38 @@ describe('plan negotiation', () => {
   it.each([
     ['PLAN_DRAFT', TO_PLAN_DRAFT, 'PLAN_DRAFT'],
     ['a plan revision', TO_REVISE, 'PLAN_NEGOTIATE'],
-  ] as const)('escalates LEAD_ENCROACHMENT when the lead touches code in %s', (_, path, returnTo) => {
-    const { snapshot } = drive([...path, gate('LEAD_ENCROACHMENT', 'changed src/a.ts')]);
-    expect(snapshot.value).toBe('ESCALATED');
-    expect(snapshot.context).toMatchObject({ reason: 'LEAD_ENCROACHMENT', returnTo, detail: 'changed src/a.ts' });
-  });
+  ] as const)(
+    'escalates LEAD_ENCROACHMENT when the lead touches code in %s',
+    (_, path, returnTo) => {
+      const { snapshot } = drive([...path, gate('LEAD_ENCROACHMENT', 'changed src/a.ts')]);
+      expect(snapshot.value).toBe('ESCALATED');
+      expect(snapshot.context).toMatchObject({
+        reason: 'LEAD_ENCROACHMENT',
+        returnTo,
+        detail: 'changed src/a.ts',
+      });
+    },
+  );
 });
 
 describe('RED', () => {
-  it.each(['RED_NOT_RED', 'SCOPE_VIOLATION'] as const)('retries %s once with a fresh generator, then escalates with it', (reason) => {
-    const retried = drive([...TO_RED, gate(reason)]);
-    expect(outcome(retried)).toEqual({ value: 'RED', actions: [dispatch('generator', 'red')] });
-    expect(retried.snapshot.context.redAttempt).toBe(2);
+  it.each(['RED_NOT_RED', 'SCOPE_VIOLATION'] as const)(
+    'retries %s once with a fresh generator, then escalates with it',
+    (reason) => {
+      const retried = drive([...TO_RED, gate(reason)]);
+      expect(outcome(retried)).toEqual({ value: 'RED', actions: [dispatch('generator', 'red')] });
+      expect(retried.snapshot.context.redAttempt).toBe(2);
 
-    const next = step(retried.snapshot, gate(reason, 'tests passed before the change'));
-    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(next.snapshot.context).toMatchObject({ reason, returnTo: 'RED', detail: 'tests passed before the change', redAttempt: 2 });
-  });
+      const next = step(retried.snapshot, gate(reason, 'tests passed before the change'));
+      expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+      expect(next.snapshot.context).toMatchObject({
+        reason,
+        returnTo: 'RED',
+        detail: 'tests passed before the change',
+        redAttempt: 2,
+      });
+    },
+  );
 });
 
 describe('BUILD and VALIDATE', () => {
@@ -201,13 +347,21 @@ describe('BUILD and VALIDATE', () => {
     expect(third.snapshot.context.attempt).toBe(3);
     const { snapshot } = step(third.snapshot, gate('SCOPE_VIOLATION', 'again'));
     expect(snapshot.value).toBe('ESCALATED');
-    expect(snapshot.context).toMatchObject({ reason: 'SCOPE_VIOLATION', returnTo: 'BUILD', detail: 'again', attempt: 3 });
+    expect(snapshot.context).toMatchObject({
+      reason: 'SCOPE_VIOLATION',
+      returnTo: 'BUILD',
+      detail: 'again',
+      attempt: 3,
+    });
   });
 
   it('sends a FAIL verdict back to BUILD as the next attempt with the findings', () => {
     const next = drive([...TO_VALIDATE, verdict('FAIL', ['no test for empty input'])]);
     expect(outcome(next)).toEqual({ value: 'BUILD', actions: [dispatch('generator', 'build')] });
-    expect(next.snapshot.context).toMatchObject({ attempt: 2, findings: ['no test for empty input'] });
+    expect(next.snapshot.context).toMatchObject({
+      attempt: 2,
+      findings: ['no test for empty input'],
+    });
   });
 
   it('escalates ATTEMPTS_EXHAUSTED on a FAIL in the last attempt, keeping the findings', () => {
@@ -215,7 +369,11 @@ describe('BUILD and VALIDATE', () => {
     expect(last.snapshot.context.attempt).toBe(3);
     const next = step(last.snapshot, verdict('FAIL', ['still broken']));
     expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(next.snapshot.context).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', returnTo: 'VALIDATE', findings: ['still broken'] });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'ATTEMPTS_EXHAUSTED',
+      returnTo: 'VALIDATE',
+      findings: ['still broken'],
+    });
   });
 
   it('honours a custom maxAttempts from input.limits', () => {
@@ -225,17 +383,23 @@ describe('BUILD and VALIDATE', () => {
 });
 
 describe('agent contract and timeouts', () => {
-  it.each(AGENT_STATES)('gives $name a fresh agent after one invalid report, then dead-letters it', (state) => {
-    const { path, value, work: dispatched } = state;
-    const retried = drive([...path, INVALID]);
-    expect(outcome(retried)).toEqual({ value, actions: dispatched });
-    expect(retried.snapshot.context.contractFailures).toBe(1);
+  it.each(AGENT_STATES)(
+    'gives $name a fresh agent after one invalid report, then dead-letters it',
+    (state) => {
+      const { path, value, work: dispatched } = state;
+      const retried = drive([...path, INVALID]);
+      expect(outcome(retried)).toEqual({ value, actions: dispatched });
+      expect(retried.snapshot.context.contractFailures).toBe(1);
 
-    const next = step(retried.snapshot, INVALID);
-    expect(outcome(next)).toEqual({ value: 'DEAD_LETTER', actions: [] });
-    expect(next.snapshot.context).toMatchObject({ reason: 'CONTRACT_VIOLATION', returnTo: topOf(state) });
-    expect(next.snapshot.context.detail).toBe('report.json: evidence is required');
-  });
+      const next = step(retried.snapshot, INVALID);
+      expect(outcome(next)).toEqual({ value: 'DEAD_LETTER', actions: [] });
+      expect(next.snapshot.context).toMatchObject({
+        reason: 'CONTRACT_VIOLATION',
+        returnTo: topOf(state),
+      });
+      expect(next.snapshot.context.detail).toBe('report.json: evidence is required');
+    },
+  );
 
   it('resets the contract failure count after a valid result', () => {
     const { snapshot } = drive([...TO_BUILD, INVALID, buildReady(), INVALID]);
@@ -254,30 +418,50 @@ describe('budgets', () => {
   const capped = { limits: { maxCostUsd: 5 } };
 
   it('accumulates the cost of every agent result', () => {
-    expect(drive([START, planReady(1.5), reviewed('APPROVE', 2)]).snapshot.context.costUsd).toBe(3.5);
+    expect(drive([START, planReady(1.5), reviewed('APPROVE', 2)]).snapshot.context.costUsd).toBe(
+      3.5,
+    );
   });
 
   it('escalates BUDGET_EXCEEDED when a result takes spend past maxCostUsd, discarding that result', () => {
     const next = drive([START, planReady(6)], capped);
     expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(next.snapshot.context).toMatchObject({ reason: 'BUDGET_EXCEEDED', returnTo: 'PLAN_DRAFT', costUsd: 6, planArtifactId: null });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'BUDGET_EXCEEDED',
+      returnTo: 'PLAN_DRAFT',
+      costUsd: 6,
+      planArtifactId: null,
+    });
   });
 
   it('allows spend exactly at maxCostUsd', () => {
-    expect(drive([START, planReady(5)], capped).snapshot.value).toEqual({ PLAN_NEGOTIATE: 'critique' });
+    expect(drive([START, planReady(5)], capped).snapshot.value).toEqual({
+      PLAN_NEGOTIATE: 'critique',
+    });
   });
 
-  it.each(WORKING)('escalates a wall-clock BUDGET_EXCEEDED from the current timer in $name', (state) => {
-    const { snapshot } = drive([...state.path, timeUp(0)]);
-    expect(snapshot.value).toBe('ESCALATED');
-    expect(snapshot.context).toMatchObject({ reason: 'BUDGET_EXCEEDED', returnTo: topOf(state) });
-  });
+  it.each(WORKING)(
+    'escalates a wall-clock BUDGET_EXCEEDED from the current timer in $name',
+    (state) => {
+      const { snapshot } = drive([...state.path, timeUp(0)]);
+      expect(snapshot.value).toBe('ESCALATED');
+      expect(snapshot.context).toMatchObject({ reason: 'BUDGET_EXCEEDED', returnTo: topOf(state) });
+    },
+  );
 
   it('re-arms the timer and resets the cost window on RETRY, so the old timer is stale', () => {
     const escalated = drive([...TO_BUILD, buildReady(6)], capped);
     const retried = step(escalated.snapshot, RETRY);
-    expect(outcome(retried)).toEqual({ value: 'BUILD', actions: [ARM, dispatch('generator', 'build')] });
-    expect(retried.snapshot.context).toMatchObject({ timer: 1, costUsd: 6, costWindowStartUsd: 6, reason: null });
+    expect(outcome(retried)).toEqual({
+      value: 'BUILD',
+      actions: [ARM, dispatch('generator', 'build')],
+    });
+    expect(retried.snapshot.context).toMatchObject({
+      timer: 1,
+      costUsd: 6,
+      costWindowStartUsd: 6,
+      reason: null,
+    });
 
     // A fresh 5 USD window: 4 more is fine where the old window would have broken.
     expect(step(retried.snapshot, buildReady(4)).snapshot.value).toBe('VALIDATE');
@@ -304,22 +488,39 @@ describe('SHIP', () => {
 
   it('cancels on REJECT while awaiting approval', () => {
     const next = drive([...TO_MERGING, REJECT], { mode: 'copilot' });
-    expect(outcome(next)).toEqual({ value: 'CANCELLED', actions: work('notifyDependents', 'releaseWorkspace') });
+    expect(outcome(next)).toEqual({
+      value: 'CANCELLED',
+      actions: work('notifyDependents', 'releaseWorkspace'),
+    });
     expect(next.snapshot.context.detail).toBe('not wanted');
   });
 
   it('escalates MERGE_CONFLICT, and RETRY merges again', () => {
     const escalated = drive([...TO_MERGING, CONFLICT]);
-    expect(escalated.snapshot.context).toMatchObject({ reason: 'MERGE_CONFLICT', returnTo: 'SHIP', detail: 'conflict in src/a.ts' });
+    expect(escalated.snapshot.context).toMatchObject({
+      reason: 'MERGE_CONFLICT',
+      returnTo: 'SHIP',
+      detail: 'conflict in src/a.ts',
+    });
     const retried = step(escalated.snapshot, RETRY);
-    expect(outcome(retried)).toEqual({ value: { SHIP: 'merging' }, actions: work('armBudgetTimer', 'mergeBranch') });
+    expect(outcome(retried)).toEqual({
+      value: { SHIP: 'merging' },
+      actions: work('armBudgetTimer', 'mergeBranch'),
+    });
   });
 
   it('escalates LIVE_CHECK_FAILED, and RETRY re-verifies the merge commit without merging again', () => {
     const escalated = drive([...TO_VERIFYING, LIVE_FAILED]);
-    expect(escalated.snapshot.context).toMatchObject({ reason: 'LIVE_CHECK_FAILED', returnTo: 'SHIP', mergeCommit: 'abc1234' });
+    expect(escalated.snapshot.context).toMatchObject({
+      reason: 'LIVE_CHECK_FAILED',
+      returnTo: 'SHIP',
+      mergeCommit: 'abc1234',
+    });
     const retried = step(escalated.snapshot, RETRY);
-    expect(outcome(retried)).toEqual({ value: { SHIP: 'verifying' }, actions: work('armBudgetTimer', 'runLiveCheck') });
+    expect(outcome(retried)).toEqual({
+      value: { SHIP: 'verifying' },
+      actions: work('armBudgetTimer', 'runLiveCheck'),
+    });
   });
 
   it('returns to awaiting approval after a block in copilot mode', () => {
@@ -349,49 +550,116 @@ describe('BLOCKED', () => {
 
 describe('ESCALATED', () => {
   it.each([
-    ['PLAN_ROUNDS_EXHAUSTED', [...TO_CRITIQUE, ...Array.from({ length: 4 }, () => [reviewed('REVISE'), planReady()]).flat(), reviewed('REVISE')], 'PLAN_APPROVED', work('freezePlan'), {}],
-    ['RED_NOT_RED', [...TO_RED, gate('RED_NOT_RED'), gate('RED_NOT_RED')], 'BUILD', [dispatch('generator', 'build')], { attempt: 1 }],
-    ['ATTEMPTS_EXHAUSTED', [...TO_VALIDATE, ...failedAttempts(3)], { SHIP: 'merging' }, work('mergeBranch'), {}],
-    ['LIVE_CHECK_FAILED', [...TO_VERIFYING, LIVE_FAILED], 'LIVE', work('notifyDependents', 'releaseWorkspace'), { liveEvidence: null }],
-  ] as const)('lets APPROVE after %s pass that gate as human-gated', (_, path, value, actions, context) => {
-    const approved = step(drive(path).snapshot, APPROVE);
-    expect(outcome(approved)).toEqual({ value, actions });
-    expect(approved.snapshot.context).toMatchObject({ ...context, humanGated: true, reason: null, returnTo: null });
-  });
+    [
+      'PLAN_ROUNDS_EXHAUSTED',
+      [
+        ...TO_CRITIQUE,
+        ...Array.from({ length: 4 }, () => [reviewed('REVISE'), planReady()]).flat(),
+        reviewed('REVISE'),
+      ],
+      'PLAN_APPROVED',
+      work('freezePlan'),
+      {},
+    ],
+    [
+      'RED_NOT_RED',
+      [...TO_RED, gate('RED_NOT_RED'), gate('RED_NOT_RED')],
+      'BUILD',
+      [dispatch('generator', 'build')],
+      { attempt: 1 },
+    ],
+    [
+      'ATTEMPTS_EXHAUSTED',
+      [...TO_VALIDATE, ...failedAttempts(3)],
+      { SHIP: 'merging' },
+      work('mergeBranch'),
+      {},
+    ],
+    [
+      'LIVE_CHECK_FAILED',
+      [...TO_VERIFYING, LIVE_FAILED],
+      'LIVE',
+      work('notifyDependents', 'releaseWorkspace'),
+      { liveEvidence: null },
+    ],
+  ] as const)(
+    'lets APPROVE after %s pass that gate as human-gated',
+    (_, path, value, actions, context) => {
+      const approved = step(drive(path).snapshot, APPROVE);
+      expect(outcome(approved)).toEqual({ value, actions });
+      expect(approved.snapshot.context).toMatchObject({
+        ...context,
+        humanGated: true,
+        reason: null,
+        returnTo: null,
+      });
+    },
+  );
 
   it.each([
     ['lead encroachment (no plan to approve)', [START, gate('LEAD_ENCROACHMENT')]],
     ['an agent timeout', [...TO_BUILD, TIMEOUT]],
     ['a merge conflict', [...TO_MERGING, CONFLICT]],
     ['a wall-clock budget', [...TO_CRITIQUE, timeUp(0)]],
-  ] as const)('does not accept APPROVE after %s: that is no gate verdict a human can vouch for', (_, path) => {
-    const { snapshot } = drive(path);
-    expect(snapshot.value).toBe('ESCALATED');
-    expect(accepts(snapshot, APPROVE)).toBe(false);
-    expect(step(snapshot, APPROVE).snapshot).toBe(snapshot);
-  });
+  ] as const)(
+    'does not accept APPROVE after %s: that is no gate verdict a human can vouch for',
+    (_, path) => {
+      const { snapshot } = drive(path);
+      expect(snapshot.value).toBe('ESCALATED');
+      expect(accepts(snapshot, APPROVE)).toBe(false);
+      expect(step(snapshot, APPROVE).snapshot).toBe(snapshot);
+    },
+  );
 
   it('resets attempts, contract failures, cost window and timer on RETRY after ATTEMPTS_EXHAUSTED', () => {
-    const fails = [INVALID, verdict('FAIL'), buildReady(), verdict('FAIL'), buildReady(1), INVALID, verdict('FAIL', ['x'])];
+    const fails = [
+      INVALID,
+      verdict('FAIL'),
+      buildReady(),
+      verdict('FAIL'),
+      buildReady(1),
+      INVALID,
+      verdict('FAIL', ['x']),
+    ];
     const escalated = drive([...TO_VALIDATE, ...fails]);
-    expect(escalated.snapshot.context).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', attempt: 3, contractFailures: 1 });
+    expect(escalated.snapshot.context).toMatchObject({
+      reason: 'ATTEMPTS_EXHAUSTED',
+      attempt: 3,
+      contractFailures: 1,
+    });
     const next = step(escalated.snapshot, RETRY);
-    expect(outcome(next)).toEqual({ value: 'BUILD', actions: [ARM, dispatch('generator', 'build')] });
+    expect(outcome(next)).toEqual({
+      value: 'BUILD',
+      actions: [ARM, dispatch('generator', 'build')],
+    });
     expect(next.snapshot.context).toMatchObject({
-      attempt: 1, redAttempt: 1, contractFailures: 0, timer: 1, costWindowStartUsd: 1,
-      reason: null, detail: null, returnTo: null, findings: ['x'],
+      attempt: 1,
+      redAttempt: 1,
+      contractFailures: 0,
+      timer: 1,
+      costWindowStartUsd: 1,
+      reason: null,
+      detail: null,
+      returnTo: null,
+      findings: ['x'],
     });
   });
 
   it('restarts plan negotiation at round 1 on RETRY after PLAN_ROUNDS_EXHAUSTED', () => {
     const retried = drive([...TO_CRITIQUE, ...revisions(4), reviewed('REVISE'), RETRY]);
-    expect(outcome(retried)).toEqual({ value: { PLAN_NEGOTIATE: 'critique' }, actions: [ARM, dispatch('validator', 'plan_critique')] });
+    expect(outcome(retried)).toEqual({
+      value: { PLAN_NEGOTIATE: 'critique' },
+      actions: [ARM, dispatch('validator', 'plan_critique')],
+    });
     expect(retried.snapshot.context.round).toBe(1);
   });
 
   it.each([REJECT, CANCEL])('cancels on $type, recording the operator reason', (event) => {
     const next = drive([...TO_BUILD, TIMEOUT, event]);
-    expect(outcome(next)).toEqual({ value: 'CANCELLED', actions: work('notifyDependents', 'releaseWorkspace') });
+    expect(outcome(next)).toEqual({
+      value: 'CANCELLED',
+      actions: work('notifyDependents', 'releaseWorkspace'),
+    });
     expect(next.snapshot.context.detail).toBe('reason' in event ? event.reason : undefined);
   });
 });
@@ -399,8 +667,16 @@ describe('ESCALATED', () => {
 describe('DEAD_LETTER', () => {
   it('goes back to the state it left on RETRY with a fresh agent and counters', () => {
     const next = drive([...TO_VALIDATE, INVALID, INVALID, RETRY]);
-    expect(outcome(next)).toEqual({ value: 'VALIDATE', actions: [ARM, dispatch('validator', 'validate')] });
-    expect(next.snapshot.context).toMatchObject({ contractFailures: 0, reason: null, returnTo: null, timer: 1 });
+    expect(outcome(next)).toEqual({
+      value: 'VALIDATE',
+      actions: [ARM, dispatch('validator', 'validate')],
+    });
+    expect(next.snapshot.context).toMatchObject({
+      contractFailures: 0,
+      reason: null,
+      returnTo: null,
+      timer: 1,
+    });
   });
 
   it('cancels on CANCEL', () => {
@@ -412,19 +688,46 @@ describe('VERIFIER_CHANGED', () => {
   it.each(WORKING)('escalates from $name', (state) => {
     const next = drive([...state.path, VERIFIER]);
     expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
-    expect(next.snapshot.context).toMatchObject({ reason: 'VERIFIER_CHANGED', returnTo: topOf(state), detail: VERIFIER_DETAIL });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'VERIFIER_CHANGED',
+      returnTo: topOf(state),
+      detail: VERIFIER_DETAIL,
+    });
   });
 });
 
 describe('NOTE, REPLAY and events a state does not accept', () => {
   const SAMPLE: Record<TicketEventType, TicketEventInput> = {
-    START, PLAN_READY: planReady(), PLAN_REVIEWED: reviewed('REVISE'), PLAN_FROZEN: FROZEN, RED_CONFIRMED,
-    BUILD_READY: buildReady(), VERDICT: verdict('PASS'), GATE_FAILED: gate('SCOPE_VIOLATION'), REPORT_INVALID: INVALID,
-    AGENT_TIMEOUT: TIMEOUT, MERGED, MERGE_CONFLICT: CONFLICT, LIVE_CHECK_PASSED: LIVE_OK, LIVE_CHECK_FAILED: LIVE_FAILED,
-    BUDGET_EXCEEDED: timeUp(0), VERIFIER_CHANGED: VERIFIER, BLOCK, UNBLOCK, APPROVE, RETRY, REJECT, CANCEL, NOTE, REPLAY,
+    START,
+    PLAN_READY: planReady(),
+    PLAN_REVIEWED: reviewed('REVISE'),
+    PLAN_FROZEN: FROZEN,
+    RED_CONFIRMED,
+    BUILD_READY: buildReady(),
+    VERDICT: verdict('PASS'),
+    GATE_FAILED: gate('SCOPE_VIOLATION'),
+    REPORT_INVALID: INVALID,
+    AGENT_TIMEOUT: TIMEOUT,
+    MERGED,
+    MERGE_CONFLICT: CONFLICT,
+    LIVE_CHECK_PASSED: LIVE_OK,
+    LIVE_CHECK_FAILED: LIVE_FAILED,
+    BUDGET_EXCEEDED: timeUp(0),
+    VERIFIER_CHANGED: VERIFIER,
+    BLOCK,
+    UNBLOCK,
+    APPROVE,
+    RETRY,
+    REJECT,
+    CANCEL,
+    NOTE,
+    REPLAY,
   };
   const acceptedTypes = (snapshot: Snapshot) =>
-    Object.values(SAMPLE).filter((event) => accepts(snapshot, event)).map((event) => event.type).sort();
+    Object.values(SAMPLE)
+      .filter((event) => accepts(snapshot, event))
+      .map((event) => event.type)
+      .sort();
   const WORKS = ['BLOCK', 'BUDGET_EXCEEDED', 'CANCEL', 'VERIFIER_CHANGED'];
   const AGENT = [...WORKS, 'AGENT_TIMEOUT', 'REPLAY', 'REPORT_INVALID'];
   // Every state, how to reach it, and what it accepts besides NOTE. A lead's only gate is
@@ -440,7 +743,12 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     ['VALIDATE', TO_VALIDATE, {}, [...AGENT, 'VERDICT']],
     ['SHIP.awaiting_approval', TO_MERGING, { mode: 'copilot' }, [...WORKS, 'APPROVE', 'REJECT']],
     ['SHIP.merging', TO_MERGING, {}, [...WORKS, 'MERGED', 'MERGE_CONFLICT', 'REPLAY']],
-    ['SHIP.verifying', TO_VERIFYING, {}, [...WORKS, 'LIVE_CHECK_FAILED', 'LIVE_CHECK_PASSED', 'REPLAY']],
+    [
+      'SHIP.verifying',
+      TO_VERIFYING,
+      {},
+      [...WORKS, 'LIVE_CHECK_FAILED', 'LIVE_CHECK_PASSED', 'REPLAY'],
+    ],
     ['BLOCKED', [...TO_BUILD, BLOCK], {}, ['CANCEL', 'UNBLOCK']],
     ['ESCALATED', [...TO_BUILD, TIMEOUT], {}, ['CANCEL', 'REJECT', 'RETRY']],
     ['DEAD_LETTER', [...TO_BUILD, INVALID, INVALID], {}, ['CANCEL', 'RETRY']],
@@ -463,12 +771,15 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     ...WORKING,
     { name: 'QUEUED', path: [], work: work('requestSchedule') },
     { name: 'LIVE', path: TO_LIVE, work: work('notifyDependents', 'releaseWorkspace') },
-  ])('re-enters $name on REPLAY, returning its work without changing counters', ({ path, work: expected }) => {
-    const before = drive(path).snapshot;
-    const next = step(before, REPLAY);
-    expect(outcome(next)).toEqual({ value: before.value, actions: expected });
-    expect(next.snapshot.context).toEqual(before.context);
-  });
+  ])(
+    're-enters $name on REPLAY, returning its work without changing counters',
+    ({ path, work: expected }) => {
+      const before = drive(path).snapshot;
+      const next = step(before, REPLAY);
+      expect(outcome(next)).toEqual({ value: before.value, actions: expected });
+      expect(next.snapshot.context).toEqual(before.context);
+    },
+  );
 
   it('leaves the snapshot untouched for an event the state does not accept', () => {
     const queued = begin().snapshot;
@@ -482,7 +793,10 @@ describe('ticketEventSchema', () => {
   it.each([
     ['a run id that is not a uuid', { type: 'BUILD_READY', runId: 'run-1' }],
     ['an unknown type', { type: 'SHIP_IT' }],
-    ['a sha256 that is not 64 hex digits', { type: 'PLAN_FROZEN', runId: RUN_ID, artifactId: 1, sha256: 'ABC' }],
+    [
+      'a sha256 that is not 64 hex digits',
+      { type: 'PLAN_FROZEN', runId: RUN_ID, artifactId: 1, sha256: 'ABC' },
+    ],
     ['a negative cost', { type: 'BUILD_READY', runId: RUN_ID, costUsd: -1 }],
     ['a short merge commit', { type: 'MERGED', runId: RUN_ID, commit: 'abc' }],
   ])('rejects %s', (_, event) => {
@@ -491,18 +805,41 @@ describe('ticketEventSchema', () => {
 
   it('defaults costUsd to 0 and findings to []', () => {
     expect(ticketEventSchema.parse({ type: 'VERDICT', runId: RUN_ID, verdict: 'PASS' })).toEqual({
-      type: 'VERDICT', runId: RUN_ID, verdict: 'PASS', costUsd: 0, findings: [],
+      type: 'VERDICT',
+      runId: RUN_ID,
+      verdict: 'PASS',
+      costUsd: 0,
+      findings: [],
     });
   });
 });
 
 describe('determinism', () => {
   const JOURNAL: TicketEventInput[] = [
-    START, planReady(0.5), reviewed('REVISE'), INVALID, planReady(0.25, 9), NOTE, reviewed('APPROVE'), FROZEN,
-    gate('RED_NOT_RED'), RED_CONFIRMED, BLOCK, UNBLOCK, buildReady(1), verdict('FAIL', ['edge case']), buildReady(),
-    verdict('PASS'), MERGED, LIVE_FAILED, RETRY, REPLAY, LIVE_OK,
+    START,
+    planReady(0.5),
+    reviewed('REVISE'),
+    INVALID,
+    planReady(0.25, 9),
+    NOTE,
+    reviewed('APPROVE'),
+    FROZEN,
+    gate('RED_NOT_RED'),
+    RED_CONFIRMED,
+    BLOCK,
+    UNBLOCK,
+    buildReady(1),
+    verdict('FAIL', ['edge case']),
+    buildReady(),
+    verdict('PASS'),
+    MERGED,
+    LIVE_FAILED,
+    RETRY,
+    REPLAY,
+    LIVE_OK,
   ];
-  const toJson = (snapshot: Snapshot) => JSON.parse(JSON.stringify(snapshot)) as { value: Snapshot['value']; context: TicketContext };
+  const toJson = (snapshot: Snapshot) =>
+    JSON.parse(JSON.stringify(snapshot)) as { value: Snapshot['value']; context: TicketContext };
   const journal = (input: TicketInput) => {
     const steps = [begin(input)];
     for (const event of JOURNAL) steps.push(step(steps.at(-1)!.snapshot, event));
@@ -513,7 +850,9 @@ describe('determinism', () => {
     const a = journal({ limits: { maxCostUsd: 10 } });
     const b = journal({ limits: { maxCostUsd: 10 } });
     expect(a.at(-1)!.snapshot.value).toBe('LIVE');
-    expect(a.map((s) => [toJson(s.snapshot), s.actions])).toEqual(b.map((s) => [toJson(s.snapshot), s.actions]));
+    expect(a.map((s) => [toJson(s.snapshot), s.actions])).toEqual(
+      b.map((s) => [toJson(s.snapshot), s.actions]),
+    );
   });
 
   it('continues identically from a snapshot restored from its JSON with resolveState', () => {

@@ -22,24 +22,53 @@ export * from './ticket-events.js';
 export const MACHINE_VERSION = 'ticket/1';
 
 export const TOP_STATES = [
-  'QUEUED', 'PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP',
-  'LIVE', 'BLOCKED', 'ESCALATED', 'DEAD_LETTER', 'CANCELLED',
+  'QUEUED',
+  'PLAN_DRAFT',
+  'PLAN_NEGOTIATE',
+  'PLAN_APPROVED',
+  'RED',
+  'BUILD',
+  'VALIDATE',
+  'SHIP',
+  'LIVE',
+  'BLOCKED',
+  'ESCALATED',
+  'DEAD_LETTER',
+  'CANCELLED',
 ] as const;
 export type TicketState = (typeof TOP_STATES)[number];
 
 /** States a ticket can be sent back to after BLOCKED, ESCALATED or DEAD_LETTER. */
-export const RESUMABLE_STATES = ['PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP'] as const;
+export const RESUMABLE_STATES = [
+  'PLAN_DRAFT',
+  'PLAN_NEGOTIATE',
+  'PLAN_APPROVED',
+  'RED',
+  'BUILD',
+  'VALIDATE',
+  'SHIP',
+] as const;
 export type ResumableState = (typeof RESUMABLE_STATES)[number];
 
 /** States no event leaves except a NOTE. */
 export const FINAL_STATES = ['LIVE', 'CANCELLED'] as const satisfies readonly TicketState[];
 /** States where the ticket waits for a human (or for other tickets), not for work. */
-export const WAITING_STATES = ['BLOCKED', 'ESCALATED', 'DEAD_LETTER'] as const satisfies readonly TicketState[];
+export const WAITING_STATES = [
+  'BLOCKED',
+  'ESCALATED',
+  'DEAD_LETTER',
+] as const satisfies readonly TicketState[];
 
 /** Named actions that imply work outside the machine; the engine turns each into a job. */
 export const WORK_ACTIONS = [
-  'dispatchAgent', 'freezePlan', 'mergeBranch', 'runLiveCheck', 'armBudgetTimer', 'requestSchedule',
-  'notifyDependents', 'releaseWorkspace',
+  'dispatchAgent',
+  'freezePlan',
+  'mergeBranch',
+  'runLiveCheck',
+  'armBudgetTimer',
+  'requestSchedule',
+  'notifyDependents',
+  'releaseWorkspace',
 ] as const;
 export type WorkAction = (typeof WORK_ACTIONS)[number];
 
@@ -108,7 +137,8 @@ type Ev<T extends TicketEvent['type']> = Extract<TicketEvent, { type: T }>;
 const costOf = (event: TicketEvent): number => ('costUsd' in event ? event.costUsd : 0);
 const eventText = (event: TicketEvent): string | null => {
   if ('detail' in event && event.detail) return event.detail;
-  if ('reason' in event && typeof event.reason === 'string' && event.type !== 'GATE_FAILED') return event.reason;
+  if ('reason' in event && typeof event.reason === 'string' && event.type !== 'GATE_FAILED')
+    return event.reason;
   if (event.type === 'REPORT_INVALID') return event.errors.join('\n');
   return null;
 };
@@ -132,7 +162,9 @@ const machineSetup = setup({
     // Context updates.
     addCost: assign({ costUsd: ({ context, event }) => context.costUsd + costOf(event) }),
     phaseSucceeded: assign({ contractFailures: 0 }),
-    countContractFailure: assign({ contractFailures: ({ context }) => context.contractFailures + 1 }),
+    countContractFailure: assign({
+      contractFailures: ({ context }) => context.contractFailures + 1,
+    }),
     recordPlan: assign({ planArtifactId: ({ event }) => (event as Ev<'PLAN_READY'>).artifactId }),
     startNegotiation: assign({ round: 1 }),
     nextRound: assign({ round: ({ context }) => context.round + 1 }),
@@ -148,21 +180,36 @@ const machineSetup = setup({
     nextAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     recordFindings: assign({
       findings: ({ event }) =>
-        event.type === 'VERDICT' ? event.findings : event.type === 'GATE_FAILED' ? [event.detail] : [],
+        event.type === 'VERDICT'
+          ? event.findings
+          : event.type === 'GATE_FAILED'
+            ? [event.detail]
+            : [],
     }),
     recordMerge: assign({ mergeCommit: ({ event }) => (event as Ev<'MERGED'>).commit }),
-    recordLiveEvidence: assign({ liveEvidence: ({ event }) => (event as Ev<'LIVE_CHECK_PASSED'>).evidence }),
-    escalate: assign((args, params: { reason: ReasonCode | 'FROM_EVENT'; from: ResumableState }) => ({
-      reason: params.reason === 'FROM_EVENT' ? (args.event as Ev<'GATE_FAILED'>).reason : params.reason,
-      detail: eventText(args.event),
-      returnTo: params.from,
-    })),
+    recordLiveEvidence: assign({
+      liveEvidence: ({ event }) => (event as Ev<'LIVE_CHECK_PASSED'>).evidence,
+    }),
+    escalate: assign(
+      (args, params: { reason: ReasonCode | 'FROM_EVENT'; from: ResumableState }) => ({
+        reason:
+          params.reason === 'FROM_EVENT' ? (args.event as Ev<'GATE_FAILED'>).reason : params.reason,
+        detail: eventText(args.event),
+        returnTo: params.from,
+      }),
+    ),
     block: assign((args, params: { from: ResumableState }) => ({
       returnTo: params.from,
       blockers: (args.event as Ev<'BLOCK'>).blockers,
     })),
     unblock: assign({ returnTo: null, blockers: [] }),
-    humanPass: assign(({ context }) => ({ humanGated: true, reason: null, detail: null, returnTo: null, costWindowStartUsd: context.costUsd })),
+    humanPass: assign(({ context }) => ({
+      humanGated: true,
+      reason: null,
+      detail: null,
+      returnTo: null,
+      costWindowStartUsd: context.costUsd,
+    })),
     resetForRetry: assign(({ context }) => ({
       round: context.returnTo === 'PLAN_NEGOTIATE' ? 1 : context.round,
       attempt: 1,
@@ -184,25 +231,38 @@ const machineSetup = setup({
     // A wall-clock expiry must name the arming it belongs to; an older (or unnamed) one is stale.
     budgetTimerCurrent: ({ context, event }) =>
       event.type === 'BUDGET_EXCEEDED' && (event.kind === 'cost' || event.timer === context.timer),
-    contractRetriesLeft: ({ context }) => context.contractFailures < context.limits.maxContractRetries,
+    contractRetriesLeft: ({ context }) =>
+      context.contractFailures < context.limits.maxContractRetries,
     roundsLeft: ({ context }) => context.round < context.limits.maxPlanRounds,
     attemptsLeft: ({ context }) => context.attempt < context.limits.maxAttempts,
     redAttemptsLeft: ({ context }) => context.redAttempt < context.limits.maxRedAttempts,
-    verdictIs: ({ event }, params: { verdict: string }) => 'verdict' in event && event.verdict === params.verdict,
+    verdictIs: ({ event }, params: { verdict: string }) =>
+      'verdict' in event && event.verdict === params.verdict,
     gateIs: ({ event }, params: { reasons: readonly string[] }) =>
       event.type === 'GATE_FAILED' && params.reasons.includes(event.reason),
     returnsTo: ({ context }, params: { states: readonly ResumableState[] }) =>
       context.returnTo !== null && params.states.includes(context.returnTo),
     reasonIs: ({ context }, params: { reason: ReasonCode }) => context.reason === params.reason,
     escalatedBy: ({ context }, params: { from: ResumableState; reason: ReasonCode }) =>
-      context.returnTo === params.from && context.reason === params.reason && (params.from !== 'SHIP' || context.mergeCommit !== null),
+      context.returnTo === params.from &&
+      context.reason === params.reason &&
+      (params.from !== 'SHIP' || context.mergeCommit !== null),
     hasPlan: ({ context }) => context.planArtifactId !== null,
     merged: ({ context }) => context.mergeCommit !== null,
     copilot: ({ context }) => context.mode === 'copilot',
   },
 });
 
-type Transition = TransitionConfig<TicketContext, TicketEvent, TicketEvent, any, any, any, any, any>;
+type Transition = TransitionConfig<
+  TicketContext,
+  TicketEvent,
+  TicketEvent,
+  any,
+  any,
+  any,
+  any,
+  any
+>;
 type Transitions = Partial<Record<TicketEvent['type'], Transition | Transition[]>>;
 
 const ESCALATED = '#ticket.ESCALATED';
@@ -212,7 +272,11 @@ const escalate = (reason: ReasonCode | 'FROM_EVENT', from: ResumableState) =>
 /** Transitions every working state shares: budgets, cancel, blockers, the verifier tripwire. */
 function workingState(from: ResumableState): Transitions {
   return {
-    BUDGET_EXCEEDED: { guard: 'budgetTimerCurrent', target: ESCALATED, actions: escalate('BUDGET_EXCEEDED', from) },
+    BUDGET_EXCEEDED: {
+      guard: 'budgetTimerCurrent',
+      target: ESCALATED,
+      actions: escalate('BUDGET_EXCEEDED', from),
+    },
     VERIFIER_CHANGED: { target: ESCALATED, actions: escalate('VERIFIER_CHANGED', from) },
     CANCEL: { target: '#ticket.CANCELLED', actions: 'recordCancel' },
     BLOCK: { target: '#ticket.BLOCKED', actions: { type: 'block', params: { from } } },
@@ -224,17 +288,35 @@ function workingState(from: ResumableState): Transitions {
  * break the cost budget), an invalid report gets a fresh agent then DEAD_LETTER, a timeout
  * escalates. `success` holds the phase's own results.
  */
-function agentState(from: ResumableState, leafId: string, role: Role, phase: Phase, success: Transitions) {
+function agentState(
+  from: ResumableState,
+  leafId: string,
+  role: Role,
+  phase: Phase,
+  success: Transitions,
+) {
   const withCost = (candidates: Transition[]): Transition[] => [
-    { guard: 'costBudgetExceeded', target: ESCALATED, actions: ['addCost', escalate('BUDGET_EXCEEDED', from)] },
+    {
+      guard: 'costBudgetExceeded',
+      target: ESCALATED,
+      actions: ['addCost', escalate('BUDGET_EXCEEDED', from)],
+    },
     ...candidates.map((t) => ({ ...t, actions: ['addCost', ...toArray(t.actions)] })),
   ];
   const on: Transitions = {
     ...workingState(from),
     REPLAY: { target: leafId, reenter: true },
     REPORT_INVALID: withCost([
-      { guard: 'contractRetriesLeft', target: leafId, reenter: true, actions: ['countContractFailure'] },
-      { target: '#ticket.DEAD_LETTER', actions: [{ type: 'escalate', params: { reason: 'CONTRACT_VIOLATION', from } }] },
+      {
+        guard: 'contractRetriesLeft',
+        target: leafId,
+        reenter: true,
+        actions: ['countContractFailure'],
+      },
+      {
+        target: '#ticket.DEAD_LETTER',
+        actions: [{ type: 'escalate', params: { reason: 'CONTRACT_VIOLATION', from } }],
+      },
     ]),
     AGENT_TIMEOUT: withCost([{ target: ESCALATED, actions: [escalate('AGENT_TIMEOUT', from)] }]),
   };
@@ -261,16 +343,41 @@ const leadEncroachment = (from: ResumableState): Transition => ({
  * change, encroachment, conflict) are not approvable: RETRY, REJECT or CANCEL them.
  */
 const approveEscalation: Transition[] = [
-  { guard: { type: 'escalatedBy', params: { from: 'PLAN_NEGOTIATE', reason: 'PLAN_ROUNDS_EXHAUSTED' } }, target: 'PLAN_APPROVED', actions: 'humanPass' },
-  { guard: { type: 'escalatedBy', params: { from: 'RED', reason: 'RED_NOT_RED' } }, target: 'BUILD', actions: ['humanPass', 'startBuild'] },
-  { guard: { type: 'escalatedBy', params: { from: 'VALIDATE', reason: 'ATTEMPTS_EXHAUSTED' } }, target: 'SHIP', actions: 'humanPass' },
-  { guard: { type: 'escalatedBy', params: { from: 'SHIP', reason: 'LIVE_CHECK_FAILED' } }, target: 'LIVE', actions: 'humanPass' },
+  {
+    guard: {
+      type: 'escalatedBy',
+      params: { from: 'PLAN_NEGOTIATE', reason: 'PLAN_ROUNDS_EXHAUSTED' },
+    },
+    target: 'PLAN_APPROVED',
+    actions: 'humanPass',
+  },
+  {
+    guard: { type: 'escalatedBy', params: { from: 'RED', reason: 'RED_NOT_RED' } },
+    target: 'BUILD',
+    actions: ['humanPass', 'startBuild'],
+  },
+  {
+    guard: { type: 'escalatedBy', params: { from: 'VALIDATE', reason: 'ATTEMPTS_EXHAUSTED' } },
+    target: 'SHIP',
+    actions: 'humanPass',
+  },
+  {
+    guard: { type: 'escalatedBy', params: { from: 'SHIP', reason: 'LIVE_CHECK_FAILED' } },
+    target: 'LIVE',
+    actions: 'humanPass',
+  },
 ];
 
 /** Where an operator's RETRY sends a ticket: the phase it left, with fresh counters and budget. */
 const retryEscalation: Transition[] = [
-  { guard: { type: 'reasonIs', params: { reason: 'ATTEMPTS_EXHAUSTED' } }, target: 'BUILD', actions: ['resetForRetry', 'armBudgetTimer'] },
-  ...(['PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP'] as const).map((state) => ({
+  {
+    guard: { type: 'reasonIs', params: { reason: 'ATTEMPTS_EXHAUSTED' } },
+    target: 'BUILD',
+    actions: ['resetForRetry', 'armBudgetTimer'],
+  },
+  ...(
+    ['PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP'] as const
+  ).map((state) => ({
     guard: { type: 'returnsTo', params: { states: [state] } },
     target: state,
     actions: ['resetForRetry', 'armBudgetTimer'],
@@ -313,23 +420,45 @@ export const ticketMachine = machineSetup.createMachine({
       },
     },
     PLAN_DRAFT: agentState('PLAN_DRAFT', '#ticket.PLAN_DRAFT', 'lead', 'plan_draft', {
-      PLAN_READY: { target: 'PLAN_NEGOTIATE', actions: ['phaseSucceeded', 'recordPlan', 'startNegotiation'] },
+      PLAN_READY: {
+        target: 'PLAN_NEGOTIATE',
+        actions: ['phaseSucceeded', 'recordPlan', 'startNegotiation'],
+      },
       GATE_FAILED: leadEncroachment('PLAN_DRAFT'),
     }),
     PLAN_NEGOTIATE: {
       initial: 'critique',
       states: {
-        critique: agentState('PLAN_NEGOTIATE', '#ticket.PLAN_NEGOTIATE.critique', 'validator', 'plan_critique', {
-          PLAN_REVIEWED: [
-            { guard: { type: 'verdictIs', params: { verdict: 'APPROVE' } }, target: '#ticket.PLAN_APPROVED', actions: 'phaseSucceeded' },
-            { guard: 'roundsLeft', target: 'revise', actions: 'phaseSucceeded' },
-            { target: ESCALATED, actions: escalate('PLAN_ROUNDS_EXHAUSTED', 'PLAN_NEGOTIATE') },
-          ],
-        }),
-        revise: agentState('PLAN_NEGOTIATE', '#ticket.PLAN_NEGOTIATE.revise', 'lead', 'plan_revise', {
-          PLAN_READY: { target: 'critique', actions: ['phaseSucceeded', 'recordPlan', 'nextRound'] },
-          GATE_FAILED: leadEncroachment('PLAN_NEGOTIATE'),
-        }),
+        critique: agentState(
+          'PLAN_NEGOTIATE',
+          '#ticket.PLAN_NEGOTIATE.critique',
+          'validator',
+          'plan_critique',
+          {
+            PLAN_REVIEWED: [
+              {
+                guard: { type: 'verdictIs', params: { verdict: 'APPROVE' } },
+                target: '#ticket.PLAN_APPROVED',
+                actions: 'phaseSucceeded',
+              },
+              { guard: 'roundsLeft', target: 'revise', actions: 'phaseSucceeded' },
+              { target: ESCALATED, actions: escalate('PLAN_ROUNDS_EXHAUSTED', 'PLAN_NEGOTIATE') },
+            ],
+          },
+        ),
+        revise: agentState(
+          'PLAN_NEGOTIATE',
+          '#ticket.PLAN_NEGOTIATE.revise',
+          'lead',
+          'plan_revise',
+          {
+            PLAN_READY: {
+              target: 'critique',
+              actions: ['phaseSucceeded', 'recordPlan', 'nextRound'],
+            },
+            GATE_FAILED: leadEncroachment('PLAN_NEGOTIATE'),
+          },
+        ),
       },
     },
     PLAN_APPROVED: {
@@ -343,22 +472,43 @@ export const ticketMachine = machineSetup.createMachine({
     RED: agentState('RED', '#ticket.RED', 'generator', 'red', {
       RED_CONFIRMED: { target: 'BUILD', actions: ['phaseSucceeded', 'startBuild'] },
       GATE_FAILED: [
-        { guard: 'redAttemptsLeft', target: 'RED', reenter: true, actions: ['phaseSucceeded', 'nextRedAttempt'] },
+        {
+          guard: 'redAttemptsLeft',
+          target: 'RED',
+          reenter: true,
+          actions: ['phaseSucceeded', 'nextRedAttempt'],
+        },
         { target: ESCALATED, actions: escalate('FROM_EVENT', 'RED') },
       ],
     }),
     BUILD: agentState('BUILD', '#ticket.BUILD', 'generator', 'build', {
       BUILD_READY: { target: 'VALIDATE', actions: 'phaseSucceeded' },
       GATE_FAILED: [
-        { guard: 'attemptsLeft', target: 'BUILD', reenter: true, actions: ['phaseSucceeded', 'nextAttempt', 'recordFindings'] },
+        {
+          guard: 'attemptsLeft',
+          target: 'BUILD',
+          reenter: true,
+          actions: ['phaseSucceeded', 'nextAttempt', 'recordFindings'],
+        },
         { target: ESCALATED, actions: escalate('FROM_EVENT', 'BUILD') },
       ],
     }),
     VALIDATE: agentState('VALIDATE', '#ticket.VALIDATE', 'validator', 'validate', {
       VERDICT: [
-        { guard: { type: 'verdictIs', params: { verdict: 'PASS' } }, target: 'SHIP', actions: 'phaseSucceeded' },
-        { guard: 'attemptsLeft', target: 'BUILD', actions: ['phaseSucceeded', 'nextAttempt', 'recordFindings'] },
-        { target: ESCALATED, actions: ['recordFindings', escalate('ATTEMPTS_EXHAUSTED', 'VALIDATE')] },
+        {
+          guard: { type: 'verdictIs', params: { verdict: 'PASS' } },
+          target: 'SHIP',
+          actions: 'phaseSucceeded',
+        },
+        {
+          guard: 'attemptsLeft',
+          target: 'BUILD',
+          actions: ['phaseSucceeded', 'nextAttempt', 'recordFindings'],
+        },
+        {
+          target: ESCALATED,
+          actions: ['recordFindings', escalate('ATTEMPTS_EXHAUSTED', 'VALIDATE')],
+        },
       ],
     }),
     SHIP: {
@@ -390,7 +540,10 @@ export const ticketMachine = machineSetup.createMachine({
           entry: 'runLiveCheck',
           on: {
             LIVE_CHECK_PASSED: { target: '#ticket.LIVE', actions: 'recordLiveEvidence' },
-            LIVE_CHECK_FAILED: { target: ESCALATED, actions: escalate('LIVE_CHECK_FAILED', 'SHIP') },
+            LIVE_CHECK_FAILED: {
+              target: ESCALATED,
+              actions: escalate('LIVE_CHECK_FAILED', 'SHIP'),
+            },
             REPLAY: { target: 'verifying', reenter: true },
           },
         },
@@ -436,7 +589,8 @@ export type TicketMachine = typeof ticketMachine;
 /** The top-level state of a snapshot value (`{ SHIP: 'merging' }` -> `'SHIP'`). */
 export function topState(value: unknown): TicketState {
   const name = typeof value === 'string' ? value : Object.keys(value as object)[0];
-  if (!name || !(TOP_STATES as readonly string[]).includes(name)) throw new Error(`not a ticket state: ${JSON.stringify(value)}`);
+  if (!name || !(TOP_STATES as readonly string[]).includes(name))
+    throw new Error(`not a ticket state: ${JSON.stringify(value)}`);
   return name as TicketState;
 }
 

@@ -28,7 +28,11 @@ export default async function setup(project: TestProject) {
   const embedded = home ? await ensureEmbeddedServer(home) : null;
   const adminUrl = external ?? embedded!.url;
   const templateDb = `lw_template_${process.pid}`;
-  await withClient(adminUrl, (c) => c.query(`drop database if exists ${templateDb} with (force)`).then(() => c.query(`create database ${templateDb}`)));
+  await withClient(adminUrl, (c) =>
+    c
+      .query(`drop database if exists ${templateDb} with (force)`)
+      .then(() => c.query(`create database ${templateDb}`)),
+  );
   const template = connect({ url: withDatabase(adminUrl, templateDb), source: 'DATABASE_URL' }, 2);
   try {
     await migrate(template.pool);
@@ -38,17 +42,22 @@ export default async function setup(project: TestProject) {
   project.provide('adminUrl', adminUrl);
   project.provide('templateDb', templateDb);
   return async () => {
-    await withClient(adminUrl, (c) => c.query(`drop database if exists ${templateDb} with (force)`));
+    await withClient(adminUrl, (c) =>
+      c.query(`drop database if exists ${templateDb} with (force)`),
+    );
     if (home) await removeEmbeddedServer(home);
   };
 }
 
 /** Stop the run's embedded server and delete its cluster (which, as root, lives in /var/lib/loopwright). */
 async function removeEmbeddedServer(home: string): Promise<void> {
-  const config = JSON.parse(await readFile(path.join(home, 'db', 'server.json'), 'utf8').catch(() => 'null')) as { dataDir?: string } | null;
+  const config = JSON.parse(
+    await readFile(path.join(home, 'db', 'server.json'), 'utf8').catch(() => 'null'),
+  ) as { dataDir?: string } | null;
   await stopEmbeddedServer(home);
   const clusterDir = config?.dataDir ? path.dirname(config.dataDir) : null;
-  if (clusterDir?.startsWith('/var/lib/loopwright/') && clusterDir !== '/var/lib/loopwright') await rm(clusterDir, { recursive: true, force: true });
+  if (clusterDir?.startsWith('/var/lib/loopwright/') && clusterDir !== '/var/lib/loopwright')
+    await rm(clusterDir, { recursive: true, force: true });
   await rm(home, { recursive: true, force: true });
 }
 

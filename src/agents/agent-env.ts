@@ -7,7 +7,17 @@ import type { AgentVendor } from './provider.js';
 
 /** Variables every agent needs to behave like a normal program. */
 export const BASE_ENV_NAMES: readonly string[] = [
-  'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'TMPDIR', 'SHELL', 'TZ',
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TERM',
+  'TMPDIR',
+  'SHELL',
+  'TZ',
 ];
 
 interface VendorEnv {
@@ -19,8 +29,13 @@ interface VendorEnv {
 export const VENDOR_ENV: Readonly<Record<AgentVendor, VendorEnv>> = {
   anthropic: {
     names: [
-      'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CONFIG_DIR',
-      'DISABLE_TELEMETRY', 'DISABLE_AUTOUPDATER', 'DISABLE_ERROR_REPORTING', 'IS_SANDBOX',
+      'ANTHROPIC_API_KEY',
+      'ANTHROPIC_BASE_URL',
+      'CLAUDE_CONFIG_DIR',
+      'DISABLE_TELEMETRY',
+      'DISABLE_AUTOUPDATER',
+      'DISABLE_ERROR_REPORTING',
+      'IS_SANDBOX',
     ],
     prefixes: ['CLAUDE_CODE_'],
   },

@@ -34,20 +34,30 @@ export function createClaudeProvider(config: ClaudeProviderConfig = {}): AgentPr
     run(inv: AgentInvocation): Promise<AgentOutcome> {
       const prefix = inv.options?.command ?? config.command ?? claudeCommand();
       const argv = [...prefix, ...claudeArgs(inv, config)];
-      return runAgent(inv, { argv, vendor, parser: new ClaudeStreamParser(), settings: config, ...(config.taskEnv ? { taskEnv: config.taskEnv } : {}) });
+      return runAgent(inv, {
+        argv,
+        vendor,
+        parser: new ClaudeStreamParser(),
+        settings: config,
+        ...(config.taskEnv ? { taskEnv: config.taskEnv } : {}),
+      });
     },
   };
 }
 
 /** The flags after the program, prompt last (after `--`, so a prompt starting with `-` is safe). */
-export function claudeArgs(inv: AgentInvocation, config: Pick<ClaudeProviderConfig, 'defaultModel' | 'extraArgs'> = {}): string[] {
+export function claudeArgs(
+  inv: AgentInvocation,
+  config: Pick<ClaudeProviderConfig, 'defaultModel' | 'extraArgs'> = {},
+): string[] {
   const options = inv.options ?? {};
   const model = inv.model ?? config.defaultModel;
   const args = ['-p', '--output-format', 'stream-json', '--verbose'];
   if (model) args.push('--model', model);
   args.push('--permission-mode', options.permissionMode ?? DEFAULT_CLAUDE_PERMISSION_MODE);
   if (options.maxTurns !== undefined) args.push('--max-turns', String(options.maxTurns));
-  if (options.maxBudgetUsd !== undefined) args.push('--max-budget-usd', String(options.maxBudgetUsd));
+  if (options.maxBudgetUsd !== undefined)
+    args.push('--max-budget-usd', String(options.maxBudgetUsd));
   if (inv.systemPrompt.trim()) args.push('--append-system-prompt', inv.systemPrompt);
   args.push(...(config.extraArgs ?? []), '--', inv.prompt);
   return args;

@@ -29,13 +29,23 @@ export class ClaudeStreamParser {
     const result = this.result;
     if (!result) {
       // No verdict at all: the outcome falls back to exit code and stderr.
-      return { reportedSuccess: false, costUsd: null, tokensIn: null, tokensOut: null, ...(this.sessionId ? { sessionId: this.sessionId } : {}) };
+      return {
+        reportedSuccess: false,
+        costUsd: null,
+        tokensIn: null,
+        tokensOut: null,
+        ...(this.sessionId ? { sessionId: this.sessionId } : {}),
+      };
     }
     const usage = isObject(result.usage) ? result.usage : {};
     const subtype = typeof result.subtype === 'string' ? result.subtype : undefined;
     // Some versions report error_max_turns with is_error false; an error subtype is never a success.
     const isError = result.is_error !== false || (subtype?.startsWith('error') ?? false);
-    const inputParts = [usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens].filter(isCount);
+    const inputParts = [
+      usage.input_tokens,
+      usage.cache_creation_input_tokens,
+      usage.cache_read_input_tokens,
+    ].filter(isCount);
     return {
       reportedSuccess: !isError,
       costUsd: isFiniteNumber(result.total_cost_usd) ? result.total_cost_usd : null,
@@ -50,6 +60,7 @@ export class ClaudeStreamParser {
 
 function resultErrorMessage(result: Record<string, unknown>, subtype: string | undefined): string {
   if (typeof result.result === 'string' && result.result.trim()) return result.result.trim();
-  if (Array.isArray(result.errors) && result.errors.length > 0) return result.errors.map(String).join('; ');
+  if (Array.isArray(result.errors) && result.errors.length > 0)
+    return result.errors.map(String).join('; ');
   return `agent reported an error${subtype ? ` (${subtype})` : ''}`;
 }

@@ -33,7 +33,10 @@ export class CodexEventParser {
         this.addUsage(event.usage);
         break;
       case 'turn.failed':
-        this.failure = messageOf(isObject(event.error) ? event.error.message : undefined) ?? this.failure ?? 'turn failed';
+        this.failure =
+          messageOf(isObject(event.error) ? event.error.message : undefined) ??
+          this.failure ??
+          'turn failed';
         break;
       case 'error':
         this.failure ??= messageOf(event.message) ?? 'codex reported an error';
@@ -49,7 +52,12 @@ export class CodexEventParser {
       tokensIn: this.tokensIn,
       tokensOut: this.tokensOut,
       ...(this.threadId ? { sessionId: this.threadId } : {}),
-      subtype: this.failure !== undefined ? 'turn.failed' : this.completed ? 'turn.completed' : 'incomplete',
+      subtype:
+        this.failure !== undefined
+          ? 'turn.failed'
+          : this.completed
+            ? 'turn.completed'
+            : 'incomplete',
       ...(this.failure !== undefined ? { errorMessage: this.failure } : {}),
     };
   }

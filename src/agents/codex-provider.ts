@@ -29,20 +29,31 @@ export function createCodexProvider(config: CodexProviderConfig = {}): AgentProv
     run(inv: AgentInvocation): Promise<AgentOutcome> {
       const prefix = inv.options?.command ?? config.command ?? codexCommand();
       const argv = [...prefix, ...codexArgs(inv, config)];
-      return runAgent(inv, { argv, vendor: 'openai', parser: new CodexEventParser(), settings: config });
+      return runAgent(inv, {
+        argv,
+        vendor: 'openai',
+        parser: new CodexEventParser(),
+        settings: config,
+      });
     },
   };
 }
 
 /** `options.permissionMode` is used as the sandbox when it names one; otherwise workspace-write. */
-export function codexArgs(inv: AgentInvocation, config: Pick<CodexProviderConfig, 'defaultModel' | 'extraArgs'> = {}): string[] {
+export function codexArgs(
+  inv: AgentInvocation,
+  config: Pick<CodexProviderConfig, 'defaultModel' | 'extraArgs'> = {},
+): string[] {
   const requested = inv.options?.permissionMode;
-  const sandbox = (CODEX_SANDBOX_MODES as readonly string[]).includes(requested ?? '') ? requested! : DEFAULT_CODEX_SANDBOX;
+  const sandbox = (CODEX_SANDBOX_MODES as readonly string[]).includes(requested ?? '')
+    ? requested!
+    : DEFAULT_CODEX_SANDBOX;
   const model = inv.model ?? config.defaultModel;
   const args = ['exec', '--json', '--sandbox', sandbox, '--cd', inv.cwd, '--skip-git-repo-check'];
   if (model) args.push('--model', model);
   // -c values are TOML; a JSON string literal is a valid TOML basic string.
-  if (inv.systemPrompt.trim()) args.push('-c', `developer_instructions=${JSON.stringify(inv.systemPrompt)}`);
+  if (inv.systemPrompt.trim())
+    args.push('-c', `developer_instructions=${JSON.stringify(inv.systemPrompt)}`);
   args.push(...(config.extraArgs ?? []), '--', inv.prompt);
   return args;
 }

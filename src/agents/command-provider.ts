@@ -21,12 +21,21 @@ export function createCommandProvider(config: CommandProviderConfig = {}): Agent
     vendor,
     async run(inv: AgentInvocation): Promise<AgentOutcome> {
       const argv = inv.options?.command ?? config.command;
-      if (!argv || argv.length === 0) throw new BadInputError('the command provider needs a command (config.command or options.command)');
+      if (!argv || argv.length === 0)
+        throw new BadInputError(
+          'the command provider needs a command (config.command or options.command)',
+        );
       const taskEnv = {
         LOOPWRIGHT_PROMPT: inv.prompt,
         ...(inv.model ? { LOOPWRIGHT_MODEL: inv.model } : {}),
       };
-      return runAgent(inv, { argv: [...argv, ...(config.extraArgs ?? [])], vendor, parser: null, settings: config, taskEnv });
+      return runAgent(inv, {
+        argv: [...argv, ...(config.extraArgs ?? [])],
+        vendor,
+        parser: null,
+        settings: config,
+        taskEnv,
+      });
     },
   };
 }

@@ -8,11 +8,19 @@ import type { GroupResult } from './spawn-group.js';
 
 /** What a provider's output parser learned from stdout: the outcome's usage fields, and whether
  * the agent's own protocol reported success (claude: a result line with is_error false). */
-export type ParsedRun = Pick<AgentOutcome, 'costUsd' | 'tokensIn' | 'tokensOut' | 'sessionId' | 'subtype' | 'errorMessage'> & {
+export type ParsedRun = Pick<
+  AgentOutcome,
+  'costUsd' | 'tokensIn' | 'tokensOut' | 'sessionId' | 'subtype' | 'errorMessage'
+> & {
   readonly reportedSuccess: boolean;
 };
 
-export const EMPTY_PARSE: ParsedRun = { reportedSuccess: false, costUsd: null, tokensIn: null, tokensOut: null };
+export const EMPTY_PARSE: ParsedRun = {
+  reportedSuccess: false,
+  costUsd: null,
+  tokensIn: null,
+  tokensOut: null,
+};
 
 export function settleOutcome(group: GroupResult, parsed: ParsedRun): AgentOutcome {
   const status = statusOf(group, parsed);

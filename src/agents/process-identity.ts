@@ -37,7 +37,10 @@ export function processStartTime(pid: number): string | null {
     return fields ? (statField(fields, 22) ?? null) : null;
   }
   try {
-    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out.trim() || null;
   } catch {
     return null;
@@ -83,10 +86,13 @@ export interface RunMember {
  * Linux only; elsewhere it can only say whether the group exists.
  */
 export function findRunMembers(pgid: number, tag?: string): RunMember[] {
-  if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`not an agent process group: ${pgid}`);
+  if (!Number.isInteger(pgid) || pgid <= 1)
+    throw new RangeError(`not an agent process group: ${pgid}`);
   if (process.platform !== 'linux') return signalZero(-pgid) ? [{ pid: pgid, pgrp: pgid }] : [];
   const entry = tag === undefined ? undefined : tagEntry(tag);
-  return scanProcesses((pid, pgrp) => pgrp === pgid || (entry !== undefined && hasEnvEntry(pid, entry)));
+  return scanProcesses(
+    (pid, pgrp) => pgrp === pgid || (entry !== undefined && hasEnvEntry(pid, entry)),
+  );
 }
 
 /** Live processes carrying the run's tag, wherever they are (Linux only; [] elsewhere). */

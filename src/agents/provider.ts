@@ -140,7 +140,9 @@ export function createProvider(name: ProviderName, config: ProviderConfig = {}):
     case 'scripted':
       return createScriptedProvider(omitVendor(config));
     default:
-      throw new BadInputError(`unknown agent provider: ${String(name)} (expected claude, codex, command or scripted)`);
+      throw new BadInputError(
+        `unknown agent provider: ${String(name)} (expected claude, codex, command or scripted)`,
+      );
   }
 }
 

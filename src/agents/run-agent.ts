@@ -27,7 +27,12 @@ export const TASK_FILE = '.loopwright/task.md';
 
 /** Task variables every agent gets; the caller's `inv.env` may override them. */
 export function runIdentityEnv(inv: AgentInvocation): Record<string, string> {
-  return { LOOPWRIGHT_RUN_ID: inv.runId, LOOPWRIGHT_ROLE: inv.role, LOOPWRIGHT_PHASE: inv.phase, LOOPWRIGHT_TASK_FILE: TASK_FILE };
+  return {
+    LOOPWRIGHT_RUN_ID: inv.runId,
+    LOOPWRIGHT_ROLE: inv.role,
+    LOOPWRIGHT_PHASE: inv.phase,
+    LOOPWRIGHT_TASK_FILE: TASK_FILE,
+  };
 }
 
 /**
@@ -38,7 +43,13 @@ export function runIdentityEnv(inv: AgentInvocation): Record<string, string> {
  */
 export async function runAgent(
   inv: AgentInvocation,
-  spec: { argv: readonly string[]; vendor: AgentVendor; parser: OutputParser | null; settings: ProviderSettings; taskEnv?: Readonly<Record<string, string>> },
+  spec: {
+    argv: readonly string[];
+    vendor: AgentVendor;
+    parser: OutputParser | null;
+    settings: ProviderSettings;
+    taskEnv?: Readonly<Record<string, string>>;
+  },
 ): Promise<AgentOutcome> {
   const task = { ...runIdentityEnv(inv), ...spec.taskEnv, ...inv.env };
   const env = buildAgentEnv({ vendor: spec.vendor, configured: spec.settings.env, task });

@@ -12,11 +12,22 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { findRunMembers, PROCESS_TAG_ENV, processStartTime, type RunMember } from './process-identity.js';
+import {
+  findRunMembers,
+  PROCESS_TAG_ENV,
+  processStartTime,
+  type RunMember,
+} from './process-identity.js';
 import type { SpawnedGroup } from './provider.js';
 
 /** Why a group stopped, before any provider interprets its output. */
-export type GroupEnding = 'exit' | 'timeout' | 'aborted' | 'truncated' | 'spawn-failed' | 'on-spawn-failed';
+export type GroupEnding =
+  | 'exit'
+  | 'timeout'
+  | 'aborted'
+  | 'truncated'
+  | 'spawn-failed'
+  | 'on-spawn-failed';
 
 export interface GroupSpec {
   readonly argv: readonly string[];
@@ -63,19 +74,39 @@ const GROUP_POLL_MS = 25;
 export async function runProcessGroup(spec: GroupSpec): Promise<GroupResult> {
   const started = Date.now();
   if (spec.signal?.aborted) {
-    return { ending: 'aborted', exitCode: null, signal: null, durationMs: 0, outputTruncated: false, stderrTail: '' };
+    return {
+      ending: 'aborted',
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      outputTruncated: false,
+      stderrTail: '',
+    };
   }
   const [file, ...args] = spec.argv;
   if (!file) throw new TypeError('runProcessGroup: empty argv');
   if (!existsSync(spec.cwd)) {
     const failure = `working directory does not exist: ${spec.cwd}`;
-    return { ending: 'spawn-failed', exitCode: null, signal: null, durationMs: 0, outputTruncated: false, stderrTail: '', failure };
+    return {
+      ending: 'spawn-failed',
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      outputTruncated: false,
+      stderrTail: '',
+      failure,
+    };
   }
   mkdirSync(path.dirname(spec.transcriptPath), { recursive: true });
   const transcript = createWriteStream(spec.transcriptPath, { flags: 'w' });
   const tag = randomUUID();
   const env = { ...spec.env, [PROCESS_TAG_ENV]: tag };
-  const child = spawn(file, args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, args, {
+    cwd: spec.cwd,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const run = new GroupRun(spec, child, transcript, tag);
   const result = await run.settle();
   await new Promise<void>((resolve) => transcript.end(resolve));
@@ -125,13 +156,22 @@ class GroupRun {
     await Promise.race([streamsClosed, delay(STDIO_DRAIN_MS)]);
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();
-    if (this.truncated) this.transcript.write(`\n[loopwright: output cap of ${this.spec.maxOutputBytes} bytes reached; process group killed]\n`);
+    if (this.truncated)
+      this.transcript.write(
+        `\n[loopwright: output cap of ${this.spec.maxOutputBytes} bytes reached; process group killed]\n`,
+      );
     return this.result(this.ending ?? 'exit', code, signal);
   }
 
-  private result(ending: GroupEnding, exitCode: number | null, signal: string | null): Omit<GroupResult, 'durationMs'> {
+  private result(
+    ending: GroupEnding,
+    exitCode: number | null,
+    signal: string | null,
+  ): Omit<GroupResult, 'durationMs'> {
     return {
-      ending, exitCode, signal,
+      ending,
+      exitCode,
+      signal,
       outputTruncated: this.truncated,
       stderrTail: this.stderrTail,
       ...(this.failure ? { failure: this.failure } : {}),
@@ -205,18 +245,21 @@ class GroupRun {
       { stream: this.child.stderr, onLine: (line: string) => this.keepStderr(line) },
     ];
     return Promise.all(
-      streams.map(({ stream, onLine }) => new Promise<void>((resolve) => {
-        if (!stream) return resolve();
-        const lines = new LineSplitter((line) => {
-          this.transcript.write(`${line}\n`);
-          onLine?.(line);
-        });
-        stream.on('data', (chunk: Buffer) => lines.push(this.admit(chunk)));
-        stream.once('close', () => {
-          lines.end();
-          resolve();
-        });
-      })),
+      streams.map(
+        ({ stream, onLine }) =>
+          new Promise<void>((resolve) => {
+            if (!stream) return resolve();
+            const lines = new LineSplitter((line) => {
+              this.transcript.write(`${line}\n`);
+              onLine?.(line);
+            });
+            stream.on('data', (chunk: Buffer) => lines.push(this.admit(chunk)));
+            stream.once('close', () => {
+              lines.end();
+              resolve();
+            });
+          }),
+      ),
     ).then(() => undefined);
   }
 

@@ -14,7 +14,9 @@ describe('parseInteger', () => {
   });
 
   it('rejects values out of bounds, naming them', () => {
-    expect(() => parseInteger('--concurrency', '0', { min: 1, max: 64 })).toThrow('--concurrency must be between 1 and 64, got 0');
+    expect(() => parseInteger('--concurrency', '0', { min: 1, max: 64 })).toThrow(
+      '--concurrency must be between 1 and 64, got 0',
+    );
   });
 });
 
@@ -28,14 +30,20 @@ describe('parseList', () => {
 
 describe('parseCommandArgs', () => {
   it('always understands --json and --help', () => {
-    const { values, positionals } = parseCommandArgs(['a', '--json', '--repo', 'r'], { repo: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(['a', '--json', '--repo', 'r'], {
+      repo: { type: 'string' },
+    });
     expect(values).toMatchObject({ json: true, repo: 'r' });
     expect(positionals).toEqual(['a']);
   });
 
   it('turns parseArgs errors into one-line bad input', () => {
-    expect(() => parseCommandArgs(['--nope'], {})).toThrow(new BadInputError("unknown option '--nope'"));
-    expect(() => parseCommandArgs(['--repo'], { repo: { type: 'string' } })).toThrow("option '--repo <value>' argument missing");
+    expect(() => parseCommandArgs(['--nope'], {})).toThrow(
+      new BadInputError("unknown option '--nope'"),
+    );
+    expect(() => parseCommandArgs(['--repo'], { repo: { type: 'string' } })).toThrow(
+      "option '--repo <value>' argument missing",
+    );
   });
 });
 

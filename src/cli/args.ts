@@ -22,9 +22,18 @@ export const COMMON_OPTIONS = {
  * const { values, positionals } = parseCommandArgs(args, { repo: { type: 'string' } });
  * ```
  */
-export function parseCommandArgs<const O extends OptionsConfig>(args: readonly string[], options: O) {
+export function parseCommandArgs<const O extends OptionsConfig>(
+  args: readonly string[],
+  options: O,
+) {
   try {
-    return parseArgs({ args: [...args], options: { ...COMMON_OPTIONS, ...options }, strict: true, allowPositionals: true, tokens: true });
+    return parseArgs({
+      args: [...args],
+      options: { ...COMMON_OPTIONS, ...options },
+      strict: true,
+      allowPositionals: true,
+      tokens: true,
+    });
   } catch (error) {
     throw toBadInput(error);
   }
@@ -38,15 +47,24 @@ export function toBadInput(error: unknown): unknown {
   const first = message.split(/\.\s/)[0]!.replace(/\.$/, '');
   // `--priority -5`: the value looks like an option; parseArgs' own advice is the useful part.
   const dashHint = /use '(--[\w-]+=-XYZ)'/.exec(message)?.[1];
-  const line = first.charAt(0).toLowerCase() + first.slice(1) + (dashHint ? ` (for a value starting with -, write ${dashHint})` : '');
+  const line =
+    first.charAt(0).toLowerCase() +
+    first.slice(1) +
+    (dashHint ? ` (for a value starting with -, write ${dashHint})` : '');
   return new BadInputError(line, { cause: error });
 }
 
 /** Exactly the positionals a command expects, named for the error message. */
-export function expectPositionals(positionals: readonly string[], names: readonly string[], optional = 0): string[] {
+export function expectPositionals(
+  positionals: readonly string[],
+  names: readonly string[],
+  optional = 0,
+): string[] {
   const required = names.length - optional;
-  if (positionals.length < required) throw new BadInputError(`missing ${names[positionals.length]}`);
-  if (positionals.length > names.length) throw new BadInputError(`unexpected argument: ${positionals[names.length]}`);
+  if (positionals.length < required)
+    throw new BadInputError(`missing ${names[positionals.length]}`);
+  if (positionals.length > names.length)
+    throw new BadInputError(`unexpected argument: ${positionals[names.length]}`);
   return [...positionals];
 }
 
@@ -59,14 +77,19 @@ export function expectPositionals(positionals: readonly string[], names: readonl
  * parseInteger('--priority', 'abc');                           // throws BadInputError
  * ```
  */
-export function parseInteger(flag: string, raw: string | undefined, bounds: { min?: number; max?: number } = {}): number | undefined {
+export function parseInteger(
+  flag: string,
+  raw: string | undefined,
+  bounds: { min?: number; max?: number } = {},
+): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw.trim());
   if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) {
     throw new BadInputError(`${flag} must be an integer, got "${raw}"`);
   }
   const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = bounds;
-  if (value < min || value > max) throw new BadInputError(`${flag} must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max)
+    throw new BadInputError(`${flag} must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 

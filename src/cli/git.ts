@@ -13,15 +13,28 @@ interface GitOutput {
 }
 
 /** Run `git -C <dir> ...args`; resolves with the outcome, rejects only when git cannot start. */
-export function runGit(dir: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<GitOutput> {
+export function runGit(
+  dir: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<GitOutput> {
   return new Promise((resolve, reject) => {
-    execFile('git', ['-C', dir, ...args], { env, encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new LoopwrightError('GIT_MISSING', 'git not found on PATH; install git', { cause: error }));
-        return;
-      }
-      resolve({ ok: !error, stdout: stdout.trim(), stderr: stderr.trim() });
-    });
+    execFile(
+      'git',
+      ['-C', dir, ...args],
+      { env, encoding: 'utf8', timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(
+            new LoopwrightError('GIT_MISSING', 'git not found on PATH; install git', {
+              cause: error,
+            }),
+          );
+          return;
+        }
+        resolve({ ok: !error, stdout: stdout.trim(), stderr: stderr.trim() });
+      },
+    );
   });
 }
 
@@ -44,7 +57,15 @@ export async function currentBranch(top: string, env: NodeJS.ProcessEnv): Promis
 }
 
 /** True when `refs/heads/<branch>` exists and points at a commit. */
-export async function branchExists(top: string, branch: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const result = await runGit(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], env);
+export async function branchExists(
+  top: string,
+  branch: string,
+  env: NodeJS.ProcessEnv,
+): Promise<boolean> {
+  const result = await runGit(
+    top,
+    ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`],
+    env,
+  );
   return result.ok;
 }

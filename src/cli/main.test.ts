@@ -6,7 +6,12 @@ import { COMMANDS } from './registry.js';
 
 function capture(env: NodeJS.ProcessEnv = {}) {
   const out = { stdout: '', stderr: '' };
-  const io: CliIo = { stdout: (s) => void (out.stdout += s), stderr: (s) => void (out.stderr += s), env, cwd: '/' };
+  const io: CliIo = {
+    stdout: (s) => void (out.stdout += s),
+    stderr: (s) => void (out.stderr += s),
+    env,
+    cwd: '/',
+  };
   return { io, out };
 }
 
@@ -20,8 +25,12 @@ describe('main without a database', () => {
     }
   });
 
-  it('prints one command\'s usage for help <cmd> and <cmd> --help', async () => {
-    for (const argv of [['help', 'ticket'], ['ticket', 'add', '--help'], ['ticket', '-h']]) {
+  it("prints one command's usage for help <cmd> and <cmd> --help", async () => {
+    for (const argv of [
+      ['help', 'ticket'],
+      ['ticket', 'add', '--help'],
+      ['ticket', '-h'],
+    ]) {
       const { io, out } = capture();
       expect(await main(argv, io)).toBe(0);
       expect(out.stdout).toMatch(/^ {2}loopwright ticket add --repo R --title T/m);
@@ -56,7 +65,9 @@ describe('reportError', () => {
     expect(reportError(io, new DependencyCycleError(['a-1', 'a-2', 'a-1']))).toBe(2);
     expect(reportError(io, new DatabaseUnavailableError('down\nreally'))).toBe(1);
     expect(reportError(io, new Error('boom'))).toBe(1);
-    expect(out.stderr).toBe('loopwright: dependency cycle: a-1 -> a-2 -> a-1\nloopwright: down really\nloopwright: boom\n');
+    expect(out.stderr).toBe(
+      'loopwright: dependency cycle: a-1 -> a-2 -> a-1\nloopwright: down really\nloopwright: boom\n',
+    );
   });
 
   it('adds the stack only with LOOPWRIGHT_DEBUG=1', () => {

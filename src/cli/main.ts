@@ -90,6 +90,7 @@ export function reportError(io: CliIo, thrown: unknown): number {
   const badInput = error instanceof BadInputError;
   // Named errors are written for one line; others (e.g. a server log tail) keep their lines.
   printError(io, error instanceof LoopwrightError ? message.replace(/\s*\n\s*/g, ' ') : message);
-  if (io.env.LOOPWRIGHT_DEBUG === '1' && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
+  if (io.env.LOOPWRIGHT_DEBUG === '1' && error instanceof Error && error.stack)
+    io.stderr(`${error.stack}\n`);
   return badInput ? 2 : 1;
 }

@@ -10,11 +10,18 @@ function capture(): CliIo & { out: () => string } {
 describe('printTable', () => {
   it('aligns columns, right-aligns numbers and shows blanks as -', () => {
     const io = capture();
-    printTable(io, [{ k: 'app-1', n: 5, t: null }, { k: 'app-10', n: 12, t: ['a', 'b'] }], [
-      { header: 'KEY', value: (r) => r.k },
-      { header: 'N', value: (r) => r.n, right: true },
-      { header: 'TAGS', value: (r) => r.t },
-    ]);
+    printTable(
+      io,
+      [
+        { k: 'app-1', n: 5, t: null },
+        { k: 'app-10', n: 12, t: ['a', 'b'] },
+      ],
+      [
+        { header: 'KEY', value: (r) => r.k },
+        { header: 'N', value: (r) => r.n, right: true },
+        { header: 'TAGS', value: (r) => r.t },
+      ],
+    );
     expect(io.out()).toBe('KEY      N  TAGS\napp-1    5  -\napp-10  12  a,b\n');
   });
 
@@ -27,7 +34,13 @@ describe('printTable', () => {
 
 describe('formatting', () => {
   it('formats durations, times and long text', () => {
-    expect([formatDuration(850), formatDuration(12_400), formatDuration(245_000), formatDuration(7_380_000), formatDuration(null)]).toEqual(['850ms', '12s', '4m05s', '2h03m', '-']);
+    expect([
+      formatDuration(850),
+      formatDuration(12_400),
+      formatDuration(245_000),
+      formatDuration(7_380_000),
+      formatDuration(null),
+    ]).toEqual(['850ms', '12s', '4m05s', '2h03m', '-']);
     expect(formatTime(new Date('2026-01-02T03:04:05.678Z'))).toBe('2026-01-02 03:04:05');
     expect(truncate('a\nb', 10)).toBe('a b');
     expect(truncate('abcdefghijkl', 5)).toBe('abcd…');

@@ -14,7 +14,9 @@ export interface Column<Row> {
 
 /** Print a value as one JSON document (Dates as ISO strings, bigint as strings). */
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout(`${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  io.stdout(
+    `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
+  );
 }
 
 /** Print one line on stdout. */
@@ -35,13 +37,20 @@ export function printError(io: CliIo, message: string): void {
  * printTable(io, rows, [{ header: 'KEY', value: (r) => r.key }, { header: 'STATE', value: (r) => r.state }]);
  * ```
  */
-export function printTable<Row>(io: CliIo, rows: readonly Row[], columns: readonly Column<Row>[], empty = '(none)'): void {
+export function printTable<Row>(
+  io: CliIo,
+  rows: readonly Row[],
+  columns: readonly Column<Row>[],
+  empty = '(none)',
+): void {
   if (rows.length === 0) {
     printLine(io, empty);
     return;
   }
   const cells = rows.map((row) => columns.map((c) => formatCell(c.value(row))));
-  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const widths = columns.map((c, i) =>
+    Math.max(c.header.length, ...cells.map((r) => r[i]!.length)),
+  );
   const render = (values: readonly string[]) =>
     values
       .map((v, i) => (columns[i]!.right ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
@@ -54,7 +63,8 @@ export function printTable<Row>(io: CliIo, rows: readonly Row[], columns: readon
 /** `label: value` lines with the labels aligned. */
 export function printFields(io: CliIo, fields: readonly (readonly [string, unknown])[]): void {
   const width = Math.max(...fields.map(([label]) => label.length));
-  for (const [label, value] of fields) printLine(io, `${`${label}:`.padEnd(width + 1)} ${formatCell(value)}`);
+  for (const [label, value] of fields)
+    printLine(io, `${`${label}:`.padEnd(width + 1)} ${formatCell(value)}`);
 }
 
 function formatCell(value: unknown): string {

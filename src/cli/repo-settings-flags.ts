@@ -3,7 +3,12 @@
  * `--agent role=provider[:model]`, `--script PATH` (scripted agents) and `--limit key=value`.
  */
 import path from 'node:path';
-import { agentFor, repoSettingsSchema, vendorOf, type RepoSettings } from '../config/repo-settings.js';
+import {
+  agentFor,
+  repoSettingsSchema,
+  vendorOf,
+  type RepoSettings,
+} from '../config/repo-settings.js';
 import { BadInputError } from '../errors.js';
 
 const ROLES = ['lead', 'generator', 'validator'] as const;
@@ -20,8 +25,14 @@ export function settingsFromFlags(flags: SettingsFlags, cwd: string): RepoSettin
   const agents: Record<string, { provider: string; model?: string }> = {};
   for (const raw of flags.agent ?? []) {
     const match = /^([a-z]+)=([a-z]+)(?::(.+))?$/.exec(raw);
-    if (!match || !(ROLES as readonly string[]).includes(match[1]!) || !(PROVIDERS as readonly string[]).includes(match[2]!)) {
-      throw new BadInputError(`--agent must be role=provider[:model] with role ${ROLES.join('|')} and provider ${PROVIDERS.join('|')}, got "${raw}"`);
+    if (
+      !match ||
+      !(ROLES as readonly string[]).includes(match[1]!) ||
+      !(PROVIDERS as readonly string[]).includes(match[2]!)
+    ) {
+      throw new BadInputError(
+        `--agent must be role=provider[:model] with role ${ROLES.join('|')} and provider ${PROVIDERS.join('|')}, got "${raw}"`,
+      );
     }
     agents[match[1]!] = { provider: match[2]!, ...(match[3] ? { model: match[3] } : {}) };
   }
@@ -29,7 +40,8 @@ export function settingsFromFlags(flags: SettingsFlags, cwd: string): RepoSettin
   for (const raw of flags.limit ?? []) {
     const match = /^([A-Za-z]+)=(.+)$/.exec(raw);
     const value = match ? (match[2] === 'none' ? null : Number(match[2])) : NaN;
-    if (!match || (value !== null && !Number.isFinite(value))) throw new BadInputError(`--limit must be key=number (or key=none), got "${raw}"`);
+    if (!match || (value !== null && !Number.isFinite(value)))
+      throw new BadInputError(`--limit must be key=number (or key=none), got "${raw}"`);
     limits[match[1]!] = value;
   }
   const parsed = repoSettingsSchema.safeParse({
@@ -39,10 +51,17 @@ export function settingsFromFlags(flags: SettingsFlags, cwd: string): RepoSettin
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new BadInputError(`invalid repo settings at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new BadInputError(
+      `invalid repo settings at ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
   }
-  if (Object.values(parsed.data.agents).some((a) => a?.provider === 'scripted') && !parsed.data.script) {
-    throw new BadInputError('scripted agents need --script <file> (see src/agents/scripted/script.ts for the format)');
+  if (
+    Object.values(parsed.data.agents).some((a) => a?.provider === 'scripted') &&
+    !parsed.data.script
+  ) {
+    throw new BadInputError(
+      'scripted agents need --script <file> (see src/agents/scripted/script.ts for the format)',
+    );
   }
   return parsed.data;
 }

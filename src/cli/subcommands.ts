@@ -15,11 +15,18 @@ export type Subcommand = (args: readonly string[], ctx: CliContext) => Promise<n
  * return dispatchSubcommand('batch', args, ctx, { create: createBatch, list: listBatches });
  * ```
  */
-export function dispatchSubcommand(group: string, args: readonly string[], ctx: CliContext, handlers: Readonly<Record<string, Subcommand>>): Promise<number> {
+export function dispatchSubcommand(
+  group: string,
+  args: readonly string[],
+  ctx: CliContext,
+  handlers: Readonly<Record<string, Subcommand>>,
+): Promise<number> {
   const [name, ...rest] = args;
   const names = Object.keys(handlers).join(', ');
-  if (!name || name.startsWith('-')) throw new BadInputError(`${group} needs a subcommand: ${names}`);
+  if (!name || name.startsWith('-'))
+    throw new BadInputError(`${group} needs a subcommand: ${names}`);
   const handler = Object.hasOwn(handlers, name) ? handlers[name] : undefined;
-  if (!handler) throw new BadInputError(`unknown ${group} subcommand: ${name} (expected one of: ${names})`);
+  if (!handler)
+    throw new BadInputError(`unknown ${group} subcommand: ${name} (expected one of: ${names})`);
   return handler(rest, ctx);
 }

@@ -95,16 +95,18 @@ const HALTED = new Set(['ESCALATED', 'DEAD_LETTER']);
 /** Gather the view of one ticket (NotFoundError when it does not exist). */
 export async function loadTicketView(db: Kdb, ref: string, now = new Date()): Promise<TicketView> {
   const ticket = await getTicket(db, ref);
-  const [repo, batch, dependencies, dependents, journal, runs, rejected, gates] = await Promise.all([
-    getRepositoryById(db, ticket.repo_id),
-    batchNameOf(db, ticket.batch_id),
-    dependenciesOf(db, ticket.id),
-    dependentsOf(db, ticket.id),
-    readJournal(db, ticket.id),
-    listRuns(db, ticket.id),
-    readRejected(db, ticket.id),
-    gateResults(db, ticket.id),
-  ]);
+  const [repo, batch, dependencies, dependents, journal, runs, rejected, gates] = await Promise.all(
+    [
+      getRepositoryById(db, ticket.repo_id),
+      batchNameOf(db, ticket.batch_id),
+      dependenciesOf(db, ticket.id),
+      dependentsOf(db, ticket.id),
+      readJournal(db, ticket.id),
+      listRuns(db, ticket.id),
+      readRejected(db, ticket.id),
+      gateResults(db, ticket.id),
+    ],
+  );
   const context = ticket.snapshot.context;
   return {
     ticket: {
@@ -132,19 +134,43 @@ export async function loadTicketView(db: Kdb, ref: string, now = new Date()): Pr
     dependents,
     timeline: journal.map(timelineEntry),
     runs: runs.map((run) => runEntry(run, now)),
-    rejected: rejected.map((r) => ({ at: r.created_at, event: r.event_type, state: r.state, version: r.version, actor: r.actor, reason: r.reason })),
+    rejected: rejected.map((r) => ({
+      at: r.created_at,
+      event: r.event_type,
+      state: r.state,
+      version: r.version,
+      actor: r.actor,
+      reason: r.reason,
+    })),
     gates,
   };
 }
 
 async function gateResults(db: Kdb, ticketId: string): Promise<GateEntry[]> {
-  const rows = await db.selectFrom('loopwright.artifacts').select(['id', 'content', 'run_id', 'created_at'])
-    .where('ticket_id', '=', ticketId).where('kind', '=', 'gate_result').orderBy('id').execute();
+  const rows = await db
+    .selectFrom('loopwright.artifacts')
+    .select(['id', 'content', 'run_id', 'created_at'])
+    .where('ticket_id', '=', ticketId)
+    .where('kind', '=', 'gate_result')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => {
-    const g = JSON.parse(r.content) as { gate?: string; command?: string; passed?: boolean; exitCode?: number | null; durationMs?: number };
+    const g = JSON.parse(r.content) as {
+      gate?: string;
+      command?: string;
+      passed?: boolean;
+      exitCode?: number | null;
+      durationMs?: number;
+    };
     return {
-      at: r.created_at, gate: g.gate ?? '?', command: g.command ?? null, passed: g.passed === true,
-      exit_code: g.exitCode ?? null, duration_ms: g.durationMs ?? null, run_id: r.run_id, artifact_id: r.id,
+      at: r.created_at,
+      gate: g.gate ?? '?',
+      command: g.command ?? null,
+      passed: g.passed === true,
+      exit_code: g.exitCode ?? null,
+      duration_ms: g.durationMs ?? null,
+      run_id: r.run_id,
+      artifact_id: r.id,
     };
   });
 }

@@ -26,5 +26,6 @@ export function packageRoot(): string {
 
 /** loopwright's own version, from package.json. */
 export function packageVersion(): string {
-  return JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version as string;
+  return JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8'))
+    .version as string;
 }

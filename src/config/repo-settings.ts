@@ -24,23 +24,41 @@ export const agentChoiceSchema = z.object({
 export type AgentChoice = z.infer<typeof agentChoiceSchema>;
 
 export const repoSettingsSchema = z.object({
-  agents: z.object({ lead: agentChoiceSchema, generator: agentChoiceSchema, validator: agentChoiceSchema }).partial().default({}),
+  agents: z
+    .object({ lead: agentChoiceSchema, generator: agentChoiceSchema, validator: agentChoiceSchema })
+    .partial()
+    .default({}),
   /** scripted provider: the script every role reads. */
   script: z.string().optional(),
-  agentTimeoutSeconds: z.number().int().positive().default(30 * 60),
-  gateTimeoutSeconds: z.number().int().positive().default(10 * 60),
-  maxOutputBytes: z.number().int().positive().default(20 * 1024 * 1024),
+  agentTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60),
+  gateTimeoutSeconds: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 60),
+  maxOutputBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
   /** How long a final ticket's worktree is kept before removal. */
   worktreeRetentionSeconds: z.number().int().nonnegative().default(0),
   /** Ticket budgets (see TicketLimits in machines/ticket.ts); unknown keys are refused, not ignored. */
-  limits: z.strictObject({
-    maxPlanRounds: z.number().int().min(1).max(50),
-    maxAttempts: z.number().int().min(1),
-    maxRedAttempts: z.number().int().min(1).max(50),
-    maxContractRetries: z.number().int().min(0).max(20),
-    maxCostUsd: z.number().positive().nullable(),
-    wallClockSeconds: z.number().int().positive().nullable(),
-  }).partial().optional(),
+  limits: z
+    .strictObject({
+      maxPlanRounds: z.number().int().min(1).max(50),
+      maxAttempts: z.number().int().min(1),
+      maxRedAttempts: z.number().int().min(1).max(50),
+      maxContractRetries: z.number().int().min(0).max(20),
+      maxCostUsd: z.number().positive().nullable(),
+      wallClockSeconds: z.number().int().positive().nullable(),
+    })
+    .partial()
+    .optional(),
 });
 export type RepoSettings = z.infer<typeof repoSettingsSchema>;
 
@@ -53,7 +71,10 @@ export const DEFAULT_AGENTS: Record<Role, AgentChoice> = {
 
 export function repoSettings(repo: Repository): RepoSettings {
   const parsed = repoSettingsSchema.safeParse(repo.settings ?? {});
-  if (!parsed.success) throw new BadInputError(`repo ${repo.name} has invalid settings: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new BadInputError(
+      `repo ${repo.name} has invalid settings: ${parsed.error.issues[0]?.message}`,
+    );
   return parsed.data;
 }
 

@@ -6,5 +6,7 @@ import path from 'node:path';
 import { packageRoot } from './package-root.js';
 
 export function skillsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LOOPWRIGHT_SKILLS_DIR ? path.resolve(env.LOOPWRIGHT_SKILLS_DIR) : path.join(packageRoot(), 'skills');
+  return env.LOOPWRIGHT_SKILLS_DIR
+    ? path.resolve(env.LOOPWRIGHT_SKILLS_DIR)
+    : path.join(packageRoot(), 'skills');
 }

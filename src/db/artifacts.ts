@@ -17,25 +17,57 @@ export interface NewArtifact {
   readonly contentType?: string;
 }
 
-export async function insertArtifact(db: Kdb, a: NewArtifact): Promise<{ id: string; sha256: string }> {
+export async function insertArtifact(
+  db: Kdb,
+  a: NewArtifact,
+): Promise<{ id: string; sha256: string }> {
   return db
     .insertInto('loopwright.artifacts')
-    .values({ ticket_id: a.ticketId, kind: a.kind, content: a.content, run_id: a.runId ?? null, content_type: a.contentType ?? 'application/json' })
+    .values({
+      ticket_id: a.ticketId,
+      kind: a.kind,
+      content: a.content,
+      run_id: a.runId ?? null,
+      content_type: a.contentType ?? 'application/json',
+    })
     .returning(['id', 'sha256'])
     .executeTakeFirstOrThrow();
 }
 
 export async function getArtifact(db: Kdb, id: string | number): Promise<Artifact> {
-  const row = await db.selectFrom('loopwright.artifacts').selectAll().where('id', '=', String(id)).executeTakeFirst();
+  const row = await db
+    .selectFrom('loopwright.artifacts')
+    .selectAll()
+    .where('id', '=', String(id))
+    .executeTakeFirst();
   if (!row) throw new NotFoundError('artifact', String(id));
   return row;
 }
 
 /** The newest artifact of a kind for a ticket, if any. */
-export async function latestArtifact(db: Kdb, ticketId: string, kind: ArtifactKind): Promise<Artifact | undefined> {
-  return db.selectFrom('loopwright.artifacts').selectAll().where('ticket_id', '=', ticketId).where('kind', '=', kind).orderBy('id', 'desc').limit(1).executeTakeFirst();
+export async function latestArtifact(
+  db: Kdb,
+  ticketId: string,
+  kind: ArtifactKind,
+): Promise<Artifact | undefined> {
+  return db
+    .selectFrom('loopwright.artifacts')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .where('kind', '=', kind)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
-export async function listArtifacts(db: Kdb, ticketId: string): Promise<Omit<Artifact, 'content'>[]> {
-  return db.selectFrom('loopwright.artifacts').select(['id', 'ticket_id', 'kind', 'run_id', 'content_type', 'sha256', 'created_at']).where('ticket_id', '=', ticketId).orderBy('id').execute();
+export async function listArtifacts(
+  db: Kdb,
+  ticketId: string,
+): Promise<Omit<Artifact, 'content'>[]> {
+  return db
+    .selectFrom('loopwright.artifacts')
+    .select(['id', 'ticket_id', 'kind', 'run_id', 'content_type', 'sha256', 'created_at'])
+    .where('ticket_id', '=', ticketId)
+    .orderBy('id')
+    .execute();
 }

@@ -31,13 +31,20 @@ export type Kdb = Kysely<Database>;
 /**
  * Resolve the database URL; starts the embedded server when no URL is configured and `start` is set.
  */
-export async function resolveDatabaseTarget(env: NodeJS.ProcessEnv = process.env, start = true): Promise<DatabaseTarget> {
-  if (env.LOOPWRIGHT_DATABASE_URL) return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };
+export async function resolveDatabaseTarget(
+  env: NodeJS.ProcessEnv = process.env,
+  start = true,
+): Promise<DatabaseTarget> {
+  if (env.LOOPWRIGHT_DATABASE_URL)
+    return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, source: 'DATABASE_URL' };
   const home = resolveHome(env);
   if (start) return { url: (await ensureEmbeddedServer(home)).url, source: 'embedded' };
   const status = await embeddedServerStatus(home);
-  if (!status.url) throw new DatabaseUnavailableError(`no database configured and the embedded one under ${home} is not initialised (run: loopwright db start)`);
+  if (!status.url)
+    throw new DatabaseUnavailableError(
+      `no database configured and the embedded one under ${home} is not initialised (run: loopwright db start)`,
+    );
   return { url: status.url, source: 'embedded' };
 }
 
@@ -77,7 +84,10 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   } catch (error) {
     await handle.close();
     if (error instanceof LoopwrightError) throw error;
-    throw new DatabaseUnavailableError(`cannot use the database from ${target.source}: ${(error as Error).message}`, { cause: error });
+    throw new DatabaseUnavailableError(
+      `cannot use the database from ${target.source}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 

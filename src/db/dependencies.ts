@@ -13,7 +13,11 @@ const DEPENDENCY_LOCK_KEY = 0x6c77646570;
  * Add edges `ticketId -> each of dependsOnIds`, refusing any that would close a cycle.
  * Must run inside a transaction.
  */
-export async function addDependencies(trx: Kdb, ticketId: string, dependsOnIds: readonly string[]): Promise<void> {
+export async function addDependencies(
+  trx: Kdb,
+  ticketId: string,
+  dependsOnIds: readonly string[],
+): Promise<void> {
   if (dependsOnIds.length === 0) return;
   await sql`select pg_advisory_xact_lock(${DEPENDENCY_LOCK_KEY})`.execute(trx);
   for (const dependsOn of dependsOnIds) {
@@ -44,7 +48,11 @@ export async function findPath(trx: Kdb, from: string, to: string): Promise<stri
 }
 
 async function keysOf(trx: Kdb, ids: readonly string[]): Promise<string[]> {
-  const rows = await trx.selectFrom('loopwright.tickets').select(['id', 'key']).where('id', 'in', ids).execute();
+  const rows = await trx
+    .selectFrom('loopwright.tickets')
+    .select(['id', 'key'])
+    .where('id', 'in', ids)
+    .execute();
   const byId = new Map(rows.map((r) => [r.id, r.key]));
   return ids.map((id) => byId.get(id) ?? `#${id}`);
 }

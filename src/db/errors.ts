@@ -1,7 +1,12 @@
 /**
  * Driver errors are mapped here, once, into the named errors of src/errors.ts.
  */
-import { BadInputError, DatabaseUnavailableError, ImmutableRowError, LoopwrightError } from '../errors.js';
+import {
+  BadInputError,
+  DatabaseUnavailableError,
+  ImmutableRowError,
+  LoopwrightError,
+} from '../errors.js';
 
 interface PgError {
   code?: string;
@@ -9,7 +14,20 @@ interface PgError {
   constraint?: string;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', '57P01', '57P03', '08006', '08001', '08004', '3D000', '28P01', '28000']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  '57P01',
+  '57P03',
+  '08006',
+  '08001',
+  '08004',
+  '3D000',
+  '28P01',
+  '28000',
+]);
 
 /**
  * Wrap a driver error in the loopwright error it means, keeping the original as `cause`.
@@ -23,10 +41,17 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECO
 export function mapDbError(error: unknown): unknown {
   if (error instanceof LoopwrightError) return error;
   const pg = error as PgError;
-  if (pg?.code === 'LW001') return new ImmutableRowError(pg.message ?? 'row is immutable', { cause: error });
-  if (pg?.code === '23505') return new BadInputError(`already exists (${pg.constraint ?? 'unique constraint'})`, { cause: error, code: 'DUPLICATE' });
+  if (pg?.code === 'LW001')
+    return new ImmutableRowError(pg.message ?? 'row is immutable', { cause: error });
+  if (pg?.code === '23505')
+    return new BadInputError(`already exists (${pg.constraint ?? 'unique constraint'})`, {
+      cause: error,
+      code: 'DUPLICATE',
+    });
   if (pg?.code && CONNECTION_CODES.has(pg.code)) {
-    return new DatabaseUnavailableError(`database unavailable: ${pg.message ?? pg.code}`, { cause: error });
+    return new DatabaseUnavailableError(`database unavailable: ${pg.message ?? pg.code}`, {
+      cause: error,
+    });
   }
   return error;
 }

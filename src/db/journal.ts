@@ -19,13 +19,32 @@ export async function recordRejected(db: Kdb, row: Insertable<RejectedEventsTabl
 
 /** Every journal row of a ticket, in order. */
 export async function readJournal(db: Kdb, ticketId: string): Promise<JournalRow[]> {
-  return db.selectFrom('loopwright.ticket_events').selectAll().where('ticket_id', '=', ticketId).orderBy('seq').execute();
+  return db
+    .selectFrom('loopwright.ticket_events')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .orderBy('seq')
+    .execute();
 }
 
-export async function getJournalRow(db: Kdb, ticketId: string, seq: number): Promise<JournalRow | undefined> {
-  return db.selectFrom('loopwright.ticket_events').selectAll().where('ticket_id', '=', ticketId).where('seq', '=', seq).executeTakeFirst();
+export async function getJournalRow(
+  db: Kdb,
+  ticketId: string,
+  seq: number,
+): Promise<JournalRow | undefined> {
+  return db
+    .selectFrom('loopwright.ticket_events')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .where('seq', '=', seq)
+    .executeTakeFirst();
 }
 
 export async function readRejected(db: Kdb, ticketId: string): Promise<RejectedRow[]> {
-  return db.selectFrom('loopwright.rejected_events').selectAll().where('ticket_id', '=', ticketId).orderBy('id').execute();
+  return db
+    .selectFrom('loopwright.rejected_events')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .orderBy('id')
+    .execute();
 }

@@ -36,7 +36,10 @@ interface MigrationFile {
  * const { applied } = await migrate(pool);
  * ```
  */
-export async function migrate(pool: pg.Pool, dir = path.join(packageRoot(), 'migrations')): Promise<MigrationResult> {
+export async function migrate(
+  pool: pg.Pool,
+  dir = path.join(packageRoot(), 'migrations'),
+): Promise<MigrationResult> {
   const files = await readMigrationFiles(dir);
   const client = await pool.connect();
   try {
@@ -63,22 +66,32 @@ async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
   );
 }
 
-async function applyPending(client: pg.PoolClient, files: readonly MigrationFile[]): Promise<MigrationResult> {
+async function applyPending(
+  client: pg.PoolClient,
+  files: readonly MigrationFile[],
+): Promise<MigrationResult> {
   await client.query(`create schema if not exists loopwright;
     create table if not exists loopwright.schema_migrations (
       name text primary key, sha256 text not null, applied_at timestamptz not null default now())`);
-  const { rows } = await client.query<{ name: string; sha256: string }>('select name, sha256 from loopwright.schema_migrations');
+  const { rows } = await client.query<{ name: string; sha256: string }>(
+    'select name, sha256 from loopwright.schema_migrations',
+  );
   const known = new Map(rows.map((r) => [r.name, r.sha256]));
   const fileNames = new Set(files.map((f) => f.name));
   const unknown = rows.filter((r) => !fileNames.has(r.name)).map((r) => r.name);
   if (unknown.length > 0) {
-    throw new MigrationError(`database has migrations this loopwright does not know (${unknown.join(', ')}): upgrade loopwright`);
+    throw new MigrationError(
+      `database has migrations this loopwright does not know (${unknown.join(', ')}): upgrade loopwright`,
+    );
   }
   const applied: string[] = [];
   for (const file of files) {
     const stored = known.get(file.name);
     if (stored !== undefined) {
-      if (stored !== file.sha256) throw new MigrationError(`migration ${file.name} was edited after it was applied; migrations are frozen — add a new one`);
+      if (stored !== file.sha256)
+        throw new MigrationError(
+          `migration ${file.name} was edited after it was applied; migrations are frozen — add a new one`,
+        );
       continue;
     }
     await applyOne(client, file);
@@ -91,10 +104,15 @@ async function applyOne(client: pg.PoolClient, file: MigrationFile): Promise<voi
   try {
     await client.query('begin');
     await client.query(file.sql);
-    await client.query('insert into loopwright.schema_migrations (name, sha256) values ($1, $2)', [file.name, file.sha256]);
+    await client.query('insert into loopwright.schema_migrations (name, sha256) values ($1, $2)', [
+      file.name,
+      file.sha256,
+    ]);
     await client.query('commit');
   } catch (error) {
     await client.query('rollback');
-    throw new MigrationError(`migration ${file.name} failed: ${(error as Error).message}`, { cause: error });
+    throw new MigrationError(`migration ${file.name} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

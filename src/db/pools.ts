@@ -13,23 +13,46 @@ export interface PoolRow {
   readonly worker_ids?: readonly string[];
 }
 
-export async function registerPool(db: Kdb, pool: Omit<PoolRow, 'worker_ids'> & { version: string }): Promise<void> {
+export async function registerPool(
+  db: Kdb,
+  pool: Omit<PoolRow, 'worker_ids'> & { version: string },
+): Promise<void> {
   await db.insertInto('loopwright.pools').values(pool).execute();
 }
 
 export async function heartbeatPool(db: Kdb, id: string): Promise<void> {
-  await db.updateTable('loopwright.pools').set({ heartbeat_at: sql`now()` }).where('id', '=', id).execute();
+  await db
+    .updateTable('loopwright.pools')
+    .set({ heartbeat_at: sql`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function stopPool(db: Kdb, id: string): Promise<void> {
-  await db.updateTable('loopwright.pools').set({ stopped_at: sql`now()` }).where('id', '=', id).where('stopped_at', 'is', null).execute();
+  await db
+    .updateTable('loopwright.pools')
+    .set({ stopped_at: sql`now()` })
+    .where('id', '=', id)
+    .where('stopped_at', 'is', null)
+    .execute();
 }
 
 /** Pools not stopped cleanly: candidates for the sweeper, with seconds since their last heartbeat. */
-export async function unstoppedPools(db: Kdb, exceptId: string): Promise<(PoolRow & { silentSeconds: number })[]> {
+export async function unstoppedPools(
+  db: Kdb,
+  exceptId: string,
+): Promise<(PoolRow & { silentSeconds: number })[]> {
   const rows = await db
     .selectFrom('loopwright.pools')
-        .select(['id', 'host', 'pid', 'concurrency', 'process_started_at', 'worker_ids', sql<number>`extract(epoch from now() - heartbeat_at)::float8`.as('silentSeconds')])
+    .select([
+      'id',
+      'host',
+      'pid',
+      'concurrency',
+      'process_started_at',
+      'worker_ids',
+      sql<number>`extract(epoch from now() - heartbeat_at)::float8`.as('silentSeconds'),
+    ])
     .where('stopped_at', 'is', null)
     .where('id', '!=', exceptId)
     .execute();
@@ -38,7 +61,11 @@ export async function unstoppedPools(db: Kdb, exceptId: string): Promise<(PoolRo
 
 /** Record the graphile-worker pool id this process locks jobs with. */
 export async function addWorkerId(db: Kdb, id: string, workerId: string): Promise<void> {
-  await db.updateTable('loopwright.pools').set({ worker_ids: sql`array_append(worker_ids, ${workerId})` }).where('id', '=', id).execute();
+  await db
+    .updateTable('loopwright.pools')
+    .set({ worker_ids: sql`array_append(worker_ids, ${workerId})` })
+    .where('id', '=', id)
+    .execute();
 }
 
 /**
@@ -49,6 +76,8 @@ export async function unclaimedLockHolders(db: Kdb, staleSeconds: number): Promi
   const { rows } = await sql<{ locked_by: string }>`
     select distinct locked_by from graphile_worker.jobs
     where locked_by is not null and locked_at < now() - make_interval(secs => ${staleSeconds})
-      and not exists (select 1 from loopwright.pools p where p.stopped_at is null and jobs.locked_by = any(p.worker_ids))`.execute(db);
+      and not exists (select 1 from loopwright.pools p where p.stopped_at is null and jobs.locked_by = any(p.worker_ids))`.execute(
+    db,
+  );
   return rows.map((r) => r.locked_by);
 }

@@ -13,7 +13,11 @@ export type NewRepository = Insertable<RepositoriesTable>;
 /** Register a repository; a duplicate name is a BadInputError. */
 export async function insertRepository(db: Kdb, repo: NewRepository): Promise<Repository> {
   try {
-    return await db.insertInto('loopwright.repositories').values(repo).returningAll().executeTakeFirstOrThrow();
+    return await db
+      .insertInto('loopwright.repositories')
+      .values(repo)
+      .returningAll()
+      .executeTakeFirstOrThrow();
   } catch (error) {
     throw mapDbError(error);
   }
@@ -25,13 +29,21 @@ export async function listRepositories(db: Kdb): Promise<Repository[]> {
 
 /** The repository with this name, or NotFoundError. */
 export async function getRepositoryByName(db: Kdb, name: string): Promise<Repository> {
-  const repo = await db.selectFrom('loopwright.repositories').selectAll().where('name', '=', name).executeTakeFirst();
+  const repo = await db
+    .selectFrom('loopwright.repositories')
+    .selectAll()
+    .where('name', '=', name)
+    .executeTakeFirst();
   if (!repo) throw new NotFoundError('repo', name);
   return repo;
 }
 
 export async function getRepositoryById(db: Kdb, id: string): Promise<Repository> {
-  const repo = await db.selectFrom('loopwright.repositories').selectAll().where('id', '=', id).executeTakeFirst();
+  const repo = await db
+    .selectFrom('loopwright.repositories')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
   if (!repo) throw new NotFoundError('repo', `#${id}`);
   return repo;
 }

@@ -18,7 +18,13 @@ export interface QueuedRun {
 }
 
 export async function listRuns(db: Kdb, ticketId: string): Promise<AgentRun[]> {
-  return db.selectFrom('loopwright.agent_runs').selectAll().where('ticket_id', '=', ticketId).orderBy('created_at').orderBy('id').execute();
+  return db
+    .selectFrom('loopwright.agent_runs')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
 }
 
 export interface RunStart {
@@ -31,14 +37,34 @@ export interface RunStart {
 
 /** The job picked the run up: record where it runs. */
 export async function markRunStarted(db: Kdb, runId: string, s: RunStart): Promise<void> {
-  await db.updateTable('loopwright.agent_runs')
-    .set({ status: 'running', pool_id: s.poolId, host: s.host, provider: s.provider, model: s.model, transcript_path: s.transcriptPath, started_at: new Date(), finished_at: null, error: null })
-    .where('id', '=', runId).execute();
+  await db
+    .updateTable('loopwright.agent_runs')
+    .set({
+      status: 'running',
+      pool_id: s.poolId,
+      host: s.host,
+      provider: s.provider,
+      model: s.model,
+      transcript_path: s.transcriptPath,
+      started_at: new Date(),
+      finished_at: null,
+      error: null,
+    })
+    .where('id', '=', runId)
+    .execute();
 }
 
 /** The subprocess exists: record its group so a later sweeper can find (and kill) it. */
-export async function markRunSpawned(db: Kdb, runId: string, p: { pid: number; pgid: number; startTime: string; tag?: string }): Promise<void> {
-  await db.updateTable('loopwright.agent_runs').set({ pid: p.pid, pgid: p.pgid, process_started_at: p.startTime, process_tag: p.tag ?? null }).where('id', '=', runId).execute();
+export async function markRunSpawned(
+  db: Kdb,
+  runId: string,
+  p: { pid: number; pgid: number; startTime: string; tag?: string },
+): Promise<void> {
+  await db
+    .updateTable('loopwright.agent_runs')
+    .set({ pid: p.pid, pgid: p.pgid, process_started_at: p.startTime, process_tag: p.tag ?? null })
+    .where('id', '=', runId)
+    .execute();
 }
 
 export interface RunEnd {
@@ -52,13 +78,29 @@ export interface RunEnd {
 }
 
 export async function markRunFinished(db: Kdb, runId: string, e: RunEnd): Promise<void> {
-  await db.updateTable('loopwright.agent_runs')
-    .set({ status: e.status, exit_code: e.exitCode, signal: e.signal, cost_usd: e.costUsd, tokens_in: e.tokensIn, tokens_out: e.tokensOut, error: e.error, finished_at: new Date() })
-    .where('id', '=', runId).execute();
+  await db
+    .updateTable('loopwright.agent_runs')
+    .set({
+      status: e.status,
+      exit_code: e.exitCode,
+      signal: e.signal,
+      cost_usd: e.costUsd,
+      tokens_in: e.tokensIn,
+      tokens_out: e.tokensOut,
+      error: e.error,
+      finished_at: new Date(),
+    })
+    .where('id', '=', runId)
+    .execute();
 }
 
 /** Runs that were running in the given pools (dead ones, for the sweeper). */
 export async function runningRunsOf(db: Kdb, poolIds: readonly string[]): Promise<AgentRun[]> {
   if (poolIds.length === 0) return [];
-  return db.selectFrom('loopwright.agent_runs').selectAll().where('pool_id', 'in', poolIds).where('status', '=', 'running').execute();
+  return db
+    .selectFrom('loopwright.agent_runs')
+    .selectAll()
+    .where('pool_id', 'in', poolIds)
+    .where('status', '=', 'running')
+    .execute();
 }

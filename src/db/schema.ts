@@ -9,7 +9,11 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T extends object | null> = JSONColumnType<T, T | string, T | string>;
 /** A jsonb column with a default: inserts may omit it. */
 type JsonWithDefault<T extends object> = ColumnType<T, T | string | undefined, T | string>;
-type Numeric = ColumnType<string | null, number | string | null | undefined, number | string | null>;
+type Numeric = ColumnType<
+  string | null,
+  number | string | null | undefined,
+  number | string | null
+>;
 
 export interface RepositoriesTable {
   id: Generated<string>;
@@ -104,7 +108,16 @@ export interface RejectedEventsTable {
   created_at: Timestamp;
 }
 
-export type ArtifactKind = 'plan' | 'plan_review' | 'approved_plan' | 'task' | 'report' | 'verdict' | 'gate_result' | 'transcript' | 'note';
+export type ArtifactKind =
+  | 'plan'
+  | 'plan_review'
+  | 'approved_plan'
+  | 'task'
+  | 'report'
+  | 'verdict'
+  | 'gate_result'
+  | 'transcript'
+  | 'note';
 
 export interface ArtifactsTable {
   id: Generated<string>;
@@ -142,7 +155,14 @@ export interface WorkspacesTable {
   removed_at: Timestamp | null;
 }
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'superseded';
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'timed_out'
+  | 'cancelled'
+  | 'superseded';
 
 export interface AgentRunsTable {
   id: string;

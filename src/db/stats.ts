@@ -8,8 +8,19 @@ import type { Kdb } from './connection.js';
 export interface FactoryStats {
   readonly tickets: number;
   readonly interventions: readonly { event: string; count: number }[];
-  readonly perTicket: readonly { ticket: string; state: string; agentRuns: number; costUsd: number; interventions: number }[];
-  readonly timePerPhase: readonly { state: string; tickets: number; avgSeconds: number; totalSeconds: number }[];
+  readonly perTicket: readonly {
+    ticket: string;
+    state: string;
+    agentRuns: number;
+    costUsd: number;
+    interventions: number;
+  }[];
+  readonly timePerPhase: readonly {
+    state: string;
+    tickets: number;
+    avgSeconds: number;
+    totalSeconds: number;
+  }[];
   readonly falseStarts: readonly { kind: string; count: number }[];
 }
 
@@ -28,13 +39,24 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
     select 'REPIN', count(*)::int from loopwright.batch_events b
     where b.event_type = 'REPINNED' and (${batchId}::bigint is null or b.batch_id = ${batchId}::bigint)
     order by event`.execute(db);
-  const perTicket = await sql<{ ticket: string; state: string; agentRuns: number; costUsd: number; interventions: number }>`
+  const perTicket = await sql<{
+    ticket: string;
+    state: string;
+    agentRuns: number;
+    costUsd: number;
+    interventions: number;
+  }>`
     select t.key as ticket, t.state,
       (select count(*)::int from loopwright.agent_runs r where r.ticket_id = t.id) as "agentRuns",
       (select coalesce(sum(r.cost_usd), 0)::float8 from loopwright.agent_runs r where r.ticket_id = t.id) as "costUsd",
       (select count(*)::int from loopwright.ticket_events e where e.ticket_id = t.id and e.actor like 'operator:%' and e.event_type = any(${INTERVENTIONS}::text[])) as interventions
     from loopwright.tickets t where ${scope} order by t.id`.execute(db);
-  const timePerPhase = await sql<{ state: string; tickets: number; avgSeconds: number; totalSeconds: number }>`
+  const timePerPhase = await sql<{
+    state: string;
+    tickets: number;
+    avgSeconds: number;
+    totalSeconds: number;
+  }>`
     with spans as (
       select e.ticket_id, e.to_state as state,
         extract(epoch from coalesce(lead(e.created_at) over w, case when e.to_state in ('LIVE', 'CANCELLED') then e.created_at else now() end) - e.created_at) as seconds
@@ -43,7 +65,9 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
       window w as (partition by e.ticket_id order by e.seq)
     ), per_ticket as (select ticket_id, state, sum(seconds) as seconds from spans group by ticket_id, state)
     select state, count(*)::int as tickets, round(avg(seconds)::numeric, 1)::float8 as "avgSeconds", round(sum(seconds)::numeric, 1)::float8 as "totalSeconds"
-    from per_ticket where state not in ('LIVE', 'CANCELLED') group by state order by state`.execute(db);
+    from per_ticket where state not in ('LIVE', 'CANCELLED') group by state order by state`.execute(
+    db,
+  );
   const falseStarts = await sql<{ kind: string; count: number }>`
     select kind, count(*)::int as count from (
       select case

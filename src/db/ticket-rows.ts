@@ -65,7 +65,11 @@ export interface PriorOutcome {
 }
 
 /** What an idempotency key already produced for this ticket (accepted or rejected), if anything. */
-export async function findPriorOutcome(trx: Kdb, ticketId: string, key: string): Promise<PriorOutcome | undefined> {
+export async function findPriorOutcome(
+  trx: Kdb,
+  ticketId: string,
+  key: string,
+): Promise<PriorOutcome | undefined> {
   const { rows } = await sql<PriorOutcome>`
     select 'applied' as kind, seq, from_state as "fromState", to_state as "toState", snapshot, actions,
            null as state, null::int as version, null as reason

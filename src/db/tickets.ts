@@ -16,9 +16,18 @@ export type TicketRef = string | { readonly id: string };
 const isNumericId = (ref: string) => /^\d+$/.test(ref);
 
 /** Load a ticket, optionally locking its row (`FOR UPDATE`) inside a transaction. */
-export async function getTicket(db: Kdb, ref: TicketRef, options: { forUpdate?: boolean } = {}): Promise<Ticket> {
+export async function getTicket(
+  db: Kdb,
+  ref: TicketRef,
+  options: { forUpdate?: boolean } = {},
+): Promise<Ticket> {
   let query = db.selectFrom('loopwright.tickets').selectAll();
-  query = typeof ref === 'object' ? query.where('id', '=', ref.id) : isNumericId(ref) ? query.where('id', '=', ref) : query.where('key', '=', ref);
+  query =
+    typeof ref === 'object'
+      ? query.where('id', '=', ref.id)
+      : isNumericId(ref)
+        ? query.where('id', '=', ref)
+        : query.where('key', '=', ref);
   if (options.forUpdate) query = query.forUpdate();
   const ticket = await query.executeTakeFirst();
   if (!ticket) throw new NotFoundError('ticket', typeof ref === 'object' ? `#${ref.id}` : ref);
@@ -26,7 +35,11 @@ export async function getTicket(db: Kdb, ref: TicketRef, options: { forUpdate?: 
 }
 
 export async function insertTicket(db: Kdb, ticket: NewTicket): Promise<Ticket> {
-  return db.insertInto('loopwright.tickets').values(ticket).returningAll().executeTakeFirstOrThrow();
+  return db
+    .insertInto('loopwright.tickets')
+    .values(ticket)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export interface TicketFilter {
@@ -53,7 +66,17 @@ export async function listTickets(db: Kdb, filter: TicketFilter = {}): Promise<T
     .selectFrom('loopwright.tickets as t')
     .innerJoin('loopwright.repositories as r', 'r.id', 't.repo_id')
     .leftJoin('loopwright.batches as b', 'b.id', 't.batch_id')
-    .select(['t.key', 'r.name as repo', 't.title', 't.state', 't.substate', 't.priority', 't.tags', 't.version', 't.updated_at']);
+    .select([
+      't.key',
+      'r.name as repo',
+      't.title',
+      't.state',
+      't.substate',
+      't.priority',
+      't.tags',
+      't.version',
+      't.updated_at',
+    ]);
   if (filter.repo) query = query.where('r.name', '=', filter.repo);
   if (filter.state) query = query.where('t.state', '=', filter.state);
   if (filter.batch) query = query.where('b.name', '=', filter.batch);
@@ -61,7 +84,9 @@ export async function listTickets(db: Kdb, filter: TicketFilter = {}): Promise<T
 }
 
 /** Board counts: tickets per repo and state. */
-export async function boardCounts(db: Kdb): Promise<{ repo: string; state: string; tickets: number }[]> {
+export async function boardCounts(
+  db: Kdb,
+): Promise<{ repo: string; state: string; tickets: number }[]> {
   const rows = await db
     .selectFrom('loopwright.tickets as t')
     .innerJoin('loopwright.repositories as r', 'r.id', 't.repo_id')

@@ -18,14 +18,26 @@ export async function upsertWorkspace(db: Kdb, row: WorkspaceRow): Promise<void>
   await db
     .insertInto('loopwright.workspaces')
     .values(row)
-    .onConflict((oc) => oc.column('ticket_id').doUpdateSet({ path: row.path, branch: row.branch, status: 'active', removed_at: null }))
+    .onConflict((oc) =>
+      oc
+        .column('ticket_id')
+        .doUpdateSet({ path: row.path, branch: row.branch, status: 'active', removed_at: null }),
+    )
     .execute();
 }
 
 export async function getWorkspace(db: Kdb, ticketId: string) {
-  return db.selectFrom('loopwright.workspaces').selectAll().where('ticket_id', '=', ticketId).executeTakeFirst();
+  return db
+    .selectFrom('loopwright.workspaces')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .executeTakeFirst();
 }
 
 export async function markWorkspaceRemoved(db: Kdb, ticketId: string): Promise<void> {
-  await db.updateTable('loopwright.workspaces').set({ status: 'removed', removed_at: sql`now()` }).where('ticket_id', '=', ticketId).execute();
+  await db
+    .updateTable('loopwright.workspaces')
+    .set({ status: 'removed', removed_at: sql`now()` })
+    .where('ticket_id', '=', ticketId)
+    .execute();
 }

@@ -9,16 +9,28 @@ import type { Script, ScriptStep } from '../agents/scripted/script.js';
 import { createSampleRepo, git } from '../workspace/index.js';
 
 export const DEMO_TICKETS = [
-  { title: 'Add slugify helper', body: 'slugify(text) turns a title into a URL slug: lowercase words joined by single hyphens, punctuation dropped.' },
-  { title: 'Add page titles built on slugify', body: 'pageTitle(title) returns { title, slug } for a page, reusing slugify.', dependsOnFirst: true },
-  { title: 'Add wordCount', body: 'wordCount(text) counts the words in a text; blank text has zero words.' },
+  {
+    title: 'Add slugify helper',
+    body: 'slugify(text) turns a title into a URL slug: lowercase words joined by single hyphens, punctuation dropped.',
+  },
+  {
+    title: 'Add page titles built on slugify',
+    body: 'pageTitle(title) returns { title, slug } for a page, reusing slugify.',
+    dependsOnFirst: true,
+  },
+  {
+    title: 'Add wordCount',
+    body: 'wordCount(text) counts the words in a text; blank text has zero words.',
+  },
 ] as const;
 
 const base = (summary: string, files: string[] = []) => ({
   summary,
   rationale: 'Smallest change that satisfies the ticket and its acceptance tests.',
   confidence: 0.8,
-  alternativesRejected: [{ option: 'a dependency from npm', reason: 'a few lines of code do not earn a dependency' }],
+  alternativesRejected: [
+    { option: 'a dependency from npm', reason: 'a few lines of code do not earn a dependency' },
+  ],
   evidence: [{ claim: 'the change is limited to the planned files', source: 'git status --short' }],
   filesChanged: files,
   discoveredWork: [],
@@ -36,7 +48,9 @@ export interface Feature {
 }
 
 export const SLUGIFY: Feature = {
-  title: 'Add slugify helper', module: 'slugify', fn: 'slugify',
+  title: 'Add slugify helper',
+  module: 'slugify',
+  fn: 'slugify',
   criteria: ['slugify joins lowercase words with hyphens', 'slugify drops punctuation'],
   test: `import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,7 +75,9 @@ export const check = () => slugify('Ship It, Today!') === 'ship-it-today';
 };
 
 export const PAGE_TITLE: Feature = {
-  title: 'Add page titles built on slugify', module: 'page-title', fn: 'pageTitle',
+  title: 'Add page titles built on slugify',
+  module: 'page-title',
+  fn: 'pageTitle',
   criteria: ['pageTitle returns the title and its slug', 'pageTitle trims the title'],
   test: `import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,7 +105,9 @@ export const check = () => pageTitle(' Pricing ').slug === 'pricing';
 };
 
 export const WORD_COUNT: Feature = {
-  title: 'Add wordCount', module: 'word-count', fn: 'wordCount',
+  title: 'Add wordCount',
+  module: 'word-count',
+  fn: 'wordCount',
   criteria: ['wordCount counts words separated by spaces'],
   test: `import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,16 +146,46 @@ export function planFor(f: Feature) {
 
 /** The happy-path steps of every role for one feature (plan, approve, RED, build, PASS). */
 export function featureSteps(f: Feature): ScriptStep[] {
-  const m = (role: 'lead' | 'generator' | 'validator', phase: string) => ({ title: f.title, role, phase });
+  const m = (role: 'lead' | 'generator' | 'validator', phase: string) => ({
+    title: f.title,
+    role,
+    phase,
+  });
   const files = [`src/${f.module}.js`, `scripts/live/${f.module}.mjs`];
   return [
-    { match: m('lead', 'plan_draft'), report: { ...base(`Plan for ${f.fn}`), plan: planFor(f) }, costUsd: 0.02 },
-    { match: m('lead', 'plan_revise'), report: { ...base(`Revised plan for ${f.fn}: live check added`), plan: planFor(f) }, costUsd: 0.02 },
-    { match: m('generator', 'red'), write: { [`test/${f.module}.test.js`]: f.test }, report: base(`Failing tests for ${f.fn}`, [`test/${f.module}.test.js`]), costUsd: 0.03 },
-    { match: m('generator', 'build'), write: { [`src/${f.module}.js`]: f.impl, [`scripts/live/${f.module}.mjs`]: f.live }, report: base(`Implemented ${f.fn}`, files), costUsd: 0.05 },
+    {
+      match: m('lead', 'plan_draft'),
+      report: { ...base(`Plan for ${f.fn}`), plan: planFor(f) },
+      costUsd: 0.02,
+    },
+    {
+      match: m('lead', 'plan_revise'),
+      report: { ...base(`Revised plan for ${f.fn}: live check added`), plan: planFor(f) },
+      costUsd: 0.02,
+    },
+    {
+      match: m('generator', 'red'),
+      write: { [`test/${f.module}.test.js`]: f.test },
+      report: base(`Failing tests for ${f.fn}`, [`test/${f.module}.test.js`]),
+      costUsd: 0.03,
+    },
+    {
+      match: m('generator', 'build'),
+      write: { [`src/${f.module}.js`]: f.impl, [`scripts/live/${f.module}.mjs`]: f.live },
+      report: base(`Implemented ${f.fn}`, files),
+      costUsd: 0.05,
+    },
     {
       match: m('validator', 'validate'),
-      report: { ...base(`${f.fn} verified`), verdict: 'PASS', findings: [], evidence: [{ claim: 'tests pass', source: 'node --test: all tests pass' }, { claim: 'implementation reviewed', source: `src/${f.module}.js:1-6` }] },
+      report: {
+        ...base(`${f.fn} verified`),
+        verdict: 'PASS',
+        findings: [],
+        evidence: [
+          { claim: 'tests pass', source: 'node --test: all tests pass' },
+          { claim: 'implementation reviewed', source: `src/${f.module}.js:1-6` },
+        ],
+      },
       costUsd: 0.02,
     },
   ];
@@ -145,23 +193,63 @@ export function featureSteps(f: Feature): ScriptStep[] {
 
 /** The whole playbook: one step list, first match wins (so specific steps come first). */
 export function demoScript(): Script {
-  const critique = (title: string, round: number | null, verdict: 'APPROVE' | 'REVISE', critiques: string[]): ScriptStep => ({
-    match: { title, role: 'validator', phase: 'plan_critique', ...(round === null ? {} : { round }) },
-    report: { ...base(verdict === 'APPROVE' ? 'Plan is testable and narrow' : 'Plan needs one change'), verdict, critiques },
+  const critique = (
+    title: string,
+    round: number | null,
+    verdict: 'APPROVE' | 'REVISE',
+    critiques: string[],
+  ): ScriptStep => ({
+    match: {
+      title,
+      role: 'validator',
+      phase: 'plan_critique',
+      ...(round === null ? {} : { round }),
+    },
+    report: {
+      ...base(verdict === 'APPROVE' ? 'Plan is testable and narrow' : 'Plan needs one change'),
+      verdict,
+      critiques,
+    },
     costUsd: 0.01,
   });
   return {
     steps: [
       // Ticket 2 negotiates: the first critique asks for a live check; the revision answers it.
-      critique(PAGE_TITLE.title, 1, 'REVISE', ['1. The live check must exercise pageTitle after the merge: add scripts/live/page-title.mjs.']),
+      critique(PAGE_TITLE.title, 1, 'REVISE', [
+        '1. The live check must exercise pageTitle after the merge: add scripts/live/page-title.mjs.',
+      ]),
       // Ticket 3's first build counts blank text as one word; the validator catches it.
-      { match: { title: WORD_COUNT.title, role: 'generator', phase: 'build', attempt: 1 }, write: { 'src/word-count.js': WORD_COUNT_BUGGY, 'scripts/live/word-count.mjs': WORD_COUNT.live }, report: base('Implemented wordCount', ['src/word-count.js']), costUsd: 0.05 },
+      {
+        match: { title: WORD_COUNT.title, role: 'generator', phase: 'build', attempt: 1 },
+        write: {
+          'src/word-count.js': WORD_COUNT_BUGGY,
+          'scripts/live/word-count.mjs': WORD_COUNT.live,
+        },
+        report: base('Implemented wordCount', ['src/word-count.js']),
+        costUsd: 0.05,
+      },
       {
         match: { title: WORD_COUNT.title, role: 'validator', phase: 'validate', attempt: 1 },
-        report: { ...base('wordCount is wrong for blank text'), verdict: 'FAIL', findings: ["src/word-count.js:3 returns 1 for wordCount('   '); blank text must count 0 words"], evidence: [{ claim: "wordCount('   ') === 1", source: "node -e \"import('./src/word-count.js').then(m => console.log(m.wordCount('   ')))\" printed 1" }] },
+        report: {
+          ...base('wordCount is wrong for blank text'),
+          verdict: 'FAIL',
+          findings: [
+            "src/word-count.js:3 returns 1 for wordCount('   '); blank text must count 0 words",
+          ],
+          evidence: [
+            {
+              claim: "wordCount('   ') === 1",
+              source:
+                "node -e \"import('./src/word-count.js').then(m => console.log(m.wordCount('   ')))\" printed 1",
+            },
+          ],
+        },
         costUsd: 0.02,
       },
-      ...[SLUGIFY, PAGE_TITLE, WORD_COUNT].flatMap((f) => [critique(f.title, null, 'APPROVE', []), ...featureSteps(f)]),
+      ...[SLUGIFY, PAGE_TITLE, WORD_COUNT].flatMap((f) => [
+        critique(f.title, null, 'APPROVE', []),
+        ...featureSteps(f),
+      ]),
     ],
   };
 }

@@ -31,7 +31,12 @@ export interface DemoResult {
   readonly seconds: number;
 }
 
-export async function runDemo(handle: Db, home: string, logger: Logger, actor: string): Promise<DemoResult> {
+export async function runDemo(
+  handle: Db,
+  home: string,
+  logger: Logger,
+  actor: string,
+): Promise<DemoResult> {
   const started = Date.now();
   const name = await freeRepoName(handle);
   const root = path.join(home, 'demo');
@@ -41,17 +46,49 @@ export async function runDemo(handle: Db, home: string, logger: Logger, actor: s
   await writeFile(script, `${JSON.stringify(demoScript(), null, 2)}\n`);
   const scripted = { provider: 'scripted' };
   await insertRepository(handle.db, {
-    name, path: repoPath, base_branch: 'main', test_cmd: 'node --test', live_cmd: 'node scripts/live-check.mjs', concurrency: 2,
-    settings: JSON.stringify({ agents: { lead: scripted, generator: scripted, validator: scripted }, script, agentTimeoutSeconds: 120, gateTimeoutSeconds: 120 }),
+    name,
+    path: repoPath,
+    base_branch: 'main',
+    test_cmd: 'node --test',
+    live_cmd: 'node scripts/live-check.mjs',
+    concurrency: 2,
+    settings: JSON.stringify({
+      agents: { lead: scripted, generator: scripted, validator: scripted },
+      script,
+      agentTimeoutSeconds: 120,
+      gateTimeoutSeconds: 120,
+    }),
   });
   const keys: string[] = [];
   for (const t of DEMO_TICKETS) {
     const dependsOn = 'dependsOnFirst' in t ? [keys[0]!] : [];
-    keys.push((await createTicket(handle.db, { repo: name, title: t.title, body: t.body, dependsOn, actor })).key);
+    keys.push(
+      (
+        await createTicket(handle.db, {
+          repo: name,
+          title: t.title,
+          body: t.body,
+          dependsOn,
+          actor,
+        })
+      ).key,
+    );
   }
-  const factory = await startFactory({ handle, home, concurrency: 2, untilIdle: true, logger, heartbeatMs: 2000 });
+  const factory = await startFactory({
+    handle,
+    home,
+    concurrency: 2,
+    untilIdle: true,
+    logger,
+    heartbeatMs: 2000,
+  });
   await factory.done;
-  return { repo: name, repoPath, tickets: await Promise.all(keys.map((k) => summarize(handle, k))), seconds: (Date.now() - started) / 1000 };
+  return {
+    repo: name,
+    repoPath,
+    tickets: await Promise.all(keys.map((k) => summarize(handle, k))),
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 async function freeRepoName(handle: Db): Promise<string> {
@@ -66,13 +103,17 @@ async function summarize(handle: Db, key: string): Promise<DemoTicket> {
   const ticket = await getTicket(handle.db, key);
   const journal = await readJournal(handle.db, ticket.id);
   const states = journal.map((r) => {
-    const sub = (r.snapshot.value as Record<string, string> | string);
+    const sub = r.snapshot.value as Record<string, string> | string;
     return typeof sub === 'string' ? sub : `${r.to_state}.${Object.values(sub)[0]}`;
   });
   const path = states.filter((s, i) => s !== states[i - 1]);
   const runs = await listRuns(handle.db, ticket.id);
   return {
-    key, title: ticket.title, state: ticket.state, path, agentRuns: runs.length,
+    key,
+    title: ticket.title,
+    state: ticket.state,
+    path,
+    agentRuns: runs.length,
     mergeCommit: (ticket.snapshot.context as { mergeCommit?: string | null }).mergeCommit ?? null,
   };
 }

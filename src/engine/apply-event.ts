@@ -8,7 +8,16 @@
  * recorded as rejected.
  */
 import { transition } from 'xstate';
-import { isRunResult, ticketEventSchema, ticketMachine, topState, subState, type TicketContext, type TicketEvent, type TicketEventInput } from '../../machines/ticket.js';
+import {
+  isRunResult,
+  ticketEventSchema,
+  ticketMachine,
+  topState,
+  subState,
+  type TicketContext,
+  type TicketEvent,
+  type TicketEventInput,
+} from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
 import { recordRejected } from '../db/journal.js';
 import { findPriorOutcome } from '../db/ticket-rows.js';
@@ -56,7 +65,12 @@ export type ApplyOutcome =
  * if (outcome.status === 'rejected') console.warn(outcome.reason, outcome.detail);
  * ```
  */
-export async function applyEvent(db: Kdb, ref: TicketRef, input: TicketEventInput, options: ApplyEventOptions): Promise<ApplyOutcome> {
+export async function applyEvent(
+  db: Kdb,
+  ref: TicketRef,
+  input: TicketEventInput,
+  options: ApplyEventOptions,
+): Promise<ApplyOutcome> {
   const event = parseEvent(input);
   return inTransaction(db, (trx) => applyParsedEvent(trx, ref, event, options));
 }
@@ -65,11 +79,21 @@ export async function applyEvent(db: Kdb, ref: TicketRef, input: TicketEventInpu
  * The same, on a transaction the caller already holds (e.g. the scheduler's, which starts several
  * tickets under one lock). The caller commits.
  */
-export async function applyEventIn(trx: Kdb, ref: TicketRef, input: TicketEventInput, options: ApplyEventOptions): Promise<ApplyOutcome> {
+export async function applyEventIn(
+  trx: Kdb,
+  ref: TicketRef,
+  input: TicketEventInput,
+  options: ApplyEventOptions,
+): Promise<ApplyOutcome> {
   return applyParsedEvent(trx, ref, parseEvent(input), options);
 }
 
-async function applyParsedEvent(trx: Kdb, ref: TicketRef, event: TicketEvent, options: ApplyEventOptions): Promise<ApplyOutcome> {
+async function applyParsedEvent(
+  trx: Kdb,
+  ref: TicketRef,
+  event: TicketEvent,
+  options: ApplyEventOptions,
+): Promise<ApplyOutcome> {
   const ticket = await getTicket(trx, ref, { forUpdate: true });
   if (options.idempotencyKey) {
     const previous = await previousOutcome(trx, ticket, options.idempotencyKey);
@@ -79,11 +103,19 @@ async function applyParsedEvent(trx: Kdb, ref: TicketRef, event: TicketEvent, op
   if (fence) return reject(trx, ticket, event, options, fence.reason, fence.detail);
   const snapshot = restoreSnapshot(ticket.snapshot);
   if (!snapshot.can(event)) {
-    return reject(trx, ticket, event, options, 'NOT_ACCEPTED', `${event.type} is not accepted in ${describeState(snapshot.value)}`);
+    return reject(
+      trx,
+      ticket,
+      event,
+      options,
+      'NOT_ACCEPTED',
+      `${event.type} is not accepted in ${describeState(snapshot.value)}`,
+    );
   }
   if (event.type === 'REPLAY') {
     const pending = await pendingWork(trx, ticket.id);
-    if (pending.length > 0) return reject(trx, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
+    if (pending.length > 0)
+      return reject(trx, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
   }
   const [next, actions] = transition(ticketMachine, snapshot, event);
   const committed = await commitTicketRow(trx, ticket, {
@@ -110,28 +142,52 @@ export function parseEvent(input: TicketEventInput | unknown): TicketEvent {
   return parsed.data;
 }
 
-async function previousOutcome(trx: Kdb, ticket: Ticket, key: string): Promise<ApplyOutcome | undefined> {
+async function previousOutcome(
+  trx: Kdb,
+  ticket: Ticket,
+  key: string,
+): Promise<ApplyOutcome | undefined> {
   const prior = await findPriorOutcome(trx, ticket.id, key);
   if (!prior) return undefined;
   if (prior.kind === 'applied') {
     return {
-      status: 'applied', duplicate: true, ticketId: ticket.id, key: ticket.key, seq: prior.seq!,
-      fromState: prior.fromState, toState: prior.toState!, substate: subState(prior.snapshot!.value),
-      runId: null, jobIds: [], actions: prior.actions as StoredAction[],
+      status: 'applied',
+      duplicate: true,
+      ticketId: ticket.id,
+      key: ticket.key,
+      seq: prior.seq!,
+      fromState: prior.fromState,
+      toState: prior.toState!,
+      substate: subState(prior.snapshot!.value),
+      runId: null,
+      jobIds: [],
+      actions: prior.actions as StoredAction[],
     };
   }
   return {
-    status: 'rejected', duplicate: true, ticketId: ticket.id, key: ticket.key, state: prior.state!,
-    version: prior.version!, reason: prior.reason!.split(':')[0] as RejectReason, detail: prior.reason!,
+    status: 'rejected',
+    duplicate: true,
+    ticketId: ticket.id,
+    key: ticket.key,
+    state: prior.state!,
+    version: prior.version!,
+    reason: prior.reason!.split(':')[0] as RejectReason,
+    detail: prior.reason!,
   };
 }
 
 function checkFences(ticket: Ticket, event: TicketEvent, options: ApplyEventOptions) {
   if (options.expectedVersion !== undefined && options.expectedVersion !== ticket.version) {
-    return { reason: 'STALE_VERSION' as const, detail: `expected version ${options.expectedVersion}, ticket is at ${ticket.version}` };
+    return {
+      reason: 'STALE_VERSION' as const,
+      detail: `expected version ${options.expectedVersion}, ticket is at ${ticket.version}`,
+    };
   }
   if (isRunResult(event) && event.runId !== ticket.current_run_id) {
-    return { reason: 'STALE_RUN' as const, detail: `run ${event.runId} is not the ticket's current run (${ticket.current_run_id ?? 'none'})` };
+    return {
+      reason: 'STALE_RUN' as const,
+      detail: `run ${event.runId} is not the ticket's current run (${ticket.current_run_id ?? 'none'})`,
+    };
   }
   return null;
 }
@@ -140,7 +196,14 @@ function describePending(job: PendingJob): string {
   return `work already pending: ${job.task} job ${job.id} (${job.lockedBy ? `running on ${job.lockedBy}` : 'queued'})`;
 }
 
-async function reject(trx: Kdb, ticket: Ticket, event: TicketEvent, options: ApplyEventOptions, reason: RejectReason, detail: string): Promise<ApplyOutcome> {
+async function reject(
+  trx: Kdb,
+  ticket: Ticket,
+  event: TicketEvent,
+  options: ApplyEventOptions,
+  reason: RejectReason,
+  detail: string,
+): Promise<ApplyOutcome> {
   await recordRejected(trx, {
     ticket_id: ticket.id,
     event_type: event.type,
@@ -151,7 +214,16 @@ async function reject(trx: Kdb, ticket: Ticket, event: TicketEvent, options: App
     reason: `${reason}: ${detail}`,
     idempotency_key: options.idempotencyKey ?? null,
   });
-  return { status: 'rejected', duplicate: false, ticketId: ticket.id, key: ticket.key, state: ticket.state, version: ticket.version, reason, detail };
+  return {
+    status: 'rejected',
+    duplicate: false,
+    ticketId: ticket.id,
+    key: ticket.key,
+    state: ticket.state,
+    version: ticket.version,
+    reason,
+    detail,
+  };
 }
 
 function describeState(value: unknown): string {

@@ -36,7 +36,11 @@ export interface CommittedRow {
 }
 
 /** Append the change to a ticket whose row the caller holds `FOR UPDATE`. */
-export async function commitTicketRow(trx: Kdb, ticket: Ticket, change: RowChange): Promise<CommittedRow> {
+export async function commitTicketRow(
+  trx: Kdb,
+  ticket: Ticket,
+  change: RowChange,
+): Promise<CommittedRow> {
   const seq = ticket.version + 1;
   const toState = topState(change.snapshot.value);
   const substate = subState(change.snapshot.value);
@@ -63,5 +67,15 @@ export async function commitTicketRow(trx: Kdb, ticket: Ticket, change: RowChang
   });
   if (change.beforeEnqueue) await change.beforeEnqueue(trx);
   const jobIds = await enqueueJobs(trx, work.jobs);
-  return { ticketId: ticket.id, key: ticket.key, seq, fromState: ticket.state, toState, substate, runId, jobIds, actions };
+  return {
+    ticketId: ticket.id,
+    key: ticket.key,
+    seq,
+    fromState: ticket.state,
+    toState,
+    substate,
+    runId,
+    jobIds,
+    actions,
+  };
 }

@@ -3,7 +3,12 @@
  * input so verify-journal can replay from it) and the scheduling job — in one transaction.
  */
 import { initialTransition } from 'xstate';
-import { MACHINE_VERSION, ticketMachine, type TicketContext, type TicketInput } from '../../machines/ticket.js';
+import {
+  MACHINE_VERSION,
+  ticketMachine,
+  type TicketContext,
+  type TicketInput,
+} from '../../machines/ticket.js';
 import { getBatchByName } from '../db/batches.js';
 import type { Kdb } from '../db/connection.js';
 import { addDependencies } from '../db/dependencies.js';
@@ -29,7 +34,11 @@ export interface NewTicketInput {
   /** The ticket whose agent discovered this one, if any. */
   readonly originTicketId?: string;
   /** Where a discovered ticket came from, journaled in its CREATED row. */
-  readonly origin?: { readonly ticket: string; readonly runId: string | null; readonly blocking: boolean };
+  readonly origin?: {
+    readonly ticket: string;
+    readonly runId: string | null;
+    readonly blocking: boolean;
+  };
 }
 
 export interface CreatedTicket {
@@ -82,15 +91,32 @@ export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<C
     version: 1,
     machine_version: MACHINE_VERSION,
   });
-  await addDependencies(trx, ticket.id, dependsOn.map((t) => t.id));
+  await addDependencies(
+    trx,
+    ticket.id,
+    dependsOn.map((t) => t.id),
+  );
   const stored = workActionsOf(actions);
   await appendJournal(trx, {
-    ticket_id: ticket.id, seq: 1, event_type: 'CREATED',
-    event: JSON.stringify({ type: 'CREATED', input: machineInput, ...(input.origin ? { origin: input.origin } : {}) }),
-    from_state: null, to_state: 'QUEUED', actor: input.actor, idempotency_key: null,
-    snapshot: JSON.stringify(persisted), actions: JSON.stringify(stored),
+    ticket_id: ticket.id,
+    seq: 1,
+    event_type: 'CREATED',
+    event: JSON.stringify({
+      type: 'CREATED',
+      input: machineInput,
+      ...(input.origin ? { origin: input.origin } : {}),
+    }),
+    from_state: null,
+    to_state: 'QUEUED',
+    actor: input.actor,
+    idempotency_key: null,
+    snapshot: JSON.stringify(persisted),
+    actions: JSON.stringify(stored),
   });
-  const jobIds = await enqueueJobs(trx, planWork(ticket.id, 1, stored, snapshot.context as TicketContext).jobs);
+  const jobIds = await enqueueJobs(
+    trx,
+    planWork(ticket.id, 1, stored, snapshot.context as TicketContext).jobs,
+  );
   return { id: ticket.id, key: ticket.key, state: ticket.state, jobIds };
 }
 
@@ -104,11 +130,17 @@ function validateNew(input: NewTicketInput): string {
   const title = input.title?.trim() ?? '';
   if (!title) throw new BadInputError('a ticket needs a title (--title)');
   if (title.length > 500) throw new BadInputError('title is longer than 500 characters');
-  if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1000)) {
-    throw new BadInputError(`priority must be an integer between -1000 and 1000, got ${input.priority}`);
+  if (
+    input.priority !== undefined &&
+    (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1000)
+  ) {
+    throw new BadInputError(
+      `priority must be an integer between -1000 and 1000, got ${input.priority}`,
+    );
   }
   for (const tag of input.tags ?? []) {
-    if (!TAG.test(tag)) throw new BadInputError(`invalid tag "${tag}": use lowercase letters, digits, . _ -`);
+    if (!TAG.test(tag))
+      throw new BadInputError(`invalid tag "${tag}": use lowercase letters, digits, . _ -`);
   }
   return title;
 }

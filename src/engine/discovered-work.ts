@@ -35,11 +35,16 @@ export interface DiscoveryOutcome {
 
 /** Apply a run's result event and file the work it discovered, atomically. */
 export async function applyWithDiscoveries(
-  db: Kdb, ref: TicketRef, event: TicketEventInput, options: ApplyEventOptions & { runId: string | null }, items: readonly DiscoveredItem[],
+  db: Kdb,
+  ref: TicketRef,
+  event: TicketEventInput,
+  options: ApplyEventOptions & { runId: string | null },
+  items: readonly DiscoveredItem[],
 ): Promise<DiscoveryOutcome> {
   return inTransaction(db, async (trx) => {
     const outcome = await applyEventIn(trx, ref, event, options);
-    if (outcome.status !== 'applied' || outcome.duplicate || items.length === 0) return { outcome, filed: [], refused: [] };
+    if (outcome.status !== 'applied' || outcome.duplicate || items.length === 0)
+      return { outcome, filed: [], refused: [] };
     const parent = await getTicket(trx, ref);
     const filed: string[] = [];
     const blockers: string[] = [];
@@ -54,30 +59,77 @@ export async function applyWithDiscoveries(
         refused.push(`${item.title}: ${error.message}`);
       }
     }
-    const note = [filed.length ? `discovered: ${filed.map((k) => (blockers.includes(k) ? `${k} (blocking)` : k)).join(', ')}` : '', ...refused.map((r) => `discovered work refused: ${r}`)].filter(Boolean).join('\n');
-    await applyEventIn(trx, { id: parent.id }, { type: 'NOTE', text: note.slice(0, 4000) }, { actor: options.actor });
-    if (blockers.length) await applyEventIn(trx, { id: parent.id }, { type: 'BLOCK', blockers }, { actor: options.actor });
+    const note = [
+      filed.length
+        ? `discovered: ${filed.map((k) => (blockers.includes(k) ? `${k} (blocking)` : k)).join(', ')}`
+        : '',
+      ...refused.map((r) => `discovered work refused: ${r}`),
+    ]
+      .filter(Boolean)
+      .join('\n');
+    await applyEventIn(
+      trx,
+      { id: parent.id },
+      { type: 'NOTE', text: note.slice(0, 4000) },
+      { actor: options.actor },
+    );
+    if (blockers.length)
+      await applyEventIn(
+        trx,
+        { id: parent.id },
+        { type: 'BLOCK', blockers },
+        { actor: options.actor },
+      );
     return { outcome, filed, refused };
   });
 }
 
 /** Validate one item completely, then write it; a BadInputError means nothing was written. */
-async function fileOne(trx: Kdb, parent: Ticket, item: DiscoveredItem, runId: string | null): Promise<string> {
-  const repoName = item.repo ?? (await trx.selectFrom('loopwright.repositories').select('name').where('id', '=', parent.repo_id).executeTakeFirstOrThrow()).name;
+async function fileOne(
+  trx: Kdb,
+  parent: Ticket,
+  item: DiscoveredItem,
+  runId: string | null,
+): Promise<string> {
+  const repoName =
+    item.repo ??
+    (
+      await trx
+        .selectFrom('loopwright.repositories')
+        .select('name')
+        .where('id', '=', parent.repo_id)
+        .executeTakeFirstOrThrow()
+    ).name;
   await getRepositoryByName(trx, repoName);
   const deps = await Promise.all((item.dependsOn ?? []).map((key) => getTicket(trx, key)));
   if (item.blocking) {
     for (const dep of deps) {
       const path = dep.id === parent.id ? [parent.key] : await findPath(trx, dep.id, parent.id);
-      if (path) throw new BadInputError(`dependency cycle: ${parent.key} -> (new) -> ${path.join(' -> ')}`, { code: 'DEPENDENCY_CYCLE' });
+      if (path)
+        throw new BadInputError(
+          `dependency cycle: ${parent.key} -> (new) -> ${path.join(' -> ')}`,
+          { code: 'DEPENDENCY_CYCLE' },
+        );
     }
   }
   const batch = parent.batch_id
-    ? (await trx.selectFrom('loopwright.batches').select('name').where('id', '=', parent.batch_id).executeTakeFirstOrThrow()).name
+    ? (
+        await trx
+          .selectFrom('loopwright.batches')
+          .select('name')
+          .where('id', '=', parent.batch_id)
+          .executeTakeFirstOrThrow()
+      ).name
     : undefined;
   const created = await createTicketIn(trx, {
-    repo: repoName, title: item.title, body: item.body ?? '', tags: item.tags ?? [], dependsOn: deps.map((d) => d.key),
-    ...(batch ? { batch } : {}), actor: `agent:discovered:${parent.key}`, originTicketId: parent.id,
+    repo: repoName,
+    title: item.title,
+    body: item.body ?? '',
+    tags: item.tags ?? [],
+    dependsOn: deps.map((d) => d.key),
+    ...(batch ? { batch } : {}),
+    actor: `agent:discovered:${parent.key}`,
+    originTicketId: parent.id,
     origin: { ticket: parent.key, runId, blocking: item.blocking === true },
   });
   if (item.blocking) await addDependencies(trx, parent.id, [created.id]);

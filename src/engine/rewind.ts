@@ -31,12 +31,20 @@ export interface RewindOutcome extends CommittedRow {
  * await rewindTicket(db, 'app-3', 4, { actor: 'operator:me', reason: 'validator was misconfigured' });
  * ```
  */
-export async function rewindTicket(db: Kdb, ref: TicketRef, toSeq: number, options: RewindOptions): Promise<RewindOutcome> {
-  if (!Number.isInteger(toSeq) || toSeq < 1) throw new BadInputError(`--from must be a journal seq (1 or more), got ${toSeq}`);
+export async function rewindTicket(
+  db: Kdb,
+  ref: TicketRef,
+  toSeq: number,
+  options: RewindOptions,
+): Promise<RewindOutcome> {
+  if (!Number.isInteger(toSeq) || toSeq < 1)
+    throw new BadInputError(`--from must be a journal seq (1 or more), got ${toSeq}`);
   return inTransaction(db, async (trx) => {
     const ticket = await getTicket(trx, ref, { forUpdate: true });
     if (toSeq >= ticket.version) {
-      throw new BadInputError(`row ${toSeq} is not earlier than ${ticket.key}'s current row ${ticket.version}; use replay without --from to re-issue current work`);
+      throw new BadInputError(
+        `row ${toSeq} is not earlier than ${ticket.key}'s current row ${ticket.version}; use replay without --from to re-issue current work`,
+      );
     }
     const row = await getJournalRow(trx, ticket.id, toSeq);
     if (!row) throw new BadInputError(`${ticket.key} has no journal row ${toSeq}`);

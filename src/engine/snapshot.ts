@@ -9,12 +9,17 @@ export type TicketSnapshot = ReturnType<typeof ticketMachine.resolveState>;
 
 /** The storable part of a snapshot. */
 export function persistSnapshot(snapshot: TicketSnapshot): PersistedSnapshot {
-  return JSON.parse(JSON.stringify({ value: snapshot.value, context: snapshot.context })) as PersistedSnapshot;
+  return JSON.parse(
+    JSON.stringify({ value: snapshot.value, context: snapshot.context }),
+  ) as PersistedSnapshot;
 }
 
 /** Rebuild a live snapshot from a stored one, through the current machine. */
 export function restoreSnapshot(stored: PersistedSnapshot): TicketSnapshot {
-  return ticketMachine.resolveState({ value: stored.value as never, context: stored.context as unknown as TicketContext });
+  return ticketMachine.resolveState({
+    value: stored.value as never,
+    context: stored.context as unknown as TicketContext,
+  });
 }
 
 /** JSON with object keys sorted at every level: equal data gives equal strings. */
@@ -25,7 +30,11 @@ export function canonicalJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }

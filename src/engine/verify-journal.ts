@@ -4,7 +4,12 @@
  * rows, gaps in seq, and machine changes that would make old journals replay differently.
  */
 import { initialTransition, transition } from 'xstate';
-import { ticketEventSchema, ticketMachine, topState, type TicketInput } from '../../machines/ticket.js';
+import {
+  ticketEventSchema,
+  ticketMachine,
+  topState,
+  type TicketInput,
+} from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
 import { readJournal, type JournalRow } from '../db/journal.js';
 import type { PersistedSnapshot } from '../db/schema.js';
@@ -37,7 +42,9 @@ export interface VerifyResult {
  * ```
  */
 export async function verifyJournal(db: Kdb, ref?: TicketRef): Promise<VerifyResult> {
-  const tickets = ref ? [await getTicket(db, ref)] : await db.selectFrom('loopwright.tickets').selectAll().orderBy('id').execute();
+  const tickets = ref
+    ? [await getTicket(db, ref)]
+    : await db.selectFrom('loopwright.tickets').selectAll().orderBy('id').execute();
   let rows = 0;
   const mismatches: JournalMismatch[] = [];
   for (const ticket of tickets) {
@@ -50,25 +57,52 @@ export async function verifyJournal(db: Kdb, ref?: TicketRef): Promise<VerifyRes
 }
 
 /** The first mismatch in one ticket's journal, or null when it replays exactly. */
-export function verifyTicket(ticket: Ticket, journal: readonly JournalRow[]): JournalMismatch | null {
+export function verifyTicket(
+  ticket: Ticket,
+  journal: readonly JournalRow[],
+): JournalMismatch | null {
   const recomputed: Replayed[] = [];
   for (const [index, row] of journal.entries()) {
-    const fail = (problem: string, expected?: unknown, actual?: unknown): JournalMismatch => ({ ticket: ticket.key, seq: row.seq, problem, expected, actual });
-    if (row.seq !== index + 1) return fail(`journal gap: expected seq ${index + 1}`, index + 1, row.seq);
+    const fail = (problem: string, expected?: unknown, actual?: unknown): JournalMismatch => ({
+      ticket: ticket.key,
+      seq: row.seq,
+      problem,
+      expected,
+      actual,
+    });
+    if (row.seq !== index + 1)
+      return fail(`journal gap: expected seq ${index + 1}`, index + 1, row.seq);
     const step = recompute(row, recomputed);
     if ('error' in step) return fail(step.error);
     if (canonicalJson(step.snapshot) !== canonicalJson(row.snapshot)) {
       return fail('stored snapshot differs from the replayed one', step.snapshot, row.snapshot);
     }
-    if (topState(step.snapshot.value) !== row.to_state) return fail('to_state differs from the replayed state', topState(step.snapshot.value), row.to_state);
-    if (canonicalJson(step.actions) !== canonicalJson(row.actions)) return fail('stored actions differ from the replayed ones', step.actions, row.actions);
+    if (topState(step.snapshot.value) !== row.to_state)
+      return fail(
+        'to_state differs from the replayed state',
+        topState(step.snapshot.value),
+        row.to_state,
+      );
+    if (canonicalJson(step.actions) !== canonicalJson(row.actions))
+      return fail('stored actions differ from the replayed ones', step.actions, row.actions);
     recomputed.push(step);
   }
   const last = journal.at(-1);
   if (!last) return { ticket: ticket.key, seq: 0, problem: 'ticket has no journal rows' };
-  if (ticket.version !== last.seq) return { ticket: ticket.key, seq: last.seq, problem: `ticket version ${ticket.version} does not match the last row` };
+  if (ticket.version !== last.seq)
+    return {
+      ticket: ticket.key,
+      seq: last.seq,
+      problem: `ticket version ${ticket.version} does not match the last row`,
+    };
   if (canonicalJson(ticket.snapshot) !== canonicalJson(last.snapshot)) {
-    return { ticket: ticket.key, seq: last.seq, problem: "ticket's current snapshot differs from its last journal row", expected: last.snapshot, actual: ticket.snapshot };
+    return {
+      ticket: ticket.key,
+      seq: last.seq,
+      problem: "ticket's current snapshot differs from its last journal row",
+      expected: last.snapshot,
+      actual: ticket.snapshot,
+    };
   }
   return null;
 }
@@ -82,7 +116,8 @@ type Step = Replayed | { error: string };
 function recompute(row: JournalRow, before: readonly Replayed[]): Step {
   const event = row.event as { type?: string; input?: TicketInput; toSeq?: number };
   if (row.seq === 1) {
-    if (event.type !== 'CREATED') return { error: `row 1 must be CREATED, found ${String(event.type)}` };
+    if (event.type !== 'CREATED')
+      return { error: `row 1 must be CREATED, found ${String(event.type)}` };
     const [snapshot, actions] = initialTransition(ticketMachine, event.input ?? {});
     return { snapshot: persistSnapshot(snapshot), actions: workActionsOf(actions) };
   }
@@ -92,7 +127,14 @@ function recompute(row: JournalRow, before: readonly Replayed[]): Step {
     return target;
   }
   const parsed = ticketEventSchema.safeParse(row.event);
-  if (!parsed.success) return { error: `event is not valid for the current machine: ${parsed.error.issues[0]?.message}` };
-  const [snapshot, actions] = transition(ticketMachine, restoreSnapshot(before.at(-1)!.snapshot), parsed.data);
+  if (!parsed.success)
+    return {
+      error: `event is not valid for the current machine: ${parsed.error.issues[0]?.message}`,
+    };
+  const [snapshot, actions] = transition(
+    ticketMachine,
+    restoreSnapshot(before.at(-1)!.snapshot),
+    parsed.data,
+  );
   return { snapshot: persistSnapshot(snapshot), actions: workActionsOf(actions) };
 }

@@ -22,7 +22,12 @@ export const TASKS: Record<WorkAction, string> = {
 };
 
 /** Work whose result comes back as an event and so gets a run id to fence it. */
-const REPORTING: ReadonlySet<WorkAction> = new Set(['dispatchAgent', 'freezePlan', 'mergeBranch', 'runLiveCheck']);
+const REPORTING: ReadonlySet<WorkAction> = new Set([
+  'dispatchAgent',
+  'freezePlan',
+  'mergeBranch',
+  'runLiveCheck',
+]);
 
 export interface JobSpec {
   readonly identifier: string;
@@ -48,10 +53,16 @@ export interface PlannedWork {
 }
 
 /** Keep only the actions that imply work, in the storable form the journal keeps. */
-export function workActionsOf(actions: readonly { type: string; params?: unknown }[]): StoredAction[] {
+export function workActionsOf(
+  actions: readonly { type: string; params?: unknown }[],
+): StoredAction[] {
   return actions
     .filter((a) => (WORK_ACTIONS as readonly string[]).includes(a.type))
-    .map((a) => (a.params && typeof a.params === 'object' ? { type: a.type, params: { ...(a.params as Record<string, unknown>) } } : { type: a.type }));
+    .map((a) =>
+      a.params && typeof a.params === 'object'
+        ? { type: a.type, params: { ...(a.params as Record<string, unknown>) } }
+        : { type: a.type },
+    );
 }
 
 /**
@@ -59,7 +70,12 @@ export function workActionsOf(actions: readonly { type: string; params?: unknown
  * `r` for reporting work (its result comes back as an event), `w` for other work and `t` for
  * timers, so a ticket's pending work of each kind can be found by prefix.
  */
-export function planWork(ticketId: string, seq: number, actions: readonly StoredAction[], context: TicketContext): PlannedWork {
+export function planWork(
+  ticketId: string,
+  seq: number,
+  actions: readonly StoredAction[],
+  context: TicketContext,
+): PlannedWork {
   const jobs: JobSpec[] = [];
   let runId: string | null = null;
   let agentRun: AgentRunSpec | null = null;
@@ -68,7 +84,15 @@ export function planWork(ticketId: string, seq: number, actions: readonly Stored
     const payload: Record<string, unknown> = { ticketId, seq, action: type, ...action.params };
     if (type === 'armBudgetTimer') {
       if (context.limits.wallClockSeconds === null) return;
-      jobs.push(job(TASKS[type], { ...payload, timer: context.timer }, `lw:${ticketId}:t:${seq}:${index}`, context.limits.wallClockSeconds, 1));
+      jobs.push(
+        job(
+          TASKS[type],
+          { ...payload, timer: context.timer },
+          `lw:${ticketId}:t:${seq}:${index}`,
+          context.limits.wallClockSeconds,
+          1,
+        ),
+      );
       return;
     }
     const reporting = REPORTING.has(type);
@@ -77,17 +101,30 @@ export function planWork(ticketId: string, seq: number, actions: readonly Stored
       payload.runId = runId;
       if (type === 'dispatchAgent') {
         const { role, phase } = action.params as { role: Role; phase: Phase };
-        const attempt = phase === 'red' ? context.redAttempt : phase === 'build' || phase === 'validate' ? context.attempt : 0;
+        const attempt =
+          phase === 'red'
+            ? context.redAttempt
+            : phase === 'build' || phase === 'validate'
+              ? context.attempt
+              : 0;
         agentRun = { id: runId, role, phase, attempt, round: context.round };
         Object.assign(payload, { attempt, round: context.round });
       }
     }
-    jobs.push(job(TASKS[type], payload, `lw:${ticketId}:${reporting ? 'r' : 'w'}:${seq}:${index}`, 0, 5));
+    jobs.push(
+      job(TASKS[type], payload, `lw:${ticketId}:${reporting ? 'r' : 'w'}:${seq}:${index}`, 0, 5),
+    );
   });
   return { jobs, runId, agentRun };
 }
 
-function job(identifier: string, payload: Record<string, unknown>, key: string, delay: number, maxAttempts: number): JobSpec {
+function job(
+  identifier: string,
+  payload: Record<string, unknown>,
+  key: string,
+  delay: number,
+  maxAttempts: number,
+): JobSpec {
   return { identifier, payload, job_key: key, delay_seconds: delay, max_attempts: maxAttempts };
 }
 
@@ -115,12 +152,28 @@ export interface PendingJob {
  * Jobs of a ticket that are queued, running or will be retried (not permanently failed):
  * by default only reporting work (`r`), the work whose loss leaves a ticket stuck.
  */
-export async function pendingWork(db: Kdb, ticketId: string, kinds: readonly ('r' | 'w' | 't')[] = ['r']): Promise<PendingJob[]> {
-  const result = await sql<{ id: string; key: string; task_identifier: string; locked_by: string | null; attempts: number }>`
+export async function pendingWork(
+  db: Kdb,
+  ticketId: string,
+  kinds: readonly ('r' | 'w' | 't')[] = ['r'],
+): Promise<PendingJob[]> {
+  const result = await sql<{
+    id: string;
+    key: string;
+    task_identifier: string;
+    locked_by: string | null;
+    attempts: number;
+  }>`
     select id, key, task_identifier, locked_by, attempts from graphile_worker.jobs
     where key like any(${kinds.map((k) => `lw:${ticketId}:${k}:%`)}::text[]) and attempts < max_attempts
     order by id`.execute(db);
-  return result.rows.map((r) => ({ id: r.id, key: r.key, task: r.task_identifier, lockedBy: r.locked_by, attempts: r.attempts }));
+  return result.rows.map((r) => ({
+    id: r.id,
+    key: r.key,
+    task: r.task_identifier,
+    lockedBy: r.locked_by,
+    attempts: r.attempts,
+  }));
 }
 
 /** Withdraw a ticket's queued work (running jobs are left to be fenced by run id). */

@@ -7,9 +7,24 @@ import { pino, destination, type Logger } from 'pino';
 
 /** Paths whose values never reach a log line. */
 export const REDACT_PATHS = [
-  'password', '*.password', 'token', '*.token', 'apiKey', '*.apiKey', 'url', '*.url', 'connectionString', '*.connectionString',
-  'env.ANTHROPIC_API_KEY', 'env.OPENAI_API_KEY', 'env.GITHUB_TOKEN', 'env.GH_TOKEN', 'env.LINEAR_API_KEY',
-  'env.DATABASE_URL', 'env.LOOPWRIGHT_DATABASE_URL', 'headers.authorization',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'apiKey',
+  '*.apiKey',
+  'url',
+  '*.url',
+  'connectionString',
+  '*.connectionString',
+  'env.ANTHROPIC_API_KEY',
+  'env.OPENAI_API_KEY',
+  'env.GITHUB_TOKEN',
+  'env.GH_TOKEN',
+  'env.LINEAR_API_KEY',
+  'env.DATABASE_URL',
+  'env.LOOPWRIGHT_DATABASE_URL',
+  'headers.authorization',
 ];
 
 let root: Logger | undefined;
@@ -35,8 +50,19 @@ export function setLogLevel(level: string): void {
 /** graphile-worker's logger interface, forwarding to pino. */
 export function createWorkerLogger(): WorkerLogger {
   const factory: LogFunctionFactory = (scope) => (level, message, meta) => {
-    const child = logger().child({ worker: scope.workerId, job: scope.jobId, task: scope.taskIdentifier });
-    const pinoLevel = level === 'warning' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
+    const child = logger().child({
+      worker: scope.workerId,
+      job: scope.jobId,
+      task: scope.taskIdentifier,
+    });
+    const pinoLevel =
+      level === 'warning'
+        ? 'warn'
+        : level === 'error'
+          ? 'error'
+          : level === 'debug'
+            ? 'debug'
+            : 'info';
     child[pinoLevel]({ ...(meta ?? {}) }, message);
   };
   return new WorkerLogger(factory);

@@ -20,17 +20,36 @@ export type Pins = Readonly<Record<string, string>>;
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** The current digests for a batch (repositories are those its tickets belong to). */
-export async function computePins(db: Kdb, batchId: string, env: NodeJS.ProcessEnv = process.env): Promise<Pins> {
+export async function computePins(
+  db: Kdb,
+  batchId: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Pins> {
   const repos = await db
     .selectFrom('loopwright.repositories as r')
     .select(['r.name', 'r.test_cmd', 'r.live_cmd', 'r.check_cmds', 'r.base_branch'])
-    .where((eb) => eb.exists(eb.selectFrom('loopwright.tickets as t').select('t.id').whereRef('t.repo_id', '=', 'r.id').where('t.batch_id', '=', batchId)))
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('loopwright.tickets as t')
+          .select('t.id')
+          .whereRef('t.repo_id', '=', 'r.id')
+          .where('t.batch_id', '=', batchId),
+      ),
+    )
     .orderBy('r.name')
     .execute();
   const pins: Record<string, string> = {};
-  for (const r of repos) pins[`gates:${r.name}`] = sha(JSON.stringify([r.test_cmd, r.live_cmd, r.check_cmds, r.base_branch]));
+  for (const r of repos)
+    pins[`gates:${r.name}`] = sha(
+      JSON.stringify([r.test_cmd, r.live_cmd, r.check_cmds, r.base_branch]),
+    );
   const skills = skillsDir(env);
-  const charter = await Promise.all(['validator/SKILL.md', 'shared/report-contract.md'].map((f) => readFile(path.join(skills, f), 'utf8').catch(() => `(missing ${f})`)));
+  const charter = await Promise.all(
+    ['validator/SKILL.md', 'shared/report-contract.md'].map((f) =>
+      readFile(path.join(skills, f), 'utf8').catch(() => `(missing ${f})`),
+    ),
+  );
   pins['charter:validator'] = sha(charter.join('\0'));
   pins.oracle = sha(`${ORACLE_VERSION}\0${await oracleSource()}`);
   pins.machine = sha(MACHINE_VERSION);
@@ -45,7 +64,9 @@ export function changedPins(pinned: Pins, current: Pins): string[] {
 
 async function oracleSource(): Promise<string> {
   const dir = path.dirname(fileURLToPath(import.meta.url));
-  const files = (await readdir(dir)).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.test.ts') && !f.endsWith('.d.ts')).sort();
+  const files = (await readdir(dir))
+    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
+    .sort();
   const texts = await Promise.all(files.map((f) => readFile(path.join(dir, f), 'utf8')));
   return files.map((f, i) => `${f}\0${texts[i]}`).join('\0');
 }

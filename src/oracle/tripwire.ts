@@ -4,7 +4,13 @@
  * Work of a stopped batch is not dispatched: its tickets escalate with VERIFIER_CHANGED instead.
  */
 import type { Logger } from 'pino';
-import { lockBatch, recordBatchEvent, stopBatch, storePins, getBatchByName } from '../db/batches.js';
+import {
+  lockBatch,
+  recordBatchEvent,
+  stopBatch,
+  storePins,
+  getBatchByName,
+} from '../db/batches.js';
 import type { Kdb } from '../db/connection.js';
 import { applyEvent } from '../engine/apply-event.js';
 import { inTransaction } from '../engine/transaction.js';
@@ -22,7 +28,12 @@ export async function ensureBatchPinned(trx: Kdb, batchId: string): Promise<void
 
 /** Recompute every open, pinned batch's pins; stop the ones that changed. Returns their names. */
 export async function checkTripwires(db: Kdb, logger?: Logger): Promise<string[]> {
-  const open = await db.selectFrom('loopwright.batches').select(['id']).where('status', '=', 'open').where('pins', 'is not', null).execute();
+  const open = await db
+    .selectFrom('loopwright.batches')
+    .select(['id'])
+    .where('status', '=', 'open')
+    .where('pins', 'is not', null)
+    .execute();
   const stopped: string[] = [];
   for (const batch of open) {
     const name = await checkTripwire(db, batch.id, logger);
@@ -32,8 +43,16 @@ export async function checkTripwires(db: Kdb, logger?: Logger): Promise<string[]
 }
 
 /** Recompute one batch's pins and stop it if they changed; returns its name when it stopped it. */
-export async function checkTripwire(db: Kdb, batchId: string, logger?: Logger): Promise<string | null> {
-  const batch = await db.selectFrom('loopwright.batches').select(['name', 'pins', 'status']).where('id', '=', batchId).executeTakeFirstOrThrow();
+export async function checkTripwire(
+  db: Kdb,
+  batchId: string,
+  logger?: Logger,
+): Promise<string | null> {
+  const batch = await db
+    .selectFrom('loopwright.batches')
+    .select(['name', 'pins', 'status'])
+    .where('id', '=', batchId)
+    .executeTakeFirstOrThrow();
   if (batch.status !== 'open' || !batch.pins) return null;
   const changed = changedPins(batch.pins as Pins, await computePins(db, batchId));
   if (changed.length === 0) return null;
@@ -56,7 +75,11 @@ export async function checkTripwire(db: Kdb, batchId: string, logger?: Logger): 
 export async function batchStopped(db: Kdb, batchId: string | null): Promise<string | null> {
   if (batchId === null) return null;
   await checkTripwire(db, batchId);
-  const row = await db.selectFrom('loopwright.batches').select(['status', 'stop_reason']).where('id', '=', batchId).executeTakeFirst();
+  const row = await db
+    .selectFrom('loopwright.batches')
+    .select(['status', 'stop_reason'])
+    .where('id', '=', batchId)
+    .executeTakeFirst();
   return row?.status === 'stopped' ? (row.stop_reason ?? 'VERIFIER_CHANGED') : null;
 }
 
@@ -70,22 +93,45 @@ export interface RepinResult {
  * A human accepts the new definition of done: new pins, the batch reopens, and tickets it
  * escalated with VERIFIER_CHANGED are retried. Journaled with the operator as actor.
  */
-export async function repinBatch(db: Kdb, name: string, actor: string, reason: string): Promise<RepinResult> {
-  if (!reason.trim()) throw new BadInputError('repin needs --reason: say why the new definition of done is right');
+export async function repinBatch(
+  db: Kdb,
+  name: string,
+  actor: string,
+  reason: string,
+): Promise<RepinResult> {
+  if (!reason.trim())
+    throw new BadInputError('repin needs --reason: say why the new definition of done is right');
   const batch = await getBatchByName(db, name);
   const pins = await computePins(db, batch.id);
   const changed = batch.pins ? changedPins(batch.pins as Pins, pins) : Object.keys(pins);
   await inTransaction(db, async (trx) => {
     await lockBatch(trx, batch.id);
     await storePins(trx, batch.id, pins);
-    await recordBatchEvent(trx, { batchId: batch.id, type: 'REPINNED', actor, reason, pins, changed });
+    await recordBatchEvent(trx, {
+      batchId: batch.id,
+      type: 'REPINNED',
+      actor,
+      reason,
+      pins,
+      changed,
+    });
   });
-  const escalated = await db.selectFrom('loopwright.tickets').select(['id', 'key', 'snapshot'])
-    .where('batch_id', '=', batch.id).where('state', '=', 'ESCALATED').orderBy('id').execute();
+  const escalated = await db
+    .selectFrom('loopwright.tickets')
+    .select(['id', 'key', 'snapshot'])
+    .where('batch_id', '=', batch.id)
+    .where('state', '=', 'ESCALATED')
+    .orderBy('id')
+    .execute();
   const retried: string[] = [];
   for (const t of escalated) {
     if ((t.snapshot.context as { reason?: string }).reason !== 'VERIFIER_CHANGED') continue;
-    const outcome = await applyEvent(db, { id: t.id }, { type: 'RETRY', reason: `batch repinned: ${reason}` }, { actor });
+    const outcome = await applyEvent(
+      db,
+      { id: t.id },
+      { type: 'RETRY', reason: `batch repinned: ${reason}` },
+      { actor },
+    );
     if (outcome.status === 'applied') retried.push(t.key);
   }
   return { batch: name, changed, retried };

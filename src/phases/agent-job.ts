@@ -19,7 +19,15 @@ import { readReport } from './report-schema.js';
 import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
 import { applyEvent } from '../engine/apply-event.js';
 import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
-import { currentPlan, ensureWorkspace, loadDispatch, syncWithBase, worktreesRoot, type Dispatch, type WorkPayload } from './dispatch.js';
+import {
+  currentPlan,
+  ensureWorkspace,
+  loadDispatch,
+  syncWithBase,
+  worktreesRoot,
+  type Dispatch,
+  type WorkPayload,
+} from './dispatch.js';
 import { evaluateRun, validateGates } from './evaluate.js';
 import { writeHandover, systemPromptFor } from './handover.js';
 import { agentFor, type AgentChoice } from '../config/repo-settings.js';
@@ -33,14 +41,19 @@ export interface JobDeps {
   readonly signal: AbortSignal;
 }
 
-export const AGENT_PROMPT = 'Read .loopwright/task.md and follow it. Write .loopwright/report.json.';
+export const AGENT_PROMPT =
+  'Read .loopwright/task.md and follow it. Write .loopwright/report.json.';
 
 /** Thrown when shutdown interrupted a run: graphile-worker retries the job, the ticket is untouched. */
 export class RunInterruptedError extends Error {}
 
 export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
   const d = await loadDispatch(deps.db, payload);
-  const log = deps.logger.child({ ticket: payload.ticketId, run: payload.runId, phase: payload.phase });
+  const log = deps.logger.child({
+    ticket: payload.ticketId,
+    run: payload.runId,
+    phase: payload.phase,
+  });
   if (!d) return log.info('Run superseded; nothing to do');
   if (await haltedByTripwire(deps, d, payload.runId!)) return;
   const role = payload.role as Role;
@@ -54,50 +67,118 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   }
   const planned = phase === 'plan_draft' ? null : await currentPlan(deps.db, d.context);
   await writeHandover(wt.path, {
-    ticketKey: d.ticket.key, title: d.ticket.title, body: d.ticket.body, repoName: d.repo.name, role, phase,
-    counter: counterOf(d, phase), baseCommit: wt.baseCommit, redCommit: null,
-    testCommand: d.repo.test_cmd ?? 'npm test', checks: d.repo.check_cmds,
-    plan: planned?.plan ?? null, approvedPlanSha: planned?.sha256 ?? null, findings: await findingsFor(deps.db, d, phase),
+    ticketKey: d.ticket.key,
+    title: d.ticket.title,
+    body: d.ticket.body,
+    repoName: d.repo.name,
+    role,
+    phase,
+    counter: counterOf(d, phase),
+    baseCommit: wt.baseCommit,
+    redCommit: null,
+    testCommand: d.repo.test_cmd ?? 'npm test',
+    checks: d.repo.check_cmds,
+    plan: planned?.plan ?? null,
+    approvedPlanSha: planned?.sha256 ?? null,
+    findings: await findingsFor(deps.db, d, phase),
   });
   const headBefore = await git(wt.path, ['rev-parse', 'HEAD']);
-  const probe = await outsideWriteProbe({ repoPath: d.repo.path, worktreesRoot: worktreesRoot(deps.home), worktreePath: wt.path });
+  const probe = await outsideWriteProbe({
+    repoPath: d.repo.path,
+    worktreesRoot: worktreesRoot(deps.home),
+    worktreePath: wt.path,
+  });
   const outcome = await runAgent(deps, d, wt, payload.runId!, role, phase);
   if (outcome.status === 'killed') {
-    if (deps.signal.aborted) throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
+    if (deps.signal.aborted)
+      throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
     return log.info('Run superseded while running; agent stopped');
   }
   const event = await eventFor(deps.db, outcome, {
-    d, wt, runId: payload.runId!, phase, headBefore, plan: planned?.plan ?? null, costUsd: outcome.costUsd ?? 0, outside: await probe.check(),
+    d,
+    wt,
+    runId: payload.runId!,
+    phase,
+    headBefore,
+    plan: planned?.plan ?? null,
+    costUsd: outcome.costUsd ?? 0,
+    outside: await probe.check(),
   });
-  log.info({ event: event.type, status: outcome.status, ms: outcome.durationMs }, 'Agent run evaluated');
+  log.info(
+    { event: event.type, status: outcome.status, ms: outcome.durationMs },
+    'Agent run evaluated',
+  );
   const discovered = ACCEPTED_RESULTS.has(event.type) ? await discoveredWorkOf(wt.path, phase) : [];
   const actor = `agent:${role}:${payload.runId}`;
   if (discovered.length === 0) return report(deps, d, event, actor);
-  const filed = await applyWithDiscoveries(deps.db, { id: d.ticket.id }, event, { actor, idempotencyKey: `result:${payload.runId}`, runId: payload.runId! }, discovered);
+  const filed = await applyWithDiscoveries(
+    deps.db,
+    { id: d.ticket.id },
+    event,
+    { actor, idempotencyKey: `result:${payload.runId}`, runId: payload.runId! },
+    discovered,
+  );
   log.info({ filed: filed.filed, refused: filed.refused }, 'Discovered work filed');
 }
 
-async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string, role: Role, phase: Phase): Promise<AgentOutcome> {
+async function runAgent(
+  deps: JobDeps,
+  d: Dispatch,
+  wt: Worktree,
+  runId: string,
+  role: Role,
+  phase: Phase,
+): Promise<AgentOutcome> {
   const choice = agentFor(d.settings, role);
   const transcriptPath = path.join(deps.home, 'runs', d.ticket.key, `${runId}.jsonl`);
-  await markRunStarted(deps.db, runId, { poolId: deps.poolId, host: os.hostname(), provider: choice.provider, model: choice.model ?? null, transcriptPath });
+  await markRunStarted(deps.db, runId, {
+    poolId: deps.poolId,
+    host: os.hostname(),
+    provider: choice.provider,
+    model: choice.model ?? null,
+    transcriptPath,
+  });
   const superseded = watchFence(deps, d.ticket.id, runId);
-  const outcome = await providerFor(choice, d).run({
-    runId, role, phase, cwd: wt.path, prompt: AGENT_PROMPT, systemPrompt: await systemPromptFor(role, wt.path),
-    ...(choice.model ? { model: choice.model } : {}),
-    timeoutMs: d.settings.agentTimeoutSeconds * 1000, maxOutputBytes: d.settings.maxOutputBytes, transcriptPath,
-    env: taskEnv(d, role, phase),
-    options: runOptions(choice),
-    onSpawn: (p) => markRunSpawned(deps.db, runId, p),
-    signal: AbortSignal.any([deps.signal, superseded.signal]),
-  }).finally(() => superseded.stop());
+  const outcome = await providerFor(choice, d)
+    .run({
+      runId,
+      role,
+      phase,
+      cwd: wt.path,
+      prompt: AGENT_PROMPT,
+      systemPrompt: await systemPromptFor(role, wt.path),
+      ...(choice.model ? { model: choice.model } : {}),
+      timeoutMs: d.settings.agentTimeoutSeconds * 1000,
+      maxOutputBytes: d.settings.maxOutputBytes,
+      transcriptPath,
+      env: taskEnv(d, role, phase),
+      options: runOptions(choice),
+      onSpawn: (p) => markRunSpawned(deps.db, runId, p),
+      signal: AbortSignal.any([deps.signal, superseded.signal]),
+    })
+    .finally(() => superseded.stop());
   if (superseded.signal.aborted) {
-    await markRunFinished(deps.db, runId, { ...finishedFields(outcome), status: 'cancelled', error: 'superseded: the ticket moved on while the agent ran' });
+    await markRunFinished(deps.db, runId, {
+      ...finishedFields(outcome),
+      status: 'cancelled',
+      error: 'superseded: the ticket moved on while the agent ran',
+    });
     return outcome;
   }
   await markRunFinished(deps.db, runId, {
-    status: outcome.status === 'ok' ? 'succeeded' : outcome.status === 'timeout' ? 'timed_out' : outcome.status === 'killed' ? 'cancelled' : 'failed',
-    exitCode: outcome.exitCode, signal: outcome.signal, costUsd: outcome.costUsd, tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut,
+    status:
+      outcome.status === 'ok'
+        ? 'succeeded'
+        : outcome.status === 'timeout'
+          ? 'timed_out'
+          : outcome.status === 'killed'
+            ? 'cancelled'
+            : 'failed',
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    costUsd: outcome.costUsd,
+    tokensIn: outcome.tokensIn,
+    tokensOut: outcome.tokensOut,
     error: outcome.errorMessage ?? null,
   });
   return outcome;
@@ -105,8 +186,17 @@ async function runAgent(deps: JobDeps, d: Dispatch, wt: Worktree, runId: string,
 
 function providerFor(choice: AgentChoice, d: Dispatch): AgentProvider {
   const extra = choice.extraArgs ? { extraArgs: choice.extraArgs } : {};
-  if (choice.provider === 'scripted') return createProvider('scripted', { ...extra, ...(d.settings.script ? { script: d.settings.script } : {}) });
-  if (choice.provider === 'command') return createProvider('command', { ...extra, command: choice.command ?? [], vendor: choice.vendor ?? 'none' });
+  if (choice.provider === 'scripted')
+    return createProvider('scripted', {
+      ...extra,
+      ...(d.settings.script ? { script: d.settings.script } : {}),
+    });
+  if (choice.provider === 'command')
+    return createProvider('command', {
+      ...extra,
+      command: choice.command ?? [],
+      vendor: choice.vendor ?? 'none',
+    });
   return createProvider(choice.provider, extra);
 }
 
@@ -131,30 +221,56 @@ function taskEnv(d: Dispatch, role: Role, phase: Phase): Record<string, string> 
   };
 }
 
-async function eventFor(db: Kdb, outcome: AgentOutcome, facts: Parameters<typeof evaluateRun>[1]): Promise<TicketEventInput> {
+async function eventFor(
+  db: Kdb,
+  outcome: AgentOutcome,
+  facts: Parameters<typeof evaluateRun>[1],
+): Promise<TicketEventInput> {
   const run = { runId: facts.runId, costUsd: facts.costUsd };
   if (outcome.status === 'timeout') return { type: 'AGENT_TIMEOUT', ...run };
   if (outcome.status === 'error') {
-    const why = outcome.errorMessage ?? outcome.subtype ?? `exit ${outcome.exitCode ?? outcome.signal}`;
-    return { type: 'REPORT_INVALID', ...run, errors: [`agent failed: ${why}${outcome.outputTruncated ? ' (output cap reached)' : ''}`] };
+    const why =
+      outcome.errorMessage ?? outcome.subtype ?? `exit ${outcome.exitCode ?? outcome.signal}`;
+    return {
+      type: 'REPORT_INVALID',
+      ...run,
+      errors: [`agent failed: ${why}${outcome.outputTruncated ? ' (output cap reached)' : ''}`],
+    };
   }
   return evaluateRun(db, facts);
 }
 
 /** Apply the run's result; the idempotency key makes a retried job's second report a no-op. */
-export async function report(deps: Pick<JobDeps, 'db'>, d: Dispatch, event: TicketEventInput, actor: string): Promise<void> {
+export async function report(
+  deps: Pick<JobDeps, 'db'>,
+  d: Dispatch,
+  event: TicketEventInput,
+  actor: string,
+): Promise<void> {
   const runId = (event as { runId: string }).runId;
-  await applyEvent(deps.db, { id: d.ticket.id }, event, { actor, idempotencyKey: `result:${runId}` });
+  await applyEvent(deps.db, { id: d.ticket.id }, event, {
+    actor,
+    idempotencyKey: `result:${runId}`,
+  });
 }
 
 /**
  * A batch whose definition of done changed dispatches nothing: the ticket escalates with
  * VERIFIER_CHANGED and waits for `loopwright batch repin`.
  */
-export async function haltedByTripwire(deps: Pick<JobDeps, 'db'>, d: Dispatch, runId: string): Promise<boolean> {
+export async function haltedByTripwire(
+  deps: Pick<JobDeps, 'db'>,
+  d: Dispatch,
+  runId: string,
+): Promise<boolean> {
   const stopped = await batchStopped(deps.db, d.ticket.batch_id);
   if (!stopped) return false;
-  await applyEvent(deps.db, { id: d.ticket.id }, { type: 'VERIFIER_CHANGED', detail: stopped }, { actor: 'tripwire', idempotencyKey: `verifier:${runId}` });
+  await applyEvent(
+    deps.db,
+    { id: d.ticket.id },
+    { type: 'VERIFIER_CHANGED', detail: stopped },
+    { actor: 'tripwire', idempotencyKey: `verifier:${runId}` },
+  );
   return true;
 }
 
@@ -165,11 +281,21 @@ const SYNCED_PHASES: ReadonlySet<Phase> = new Set(['red', 'build', 'validate']);
  * Aborts when the ticket's current run is no longer this one (a budget escalation, a cancel, a
  * rewind): the agent is stopped instead of spending until it finishes only to be fenced out.
  */
-function watchFence(deps: JobDeps, ticketId: string, runId: string): { signal: AbortSignal; stop(): void } {
+function watchFence(
+  deps: JobDeps,
+  ticketId: string,
+  runId: string,
+): { signal: AbortSignal; stop(): void } {
   const controller = new AbortController();
   const timer = setInterval(() => {
-    void deps.db.selectFrom('loopwright.tickets').select('current_run_id').where('id', '=', ticketId).executeTakeFirst()
-      .then((row) => { if (row && row.current_run_id !== runId) controller.abort(new Error('superseded')); })
+    void deps.db
+      .selectFrom('loopwright.tickets')
+      .select('current_run_id')
+      .where('id', '=', ticketId)
+      .executeTakeFirst()
+      .then((row) => {
+        if (row && row.current_run_id !== runId) controller.abort(new Error('superseded'));
+      })
       .catch(() => {});
   }, FENCE_POLL_MS);
   return { signal: controller.signal, stop: () => clearInterval(timer) };
@@ -178,11 +304,23 @@ function watchFence(deps: JobDeps, ticketId: string, runId: string): { signal: A
 const FENCE_POLL_MS = 2000;
 
 function finishedFields(outcome: AgentOutcome) {
-  return { exitCode: outcome.exitCode, signal: outcome.signal, costUsd: outcome.costUsd, tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut };
+  return {
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    costUsd: outcome.costUsd,
+    tokensIn: outcome.tokensIn,
+    tokensOut: outcome.tokensOut,
+  };
 }
 
 /** Results whose report's discovered work is filed (a rejected attempt's discoveries are not). */
-const ACCEPTED_RESULTS = new Set(['PLAN_READY', 'PLAN_REVIEWED', 'RED_CONFIRMED', 'BUILD_READY', 'VERDICT']);
+const ACCEPTED_RESULTS = new Set([
+  'PLAN_READY',
+  'PLAN_REVIEWED',
+  'RED_CONFIRMED',
+  'BUILD_READY',
+  'VERDICT',
+]);
 
 async function discoveredWorkOf(worktree: string, phase: Phase): Promise<DiscoveredItem[]> {
   const read = await readReport(worktree, phase);
@@ -197,7 +335,8 @@ async function resetWorktree(worktree: string): Promise<void> {
 
 function counterOf(d: Dispatch, phase: Phase): string | null {
   const l = d.context.limits;
-  if (phase === 'plan_critique' || phase === 'plan_revise') return `${d.context.round} of ${l.maxPlanRounds}`;
+  if (phase === 'plan_critique' || phase === 'plan_revise')
+    return `${d.context.round} of ${l.maxPlanRounds}`;
   if (phase === 'red') return `${d.context.redAttempt} of ${l.maxRedAttempts}`;
   if (phase === 'build' || phase === 'validate') return `${d.context.attempt} of ${l.maxAttempts}`;
   return null;

@@ -6,7 +6,12 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { git } from '../workspace/index.js';
 
-export async function withBaseCheckout<T>(repoPath: string, commit: string, home: string, work: (dir: string) => Promise<T>): Promise<T> {
+export async function withBaseCheckout<T>(
+  repoPath: string,
+  commit: string,
+  home: string,
+  work: (dir: string) => Promise<T>,
+): Promise<T> {
   const parent = path.join(home, 'checks');
   await mkdir(parent, { recursive: true });
   const dir = await mkdtemp(path.join(parent, 'live-'));

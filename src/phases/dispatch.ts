@@ -37,15 +37,29 @@ export async function loadDispatch(db: Kdb, payload: WorkPayload): Promise<Dispa
   const ticket = await getTicket(db, { id: payload.ticketId });
   if (payload.runId && ticket.current_run_id !== payload.runId) return null;
   const repo = await getRepositoryById(db, ticket.repo_id);
-  return { ticket, repo, settings: repoSettings(repo), context: ticket.snapshot.context as unknown as TicketContext };
+  return {
+    ticket,
+    repo,
+    settings: repoSettings(repo),
+    context: ticket.snapshot.context as unknown as TicketContext,
+  };
 }
 
 /** The ticket's worktree (created on first use, reused after), recorded in the database. */
 export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promise<Worktree> {
   const wt = await createWorktree({
-    repoPath: d.repo.path, baseBranch: d.repo.base_branch, ticketKey: d.ticket.key, root: worktreesRoot(home),
+    repoPath: d.repo.path,
+    baseBranch: d.repo.base_branch,
+    ticketKey: d.ticket.key,
+    root: worktreesRoot(home),
   });
-  await upsertWorkspace(db, { ticket_id: d.ticket.id, repo_id: d.repo.id, path: wt.path, branch: wt.branch, base_commit: wt.baseCommit });
+  await upsertWorkspace(db, {
+    ticket_id: d.ticket.id,
+    repo_id: d.repo.id,
+    path: wt.path,
+    branch: wt.branch,
+    base_commit: wt.baseCommit,
+  });
   return wt;
 }
 
@@ -57,14 +71,32 @@ export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promi
  */
 export async function syncWithBase(home: string, d: Dispatch, wt: Worktree): Promise<Worktree> {
   const baseTip = await git(wt.path, ['rev-parse', d.repo.base_branch]);
-  const upToDate = await runGit(wt.path, ['merge-base', '--is-ancestor', baseTip, 'HEAD'], { okExitCodes: [0, 1] });
+  const upToDate = await runGit(wt.path, ['merge-base', '--is-ancestor', baseTip, 'HEAD'], {
+    okExitCodes: [0, 1],
+  });
   if (upToDate.exitCode === 0) return wt;
-  const merged = await runGit(wt.path, ['merge', '--no-edit', '-q', '-m', `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}`, baseTip], { okExitCodes: [0, 1] });
+  const merged = await runGit(
+    wt.path,
+    [
+      'merge',
+      '--no-edit',
+      '-q',
+      '-m',
+      `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}`,
+      baseTip,
+    ],
+    { okExitCodes: [0, 1] },
+  );
   if (merged.exitCode !== 0) {
     await runGit(wt.path, ['merge', '--abort'], { okExitCodes: [0, 128] });
     return wt;
   }
-  return createWorktree({ repoPath: d.repo.path, baseBranch: d.repo.base_branch, ticketKey: d.ticket.key, root: worktreesRoot(home) });
+  return createWorktree({
+    repoPath: d.repo.path,
+    baseBranch: d.repo.base_branch,
+    ticketKey: d.ticket.key,
+    root: worktreesRoot(home),
+  });
 }
 
 export function worktreesRoot(home: string): string {
@@ -72,9 +104,15 @@ export function worktreesRoot(home: string): string {
 }
 
 /** The plan in force: the approved one once frozen, else the latest draft. */
-export async function currentPlan(db: Kdb, context: TicketContext): Promise<{ plan: Plan; sha256: string | null } | null> {
+export async function currentPlan(
+  db: Kdb,
+  context: TicketContext,
+): Promise<{ plan: Plan; sha256: string | null } | null> {
   const id = context.approvedPlan?.artifactId ?? context.planArtifactId;
   if (id === null || id === undefined) return null;
   const artifact = await getArtifact(db, id);
-  return { plan: planSchema.parse(JSON.parse(artifact.content)), sha256: context.approvedPlan ? artifact.sha256 : null };
+  return {
+    plan: planSchema.parse(JSON.parse(artifact.content)),
+    sha256: context.approvedPlan ? artifact.sha256 : null,
+  };
 }

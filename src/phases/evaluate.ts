@@ -8,8 +8,14 @@ import type { Phase, TicketEventInput } from '../../machines/ticket.js';
 import { insertArtifact } from '../db/artifacts.js';
 import type { Kdb } from '../db/connection.js';
 import {
-  commitAll, leadEncroachmentGate, runCommandGate, scopeGate, testFilesGate,
-  type CommandGateResult, type ScopeGateResult, type Worktree,
+  commitAll,
+  leadEncroachmentGate,
+  runCommandGate,
+  scopeGate,
+  testFilesGate,
+  type CommandGateResult,
+  type ScopeGateResult,
+  type Worktree,
 } from '../workspace/index.js';
 import type { Dispatch } from './dispatch.js';
 import { describeCommand, describeViolations } from './gate-text.js';
@@ -35,7 +41,12 @@ export async function evaluateRun(db: Kdb, f: RunFacts): Promise<Event> {
   const read = await readReport(f.wt.path, f.phase);
   const run = { runId: f.runId, costUsd: f.costUsd };
   if (!read.ok) return { type: 'REPORT_INVALID', ...run, errors: read.errors };
-  await insertArtifact(db, { ticketId: f.d.ticket.id, kind: 'report', runId: f.runId, content: JSON.stringify(read.report) });
+  await insertArtifact(db, {
+    ticketId: f.d.ticket.id,
+    kind: 'report',
+    runId: f.runId,
+    content: JSON.stringify(read.report),
+  });
   switch (f.phase) {
     case 'plan_draft':
     case 'plan_revise':
@@ -56,19 +67,44 @@ async function evaluatePlan(db: Kdb, f: RunFacts, report: ReportOf<'plan_draft'>
   const encroach = await leadEncroachmentGate(f.wt.path, f.headBefore);
   const outside = f.outside.ok ? encroach : f.outside;
   if (!encroach.ok || !outside.ok) {
-    return { type: 'GATE_FAILED', ...run, reason: 'LEAD_ENCROACHMENT', detail: describeViolations(encroach.ok ? outside : encroach) };
+    return {
+      type: 'GATE_FAILED',
+      ...run,
+      reason: 'LEAD_ENCROACHMENT',
+      detail: describeViolations(encroach.ok ? outside : encroach),
+    };
   }
-  const plan = await insertArtifact(db, { ticketId: f.d.ticket.id, kind: 'plan', runId: f.runId, content: JSON.stringify(report.plan, null, 2) });
+  const plan = await insertArtifact(db, {
+    ticketId: f.d.ticket.id,
+    kind: 'plan',
+    runId: f.runId,
+    content: JSON.stringify(report.plan, null, 2),
+  });
   return { type: 'PLAN_READY', ...run, artifactId: Number(plan.id) };
 }
 
-async function evaluateCritique(db: Kdb, f: RunFacts, report: ReportOf<'plan_critique'>): Promise<Event> {
+async function evaluateCritique(
+  db: Kdb,
+  f: RunFacts,
+  report: ReportOf<'plan_critique'>,
+): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
   const untouched = await leadEncroachmentGate(f.wt.path, f.headBefore);
-  if (!untouched.ok) return { type: 'REPORT_INVALID', ...run, errors: [`the validator changed files: ${describeViolations(untouched)}`] };
+  if (!untouched.ok)
+    return {
+      type: 'REPORT_INVALID',
+      ...run,
+      errors: [`the validator changed files: ${describeViolations(untouched)}`],
+    };
   const review = await insertArtifact(db, {
-    ticketId: f.d.ticket.id, kind: 'plan_review', runId: f.runId,
-    content: JSON.stringify({ verdict: report.verdict, critiques: report.critiques, summary: report.summary }, null, 2),
+    ticketId: f.d.ticket.id,
+    kind: 'plan_review',
+    runId: f.runId,
+    content: JSON.stringify(
+      { verdict: report.verdict, critiques: report.critiques, summary: report.summary },
+      null,
+      2,
+    ),
   });
   return { type: 'PLAN_REVIEWED', ...run, verdict: report.verdict, artifactId: Number(review.id) };
 }
@@ -76,13 +112,35 @@ async function evaluateCritique(db: Kdb, f: RunFacts, report: ReportOf<'plan_cri
 async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
   const plan = f.plan!;
-  const files = await testFilesGate(f.wt.path, f.headBefore, plan.testFiles, plan.testFiles.filter((t) => !/[*?]/.test(t)));
-  if (!files.ok && files.reason === 'RED_NOT_RED') return { type: 'GATE_FAILED', ...run, reason: 'RED_NOT_RED', detail: describeViolations(files) };
+  const files = await testFilesGate(
+    f.wt.path,
+    f.headBefore,
+    plan.testFiles,
+    plan.testFiles.filter((t) => !/[*?]/.test(t)),
+  );
+  if (!files.ok && files.reason === 'RED_NOT_RED')
+    return {
+      type: 'GATE_FAILED',
+      ...run,
+      reason: 'RED_NOT_RED',
+      detail: describeViolations(files),
+    };
   if (!files.ok || !f.outside.ok) {
-    return { type: 'GATE_FAILED', ...run, reason: 'SCOPE_VIOLATION', detail: describeViolations(files.ok ? f.outside : files) };
+    return {
+      type: 'GATE_FAILED',
+      ...run,
+      reason: 'SCOPE_VIOLATION',
+      detail: describeViolations(files.ok ? f.outside : files),
+    };
   }
   const tests = await runTests(db, f, 'RED');
-  if (tests.passed) return { type: 'GATE_FAILED', ...run, reason: 'RED_NOT_RED', detail: describeCommand('RED: test command', testCommand(f), tests) };
+  if (tests.passed)
+    return {
+      type: 'GATE_FAILED',
+      ...run,
+      reason: 'RED_NOT_RED',
+      detail: describeCommand('RED: test command', testCommand(f), tests),
+    };
   await commitAll(f.wt.path, `loopwright(${f.d.ticket.key}): failing tests (RED)`);
   return { type: 'RED_CONFIRMED', ...run };
 }
@@ -90,23 +148,55 @@ async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
 async function evaluateBuild(db: Kdb, f: RunFacts): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
   const plan = f.plan!;
-  const scope = await scopeGate(f.wt.path, f.wt.baseCommit, [...plan.allowedFiles, ...plan.testFiles]);
+  const scope = await scopeGate(f.wt.path, f.wt.baseCommit, [
+    ...plan.allowedFiles,
+    ...plan.testFiles,
+  ]);
   if (!scope.ok || !f.outside.ok) {
-    return { type: 'GATE_FAILED', ...run, reason: 'SCOPE_VIOLATION', detail: describeViolations(scope.ok ? f.outside : scope) };
+    return {
+      type: 'GATE_FAILED',
+      ...run,
+      reason: 'SCOPE_VIOLATION',
+      detail: describeViolations(scope.ok ? f.outside : scope),
+    };
   }
   await commitAll(f.wt.path, `loopwright(${f.d.ticket.key}): build attempt ${f.d.context.attempt}`);
-  await insertArtifact(db, { ticketId: f.d.ticket.id, kind: 'gate_result', runId: f.runId, content: JSON.stringify({ gate: 'SCOPE', passed: true }) });
+  await insertArtifact(db, {
+    ticketId: f.d.ticket.id,
+    kind: 'gate_result',
+    runId: f.runId,
+    content: JSON.stringify({ gate: 'SCOPE', passed: true }),
+  });
   return { type: 'BUILD_READY', ...run };
 }
 
 async function evaluateVerdict(db: Kdb, f: RunFacts, report: ReportOf<'validate'>): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
   const untouched = await leadEncroachmentGate(f.wt.path, f.headBefore);
-  if (!untouched.ok) return { type: 'REPORT_INVALID', ...run, errors: [`the validator changed files: ${describeViolations(untouched)}`] };
+  if (!untouched.ok)
+    return {
+      type: 'REPORT_INVALID',
+      ...run,
+      errors: [`the validator changed files: ${describeViolations(untouched)}`],
+    };
   if (report.verdict === 'PASS' && report.evidence.length === 0) {
-    return { type: 'VERDICT', ...run, verdict: 'FAIL', findings: ['validator said PASS without evidence: treated as FAIL'] };
+    return {
+      type: 'VERDICT',
+      ...run,
+      verdict: 'FAIL',
+      findings: ['validator said PASS without evidence: treated as FAIL'],
+    };
   }
-  await insertArtifact(db, { ticketId: f.d.ticket.id, kind: 'verdict', runId: f.runId, content: JSON.stringify({ verdict: report.verdict, findings: report.findings, evidence: report.evidence }, null, 2) });
+  await insertArtifact(db, {
+    ticketId: f.d.ticket.id,
+    kind: 'verdict',
+    runId: f.runId,
+    content: JSON.stringify(
+      { verdict: report.verdict, findings: report.findings, evidence: report.evidence },
+      null,
+      2,
+    ),
+  });
   return { type: 'VERDICT', ...run, verdict: report.verdict, findings: report.findings };
 }
 
@@ -114,14 +204,33 @@ async function evaluateVerdict(db: Kdb, f: RunFacts, report: ReportOf<'validate'
  * VALIDATE's own gates, run before the validator is started: GREEN (the test command passes) and
  * the repo's checks. A failure is a FAIL verdict with the output as findings; no agent is needed.
  */
-export async function validateGates(db: Kdb, d: Dispatch, wt: Worktree, runId: string): Promise<Event | null> {
+export async function validateGates(
+  db: Kdb,
+  d: Dispatch,
+  wt: Worktree,
+  runId: string,
+): Promise<Event | null> {
   const facts = { d, wt, runId } as RunFacts;
   const green = await runTests(db, facts, 'GREEN');
-  if (!green.passed) return { type: 'VERDICT', runId, verdict: 'FAIL', findings: [describeCommand('GREEN: test command', testCommand(facts), green)] };
+  if (!green.passed)
+    return {
+      type: 'VERDICT',
+      runId,
+      verdict: 'FAIL',
+      findings: [describeCommand('GREEN: test command', testCommand(facts), green)],
+    };
   for (const check of d.repo.check_cmds) {
-    const r = await runCommandGate(check, wt.path, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 });
+    const r = await runCommandGate(check, wt.path, {
+      timeoutMs: d.settings.gateTimeoutSeconds * 1000,
+    });
     await recordGate(db, facts, 'CHECK', check, r);
-    if (!r.passed) return { type: 'VERDICT', runId, verdict: 'FAIL', findings: [describeCommand('repo check', check, r)] };
+    if (!r.passed)
+      return {
+        type: 'VERDICT',
+        runId,
+        verdict: 'FAIL',
+        findings: [describeCommand('repo check', check, r)],
+      };
   }
   return null;
 }
@@ -133,12 +242,33 @@ function testCommand(f: Pick<RunFacts, 'd'>): string {
 
 async function runTests(db: Kdb, f: RunFacts, gate: 'RED' | 'GREEN'): Promise<CommandGateResult> {
   const command = testCommand(f);
-  const result = await runCommandGate(command, f.wt.path, { timeoutMs: f.d.settings.gateTimeoutSeconds * 1000 });
+  const result = await runCommandGate(command, f.wt.path, {
+    timeoutMs: f.d.settings.gateTimeoutSeconds * 1000,
+  });
   await recordGate(db, f, gate, command, result);
   return result;
 }
 
-async function recordGate(db: Kdb, f: Pick<RunFacts, 'd' | 'runId'>, gate: string, command: string, r: CommandGateResult) {
-  const content = { gate, command, passed: r.passed, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: Math.round(r.durationMs), output: r.output.slice(-8000) };
-  await insertArtifact(db, { ticketId: f.d.ticket.id, kind: 'gate_result', runId: f.runId, content: JSON.stringify(content, null, 2) });
+async function recordGate(
+  db: Kdb,
+  f: Pick<RunFacts, 'd' | 'runId'>,
+  gate: string,
+  command: string,
+  r: CommandGateResult,
+) {
+  const content = {
+    gate,
+    command,
+    passed: r.passed,
+    exitCode: r.exitCode,
+    timedOut: r.timedOut,
+    durationMs: Math.round(r.durationMs),
+    output: r.output.slice(-8000),
+  };
+  await insertArtifact(db, {
+    ticketId: f.d.ticket.id,
+    kind: 'gate_result',
+    runId: f.runId,
+    content: JSON.stringify(content, null, 2),
+  });
 }

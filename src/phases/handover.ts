@@ -30,12 +30,17 @@ export interface Handover {
 export const TASK_FILE = '.loopwright/task.md';
 
 const JOBS: Record<Phase, string> = {
-  plan_draft: 'Read the codebase and draft the plan. Write only under .loopwright/. Put the plan in report.plan.',
-  plan_critique: 'Critique the plan in .loopwright/plan.json. Verdict APPROVE or REVISE with numbered critiques.',
-  plan_revise: 'Revise the plan in .loopwright/plan.json to answer every critique below. Write only under .loopwright/.',
+  plan_draft:
+    'Read the codebase and draft the plan. Write only under .loopwright/. Put the plan in report.plan.',
+  plan_critique:
+    'Critique the plan in .loopwright/plan.json. Verdict APPROVE or REVISE with numbered critiques.',
+  plan_revise:
+    'Revise the plan in .loopwright/plan.json to answer every critique below. Write only under .loopwright/.',
   red: 'Write the planned tests so they FAIL against the current code. Change only the test files.',
-  build: 'Implement the approved plan within the allowed files so the tests pass. Address every previous finding.',
-  validate: 'The orchestrator\'s gates passed. Verify the change yourself and give a PASS or FAIL verdict with evidence.',
+  build:
+    'Implement the approved plan within the allowed files so the tests pass. Address every previous finding.',
+  validate:
+    "The orchestrator's gates passed. Verify the change yourself and give a PASS or FAIL verdict with evidence.",
 };
 
 /** Write the handover files into a clean `.loopwright/` of the worktree. */
@@ -53,13 +58,24 @@ export async function writeHandover(worktree: string, h: Handover): Promise<void
 /** The task file's Markdown. */
 export function renderTask(h: Handover): string {
   const rows: [string, string | null][] = [
-    ['ticket', h.ticketKey], ['repo', h.repoName], ['role', h.role], ['phase', h.phase],
+    ['ticket', h.ticketKey],
+    ['repo', h.repoName],
+    ['role', h.role],
+    ['phase', h.phase],
     [h.phase.startsWith('plan') ? 'round' : 'attempt', h.counter],
-    ['base commit', h.baseCommit], ['red commit', h.redCommit],
-    ['test command', `\`${h.testCommand}\``], ['checks', h.checks.length ? h.checks.map((c) => `\`${c}\``).join(', ') : null],
-    ['approved plan', h.approvedPlanSha ? `\`.loopwright/approved-plan.json\` sha256 ${h.approvedPlanSha}` : null],
+    ['base commit', h.baseCommit],
+    ['red commit', h.redCommit],
+    ['test command', `\`${h.testCommand}\``],
+    ['checks', h.checks.length ? h.checks.map((c) => `\`${c}\``).join(', ') : null],
+    [
+      'approved plan',
+      h.approvedPlanSha ? `\`.loopwright/approved-plan.json\` sha256 ${h.approvedPlanSha}` : null,
+    ],
     ['plan under review', h.plan && !h.approvedPlanSha ? '`.loopwright/plan.json`' : null],
-    ['report', `\`.loopwright/report.json\`, contract: ${path.join(skillsDir(), 'shared/report-contract.md')}`],
+    [
+      'report',
+      `\`.loopwright/report.json\`, contract: ${path.join(skillsDir(), 'shared/report-contract.md')}`,
+    ],
   ];
   const lines = [`# ${h.ticketKey} — ${h.title}`, '', '| field | value |', '|---|---|'];
   for (const [k, v] of rows) if (v) lines.push(`| ${k} | ${v} |`);
@@ -67,10 +83,18 @@ export function renderTask(h: Handover): string {
   if (h.plan) {
     lines.push('', '## Allowed files', ...h.plan.allowedFiles.map((g) => `- \`${g}\``));
     lines.push('', '## Test files', ...h.plan.testFiles.map((g) => `- \`${g}\``));
-    lines.push('', '## Acceptance criteria', ...h.plan.acceptanceCriteria.map((c, i) => `${i + 1}. ${c.name} — test \`${c.test}\``));
+    lines.push(
+      '',
+      '## Acceptance criteria',
+      ...h.plan.acceptanceCriteria.map((c, i) => `${i + 1}. ${c.name} — test \`${c.test}\``),
+    );
   }
   if (h.findings.length) {
-    lines.push('', h.phase === 'plan_revise' ? '## Critiques to answer' : '## Previous findings', ...h.findings.map((f, i) => `${i + 1}. ${f}`));
+    lines.push(
+      '',
+      h.phase === 'plan_revise' ? '## Critiques to answer' : '## Previous findings',
+      ...h.findings.map((f, i) => `${i + 1}. ${f}`),
+    );
   }
   lines.push('', '## Your job', JOBS[h.phase], '');
   return lines.join('\n');
@@ -81,7 +105,8 @@ export async function systemPromptFor(role: Role, worktree: string): Promise<str
   const skills = skillsDir();
   const parts = [await readFile(path.join(skills, role, 'SKILL.md'), 'utf8')];
   parts.push(await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'));
-  if (role !== 'generator') parts.push(await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'));
+  if (role !== 'generator')
+    parts.push(await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'));
   for (const rulebook of ['AGENTS.md', 'CLAUDE.md']) {
     const text = await readFile(path.join(worktree, rulebook), 'utf8').catch(() => null);
     if (text) parts.push(`# The repository's own rules (${rulebook})\n\n${text}`);

@@ -9,14 +9,24 @@ import { z } from 'zod';
 import type { Phase } from '../../machines/ticket.js';
 
 const text = z.string().trim().min(1).max(20_000);
-const glob = z.string().trim().min(1).max(300)
-  .refine((g) => !g.startsWith('/') && !g.split('/').includes('..'), 'globs are relative to the repo root and may not contain ..');
+const glob = z
+  .string()
+  .trim()
+  .min(1)
+  .max(300)
+  .refine(
+    (g) => !g.startsWith('/') && !g.split('/').includes('..'),
+    'globs are relative to the repo root and may not contain ..',
+  );
 
 export const planSchema = z.object({
   goal: text,
   allowedFiles: z.array(glob).min(1).max(100),
   testFiles: z.array(glob).min(1).max(50),
-  acceptanceCriteria: z.array(z.object({ name: text, test: text })).min(1).max(50),
+  acceptanceCriteria: z
+    .array(z.object({ name: text, test: text }))
+    .min(1)
+    .max(50),
   testCommand: z.string().optional(),
   notes: z.string().max(20_000).optional(),
 });
@@ -29,19 +39,38 @@ const baseReport = {
   alternativesRejected: z.array(z.object({ option: text, reason: text })).max(50),
   evidence: z.array(z.object({ claim: text, source: text })).max(200),
   filesChanged: z.array(z.string()).max(1000),
-  discoveredWork: z.array(z.object({
-    title: text, body: z.string().max(20_000).default(''), repo: z.string().optional(),
-    blocking: z.boolean().default(false), tags: z.array(z.string()).default([]),
-    dependsOn: z.array(z.string()).max(20).optional(),
-  })).max(20),
+  discoveredWork: z
+    .array(
+      z.object({
+        title: text,
+        body: z.string().max(20_000).default(''),
+        repo: z.string().optional(),
+        blocking: z.boolean().default(false),
+        tags: z.array(z.string()).default([]),
+        dependsOn: z.array(z.string()).max(20).optional(),
+      }),
+    )
+    .max(20),
 };
 
 const leadReport = z.object({ ...baseReport, plan: planSchema });
-const critiqueReport = z.object({ ...baseReport, verdict: z.enum(['APPROVE', 'REVISE']), critiques: z.array(text).max(100) })
-  .refine((r) => r.verdict === 'APPROVE' || r.critiques.length > 0, { message: 'REVISE needs at least one critique', path: ['critiques'] });
+const critiqueReport = z
+  .object({
+    ...baseReport,
+    verdict: z.enum(['APPROVE', 'REVISE']),
+    critiques: z.array(text).max(100),
+  })
+  .refine((r) => r.verdict === 'APPROVE' || r.critiques.length > 0, {
+    message: 'REVISE needs at least one critique',
+    path: ['critiques'],
+  });
 const generatorReport = z.object(baseReport);
-const verdictReport = z.object({ ...baseReport, verdict: z.enum(['PASS', 'FAIL']), findings: z.array(text).max(200) })
-  .refine((r) => r.verdict === 'PASS' || r.findings.length > 0, { message: 'FAIL needs at least one finding', path: ['findings'] });
+const verdictReport = z
+  .object({ ...baseReport, verdict: z.enum(['PASS', 'FAIL']), findings: z.array(text).max(200) })
+  .refine((r) => r.verdict === 'PASS' || r.findings.length > 0, {
+    message: 'FAIL needs at least one finding',
+    path: ['findings'],
+  });
 
 export const REPORT_SCHEMAS = {
   plan_draft: leadReport,
@@ -57,10 +86,15 @@ export type AnyReport = ReportOf<Phase>;
 
 export const REPORT_PATH = '.loopwright/report.json';
 
-export type ReadReport<P extends Phase> = { readonly ok: true; readonly report: ReportOf<P> } | { readonly ok: false; readonly errors: string[] };
+export type ReadReport<P extends Phase> =
+  | { readonly ok: true; readonly report: ReportOf<P> }
+  | { readonly ok: false; readonly errors: string[] };
 
 /** Read and validate the report an agent left in its worktree. */
-export async function readReport<P extends Phase>(worktree: string, phase: P): Promise<ReadReport<P>> {
+export async function readReport<P extends Phase>(
+  worktree: string,
+  phase: P,
+): Promise<ReadReport<P>> {
   let raw: string;
   try {
     raw = await readFile(path.join(worktree, REPORT_PATH), 'utf8');
@@ -75,5 +109,10 @@ export async function readReport<P extends Phase>(worktree: string, phase: P): P
   }
   const parsed = REPORT_SCHEMAS[phase].safeParse(json);
   if (parsed.success) return { ok: true, report: parsed.data as ReportOf<P> };
-  return { ok: false, errors: parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+  return {
+    ok: false,
+    errors: parsed.error.issues
+      .slice(0, 20)
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+  };
 }

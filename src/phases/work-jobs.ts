@@ -18,9 +18,26 @@ export async function freezePlanJob(deps: JobDeps, payload: WorkPayload): Promis
   if (!d || d.context.planArtifactId === null) return;
   const plan = await getArtifact(deps.db, d.context.planArtifactId);
   const key = `${d.ticket.id}:${payload.seq}:freezePlan`;
-  const frozen = (await effectResult<{ id: string; sha256: string }>(deps.db, key)) ??
-    (await recordEffect(deps.db, key, d.ticket.id, 'freeze_plan', () => insertArtifact(deps.db, { ticketId: d.ticket.id, kind: 'approved_plan', content: plan.content })));
-  await report(deps, d, { type: 'PLAN_FROZEN', runId: payload.runId!, artifactId: Number(frozen.id), sha256: frozen.sha256 }, 'orchestrator:freeze');
+  const frozen =
+    (await effectResult<{ id: string; sha256: string }>(deps.db, key)) ??
+    (await recordEffect(deps.db, key, d.ticket.id, 'freeze_plan', () =>
+      insertArtifact(deps.db, {
+        ticketId: d.ticket.id,
+        kind: 'approved_plan',
+        content: plan.content,
+      }),
+    ));
+  await report(
+    deps,
+    d,
+    {
+      type: 'PLAN_FROZEN',
+      runId: payload.runId!,
+      artifactId: Number(frozen.id),
+      sha256: frozen.sha256,
+    },
+    'orchestrator:freeze',
+  );
 }
 
 /** SHIP: merge the ticket branch into the base (never rewriting it), once per journal row. */
@@ -28,13 +45,25 @@ export async function mergeJob(deps: JobDeps, payload: WorkPayload): Promise<voi
   const d = await loadDispatch(deps.db, payload);
   if (!d || (await haltedByTripwire(deps, d, payload.runId!))) return;
   const key = `${d.ticket.id}:${payload.seq}:merge`;
-  const result = (await effectResult<Awaited<ReturnType<typeof mergeToBase>>>(deps.db, key)) ??
+  const result =
+    (await effectResult<Awaited<ReturnType<typeof mergeToBase>>>(deps.db, key)) ??
     (await recordEffect(deps.db, key, d.ticket.id, 'merge', () =>
-      mergeToBase({ repoPath: d.repo.path, baseBranch: d.repo.base_branch, branch: ticketBranch(d.ticket.key), message: `Merge ${d.ticket.key}: ${d.ticket.title}`, allowFastForward: false })));
+      mergeToBase({
+        repoPath: d.repo.path,
+        baseBranch: d.repo.base_branch,
+        branch: ticketBranch(d.ticket.key),
+        message: `Merge ${d.ticket.key}: ${d.ticket.title}`,
+        allowFastForward: false,
+      }),
+    ));
   const runId = payload.runId!;
   const event = result.ok
     ? ({ type: 'MERGED', runId, commit: result.commit } as const)
-    : ({ type: 'MERGE_CONFLICT', runId, detail: `${result.reason}: ${result.detail.join(', ')}` } as const);
+    : ({
+        type: 'MERGE_CONFLICT',
+        runId,
+        detail: `${result.reason}: ${result.detail.join(', ')}`,
+      } as const);
   await report(deps, d, event, 'orchestrator:merge');
 }
 
@@ -48,24 +77,65 @@ export async function liveCheckJob(deps: JobDeps, payload: WorkPayload): Promise
   const command = d.repo.live_cmd ?? d.repo.test_cmd ?? 'npm test';
   const commit = d.context.mergeCommit!;
   const result = await withBaseCheckout(d.repo.path, commit, deps.home, (dir) =>
-    runCommandGate(command, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }));
-  const text = describeCommand(d.repo.live_cmd ? 'live check' : 'live check (test command on merged base)', command, result);
-  await insertArtifact(deps.db, { ticketId: d.ticket.id, kind: 'gate_result', runId: payload.runId!, content: JSON.stringify({ gate: 'LIVE', command, commit, passed: result.passed, exitCode: result.exitCode, durationMs: Math.round(result.durationMs), output: result.output.slice(-8000) }, null, 2) });
+    runCommandGate(command, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }),
+  );
+  const text = describeCommand(
+    d.repo.live_cmd ? 'live check' : 'live check (test command on merged base)',
+    command,
+    result,
+  );
+  await insertArtifact(deps.db, {
+    ticketId: d.ticket.id,
+    kind: 'gate_result',
+    runId: payload.runId!,
+    content: JSON.stringify(
+      {
+        gate: 'LIVE',
+        command,
+        commit,
+        passed: result.passed,
+        exitCode: result.exitCode,
+        durationMs: Math.round(result.durationMs),
+        output: result.output.slice(-8000),
+      },
+      null,
+      2,
+    ),
+  });
   const event = result.passed
-    ? ({ type: 'LIVE_CHECK_PASSED', runId: payload.runId!, evidence: `${commit}: ${text}`.slice(0, 8000) } as const)
+    ? ({
+        type: 'LIVE_CHECK_PASSED',
+        runId: payload.runId!,
+        evidence: `${commit}: ${text}`.slice(0, 8000),
+      } as const)
     : ({ type: 'LIVE_CHECK_FAILED', runId: payload.runId!, detail: text.slice(0, 8000) } as const);
   await report(deps, d, event, 'orchestrator:live');
 }
 
 /** The wall-clock budget ran out for one arming of the timer; a stale arming is refused by the machine. */
 export async function budgetTimerJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
-  await applyEvent(deps.db, { id: payload.ticketId }, { type: 'BUDGET_EXCEEDED', kind: 'time', timer: payload.timer ?? 0, detail: 'wall-clock budget exhausted' }, {
-    actor: 'timer', idempotencyKey: `timer:${payload.ticketId}:${payload.timer ?? 0}`,
-  });
+  await applyEvent(
+    deps.db,
+    { id: payload.ticketId },
+    {
+      type: 'BUDGET_EXCEEDED',
+      kind: 'time',
+      timer: payload.timer ?? 0,
+      detail: 'wall-clock budget exhausted',
+    },
+    {
+      actor: 'timer',
+      idempotencyKey: `timer:${payload.ticketId}:${payload.timer ?? 0}`,
+    },
+  );
 }
 
 /** A final ticket's worktree is removed after the repo's retention period. */
-export async function releaseWorkspaceJob(deps: JobDeps, payload: WorkPayload, reschedule: (delaySeconds: number) => Promise<void>): Promise<void> {
+export async function releaseWorkspaceJob(
+  deps: JobDeps,
+  payload: WorkPayload,
+  reschedule: (delaySeconds: number) => Promise<void>,
+): Promise<void> {
   const d = await loadDispatch(deps.db, payload);
   const ws = d && (await getWorkspace(deps.db, d.ticket.id));
   if (!d || !ws || ws.status === 'removed') return;
@@ -73,6 +143,11 @@ export async function releaseWorkspaceJob(deps: JobDeps, payload: WorkPayload, r
   const age = (Date.now() - new Date(d.ticket.state_changed_at).getTime()) / 1000;
   const wait = d.settings.worktreeRetentionSeconds - age;
   if (wait > 0) return reschedule(Math.ceil(wait));
-  await removeWorktree({ repoPath: d.repo.path, path: ws.path, branch: ws.branch, deleteBranch: d.ticket.state === 'LIVE' });
+  await removeWorktree({
+    repoPath: d.repo.path,
+    path: ws.path,
+    branch: ws.branch,
+    deleteBranch: d.ticket.state === 'LIVE',
+  });
   await markWorkspaceRemoved(deps.db, d.ticket.id);
 }

@@ -6,7 +6,15 @@ import { sql } from 'kysely';
 import type { Kdb } from '../db/connection.js';
 
 /** States in which a ticket occupies a slot (an agent or the orchestrator is working on it). */
-export const ACTIVE_STATES = ['PLAN_DRAFT', 'PLAN_NEGOTIATE', 'PLAN_APPROVED', 'RED', 'BUILD', 'VALIDATE', 'SHIP'] as const;
+export const ACTIVE_STATES = [
+  'PLAN_DRAFT',
+  'PLAN_NEGOTIATE',
+  'PLAN_APPROVED',
+  'RED',
+  'BUILD',
+  'VALIDATE',
+  'SHIP',
+] as const;
 
 export interface ReadyTicket {
   readonly id: string;

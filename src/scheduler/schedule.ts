@@ -41,7 +41,12 @@ export async function scheduleReady(db: Kdb, options: ScheduleOptions): Promise<
       if ((perRepo.get(ticket.repoId) ?? 0) >= ticket.repoConcurrency) continue;
       if (ticket.infra && infra > 0) continue;
       if (ticket.batchId) await ensureBatchPinned(trx, ticket.batchId);
-      const outcome = await applyEventIn(trx, { id: ticket.id }, { type: 'START' }, { actor: 'scheduler' });
+      const outcome = await applyEventIn(
+        trx,
+        { id: ticket.id },
+        { type: 'START' },
+        { actor: 'scheduler' },
+      );
       if (outcome.status !== 'applied') continue;
       started.push(ticket.key);
       total++;

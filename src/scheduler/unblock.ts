@@ -15,7 +15,12 @@ export async function unblockReady(db: Kdb): Promise<string[]> {
         where dep.state is distinct from 'LIVE')`.execute(db);
   const resumed: string[] = [];
   for (const t of rows) {
-    const outcome = await applyEvent(db, { id: t.id }, { type: 'UNBLOCK' }, { actor: 'scheduler', idempotencyKey: `unblock:${t.id}:${t.version}` });
+    const outcome = await applyEvent(
+      db,
+      { id: t.id },
+      { type: 'UNBLOCK' },
+      { actor: 'scheduler', idempotencyKey: `unblock:${t.id}:${t.version}` },
+    );
     if (outcome.status === 'applied' && !outcome.duplicate) resumed.push(t.key);
   }
   return resumed;

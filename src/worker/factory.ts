@@ -46,18 +46,33 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   const poolId = randomUUID();
   const abort = new AbortController();
   await registerPool(db, {
-    id: poolId, host: os.hostname(), pid: process.pid, concurrency: o.concurrency,
-    process_started_at: processStartTime(process.pid), version: packageVersion(),
+    id: poolId,
+    host: os.hostname(),
+    pid: process.pid,
+    concurrency: o.concurrency,
+    process_started_at: processStartTime(process.pid),
+    version: packageVersion(),
   });
   const staleSeconds = o.staleSeconds ?? 30;
   await sweepDeadPools(db, poolId, staleSeconds, o.logger);
   const maxActive = o.maxActive ?? o.concurrency;
-  const taskList: TaskList = createTaskList({ db, home: o.home, poolId, logger: o.logger, signal: abort.signal }, maxActive);
+  const taskList: TaskList = createTaskList(
+    { db, home: o.home, poolId, logger: o.logger, signal: abort.signal },
+    maxActive,
+  );
   const events = new EventEmitter() as WorkerEvents;
   const registered: Promise<void>[] = [];
-  events.on('pool:create', ({ workerPool }) => registered.push(addWorkerId(db, poolId, workerPool.id)));
+  events.on('pool:create', ({ workerPool }) =>
+    registered.push(addWorkerId(db, poolId, workerPool.id)),
+  );
   const runner: Runner = await run({
-    pgPool: pool, concurrency: o.concurrency, taskList, noHandleSignals: true, pollInterval: 2000, logger: createWorkerLogger(), events,
+    pgPool: pool,
+    concurrency: o.concurrency,
+    taskList,
+    noHandleSignals: true,
+    pollInterval: 2000,
+    logger: createWorkerLogger(),
+    events,
   });
   await Promise.all(registered);
   o.logger.info({ pool: poolId, concurrency: o.concurrency }, 'Factory started');
@@ -66,25 +81,46 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   let resolveDone!: (why: 'idle' | 'stopped') => void;
   const done = new Promise<'idle' | 'stopped'>((resolve) => (resolveDone = resolve));
   const timers = [
-    setInterval(() => void heartbeatPool(db, poolId).catch((e) => o.logger.warn({ err: e }, 'Heartbeat failed')), o.heartbeatMs ?? 5000),
-    setInterval(() => void sweepDeadPools(db, poolId, staleSeconds, o.logger).catch((e) => o.logger.warn({ err: e }, 'Sweep failed')), 10_000),
-    setInterval(() => void scheduleReady(db, { maxActive }).catch((e) => o.logger.warn({ err: e }, 'Scheduling failed')), 5000),
+    setInterval(
+      () =>
+        void heartbeatPool(db, poolId).catch((e) => o.logger.warn({ err: e }, 'Heartbeat failed')),
+      o.heartbeatMs ?? 5000,
+    ),
+    setInterval(
+      () =>
+        void sweepDeadPools(db, poolId, staleSeconds, o.logger).catch((e) =>
+          o.logger.warn({ err: e }, 'Sweep failed'),
+        ),
+      10_000,
+    ),
+    setInterval(
+      () =>
+        void scheduleReady(db, { maxActive }).catch((e) =>
+          o.logger.warn({ err: e }, 'Scheduling failed'),
+        ),
+      5000,
+    ),
   ];
   let stopping: Promise<void> | undefined;
   let reason: 'idle' | 'stopped' = 'stopped';
-  const stop = () => (stopping ??= (async () => {
-    timers.forEach(clearInterval);
-    abort.abort();
-    await runner.stop().catch((e: unknown) => o.logger.warn({ err: e }, 'Runner stop failed'));
-    await stopPool(db, poolId);
-    o.logger.info({ pool: poolId }, 'Factory stopped');
-    resolveDone(reason);
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      timers.forEach(clearInterval);
+      abort.abort();
+      await runner.stop().catch((e: unknown) => o.logger.warn({ err: e }, 'Runner stop failed'));
+      await stopPool(db, poolId);
+      o.logger.info({ pool: poolId }, 'Factory stopped');
+      resolveDone(reason);
+    })());
   if (o.untilIdle) {
-    watchIdle(o, () => {
-      reason = 'idle';
-      void stop();
-    }, abort.signal);
+    watchIdle(
+      o,
+      () => {
+        reason = 'idle';
+        void stop();
+      },
+      abort.signal,
+    );
   }
   return { poolId, done, stop };
 }

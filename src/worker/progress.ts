@@ -38,5 +38,7 @@ export function renderProgress(rows: readonly ProgressRow[]): string[] {
 /** Redraw `lines` over the previous frame of `previous` lines (ANSI: cursor up + clear line). */
 export function frame(lines: readonly string[], previous: number): string {
   const up = previous > 0 ? `\x1b[${previous}A` : '';
-  return up + lines.map((l) => `\x1b[2K${l}\n`).join('') + (previous > lines.length ? '\x1b[J' : '');
+  return (
+    up + lines.map((l) => `\x1b[2K${l}\n`).join('') + (previous > lines.length ? '\x1b[J' : '')
+  );
 }

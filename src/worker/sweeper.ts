@@ -28,23 +28,59 @@ export interface SweepResult {
   readonly reapedGroups: number;
 }
 
-export async function sweepDeadPools(db: Kdb, selfId: string, staleSeconds: number, logger: Logger): Promise<SweepResult> {
+export async function sweepDeadPools(
+  db: Kdb,
+  selfId: string,
+  staleSeconds: number,
+  logger: Logger,
+): Promise<SweepResult> {
   return inTransaction(db, async (trx) => {
-    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
+    const { rows } = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
     if (!rows[0]?.locked) return { deadPools: [], reapedGroups: 0 };
-    const dead = (await unstoppedPools(trx, selfId)).filter((p) => p.silentSeconds > staleSeconds || diedOnThisHost(p));
+    const dead = (await unstoppedPools(trx, selfId)).filter(
+      (p) => p.silentSeconds > staleSeconds || diedOnThisHost(p),
+    );
     const unclaimed = await unclaimedLockHolders(trx, staleSeconds);
     if (dead.length === 0 && unclaimed.length === 0) return { deadPools: [], reapedGroups: 0 };
     const workerIds = [...dead.flatMap((p) => p.worker_ids ?? []), ...unclaimed];
     await sql`select graphile_worker.force_unlock_workers(${workerIds}::text[])`.execute(trx);
-    const runs = await runningRunsOf(trx, dead.map((p) => p.id));
-    const local = runs.filter((r) => r.host === os.hostname() && r.pid && r.pgid && r.process_started_at);
-    const reaped = reapOrphans(local.map((r) => ({ pid: r.pid!, pgid: r.pgid!, startTime: r.process_started_at!, ...(r.process_tag ? { tag: r.process_tag } : {}) })));
-    await trx.updateTable('loopwright.agent_runs').set({ status: 'failed', error: 'orchestrator pool died', finished_at: new Date() })
-      .where('id', 'in', runs.length ? runs.map((r) => r.id) : ['00000000-0000-0000-0000-000000000000']).execute();
+    const runs = await runningRunsOf(
+      trx,
+      dead.map((p) => p.id),
+    );
+    const local = runs.filter(
+      (r) => r.host === os.hostname() && r.pid && r.pgid && r.process_started_at,
+    );
+    const reaped = reapOrphans(
+      local.map((r) => ({
+        pid: r.pid!,
+        pgid: r.pgid!,
+        startTime: r.process_started_at!,
+        ...(r.process_tag ? { tag: r.process_tag } : {}),
+      })),
+    );
+    await trx
+      .updateTable('loopwright.agent_runs')
+      .set({ status: 'failed', error: 'orchestrator pool died', finished_at: new Date() })
+      .where(
+        'id',
+        'in',
+        runs.length ? runs.map((r) => r.id) : ['00000000-0000-0000-0000-000000000000'],
+      )
+      .execute();
     const redispatched = await redispatchRuns(trx, runs, selfId);
     for (const pool of dead) await stopPool(trx, pool.id);
-    logger.warn({ pools: dead.map((p) => p.id), jobsUnlockedFor: workerIds.length, reaped: reaped.killed.length, redispatched }, 'Swept dead orchestrator pools');
+    logger.warn(
+      {
+        pools: dead.map((p) => p.id),
+        jobsUnlockedFor: workerIds.length,
+        reaped: reaped.killed.length,
+        redispatched,
+      },
+      'Swept dead orchestrator pools',
+    );
     return { deadPools: dead.map((p) => p.id), reapedGroups: reaped.killed.length };
   });
 }
@@ -54,13 +90,23 @@ export async function sweepDeadPools(db: Kdb, selfId: string, staleSeconds: numb
  * the dead run's job is withdrawn (it is unlocked by now) and a REPLAY re-enters the ticket's state.
  * Without this the retried job would reuse the dead run's id and overwrite its row and transcript.
  */
-async function redispatchRuns(trx: Kdb, runs: readonly AgentRun[], selfId: string): Promise<number> {
+async function redispatchRuns(
+  trx: Kdb,
+  runs: readonly AgentRun[],
+  selfId: string,
+): Promise<number> {
   let redispatched = 0;
   for (const run of runs) {
     const ticket = await getTicket(trx, { id: run.ticket_id }, { forUpdate: true });
     if (ticket.current_run_id !== run.id) continue; // superseded: its job will find nothing to do
-    for (const job of await pendingWork(trx, ticket.id)) await sql`select graphile_worker.remove_job(${job.key})`.execute(trx);
-    const outcome = await applyEventIn(trx, { id: ticket.id }, { type: 'REPLAY' }, { actor: `worker:${selfId}`, idempotencyKey: `redispatch:${run.id}` });
+    for (const job of await pendingWork(trx, ticket.id))
+      await sql`select graphile_worker.remove_job(${job.key})`.execute(trx);
+    const outcome = await applyEventIn(
+      trx,
+      { id: ticket.id },
+      { type: 'REPLAY' },
+      { actor: `worker:${selfId}`, idempotencyKey: `redispatch:${run.id}` },
+    );
     if (outcome.status === 'applied') redispatched++;
   }
   return redispatched;

@@ -5,19 +5,30 @@
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { runAgentJob, type JobDeps } from '../phases/agent-job.js';
 import type { WorkPayload } from '../phases/dispatch.js';
-import { budgetTimerJob, freezePlanJob, liveCheckJob, mergeJob, releaseWorkspaceJob } from '../phases/work-jobs.js';
+import {
+  budgetTimerJob,
+  freezePlanJob,
+  liveCheckJob,
+  mergeJob,
+  releaseWorkspaceJob,
+} from '../phases/work-jobs.js';
 import { scheduleReady } from '../scheduler/schedule.js';
 import { unblockReady } from '../scheduler/unblock.js';
 
 export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
-  const task = (name: string, handler: (payload: WorkPayload, helpers: JobHelpers) => Promise<void>): Task => async (payload, helpers) => {
-    const started = Date.now();
-    try {
-      await handler(payload as WorkPayload, helpers);
-    } finally {
-      deps.logger.debug({ task: name, job: helpers.job.id, ms: Date.now() - started }, 'Job finished');
-    }
-  };
+  const task =
+    (name: string, handler: (payload: WorkPayload, helpers: JobHelpers) => Promise<void>): Task =>
+    async (payload, helpers) => {
+      const started = Date.now();
+      try {
+        await handler(payload as WorkPayload, helpers);
+      } finally {
+        deps.logger.debug(
+          { task: name, job: helpers.job.id, ms: Date.now() - started },
+          'Job finished',
+        );
+      }
+    };
   const schedule = async () => {
     await unblockReady(deps.db);
     await scheduleReady(deps.db, { maxActive });
@@ -32,7 +43,11 @@ export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
     notify_dependents: task('notify_dependents', schedule),
     release_workspace: task('release_workspace', (p, helpers) =>
       releaseWorkspaceJob(deps, p, async (delay) => {
-        await helpers.addJob('release_workspace', p, { runAt: new Date(Date.now() + delay * 1000), jobKey: `${helpers.job.key ?? `lw:${p.ticketId}`}:later` });
-      })),
+        await helpers.addJob('release_workspace', p, {
+          runAt: new Date(Date.now() + delay * 1000),
+          jobKey: `${helpers.job.key ?? `lw:${p.ticketId}`}:later`,
+        });
+      }),
+    ),
   };
 }

@@ -42,11 +42,23 @@ export async function changedPaths(worktree: string, sinceRef: string): Promise<
   // Refresh stat info first: otherwise a touched-but-identical file can look modified.
   await runGit(worktree, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
   const diff = await runGit(worktree, [
-    'diff', '--name-status', '-z', '--no-renames', '--no-ext-diff', '--ignore-submodules=none', sinceRef, '--',
+    'diff',
+    '--name-status',
+    '-z',
+    '--no-renames',
+    '--no-ext-diff',
+    '--ignore-submodules=none',
+    sinceRef,
+    '--',
   ]);
   // Only the repository's own .gitignore files count, not info/exclude or core.excludesFile: those
   // live outside the tree, so an agent could hide a file there without the hiding being a change.
-  const untracked = await runGit(worktree, ['ls-files', '--others', '--exclude-per-directory=.gitignore', '-z']);
+  const untracked = await runGit(worktree, [
+    'ls-files',
+    '--others',
+    '--exclude-per-directory=.gitignore',
+    '-z',
+  ]);
 
   const byPath = new Map<string, ChangeStatus>();
   const fields = splitNul(diff.stdout);

@@ -8,7 +8,18 @@ import { LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
 
 /** Environment variables a gate command inherits by default; everything else (keys, tokens) stays out. */
-export const GATE_ENV_ALLOWLIST = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'TERM'] as const;
+export const GATE_ENV_ALLOWLIST = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+] as const;
 
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const DEFAULT_KILL_GRACE_MS = 2_000;
@@ -40,7 +51,11 @@ export interface CommandGateResult {
 /** The command could not be started at all (missing cwd, no /bin/sh): not a verdict on the code. */
 export class CommandStartError extends LoopwrightError {
   constructor(command: string, cwd: string, options: { cause: unknown }) {
-    super('COMMAND_START', `could not start gate command ${JSON.stringify(command)} in ${cwd}`, options);
+    super(
+      'COMMAND_START',
+      `could not start gate command ${JSON.stringify(command)} in ${cwd}`,
+      options,
+    );
   }
 }
 
@@ -56,7 +71,11 @@ export class CommandStartError extends LoopwrightError {
  * if (red.passed) fail('RED_NOT_RED');
  * ```
  */
-export async function runCommandGate(command: string, cwd: string, options: CommandGateOptions): Promise<CommandGateResult> {
+export async function runCommandGate(
+  command: string,
+  cwd: string,
+  options: CommandGateOptions,
+): Promise<CommandGateResult> {
   const started = performance.now();
   const tail = createTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
   const child = spawn('/bin/sh', ['-c', command], {
@@ -80,7 +99,10 @@ export async function runCommandGate(command: string, cwd: string, options: Comm
   const timer = setTimeout(() => {
     timedOut = true;
     killedAt = performance.now();
-    logger().info({ command, cwd, pgid: child.pid, timeoutMs: options.timeoutMs }, 'Gate command timed out; killing its group');
+    logger().info(
+      { command, cwd, pgid: child.pid, timeoutMs: options.timeoutMs },
+      'Gate command timed out; killing its group',
+    );
     signalGroup(child.pid, 'SIGTERM');
     // A shell that ignores SIGTERM never exits on its own: escalate without waiting for it.
     escalation = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), graceMs);
@@ -162,7 +184,10 @@ function createTail(max: number) {
     read: () => {
       const all = Buffer.concat(chunks);
       const cut = all.length > max;
-      return { output: all.subarray(cut ? all.length - max : 0).toString('utf8'), truncated: dropped || cut };
+      return {
+        output: all.subarray(cut ? all.length - max : 0).toString('utf8'),
+        truncated: dropped || cut,
+      };
     },
   };
 }

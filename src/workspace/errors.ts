@@ -6,7 +6,11 @@ import { LoopwrightError } from '../errors.js';
 
 /** The workspace is in a state loopwright will not repair on its own; a human should look. */
 export class WorkspaceError extends LoopwrightError {
-  constructor(code: 'WORKTREE_PATH_OCCUPIED' | 'WORKTREE_INVALID' | 'NOT_A_REPOSITORY', message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: 'WORKTREE_PATH_OCCUPIED' | 'WORKTREE_INVALID' | 'NOT_A_REPOSITORY',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
   }
 }

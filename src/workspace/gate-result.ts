@@ -35,6 +35,9 @@ export type GateResult<Reason extends string> =
 export type ScopeGateResult = GateResult<'SCOPE_VIOLATION'>;
 
 /** Build a result from a list of violations: empty means pass. */
-export function gateResult<Reason extends string>(reason: Reason, violations: readonly Violation[]): GateResult<Reason> {
+export function gateResult<Reason extends string>(
+  reason: Reason,
+  violations: readonly Violation[],
+): GateResult<Reason> {
   return violations.length === 0 ? { ok: true } : { ok: false, reason, violations };
 }

@@ -14,14 +14,22 @@ export const LOOPWRIGHT_IDENTITY = { name: 'loopwright', email: 'loopwright@loca
  * are mechanical and must not run repository code; gc is off so no detached `git gc` outlives the call.
  */
 const BASE_CONFIG = [
-  '-c', 'core.hooksPath=/dev/null',
-  '-c', 'core.fsmonitor=false',
-  '-c', 'commit.gpgsign=false',
-  '-c', 'tag.gpgsign=false',
-  '-c', 'gc.auto=0',
-  '-c', 'maintenance.auto=false',
-  '-c', 'core.quotepath=false',
-  '-c', 'advice.detachedHead=false',
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'core.fsmonitor=false',
+  '-c',
+  'commit.gpgsign=false',
+  '-c',
+  'tag.gpgsign=false',
+  '-c',
+  'gc.auto=0',
+  '-c',
+  'maintenance.auto=false',
+  '-c',
+  'core.quotepath=false',
+  '-c',
+  'advice.detachedHead=false',
 ] as const;
 
 /** git exited with a status the caller did not expect (or could not be started). */
@@ -35,7 +43,11 @@ export class GitError extends LoopwrightError {
   ) {
     const status = exitCode === undefined ? 'could not run' : `exit ${exitCode}`;
     const detail = stderr.trim().split('\n').slice(-3).join(' | ');
-    super('GIT', `git ${args.join(' ')} (in ${cwd}): ${status}${detail ? `: ${detail}` : ''}`, options);
+    super(
+      'GIT',
+      `git ${args.join(' ')} (in ${cwd}): ${status}${detail ? `: ${detail}` : ''}`,
+      options,
+    );
   }
 }
 
@@ -63,7 +75,11 @@ export interface RunGitOptions {
  * const { exitCode } = await runGit(repo, ['diff', '--quiet'], { okExitCodes: [0, 1] });
  * ```
  */
-export async function runGit(cwd: string, args: readonly string[], options: RunGitOptions = {}): Promise<GitResult> {
+export async function runGit(
+  cwd: string,
+  args: readonly string[],
+  options: RunGitOptions = {},
+): Promise<GitResult> {
   const okExitCodes = options.okExitCodes ?? [0];
   const result = await execa('git', [...BASE_CONFIG, ...args], {
     cwd,
@@ -75,7 +91,9 @@ export async function runGit(cwd: string, args: readonly string[], options: RunG
     encoding: 'utf8',
   });
   if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
-    throw new GitError(args, cwd, result.exitCode, result.stderr || (result.message ?? ''), { cause: result.cause });
+    throw new GitError(args, cwd, result.exitCode, result.stderr || (result.message ?? ''), {
+      cause: result.cause,
+    });
   }
   return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
 }
@@ -88,7 +106,11 @@ export async function runGit(cwd: string, args: readonly string[], options: RunG
  * const head = await git(repo, ['rev-parse', 'HEAD']);
  * ```
  */
-export async function git(cwd: string, args: readonly string[], options: RunGitOptions = {}): Promise<string> {
+export async function git(
+  cwd: string,
+  args: readonly string[],
+  options: RunGitOptions = {},
+): Promise<string> {
   const { stdout } = await runGit(cwd, args, options);
   return stdout.replace(/\n$/, '');
 }
@@ -100,9 +122,13 @@ export function splitNul(output: string): string[] {
 
 /** The sha a revision names, or null if it names no commit. */
 export async function resolveCommit(cwd: string, rev: string): Promise<string | null> {
-  const { stdout, exitCode } = await runGit(cwd, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], {
-    okExitCodes: [0, 1, 128],
-  });
+  const { stdout, exitCode } = await runGit(
+    cwd,
+    ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`],
+    {
+      okExitCodes: [0, 1, 128],
+    },
+  );
   return exitCode === 0 ? stdout.trim() : null;
 }
 

@@ -4,15 +4,54 @@
  */
 export { GitError, LOOPWRIGHT_IDENTITY, git, runGit } from './git.js';
 export { WorkspaceError } from './errors.js';
-export { LOOPWRIGHT_DIR, ensureLoopwrightExcluded, listWorktrees, type WorktreeEntry } from './repository.js';
-export { BRANCH_PREFIX, commitAll, createWorktree, removeWorktree, ticketBranch, type CreateWorktreeOptions, type RemoveWorktreeResult, type Worktree } from './worktree.js';
+export {
+  LOOPWRIGHT_DIR,
+  ensureLoopwrightExcluded,
+  listWorktrees,
+  type WorktreeEntry,
+} from './repository.js';
+export {
+  BRANCH_PREFIX,
+  commitAll,
+  createWorktree,
+  removeWorktree,
+  ticketBranch,
+  type CreateWorktreeOptions,
+  type RemoveWorktreeResult,
+  type Worktree,
+} from './worktree.js';
 export { changedPaths, type ChangeStatus, type ChangedPath } from './changes.js';
 export { checkGlob, globToRegExp, matchesGlob } from './glob.js';
-export { gateResult, type GateResult, type ScopeGateResult, type Violation, type ViolationWhy } from './gate-result.js';
+export {
+  gateResult,
+  type GateResult,
+  type ScopeGateResult,
+  type Violation,
+  type ViolationWhy,
+} from './gate-result.js';
 export { leadEncroachmentGate } from './lead-encroachment-gate.js';
 export { scopeGate, scopeViolations } from './scope-gate.js';
 export { testFilesGate } from './test-files-gate.js';
-export { checkOutsideWrites, outsideWriteProbe, type OutsideSnapshot, type OutsideWriteProbe, type OutsideWriteProbeOptions } from './outside-write-probe.js';
-export { CommandStartError, GATE_ENV_ALLOWLIST, defaultGateEnv, runCommandGate, type CommandGateOptions, type CommandGateResult } from './command-gate.js';
-export { advanceRef, isMergedInto, mergeToBase, type MergeResult, type MergeToBaseOptions } from './merge.js';
+export {
+  checkOutsideWrites,
+  outsideWriteProbe,
+  type OutsideSnapshot,
+  type OutsideWriteProbe,
+  type OutsideWriteProbeOptions,
+} from './outside-write-probe.js';
+export {
+  CommandStartError,
+  GATE_ENV_ALLOWLIST,
+  defaultGateEnv,
+  runCommandGate,
+  type CommandGateOptions,
+  type CommandGateResult,
+} from './command-gate.js';
+export {
+  advanceRef,
+  isMergedInto,
+  mergeToBase,
+  type MergeResult,
+  type MergeToBaseOptions,
+} from './merge.js';
 export { createSampleRepo, type SampleRepo } from './sample-repo.js';

@@ -14,10 +14,17 @@ import { gateResult, type GateResult } from './gate-result.js';
  * if (!result.ok) escalate('LEAD_ENCROACHMENT', result.violations);
  * ```
  */
-export async function leadEncroachmentGate(worktree: string, sinceRef: string): Promise<GateResult<'LEAD_ENCROACHMENT'>> {
+export async function leadEncroachmentGate(
+  worktree: string,
+  sinceRef: string,
+): Promise<GateResult<'LEAD_ENCROACHMENT'>> {
   const changes = await changedPaths(worktree, sinceRef);
   return gateResult(
     'LEAD_ENCROACHMENT',
-    changes.map((change) => ({ path: change.path, why: 'outside-loopwright-dir' as const, detail: change.status })),
+    changes.map((change) => ({
+      path: change.path,
+      why: 'outside-loopwright-dir' as const,
+      detail: change.status,
+    })),
   );
 }

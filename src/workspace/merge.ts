@@ -70,14 +70,34 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
     if (!old) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
     seen.push(old);
     if (await isAncestor(repoPath, tip, old)) {
-      return { ok: true, commit: old, fastForward: true, alreadyMerged: true, checkoutPath: null, checkoutUpdated: false };
+      return {
+        ok: true,
+        commit: old,
+        fastForward: true,
+        alreadyMerged: true,
+        checkoutPath: null,
+        checkoutUpdated: false,
+      };
     }
-    const fastForward = options.allowFastForward !== false && (await isAncestor(repoPath, old, tip));
-    const built = fastForward ? { commit: tip } : await buildMergeCommit(repoPath, old, tip, message);
-    if ('conflicts' in built) return { ok: false, reason: 'MERGE_CONFLICT', detail: built.conflicts };
-    const moved = await advanceRef({ repoPath, ref: baseRef, newCommit: built.commit, expectedOld: old, reason: `loopwright: merge ${branch}` });
+    const fastForward =
+      options.allowFastForward !== false && (await isAncestor(repoPath, old, tip));
+    const built = fastForward
+      ? { commit: tip }
+      : await buildMergeCommit(repoPath, old, tip, message);
+    if ('conflicts' in built)
+      return { ok: false, reason: 'MERGE_CONFLICT', detail: built.conflicts };
+    const moved = await advanceRef({
+      repoPath,
+      ref: baseRef,
+      newCommit: built.commit,
+      expectedOld: old,
+      reason: `loopwright: merge ${branch}`,
+    });
     if (!moved.ok) {
-      logger().info({ repo: repoPath, base: baseBranch, branch, expected: old, actual: moved.actual, attempt }, 'Base moved during merge');
+      logger().info(
+        { repo: repoPath, base: baseBranch, branch, expected: old, actual: moved.actual, attempt },
+        'Base moved during merge',
+      );
       continue;
     }
     const checkout = await updateCheckout(repoPath, baseRef, old, built.commit);
@@ -103,7 +123,14 @@ export async function advanceRef(options: {
   readonly reason?: string;
 }): Promise<{ readonly ok: true } | { readonly ok: false; readonly actual: string | null }> {
   const { repoPath, ref, newCommit, expectedOld } = options;
-  const args = ['update-ref', '-m', options.reason ?? 'loopwright: advance', ref, newCommit, expectedOld];
+  const args = [
+    'update-ref',
+    '-m',
+    options.reason ?? 'loopwright: advance',
+    ref,
+    newCommit,
+    expectedOld,
+  ];
   const result = await runGit(repoPath, args, { okExitCodes: [0, 1, 128] });
   if (result.exitCode === 0) return { ok: true };
   const actual = await resolveCommit(repoPath, ref);
@@ -115,36 +142,71 @@ export async function advanceRef(options: {
  * True when `commit` is reachable from `baseBranch` (the oracle's "merged" test). An unknown commit
  * is not merged; an unknown base branch is bad input.
  */
-export async function isMergedInto(repoPath: string, commit: string, baseBranch: string): Promise<boolean> {
+export async function isMergedInto(
+  repoPath: string,
+  commit: string,
+  baseBranch: string,
+): Promise<boolean> {
   const baseRef = `refs/heads/${baseBranch}`;
-  if (!(await resolveCommit(repoPath, baseRef))) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
+  if (!(await resolveCommit(repoPath, baseRef)))
+    throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
   const sha = await resolveCommit(repoPath, commit);
   return sha !== null && isAncestor(repoPath, sha, baseRef);
 }
 
-async function isAncestor(repoPath: string, ancestor: string, descendant: string): Promise<boolean> {
-  const result = await runGit(repoPath, ['merge-base', '--is-ancestor', ancestor, descendant], { okExitCodes: [0, 1] });
+async function isAncestor(
+  repoPath: string,
+  ancestor: string,
+  descendant: string,
+): Promise<boolean> {
+  const result = await runGit(repoPath, ['merge-base', '--is-ancestor', ancestor, descendant], {
+    okExitCodes: [0, 1],
+  });
   return result.exitCode === 0;
 }
 
 /** Merge `tip` into `old` in a temporary detached worktree; the repository's refs are not touched. */
-async function buildMergeCommit(repoPath: string, old: string, tip: string, message: string): Promise<{ commit: string } | { conflicts: string[] }> {
+async function buildMergeCommit(
+  repoPath: string,
+  old: string,
+  tip: string,
+  message: string,
+): Promise<{ commit: string } | { conflicts: string[] }> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'loopwright-merge-'));
   const dir = path.join(tmp, 'merge');
   // LFS content is irrelevant to a merge of pointers and would mean a download.
   const env = { GIT_LFS_SKIP_SMUDGE: '1' };
   try {
     await git(repoPath, ['worktree', 'add', '--quiet', '--detach', dir, old], { env });
-    const merge = await runGit(dir, ['-c', 'rerere.enabled=false', 'merge', '--quiet', '--no-ff', '--no-edit', '-m', message, tip], {
-      okExitCodes: [0, 1],
-      env,
-    });
+    const merge = await runGit(
+      dir,
+      [
+        '-c',
+        'rerere.enabled=false',
+        'merge',
+        '--quiet',
+        '--no-ff',
+        '--no-edit',
+        '-m',
+        message,
+        tip,
+      ],
+      {
+        okExitCodes: [0, 1],
+        env,
+      },
+    );
     if (merge.exitCode === 0) return { commit: await git(dir, ['rev-parse', 'HEAD']) };
-    const conflicts = splitNul((await runGit(dir, ['diff', '--name-only', '--diff-filter=U', '-z'])).stdout);
-    if (conflicts.length === 0) throw new GitError(['merge', tip], dir, merge.exitCode, merge.stderr || merge.stdout);
+    const conflicts = splitNul(
+      (await runGit(dir, ['diff', '--name-only', '--diff-filter=U', '-z'])).stdout,
+    );
+    if (conflicts.length === 0)
+      throw new GitError(['merge', tip], dir, merge.exitCode, merge.stderr || merge.stdout);
     return { conflicts };
   } finally {
-    await runGit(repoPath, ['worktree', 'remove', '--force', '--force', dir], { okExitCodes: [0, 128] });
+    await runGit(repoPath, ['worktree', 'remove', '--force', '--force', dir], {
+      okExitCodes: [0, 128],
+    });
     await rm(tmp, { recursive: true, force: true });
     await runGit(repoPath, ['worktree', 'prune'], { okExitCodes: [0, 128] });
   }
@@ -154,13 +216,23 @@ async function buildMergeCommit(repoPath: string, old: string, tip: string, mess
  * If a worktree has the base checked out and its index and files still equal `old`, move them to
  * `next` (a two-tree `read-tree -m -u`, as `git checkout` does). Anything dirty is left alone.
  */
-async function updateCheckout(repoPath: string, baseRef: string, old: string, next: string): Promise<{ checkoutPath: string | null; checkoutUpdated: boolean }> {
-  const entry = (await listWorktrees(repoPath)).find((w) => w.branch === baseRef && !w.bare && !w.prunable);
+async function updateCheckout(
+  repoPath: string,
+  baseRef: string,
+  old: string,
+  next: string,
+): Promise<{ checkoutPath: string | null; checkoutUpdated: boolean }> {
+  const entry = (await listWorktrees(repoPath)).find(
+    (w) => w.branch === baseRef && !w.bare && !w.prunable,
+  );
   if (!entry) return { checkoutPath: null, checkoutUpdated: false };
   const dir = entry.path;
   await runGit(dir, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
-  const indexClean = (await runGit(dir, ['diff-index', '--cached', '--quiet', old, '--'], { okExitCodes: [0, 1] })).exitCode === 0;
-  const filesClean = (await runGit(dir, ['diff-files', '--quiet'], { okExitCodes: [0, 1] })).exitCode === 0;
+  const indexClean =
+    (await runGit(dir, ['diff-index', '--cached', '--quiet', old, '--'], { okExitCodes: [0, 1] }))
+      .exitCode === 0;
+  const filesClean =
+    (await runGit(dir, ['diff-files', '--quiet'], { okExitCodes: [0, 1] })).exitCode === 0;
   if (!indexClean || !filesClean) return { checkoutPath: dir, checkoutUpdated: false };
   // Fails (and changes nothing) if an untracked file is in the way.
   const read = await runGit(dir, ['read-tree', '-m', '-u', old, next], { okExitCodes: [0, 128] });

@@ -76,19 +76,48 @@ export interface OutsideWriteProbe {
  * const result = await probe.check();
  * ```
  */
-export async function outsideWriteProbe(options: OutsideWriteProbeOptions): Promise<OutsideWriteProbe> {
+export async function outsideWriteProbe(
+  options: OutsideWriteProbeOptions,
+): Promise<OutsideWriteProbe> {
   const areas: Area[] = [];
   const main = (await listWorktrees(options.repoPath))[0];
-  if (main && !main.bare) areas.push({ root: await canonical(main.path), maxDepth: UNLIMITED_DEPTH, reportDirs: true, checkout: true });
-  areas.push({ root: await canonical(options.worktreesRoot), maxDepth: 2, reportDirs: false, checkout: false });
+  if (main && !main.bare)
+    areas.push({
+      root: await canonical(main.path),
+      maxDepth: UNLIMITED_DEPTH,
+      reportDirs: true,
+      checkout: true,
+    });
+  areas.push({
+    root: await canonical(options.worktreesRoot),
+    maxDepth: 2,
+    reportDirs: false,
+    checkout: false,
+  });
   const common = await commonGitDir(options.repoPath);
-  for (const name of ['hooks', 'config', path.join('info', 'attributes'), path.join('info', 'exclude')]) {
-    areas.push({ root: path.join(common, name), maxDepth: UNLIMITED_DEPTH, reportDirs: true, checkout: false });
+  for (const name of [
+    'hooks',
+    'config',
+    path.join('info', 'attributes'),
+    path.join('info', 'exclude'),
+  ]) {
+    areas.push({
+      root: path.join(common, name),
+      maxDepth: UNLIMITED_DEPTH,
+      reportDirs: true,
+      checkout: false,
+    });
   }
   const excluded = [await canonical(options.worktreePath), await canonical(options.worktreesRoot)];
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
   const seen = await walkAreas(areas, excluded, maxEntries);
-  const snapshot: OutsideSnapshot = { areas, excluded, maxEntries, entries: Object.fromEntries(seen.entries), listed: [...seen.listed] };
+  const snapshot: OutsideSnapshot = {
+    areas,
+    excluded,
+    maxEntries,
+    entries: Object.fromEntries(seen.entries),
+    listed: [...seen.listed],
+  };
   return { snapshot, check: () => checkOutsideWrites(snapshot) };
 }
 
@@ -101,23 +130,32 @@ export async function checkOutsideWrites(snapshot: OutsideSnapshot): Promise<Sco
     const current = now.entries.get(file);
     if (current === undefined && now.listed.has(path.dirname(file))) changed.set(file, 'deleted');
     else if (current === undefined || current === print) continue;
-    else changed.set(file, print === ABSENT ? 'created' : current === ABSENT ? 'deleted' : 'modified');
+    else
+      changed.set(file, print === ABSENT ? 'created' : current === ABSENT ? 'deleted' : 'modified');
   }
   for (const file of now.entries.keys()) {
-    if (!(file in snapshot.entries) && listedBefore.has(path.dirname(file))) changed.set(file, 'created');
+    if (!(file in snapshot.entries) && listedBefore.has(path.dirname(file)))
+      changed.set(file, 'created');
   }
   const violations: Violation[] = [];
   for (const area of snapshot.areas) {
     const mine = [...changed].filter(([file]) => owningArea(snapshot.areas, file) === area);
     const kept = area.checkout ? await dropCleanTracked(area.root, mine) : mine;
-    violations.push(...kept.map(([file, what]) => ({ path: file, why: 'outside-write' as const, detail: what })));
+    violations.push(
+      ...kept.map(([file, what]) => ({ path: file, why: 'outside-write' as const, detail: what })),
+    );
   }
-  return gateResult('SCOPE_VIOLATION', violations.sort((a, b) => (a.path < b.path ? -1 : 1)));
+  return gateResult(
+    'SCOPE_VIOLATION',
+    violations.sort((a, b) => (a.path < b.path ? -1 : 1)),
+  );
 }
 
 /** The most specific area containing `file` (the hooks area wins over the checkout holding `.git`). */
 function owningArea(areas: readonly Area[], file: string): Area | undefined {
-  const containing = areas.filter((area) => file === area.root || file.startsWith(area.root + path.sep));
+  const containing = areas.filter(
+    (area) => file === area.root || file.startsWith(area.root + path.sep),
+  );
   return containing.sort((a, b) => b.root.length - a.root.length)[0];
 }
 
@@ -126,7 +164,11 @@ interface Walk {
   readonly listed: Set<string>;
 }
 
-async function walkAreas(areas: readonly Area[], excluded: readonly string[], maxEntries: number): Promise<Walk> {
+async function walkAreas(
+  areas: readonly Area[],
+  excluded: readonly string[],
+  maxEntries: number,
+): Promise<Walk> {
   const walk: Walk = { entries: new Map(), listed: new Set() };
   const skip = new Set(excluded);
   for (const area of areas) {
@@ -139,7 +181,14 @@ async function walkAreas(areas: readonly Area[], excluded: readonly string[], ma
 }
 
 /** Depth-limited recursive listing of `dir`, whose children sit at `depth`. */
-async function walkDir(area: Area, dir: string, depth: number, skip: Set<string>, walk: Walk, maxEntries: number): Promise<void> {
+async function walkDir(
+  area: Area,
+  dir: string,
+  depth: number,
+  skip: Set<string>,
+  walk: Walk,
+  maxEntries: number,
+): Promise<void> {
   const names = await readdir(dir).catch(() => null);
   if (!names || walk.entries.size + names.length > maxEntries) return;
   walk.listed.add(dir);
@@ -165,10 +214,22 @@ function fingerprint(info: Awaited<ReturnType<typeof lstat>>): string {
  * Keep only changes git considers dirty (untracked, ignored, modified, deleted or staged): a tracked
  * file that changed but matches the index and HEAD was put there by git (a merge), not by an agent.
  */
-async function dropCleanTracked(checkout: string, changes: [string, string][]): Promise<[string, string][]> {
+async function dropCleanTracked(
+  checkout: string,
+  changes: [string, string][],
+): Promise<[string, string][]> {
   if (changes.length === 0) return changes;
-  const status = await runGit(checkout, ['status', '--porcelain=v1', '-z', '--no-renames', '--untracked-files=all', '--ignored=matching']);
-  const dirty = splitNul(status.stdout).map((line) => path.join(checkout, line.slice(3).replace(/\/$/, '')));
+  const status = await runGit(checkout, [
+    'status',
+    '--porcelain=v1',
+    '-z',
+    '--no-renames',
+    '--untracked-files=all',
+    '--ignored=matching',
+  ]);
+  const dirty = splitNul(status.stdout).map((line) =>
+    path.join(checkout, line.slice(3).replace(/\/$/, '')),
+  );
   const isDirty = (file: string) => dirty.some((d) => file === d || file.startsWith(d + path.sep));
   return changes.filter(([file]) => isDirty(file) || !file.startsWith(checkout + path.sep));
 }

@@ -28,7 +28,8 @@ export interface WorktreeEntry {
 /** The repository's common git dir (shared by all its worktrees), absolute and symlink-free. */
 export async function commonGitDir(repoPath: string): Promise<string> {
   const out = await runGit(repoPath, ['rev-parse', '--git-common-dir'], { okExitCodes: [0, 128] });
-  if (out.exitCode !== 0) throw new WorkspaceError('NOT_A_REPOSITORY', `not a git repository: ${repoPath}`);
+  if (out.exitCode !== 0)
+    throw new WorkspaceError('NOT_A_REPOSITORY', `not a git repository: ${repoPath}`);
   return realpath(path.resolve(repoPath, out.stdout.trim()));
 }
 
@@ -40,7 +41,10 @@ export async function commonGitDir(repoPath: string): Promise<string> {
  */
 export async function repoDirName(repoPath: string): Promise<string> {
   const common = await commonGitDir(repoPath);
-  const base = path.basename(common) === '.git' ? path.basename(path.dirname(common)) : path.basename(common).replace(/\.git$/, '');
+  const base =
+    path.basename(common) === '.git'
+      ? path.basename(path.dirname(common))
+      : path.basename(common).replace(/\.git$/, '');
   const safe = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') || 'repo';
   const hash = createHash('sha256').update(common).digest('hex').slice(0, 8);
   return `${safe}-${hash}`;
@@ -72,7 +76,8 @@ export async function listWorktrees(repoPath: string): Promise<WorktreeEntry[]> 
     .filter((block) => block.startsWith('worktree '))
     .map((block) => {
       const lines = block.split('\n');
-      const value = (key: string) => lines.find((line) => line === key || line.startsWith(`${key} `))?.slice(key.length + 1);
+      const value = (key: string) =>
+        lines.find((line) => line === key || line.startsWith(`${key} `))?.slice(key.length + 1);
       const has = (key: string) => lines.some((line) => line === key || line.startsWith(`${key} `));
       return {
         path: value('worktree') ?? '',
@@ -86,7 +91,10 @@ export async function listWorktrees(repoPath: string): Promise<WorktreeEntry[]> 
 }
 
 /** The registered worktree at `dir` (compared after resolving symlinks), if any. */
-export async function findWorktreeAt(repoPath: string, dir: string): Promise<WorktreeEntry | undefined> {
+export async function findWorktreeAt(
+  repoPath: string,
+  dir: string,
+): Promise<WorktreeEntry | undefined> {
   const wanted = await canonical(dir);
   for (const entry of await listWorktrees(repoPath)) {
     if ((await canonical(entry.path)) === wanted) return entry;

@@ -17,7 +17,13 @@ export interface SampleRepo {
 /** The files of the sample project, by repository-relative path. */
 export const SAMPLE_FILES: Readonly<Record<string, string>> = {
   'package.json': `${JSON.stringify(
-    { name: 'sample-greeter', version: '1.0.0', private: true, type: 'module', scripts: { test: 'node --test' } },
+    {
+      name: 'sample-greeter',
+      version: '1.0.0',
+      private: true,
+      type: 'module',
+      scripts: { test: 'node --test' },
+    },
     null,
     2,
   )}\n`,
@@ -70,5 +76,10 @@ export async function createSampleRepo(dir: string): Promise<SampleRepo> {
   await git(root, ['init', '--quiet', '--initial-branch=main']);
   await git(root, ['add', '--all']);
   await git(root, ['commit', '--quiet', '--no-verify', '-m', 'Initial commit']);
-  return { path: root, baseBranch: 'main', testCmd: 'node --test', liveCmd: 'node scripts/live-check.mjs' };
+  return {
+    path: root,
+    baseBranch: 'main',
+    testCmd: 'node --test',
+    liveCmd: 'node scripts/live-check.mjs',
+  };
 }

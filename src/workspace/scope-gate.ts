@@ -31,7 +31,11 @@ import { checkGlob, globToRegExp } from './glob.js';
  * const result = await scopeGate(wt.path, wt.baseCommit, ['src/parser/**', 'test/parser/**']);
  * ```
  */
-export async function scopeGate(worktree: string, baseRef: string, allowedGlobs: readonly string[]): Promise<ScopeGateResult> {
+export async function scopeGate(
+  worktree: string,
+  baseRef: string,
+  allowedGlobs: readonly string[],
+): Promise<ScopeGateResult> {
   const changes = await changedPaths(worktree, baseRef);
   return gateResult('SCOPE_VIOLATION', await scopeViolations(worktree, changes, allowedGlobs));
 }
@@ -59,10 +63,15 @@ export async function scopeViolations(
   return violations;
 }
 
-async function changeViolations(root: string, change: ChangedPath, inScope: (file: string) => boolean): Promise<Violation[]> {
+async function changeViolations(
+  root: string,
+  change: ChangedPath,
+  inScope: (file: string) => boolean,
+): Promise<Violation[]> {
   const file = change.path;
   const segments = file.split('/');
-  if (path.isAbsolute(file) || segments.includes('..') || segments.includes('.')) return [{ path: file, why: 'path-traversal' }];
+  if (path.isAbsolute(file) || segments.includes('..') || segments.includes('.'))
+    return [{ path: file, why: 'path-traversal' }];
   if (segments.includes('.git')) return [{ path: file, why: 'git-internals' }];
   const found: Violation[] = [];
   if (!inScope(file)) found.push({ path: file, why: 'out-of-scope', detail: change.status });
@@ -72,18 +81,25 @@ async function changeViolations(root: string, change: ChangedPath, inScope: (fil
   if (!info) return found; // vanished since the diff: nothing left to write through
   if (info.isSymbolicLink()) return [...found, ...(await symlinkViolations(root, file, inScope))];
   const real = await realpath(absolute).catch(() => null);
-  if (!real || !isInside(root, real)) found.push({ path: file, why: 'resolves-outside', detail: real ?? 'unresolvable' });
-  if (info.isFile() && info.nlink > 1) found.push({ path: file, why: 'hardlink', detail: `${info.nlink} links` });
+  if (!real || !isInside(root, real))
+    found.push({ path: file, why: 'resolves-outside', detail: real ?? 'unresolvable' });
+  if (info.isFile() && info.nlink > 1)
+    found.push({ path: file, why: 'hardlink', detail: `${info.nlink} links` });
   return found;
 }
 
 /** Rule 3: the link's whole chain must end at an existing, in-worktree, in-scope path. */
-async function symlinkViolations(root: string, file: string, inScope: (file: string) => boolean): Promise<Violation[]> {
+async function symlinkViolations(
+  root: string,
+  file: string,
+  inScope: (file: string) => boolean,
+): Promise<Violation[]> {
   const real = await realpath(path.join(root, file)).catch(() => null);
   if (!real) return [{ path: file, why: 'symlink-dangling' }];
   if (!isInside(root, real)) return [{ path: file, why: 'symlink-target-outside', detail: real }];
   const target = path.relative(root, real).split(path.sep).join('/');
-  if (target.split('/').includes('.git')) return [{ path: file, why: 'git-internals', detail: target }];
+  if (target.split('/').includes('.git'))
+    return [{ path: file, why: 'git-internals', detail: target }];
   if (!inScope(target)) return [{ path: file, why: 'symlink-target-out-of-scope', detail: target }];
   return [];
 }

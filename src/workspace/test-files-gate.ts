@@ -37,9 +37,13 @@ export async function testFilesGate(
     }
   }
   const patterns = testGlobs.map((glob) => globToRegExp(glob));
-  const written = changes.some((c) => c.status !== 'deleted' && patterns.some((p) => p.test(c.path)));
+  const written = changes.some(
+    (c) => c.status !== 'deleted' && patterns.some((p) => p.test(c.path)),
+  );
   if (!written) missing.push({ path: testGlobs.join(', '), why: 'no-test-changes' });
-  return missing.length === 0 ? { ok: true } : { ok: false, reason: 'RED_NOT_RED', violations: missing };
+  return missing.length === 0
+    ? { ok: true }
+    : { ok: false, reason: 'RED_NOT_RED', violations: missing };
 }
 
 async function isRegularFile(file: string): Promise<boolean> {

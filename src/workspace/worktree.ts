@@ -9,7 +9,13 @@ import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
 import { git, resolveCommit, runGit } from './git.js';
-import { LOOPWRIGHT_DIR, ensureLoopwrightExcluded, findWorktreeAt, listWorktrees, repoDirName } from './repository.js';
+import {
+  LOOPWRIGHT_DIR,
+  ensureLoopwrightExcluded,
+  findWorktreeAt,
+  listWorktrees,
+  repoDirName,
+} from './repository.js';
 
 /** Prefix of every branch loopwright creates; the only branches it will ever delete. */
 export const BRANCH_PREFIX = 'loopwright/';
@@ -59,7 +65,8 @@ export async function createWorktree(options: CreateWorktreeOptions): Promise<Wo
   const { repoPath, baseBranch, ticketKey, root } = options;
   const branch = ticketBranch(ticketKey);
   const baseRef = `refs/heads/${baseBranch}`;
-  if (!(await resolveCommit(repoPath, baseRef))) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
+  if (!(await resolveCommit(repoPath, baseRef)))
+    throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
   const dir = path.join(path.resolve(root), await repoDirName(repoPath), ticketKey);
   await ensureLoopwrightExcluded(repoPath);
 
@@ -68,7 +75,10 @@ export async function createWorktree(options: CreateWorktreeOptions): Promise<Wo
     await git(repoPath, ['worktree', 'prune']);
   } else if (existing) {
     if (existing.branch !== `refs/heads/${branch}`) {
-      throw new WorkspaceError('WORKTREE_INVALID', `worktree ${dir} is on ${existing.branch ?? 'a detached HEAD'}, expected ${branch}`);
+      throw new WorkspaceError(
+        'WORKTREE_INVALID',
+        `worktree ${dir} is on ${existing.branch ?? 'a detached HEAD'}, expected ${branch}`,
+      );
     }
     return { path: dir, branch, baseCommit: await forkPoint(repoPath, baseRef, branch) };
   }
@@ -76,7 +86,10 @@ export async function createWorktree(options: CreateWorktreeOptions): Promise<Wo
   const branchExists = (await resolveCommit(repoPath, `refs/heads/${branch}`)) !== null;
   const args = branchExists ? [dir, branch] : ['--no-track', '-b', branch, dir, baseRef];
   await git(repoPath, ['worktree', 'add', '--quiet', ...args]);
-  logger().info({ repo: repoPath, ticket: ticketKey, path: dir, branch, resumed: branchExists }, 'Worktree created');
+  logger().info(
+    { repo: repoPath, ticket: ticketKey, path: dir, branch, resumed: branchExists },
+    'Worktree created',
+  );
   return { path: dir, branch, baseCommit: await forkPoint(repoPath, baseRef, branch) };
 }
 
@@ -103,7 +116,9 @@ export async function removeWorktree(options: {
 }): Promise<RemoveWorktreeResult> {
   const { repoPath, branch, deleteBranch = false } = options;
   if (deleteBranch && !branch?.startsWith(BRANCH_PREFIX)) {
-    throw new BadInputError(`refusing to delete branch ${branch ?? '(none given)'}: only ${BRANCH_PREFIX}* branches are loopwright's`);
+    throw new BadInputError(
+      `refusing to delete branch ${branch ?? '(none given)'}: only ${BRANCH_PREFIX}* branches are loopwright's`,
+    );
   }
   const existing = await findWorktreeAt(repoPath, options.path);
   let worktreeRemoved = false;
@@ -117,7 +132,11 @@ export async function removeWorktree(options: {
   const tip = deleteBranch && branch ? await resolveCommit(repoPath, `refs/heads/${branch}`) : null;
   if (branch && tip) {
     const holder = (await listWorktrees(repoPath)).find((w) => w.branch === `refs/heads/${branch}`);
-    if (holder) throw new WorkspaceError('WORKTREE_INVALID', `cannot delete branch ${branch}: it is checked out at ${holder.path}`);
+    if (holder)
+      throw new WorkspaceError(
+        'WORKTREE_INVALID',
+        `cannot delete branch ${branch}: it is checked out at ${holder.path}`,
+      );
     // update-ref, not `git branch -D`: that rewrites .git/config (new inode) even for a branch with no
     // config, and .git/config is watched by the outside-write probe of every agent still running in
     // this repository, which would then fail for a write it did not make.
@@ -140,7 +159,9 @@ export async function commitAll(worktreePath: string, message: string): Promise<
   await git(worktreePath, ['add', '--all']);
   // info/exclude keeps untracked .loopwright/ out; this also drops edits to any tracked copy.
   await git(worktreePath, ['reset', '--quiet', '--', LOOPWRIGHT_DIR]);
-  const staged = await runGit(worktreePath, ['diff', '--cached', '--quiet'], { okExitCodes: [0, 1] });
+  const staged = await runGit(worktreePath, ['diff', '--cached', '--quiet'], {
+    okExitCodes: [0, 1],
+  });
   if (staged.exitCode === 0) return null;
   await git(worktreePath, ['commit', '--quiet', '--no-verify', '-m', message]);
   return git(worktreePath, ['rev-parse', 'HEAD']);
@@ -152,8 +173,15 @@ async function forkPoint(repoPath: string, baseRef: string, branch: string): Pro
 }
 
 function assertTicketKey(ticketKey: string): void {
-  if (!TICKET_KEY.test(ticketKey) || ticketKey.includes('..') || ticketKey.endsWith('.lock') || ticketKey.endsWith('.')) {
-    throw new BadInputError(`invalid ticket key for a branch/folder name: ${JSON.stringify(ticketKey)}`);
+  if (
+    !TICKET_KEY.test(ticketKey) ||
+    ticketKey.includes('..') ||
+    ticketKey.endsWith('.lock') ||
+    ticketKey.endsWith('.')
+  ) {
+    throw new BadInputError(
+      `invalid ticket key for a branch/folder name: ${JSON.stringify(ticketKey)}`,
+    );
   }
 }
 
@@ -162,6 +190,9 @@ async function assertVacant(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => null);
   if (!info) return;
   if (!info.isDirectory() || (await readdir(dir)).length > 0) {
-    throw new WorkspaceError('WORKTREE_PATH_OCCUPIED', `${dir} exists and is not this ticket's worktree`);
+    throw new WorkspaceError(
+      'WORKTREE_PATH_OCCUPIED',
+      `${dir} exists and is not this ticket's worktree`,
+    );
   }
 }

@@ -26,7 +26,18 @@ const PARENT_ENV: Record<string, string> = {
   CODEX_HOME: '/home/parent/.codex',
 };
 
-const NEVER = ['GITHUB_TOKEN', 'GH_TOKEN', 'LINEAR_API_KEY', 'DATABASE_URL', 'LOOPWRIGHT_DATABASE_URL', 'LOOPWRIGHT_HOME', 'PGPASSWORD', 'AWS_SECRET_ACCESS_KEY', 'NODE_OPTIONS', 'SOME_OTHER_VARIABLE'];
+const NEVER = [
+  'GITHUB_TOKEN',
+  'GH_TOKEN',
+  'LINEAR_API_KEY',
+  'DATABASE_URL',
+  'LOOPWRIGHT_DATABASE_URL',
+  'LOOPWRIGHT_HOME',
+  'PGPASSWORD',
+  'AWS_SECRET_ACCESS_KEY',
+  'NODE_OPTIONS',
+  'SOME_OTHER_VARIABLE',
+];
 const ANTHROPIC_VARS = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_MAX_OUTPUT_TOKENS'];
 const OPENAI_VARS = ['OPENAI_API_KEY', 'CODEX_HOME'];
 
@@ -38,22 +49,43 @@ afterEach(() => {
 });
 
 /** Run `provider` with a program that writes its environment to env.json in the worktree. */
-async function envSeenBy(provider: AgentProvider, viaOptions: boolean): Promise<Record<string, string>> {
+async function envSeenBy(
+  provider: AgentProvider,
+  viaOptions: boolean,
+): Promise<Record<string, string>> {
   const sandbox = makeSandbox();
   const dumper = path.join(sandbox.root, 'dump-env.cjs');
-  writeFileSync(dumper, `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env));`);
-  const outcome = await provider.run(invocation(sandbox, {
-    env: { LOOPWRIGHT_TICKET: 'LW-7', LOOPWRIGHT_DATABASE_URL: 'postgres://smuggled', GITHUB_TOKEN: 'ghp_smuggled' },
-    ...(viaOptions ? { options: { command: [process.execPath, dumper] } } : {}),
-  }));
+  writeFileSync(
+    dumper,
+    `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env));`,
+  );
+  const outcome = await provider.run(
+    invocation(sandbox, {
+      env: {
+        LOOPWRIGHT_TICKET: 'LW-7',
+        LOOPWRIGHT_DATABASE_URL: 'postgres://smuggled',
+        GITHUB_TOKEN: 'ghp_smuggled',
+      },
+      ...(viaOptions ? { options: { command: [process.execPath, dumper] } } : {}),
+    }),
+  );
   expect(outcome.process).toBeDefined();
-  return JSON.parse(readFileSync(path.join(sandbox.cwd, 'env.json'), 'utf8')) as Record<string, string>;
+  return JSON.parse(readFileSync(path.join(sandbox.cwd, 'env.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
 }
 
 function expectTaskAndBase(env: Record<string, string>): void {
   expect(env.PATH).toBe(process.env.PATH);
   expect(env.HOME).toBe(process.env.HOME);
-  expect(env).toMatchObject({ LOOPWRIGHT_TICKET: 'LW-7', LOOPWRIGHT_ROLE: 'generator', LOOPWRIGHT_PHASE: 'BUILD', LOOPWRIGHT_RUN_ID: 'run-1', LOOPWRIGHT_TASK_FILE: '.loopwright/task.md' });
+  expect(env).toMatchObject({
+    LOOPWRIGHT_TICKET: 'LW-7',
+    LOOPWRIGHT_ROLE: 'generator',
+    LOOPWRIGHT_PHASE: 'BUILD',
+    LOOPWRIGHT_RUN_ID: 'run-1',
+    LOOPWRIGHT_TASK_FILE: '.loopwright/task.md',
+  });
   for (const name of NEVER) expect(env, name).not.toHaveProperty(name);
 }
 
@@ -74,8 +106,15 @@ describe('agent environment', () => {
 
   it('gives a command child the key of the vendor it is configured for, and none by default', async () => {
     const sandbox = makeSandbox();
-    const dumper = [process.execPath, '-e', `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env))`];
-    const anthropicEnv = await envSeenBy(createProvider('command', { command: dumper, vendor: 'anthropic' }), false);
+    const dumper = [
+      process.execPath,
+      '-e',
+      `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env))`,
+    ];
+    const anthropicEnv = await envSeenBy(
+      createProvider('command', { command: dumper, vendor: 'anthropic' }),
+      false,
+    );
     expectTaskAndBase(anthropicEnv);
     expect(anthropicEnv.ANTHROPIC_API_KEY).toBe('sk-ant-parent');
     expect(anthropicEnv).not.toHaveProperty('OPENAI_API_KEY');
@@ -83,17 +122,25 @@ describe('agent environment', () => {
 
     const plainEnv = await envSeenBy(createProvider('command', { command: dumper }), false);
     expectTaskAndBase(plainEnv);
-    for (const name of [...ANTHROPIC_VARS, ...OPENAI_VARS]) expect(plainEnv, name).not.toHaveProperty(name);
+    for (const name of [...ANTHROPIC_VARS, ...OPENAI_VARS])
+      expect(plainEnv, name).not.toHaveProperty(name);
   });
 
   it('gives the scripted agent no vendor key at all', async () => {
     const env = await envSeenBy(createProvider('scripted'), true);
     expectTaskAndBase(env);
-    for (const name of [...ANTHROPIC_VARS, ...OPENAI_VARS]) expect(env, name).not.toHaveProperty(name);
+    for (const name of [...ANTHROPIC_VARS, ...OPENAI_VARS])
+      expect(env, name).not.toHaveProperty(name);
   });
 
   it('filters operator-configured variables through the same allow-list', async () => {
-    const provider = createProvider('claude', { env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', GITHUB_TOKEN: 'ghp_configured', HOME: '/tmp/agent-home' } });
+    const provider = createProvider('claude', {
+      env: {
+        ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+        GITHUB_TOKEN: 'ghp_configured',
+        HOME: '/tmp/agent-home',
+      },
+    });
     const env = await envSeenBy(provider, true);
     expect(env.ANTHROPIC_BASE_URL).toBe('http://127.0.0.1:9');
     expect(env.HOME).toBe('/tmp/agent-home');

@@ -7,9 +7,25 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createProvider, type ProviderConfig } from '../../src/agents/provider.js';
-import { apiError, startFakeModelServer, text, toolCall, type FakeModelServer, type FakeTurn } from '../helpers/fake-model-server.js';
+import {
+  apiError,
+  startFakeModelServer,
+  text,
+  toolCall,
+  type FakeModelServer,
+  type FakeTurn,
+} from '../helpers/fake-model-server.js';
 import { isProcessAlive } from '../../src/agents/process-identity.js';
-import { eventually, invocation, isGone, killGroupQuietly, makeSandbox, onCleanup, transcriptEvents, type Sandbox } from './support.js';
+import {
+  eventually,
+  invocation,
+  isGone,
+  killGroupQuietly,
+  makeSandbox,
+  onCleanup,
+  transcriptEvents,
+  type Sandbox,
+} from './support.js';
 
 const MODEL = 'claude-fake-1';
 
@@ -18,7 +34,11 @@ afterEach(() => {
 });
 
 /** A fake server plus a claude provider that talks only to it, with an isolated HOME. */
-async function claudeAgainstFake(sandbox: Sandbox, turns: readonly FakeTurn[], extra: ProviderConfig = {}) {
+async function claudeAgainstFake(
+  sandbox: Sandbox,
+  turns: readonly FakeTurn[],
+  extra: ProviderConfig = {},
+) {
   const server = await startFakeModelServer({ anthropic: turns });
   onCleanup(() => server.close());
   const home = path.join(sandbox.root, 'home');
@@ -50,19 +70,31 @@ describe('claude provider with the real Claude Code CLI', () => {
     const sandbox = makeSandbox();
     const reportPath = path.join(sandbox.cwd, '.loopwright/report.json');
     const { server, provider } = await claudeAgainstFake(sandbox, [
-      toolCall('Write', { file_path: reportPath, content: '{"summary":"written by the Write tool"}\n' }),
+      toolCall('Write', {
+        file_path: reportPath,
+        content: '{"summary":"written by the Write tool"}\n',
+      }),
       text('Report written.'),
     ]);
 
-    const outcome = await provider.run(invocation(sandbox, {
-      model: MODEL,
-      prompt: '-Read .loopwright/task.md (a prompt that starts like a flag).',
-      systemPrompt: 'CHARTER: you are the Generator.',
-      options: { maxTurns: 5, maxBudgetUsd: 5 },
-    }));
+    const outcome = await provider.run(
+      invocation(sandbox, {
+        model: MODEL,
+        prompt: '-Read .loopwright/task.md (a prompt that starts like a flag).',
+        systemPrompt: 'CHARTER: you are the Generator.',
+        options: { maxTurns: 5, maxBudgetUsd: 5 },
+      }),
+    );
 
-    expect(outcome).toMatchObject({ status: 'ok', exitCode: 0, subtype: 'success', outputTruncated: false });
-    expect(JSON.parse(readFileSync(reportPath, 'utf8'))).toEqual({ summary: 'written by the Write tool' });
+    expect(outcome).toMatchObject({
+      status: 'ok',
+      exitCode: 0,
+      subtype: 'success',
+      outputTruncated: false,
+    });
+    expect(JSON.parse(readFileSync(reportPath, 'utf8'))).toEqual({
+      summary: 'written by the Write tool',
+    });
     const result = transcriptEvents(sandbox.transcript()).find((e) => e.type === 'result')!;
     expect(outcome.costUsd).toBe(result.total_cost_usd);
     expect(outcome.costUsd).toBeGreaterThan(0);
@@ -75,13 +107,17 @@ describe('claude provider with the real Claude Code CLI', () => {
     const request = firstTurn(server);
     expect(request.model).toBe(MODEL);
     expect(JSON.stringify(request.system)).toContain('CHARTER: you are the Generator.');
-    expect(JSON.stringify(request.messages)).toContain('-Read .loopwright/task.md (a prompt that starts like a flag).');
+    expect(JSON.stringify(request.messages)).toContain(
+      '-Read .loopwright/task.md (a prompt that starts like a flag).',
+    );
     expect(server.turnRequests('anthropic')).toHaveLength(2);
   });
 
   it('reports a model API error as status error with the API message', async () => {
     const sandbox = makeSandbox();
-    const { provider } = await claudeAgainstFake(sandbox, [apiError(400, 'invalid_request_error', 'fake model refuses')]);
+    const { provider } = await claudeAgainstFake(sandbox, [
+      apiError(400, 'invalid_request_error', 'fake model refuses'),
+    ]);
 
     const outcome = await provider.run(invocation(sandbox, { model: MODEL }));
 
@@ -96,7 +132,9 @@ describe('claude provider with the real Claude Code CLI', () => {
       toolCall('Write', { file_path: path.join(sandbox.cwd, 'notes.txt'), content: 'x' }),
     ]);
 
-    const outcome = await provider.run(invocation(sandbox, { model: MODEL, options: { maxTurns: 1 } }));
+    const outcome = await provider.run(
+      invocation(sandbox, { model: MODEL, options: { maxTurns: 1 } }),
+    );
 
     expect(outcome.status).toBe('error');
     expect(outcome.subtype).toBe('error_max_turns');
@@ -107,7 +145,13 @@ describe('claude provider with the real Claude Code CLI', () => {
     const sandbox = makeSandbox();
     const { provider } = await claudeAgainstFake(
       sandbox,
-      [toolCall('Bash', { command: 'echo $$ > sleeper.pid && exec sleep 120', description: 'wait a long time' }), text('done')],
+      [
+        toolCall('Bash', {
+          command: 'echo $$ > sleeper.pid && exec sleep 120',
+          description: 'wait a long time',
+        }),
+        text('done'),
+      ],
       { extraArgs: ['--allowedTools', 'Bash'], killGraceMs: 1_000 },
     );
 
@@ -122,22 +166,33 @@ describe('claude provider with the real Claude Code CLI', () => {
   });
 
   it("runs the agent's shell tools with the scrubbed environment", async () => {
-    for (const [name, value] of Object.entries({ GITHUB_TOKEN: 'ghp_parent', LINEAR_API_KEY: 'lin_parent', DATABASE_URL: 'postgres://parent', OPENAI_API_KEY: 'sk-openai-parent' })) {
+    for (const [name, value] of Object.entries({
+      GITHUB_TOKEN: 'ghp_parent',
+      LINEAR_API_KEY: 'lin_parent',
+      DATABASE_URL: 'postgres://parent',
+      OPENAI_API_KEY: 'sk-openai-parent',
+    })) {
       vi.stubEnv(name, value);
     }
     const sandbox = makeSandbox();
     const { provider } = await claudeAgainstFake(
       sandbox,
-      [toolCall('Bash', { command: 'env > env.txt', description: 'dump the environment' }), text('done')],
+      [
+        toolCall('Bash', { command: 'env > env.txt', description: 'dump the environment' }),
+        text('done'),
+      ],
       { extraArgs: ['--allowedTools', 'Bash'] },
     );
 
-    const outcome = await provider.run(invocation(sandbox, { model: MODEL, env: { LOOPWRIGHT_TICKET: 'LW-7' } }));
+    const outcome = await provider.run(
+      invocation(sandbox, { model: MODEL, env: { LOOPWRIGHT_TICKET: 'LW-7' } }),
+    );
 
     expect(outcome.status).toBe('ok');
     const seen = readFileSync(path.join(sandbox.cwd, 'env.txt'), 'utf8');
     expect(seen).toMatch(/^LOOPWRIGHT_TICKET=LW-7$/m);
     expect(seen).toMatch(/^ANTHROPIC_API_KEY=sk-ant-fake$/m);
-    for (const name of ['GITHUB_TOKEN', 'LINEAR_API_KEY', 'DATABASE_URL', 'OPENAI_API_KEY']) expect(seen).not.toMatch(new RegExp(`^${name}=`, 'm'));
+    for (const name of ['GITHUB_TOKEN', 'LINEAR_API_KEY', 'DATABASE_URL', 'OPENAI_API_KEY'])
+      expect(seen).not.toMatch(new RegExp(`^${name}=`, 'm'));
   });
 });

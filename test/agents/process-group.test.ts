@@ -9,7 +9,15 @@ import { createProvider } from '../../src/agents/provider.js';
 import { isGroupAlive, isProcessAlive } from '../../src/agents/process-identity.js';
 import { processStartTime } from '../../src/agents/reap.js';
 import type { SpawnedGroup } from '../../src/agents/provider.js';
-import { eventually, invocation, isGone, killGroupQuietly, makeSandbox, onCleanup, transcriptEvents } from './support.js';
+import {
+  eventually,
+  invocation,
+  isGone,
+  killGroupQuietly,
+  makeSandbox,
+  onCleanup,
+  transcriptEvents,
+} from './support.js';
 
 const GRACE_MS = 500;
 const scripted = createProvider('scripted', { killGraceMs: GRACE_MS });
@@ -104,7 +112,9 @@ describe('process groups', () => {
   it('stops capturing at maxOutputBytes, kills the group and marks the output truncated', async () => {
     const sandbox = makeSandbox();
     const script = sandbox.writeScript({ steps: [{ floodBytes: 1_000_000, hang: true }] });
-    const outcome = await scripted.run(invocation(sandbox, { maxOutputBytes: 64 * 1024, env: { LOOPWRIGHT_SCRIPT: script } }));
+    const outcome = await scripted.run(
+      invocation(sandbox, { maxOutputBytes: 64 * 1024, env: { LOOPWRIGHT_SCRIPT: script } }),
+    );
     onCleanup(() => killGroupQuietly(outcome.process?.pgid));
 
     expect(outcome.outputTruncated).toBe(true);
@@ -119,7 +129,10 @@ describe('process groups', () => {
   it('kills what a finished agent left running in its group', async () => {
     const sandbox = makeSandbox();
     const leftover = `require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' }).unref();`;
-    const command = createProvider('command', { command: [process.execPath, '-e', leftover], killGraceMs: GRACE_MS });
+    const command = createProvider('command', {
+      command: [process.execPath, '-e', leftover],
+      killGraceMs: GRACE_MS,
+    });
     const outcome = await command.run(invocation(sandbox));
     onCleanup(() => killGroupQuietly(outcome.process?.pgid));
 
@@ -136,7 +149,10 @@ describe('process groups', () => {
       const escapee = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });
       require('node:fs').writeFileSync('escapee.pid', String(escapee.pid));
       setInterval(() => {}, 1e9);`;
-    const command = createProvider('command', { command: [process.execPath, '-e', agent], killGraceMs: GRACE_MS });
+    const command = createProvider('command', {
+      command: [process.execPath, '-e', agent],
+      killGraceMs: GRACE_MS,
+    });
     const outcome = await command.run(invocation(sandbox, { timeoutMs: 1_500 }));
     const escapee = Number(readFileSync(path.join(sandbox.cwd, 'escapee.pid'), 'utf8'));
     onCleanup(() => killGroupQuietly(escapee));

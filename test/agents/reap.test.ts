@@ -57,7 +57,10 @@ describe('reapOrphans', () => {
       const env = { ...process.env, LOOPWRIGHT_PROCESS_TAG: ${JSON.stringify(tag)} };
       const child = spawn('sh', ['-c', 'setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!'], { detached: true, env, stdio: ['ignore', 'pipe', 'ignore'] });
       child.stdout.on('data', (d) => process.stdout.write(child.pid + ' ' + d));`;
-    const [leader, escapee] = execFileSync(process.execPath, ['-e', starter], { encoding: 'utf8' }).trim().split(' ').map(Number) as [number, number];
+    const [leader, escapee] = execFileSync(process.execPath, ['-e', starter], { encoding: 'utf8' })
+      .trim()
+      .split(' ')
+      .map(Number) as [number, number];
     onCleanup(() => killGroupQuietly(escapee));
     expect(await eventually(() => processStartTime(leader) === null)).toBe(true); // the sh leader is gone
     expect(isGone(escapee)).toBe(false);
@@ -76,7 +79,10 @@ describe('reapOrphans', () => {
     const self = process.pid;
     const notALeader = { pid: self, pgid: self + 1, startTime: processStartTime(self)! };
 
-    const result = reapOrphans([{ pid: beyondPidMax, pgid: beyondPidMax, startTime: '1' }, notALeader]);
+    const result = reapOrphans([
+      { pid: beyondPidMax, pgid: beyondPidMax, startTime: '1' },
+      notALeader,
+    ]);
 
     expect(result.killed).toEqual([]);
     expect(result.skipped.map((s) => s.reason)).toEqual(['gone', 'not-a-leader']);

@@ -50,7 +50,10 @@ export function makeSandbox(): Sandbox {
 }
 
 /** A complete invocation for `sandbox`, overridable field by field. */
-export function invocation(sandbox: Sandbox, overrides: Partial<AgentInvocation> = {}): AgentInvocation {
+export function invocation(
+  sandbox: Sandbox,
+  overrides: Partial<AgentInvocation> = {},
+): AgentInvocation {
   return {
     runId: 'run-1',
     role: 'generator',

@@ -22,15 +22,25 @@ interface Exit {
 /** `node --import tsx src/cli/entry.ts ...args`, killed if it has not exited after 30 s. */
 function runEntry(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], { env, timeout: 30_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, killed: error?.killed ?? false, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/entry.ts', ...args],
+      { env, timeout: 30_000, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, killed: error?.killed ?? false, stdout, stderr });
+      },
+    );
   });
 }
 
 describe('the loopwright process', () => {
-  const env = () => ({ LOOPWRIGHT_DATABASE_URL: t.url, LOOPWRIGHT_ACTOR: 'tester', PATH: process.env.PATH, HOME: process.env.HOME });
+  const env = () => ({
+    LOOPWRIGHT_DATABASE_URL: t.url,
+    LOOPWRIGHT_ACTOR: 'tester',
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+  });
 
   it('prints help and exits 0', async () => {
     const result = await runEntry(['--help'], env());
@@ -50,14 +60,24 @@ describe('the loopwright process', () => {
       code: 2,
       killed: false,
       stdout: '',
-      stderr: expect.stringMatching(/^loopwright: unknown state: NOPE \(expected one of: [^\n]+\)\n$/),
+      stderr: expect.stringMatching(
+        /^loopwright: unknown state: NOPE \(expected one of: [^\n]+\)\n$/,
+      ),
     });
-    expect(await runEntry(['frobnicate'], env())).toMatchObject({ code: 2, stderr: 'loopwright: unknown command: frobnicate (see: loopwright help)\n' });
+    expect(await runEntry(['frobnicate'], env())).toMatchObject({
+      code: 2,
+      stderr: 'loopwright: unknown command: frobnicate (see: loopwright help)\n',
+    });
   });
 
   it('exits 1 with one line when the database cannot be reached', async () => {
-    const result = await runEntry(['status'], { ...env(), LOOPWRIGHT_DATABASE_URL: 'postgres://lw@127.0.0.1:1/none' });
+    const result = await runEntry(['status'], {
+      ...env(),
+      LOOPWRIGHT_DATABASE_URL: 'postgres://lw@127.0.0.1:1/none',
+    });
     expect(result).toMatchObject({ code: 1, killed: false, stdout: '' });
-    expect(result.stderr).toMatch(/^loopwright: cannot use the database from LOOPWRIGHT_DATABASE_URL: [^\n]+\n$/);
+    expect(result.stderr).toMatch(
+      /^loopwright: cannot use the database from LOOPWRIGHT_DATABASE_URL: [^\n]+\n$/,
+    );
   });
 });

@@ -24,11 +24,21 @@ export interface CliResult {
 
 /** The environment every in-process run gets: the test database and a fixed operator. */
 export function cliEnv(t: TestDb, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { LOOPWRIGHT_DATABASE_URL: t.url, LOOPWRIGHT_ACTOR: 'tester', PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  return {
+    LOOPWRIGHT_DATABASE_URL: t.url,
+    LOOPWRIGHT_ACTOR: 'tester',
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...extra,
+  };
 }
 
 /** Run one command line in-process and capture what it printed. */
-export async function runCli(t: TestDb, argv: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  t: TestDb,
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await main([...argv], {
@@ -41,7 +51,11 @@ export async function runCli(t: TestDb, argv: readonly string[], options: { env?
 }
 
 /** Run and parse `--json` output, expecting success. */
-export async function runJson<T = any>(t: TestDb, argv: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<T> {
+export async function runJson<T = any>(
+  t: TestDb,
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<T> {
   const result = await runCli(t, [...argv, '--json'], options);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
@@ -52,23 +66,43 @@ export async function runJson<T = any>(t: TestDb, argv: readonly string[], optio
 export function expectBadInput(result: CliResult, message?: string | RegExp): void {
   expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
   expect(result.stderr).toMatch(/^loopwright: [^\n]+\n$/);
-  if (message !== undefined) expect(result.stderr).toMatch(typeof message === 'string' ? new RegExp(escape(message)) : message);
+  if (message !== undefined)
+    expect(result.stderr).toMatch(
+      typeof message === 'string' ? new RegExp(escape(message)) : message,
+    );
 }
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-const TABLES = ['repositories', 'batches', 'tickets', 'ticket_dependencies', 'ticket_events', 'rejected_events', 'agent_runs', 'artifacts'] as const;
+const TABLES = [
+  'repositories',
+  'batches',
+  'tickets',
+  'ticket_dependencies',
+  'ticket_events',
+  'rejected_events',
+  'agent_runs',
+  'artifacts',
+] as const;
 
 /** Every stored row of loopwright's tables plus the job queue, as one comparable value. */
 export async function dumpState(db: Kdb): Promise<Record<string, unknown>> {
   const dump: Record<string, unknown> = {};
   for (const table of TABLES) {
-    const { rows } = await sql<{ rows: unknown }>`select coalesce(json_agg(t order by t::text), '[]') as rows from ${sql.table(`loopwright.${table}`)} t`.execute(db);
+    const { rows } = await sql<{
+      rows: unknown;
+    }>`select coalesce(json_agg(t order by t::text), '[]') as rows from ${sql.table(`loopwright.${table}`)} t`.execute(
+      db,
+    );
     dump[table] = rows[0]!.rows;
   }
-  const { rows } = await sql<{ jobs: unknown }>`select coalesce(json_agg(j.key order by j.id), '[]') as jobs from graphile_worker._private_jobs j`.execute(db);
+  const { rows } = await sql<{
+    jobs: unknown;
+  }>`select coalesce(json_agg(j.key order by j.id), '[]') as jobs from graphile_worker._private_jobs j`.execute(
+    db,
+  );
   dump.jobs = rows[0]!.jobs;
   return dump;
 }
@@ -100,10 +134,18 @@ export function removeTempDirs(): void {
  * A real git repository in a temp dir: `git init -b <branch>` and (unless `commit: false`) one
  * commit; `branches` are created at that commit. Returns its real path.
  */
-export function makeGitRepo(name = 'app', options: { branch?: string; commit?: boolean; branches?: readonly string[] } = {}): string {
+export function makeGitRepo(
+  name = 'app',
+  options: { branch?: string; commit?: boolean; branches?: readonly string[] } = {},
+): string {
   const dir = path.join(tempDir(), name);
   mkdirSync(dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], { stdio: 'pipe' });
+  const git = (...args: string[]) =>
+    execFileSync(
+      'git',
+      ['-C', dir, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args],
+      { stdio: 'pipe' },
+    );
   git('init', '-q', '-b', options.branch ?? 'main');
   if (options.commit !== false) {
     writeFileSync(path.join(dir, 'README.md'), `# ${name}\n`);
@@ -116,11 +158,19 @@ export function makeGitRepo(name = 'app', options: { branch?: string; commit?: b
 }
 
 /** Send an event the way the worker does: carrying the ticket's current run id when it needs one. */
-export async function send(db: Kdb, key: string, event: { type: TicketEventInput['type'] } & Record<string, unknown>) {
+export async function send(
+  db: Kdb,
+  key: string,
+  event: { type: TicketEventInput['type'] } & Record<string, unknown>,
+) {
   const ticket = await getTicket(db, key);
-  const input = { ...event, ...(ticket.current_run_id ? { runId: ticket.current_run_id } : {}) } as TicketEventInput;
+  const input = {
+    ...event,
+    ...(ticket.current_run_id ? { runId: ticket.current_run_id } : {}),
+  } as TicketEventInput;
   const outcome = await applyEvent(db, key, input, { actor: 'worker:test' });
-  if (outcome.status !== 'applied') throw new Error(`${event.type} refused: ${JSON.stringify(outcome)}`);
+  if (outcome.status !== 'applied')
+    throw new Error(`${event.type} refused: ${JSON.stringify(outcome)}`);
   return outcome;
 }
 

@@ -4,7 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/db/journal.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { agentRunJobs, cliEnv, driveToShip, dumpState, expectBadInput, makeGitRepo, removeTempDirs, runCli, runJson, send } from './helpers.js';
+import {
+  agentRunJobs,
+  cliEnv,
+  driveToShip,
+  dumpState,
+  expectBadInput,
+  makeGitRepo,
+  removeTempDirs,
+  runCli,
+  runJson,
+  send,
+} from './helpers.js';
 
 let t: TestDb;
 
@@ -41,8 +52,16 @@ describe('operator events', () => {
   it('retry sends an escalated ticket back to work, journaled with the operator as actor', async () => {
     const key = await escalated();
     const result = await runCli(t, ['retry', key, '--reason', 'flaky network']);
-    expect(result).toEqual({ code: 0, stdout: `${key}: ESCALATED -> PLAN_DRAFT (row 4)\n`, stderr: '' });
-    expect(await lastRow(key)).toMatchObject({ event_type: 'RETRY', actor: 'operator:tester', event: { type: 'RETRY', reason: 'flaky network' } });
+    expect(result).toEqual({
+      code: 0,
+      stdout: `${key}: ESCALATED -> PLAN_DRAFT (row 4)\n`,
+      stderr: '',
+    });
+    expect(await lastRow(key)).toMatchObject({
+      event_type: 'RETRY',
+      actor: 'operator:tester',
+      event: { type: 'RETRY', reason: 'flaky network' },
+    });
   });
 
   it('approve lets a copilot ticket waiting in SHIP merge, and reports it as JSON', async () => {
@@ -50,35 +69,71 @@ describe('operator events', () => {
     await driveToShip(t.db, key);
     expect((await getTicket(t.db, key)).substate).toBe('awaiting_approval');
     expect(await runJson(t, ['approve', key])).toEqual({
-      status: 'applied', ticket: key, seq: 9, from_state: 'SHIP', to_state: 'SHIP', substate: 'merging', run_id: expect.any(String), jobs: 1,
+      status: 'applied',
+      ticket: key,
+      seq: 9,
+      from_state: 'SHIP',
+      to_state: 'SHIP',
+      substate: 'merging',
+      run_id: expect.any(String),
+      jobs: 1,
     });
   });
 
   it('says in one line why the machine refused an event, and exits 1', async () => {
     const key = await newTicket();
     await send(t.db, key, { type: 'START' });
-    expect(await runCli(t, ['approve', key])).toEqual({ code: 1, stdout: '', stderr: 'loopwright: APPROVE is not accepted in PLAN_DRAFT\n' });
+    expect(await runCli(t, ['approve', key])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'loopwright: APPROVE is not accepted in PLAN_DRAFT\n',
+    });
     const json = await runCli(t, ['retry', key, '--json']);
-    expect(json).toMatchObject({ code: 1, stderr: 'loopwright: RETRY is not accepted in PLAN_DRAFT\n' });
-    expect(JSON.parse(json.stdout)).toEqual({ status: 'rejected', ticket: key, state: 'PLAN_DRAFT', version: 2, reason: 'NOT_ACCEPTED', detail: 'RETRY is not accepted in PLAN_DRAFT' });
+    expect(json).toMatchObject({
+      code: 1,
+      stderr: 'loopwright: RETRY is not accepted in PLAN_DRAFT\n',
+    });
+    expect(JSON.parse(json.stdout)).toEqual({
+      status: 'rejected',
+      ticket: key,
+      state: 'PLAN_DRAFT',
+      version: 2,
+      reason: 'NOT_ACCEPTED',
+      detail: 'RETRY is not accepted in PLAN_DRAFT',
+    });
     expect((await getTicket(t.db, key)).version).toBe(2);
   });
 
   it('reject cancels an escalated ticket; cancel records its reason', async () => {
     const rejected = await escalated();
-    expect((await runCli(t, ['reject', rejected])).stdout).toBe(`${rejected}: ESCALATED -> CANCELLED (row 4)\n`);
+    expect((await runCli(t, ['reject', rejected])).stdout).toBe(
+      `${rejected}: ESCALATED -> CANCELLED (row 4)\n`,
+    );
     const cancelled = await newTicket();
     expect((await runCli(t, ['cancel', cancelled, '--reason', 'duplicate of app-1'])).code).toBe(0);
     const ticket = await getTicket(t.db, cancelled);
     expect(ticket.state).toBe('CANCELLED');
     expect(ticket.snapshot.context).toMatchObject({ detail: 'duplicate of app-1' });
-    expect(await runCli(t, ['cancel', cancelled])).toEqual({ code: 1, stdout: '', stderr: 'loopwright: CANCEL is not accepted in CANCELLED\n' });
+    expect(await runCli(t, ['cancel', cancelled])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'loopwright: CANCEL is not accepted in CANCELLED\n',
+    });
   });
 
   it('note appends the words as one NOTE row', async () => {
     const key = await newTicket();
-    expect(await runJson(t, ['note', key, 'waiting', 'for', 'design'])).toMatchObject({ status: 'applied', seq: 2, from_state: 'QUEUED', to_state: 'QUEUED' });
-    expect(await lastRow(key)).toMatchObject({ event_type: 'NOTE', actor: 'operator:tester', event: { type: 'NOTE', text: 'waiting for design' } });
+    expect(await runJson(t, ['note', key, 'waiting', 'for', 'design'])).toMatchObject({
+      status: 'applied',
+      seq: 2,
+      from_state: 'QUEUED',
+      to_state: 'QUEUED',
+    });
+    expect(await lastRow(key)).toMatchObject({
+      event_type: 'NOTE',
+      actor: 'operator:tester',
+      event: { type: 'NOTE', text: 'waiting for design' },
+    });
   });
 
   it('names the operator after the OS user when LOOPWRIGHT_ACTOR is not set', async () => {
@@ -93,7 +148,11 @@ describe('operator events', () => {
     ['an unknown ticket', ['approve', 'app-99'], 'loopwright: unknown ticket: app-99'],
     ['a missing ticket', ['cancel'], 'missing <ticket>'],
     ['an empty reason', ['retry', 'app-1', '--reason', ''], '--reason must not be empty'],
-    ['a reason over 4000 characters', ['reject', 'app-1', '--reason', 'x'.repeat(4001)], 'invalid event at reason'],
+    [
+      'a reason over 4000 characters',
+      ['reject', 'app-1', '--reason', 'x'.repeat(4001)],
+      'invalid event at reason',
+    ],
     ['a note without text', ['note', 'app-1'], 'missing <text>'],
     ['a note for an unknown ticket', ['note', 'app-99', 'hello'], 'unknown ticket: app-99'],
     ['an unknown option', ['approve', 'app-1', '--force'], "unknown option '--force'"],
@@ -112,42 +171,95 @@ describe('loopwright replay', () => {
     const ticket = await getTicket(t.db, key);
     expect(await agentRunJobs(t.db, key)).toBe(1);
     // Simulate lost work: the job vanished (e.g. removed by hand) while the ticket still waits for it.
-    await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`}`.execute(t.db);
+    await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`}`.execute(
+      t.db,
+    );
     expect(await agentRunJobs(t.db, key)).toBe(0);
 
     const first = await runCli(t, ['replay', key]);
-    expect(first).toEqual({ code: 0, stdout: `${key}: PLAN_DRAFT -> PLAN_DRAFT (row 3): re-issued 1 job(s)\n`, stderr: '' });
+    expect(first).toEqual({
+      code: 0,
+      stdout: `${key}: PLAN_DRAFT -> PLAN_DRAFT (row 3): re-issued 1 job(s)\n`,
+      stderr: '',
+    });
     expect(await agentRunJobs(t.db, key)).toBe(1);
 
     const second = await runCli(t, ['replay', key]);
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(new RegExp(`^${key}: nothing dispatched, work already pending: agent_run job \\d+ \\(queued\\)\\n$`));
+    expect(second.stdout).toMatch(
+      new RegExp(
+        `^${key}: nothing dispatched, work already pending: agent_run job \\d+ \\(queued\\)\\n$`,
+      ),
+    );
     expect(await agentRunJobs(t.db, key)).toBe(1);
     expect((await getTicket(t.db, key)).version).toBe(3);
 
-    expect(await runJson(t, ['replay', key])).toMatchObject({ status: 'rejected', reason: 'WORK_PENDING', dispatched: false });
+    expect(await runJson(t, ['replay', key])).toMatchObject({
+      status: 'rejected',
+      reason: 'WORK_PENDING',
+      dispatched: false,
+    });
   });
 
   it('exits 1 when the state implies no work', async () => {
     const key = await escalated();
-    expect(await runCli(t, ['replay', key])).toEqual({ code: 1, stdout: '', stderr: `loopwright: ${key} is ESCALATED, which implies no work to replay\n` });
+    expect(await runCli(t, ['replay', key])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `loopwright: ${key} is ESCALATED, which implies no work to replay\n`,
+    });
   });
 
-  it('--from rewinds to an earlier row, appending history and re-issuing that row\'s work', async () => {
+  it("--from rewinds to an earlier row, appending history and re-issuing that row's work", async () => {
     const key = await escalated();
-    const result = await runJson(t, ['replay', key, '--from', '2', '--reason', 'timeout was a fluke']);
-    expect(result).toMatchObject({ status: 'applied', ticket: key, seq: 4, rewound_to: 2, from_state: 'ESCALATED', to_state: 'PLAN_DRAFT', jobs: expect.any(Number) });
-    expect(await lastRow(key)).toMatchObject({ event_type: 'REWIND', actor: 'operator:tester', event: { type: 'REWIND', toSeq: 2, reason: 'timeout was a fluke' } });
+    const result = await runJson(t, [
+      'replay',
+      key,
+      '--from',
+      '2',
+      '--reason',
+      'timeout was a fluke',
+    ]);
+    expect(result).toMatchObject({
+      status: 'applied',
+      ticket: key,
+      seq: 4,
+      rewound_to: 2,
+      from_state: 'ESCALATED',
+      to_state: 'PLAN_DRAFT',
+      jobs: expect.any(Number),
+    });
+    expect(await lastRow(key)).toMatchObject({
+      event_type: 'REWIND',
+      actor: 'operator:tester',
+      event: { type: 'REWIND', toSeq: 2, reason: 'timeout was a fluke' },
+    });
     expect(await agentRunJobs(t.db, key)).toBeGreaterThanOrEqual(1);
     const human = await runCli(t, ['replay', key, '--from', '1']);
-    expect(human.stdout).toMatch(new RegExp(`^${key}: rewound to row 1, now QUEUED \\(row 5\\); withdrew \\d+ pending job\\(s\\), issued \\d+\\n$`));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `^${key}: rewound to row 1, now QUEUED \\(row 5\\); withdrew \\d+ pending job\\(s\\), issued \\d+\\n$`,
+      ),
+    );
   });
 
   const bad: [string, string[], string][] = [
     ['a seq of 0', ['replay', 'app-1', '--from', '0'], '--from must be between 1 and'],
-    ['a non-integer seq', ['replay', 'app-1', '--from', 'abc'], '--from must be an integer, got "abc"'],
-    ['a seq that is not earlier', ['replay', 'app-1', '--from', '99'], 'row 99 is not earlier than app-1'],
-    ['--reason without --from', ['replay', 'app-1', '--reason', 'x'], '--reason applies only with --from'],
+    [
+      'a non-integer seq',
+      ['replay', 'app-1', '--from', 'abc'],
+      '--from must be an integer, got "abc"',
+    ],
+    [
+      'a seq that is not earlier',
+      ['replay', 'app-1', '--from', '99'],
+      'row 99 is not earlier than app-1',
+    ],
+    [
+      '--reason without --from',
+      ['replay', 'app-1', '--reason', 'x'],
+      '--reason applies only with --from',
+    ],
     ['an unknown ticket', ['replay', 'app-99'], 'unknown ticket: app-99'],
   ];
   it.each(bad)('refuses %s with exit 2 and changes nothing', async (_name, argv, message) => {

@@ -2,7 +2,15 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { dumpState, expectBadInput, makeGitRepo, removeTempDirs, runCli, runJson, tempDir } from './helpers.js';
+import {
+  dumpState,
+  expectBadInput,
+  makeGitRepo,
+  removeTempDirs,
+  runCli,
+  runJson,
+  tempDir,
+} from './helpers.js';
 
 let t: TestDb;
 
@@ -20,30 +28,82 @@ describe('loopwright repo add', () => {
     mkdirSync(path.join(repo, 'src', 'deep'), { recursive: true });
     const result = await runCli(t, ['repo', 'add', path.join(repo, 'src', 'deep')]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toBe(`added repo my-web-app: ${repo} (base trunk, dark, concurrency 2)\n`);
+    expect(result.stdout).toBe(
+      `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2)\n`,
+    );
     const [stored] = await runJson(t, ['repo', 'list']);
-    expect(stored).toMatchObject({ name: 'my-web-app', path: repo, base_branch: 'trunk', mode: 'dark', concurrency: 2, check_cmds: [] });
+    expect(stored).toMatchObject({
+      name: 'my-web-app',
+      path: repo,
+      base_branch: 'trunk',
+      mode: 'dark',
+      concurrency: 2,
+      check_cmds: [],
+    });
   });
 
   it('takes every option and prints the repository as JSON', async () => {
     const repo = makeGitRepo('svc', { branches: ['release'] });
     const added = await runJson(t, [
-      'repo', 'add', repo, '--name', 'svc_1', '--base', 'release', '--test-cmd', 'npm test', '--live-cmd', 'curl -f localhost',
-      '--check-cmd', 'npm run lint', '--check-cmd', 'npm run typecheck', '--concurrency', '4', '--mode', 'copilot',
+      'repo',
+      'add',
+      repo,
+      '--name',
+      'svc_1',
+      '--base',
+      'release',
+      '--test-cmd',
+      'npm test',
+      '--live-cmd',
+      'curl -f localhost',
+      '--check-cmd',
+      'npm run lint',
+      '--check-cmd',
+      'npm run typecheck',
+      '--concurrency',
+      '4',
+      '--mode',
+      'copilot',
     ]);
     expect(added).toEqual({
-      name: 'svc_1', path: repo, base_branch: 'release', test_cmd: 'npm test', live_cmd: 'curl -f localhost',
-      check_cmds: ['npm run lint', 'npm run typecheck'], concurrency: 4, mode: 'copilot', settings: expect.any(Object), created_at: expect.any(String),
+      name: 'svc_1',
+      path: repo,
+      base_branch: 'release',
+      test_cmd: 'npm test',
+      live_cmd: 'curl -f localhost',
+      check_cmds: ['npm run lint', 'npm run typecheck'],
+      concurrency: 4,
+      mode: 'copilot',
+      settings: expect.any(Object),
+      created_at: expect.any(String),
     });
   });
 
   it('stores agents per role and limits, and warns when validator and generator share a vendor', async () => {
     const repo = makeGitRepo('agents');
-    const result = await runCli(t, ['repo', 'add', repo, '--agent', 'generator=claude:opus', '--agent', 'validator=claude', '--limit', 'maxAttempts=5', '--limit', 'maxCostUsd=none', '--json']);
+    const result = await runCli(t, [
+      'repo',
+      'add',
+      repo,
+      '--agent',
+      'generator=claude:opus',
+      '--agent',
+      'validator=claude',
+      '--limit',
+      'maxAttempts=5',
+      '--limit',
+      'maxCostUsd=none',
+      '--json',
+    ]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^loopwright: warning: the validator uses the same vendor as the generator \(anthropic\)/);
+    expect(result.stderr).toMatch(
+      /^loopwright: warning: the validator uses the same vendor as the generator \(anthropic\)/,
+    );
     expect(JSON.parse(result.stdout).settings).toMatchObject({
-      agents: { generator: { provider: 'claude', model: 'opus' }, validator: { provider: 'claude' } },
+      agents: {
+        generator: { provider: 'claude', model: 'opus' },
+        validator: { provider: 'claude' },
+      },
       limits: { maxAttempts: 5, maxCostUsd: null },
     });
     const quiet = await runCli(t, ['repo', 'add', makeGitRepo('agents2'), '--name', 'agents2']);
@@ -85,18 +145,62 @@ describe('loopwright repo add', () => {
 describe('loopwright repo add refuses bad input and stores nothing', () => {
   const plainDir = () => tempDir('lw-plain-');
   const cases: [string, () => string[], string | RegExp][] = [
-    ['a directory that is not a git repository', () => ['repo', 'add', plainDir()], 'not a git repository: '],
-    ['a path that does not exist', () => ['repo', 'add', '/nonexistent/lw-repo'], 'no such directory: /nonexistent/lw-repo'],
-    ['a base branch that does not exist', () => ['repo', 'add', makeGitRepo('nobranch'), '--base', 'nope'], 'branch nope does not exist'],
-    ['a repository without commits', () => ['repo', 'add', makeGitRepo('empty', { commit: false })], 'branch main does not exist'],
-    ['a duplicate name', () => ['repo', 'add', makeGitRepo('other'), '--name', 'svc_1'], 'repo already exists: svc_1'],
-    ['an invalid name', () => ['repo', 'add', makeGitRepo('badname'), '--name', 'Bad Name'], 'invalid repo name "Bad Name"'],
-    ['a non-integer concurrency', () => ['repo', 'add', makeGitRepo('c1'), '--concurrency', 'abc'], '--concurrency must be an integer, got "abc"'],
-    ['a concurrency out of range', () => ['repo', 'add', makeGitRepo('c2'), '--concurrency', '65'], '--concurrency must be between 1 and 64'],
-    ['an unknown mode', () => ['repo', 'add', makeGitRepo('m'), '--mode', 'auto'], '--mode must be copilot or dark'],
+    [
+      'a directory that is not a git repository',
+      () => ['repo', 'add', plainDir()],
+      'not a git repository: ',
+    ],
+    [
+      'a path that does not exist',
+      () => ['repo', 'add', '/nonexistent/lw-repo'],
+      'no such directory: /nonexistent/lw-repo',
+    ],
+    [
+      'a base branch that does not exist',
+      () => ['repo', 'add', makeGitRepo('nobranch'), '--base', 'nope'],
+      'branch nope does not exist',
+    ],
+    [
+      'a repository without commits',
+      () => ['repo', 'add', makeGitRepo('empty', { commit: false })],
+      'branch main does not exist',
+    ],
+    [
+      'a duplicate name',
+      () => ['repo', 'add', makeGitRepo('other'), '--name', 'svc_1'],
+      'repo already exists: svc_1',
+    ],
+    [
+      'an invalid name',
+      () => ['repo', 'add', makeGitRepo('badname'), '--name', 'Bad Name'],
+      'invalid repo name "Bad Name"',
+    ],
+    [
+      'a non-integer concurrency',
+      () => ['repo', 'add', makeGitRepo('c1'), '--concurrency', 'abc'],
+      '--concurrency must be an integer, got "abc"',
+    ],
+    [
+      'a concurrency out of range',
+      () => ['repo', 'add', makeGitRepo('c2'), '--concurrency', '65'],
+      '--concurrency must be between 1 and 64',
+    ],
+    [
+      'an unknown mode',
+      () => ['repo', 'add', makeGitRepo('m'), '--mode', 'auto'],
+      '--mode must be copilot or dark',
+    ],
     ['a missing path', () => ['repo', 'add'], 'missing <path>'],
-    ['an unknown option', () => ['repo', 'add', makeGitRepo('u'), '--nmae', 'x'], "unknown option '--nmae'"],
-    ['a missing option value', () => ['repo', 'add', makeGitRepo('v'), '--name'], "option '--name <value>' argument missing"],
+    [
+      'an unknown option',
+      () => ['repo', 'add', makeGitRepo('u'), '--nmae', 'x'],
+      "unknown option '--nmae'",
+    ],
+    [
+      'a missing option value',
+      () => ['repo', 'add', makeGitRepo('v'), '--name'],
+      "option '--name <value>' argument missing",
+    ],
     ['an unknown subcommand', () => ['repo', 'remove', 'x'], 'unknown repo subcommand: remove'],
   ];
   it.each(cases)('%s', async (_name, argv, message) => {

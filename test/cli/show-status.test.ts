@@ -1,23 +1,61 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { dumpState, expectBadInput, makeGitRepo, removeTempDirs, runCli, runJson, send } from './helpers.js';
+import {
+  dumpState,
+  expectBadInput,
+  makeGitRepo,
+  removeTempDirs,
+  runCli,
+  runJson,
+  send,
+} from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
   t = await createTestDb(4);
-  for (const name of ['app', 'web', 'idle']) expect((await runCli(t, ['repo', 'add', makeGitRepo(name)])).code).toBe(0);
+  for (const name of ['app', 'web', 'idle'])
+    expect((await runCli(t, ['repo', 'add', makeGitRepo(name)])).code).toBe(0);
   await runCli(t, ['batch', 'create', 'b1']);
-  await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'Add health', '--batch', 'b1', '--tag', 'api']);
-  await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'Use health', '--depends-on', 'app-1']);
+  await runCli(t, [
+    'ticket',
+    'add',
+    '--repo',
+    'app',
+    '--title',
+    'Add health',
+    '--batch',
+    'b1',
+    '--tag',
+    'api',
+  ]);
+  await runCli(t, [
+    'ticket',
+    'add',
+    '--repo',
+    'app',
+    '--title',
+    'Use health',
+    '--depends-on',
+    'app-1',
+  ]);
   await runCli(t, ['ticket', 'add', '--repo', 'web', '--title', 'Page']);
   await runCli(t, ['ticket', 'add', '--repo', 'web', '--title', 'Other page']);
   // app-1: the lead agent edits code while planning -> escalated with a reason and detail.
   await send(t.db, 'app-1', { type: 'START' });
-  await sql`update loopwright.agent_runs set status = 'running', started_at = now() - interval '65 seconds' where status = 'queued'`.execute(t.db);
-  await send(t.db, 'app-1', { type: 'GATE_FAILED', reason: 'LEAD_ENCROACHMENT', detail: 'lead edited src/app.ts', costUsd: 0.25 });
-  await sql`update loopwright.agent_runs set status = 'failed', finished_at = started_at + interval '62 seconds', cost_usd = 0.25`.execute(t.db);
+  await sql`update loopwright.agent_runs set status = 'running', started_at = now() - interval '65 seconds' where status = 'queued'`.execute(
+    t.db,
+  );
+  await send(t.db, 'app-1', {
+    type: 'GATE_FAILED',
+    reason: 'LEAD_ENCROACHMENT',
+    detail: 'lead edited src/app.ts',
+    costUsd: 0.25,
+  });
+  await sql`update loopwright.agent_runs set status = 'failed', finished_at = started_at + interval '62 seconds', cost_usd = 0.25`.execute(
+    t.db,
+  );
   expect((await runCli(t, ['approve', 'app-1'])).code).toBe(1); // not approvable: a rejected event
   expect((await runCli(t, ['note', 'app-1', 'looking into it'])).code).toBe(0);
   await runCli(t, ['cancel', 'web-2']);
@@ -42,34 +80,80 @@ describe('loopwright show', () => {
     expect(stdout).toMatch(/^dependents: +app-2 \(QUEUED\)$/m);
     expect(stdout).toMatch(/^ +1 +\S+ \S+ +CREATED +\(new\) -> QUEUED +operator:tester +-$/m);
     expect(stdout).toMatch(/^ +2 +\S+ \S+ +START +QUEUED -> PLAN_DRAFT +worker:test +-$/m);
-    expect(stdout).toMatch(/^ +3 +\S+ \S+ +GATE_FAILED +PLAN_DRAFT -> ESCALATED +worker:test +LEAD_ENCROACHMENT: lead edited src\/app\.ts$/m);
-    expect(stdout).toMatch(/^ +4 +\S+ \S+ +NOTE +ESCALATED -> ESCALATED +operator:tester +looking into it$/m);
+    expect(stdout).toMatch(
+      /^ +3 +\S+ \S+ +GATE_FAILED +PLAN_DRAFT -> ESCALATED +worker:test +LEAD_ENCROACHMENT: lead edited src\/app\.ts$/m,
+    );
+    expect(stdout).toMatch(
+      /^ +4 +\S+ \S+ +NOTE +ESCALATED -> ESCALATED +operator:tester +looking into it$/m,
+    );
     expect(stdout).toMatch(/^ROLE +PHASE +ATTEMPT +STATUS +DURATION +COST +RUN$/m);
     expect(stdout).toMatch(/^lead +plan_draft +0 +failed +1m02s +\$0\.25 +[0-9a-f]{8}$/m);
     expect(stdout).toMatch(/^rejected events$/m);
-    expect(stdout).toMatch(/^\S+ \S+ +APPROVE +operator:tester +NOT_ACCEPTED: APPROVE is not accepted in ESCALATED$/m);
+    expect(stdout).toMatch(
+      /^\S+ \S+ +APPROVE +operator:tester +NOT_ACCEPTED: APPROVE is not accepted in ESCALATED$/m,
+    );
   });
 
   it('gives all of it as one JSON document', async () => {
     const view = await runJson(t, ['show', 'app-1']);
     expect(view.ticket).toMatchObject({
-      key: 'app-1', repo: 'app', batch: 'b1', title: 'Add health', state: 'ESCALATED', substate: null, version: 4,
-      tags: ['api'], attempt: 0, round: 0, reason: 'LEAD_ENCROACHMENT', detail: 'lead edited src/app.ts', cost_usd: 0.25, current_run_id: null,
+      key: 'app-1',
+      repo: 'app',
+      batch: 'b1',
+      title: 'Add health',
+      state: 'ESCALATED',
+      substate: null,
+      version: 4,
+      tags: ['api'],
+      attempt: 0,
+      round: 0,
+      reason: 'LEAD_ENCROACHMENT',
+      detail: 'lead edited src/app.ts',
+      cost_usd: 0.25,
+      current_run_id: null,
     });
     expect(view.dependencies).toEqual([]);
     expect(view.dependents).toEqual([{ key: 'app-2', state: 'QUEUED' }]);
-    expect(view.timeline.map((r: { seq: number; event: string; from_state: string; to_state: string; reason: string | null }) => [r.seq, r.event, r.from_state, r.to_state, r.reason])).toEqual([
+    expect(
+      view.timeline.map(
+        (r: {
+          seq: number;
+          event: string;
+          from_state: string;
+          to_state: string;
+          reason: string | null;
+        }) => [r.seq, r.event, r.from_state, r.to_state, r.reason],
+      ),
+    ).toEqual([
       [1, 'CREATED', null, 'QUEUED', null],
       [2, 'START', 'QUEUED', 'PLAN_DRAFT', null],
       [3, 'GATE_FAILED', 'PLAN_DRAFT', 'ESCALATED', 'LEAD_ENCROACHMENT'],
       [4, 'NOTE', 'ESCALATED', 'ESCALATED', null],
     ]);
-    expect(view.timeline[3]).toMatchObject({ actor: 'operator:tester', detail: 'looking into it', at: expect.any(String) });
+    expect(view.timeline[3]).toMatchObject({
+      actor: 'operator:tester',
+      detail: 'looking into it',
+      at: expect.any(String),
+    });
     expect(view.runs).toEqual([
-      expect.objectContaining({ role: 'lead', phase: 'plan_draft', attempt: 0, status: 'failed', duration_ms: 62_000, cost_usd: 0.25 }),
+      expect.objectContaining({
+        role: 'lead',
+        phase: 'plan_draft',
+        attempt: 0,
+        status: 'failed',
+        duration_ms: 62_000,
+        cost_usd: 0.25,
+      }),
     ]);
     expect(view.rejected).toEqual([
-      { at: expect.any(String), event: 'APPROVE', state: 'ESCALATED', version: 3, actor: 'operator:tester', reason: 'NOT_ACCEPTED: APPROVE is not accepted in ESCALATED' },
+      {
+        at: expect.any(String),
+        event: 'APPROVE',
+        state: 'ESCALATED',
+        version: 3,
+        actor: 'operator:tester',
+        reason: 'NOT_ACCEPTED: APPROVE is not accepted in ESCALATED',
+      },
     ]);
   });
 

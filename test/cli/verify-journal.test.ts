@@ -2,7 +2,15 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTicket } from '../../src/db/tickets.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { dumpState, expectBadInput, makeGitRepo, removeTempDirs, runCli, runJson, send } from './helpers.js';
+import {
+  dumpState,
+  expectBadInput,
+  makeGitRepo,
+  removeTempDirs,
+  runCli,
+  runJson,
+  send,
+} from './helpers.js';
 
 let t: TestDb;
 
@@ -23,7 +31,9 @@ afterAll(async () => {
 async function tamper(key: string, seq: number): Promise<void> {
   const { id } = await getTicket(t.db, key);
   await t.db.transaction().execute(async (trx) => {
-    await sql`alter table loopwright.ticket_events disable trigger journal_append_only`.execute(trx);
+    await sql`alter table loopwright.ticket_events disable trigger journal_append_only`.execute(
+      trx,
+    );
     await sql`update loopwright.ticket_events set snapshot = jsonb_set(snapshot, '{context,attempt}', '7')
               where ticket_id = ${id} and seq = ${seq}`.execute(trx);
     await sql`alter table loopwright.ticket_events enable trigger journal_append_only`.execute(trx);
@@ -32,16 +42,39 @@ async function tamper(key: string, seq: number): Promise<void> {
 
 describe('loopwright verify-journal', () => {
   it('replays every journal and reports ok', async () => {
-    expect(await runCli(t, ['verify-journal'])).toEqual({ code: 0, stdout: 'ok: 2 tickets, 4 rows verified\n', stderr: '' });
-    expect(await runCli(t, ['verify-journal', '--all'])).toEqual({ code: 0, stdout: 'ok: 2 tickets, 4 rows verified\n', stderr: '' });
-    expect(await runCli(t, ['verify-journal', 'app-1'])).toEqual({ code: 0, stdout: 'ok: 1 tickets, 3 rows verified\n', stderr: '' });
-    expect(await runJson(t, ['verify-journal'])).toEqual({ ok: true, tickets: 2, rows: 4, mismatches: [] });
+    expect(await runCli(t, ['verify-journal'])).toEqual({
+      code: 0,
+      stdout: 'ok: 2 tickets, 4 rows verified\n',
+      stderr: '',
+    });
+    expect(await runCli(t, ['verify-journal', '--all'])).toEqual({
+      code: 0,
+      stdout: 'ok: 2 tickets, 4 rows verified\n',
+      stderr: '',
+    });
+    expect(await runCli(t, ['verify-journal', 'app-1'])).toEqual({
+      code: 0,
+      stdout: 'ok: 1 tickets, 3 rows verified\n',
+      stderr: '',
+    });
+    expect(await runJson(t, ['verify-journal'])).toEqual({
+      ok: true,
+      tickets: 2,
+      rows: 4,
+      mismatches: [],
+    });
   });
 
   it('refuses an unknown ticket, or a ticket together with --all', async () => {
     const before = await dumpState(t.db);
-    expectBadInput(await runCli(t, ['verify-journal', 'app-99']), 'loopwright: unknown ticket: app-99');
-    expectBadInput(await runCli(t, ['verify-journal', 'app-1', '--all']), 'give a ticket or --all, not both');
+    expectBadInput(
+      await runCli(t, ['verify-journal', 'app-99']),
+      'loopwright: unknown ticket: app-99',
+    );
+    expectBadInput(
+      await runCli(t, ['verify-journal', 'app-1', '--all']),
+      'give a ticket or --all, not both',
+    );
     expect(await dumpState(t.db)).toEqual(before);
   });
 
@@ -49,7 +82,9 @@ describe('loopwright verify-journal', () => {
     await tamper('app-1', 2);
     const all = await runCli(t, ['verify-journal']);
     expect(all.code).toBe(1);
-    expect(all.stdout).toBe('app-1 row 2: stored snapshot differs from the replayed one\n1 of 2 tickets differ (4 rows read)\n');
+    expect(all.stdout).toBe(
+      'app-1 row 2: stored snapshot differs from the replayed one\n1 of 2 tickets differ (4 rows read)\n',
+    );
     expect((await runCli(t, ['verify-journal', 'app-1'])).code).toBe(1);
     expect((await runCli(t, ['verify-journal', 'app-2'])).code).toBe(0);
     const json = await runCli(t, ['verify-journal', '--json']);
@@ -57,7 +92,9 @@ describe('loopwright verify-journal', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({
       ok: false,
       tickets: 2,
-      mismatches: [{ ticket: 'app-1', seq: 2, problem: 'stored snapshot differs from the replayed one' }],
+      mismatches: [
+        { ticket: 'app-1', seq: 2, problem: 'stored snapshot differs from the replayed one' },
+      ],
     });
   });
 });

@@ -31,7 +31,12 @@ describe('applyEvent', () => {
   it('applies an accepted event: journal row, ticket row and the implied job in one commit', async () => {
     const key = await newTicket(t.db, repo);
     const outcome = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' });
-    expect(outcome).toMatchObject({ status: 'applied', seq: 2, fromState: 'QUEUED', toState: 'PLAN_DRAFT' });
+    expect(outcome).toMatchObject({
+      status: 'applied',
+      seq: 2,
+      fromState: 'QUEUED',
+      toState: 'PLAN_DRAFT',
+    });
     const ticket = await getTicket(t.db, key);
     expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 2 });
     expect(ticket.current_run_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -42,19 +47,31 @@ describe('applyEvent', () => {
     ]);
     const jobs = await jobsOf(ticket.id);
     expect(jobs.map((j) => j.task)).toEqual(['schedule', 'agent_run']);
-    expect(jobs[1]!.payload).toMatchObject({ role: 'lead', phase: 'plan_draft', runId: ticket.current_run_id, seq: 2 });
+    expect(jobs[1]!.payload).toMatchObject({
+      role: 'lead',
+      phase: 'plan_draft',
+      runId: ticket.current_run_id,
+      seq: 2,
+    });
   });
 
   it('keeps a contiguous journal with no lost update under 16 concurrent connections and 1,000 events', async () => {
     const key = await newTicket(t.db, repo);
-    const clients = Array.from({ length: 16 }, () => connect({ url: t.url, source: 'DATABASE_URL' }, 1));
+    const clients = Array.from({ length: 16 }, () =>
+      connect({ url: t.url, source: 'DATABASE_URL' }, 1),
+    );
     try {
       let next = 0;
       await Promise.all(
         clients.map(async (client) => {
           while (next < 1000) {
             const n = next++;
-            const outcome = await applyEvent(client.db, key, { type: 'NOTE', text: `note ${n}` }, { actor: 'test', idempotencyKey: `note-${n}` });
+            const outcome = await applyEvent(
+              client.db,
+              key,
+              { type: 'NOTE', text: `note ${n}` },
+              { actor: 'test', idempotencyKey: `note-${n}` },
+            );
             expect(outcome.status).toBe('applied');
           }
         }),
@@ -73,10 +90,25 @@ describe('applyEvent', () => {
 
   it('treats a repeated idempotency key as a no-op returning the first outcome', async () => {
     const key = await newTicket(t.db, repo);
-    const first = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler', idempotencyKey: 'start-1' });
-    const again = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler', idempotencyKey: 'start-1' });
+    const first = await applyEvent(
+      t.db,
+      key,
+      { type: 'START' },
+      { actor: 'scheduler', idempotencyKey: 'start-1' },
+    );
+    const again = await applyEvent(
+      t.db,
+      key,
+      { type: 'START' },
+      { actor: 'scheduler', idempotencyKey: 'start-1' },
+    );
     expect(first).toMatchObject({ status: 'applied', duplicate: false, seq: 2 });
-    expect(again).toMatchObject({ status: 'applied', duplicate: true, seq: 2, toState: 'PLAN_DRAFT' });
+    expect(again).toMatchObject({
+      status: 'applied',
+      duplicate: true,
+      seq: 2,
+      toState: 'PLAN_DRAFT',
+    });
     const ticket = await getTicket(t.db, key);
     expect(ticket.version).toBe(2);
     expect(await readJournal(t.db, ticket.id)).toHaveLength(2);
@@ -86,8 +118,18 @@ describe('applyEvent', () => {
 
   it('answers a repeated key of a rejected event with the same rejection, recorded once', async () => {
     const key = await newTicket(t.db, repo);
-    const first = await applyEvent(t.db, key, { type: 'UNBLOCK' }, { actor: 'test', idempotencyKey: 'u1' });
-    const again = await applyEvent(t.db, key, { type: 'UNBLOCK' }, { actor: 'test', idempotencyKey: 'u1' });
+    const first = await applyEvent(
+      t.db,
+      key,
+      { type: 'UNBLOCK' },
+      { actor: 'test', idempotencyKey: 'u1' },
+    );
+    const again = await applyEvent(
+      t.db,
+      key,
+      { type: 'UNBLOCK' },
+      { actor: 'test', idempotencyKey: 'u1' },
+    );
     expect(first).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: false });
     expect(again).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: true });
     expect(await readRejected(t.db, (await getTicket(t.db, key)).id)).toHaveLength(1);
@@ -98,7 +140,12 @@ describe('applyEvent', () => {
     await driveTo(t.db, key, 'PLAN_DRAFT');
     const before = await getTicket(t.db, key);
     const stale = '00000000-0000-4000-8000-000000000000';
-    const outcome = await applyEvent(t.db, key, { type: 'PLAN_READY', runId: stale, artifactId: 1 }, { actor: 'agent' });
+    const outcome = await applyEvent(
+      t.db,
+      key,
+      { type: 'PLAN_READY', runId: stale, artifactId: 1 },
+      { actor: 'agent' },
+    );
     expect(outcome).toMatchObject({ status: 'rejected', reason: 'STALE_RUN' });
     const after = await getTicket(t.db, key);
     expect(after.version).toBe(before.version);
@@ -115,31 +162,55 @@ describe('applyEvent', () => {
     await sendResult(t.db, key, { type: 'REPORT_INVALID', errors: ['summary: required'] });
     const newRun = (await getTicket(t.db, key)).current_run_id!;
     expect(newRun).not.toBe(oldRun);
-    const late = await applyEvent(t.db, key, { type: 'PLAN_READY', runId: oldRun, artifactId: 1 }, { actor: 'agent' });
+    const late = await applyEvent(
+      t.db,
+      key,
+      { type: 'PLAN_READY', runId: oldRun, artifactId: 1 },
+      { actor: 'agent' },
+    );
     expect(late).toMatchObject({ status: 'rejected', reason: 'STALE_RUN' });
-    expect((await sendResult(t.db, key, { type: 'PLAN_READY', artifactId: 1 })).status).toBe('applied');
+    expect((await sendResult(t.db, key, { type: 'PLAN_READY', artifactId: 1 })).status).toBe(
+      'applied',
+    );
   });
 
   it('records an event the state does not accept as rejected, without touching the ticket', async () => {
     const key = await newTicket(t.db, repo);
     const outcome = await applyEvent(t.db, key, { type: 'APPROVE' }, { actor: 'operator:me' });
-    expect(outcome).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', detail: 'APPROVE is not accepted in QUEUED' });
+    expect(outcome).toMatchObject({
+      status: 'rejected',
+      reason: 'NOT_ACCEPTED',
+      detail: 'APPROVE is not accepted in QUEUED',
+    });
     expect((await getTicket(t.db, key)).version).toBe(1);
   });
 
   it('drops an event whose expected version is stale', async () => {
     const key = await newTicket(t.db, repo);
     await applyEvent(t.db, key, { type: 'NOTE', text: 'moves the version' }, { actor: 'test' });
-    const outcome = await applyEvent(t.db, key, { type: 'START' }, { actor: 'timer', expectedVersion: 1 });
+    const outcome = await applyEvent(
+      t.db,
+      key,
+      { type: 'START' },
+      { actor: 'timer', expectedVersion: 1 },
+    );
     expect(outcome).toMatchObject({ status: 'rejected', reason: 'STALE_VERSION' });
     expect((await getTicket(t.db, key)).state).toBe('QUEUED');
   });
 
   it('refuses malformed events and unknown tickets as bad input, storing nothing', async () => {
     const key = await newTicket(t.db, repo);
-    await expect(applyEvent(t.db, key, { type: 'PLAN_READY', runId: 'nope', artifactId: 1 } as never, { actor: 't' })).rejects.toBeInstanceOf(BadInputError);
-    await expect(applyEvent(t.db, key, { type: 'EXPLODE' } as never, { actor: 't' })).rejects.toBeInstanceOf(BadInputError);
-    await expect(applyEvent(t.db, 'app-99999', { type: 'START' }, { actor: 't' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(
+      applyEvent(t.db, key, { type: 'PLAN_READY', runId: 'nope', artifactId: 1 } as never, {
+        actor: 't',
+      }),
+    ).rejects.toBeInstanceOf(BadInputError);
+    await expect(
+      applyEvent(t.db, key, { type: 'EXPLODE' } as never, { actor: 't' }),
+    ).rejects.toBeInstanceOf(BadInputError);
+    await expect(
+      applyEvent(t.db, 'app-99999', { type: 'START' }, { actor: 't' }),
+    ).rejects.toBeInstanceOf(NotFoundError);
     const ticket = await getTicket(t.db, key);
     expect(ticket.version).toBe(1);
     expect(await readRejected(t.db, ticket.id)).toHaveLength(0);
@@ -151,16 +222,27 @@ describe('applyEvent', () => {
     const admin = new pg.Client({ connectionString: t.url });
     await admin.connect();
     try {
-      const attempt = applyEvent(t.db, key, { type: 'START' }, {
-        actor: 'scheduler',
-        beforeEnqueue: async (trx) => {
-          const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
-          // The journal row and ticket update are written; now the backend dies before add_jobs.
-          const written = await sql<{ n: string }>`select count(*) as n from loopwright.ticket_events where ticket_id = ${before.id}`.execute(trx);
-          expect(Number(written.rows[0]!.n)).toBe(2);
-          await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+      const attempt = applyEvent(
+        t.db,
+        key,
+        { type: 'START' },
+        {
+          actor: 'scheduler',
+          beforeEnqueue: async (trx) => {
+            const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(
+              trx,
+            );
+            // The journal row and ticket update are written; now the backend dies before add_jobs.
+            const written = await sql<{
+              n: string;
+            }>`select count(*) as n from loopwright.ticket_events where ticket_id = ${before.id}`.execute(
+              trx,
+            );
+            expect(Number(written.rows[0]!.n)).toBe(2);
+            await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+          },
         },
-      });
+      );
       await expect(attempt).rejects.toThrow();
     } finally {
       await admin.end();
@@ -171,18 +253,25 @@ describe('applyEvent', () => {
     expect(await readJournal(t.db, after.id)).toHaveLength(1);
     expect((await jobsOf(after.id)).map((j) => j.task)).toEqual(['schedule']);
     // And the same event applies cleanly afterwards.
-    expect((await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' })).status).toBe('applied');
+    expect((await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' })).status).toBe(
+      'applied',
+    );
   });
 
   it('rolls back the journal row when enqueueing the jobs fails', async () => {
     const key = await newTicket(t.db, repo);
-    const attempt = applyEvent(t.db, key, { type: 'START' }, {
-      actor: 'scheduler',
-      beforeEnqueue: async (trx) => {
-        void trx;
-        throw new Error('enqueue failed');
+    const attempt = applyEvent(
+      t.db,
+      key,
+      { type: 'START' },
+      {
+        actor: 'scheduler',
+        beforeEnqueue: async (trx) => {
+          void trx;
+          throw new Error('enqueue failed');
+        },
       },
-    });
+    );
     await expect(attempt).rejects.toThrow('enqueue failed');
     const after = await getTicket(t.db, key);
     expect(after.version).toBe(1);

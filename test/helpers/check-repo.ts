@@ -36,22 +36,53 @@ export async function makeCheckRepo(dir: string): Promise<void> {
 /** Every role's step for ticket `key`; `sleepMs` slows RED and BUILD (0 = instant agents). */
 export function checkRepoSteps(key: string, sleepMs = 0): ScriptStep[] {
   const report = (summary: string, extra: object = {}) => ({
-    summary, rationale: 'scripted', confidence: 0.9, alternativesRejected: [], filesChanged: [], discoveredWork: [],
-    evidence: [{ claim: 'checked', source: 'sh scripts/check.sh: ok' }], ...extra,
+    summary,
+    rationale: 'scripted',
+    confidence: 0.9,
+    alternativesRejected: [],
+    filesChanged: [],
+    discoveredWork: [],
+    evidence: [{ claim: 'checked', source: 'sh scripts/check.sh: ok' }],
+    ...extra,
   });
-  const plan = { goal: key, allowedFiles: [`src/${key}.txt`], testFiles: [`tests/${key}.t`], acceptanceCriteria: [{ name: key, test: key }] };
+  const plan = {
+    goal: key,
+    allowedFiles: [`src/${key}.txt`],
+    testFiles: [`tests/${key}.t`],
+    acceptanceCriteria: [{ name: key, test: key }],
+  };
   const slow = sleepMs > 0 ? { sleepMs } : {};
   return [
     { match: { ticket: key, role: 'lead', phase: 'plan_draft' }, report: report('plan', { plan }) },
-    { match: { ticket: key, role: 'validator', phase: 'plan_critique' }, report: report('ok', { verdict: 'APPROVE', critiques: [] }) },
-    { match: { ticket: key, role: 'generator', phase: 'red' }, write: { [`tests/${key}.t`]: `${key}\n` }, report: report('red'), ...slow },
-    { match: { ticket: key, role: 'generator', phase: 'build' }, write: { [`src/${key}.txt`]: `${key}\n` }, report: report('built'), ...slow },
-    { match: { ticket: key, role: 'validator', phase: 'validate' }, report: report('pass', { verdict: 'PASS', findings: [] }) },
+    {
+      match: { ticket: key, role: 'validator', phase: 'plan_critique' },
+      report: report('ok', { verdict: 'APPROVE', critiques: [] }),
+    },
+    {
+      match: { ticket: key, role: 'generator', phase: 'red' },
+      write: { [`tests/${key}.t`]: `${key}\n` },
+      report: report('red'),
+      ...slow,
+    },
+    {
+      match: { ticket: key, role: 'generator', phase: 'build' },
+      write: { [`src/${key}.txt`]: `${key}\n` },
+      report: report('built'),
+      ...slow,
+    },
+    {
+      match: { ticket: key, role: 'validator', phase: 'validate' },
+      report: report('pass', { verdict: 'PASS', findings: [] }),
+    },
   ];
 }
 
 /** Repository settings that route every role to the scripted agent reading `script`. */
 export function scriptedSettings(script: string): string {
   const scripted = { provider: 'scripted' };
-  return JSON.stringify({ agents: { lead: scripted, generator: scripted, validator: scripted }, script, agentTimeoutSeconds: 60 });
+  return JSON.stringify({
+    agents: { lead: scripted, generator: scripted, validator: scripted },
+    script,
+    agentTimeoutSeconds: 60,
+  });
 }

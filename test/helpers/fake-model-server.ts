@@ -21,8 +21,18 @@ import type { AddressInfo } from 'node:net';
 /** One scripted model reply. */
 export type FakeTurn =
   | { readonly kind: 'text'; readonly text: string; readonly usage?: FakeUsage }
-  | { readonly kind: 'tool'; readonly name: string; readonly input: unknown; readonly usage?: FakeUsage }
-  | { readonly kind: 'error'; readonly status: number; readonly errorType: string; readonly message: string };
+  | {
+      readonly kind: 'tool';
+      readonly name: string;
+      readonly input: unknown;
+      readonly usage?: FakeUsage;
+    }
+  | {
+      readonly kind: 'error';
+      readonly status: number;
+      readonly errorType: string;
+      readonly message: string;
+    };
 
 export interface FakeUsage {
   readonly inputTokens: number;
@@ -56,14 +66,35 @@ export interface FakeModelServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_USAGE: FakeUsage = { inputTokens: 120, outputTokens: 30, cacheReadTokens: 7, cacheCreationTokens: 5 };
+export const DEFAULT_USAGE: FakeUsage = {
+  inputTokens: 120,
+  outputTokens: 30,
+  cacheReadTokens: 7,
+  cacheCreationTokens: 5,
+};
 
-export const text = (body: string, usage?: FakeUsage): FakeTurn => ({ kind: 'text', text: body, ...(usage ? { usage } : {}) });
-export const toolCall = (name: string, input: unknown, usage?: FakeUsage): FakeTurn => ({ kind: 'tool', name, input, ...(usage ? { usage } : {}) });
-export const apiError = (status: number, errorType: string, message: string): FakeTurn => ({ kind: 'error', status, errorType, message });
+export const text = (body: string, usage?: FakeUsage): FakeTurn => ({
+  kind: 'text',
+  text: body,
+  ...(usage ? { usage } : {}),
+});
+export const toolCall = (name: string, input: unknown, usage?: FakeUsage): FakeTurn => ({
+  kind: 'tool',
+  name,
+  input,
+  ...(usage ? { usage } : {}),
+});
+export const apiError = (status: number, errorType: string, message: string): FakeTurn => ({
+  kind: 'error',
+  status,
+  errorType,
+  message,
+});
 
 /** Start the server on an ephemeral loopback port. */
-export async function startFakeModelServer(options: FakeModelServerOptions = {}): Promise<FakeModelServer> {
+export async function startFakeModelServer(
+  options: FakeModelServerOptions = {},
+): Promise<FakeModelServer> {
   const requests: RecordedRequest[] = [];
   const cursors = { anthropic: 0, openai: 0 };
   const next = (api: 'anthropic' | 'openai'): FakeTurn => {
@@ -93,7 +124,12 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
     url,
     openaiBaseUrl: `${url}/v1`,
     requests,
-    turnRequests: (api) => requests.filter((r) => r.method === 'POST' && r.path === (api === 'anthropic' ? '/v1/messages' : '/v1/responses')),
+    turnRequests: (api) =>
+      requests.filter(
+        (r) =>
+          r.method === 'POST' &&
+          r.path === (api === 'anthropic' ? '/v1/messages' : '/v1/responses'),
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -102,20 +138,35 @@ export async function startFakeModelServer(options: FakeModelServerOptions = {})
   };
 }
 
-function route(method: string, path: string, body: unknown, res: http.ServerResponse, next: (api: 'anthropic' | 'openai') => FakeTurn): void {
-  if (method === 'POST' && path === '/v1/messages') return replyAnthropic(res, next('anthropic'), body);
-  if (method === 'POST' && path === '/v1/messages/count_tokens') return sendJson(res, 200, { input_tokens: 100 });
+function route(
+  method: string,
+  path: string,
+  body: unknown,
+  res: http.ServerResponse,
+  next: (api: 'anthropic' | 'openai') => FakeTurn,
+): void {
+  if (method === 'POST' && path === '/v1/messages')
+    return replyAnthropic(res, next('anthropic'), body);
+  if (method === 'POST' && path === '/v1/messages/count_tokens')
+    return sendJson(res, 200, { input_tokens: 100 });
   if (method === 'POST' && path === '/v1/responses') return replyOpenai(res, next('openai'), body);
-  if (method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [], has_more: false });
+  if (method === 'GET' && path === '/v1/models')
+    return sendJson(res, 200, { object: 'list', data: [], has_more: false });
   if (method === 'HEAD' || (method === 'GET' && path === '/')) return sendJson(res, 200, {});
-  sendJson(res, 404, { type: 'error', error: { type: 'not_found_error', message: `fake model server: no route ${method} ${path}` } });
+  sendJson(res, 404, {
+    type: 'error',
+    error: { type: 'not_found_error', message: `fake model server: no route ${method} ${path}` },
+  });
 }
 
 // ---------------------------------------------------------------- Anthropic Messages API
 
 function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unknown): void {
   if (turn.kind === 'error') {
-    return sendJson(res, turn.status, { type: 'error', error: { type: turn.errorType, message: turn.message } });
+    return sendJson(res, turn.status, {
+      type: 'error',
+      error: { type: turn.errorType, message: turn.message },
+    });
   }
   const model = field(request, 'model') ?? 'fake-model';
   const usage = turn.usage ?? DEFAULT_USAGE;
@@ -123,7 +174,12 @@ function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unkno
   const block =
     turn.kind === 'text'
       ? { type: 'text', text: turn.text }
-      : { type: 'tool_use', id: `toolu_fake_${Math.random().toString(36).slice(2, 10)}`, name: turn.name, input: turn.input };
+      : {
+          type: 'tool_use',
+          id: `toolu_fake_${Math.random().toString(36).slice(2, 10)}`,
+          name: turn.name,
+          input: turn.input,
+        };
   const stopReason = turn.kind === 'text' ? 'end_turn' : 'tool_use';
   const usageJson = {
     input_tokens: usage.inputTokens,
@@ -132,20 +188,67 @@ function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unkno
     cache_creation_input_tokens: usage.cacheCreationTokens ?? 0,
   };
   if (!isStreaming(request)) {
-    return sendJson(res, 200, { id, type: 'message', role: 'assistant', model, content: [block], stop_reason: stopReason, stop_sequence: null, usage: usageJson });
+    return sendJson(res, 200, {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [block],
+      stop_reason: stopReason,
+      stop_sequence: null,
+      usage: usageJson,
+    });
   }
   const events: [string, unknown][] = [
-    ['message_start', { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usageJson, output_tokens: 1 } } }],
+    [
+      'message_start',
+      {
+        type: 'message_start',
+        message: {
+          id,
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...usageJson, output_tokens: 1 },
+        },
+      },
+    ],
   ];
   if (block.type === 'text') {
-    events.push(['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }]);
-    events.push(['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: block.text } }]);
+    events.push([
+      'content_block_start',
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    ]);
+    events.push([
+      'content_block_delta',
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: block.text } },
+    ]);
   } else {
-    events.push(['content_block_start', { type: 'content_block_start', index: 0, content_block: { ...block, input: {} } }]);
-    events.push(['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } }]);
+    events.push([
+      'content_block_start',
+      { type: 'content_block_start', index: 0, content_block: { ...block, input: {} } },
+    ]);
+    events.push([
+      'content_block_delta',
+      {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) },
+      },
+    ]);
   }
   events.push(['content_block_stop', { type: 'content_block_stop', index: 0 }]);
-  events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.outputTokens } }]);
+  events.push([
+    'message_delta',
+    {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: { output_tokens: usage.outputTokens },
+    },
+  ]);
   events.push(['message_stop', { type: 'message_stop' }]);
   sendSse(res, events);
 }
@@ -154,7 +257,9 @@ function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unkno
 
 function replyOpenai(res: http.ServerResponse, turn: FakeTurn, request: unknown): void {
   if (turn.kind === 'error') {
-    return sendJson(res, turn.status, { error: { type: turn.errorType, code: turn.errorType, message: turn.message, param: null } });
+    return sendJson(res, turn.status, {
+      error: { type: turn.errorType, code: turn.errorType, message: turn.message, param: null },
+    });
   }
   const model = field(request, 'model') ?? 'fake-model';
   const usage = turn.usage ?? DEFAULT_USAGE;
@@ -162,17 +267,57 @@ function replyOpenai(res: http.ServerResponse, turn: FakeTurn, request: unknown)
   const itemId = `item_fake_${Math.random().toString(36).slice(2, 10)}`;
   const item =
     turn.kind === 'text'
-      ? { type: 'message', id: itemId, role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: turn.text, annotations: [] }] }
-      : { type: 'function_call', id: itemId, call_id: `call_fake_${Math.random().toString(36).slice(2, 10)}`, name: turn.name, arguments: JSON.stringify(turn.input), status: 'completed' };
-  const base = { id: responseId, object: 'response', created_at: Math.floor(Date.now() / 1000), model };
+      ? {
+          type: 'message',
+          id: itemId,
+          role: 'assistant',
+          status: 'completed',
+          content: [{ type: 'output_text', text: turn.text, annotations: [] }],
+        }
+      : {
+          type: 'function_call',
+          id: itemId,
+          call_id: `call_fake_${Math.random().toString(36).slice(2, 10)}`,
+          name: turn.name,
+          arguments: JSON.stringify(turn.input),
+          status: 'completed',
+        };
+  const base = {
+    id: responseId,
+    object: 'response',
+    created_at: Math.floor(Date.now() / 1000),
+    model,
+  };
   const events: [string, unknown][] = [
-    ['response.created', { type: 'response.created', response: { ...base, status: 'in_progress', output: [] } }],
-    ['response.output_item.added', { type: 'response.output_item.added', output_index: 0, item: turn.kind === 'text' ? { ...item, status: 'in_progress', content: [] } : item }],
+    [
+      'response.created',
+      { type: 'response.created', response: { ...base, status: 'in_progress', output: [] } },
+    ],
+    [
+      'response.output_item.added',
+      {
+        type: 'response.output_item.added',
+        output_index: 0,
+        item: turn.kind === 'text' ? { ...item, status: 'in_progress', content: [] } : item,
+      },
+    ],
   ];
   if (turn.kind === 'text') {
-    events.push(['response.output_text.delta', { type: 'response.output_text.delta', item_id: itemId, output_index: 0, content_index: 0, delta: turn.text }]);
+    events.push([
+      'response.output_text.delta',
+      {
+        type: 'response.output_text.delta',
+        item_id: itemId,
+        output_index: 0,
+        content_index: 0,
+        delta: turn.text,
+      },
+    ]);
   }
-  events.push(['response.output_item.done', { type: 'response.output_item.done', output_index: 0, item }]);
+  events.push([
+    'response.output_item.done',
+    { type: 'response.output_item.done', output_index: 0, item },
+  ]);
   events.push([
     'response.completed',
     {
@@ -197,7 +342,11 @@ function replyOpenai(res: http.ServerResponse, turn: FakeTurn, request: unknown)
 // ---------------------------------------------------------------- plumbing
 
 function sendSse(res: http.ServerResponse, events: readonly [string, unknown][]): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': 'req_fake' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'request-id': 'req_fake',
+  });
   for (const [name, data] of events) res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   res.end();
 }
@@ -225,5 +374,7 @@ function field(body: unknown, key: string): string | undefined {
 }
 
 function isStreaming(body: unknown): boolean {
-  return Boolean(body && typeof body === 'object' && (body as Record<string, unknown>).stream === true);
+  return Boolean(
+    body && typeof body === 'object' && (body as Record<string, unknown>).stream === true,
+  );
 }

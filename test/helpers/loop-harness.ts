@@ -13,7 +13,12 @@ import { pino } from 'pino';
 import type { TicketContext, TicketLimits } from '../../machines/ticket.js';
 import type { Script } from '../../src/agents/scripted/script.js';
 import { listArtifacts, getArtifact, type Artifact } from '../../src/db/artifacts.js';
-import { readJournal, readRejected, type JournalRow, type RejectedRow } from '../../src/db/journal.js';
+import {
+  readJournal,
+  readRejected,
+  type JournalRow,
+  type RejectedRow,
+} from '../../src/db/journal.js';
 import { insertRepository, type Repository } from '../../src/db/repositories.js';
 import { listRuns, type AgentRun } from '../../src/db/runs.js';
 import type { ArtifactKind } from '../../src/db/schema.js';
@@ -58,7 +63,10 @@ export interface LoopHarness {
   /** File a ticket; returns its key. */
   file(title: string, body?: string): Promise<string>;
   /** Run the factory until idle (or fail after `timeoutMs`); `during` runs alongside it. */
-  run(options?: { timeoutMs?: number; during?: (factory: Factory) => Promise<void> }): Promise<void>;
+  run(options?: {
+    timeoutMs?: number;
+    during?: (factory: Factory) => Promise<void>;
+  }): Promise<void>;
   outcome(key: string): Promise<TicketOutcome>;
   /** The base branch's tip. */
   mainTip(): Promise<string>;
@@ -81,8 +89,12 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
     await writeFile(scriptPath, `${JSON.stringify(o.script, null, 2)}\n`);
     const scripted = { provider: 'scripted' };
     const repo = await insertRepository(db.db, {
-      name: `loop${++repoCounter}`, path: repoPath, base_branch: 'main', test_cmd: 'node --test',
-      live_cmd: o.liveCmd ?? 'node scripts/live-check.mjs', concurrency: o.concurrency ?? 2,
+      name: `loop${++repoCounter}`,
+      path: repoPath,
+      base_branch: 'main',
+      test_cmd: 'node --test',
+      live_cmd: o.liveCmd ?? 'node scripts/live-check.mjs',
+      concurrency: o.concurrency ?? 2,
       settings: JSON.stringify({
         agents: { lead: scripted, generator: scripted, validator: scripted },
         script: scriptPath,
@@ -92,10 +104,23 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
       }),
     });
     return {
-      db, root, home, repo, repoPath, scriptPath,
-      file: async (title, body = '') => (await createTicket(db.db, { repo: repo.name, title, body, actor: 'operator:test' })).key,
+      db,
+      root,
+      home,
+      repo,
+      repoPath,
+      scriptPath,
+      file: async (title, body = '') =>
+        (await createTicket(db.db, { repo: repo.name, title, body, actor: 'operator:test' })).key,
       async run({ timeoutMs = 60_000, during } = {}) {
-        const f = await startFactory({ handle: db, home, concurrency: o.concurrency ?? 2, untilIdle: true, logger: SILENT, heartbeatMs: 1000 });
+        const f = await startFactory({
+          handle: db,
+          home,
+          concurrency: o.concurrency ?? 2,
+          untilIdle: true,
+          logger: SILENT,
+          heartbeatMs: 1000,
+        });
         factory = f;
         let timedOut = false;
         const timer = setTimeout(() => {
@@ -148,8 +173,15 @@ export async function outcomeOf(db: TestDb, key: string): Promise<TicketOutcome>
 }
 
 /** Gate results of one gate (`RED`, `GREEN`, `LIVE`, ...) for a ticket, parsed. */
-export async function gateResults(outcome: TicketOutcome, gate: string): Promise<{ gate: string; command?: string; passed: boolean; output?: string; exitCode?: number | null }[]> {
-  return (await outcome.artifacts('gate_result')).map((a) => JSON.parse(a.content)).filter((g) => g.gate === gate);
+export async function gateResults(
+  outcome: TicketOutcome,
+  gate: string,
+): Promise<
+  { gate: string; command?: string; passed: boolean; output?: string; exitCode?: number | null }[]
+> {
+  return (await outcome.artifacts('gate_result'))
+    .map((a) => JSON.parse(a.content))
+    .filter((g) => g.gate === gate);
 }
 
 /** The states a ticket passed through, consecutive repeats collapsed (`SHIP.merging` style). */

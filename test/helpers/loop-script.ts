@@ -11,8 +11,12 @@ export function baseReport(summary: string, files: readonly string[] = []) {
     summary,
     rationale: 'Smallest change that satisfies the ticket and its acceptance tests.',
     confidence: 0.8,
-    alternativesRejected: [{ option: 'a dependency from npm', reason: 'a few lines of code do not earn a dependency' }],
-    evidence: [{ claim: 'the change is limited to the planned files', source: 'git status --short' }],
+    alternativesRejected: [
+      { option: 'a dependency from npm', reason: 'a few lines of code do not earn a dependency' },
+    ],
+    evidence: [
+      { claim: 'the change is limited to the planned files', source: 'git status --short' },
+    ],
     filesChanged: [...files],
     discoveredWork: [],
   };
@@ -40,7 +44,8 @@ export interface Feature {
 export function feature(name: string, title = `Add ${name} [${name}]`): Feature {
   if (!/^[a-z]+$/.test(name)) throw new Error(`feature names are lowercase letters: ${name}`);
   return {
-    title, name,
+    title,
+    name,
     module: `src/${name}.js`,
     testFile: `test/${name}.test.js`,
     liveFile: `scripts/live/${name}.mjs`,
@@ -69,30 +74,75 @@ export function planFor(f: Feature) {
 }
 
 type Role = 'lead' | 'generator' | 'validator';
-export const match = (f: Feature, role: Role, phase: string, extra: { attempt?: number; round?: number } = {}) =>
-  ({ title: f.title, role, phase, ...extra });
+export const match = (
+  f: Feature,
+  role: Role,
+  phase: string,
+  extra: { attempt?: number; round?: number } = {},
+) => ({ title: f.title, role, phase, ...extra });
 
 /** Default costs per phase (USD), as the scripted agent reports them. */
-export const COSTS = { plan_draft: 0.02, plan_critique: 0.01, plan_revise: 0.02, red: 0.03, build: 0.05, validate: 0.02 } as const;
+export const COSTS = {
+  plan_draft: 0.02,
+  plan_critique: 0.01,
+  plan_revise: 0.02,
+  red: 0.03,
+  build: 0.05,
+  validate: 0.02,
+} as const;
 
 /** The happy path of one feature: plan, approve, failing test, implementation, PASS with evidence. */
 export function happySteps(f: Feature, extra: Partial<ScriptStep> = {}): ScriptStep[] {
   const step = (s: ScriptStep): ScriptStep => ({ ...s, ...extra });
   return [
-    step({ match: match(f, 'lead', 'plan_draft'), report: { ...baseReport(`Plan for ${f.name}`), plan: planFor(f) }, costUsd: COSTS.plan_draft }),
-    step({ match: match(f, 'lead', 'plan_revise'), report: { ...baseReport(`Revised plan for ${f.name}`), plan: planFor(f) }, costUsd: COSTS.plan_revise }),
-    step({ match: match(f, 'validator', 'plan_critique'), report: { ...baseReport('Plan is testable and narrow'), verdict: 'APPROVE', critiques: [] }, costUsd: COSTS.plan_critique }),
-    step({ match: match(f, 'generator', 'red'), write: { [f.testFile]: f.test }, report: baseReport(`Failing test for ${f.name}`, [f.testFile]), costUsd: COSTS.red }),
-    step({ match: match(f, 'generator', 'build'), write: { [f.module]: f.impl, [f.liveFile]: f.live }, report: baseReport(`Implemented ${f.name}`, [f.module, f.liveFile]), costUsd: COSTS.build }),
+    step({
+      match: match(f, 'lead', 'plan_draft'),
+      report: { ...baseReport(`Plan for ${f.name}`), plan: planFor(f) },
+      costUsd: COSTS.plan_draft,
+    }),
+    step({
+      match: match(f, 'lead', 'plan_revise'),
+      report: { ...baseReport(`Revised plan for ${f.name}`), plan: planFor(f) },
+      costUsd: COSTS.plan_revise,
+    }),
+    step({
+      match: match(f, 'validator', 'plan_critique'),
+      report: { ...baseReport('Plan is testable and narrow'), verdict: 'APPROVE', critiques: [] },
+      costUsd: COSTS.plan_critique,
+    }),
+    step({
+      match: match(f, 'generator', 'red'),
+      write: { [f.testFile]: f.test },
+      report: baseReport(`Failing test for ${f.name}`, [f.testFile]),
+      costUsd: COSTS.red,
+    }),
+    step({
+      match: match(f, 'generator', 'build'),
+      write: { [f.module]: f.impl, [f.liveFile]: f.live },
+      report: baseReport(`Implemented ${f.name}`, [f.module, f.liveFile]),
+      costUsd: COSTS.build,
+    }),
     step({
       match: match(f, 'validator', 'validate'),
-      report: { ...baseReport(`${f.name} verified`), verdict: 'PASS', findings: [], evidence: [{ claim: 'tests pass', source: 'node --test: all tests pass' }, { claim: 'implementation reviewed', source: `${f.module}:1-4` }] },
+      report: {
+        ...baseReport(`${f.name} verified`),
+        verdict: 'PASS',
+        findings: [],
+        evidence: [
+          { claim: 'tests pass', source: 'node --test: all tests pass' },
+          { claim: 'implementation reviewed', source: `${f.module}:1-4` },
+        ],
+      },
       costUsd: COSTS.validate,
     }),
   ];
 }
 
 /** A script: every override first (they win), then the happy path of every feature. */
-export function scriptOf(features: readonly Feature[], overrides: readonly ScriptStep[] = [], extra: Partial<ScriptStep> = {}): Script {
+export function scriptOf(
+  features: readonly Feature[],
+  overrides: readonly ScriptStep[] = [],
+  extra: Partial<ScriptStep> = {},
+): Script {
   return { steps: [...overrides, ...features.flatMap((f) => happySteps(f, extra))] };
 }

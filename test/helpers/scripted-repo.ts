@@ -19,21 +19,41 @@ export interface ScriptedRepo {
   cleanup(): Promise<void>;
 }
 
-export async function scriptedRepo(handle: Db, name: string, script: Script, settings: Record<string, unknown> = {}): Promise<ScriptedRepo> {
+export async function scriptedRepo(
+  handle: Db,
+  name: string,
+  script: Script,
+  settings: Record<string, unknown> = {},
+): Promise<ScriptedRepo> {
   const home = await mkdtemp(path.join(os.tmpdir(), `lw-${name}-`));
   const repoPath = await createDemoRepo(path.join(home, name));
   const scriptPath = path.join(home, 'script.json');
   await writeFile(scriptPath, JSON.stringify(script));
   const scripted = { provider: 'scripted' };
   await insertRepository(handle.db, {
-    name, path: repoPath, test_cmd: 'node --test', live_cmd: 'node scripts/live-check.mjs',
-    settings: JSON.stringify({ agents: { lead: scripted, generator: scripted, validator: scripted }, script: scriptPath, agentTimeoutSeconds: 60, ...settings }),
+    name,
+    path: repoPath,
+    test_cmd: 'node --test',
+    live_cmd: 'node scripts/live-check.mjs',
+    settings: JSON.stringify({
+      agents: { lead: scripted, generator: scripted, validator: scripted },
+      script: scriptPath,
+      agentTimeoutSeconds: 60,
+      ...settings,
+    }),
   });
   return {
     home,
     repoPath,
     async runUntilIdle(concurrency = 2) {
-      const factory = await startFactory({ handle, home, concurrency, untilIdle: true, logger: pino({ level: 'silent' }), heartbeatMs: 1000 });
+      const factory = await startFactory({
+        handle,
+        home,
+        concurrency,
+        untilIdle: true,
+        logger: pino({ level: 'silent' }),
+        heartbeatMs: 1000,
+      });
       await factory.done;
     },
     cleanup: () => rm(home, { recursive: true, force: true }),

@@ -30,9 +30,22 @@ afterAll(async () => {
 
 describe('loopwright demo', () => {
   it('ships all three tickets LIVE, each through RED and BUILD', () => {
-    expect(demo.tickets.map((tk) => [tk.key, tk.state])).toEqual([['demo-1', 'LIVE'], ['demo-2', 'LIVE'], ['demo-3', 'LIVE']]);
+    expect(demo.tickets.map((tk) => [tk.key, tk.state])).toEqual([
+      ['demo-1', 'LIVE'],
+      ['demo-2', 'LIVE'],
+      ['demo-3', 'LIVE'],
+    ]);
     for (const tk of demo.tickets) {
-      expect(tk.path).toEqual(expect.arrayContaining(['RED', 'BUILD', 'VALIDATE', 'SHIP.merging', 'SHIP.verifying', 'LIVE']));
+      expect(tk.path).toEqual(
+        expect.arrayContaining([
+          'RED',
+          'BUILD',
+          'VALIDATE',
+          'SHIP.merging',
+          'SHIP.verifying',
+          'LIVE',
+        ]),
+      );
       expect(tk.path.indexOf('RED')).toBeLessThan(tk.path.indexOf('BUILD'));
     }
     // Ticket 2 negotiated its plan; ticket 3's first build was rejected by the validator.
@@ -50,7 +63,11 @@ describe('loopwright demo', () => {
       expect(log).toMatch(new RegExp(` loopwright\\(${tk.key}\\): build attempt \\d`));
     }
     // Ticket 2 depends on ticket 1: ticket 1's merge is part of what ticket 2 merged onto.
-    const ancestry = await runGit(demo.repoPath, ['merge-base', '--is-ancestor', demo.tickets[0]!.mergeCommit!, demo.tickets[1]!.mergeCommit!], { okExitCodes: [0, 1] });
+    const ancestry = await runGit(
+      demo.repoPath,
+      ['merge-base', '--is-ancestor', demo.tickets[0]!.mergeCommit!, demo.tickets[1]!.mergeCommit!],
+      { okExitCodes: [0, 1] },
+    );
     expect(ancestry.exitCode).toBe(0);
   });
 
@@ -61,9 +78,13 @@ describe('loopwright demo', () => {
       const green = await gateResults(o, 'GREEN');
       const live = await gateResults(o, 'LIVE');
       expect(red.length).toBeGreaterThanOrEqual(1);
-      expect(red.every((g) => g.command === 'node --test' && !g.passed && g.exitCode !== 0)).toBe(true);
+      expect(red.every((g) => g.command === 'node --test' && !g.passed && g.exitCode !== 0)).toBe(
+        true,
+      );
       expect(green.length).toBeGreaterThanOrEqual(1);
-      expect(green.every((g) => g.command === 'node --test' && g.passed && g.exitCode === 0)).toBe(true);
+      expect(green.every((g) => g.command === 'node --test' && g.passed && g.exitCode === 0)).toBe(
+        true,
+      );
       expect(live).toMatchObject([{ command: 'node scripts/live-check.mjs', passed: true }]);
       expect(o.context.liveEvidence).toMatch(new RegExp(`^${o.context.mergeCommit}: live check`));
     }

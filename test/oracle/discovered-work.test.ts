@@ -19,9 +19,19 @@ function script() {
     report: {
       ...(build.report as object),
       discoveredWork: [
-        { title: SLUGIFY.title, body: 'pageTitle needs slugify, which does not exist yet', blocking: true, tags: ['discovered'] },
+        {
+          title: SLUGIFY.title,
+          body: 'pageTitle needs slugify, which does not exist yet',
+          blocking: true,
+          tags: ['discovered'],
+        },
         { title: 'Port to the mobile app', body: 'same helper on mobile', repo: 'mobile' },
-        { title: 'Circular chore', body: 'waits for its own parent', blocking: true, dependsOn: ['web-1'] },
+        {
+          title: 'Circular chore',
+          body: 'waits for its own parent',
+          blocking: true,
+          dependsOn: ['web-1'],
+        },
       ],
     },
   };
@@ -40,14 +50,24 @@ afterAll(async () => {
 
 describe('discovered work', () => {
   it('files a blocking discovery, blocks the parent until it is LIVE, and the oracle waits for both', async () => {
-    const parent = await createTicket(t.db, { repo: 'web', title: PAGE_TITLE.title, batch: 'b', actor: 'operator:test' });
+    const parent = await createTicket(t.db, {
+      repo: 'web',
+      title: PAGE_TITLE.title,
+      batch: 'b',
+      actor: 'operator:test',
+    });
     expect(parent.key).toBe('web-1');
     expect((await judgeBatch(t.db, 'b', { recheck: false, home: repo.home })).done).toBe(false);
 
     await repo.runUntilIdle();
 
     const child = await getTicket(t.db, 'web-2');
-    expect(child).toMatchObject({ title: SLUGIFY.title, state: 'LIVE', origin_ticket_id: parent.id, tags: ['discovered'] });
+    expect(child).toMatchObject({
+      title: SLUGIFY.title,
+      state: 'LIVE',
+      origin_ticket_id: parent.id,
+      tags: ['discovered'],
+    });
     expect((await getTicket(t.db, 'web-1')).state).toBe('LIVE');
     await expect(getTicket(t.db, 'web-3')).rejects.toThrow(/unknown ticket/);
 
@@ -61,7 +81,9 @@ describe('discovered work', () => {
     expect(blocked).toMatchObject({ from_state: 'VALIDATE', to_state: 'BLOCKED' });
     const unblocked = journal.find((r) => r.event_type === 'UNBLOCK')!;
     const childLive = (await readJournal(t.db, child.id)).find((r) => r.to_state === 'LIVE')!;
-    expect(new Date(unblocked.created_at).getTime()).toBeGreaterThanOrEqual(new Date(childLive.created_at).getTime());
+    expect(new Date(unblocked.created_at).getTime()).toBeGreaterThanOrEqual(
+      new Date(childLive.created_at).getTime(),
+    );
     const childCreated = (await readJournal(t.db, child.id))[0]!;
     expect(childCreated.event).toMatchObject({ origin: { ticket: 'web-1', blocking: true } });
 

@@ -15,7 +15,12 @@ import type { ScriptStep } from '../../src/agents/scripted/script.js';
 import { insertRepository } from '../../src/db/repositories.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
-import { CHECK_CMD, checkRepoSteps, makeCheckRepo, scriptedSettings } from '../helpers/check-repo.js';
+import {
+  CHECK_CMD,
+  checkRepoSteps,
+  makeCheckRepo,
+  scriptedSettings,
+} from '../helpers/check-repo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const REPOS = Number(process.env.LW_SCALE_REPOS ?? 5);
@@ -26,33 +31,73 @@ let home: string;
 const children: ChildProcess[] = [];
 
 function startRun(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', 'run', '--concurrency', '2', '--max-active', '8', '--until-idle'], {
-    cwd: process.cwd(),
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOOPWRIGHT_DATABASE_URL: t.url, LOOPWRIGHT_HOME: home, LOOPWRIGHT_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/entry.ts',
+      'run',
+      '--concurrency',
+      '2',
+      '--max-active',
+      '8',
+      '--until-idle',
+    ],
+    {
+      cwd: process.cwd(),
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        LOOPWRIGHT_DATABASE_URL: t.url,
+        LOOPWRIGHT_HOME: home,
+        LOOPWRIGHT_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   children.push(child);
   return child;
 }
 
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+  );
 
 beforeAll(async () => {
   t = await createTestDb(30);
   home = await mkdtemp(path.join(os.tmpdir(), 'lw-scale-'));
   const steps: ScriptStep[] = [];
-  for (let r = 1; r <= REPOS; r++) for (let n = 1; n <= PER_REPO; n++) steps.push(...checkRepoSteps(`r${r}-${n}`, 100));
+  for (let r = 1; r <= REPOS; r++)
+    for (let n = 1; n <= PER_REPO; n++) steps.push(...checkRepoSteps(`r${r}-${n}`, 100));
   const script = path.join(home, 'script.json');
   await writeFile(script, JSON.stringify({ steps }));
   for (let r = 1; r <= REPOS; r++) {
     const dir = path.join(home, 'repos', `r${r}`);
     await makeCheckRepo(dir);
-    await insertRepository(t.db, { name: `r${r}`, path: dir, test_cmd: CHECK_CMD, live_cmd: CHECK_CMD, concurrency: REPO_CONCURRENCY, settings: scriptedSettings(script) });
+    await insertRepository(t.db, {
+      name: `r${r}`,
+      path: dir,
+      test_cmd: CHECK_CMD,
+      live_cmd: CHECK_CMD,
+      concurrency: REPO_CONCURRENCY,
+      settings: scriptedSettings(script),
+    });
   }
   for (let r = 1; r <= REPOS; r++) {
     for (let n = 1; n <= PER_REPO; n++) {
-      const dependsOn = [n % 3 === 0 ? `r${r}-${n - 1}` : null, r > 1 && n === 1 ? `r${r - 1}-1` : null].filter((k): k is string => k !== null);
-      await createTicket(t.db, { repo: `r${r}`, title: `ticket ${n} of repo ${r}`, dependsOn, tags: n === PER_REPO ? ['infra'] : [], actor: 'operator:test' });
+      const dependsOn = [
+        n % 3 === 0 ? `r${r}-${n - 1}` : null,
+        r > 1 && n === 1 ? `r${r - 1}-1` : null,
+      ].filter((k): k is string => k !== null);
+      await createTicket(t.db, {
+        repo: `r${r}`,
+        title: `ticket ${n} of repo ${r}`,
+        dependsOn,
+        tags: n === PER_REPO ? ['infra'] : [],
+        actor: 'operator:test',
+      });
     }
   }
 }, 60_000);
@@ -63,7 +108,10 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
+async function waitFor<T>(
+  probe: () => Promise<T | null | undefined | false>,
+  ms: number,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -87,22 +135,43 @@ describe('several orchestrators on one database', () => {
     const codes = await Promise.all([exited(a), exited(b)]);
     expect(codes).toEqual([0, 0]);
 
-    const states = await sql<{ state: string; n: number }>`select state, count(*)::int as n from loopwright.tickets group by state`.execute(t.db);
+    const states = await sql<{
+      state: string;
+      n: number;
+    }>`select state, count(*)::int as n from loopwright.tickets group by state`.execute(t.db);
     expect(states.rows).toEqual([{ state: 'LIVE', n: REPOS * PER_REPO }]);
     expect((await verifyJournal(t.db)).mismatches).toEqual([]);
 
     // The sweeper retired the killed pool, killed its orphaned agents, and their runs ran again elsewhere.
-    const pool = await sql<{ stopped: boolean }>`select stopped_at is not null as stopped from loopwright.pools where id = ${victimRuns[0]!.pool}`.execute(t.db);
+    const pool = await sql<{
+      stopped: boolean;
+    }>`select stopped_at is not null as stopped from loopwright.pools where id = ${victimRuns[0]!.pool}`.execute(
+      t.db,
+    );
     expect(pool.rows[0]!.stopped).toBe(true);
     for (const run of victimRuns) expect(() => process.kill(run.pid, 0)).toThrow();
-    const unfinished = await sql<{ n: number }>`select count(*)::int as n from loopwright.agent_runs where status in ('queued', 'running')`.execute(t.db);
+    const unfinished = await sql<{
+      n: number;
+    }>`select count(*)::int as n from loopwright.agent_runs where status in ('queued', 'running')`.execute(
+      t.db,
+    );
     expect(unfinished.rows[0]!.n).toBe(0);
     // The dead run keeps its row (failed), and its ticket was re-dispatched under a fresh run id.
     for (const run of victimRuns) {
-      const after = await sql<{ status: string; error: string; ticket_id: string }>`select status, error, ticket_id from loopwright.agent_runs where id = ${run.id}`.execute(t.db);
+      const after = await sql<{
+        status: string;
+        error: string;
+        ticket_id: string;
+      }>`select status, error, ticket_id from loopwright.agent_runs where id = ${run.id}`.execute(
+        t.db,
+      );
       expect(after.rows[0]).toMatchObject({ status: 'failed', error: 'orchestrator pool died' });
-      const replays = await sql<{ n: number }>`select count(*)::int as n from loopwright.ticket_events
-        where ticket_id = ${after.rows[0]!.ticket_id} and event_type = 'REPLAY' and actor like 'worker:%'`.execute(t.db);
+      const replays = await sql<{
+        n: number;
+      }>`select count(*)::int as n from loopwright.ticket_events
+        where ticket_id = ${after.rows[0]!.ticket_id} and event_type = 'REPLAY' and actor like 'worker:%'`.execute(
+        t.db,
+      );
       expect(replays.rows[0]!.n).toBe(1);
     }
 
@@ -115,19 +184,36 @@ describe('several orchestrators on one database', () => {
     expect(overlapping.rows).toEqual([]);
 
     // Active intervals from the journal: first START to LIVE.
-    const spans = await sql<{ key: string; repo: string; infra: boolean; started: Date; live: Date }>`
+    const spans = await sql<{
+      key: string;
+      repo: string;
+      infra: boolean;
+      started: Date;
+      live: Date;
+    }>`
       select t.key, r.name as repo, 'infra' = any(t.tags) as infra,
         (select min(e.created_at) from loopwright.ticket_events e where e.ticket_id = t.id and e.event_type = 'START') as started,
         (select min(e.created_at) from loopwright.ticket_events e where e.ticket_id = t.id and e.to_state = 'LIVE') as live
       from loopwright.tickets t join loopwright.repositories r on r.id = t.repo_id`.execute(t.db);
     const maxOverlap = (rows: typeof spans.rows) => {
-      const points = rows.flatMap((s) => [[+s.started, 1], [+s.live, -1]] as const).sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+      const points = rows
+        .flatMap(
+          (s) =>
+            [
+              [+s.started, 1],
+              [+s.live, -1],
+            ] as const,
+        )
+        .sort((p, q) => p[0] - q[0] || p[1] - q[1]);
       let now = 0;
       let max = 0;
       for (const [, d] of points) max = Math.max(max, (now += d));
       return max;
     };
-    for (let r = 1; r <= REPOS; r++) expect(maxOverlap(spans.rows.filter((s) => s.repo === `r${r}`))).toBeLessThanOrEqual(REPO_CONCURRENCY);
+    for (let r = 1; r <= REPOS; r++)
+      expect(maxOverlap(spans.rows.filter((s) => s.repo === `r${r}`))).toBeLessThanOrEqual(
+        REPO_CONCURRENCY,
+      );
     expect(maxOverlap(spans.rows.filter((s) => s.infra))).toBe(1);
 
     // No ticket started before its dependencies were LIVE.
@@ -135,7 +221,9 @@ describe('several orchestrators on one database', () => {
       select t.key as ticket from loopwright.ticket_dependencies d
       join loopwright.tickets t on t.id = d.ticket_id
       where (select min(created_at) from loopwright.ticket_events where ticket_id = d.ticket_id and event_type = 'START')
-          < (select min(created_at) from loopwright.ticket_events where ticket_id = d.depends_on_id and to_state = 'LIVE')`.execute(t.db);
+          < (select min(created_at) from loopwright.ticket_events where ticket_id = d.depends_on_id and to_state = 'LIVE')`.execute(
+      t.db,
+    );
     expect(early.rows).toEqual([]);
   }, 600_000);
 });

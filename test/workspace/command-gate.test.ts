@@ -38,7 +38,12 @@ describe('runCommandGate', () => {
   it('passes on exit 0 and fails with the exit code and output otherwise', async () => {
     const dir = await tempDir();
     const ok = await runCommandGate('echo hello; echo oops >&2', dir, { timeoutMs: 5_000 });
-    expect(ok).toMatchObject({ passed: true, exitCode: 0, timedOut: false, outputTruncated: false });
+    expect(ok).toMatchObject({
+      passed: true,
+      exitCode: 0,
+      timedOut: false,
+      outputTruncated: false,
+    });
     expect(ok.output).toBe('hello\noops\n');
     expect(ok.durationMs).toBeGreaterThanOrEqual(0);
 
@@ -50,11 +55,18 @@ describe('runCommandGate', () => {
     const dir = await tempDir();
     process.env.LW_TEST_SECRET = 'hunter2';
     try {
-      const scrubbed = await runCommandGate('pwd; echo "secret=${LW_TEST_SECRET:-unset}"; command -v node >/dev/null && echo node-found', dir, {
-        timeoutMs: 5_000,
-      });
+      const scrubbed = await runCommandGate(
+        'pwd; echo "secret=${LW_TEST_SECRET:-unset}"; command -v node >/dev/null && echo node-found',
+        dir,
+        {
+          timeoutMs: 5_000,
+        },
+      );
       expect(scrubbed.output).toBe(`${dir}\nsecret=unset\nnode-found\n`);
-      const explicit = await runCommandGate('echo "$ONLY"', dir, { timeoutMs: 5_000, env: { ONLY: 'this' } });
+      const explicit = await runCommandGate('echo "$ONLY"', dir, {
+        timeoutMs: 5_000,
+        env: { ONLY: 'this' },
+      });
       expect(explicit.output).toBe('this\n');
     } finally {
       delete process.env.LW_TEST_SECRET;
@@ -64,7 +76,11 @@ describe('runCommandGate', () => {
   it('kills the whole process group on timeout, grandchildren included', async () => {
     const dir = await tempDir();
     const started = Date.now();
-    const result = await runCommandGate("sh -c 'sleep 60 & echo $! > gc.pid; wait'; echo never", dir, { timeoutMs: 400, killGraceMs: 300 });
+    const result = await runCommandGate(
+      "sh -c 'sleep 60 & echo $! > gc.pid; wait'; echo never",
+      dir,
+      { timeoutMs: 400, killGraceMs: 300 },
+    );
     const grandchild = await pidFrom(dir);
     leftovers.push(grandchild);
     expect(result).toMatchObject({ passed: false, timedOut: true });
@@ -75,17 +91,27 @@ describe('runCommandGate', () => {
 
   it('escalates to SIGKILL when the command ignores SIGTERM', async () => {
     const dir = await tempDir();
-    const result = await runCommandGate("trap '' TERM; sleep 60 & echo $! > gc.pid; wait", dir, { timeoutMs: 300, killGraceMs: 300 });
+    const result = await runCommandGate("trap '' TERM; sleep 60 & echo $! > gc.pid; wait", dir, {
+      timeoutMs: 300,
+      killGraceMs: 300,
+    });
     const child = await pidFrom(dir);
     leftovers.push(child);
-    expect(result).toMatchObject({ passed: false, timedOut: true, exitCode: null, signal: 'SIGKILL' });
+    expect(result).toMatchObject({
+      passed: false,
+      timedOut: true,
+      exitCode: null,
+      signal: 'SIGKILL',
+    });
     expect(isAlive(child)).toBe(false);
   });
 
   it('reaps background processes a passing command left behind, without waiting for them', async () => {
     const dir = await tempDir();
     const started = Date.now();
-    const result = await runCommandGate('sleep 60 & echo $! > gc.pid; echo done', dir, { timeoutMs: 5_000 });
+    const result = await runCommandGate('sleep 60 & echo $! > gc.pid; echo done', dir, {
+      timeoutMs: 5_000,
+    });
     const background = await pidFrom(dir);
     leftovers.push(background);
     expect(result).toMatchObject({ passed: true, exitCode: 0, output: 'done\n' });
@@ -95,10 +121,14 @@ describe('runCommandGate', () => {
 
   it('keeps only the tail of a large output', async () => {
     const dir = await tempDir();
-    const result = await runCommandGate("i=0; while [ $i -lt 2000 ]; do echo \"line $i of output\"; i=$((i+1)); done; echo THE-END", dir, {
-      timeoutMs: 10_000,
-      maxOutputBytes: 1_000,
-    });
+    const result = await runCommandGate(
+      'i=0; while [ $i -lt 2000 ]; do echo "line $i of output"; i=$((i+1)); done; echo THE-END',
+      dir,
+      {
+        timeoutMs: 10_000,
+        maxOutputBytes: 1_000,
+      },
+    );
     expect(result.passed).toBe(true);
     expect(result.outputTruncated).toBe(true);
     expect(Buffer.byteLength(result.output)).toBeLessThanOrEqual(1_000);
@@ -107,6 +137,8 @@ describe('runCommandGate', () => {
 
   it('throws instead of reporting a failed run when the command cannot start', async () => {
     const dir = await tempDir();
-    await expect(runCommandGate('true', path.join(dir, 'missing'), { timeoutMs: 1_000 })).rejects.toBeInstanceOf(CommandStartError);
+    await expect(
+      runCommandGate('true', path.join(dir, 'missing'), { timeoutMs: 1_000 }),
+    ).rejects.toBeInstanceOf(CommandStartError);
   });
 });

@@ -8,7 +8,9 @@ import { testFilesGate } from '../../src/workspace/test-files-gate.js';
 import { commitAll, createWorktree, type Worktree } from '../../src/workspace/worktree.js';
 import { commit, git, put, sampleSetup, tempDir } from './helpers.js';
 
-async function ticketWorktree(ticketKey = 'LW-1'): Promise<{ wt: Worktree; repoPath: string; root: string }> {
+async function ticketWorktree(
+  ticketKey = 'LW-1',
+): Promise<{ wt: Worktree; repoPath: string; root: string }> {
   const { repo, root } = await sampleSetup();
   const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey, root });
   return { wt, repoPath: repo.path, root };
@@ -46,13 +48,18 @@ describe('changedPaths', () => {
     await put(repoPath, '.git/info/exclude', '/.loopwright/\nsneaky.js\n');
     await put(wt.path, 'sneaky.js', 'x\n');
     expect(await git(wt.path, ['status', '--porcelain'])).toBe('');
-    expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([{ path: 'sneaky.js', status: 'added', symlink: false }]);
+    expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([
+      { path: 'sneaky.js', status: 'added', symlink: false },
+    ]);
   });
 
   it('does not report a file touched but left identical', async () => {
     const { wt } = await ticketWorktree();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await writeFile(path.join(wt.path, 'README.md'), await git(wt.path, ['show', 'HEAD:README.md']) + '\n');
+    await writeFile(
+      path.join(wt.path, 'README.md'),
+      (await git(wt.path, ['show', 'HEAD:README.md'])) + '\n',
+    );
     expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([]);
   });
 });
@@ -84,7 +91,9 @@ describe('leadEncroachmentGate', () => {
   it('flags .loopwright itself replaced by a symlink into the code', async () => {
     const { wt } = await ticketWorktree();
     await symlink('src', path.join(wt.path, '.loopwright'));
-    expect(whys(await leadEncroachmentGate(wt.path, wt.baseCommit))).toEqual(['outside-loopwright-dir:.loopwright']);
+    expect(whys(await leadEncroachmentGate(wt.path, wt.baseCommit))).toEqual([
+      'outside-loopwright-dir:.loopwright',
+    ]);
   });
 });
 
@@ -96,7 +105,9 @@ describe('scopeGate', () => {
     await put(wt.path, 'test/deep/util.test.js', 'x\n');
     await commitAll(wt.path, 'in scope');
     await put(wt.path, 'src/deep/er/more.js', 'y\n');
-    expect(await scopeGate(wt.path, wt.baseCommit, ['src/**', 'test/**/*.test.js'])).toEqual({ ok: true });
+    expect(await scopeGate(wt.path, wt.baseCommit, ['src/**', 'test/**/*.test.js'])).toEqual({
+      ok: true,
+    });
   });
 
   it('fails an out-of-glob file and a deleted file outside the scope', async () => {
@@ -128,7 +139,10 @@ describe('scopeGate', () => {
     await symlink(path.join(outside, 'secret.txt'), path.join(wt.path, 'src/secret.js'));
     await symlink('../../../..', path.join(wt.path, 'src/up'));
     const result = await scopeGate(wt.path, wt.baseCommit, ['src/**']);
-    expect(whys(result)).toEqual(['symlink-target-outside:src/secret.js', 'symlink-target-outside:src/up']);
+    expect(whys(result)).toEqual([
+      'symlink-target-outside:src/secret.js',
+      'symlink-target-outside:src/up',
+    ]);
   });
 
   it('passes a symlink to an in-scope file, but not to an out-of-scope one or to nothing', async () => {
@@ -149,7 +163,9 @@ describe('scopeGate', () => {
     const outside = await tempDir();
     await put(outside, 'victim.txt', 'v\n');
     await link(path.join(outside, 'victim.txt'), path.join(wt.path, 'src/victim.txt'));
-    expect(whys(await scopeGate(wt.path, wt.baseCommit, ['src/**']))).toEqual(['hardlink:src/victim.txt']);
+    expect(whys(await scopeGate(wt.path, wt.baseCommit, ['src/**']))).toEqual([
+      'hardlink:src/victim.txt',
+    ]);
   });
 
   it('fails a tracked directory replaced by a symlink to elsewhere', async () => {
@@ -162,7 +178,9 @@ describe('scopeGate', () => {
       { path: 'src', status: 'added', symlink: true },
       { path: 'src/greet.js', status: 'deleted', symlink: false },
     ]);
-    expect(whys(await scopeGate(wt.path, wt.baseCommit, ['src/**', 'src']))).toEqual(['symlink-target-outside:src']);
+    expect(whys(await scopeGate(wt.path, wt.baseCommit, ['src/**', 'src']))).toEqual([
+      'symlink-target-outside:src',
+    ]);
   });
 });
 
@@ -173,7 +191,9 @@ describe('testFilesGate', () => {
     const { wt } = await ticketWorktree();
     await put(wt.path, 'test/farewell.test.js', "import { test } from 'node:test';\n");
     await put(wt.path, 'test/nested/more.test.js', 'x\n');
-    expect(await testFilesGate(wt.path, wt.baseCommit, TEST_GLOBS, ['test/farewell.test.js'])).toEqual({ ok: true });
+    expect(
+      await testFilesGate(wt.path, wt.baseCommit, TEST_GLOBS, ['test/farewell.test.js']),
+    ).toEqual({ ok: true });
   });
 
   it('fails RED that touched code as a scope violation', async () => {
@@ -189,12 +209,15 @@ describe('testFilesGate', () => {
     const { wt } = await ticketWorktree();
     const none = await testFilesGate(wt.path, wt.baseCommit, TEST_GLOBS, ['test/farewell.test.js']);
     expect(none).toMatchObject({ ok: false, reason: 'RED_NOT_RED' });
-    expect(whys(none)).toEqual(['missing-planned-test:test/farewell.test.js', 'no-test-changes:test/**/*.test.js']);
+    expect(whys(none)).toEqual([
+      'missing-planned-test:test/farewell.test.js',
+      'no-test-changes:test/**/*.test.js',
+    ]);
 
     await put(wt.path, 'test/other.test.js', 'x\n');
-    expect(whys(await testFilesGate(wt.path, wt.baseCommit, TEST_GLOBS, ['test/farewell.test.js']))).toEqual([
-      'missing-planned-test:test/farewell.test.js',
-    ]);
+    expect(
+      whys(await testFilesGate(wt.path, wt.baseCommit, TEST_GLOBS, ['test/farewell.test.js'])),
+    ).toEqual(['missing-planned-test:test/farewell.test.js']);
   });
 });
 

@@ -16,8 +16,17 @@ async function scriptedAgent(cwd: string, script: string): Promise<void> {
 
 async function setup() {
   const { repo, root } = await sampleSetup();
-  const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-1', root });
-  const probe = await outsideWriteProbe({ repoPath: repo.path, worktreesRoot: root, worktreePath: wt.path });
+  const wt = await createWorktree({
+    repoPath: repo.path,
+    baseBranch: 'main',
+    ticketKey: 'LW-1',
+    root,
+  });
+  const probe = await outsideWriteProbe({
+    repoPath: repo.path,
+    worktreesRoot: root,
+    worktreePath: wt.path,
+  });
   return { repo, root, wt, probe };
 }
 
@@ -30,12 +39,23 @@ describe('outsideWriteProbe', () => {
 
   it('catches a ../ write that the scope gate cannot see', async () => {
     const { wt, probe } = await setup();
-    await scriptedAgent(wt.path, 'echo pwned > ../escape.txt && echo x > ../../top.txt && echo y > src/greet.js');
+    await scriptedAgent(
+      wt.path,
+      'echo pwned > ../escape.txt && echo x > ../../top.txt && echo y > src/greet.js',
+    );
     expect(await scopeGate(wt.path, wt.baseCommit, ['src/**'])).toEqual({ ok: true });
     const result = await probe.check();
     expect(result.ok === false && result.violations).toEqual([
-      { path: path.join(path.dirname(wt.path), 'escape.txt'), why: 'outside-write', detail: 'created' },
-      { path: path.join(path.dirname(path.dirname(wt.path)), 'top.txt'), why: 'outside-write', detail: 'created' },
+      {
+        path: path.join(path.dirname(wt.path), 'escape.txt'),
+        why: 'outside-write',
+        detail: 'created',
+      },
+      {
+        path: path.join(path.dirname(path.dirname(wt.path)), 'top.txt'),
+        why: 'outside-write',
+        detail: 'created',
+      },
     ]);
   });
 
@@ -43,27 +63,44 @@ describe('outsideWriteProbe', () => {
     const { repo, wt, probe } = await setup();
     const main = path.relative(wt.path, repo.path);
     await put(repo.path, '.gitignore', '.env\n');
-    const before = await outsideWriteProbe({ repoPath: repo.path, worktreesRoot: path.dirname(path.dirname(wt.path)), worktreePath: wt.path });
+    const before = await outsideWriteProbe({
+      repoPath: repo.path,
+      worktreesRoot: path.dirname(path.dirname(wt.path)),
+      worktreePath: wt.path,
+    });
     await scriptedAgent(
       wt.path,
       `echo hacked > ${main}/src/greet.js && echo K=1 > ${main}/.env && echo '#!/bin/sh' > ${main}/.git/hooks/post-merge`,
     );
     const result = await before.check();
-    expect(result.ok === false && result.violations.map((v) => `${v.detail}:${path.relative(repo.path, v.path)}`)).toEqual([
-      'created:.env',
-      'created:.git/hooks/post-merge',
-      'modified:src/greet.js',
-    ]);
+    expect(
+      result.ok === false &&
+        result.violations.map((v) => `${v.detail}:${path.relative(repo.path, v.path)}`),
+    ).toEqual(['created:.env', 'created:.git/hooks/post-merge', 'modified:src/greet.js']);
     expect((await probe.check()).ok).toBe(false);
   });
 
   it('does not blame the agent for a loopwright merge that updates the main checkout meanwhile', async () => {
     const { repo, root, wt, probe } = await setup();
-    const other = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-2', root });
-    await put(other.path, 'src/greet.js', 'export function greet(n) { return `Hello, ${n}!`; } // v2\n');
+    const other = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-2',
+      root,
+    });
+    await put(
+      other.path,
+      'src/greet.js',
+      'export function greet(n) { return `Hello, ${n}!`; } // v2\n',
+    );
     await put(other.path, 'src/new/feature.js', 'x\n');
     await commitAll(other.path, 'LW-2');
-    const merged = await mergeToBase({ repoPath: repo.path, baseBranch: 'main', branch: other.branch, message: 'LW-2' });
+    const merged = await mergeToBase({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      branch: other.branch,
+      message: 'LW-2',
+    });
     expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });
     expect(await readFile(path.join(repo.path, 'src/new/feature.js'), 'utf8')).toBe('x\n');
     await scriptedAgent(wt.path, 'echo fine > src/mine.js');

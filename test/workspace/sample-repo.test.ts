@@ -10,7 +10,13 @@ describe('createSampleRepo', () => {
     expect(await git(repo.path, ['symbolic-ref', '--short', 'HEAD'])).toBe('main');
     expect(await git(repo.path, ['status', '--porcelain'])).toBe('');
     expect(await git(repo.path, ['ls-files'])).toBe(
-      ['README.md', 'package.json', 'scripts/live-check.mjs', 'src/greet.js', 'test/greet.test.js'].join('\n'),
+      [
+        'README.md',
+        'package.json',
+        'scripts/live-check.mjs',
+        'src/greet.js',
+        'test/greet.test.js',
+      ].join('\n'),
     );
 
     const tests = await runCommandGate(repo.testCmd, repo.path, { timeoutMs: 20_000 });
@@ -22,16 +28,25 @@ describe('createSampleRepo', () => {
 
   it('gives gates something to catch: a RED test fails the test command and broken code fails the live check', async () => {
     const repo = await createSampleRepo(await tempDir());
-    const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-1', root: await tempDir() });
-    await put(wt.path, 'test/farewell.test.js', [
-      "import { test } from 'node:test';",
-      "import assert from 'node:assert/strict';",
-      "test('says goodbye', async () => {",
-      "  const { farewell } = await import('../src/farewell.js');",
-      "  assert.equal(farewell('Ada'), 'Goodbye, Ada!');",
-      '});',
-      '',
-    ].join('\n'));
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-1',
+      root: await tempDir(),
+    });
+    await put(
+      wt.path,
+      'test/farewell.test.js',
+      [
+        "import { test } from 'node:test';",
+        "import assert from 'node:assert/strict';",
+        "test('says goodbye', async () => {",
+        "  const { farewell } = await import('../src/farewell.js');",
+        "  assert.equal(farewell('Ada'), 'Goodbye, Ada!');",
+        '});',
+        '',
+      ].join('\n'),
+    );
     const red = await runCommandGate(repo.testCmd, wt.path, { timeoutMs: 20_000 });
     expect(red).toMatchObject({ passed: false, exitCode: 1 });
 

@@ -11,7 +11,12 @@ describe('createWorktree', () => {
   it('creates <root>/<repo-dir>/<ticket> on loopwright/<ticket> from the base tip', async () => {
     const { repo, root } = await sampleSetup();
     const baseTip = await git(repo.path, ['rev-parse', 'main']);
-    const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-1', root });
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-1',
+      root,
+    });
 
     expect(path.dirname(path.dirname(wt.path))).toBe(root);
     expect(path.basename(path.dirname(wt.path))).toMatch(/^repo-[0-9a-f]{8}$/);
@@ -30,7 +35,12 @@ describe('createWorktree', () => {
     const releaseTip = await commit(repo.path, 'release notes');
     await git(repo.path, ['checkout', '--quiet', 'main']);
 
-    const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'release', ticketKey: 'LW-2', root });
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'release',
+      ticketKey: 'LW-2',
+      root,
+    });
     expect(wt.baseCommit).toBe(releaseTip);
     expect(await read(wt.path, 'RELEASE.md')).toBe('v2\n');
   });
@@ -69,14 +79,22 @@ describe('createWorktree', () => {
   it('refuses unsafe ticket keys, unknown bases, occupied folders and worktrees moved off their branch', async () => {
     const { repo, root } = await sampleSetup();
     const base = { repoPath: repo.path, baseBranch: 'main', root };
-    await expect(createWorktree({ ...base, ticketKey: '../x' })).rejects.toBeInstanceOf(BadInputError);
-    await expect(createWorktree({ ...base, ticketKey: 'a..b' })).rejects.toBeInstanceOf(BadInputError);
-    await expect(createWorktree({ ...base, ticketKey: 'LW-5', baseBranch: 'nope' })).rejects.toBeInstanceOf(BadInputError);
+    await expect(createWorktree({ ...base, ticketKey: '../x' })).rejects.toBeInstanceOf(
+      BadInputError,
+    );
+    await expect(createWorktree({ ...base, ticketKey: 'a..b' })).rejects.toBeInstanceOf(
+      BadInputError,
+    );
+    await expect(
+      createWorktree({ ...base, ticketKey: 'LW-5', baseBranch: 'nope' }),
+    ).rejects.toBeInstanceOf(BadInputError);
 
     const wt = await createWorktree({ ...base, ticketKey: 'LW-5' });
     const occupied = path.join(path.dirname(wt.path), 'LW-6');
     await put(occupied, 'stray.txt', 'not a worktree\n');
-    await expect(createWorktree({ ...base, ticketKey: 'LW-6' })).rejects.toMatchObject({ code: 'WORKTREE_PATH_OCCUPIED' });
+    await expect(createWorktree({ ...base, ticketKey: 'LW-6' })).rejects.toMatchObject({
+      code: 'WORKTREE_PATH_OCCUPIED',
+    });
 
     await git(wt.path, ['checkout', '--quiet', '-b', 'agent-went-rogue']);
     const rogue = createWorktree({ ...base, ticketKey: 'LW-5' });
@@ -88,7 +106,12 @@ describe('createWorktree', () => {
 describe('commitAll', () => {
   it('commits everything except .loopwright/ as loopwright, and returns null when nothing changed', async () => {
     const { repo, root } = await sampleSetup();
-    const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-7', root });
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-7',
+      root,
+    });
     await put(wt.path, '.loopwright/report.json', '{}\n');
     await put(wt.path, '.loopwright/task.md', '# task\n');
     await put(wt.path, 'src/feature.js', 'export const feature = true;\n');
@@ -111,23 +134,48 @@ describe('commitAll', () => {
 describe('removeWorktree', () => {
   it('removes the worktree and its branch, and tolerates doing it again', async () => {
     const { repo, root } = await sampleSetup();
-    const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-8', root });
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-8',
+      root,
+    });
     await put(wt.path, 'dirty.txt', 'uncommitted\n');
 
-    const first = await removeWorktree({ repoPath: repo.path, path: wt.path, branch: wt.branch, deleteBranch: true });
+    const first = await removeWorktree({
+      repoPath: repo.path,
+      path: wt.path,
+      branch: wt.branch,
+      deleteBranch: true,
+    });
     expect(first).toEqual({ worktreeRemoved: true, branchDeleted: true });
     await expect(stat(wt.path)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await git(repo.path, ['branch', '--list', wt.branch])).toBe('');
 
-    const again = await removeWorktree({ repoPath: repo.path, path: wt.path, branch: wt.branch, deleteBranch: true });
+    const again = await removeWorktree({
+      repoPath: repo.path,
+      path: wt.path,
+      branch: wt.branch,
+      deleteBranch: true,
+    });
     expect(again).toEqual({ worktreeRemoved: false, branchDeleted: false });
   });
 
   it('keeps the branch unless asked, and never deletes a branch that is not loopwright/', async () => {
     const { repo, root } = await sampleSetup();
-    const wt = await createWorktree({ repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-9', root });
-    expect(await removeWorktree({ repoPath: repo.path, path: wt.path })).toEqual({ worktreeRemoved: true, branchDeleted: false });
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-9',
+      root,
+    });
+    expect(await removeWorktree({ repoPath: repo.path, path: wt.path })).toEqual({
+      worktreeRemoved: true,
+      branchDeleted: false,
+    });
     expect(await git(repo.path, ['branch', '--list', wt.branch])).toContain(wt.branch);
-    await expect(removeWorktree({ repoPath: repo.path, path: wt.path, branch: 'main', deleteBranch: true })).rejects.toBeInstanceOf(BadInputError);
+    await expect(
+      removeWorktree({ repoPath: repo.path, path: wt.path, branch: 'main', deleteBranch: true }),
+    ).rejects.toBeInstanceOf(BadInputError);
   });
 });

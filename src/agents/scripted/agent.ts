@@ -13,7 +13,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findStep, identityFromEnv, loadScript, type ScriptStep, type TaskIdentity } from './script.js';
+import {
+  findStep,
+  identityFromEnv,
+  loadScript,
+  type ScriptStep,
+  type TaskIdentity,
+} from './script.js';
 
 const REPORT_PATH = '.loopwright/report.json';
 
@@ -22,7 +28,9 @@ const model = flagValue('--model') ?? 'scripted';
 const started = Date.now();
 
 function emit(event: Record<string, unknown>): Promise<void> {
-  return new Promise((resolve) => process.stdout.write(`${JSON.stringify(event)}\n`, () => resolve()));
+  return new Promise((resolve) =>
+    process.stdout.write(`${JSON.stringify(event)}\n`, () => resolve()),
+  );
 }
 
 function say(text: string): Promise<void> {
@@ -30,11 +38,24 @@ function say(text: string): Promise<void> {
     type: 'assistant',
     session_id: sessionId,
     parent_tool_use_id: null,
-    message: { id: `msg_${randomUUID()}`, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }], stop_reason: null, usage: { input_tokens: 0, output_tokens: 0 } },
+    message: {
+      id: `msg_${randomUUID()}`,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [{ type: 'text', text }],
+      stop_reason: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    },
   });
 }
 
-async function finish(step: Pick<ScriptStep, 'costUsd' | 'tokensIn' | 'tokensOut'>, isError: boolean, summary: string, exitCode: number): Promise<never> {
+async function finish(
+  step: Pick<ScriptStep, 'costUsd' | 'tokensIn' | 'tokensOut'>,
+  isError: boolean,
+  summary: string,
+  exitCode: number,
+): Promise<never> {
   await emit({
     type: 'result',
     subtype: isError ? 'error_during_execution' : 'success',
@@ -44,14 +65,30 @@ async function finish(step: Pick<ScriptStep, 'costUsd' | 'tokensIn' | 'tokensOut
     result: summary,
     session_id: sessionId,
     total_cost_usd: step.costUsd ?? 0,
-    usage: { input_tokens: step.tokensIn ?? 0, output_tokens: step.tokensOut ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    usage: {
+      input_tokens: step.tokensIn ?? 0,
+      output_tokens: step.tokensOut ?? 0,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    },
   });
   process.exit(exitCode);
 }
 
 async function main(): Promise<void> {
   const identity = identityFromEnv(process.env);
-  await emit({ type: 'system', subtype: 'init', cwd: process.cwd(), session_id: sessionId, model, tools: [], mcp_servers: [], permissionMode: flagValue('--permission-mode') ?? 'default', apiKeySource: 'none', claude_code_version: 'loopwright-scripted' });
+  await emit({
+    type: 'system',
+    subtype: 'init',
+    cwd: process.cwd(),
+    session_id: sessionId,
+    model,
+    tools: [],
+    mcp_servers: [],
+    permissionMode: flagValue('--permission-mode') ?? 'default',
+    apiKeySource: 'none',
+    claude_code_version: 'loopwright-scripted',
+  });
   const scriptFile = process.env.LOOPWRIGHT_SCRIPT;
   if (!scriptFile) return finish({}, true, 'LOOPWRIGHT_SCRIPT is not set', 2);
   let step: ScriptStep | undefined;
@@ -63,7 +100,12 @@ async function main(): Promise<void> {
   if (!step) return finish({}, true, `no scripted step matches ${describe(identity)}`, 1);
   await play(step);
   const isError = step.isError ?? false;
-  await finish(step, isError, isError ? 'scripted step reported an error' : 'scripted step done', step.exitCode ?? (isError ? 1 : 0));
+  await finish(
+    step,
+    isError,
+    isError ? 'scripted step reported an error' : 'scripted step done',
+    step.exitCode ?? (isError ? 1 : 0),
+  );
 }
 
 async function play(step: ScriptStep): Promise<void> {
@@ -94,7 +136,9 @@ async function play(step: ScriptStep): Promise<void> {
 
 /** Never returns: a helper child that sleeps too (same process group), then sleep forever. */
 async function hang(): Promise<never> {
-  const helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  const helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], {
+    stdio: 'ignore',
+  });
   await emit({ type: 'system', subtype: 'hang', session_id: sessionId, helper_pid: helper.pid });
   return new Promise<never>(() => setInterval(() => {}, 1 << 30));
 }
@@ -102,7 +146,8 @@ async function hang(): Promise<never> {
 async function flood(bytes: number): Promise<void> {
   const line = `${'x'.repeat(1023)}\n`;
   for (let sent = 0; sent < bytes; sent += line.length) {
-    if (!process.stdout.write(line)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+    if (!process.stdout.write(line))
+      await new Promise((resolve) => process.stdout.once('drain', resolve));
   }
 }
 

@@ -12,7 +12,10 @@ const script = ScriptSchema.parse({
 describe('scripted agent script', () => {
   it('plays the first step whose every given field matches (title by substring)', () => {
     expect(findStep(script, { ticket: 'LW-1', phase: 'RED' })?.report).toBe('red');
-    expect(findStep(script, { ticket: 'LW-1', phase: 'BUILD', title: 'Fix the login page', attempt: 2 })?.report).toBe('retry');
+    expect(
+      findStep(script, { ticket: 'LW-1', phase: 'BUILD', title: 'Fix the login page', attempt: 2 })
+        ?.report,
+    ).toBe('retry');
     expect(findStep(script, { title: 'Fix the login page', attempt: 1 })?.report).toBe('fallback');
   });
 
@@ -22,8 +25,14 @@ describe('scripted agent script', () => {
   });
 
   it('reads the identity from LOOPWRIGHT_* variables, numbers as numbers', () => {
-    expect(identityFromEnv({ LOOPWRIGHT_TICKET: 'LW-1', LOOPWRIGHT_ATTEMPT: '2', LOOPWRIGHT_ROUND: '', LOOPWRIGHT_ROLE: 'lead' }))
-      .toEqual({ ticket: 'LW-1', attempt: 2, role: 'lead' });
+    expect(
+      identityFromEnv({
+        LOOPWRIGHT_TICKET: 'LW-1',
+        LOOPWRIGHT_ATTEMPT: '2',
+        LOOPWRIGHT_ROUND: '',
+        LOOPWRIGHT_ROLE: 'lead',
+      }),
+    ).toEqual({ ticket: 'LW-1', attempt: 2, role: 'lead' });
   });
 
   it('rejects unknown step fields and bad types', () => {

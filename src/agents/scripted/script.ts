@@ -76,7 +76,8 @@ export function loadScript(file: string): ParsedScript {
 
 /** The identity from environment variables (numbers parsed; blanks ignored). */
 export function identityFromEnv(env: NodeJS.ProcessEnv): TaskIdentity {
-  const num = (value: string | undefined) => (value && /^\d+$/.test(value) ? Number(value) : undefined);
+  const num = (value: string | undefined) =>
+    value && /^\d+$/.test(value) ? Number(value) : undefined;
   const str = (value: string | undefined) => (value ? value : undefined);
   return dropUndefined({
     ticket: str(env.LOOPWRIGHT_TICKET),

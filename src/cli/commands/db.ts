@@ -5,7 +5,12 @@
 import pg from 'pg';
 import { resolveHome } from '../../config/home.js';
 import { redactUrl, type DatabaseSource } from '../../db/connection.js';
-import { embeddedServerStatus, ensureEmbeddedServer, stopEmbeddedServer, type EmbeddedStatus } from '../../db/embedded/index.js';
+import {
+  embeddedServerStatus,
+  ensureEmbeddedServer,
+  stopEmbeddedServer,
+  type EmbeddedStatus,
+} from '../../db/embedded/index.js';
 import { LoopwrightError } from '../../errors.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../command.js';
@@ -19,7 +24,8 @@ interface External {
 
 /** The external database configured in the environment, if any (same precedence as openDatabase). */
 function externalDatabase(env: NodeJS.ProcessEnv): External | null {
-  if (env.LOOPWRIGHT_DATABASE_URL) return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };
+  if (env.LOOPWRIGHT_DATABASE_URL)
+    return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, source: 'DATABASE_URL' };
   return null;
 }
@@ -51,7 +57,13 @@ function nothingToDo(verb: 'start' | 'stop'): Subcommand {
     const json = jsonFlag(args);
     const external = externalDatabase(ctx.io.env)!;
     const note = `nothing to ${verb}: loopwright uses the external database from ${external.source} (${redactUrl(external.url)})`;
-    if (json) printJson(ctx.io, { source: external.source, url: redactUrl(external.url), action: 'none', note });
+    if (json)
+      printJson(ctx.io, {
+        source: external.source,
+        url: redactUrl(external.url),
+        action: 'none',
+        note,
+      });
     else printLine(ctx.io, note);
     return 0;
   };
@@ -63,7 +75,12 @@ async function externalStatus(args: readonly string[], ctx: CliContext): Promise
   const result = await probe(external.url);
   const reachable = 'version' in result;
   if (json) {
-    printJson(ctx.io, { source: external.source, url: redactUrl(external.url), reachable, ...(reachable ? { server_version: result.version } : { error: result.error }) });
+    printJson(ctx.io, {
+      source: external.source,
+      url: redactUrl(external.url),
+      reachable,
+      ...(reachable ? { server_version: result.version } : { error: result.error }),
+    });
   } else {
     printFields(ctx.io, [
       ['database', redactUrl(external.url)],
@@ -81,7 +98,11 @@ async function startEmbedded(args: readonly string[], ctx: CliContext): Promise<
   await ctx.handle(); // migrates, so `loopwright psql` and the views work right away
   const status = await embeddedServerStatus(home);
   if (json) printJson(ctx.io, { ...statusJson(status), started });
-  else printLine(ctx.io, `${started ? 'started' : 'already running:'} embedded Postgres on port ${status.port} (data ${status.dataDir}, log ${status.logFile})`);
+  else
+    printLine(
+      ctx.io,
+      `${started ? 'started' : 'already running:'} embedded Postgres on port ${status.port} (data ${status.dataDir}, log ${status.logFile})`,
+    );
   return 0;
 }
 
@@ -90,7 +111,13 @@ async function stopEmbedded(args: readonly string[], ctx: CliContext): Promise<n
   const home = resolveHome(ctx.io.env);
   const { wasRunning } = await stopEmbeddedServer(home);
   if (json) printJson(ctx.io, { source: 'embedded', home, stopped: wasRunning });
-  else printLine(ctx.io, wasRunning ? `stopped embedded Postgres under ${home}` : `embedded Postgres under ${home} was not running`);
+  else
+    printLine(
+      ctx.io,
+      wasRunning
+        ? `stopped embedded Postgres under ${home}`
+        : `embedded Postgres under ${home} was not running`,
+    );
   return 0;
 }
 
@@ -114,13 +141,19 @@ async function embeddedStatus(args: readonly string[], ctx: CliContext): Promise
   if (json) {
     printJson(ctx.io, statusJson(status));
   } else if (!status.initialised) {
-    printLine(ctx.io, `embedded Postgres under ${status.home} is not initialised (loopwright db start)`);
+    printLine(
+      ctx.io,
+      `embedded Postgres under ${status.home} is not initialised (loopwright db start)`,
+    );
   } else {
     const s = statusJson(status);
     printFields(ctx.io, [
       ['database', s.url],
       ['source', 'embedded'],
-      ['running', status.running ? `yes (pid ${s.pid ?? '?'}, port ${s.port})` : 'no (loopwright db start)'],
+      [
+        'running',
+        status.running ? `yes (pid ${s.pid ?? '?'}, port ${s.port})` : 'no (loopwright db start)',
+      ],
       ['home', s.home],
       ['data', s.data_dir],
       ['log', s.log_file],
@@ -136,9 +169,15 @@ async function printUrl(args: readonly string[], ctx: CliContext): Promise<numbe
   if (!url) {
     const status = await embeddedServerStatus(resolveHome(ctx.io.env));
     if (!status.initialised || !status.url) {
-      throw new LoopwrightError('DB_NOT_INITIALISED', `the embedded database under ${status.home} is not initialised (run: loopwright db start)`);
+      throw new LoopwrightError(
+        'DB_NOT_INITIALISED',
+        `the embedded database under ${status.home} is not initialised (run: loopwright db start)`,
+      );
     }
-    if (!status.running) ctx.io.stderr('loopwright: note: the embedded database is not running (run: loopwright db start)\n');
+    if (!status.running)
+      ctx.io.stderr(
+        'loopwright: note: the embedded database is not running (run: loopwright db start)\n',
+      );
     url = status.url;
   }
   if (json) printJson(ctx.io, { url, source: external?.source ?? 'embedded' });

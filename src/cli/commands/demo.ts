@@ -22,23 +22,36 @@ The database and the repository stay for you to explore.`,
     const { values, positionals } = parseCommandArgs(args, {});
     expectPositionals(positionals, []);
     const handle = await ctx.handle();
-    if (!values.json) printLine(ctx.io, `loopwright demo: database ${redactUrl(handle.target.url)} (${handle.target.source})`);
+    if (!values.json)
+      printLine(
+        ctx.io,
+        `loopwright demo: database ${redactUrl(handle.target.url)} (${handle.target.source})`,
+      );
     const result = await runDemo(handle, resolveHome(ctx.io.env), logger(), ctx.actor());
     if (values.json) {
       printJson(ctx.io, result);
     } else {
-      printLine(ctx.io, `repository ${result.repo} at ${result.repoPath} — finished in ${result.seconds.toFixed(1)} s\n`);
+      printLine(
+        ctx.io,
+        `repository ${result.repo} at ${result.repoPath} — finished in ${result.seconds.toFixed(1)} s\n`,
+      );
       for (const t of result.tickets) {
         printLine(ctx.io, `${t.key}  ${t.state.padEnd(10)} ${t.title}`);
         printLine(ctx.io, `  path:   ${t.path.join(' -> ')}`);
-        printLine(ctx.io, `  agents: ${t.agentRuns} runs${t.mergeCommit ? `   merged: ${t.mergeCommit.slice(0, 10)}` : ''}`);
+        printLine(
+          ctx.io,
+          `  agents: ${t.agentRuns} runs${t.mergeCommit ? `   merged: ${t.mergeCommit.slice(0, 10)}` : ''}`,
+        );
       }
       const first = result.tickets[0]?.key ?? 'demo-1';
-      printLine(ctx.io, `\nnext:
+      printLine(
+        ctx.io,
+        `\nnext:
   loopwright show ${first}                       # timeline, runs, gate results
   loopwright psql -c "select * from v_timeline where ticket = '${first}'"
   loopwright psql -c "select * from v_board"
-  git -C ${result.repoPath} log --oneline --graph   # the merges on main`);
+  git -C ${result.repoPath} log --oneline --graph   # the merges on main`,
+      );
     }
     return result.tickets.every((t) => t.state === 'LIVE') ? 0 : 1;
   },

@@ -31,14 +31,18 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(args, {});
     const [name] = expectPositionals(positionals, ['<command>'], 1);
     if (name === undefined) {
-      if (values.json) printJson(ctx.io, { commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary })) });
+      if (values.json)
+        printJson(ctx.io, {
+          commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary })),
+        });
       else printOverview(ctx.io);
       return 0;
     }
     const entry = findCommand(name);
     if (!entry) throw new BadInputError(`unknown command: ${name} (see: loopwright help)`);
     const target = await entry.load();
-    if (values.json) printJson(ctx.io, { name: target.name, summary: target.summary, usage: target.usage });
+    if (values.json)
+      printJson(ctx.io, { name: target.name, summary: target.summary, usage: target.usage });
     else printLine(ctx.io, target.usage);
     return 0;
   },

@@ -23,12 +23,20 @@ database in use has not seen, each in its own transaction, and prints their name
     try {
       const result = await migrate(handle.pool);
       if (values.json) {
-        printJson(ctx.io, { database: redactUrl(target.url), source: target.source, applied: result.applied, already_applied: result.alreadyApplied });
+        printJson(ctx.io, {
+          database: redactUrl(target.url),
+          source: target.source,
+          applied: result.applied,
+          already_applied: result.alreadyApplied,
+        });
       } else if (result.applied.length === 0) {
         printLine(ctx.io, `up to date: ${result.alreadyApplied} migrations already applied`);
       } else {
         for (const name of result.applied) printLine(ctx.io, `applied ${name}`);
-        printLine(ctx.io, `${result.applied.length} applied, ${result.alreadyApplied} already applied`);
+        printLine(
+          ctx.io,
+          `${result.applied.length} applied, ${result.alreadyApplied} already applied`,
+        );
       }
       return 0;
     } finally {

@@ -15,7 +15,14 @@ type OperatorEvent = 'APPROVE' | 'RETRY' | 'REJECT' | 'CANCEL';
 /** An outcome as `--json` prints it. */
 export function outcomeJson(outcome: ApplyOutcome) {
   if (outcome.status === 'rejected') {
-    return { status: outcome.status, ticket: outcome.key, state: outcome.state, version: outcome.version, reason: outcome.reason, detail: outcome.detail };
+    return {
+      status: outcome.status,
+      ticket: outcome.key,
+      state: outcome.state,
+      version: outcome.version,
+      reason: outcome.reason,
+      detail: outcome.detail,
+    };
   }
   return {
     status: outcome.status,
@@ -36,7 +43,12 @@ export function describeApplied(outcome: Extract<ApplyOutcome, { status: 'applie
 }
 
 /** Apply an operator event and report it; exit 1 when the machine refuses it. */
-async function applyAndReport(ctx: CliContext, key: string, event: TicketEventInput, json: boolean): Promise<number> {
+async function applyAndReport(
+  ctx: CliContext,
+  key: string,
+  event: TicketEventInput,
+  json: boolean,
+): Promise<number> {
   const outcome = await applyEvent(await ctx.db(), key, event, { actor: ctx.actor() });
   if (json) printJson(ctx.io, outcomeJson(outcome));
   if (outcome.status === 'rejected') {
@@ -47,7 +59,12 @@ async function applyAndReport(ctx: CliContext, key: string, event: TicketEventIn
   return 0;
 }
 
-function operatorCommand(name: string, type: OperatorEvent, summary: string, explanation: string): Command {
+function operatorCommand(
+  name: string,
+  type: OperatorEvent,
+  summary: string,
+  explanation: string,
+): Command {
   return {
     name,
     summary,
@@ -59,7 +76,8 @@ Exits 1, saying why, when the ticket's state does not accept ${type}.`,
       const { values, positionals } = parseCommandArgs(args, { reason: { type: 'string' } });
       const [key] = expectPositionals(positionals, ['<ticket>']);
       const reason = values.reason?.trim();
-      if (values.reason !== undefined && !reason) throw new BadInputError('--reason must not be empty');
+      if (values.reason !== undefined && !reason)
+        throw new BadInputError('--reason must not be empty');
       const event = (reason ? { type, reason } : { type }) as TicketEventInput;
       return applyAndReport(ctx, key!, event, values.json === true);
     },
@@ -84,7 +102,12 @@ export const reject = operatorCommand(
   'reject an escalated or awaiting ticket (REJECT)',
   'Sends REJECT: an escalated ticket, or one awaiting approval in SHIP, is cancelled.',
 );
-export const cancel = operatorCommand('cancel', 'CANCEL', 'cancel a ticket (CANCEL)', 'Sends CANCEL: the ticket ends CANCELLED and its workspace is released.');
+export const cancel = operatorCommand(
+  'cancel',
+  'CANCEL',
+  'cancel a ticket (CANCEL)',
+  'Sends CANCEL: the ticket ends CANCELLED and its workspace is released.',
+);
 
 export const note: Command = {
   name: 'note',
@@ -94,7 +117,8 @@ export const note: Command = {
 Appends a NOTE row to the ticket's journal; its state does not change.`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {});
-    if (positionals.length < 2) throw new BadInputError(positionals.length === 0 ? 'missing <ticket>' : 'missing <text>');
+    if (positionals.length < 2)
+      throw new BadInputError(positionals.length === 0 ? 'missing <ticket>' : 'missing <text>');
     const [key, ...words] = positionals;
     const text = words.join(' ').trim();
     if (!text) throw new BadInputError('a note needs some text');

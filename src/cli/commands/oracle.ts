@@ -22,11 +22,17 @@ what is missing. A batch whose pins (gate settings, validator charter, oracle) c
 until a human runs \`loopwright batch repin\`.
   --recheck   run each repository's live check again on the current base branch tip`,
   async run(args, ctx) {
-    const { values, positionals } = parseCommandArgs(args, { batch: { type: 'string' }, recheck: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(args, {
+      batch: { type: 'string' },
+      recheck: { type: 'boolean' },
+    });
     expectPositionals(positionals, []);
     const name = nonBlank('--batch', values.batch);
     if (!name) throw new BadInputError('oracle needs --batch <name>');
-    const result = await judgeBatch(await ctx.db(), name, { recheck: values.recheck === true, home: resolveHome(ctx.io.env) });
+    const result = await judgeBatch(await ctx.db(), name, {
+      recheck: values.recheck === true,
+      home: resolveHome(ctx.io.env),
+    });
     if (values.json) {
       printJson(ctx.io, result);
     } else {

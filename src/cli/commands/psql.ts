@@ -25,18 +25,31 @@ export function libpqEnv(url: string): Record<string, string> {
 }
 
 /** Arguments after `--` go to psql untouched; anything else positional is a mistake. */
-function passThrough(tokens: readonly { kind: string; index: number }[], positionals: readonly string[], args: readonly string[]): string[] {
+function passThrough(
+  tokens: readonly { kind: string; index: number }[],
+  positionals: readonly string[],
+  args: readonly string[],
+): string[] {
   const terminator = tokens.find((t) => t.kind === 'option-terminator');
   const after = terminator ? args.slice(terminator.index + 1) : [];
-  if (positionals.length > after.length) throw new BadInputError(`unexpected argument: ${positionals[0]} (pass psql options after --)`);
+  if (positionals.length > after.length)
+    throw new BadInputError(`unexpected argument: ${positionals[0]} (pass psql options after --)`);
   return after;
 }
 
 /** Run psql; resolves with its exit code. Piped output is forwarded to io when not attached. */
-function runPsql(ctx: CliContext, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runPsql(
+  ctx: CliContext,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   const inherit = ctx.attached;
   return new Promise((resolve, reject) => {
-    const child = spawn('psql', args, { env, cwd: ctx.io.cwd, stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('psql', args, {
+      env,
+      cwd: ctx.io.cwd,
+      stdio: inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    });
     // Ctrl-C belongs to psql (it cancels the running query); loopwright must not die under it.
     const ignore = () => {};
     if (inherit) process.on('SIGINT', ignore);
@@ -44,7 +57,13 @@ function runPsql(ctx: CliContext, args: readonly string[], env: NodeJS.ProcessEn
     child.stderr?.setEncoding('utf8').on('data', (s: string) => ctx.io.stderr(s));
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (inherit) process.off('SIGINT', ignore);
-      if (error.code === 'ENOENT') reject(new LoopwrightError('PSQL_MISSING', 'psql not found on PATH; install the PostgreSQL client (e.g. apt install postgresql-client)'));
+      if (error.code === 'ENOENT')
+        reject(
+          new LoopwrightError(
+            'PSQL_MISSING',
+            'psql not found on PATH; install the PostgreSQL client (e.g. apt install postgresql-client)',
+          ),
+        );
       else reject(error);
     });
     child.on('close', (code, signal) => {
@@ -66,11 +85,17 @@ loopwright,public, so the documented views answer directly:
 Credentials are passed in PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, never as arguments.
 Exits 1 when psql fails. (--json is accepted but psql prints its own format; try -- -A -t.)`,
   async run(args, ctx) {
-    const { values, positionals, tokens } = parseCommandArgs(args, { command: { type: 'string', short: 'c', multiple: true } });
+    const { values, positionals, tokens } = parseCommandArgs(args, {
+      command: { type: 'string', short: 'c', multiple: true },
+    });
     const extra = passThrough(tokens, positionals, args);
     const commands = values.command ?? [];
     const { target } = await ctx.handle();
-    const psqlArgs = [...(commands.length ? ['-X', '-v', 'ON_ERROR_STOP=1'] : []), ...commands.flatMap((c) => ['-c', c]), ...extra];
+    const psqlArgs = [
+      ...(commands.length ? ['-X', '-v', 'ON_ERROR_STOP=1'] : []),
+      ...commands.flatMap((c) => ['-c', c]),
+      ...extra,
+    ];
     const code = await runPsql(ctx, psqlArgs, { ...ctx.io.env, ...libpqEnv(target.url) });
     return code === 0 ? 0 : 1;
   },

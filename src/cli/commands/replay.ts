@@ -13,22 +13,36 @@ import { describeApplied, outcomeJson } from './operator-events.js';
 
 async function replayCurrent(ctx: CliContext, key: string, json: boolean): Promise<number> {
   const outcome = await applyEvent(await ctx.db(), key, { type: 'REPLAY' }, { actor: ctx.actor() });
-  if (json) printJson(ctx.io, { ...outcomeJson(outcome), dispatched: outcome.status === 'applied' });
+  if (json)
+    printJson(ctx.io, { ...outcomeJson(outcome), dispatched: outcome.status === 'applied' });
   if (outcome.status === 'applied') {
-    if (!json) printLine(ctx.io, `${describeApplied(outcome)}: re-issued ${outcome.jobIds.length} job(s)`);
+    if (!json)
+      printLine(ctx.io, `${describeApplied(outcome)}: re-issued ${outcome.jobIds.length} job(s)`);
     return 0;
   }
   if (outcome.reason === 'WORK_PENDING') {
     if (!json) printLine(ctx.io, `${outcome.key}: nothing dispatched, ${outcome.detail}`);
     return 0;
   }
-  const why = outcome.reason === 'NOT_ACCEPTED' ? `${outcome.key} is ${outcome.state}, which implies no work to replay` : outcome.detail;
+  const why =
+    outcome.reason === 'NOT_ACCEPTED'
+      ? `${outcome.key} is ${outcome.state}, which implies no work to replay`
+      : outcome.detail;
   printError(ctx.io, why);
   return 1;
 }
 
-async function rewind(ctx: CliContext, key: string, seq: number, reason: string | undefined, json: boolean): Promise<number> {
-  const outcome = await rewindTicket(await ctx.db(), key, seq, { actor: ctx.actor(), ...(reason ? { reason } : {}) });
+async function rewind(
+  ctx: CliContext,
+  key: string,
+  seq: number,
+  reason: string | undefined,
+  json: boolean,
+): Promise<number> {
+  const outcome = await rewindTicket(await ctx.db(), key, seq, {
+    actor: ctx.actor(),
+    ...(reason ? { reason } : {}),
+  });
   if (json) {
     printJson(ctx.io, {
       status: 'applied',
@@ -44,7 +58,10 @@ async function rewind(ctx: CliContext, key: string, seq: number, reason: string 
     });
   } else {
     const to = outcome.substate ? `${outcome.toState}.${outcome.substate}` : outcome.toState;
-    printLine(ctx.io, `${outcome.key}: rewound to row ${outcome.rewoundTo}, now ${to} (row ${outcome.seq}); withdrew ${outcome.withdrawnJobs} pending job(s), issued ${outcome.jobIds.length}`);
+    printLine(
+      ctx.io,
+      `${outcome.key}: rewound to row ${outcome.rewoundTo}, now ${to} (row ${outcome.seq}); withdrew ${outcome.withdrawnJobs} pending job(s), issued ${outcome.jobIds.length}`,
+    );
   }
   return 0;
 }
@@ -62,11 +79,17 @@ Without --from: re-issues the work the ticket's current state implies, with a fr
 With --from: appends a REWIND row putting the ticket back where journal row <seq> left it,
   withdraws queued work of the abandoned branch and issues that row's work again.`,
   async run(args, ctx) {
-    const { values, positionals } = parseCommandArgs(args, { from: { type: 'string' }, reason: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(args, {
+      from: { type: 'string' },
+      reason: { type: 'string' },
+    });
     const [key] = expectPositionals(positionals, ['<ticket>']);
     const from = parseInteger('--from', values.from, { min: 1 });
-    if (from === undefined && values.reason !== undefined) throw new BadInputError('--reason applies only with --from');
+    if (from === undefined && values.reason !== undefined)
+      throw new BadInputError('--reason applies only with --from');
     const json = values.json === true;
-    return from === undefined ? replayCurrent(ctx, key!, json) : rewind(ctx, key!, from, values.reason?.trim(), json);
+    return from === undefined
+      ? replayCurrent(ctx, key!, json)
+      : rewind(ctx, key!, from, values.reason?.trim(), json);
   },
 };

@@ -2,7 +2,12 @@
  * `loopwright repo add | list`: register the git repositories tickets are filed against.
  */
 import path from 'node:path';
-import { getRepositoryByName, insertRepository, listRepositories, type Repository } from '../../db/repositories.js';
+import {
+  getRepositoryByName,
+  insertRepository,
+  listRepositories,
+  type Repository,
+} from '../../db/repositories.js';
 import { BadInputError, NotFoundError } from '../../errors.js';
 import { expectPositionals, nonBlank, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, CliIo, Command } from '../command.js';
@@ -50,7 +55,10 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
     if (error instanceof NotFoundError) return null;
     throw error;
   });
-  if (existing) throw new BadInputError(`repo already exists: ${input.name} (${existing.path}); choose another --name`);
+  if (existing)
+    throw new BadInputError(
+      `repo already exists: ${input.name} (${existing.path}); choose another --name`,
+    );
   const warning = sameVendorWarning(input.settings);
   if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
   const repo = await insertRepository(db, {
@@ -60,27 +68,42 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
     ...(input.mode === undefined ? {} : { mode: input.mode }),
   });
   if (values.json) printJson(ctx.io, repoJson(repo));
-  else printLine(ctx.io, `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, concurrency ${repo.concurrency})`);
+  else
+    printLine(
+      ctx.io,
+      `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, concurrency ${repo.concurrency})`,
+    );
   return 0;
 }
 
 /** Validate every flag and ask git about the path; nothing is written here. */
-async function resolveNewRepo(dir: string, values: ReturnType<typeof parseCommandArgs<typeof ADD_OPTIONS>>['values'], io: CliIo): Promise<NewRepoInput> {
+async function resolveNewRepo(
+  dir: string,
+  values: ReturnType<typeof parseCommandArgs<typeof ADD_OPTIONS>>['values'],
+  io: CliIo,
+): Promise<NewRepoInput> {
   const env = io.env;
   const mode = values.mode;
-  if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) throw new BadInputError(`--mode must be copilot or dark, got "${mode}"`);
+  if (mode !== undefined && !(MODES as readonly string[]).includes(mode))
+    throw new BadInputError(`--mode must be copilot or dark, got "${mode}"`);
   const concurrency = parseInteger('--concurrency', values.concurrency, { min: 1, max: 64 });
   if (values.name !== undefined && !REPO_NAME.test(values.name)) {
-    throw new BadInputError(`invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, starting with a letter or digit`);
+    throw new BadInputError(
+      `invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, starting with a letter or digit`,
+    );
   }
   const checkCmds = (values['check-cmd'] ?? []).map((c) => nonBlank('--check-cmd', c)!);
-  const settings = settingsFromFlags({ agent: values.agent, script: values.script, limit: values.limit }, io.cwd);
+  const settings = settingsFromFlags(
+    { agent: values.agent, script: values.script, limit: values.limit },
+    io.cwd,
+  );
   const top = await gitTopLevel(dir, env);
   const name = values.name ?? defaultRepoName(top);
   if (!name) throw new BadInputError(`cannot derive a repo name from ${top}; pass --name`);
   const base = nonBlank('--base', values.base) ?? (await currentBranch(top, env));
   if (!base) throw new BadInputError(`HEAD of ${top} is detached; pass --base <branch>`);
-  if (!(await branchExists(top, base, env))) throw new BadInputError(`branch ${base} does not exist in ${top} (no commits yet?)`);
+  if (!(await branchExists(top, base, env)))
+    throw new BadInputError(`branch ${base} does not exist in ${top} (no commits yet?)`);
   return {
     name,
     path: top,
@@ -123,14 +146,19 @@ async function listRepos(args: readonly string[], ctx: CliContext): Promise<numb
 }
 
 function printRepos(io: CliIo, repos: readonly Repository[]): void {
-  printTable(io, repos, [
-    { header: 'NAME', value: (r) => r.name },
-    { header: 'BASE', value: (r) => r.base_branch },
-    { header: 'MODE', value: (r) => r.mode },
-    { header: 'SLOTS', value: (r) => r.concurrency, right: true },
-    { header: 'TEST', value: (r) => r.test_cmd },
-    { header: 'PATH', value: (r) => r.path },
-  ], '(no repositories: loopwright repo add <path>)');
+  printTable(
+    io,
+    repos,
+    [
+      { header: 'NAME', value: (r) => r.name },
+      { header: 'BASE', value: (r) => r.base_branch },
+      { header: 'MODE', value: (r) => r.mode },
+      { header: 'SLOTS', value: (r) => r.concurrency, right: true },
+      { header: 'TEST', value: (r) => r.test_cmd },
+      { header: 'PATH', value: (r) => r.path },
+    ],
+    '(no repositories: loopwright repo add <path>)',
+  );
 }
 
 /** A repository as `--json` prints it. */

@@ -24,16 +24,24 @@ tickets need them. Several \`loopwright run\` processes may share one database.
 SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retried later.`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
-      concurrency: { type: 'string' }, 'max-active': { type: 'string' }, 'until-idle': { type: 'boolean' },
+      concurrency: { type: 'string' },
+      'max-active': { type: 'string' },
+      'until-idle': { type: 'boolean' },
     });
     expectPositionals(positionals, []);
     const concurrency = parseInteger('--concurrency', values.concurrency, { min: 1, max: 64 }) ?? 2;
-    const maxActive = parseInteger('--max-active', values['max-active'], { min: 1, max: 10_000 }) ?? concurrency;
+    const maxActive =
+      parseInteger('--max-active', values['max-active'], { min: 1, max: 10_000 }) ?? concurrency;
     const tty = ctx.attached && process.stdout.isTTY === true && !values.json;
     if (!tty && !ctx.io.env.LOOPWRIGHT_LOG_LEVEL) setLogLevel('info');
     const handle = await ctx.handle();
     const factory = await startFactory({
-      handle, home: resolveHome(ctx.io.env), concurrency, maxActive, untilIdle: values['until-idle'] === true, logger: logger(),
+      handle,
+      home: resolveHome(ctx.io.env),
+      concurrency,
+      maxActive,
+      untilIdle: values['until-idle'] === true,
+      logger: logger(),
     });
     const onSignal = () => void factory.stop();
     process.once('SIGINT', onSignal);

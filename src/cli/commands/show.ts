@@ -3,12 +3,21 @@
  */
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliIo, Command } from '../command.js';
-import { formatDuration, formatTime, printFields, printJson, printLine, printTable, truncate } from '../output.js';
+import {
+  formatDuration,
+  formatTime,
+  printFields,
+  printJson,
+  printLine,
+  printTable,
+  truncate,
+} from '../output.js';
 import { loadTicketView, type TicketView } from '../ticket-view.js';
 
 function printHeader(io: CliIo, view: TicketView): void {
   const t = view.ticket;
-  const deps = (rows: TicketView['dependencies']) => rows.map((d) => `${d.key} (${d.state})`).join(', ') || '-';
+  const deps = (rows: TicketView['dependencies']) =>
+    rows.map((d) => `${d.key} (${d.state})`).join(', ') || '-';
   const state = t.substate ? `${t.state}.${t.substate}` : t.state;
   printLine(io, `${t.key}  ${t.title}`);
   printFields(io, [
@@ -36,7 +45,10 @@ function printTimeline(io: CliIo, view: TicketView): void {
     { header: 'EVENT', value: (r) => r.event },
     { header: 'FROM -> TO', value: (r) => `${r.from_state ?? '(new)'} -> ${r.to_state}` },
     { header: 'ACTOR', value: (r) => r.actor },
-    { header: 'DETAIL', value: (r) => truncate([r.reason, r.detail].filter(Boolean).join(': '), 70) },
+    {
+      header: 'DETAIL',
+      value: (r) => truncate([r.reason, r.detail].filter(Boolean).join(': '), 70),
+    },
   ]);
 }
 
@@ -49,7 +61,11 @@ function printRuns(io: CliIo, view: TicketView): void {
     { header: 'ATTEMPT', value: (r) => r.attempt, right: true },
     { header: 'STATUS', value: (r) => r.status },
     { header: 'DURATION', value: (r) => formatDuration(r.duration_ms), right: true },
-    { header: 'COST', value: (r) => (r.cost_usd === null ? null : `$${r.cost_usd.toFixed(2)}`), right: true },
+    {
+      header: 'COST',
+      value: (r) => (r.cost_usd === null ? null : `$${r.cost_usd.toFixed(2)}`),
+      right: true,
+    },
     { header: 'RUN', value: (r) => r.id.slice(0, 8) },
   ]);
 }
@@ -61,7 +77,17 @@ function printGates(io: CliIo, view: TicketView): void {
   printTable(io, view.gates, [
     { header: 'TIME', value: (g) => formatTime(g.at) },
     { header: 'GATE', value: (g) => g.gate },
-    { header: 'COMMAND RESULT', value: (g) => (g.gate === 'RED' ? (g.passed ? 'passed: not RED' : 'failed, as RED requires') : g.passed ? 'passed' : 'FAILED') },
+    {
+      header: 'COMMAND RESULT',
+      value: (g) =>
+        g.gate === 'RED'
+          ? g.passed
+            ? 'passed: not RED'
+            : 'failed, as RED requires'
+          : g.passed
+            ? 'passed'
+            : 'FAILED',
+    },
     { header: 'EXIT', value: (g) => g.exit_code, right: true },
     { header: 'DURATION', value: (g) => formatDuration(g.duration_ms), right: true },
     { header: 'COMMAND', value: (g) => g.command },

@@ -27,9 +27,18 @@ each phase, and false starts (fresh-agent retries, gate failures, validator FAIL
     }
     const runs = stats.perTicket.map((t) => t.agentRuns);
     const cost = stats.perTicket.reduce((a, t) => a + t.costUsd, 0);
-    printLine(ctx.io, `${stats.tickets} tickets${batch ? ` in batch ${batch.name}` : ''}; ${runs.reduce((a, b) => a + b, 0)} agent runs; $${cost.toFixed(2)} agent cost`);
-    printLine(ctx.io, `interventions: ${stats.interventions.map((i) => `${i.event} ${i.count}`).join(', ') || 'none'}`);
-    printLine(ctx.io, `false starts: ${stats.falseStarts.map((f) => `${f.kind} ${f.count}`).join(', ') || 'none'}\n`);
+    printLine(
+      ctx.io,
+      `${stats.tickets} tickets${batch ? ` in batch ${batch.name}` : ''}; ${runs.reduce((a, b) => a + b, 0)} agent runs; $${cost.toFixed(2)} agent cost`,
+    );
+    printLine(
+      ctx.io,
+      `interventions: ${stats.interventions.map((i) => `${i.event} ${i.count}`).join(', ') || 'none'}`,
+    );
+    printLine(
+      ctx.io,
+      `false starts: ${stats.falseStarts.map((f) => `${f.kind} ${f.count}`).join(', ') || 'none'}\n`,
+    );
     printTable(ctx.io, stats.timePerPhase, [
       { header: 'PHASE', value: (p) => p.state },
       { header: 'TICKETS', value: (p) => p.tickets, right: true },

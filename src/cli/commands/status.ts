@@ -21,7 +21,10 @@ export interface Board {
 }
 
 /** Fold (repo, state, count) rows into one row per repository plus totals; every repo appears. */
-export function buildBoard(repoNames: readonly string[], counts: readonly { repo: string; state: string; tickets: number }[]): Board {
+export function buildBoard(
+  repoNames: readonly string[],
+  counts: readonly { repo: string; state: string; tickets: number }[],
+): Board {
   const byRepo = new Map<string, Record<string, number>>(repoNames.map((name) => [name, {}]));
   const totals: Record<string, number> = {};
   for (const { repo, state, tickets } of counts) {
@@ -31,7 +34,11 @@ export function buildBoard(repoNames: readonly string[], counts: readonly { repo
     totals[state] = (totals[state] ?? 0) + tickets;
   }
   const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
-  const repos = [...byRepo.entries()].map(([repo, states]) => ({ repo, states: ordered(states), total: sum(states) }));
+  const repos = [...byRepo.entries()].map(([repo, states]) => ({
+    repo,
+    states: ordered(states),
+    total: sum(states),
+  }));
   return { repos, totals: ordered(totals), total: sum(totals) };
 }
 
@@ -41,7 +48,9 @@ function ordered(record: Record<string, number>): Record<string, number> {
     const i = (TOP_STATES as readonly string[]).indexOf(s);
     return i === -1 ? TOP_STATES.length : i;
   };
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(record).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)),
+  );
 }
 
 export const command: Command = {
@@ -55,18 +64,29 @@ One row per registered repository, one column per state that has tickets, and to
     expectPositionals(positionals, []);
     const db = await ctx.db();
     const [repos, counts] = await Promise.all([listRepositories(db), boardCounts(db)]);
-    const board = buildBoard(repos.map((r) => r.name), counts);
+    const board = buildBoard(
+      repos.map((r) => r.name),
+      counts,
+    );
     if (values.json) {
       printJson(ctx.io, board);
       return 0;
     }
-    const rows: BoardRow[] = [...board.repos, { repo: 'TOTAL', states: board.totals, total: board.total }];
+    const rows: BoardRow[] = [
+      ...board.repos,
+      { repo: 'TOTAL', states: board.totals, total: board.total },
+    ];
     const columns: Column<BoardRow>[] = [
       { header: 'REPO', value: (r) => r.repo },
-      ...Object.keys(board.totals).map((state) => ({ header: state, value: (r: BoardRow) => r.states[state] ?? 0, right: true })),
+      ...Object.keys(board.totals).map((state) => ({
+        header: state,
+        value: (r: BoardRow) => r.states[state] ?? 0,
+        right: true,
+      })),
       { header: 'TOTAL', value: (r) => r.total, right: true },
     ];
-    if (board.repos.length === 0) printTable(ctx.io, [], columns, '(no repositories: loopwright repo add <path>)');
+    if (board.repos.length === 0)
+      printTable(ctx.io, [], columns, '(no repositories: loopwright repo add <path>)');
     else printTable(ctx.io, rows, columns);
     return 0;
   },

@@ -46,26 +46,44 @@ async function addTicket(args: readonly string[], ctx: CliContext): Promise<numb
     tags: parseList(values.tag),
     dependsOn: parseList(values['depends-on']),
   });
-  if (values.json) printJson(ctx.io, { key: created.key, id: created.id, state: created.state, repo, title: title.trim() });
+  if (values.json)
+    printJson(ctx.io, {
+      key: created.key,
+      id: created.id,
+      state: created.state,
+      repo,
+      title: title.trim(),
+    });
   else printLine(ctx.io, created.key);
   return 0;
 }
 
 /** The body from --body or --body-file (relative to the working directory), never both. */
-async function readBody(body: string | undefined, file: string | undefined, cwd: string): Promise<string | undefined> {
-  if (body !== undefined && file !== undefined) throw new BadInputError('give either --body or --body-file, not both');
+async function readBody(
+  body: string | undefined,
+  file: string | undefined,
+  cwd: string,
+): Promise<string | undefined> {
+  if (body !== undefined && file !== undefined)
+    throw new BadInputError('give either --body or --body-file, not both');
   if (file === undefined) return body;
   const resolved = path.resolve(cwd, file);
   try {
     return await readFile(resolved, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new BadInputError(`cannot read --body-file ${resolved}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`);
+    throw new BadInputError(
+      `cannot read --body-file ${resolved}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`,
+    );
   }
 }
 
 async function listTicketsCommand(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, { repo: { type: 'string' }, state: { type: 'string' }, batch: { type: 'string' } });
+  const { values, positionals } = parseCommandArgs(args, {
+    repo: { type: 'string' },
+    state: { type: 'string' },
+    batch: { type: 'string' },
+  });
   expectPositionals(positionals, []);
   const state = values.state === undefined ? undefined : parseState(values.state);
   const db = await ctx.db();
@@ -78,14 +96,19 @@ async function listTicketsCommand(args: readonly string[], ctx: CliContext): Pro
     printJson(ctx.io, rows);
     return 0;
   }
-  printTable(ctx.io, rows, [
-    { header: 'KEY', value: (r) => r.key },
-    { header: 'STATE', value: (r) => (r.substate ? `${r.state}.${r.substate}` : r.state) },
-    { header: 'PRI', value: (r) => r.priority, right: true },
-    { header: 'TITLE', value: (r) => truncate(r.title, 60) },
-    { header: 'TAGS', value: (r) => r.tags },
-    { header: 'UPDATED', value: (r) => formatTime(r.updated_at) },
-  ], '(no tickets)');
+  printTable(
+    ctx.io,
+    rows,
+    [
+      { header: 'KEY', value: (r) => r.key },
+      { header: 'STATE', value: (r) => (r.substate ? `${r.state}.${r.substate}` : r.state) },
+      { header: 'PRI', value: (r) => r.priority, right: true },
+      { header: 'TITLE', value: (r) => truncate(r.title, 60) },
+      { header: 'TAGS', value: (r) => r.tags },
+      { header: 'UPDATED', value: (r) => formatTime(r.updated_at) },
+    ],
+    '(no tickets)',
+  );
   return 0;
 }
 
@@ -99,7 +122,9 @@ export function parseState(raw: string): string {
 }
 
 async function dependTicket(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, { on: { type: 'string', multiple: true } });
+  const { values, positionals } = parseCommandArgs(args, {
+    on: { type: 'string', multiple: true },
+  });
   const [key] = expectPositionals(positionals, ['<ticket>']);
   const on = parseList(values.on);
   if (on.length === 0) throw new BadInputError('ticket depend needs --on <ticket>[,<ticket>]');
@@ -108,12 +133,20 @@ async function dependTicket(args: readonly string[], ctx: CliContext): Promise<n
     const target = await getTicket(trx, key!);
     const blockers = [];
     for (const ref of on) blockers.push(await getTicket(trx, ref));
-    await addDependencies(trx, target.id, blockers.map((b) => b.id));
+    await addDependencies(
+      trx,
+      target.id,
+      blockers.map((b) => b.id),
+    );
     return target;
   });
   const dependencies = await dependenciesOf(db, ticket.id);
   if (values.json) printJson(ctx.io, { ticket: ticket.key, dependencies });
-  else printLine(ctx.io, `${ticket.key} depends on ${dependencies.map((d) => `${d.key} (${d.state})`).join(', ')}`);
+  else
+    printLine(
+      ctx.io,
+      `${ticket.key} depends on ${dependencies.map((d) => `${d.key} (${d.state})`).join(', ')}`,
+    );
   return 0;
 }
 
@@ -132,5 +165,10 @@ ticket add prints the new ticket's key (e.g. app-3); the ticket starts QUEUED.
   --tag         lowercase tag, repeatable or a comma list
 ticket list --state takes one of: ${TOP_STATES.join(', ')}.
 ticket depend adds dependency edges; one that would close a cycle is refused.`,
-  run: (args, ctx) => dispatchSubcommand('ticket', args, ctx, { add: addTicket, list: listTicketsCommand, depend: dependTicket }),
+  run: (args, ctx) =>
+    dispatchSubcommand('ticket', args, ctx, {
+      add: addTicket,
+      list: listTicketsCommand,
+      depend: dependTicket,
+    }),
 };

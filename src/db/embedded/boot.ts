@@ -57,7 +57,10 @@ async function ensureFreePort(home: string, config: ServerConfig): Promise<Serve
 }
 
 /** `pg_ctl start` also fails when a server is already up: if it is ours and answers, use it. */
-async function adoptRunningServer(home: string, config: ServerConfig): Promise<ServerConfig | undefined> {
+async function adoptRunningServer(
+  home: string,
+  config: ServerConfig,
+): Promise<ServerConfig | undefined> {
   const info = await readPostmaster(config.dataDir);
   if (!info || !isProcessAlive(info.pid)) return undefined;
   const running = { ...config, port: info.port };
@@ -77,7 +80,10 @@ async function assertVersionMatches(binaries: PgBinaries, dataDir: string): Prom
   );
 }
 
-async function startFailure(config: ServerConfig, result: ToolResult): Promise<EmbeddedPostgresError> {
+async function startFailure(
+  config: ServerConfig,
+  result: ToolResult,
+): Promise<EmbeddedPostgresError> {
   const pgCtlOutput = result.output.trimEnd().split('\n').slice(-5).join('\n');
   const tail = await readLogTail(config.logFile);
   return new EmbeddedPostgresError(

@@ -85,8 +85,16 @@ async function runInitdb(
     await giveTo(pwfile, user);
     const { exitCode, output } = await runTool(
       binaries.initdb,
-      ['-D', dataDir, '--auth=scram-sha-256', `--username=${SERVER_ROLE}`, `--pwfile=${pwfile}`,
-        '--encoding=UTF8', '--locale=C', '--no-instructions'],
+      [
+        '-D',
+        dataDir,
+        '--auth=scram-sha-256',
+        `--username=${SERVER_ROLE}`,
+        `--pwfile=${pwfile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-instructions',
+      ],
       user,
       parent,
     );

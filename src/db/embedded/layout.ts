@@ -77,7 +77,10 @@ export async function planClusterLayout(
 /**
  * Create the (empty) data directory owned by the server OS user, mode 0700 as Postgres demands.
  */
-export async function createDataDir(dataDir: string, user: ServerOsUser | undefined): Promise<void> {
+export async function createDataDir(
+  dataDir: string,
+  user: ServerOsUser | undefined,
+): Promise<void> {
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   await giveTo(dataDir, user);
   await fs.chmod(dataDir, 0o700);

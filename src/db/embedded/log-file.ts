@@ -11,7 +11,10 @@ export const LOG_TAIL_LINES = 20;
  * Create the server log file if needed, rotating it when large, and hand it to the server OS
  * user: `pg_ctl -l` opens it as that user, who may not be able to create files in its directory.
  */
-export async function prepareLogFile(logFile: string, user: ServerOsUser | undefined): Promise<void> {
+export async function prepareLogFile(
+  logFile: string,
+  user: ServerOsUser | undefined,
+): Promise<void> {
   const stat = await fs.stat(logFile).catch(() => undefined);
   if (stat && stat.size > MAX_LOG_BYTES) await fs.rename(logFile, `${logFile}.1`);
   const handle = await fs.open(logFile, 'a', 0o600);

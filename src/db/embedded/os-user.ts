@@ -56,7 +56,10 @@ async function createOsUser(name: string): Promise<string> {
   const plans: ReadonlyArray<ReadonlyArray<readonly [string, string[]]>> = [
     [
       ['groupadd', ['--system', name]],
-      ['useradd', ['--system', '--gid', name, '--no-create-home', '--shell', '/usr/sbin/nologin', name]],
+      [
+        'useradd',
+        ['--system', '--gid', name, '--no-create-home', '--shell', '/usr/sbin/nologin', name],
+      ],
     ],
     [
       ['addgroup', ['-S', name]],

@@ -39,8 +39,18 @@ export function pgCtlStart(
   config: ServerConfig,
   user: ServerOsUser | undefined,
 ): Promise<ToolResult> {
-  const args = ['start', '-w', '-t', PG_CTL_WAIT_SECONDS, '-D', config.dataDir,
-    '-l', config.logFile, '-o', `-p ${config.port}`];
+  const args = [
+    'start',
+    '-w',
+    '-t',
+    PG_CTL_WAIT_SECONDS,
+    '-D',
+    config.dataDir,
+    '-l',
+    config.logFile,
+    '-o',
+    `-p ${config.port}`,
+  ];
   return runTool(binaries.pgCtl, args, user, path.dirname(config.dataDir));
 }
 

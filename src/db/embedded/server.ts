@@ -33,7 +33,9 @@ export interface EmbeddedStatus {
  * @example
  * const { url, started } = await ensureEmbeddedServer(resolveHome());
  */
-export async function ensureEmbeddedServer(home: string): Promise<{ url: string; started: boolean }> {
+export async function ensureEmbeddedServer(
+  home: string,
+): Promise<{ url: string; started: boolean }> {
   const running = await findRunning(home);
   if (running) return { url: buildServerUrl(running), started: false };
   await ensureDbDir(home, isRoot());
@@ -44,7 +46,8 @@ export async function ensureEmbeddedServer(home: string): Promise<{ url: string;
     if (config) assertDataDirOverride(config, process.env);
     const initialised = config && (await readClusterVersion(config.dataDir)) !== undefined;
     const { binaries, user } = await loadTools(initialised ? config : undefined);
-    if (!config || !initialised) config = await initialiseCluster(home, binaries, user, process.env);
+    if (!config || !initialised)
+      config = await initialiseCluster(home, binaries, user, process.env);
     const booted = await bootCluster(home, binaries, user, config);
     await ensureDatabase(booted.config);
     return { url: buildServerUrl(booted.config), started: booted.started };
