@@ -253,15 +253,17 @@ const machineSetup = setup({
   },
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: XState's config type needs its actor/action/guard parameters left open here.
+type AnyParam = any;
 type Transition = TransitionConfig<
   TicketContext,
   TicketEvent,
   TicketEvent,
-  any,
-  any,
-  any,
-  any,
-  any
+  AnyParam,
+  AnyParam,
+  AnyParam,
+  AnyParam,
+  AnyParam
 >;
 type Transitions = Partial<Record<TicketEvent['type'], Transition | Transition[]>>;
 

@@ -51,6 +51,7 @@ export async function runCli(
 }
 
 /** Run and parse `--json` output, expecting success. */
+// biome-ignore lint/suspicious/noExplicitAny: tests index into arbitrary JSON output.
 export async function runJson<T = any>(
   t: TestDb,
   argv: readonly string[],
@@ -68,11 +69,11 @@ export function expectBadInput(result: CliResult, message?: string | RegExp): vo
   expect(result.stderr).toMatch(/^loopwright: [^\n]+\n$/);
   if (message !== undefined)
     expect(result.stderr).toMatch(
-      typeof message === 'string' ? new RegExp(escape(message)) : message,
+      typeof message === 'string' ? new RegExp(escapeRegExp(message)) : message,
     );
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

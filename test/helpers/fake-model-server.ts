@@ -146,13 +146,14 @@ function route(
   next: (api: 'anthropic' | 'openai') => FakeTurn,
 ): void {
   if (method === 'POST' && path === '/v1/messages')
-    return replyAnthropic(res, next('anthropic'), body);
+    return void replyAnthropic(res, next('anthropic'), body);
   if (method === 'POST' && path === '/v1/messages/count_tokens')
-    return sendJson(res, 200, { input_tokens: 100 });
-  if (method === 'POST' && path === '/v1/responses') return replyOpenai(res, next('openai'), body);
+    return void sendJson(res, 200, { input_tokens: 100 });
+  if (method === 'POST' && path === '/v1/responses')
+    return void replyOpenai(res, next('openai'), body);
   if (method === 'GET' && path === '/v1/models')
-    return sendJson(res, 200, { object: 'list', data: [], has_more: false });
-  if (method === 'HEAD' || (method === 'GET' && path === '/')) return sendJson(res, 200, {});
+    return void sendJson(res, 200, { object: 'list', data: [], has_more: false });
+  if (method === 'HEAD' || (method === 'GET' && path === '/')) return void sendJson(res, 200, {});
   sendJson(res, 404, {
     type: 'error',
     error: { type: 'not_found_error', message: `fake model server: no route ${method} ${path}` },
@@ -163,7 +164,7 @@ function route(
 
 function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unknown): void {
   if (turn.kind === 'error') {
-    return sendJson(res, turn.status, {
+    return void sendJson(res, turn.status, {
       type: 'error',
       error: { type: turn.errorType, message: turn.message },
     });
@@ -188,7 +189,7 @@ function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unkno
     cache_creation_input_tokens: usage.cacheCreationTokens ?? 0,
   };
   if (!isStreaming(request)) {
-    return sendJson(res, 200, {
+    return void sendJson(res, 200, {
       id,
       type: 'message',
       role: 'assistant',
@@ -257,7 +258,7 @@ function replyAnthropic(res: http.ServerResponse, turn: FakeTurn, request: unkno
 
 function replyOpenai(res: http.ServerResponse, turn: FakeTurn, request: unknown): void {
   if (turn.kind === 'error') {
-    return sendJson(res, turn.status, {
+    return void sendJson(res, turn.status, {
       error: { type: turn.errorType, code: turn.errorType, message: turn.message, param: null },
     });
   }
