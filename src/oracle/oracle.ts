@@ -8,8 +8,7 @@
 import type { Kdb } from '../db/connection.js';
 import { getBatchByName } from '../db/batches.js';
 import { getRepositoryById, type Repository } from '../db/repositories.js';
-import { isMergedInto, runCommandGate, git } from '../workspace/index.js';
-import { withBaseCheckout } from '../phases/base-checkout.js';
+import { isMergedInto, runCommandGate, git, withScratchCheckout } from '../workspace/index.js';
 import { changedPins, computePins, type Pins } from './pins.js';
 
 export type TicketVerdict = 'live' | 'human-gated' | 'missing';
@@ -102,8 +101,11 @@ async function judgeTicket(
   if (options.recheck && ctx.mergeCommit) {
     const tip = await git(repo.path, ['rev-parse', repo.base_branch]);
     const command = repo.live_cmd ?? repo.test_cmd ?? 'npm test';
-    const rerun = await withBaseCheckout(repo.path, tip, options.home, (dir) =>
-      runCommandGate(command, dir, { timeoutMs: 10 * 60_000 }),
+    const rerun = await withScratchCheckout(
+      repo.path,
+      tip,
+      (dir) => runCommandGate(command, dir, { timeoutMs: 10 * 60_000 }),
+      { home: options.home },
     );
     if (!rerun.passed)
       problems.push(

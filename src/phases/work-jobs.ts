@@ -6,8 +6,13 @@ import { getArtifact, insertArtifact } from '../db/artifacts.js';
 import { effectResult, recordEffect } from '../db/effects.js';
 import { getWorkspace, markWorkspaceRemoved } from '../db/workspaces.js';
 import { applyEvent } from '../engine/apply-event.js';
-import { mergeToBase, removeWorktree, runCommandGate, ticketBranch } from '../workspace/index.js';
-import { withBaseCheckout } from './base-checkout.js';
+import {
+  mergeToBase,
+  removeWorktree,
+  runCommandGate,
+  ticketBranch,
+  withScratchCheckout,
+} from '../workspace/index.js';
 import { loadDispatch, type WorkPayload } from './dispatch.js';
 import { describeCommand } from './gate-text.js';
 import { haltedByTripwire, report, type JobDeps } from './agent-job.js';
@@ -76,8 +81,11 @@ export async function liveCheckJob(deps: JobDeps, payload: WorkPayload): Promise
   if (!d) return;
   const command = d.repo.live_cmd ?? d.repo.test_cmd ?? 'npm test';
   const commit = d.context.mergeCommit!;
-  const result = await withBaseCheckout(d.repo.path, commit, deps.home, (dir) =>
-    runCommandGate(command, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }),
+  const result = await withScratchCheckout(
+    d.repo.path,
+    commit,
+    (dir) => runCommandGate(command, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }),
+    { home: deps.home },
   );
   const text = describeCommand(
     d.repo.live_cmd ? 'live check' : 'live check (test command on merged base)',

@@ -149,3 +149,42 @@ function gitEnv(extra: Readonly<Record<string, string>> = {}): Record<string, st
     ...extra,
   };
 }
+
+/** Options for {@link runGitBytes}. */
+export interface RunGitBytesOptions extends RunGitOptions {
+  /** Bytes written to git's stdin (e.g. object names for `cat-file --batch`). */
+  readonly input?: string | Uint8Array;
+}
+
+/**
+ * Run git with raw stdout bytes (and optional stdin): for object content, which is not text.
+ * Same hardened invocation and exit-code rule as {@link runGit}.
+ *
+ * @example
+ * ```ts
+ * const bytes = await runGitBytes(repo, ['cat-file', '--batch'], { input: `${sha}\n` });
+ * ```
+ */
+export async function runGitBytes(
+  cwd: string,
+  args: readonly string[],
+  options: RunGitBytesOptions = {},
+): Promise<Buffer> {
+  const okExitCodes = options.okExitCodes ?? [0];
+  const result = await execa('git', [...BASE_CONFIG, ...args], {
+    cwd,
+    env: gitEnv(options.env),
+    extendEnv: false,
+    reject: false,
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+    stripFinalNewline: false,
+    encoding: 'buffer',
+  });
+  if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
+    const stderr = Buffer.from(result.stderr ?? '').toString('utf8');
+    throw new GitError(args, cwd, result.exitCode, stderr || (result.message ?? ''), {
+      cause: result.cause,
+    });
+  }
+  return Buffer.from(result.stdout);
+}

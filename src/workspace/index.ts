@@ -2,7 +2,7 @@
  * Workspaces: per-ticket git worktrees, the deterministic gates the orchestrator runs itself, and
  * local merging. Everything git goes through ./git.ts.
  */
-export { GitError, LOOPWRIGHT_IDENTITY, git, runGit } from './git.js';
+export { GitError, LOOPWRIGHT_IDENTITY, git, runGit, runGitBytes } from './git.js';
 export { WorkspaceError } from './errors.js';
 export {
   LOOPWRIGHT_DIR,
@@ -55,3 +55,11 @@ export {
   type MergeToBaseOptions,
 } from './merge.js';
 export { createSampleRepo, type SampleRepo } from './sample-repo.js';
+export {
+  SCRATCH_DIR_PREFIX,
+  ScratchCheckoutError,
+  scratchRoot,
+  sweepScratchCheckouts,
+  withScratchCheckout,
+  type ScratchCheckoutOptions,
+} from './scratch-checkout.js';

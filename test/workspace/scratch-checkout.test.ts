@@ -1,0 +1,236 @@
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  stat,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { BadInputError } from '../../src/errors.js';
+import { runGit, splitNul } from '../../src/workspace/git.js';
+import {
+  ScratchCheckoutError,
+  sweepScratchCheckouts,
+  withScratchCheckout,
+} from '../../src/workspace/scratch-checkout.js';
+import { commit, git, put, sampleSetup, tempDir } from './helpers.js';
+
+/** Every file under `dir` (relative, sorted), directories left out, symlinks not followed. */
+async function listFiles(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...(await listFiles(dir, p)));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+async function trackedFiles(repo: string, rev: string): Promise<string[]> {
+  const { stdout } = await runGit(repo, ['ls-tree', '-r', '-z', '--name-only', rev]);
+  return splitNul(stdout).sort();
+}
+
+async function fileExists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('withScratchCheckout', () => {
+  it('writes exactly the committed tree: bytes, modes, symlinks, no untracked files', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const marker = path.join(tmp, 'filter-ran');
+    await put(repo.path, 'bin/run.sh', '#!/bin/sh\necho hi\n');
+    await chmod(path.join(repo.path, 'bin/run.sh'), 0o755);
+    await put(repo.path, 'docs/a.txt', 'line one\nline two\n');
+    await put(repo.path, 'data.bin', '\u0000\u0001binary\r\n');
+    await put(repo.path, '.gitattributes', '* export-ignore\n*.txt filter=evil text eol=crlf\n');
+    await symlink('docs/a.txt', path.join(repo.path, 'link'));
+    await symlink('/etc/passwd', path.join(repo.path, 'abs-link'));
+    const head = await commit(repo.path, 'exactness fixture');
+    // Agent-writable config and files that are not in the commit.
+    await git(repo.path, ['config', 'filter.evil.smudge', `touch ${marker}; cat`]);
+    await git(repo.path, ['config', 'filter.evil.required', 'true']);
+    await put(repo.path, 'untracked.js', 'module.exports = 1;\n');
+    await put(repo.path, '.loopwright/hidden.js', 'cheat\n');
+    await put(repo.path, 'docs/a.txt', 'changed in the working tree\n');
+
+    const seen = await withScratchCheckout(repo.path, head, async (dir) => {
+      expect(await listFiles(dir)).toEqual(await trackedFiles(repo.path, head));
+      expect(await readFile(path.join(dir, 'docs/a.txt'), 'utf8')).toBe('line one\nline two\n');
+      expect(await readFile(path.join(dir, 'data.bin'), 'utf8')).toBe('\u0000\u0001binary\r\n');
+      expect((await stat(path.join(dir, 'bin/run.sh'))).mode & 0o777).toBe(0o755);
+      expect((await stat(path.join(dir, 'docs/a.txt'))).mode & 0o111).toBe(0);
+      expect((await lstat(path.join(dir, 'link'))).isSymbolicLink()).toBe(true);
+      expect(await readlink(path.join(dir, 'link'))).toBe('docs/a.txt');
+      expect(await readlink(path.join(dir, 'abs-link'))).toBe('/etc/passwd');
+      expect(await fileExists(path.join(dir, '.git'))).toBe(false);
+      return dir;
+    });
+    expect(await fileExists(marker)).toBe(false);
+    expect(await fileExists(seen)).toBe(false);
+  });
+
+  it('restores overlay paths from another commit, dropping files that commit lacks there', async () => {
+    const { repo } = await sampleSetup();
+    await put(repo.path, 'test/a.test.js', 'strict a\n');
+    await put(repo.path, 'test/b.test.js', 'strict b\n');
+    await put(repo.path, 'src/x.js', 'red\n');
+    const red = await commit(repo.path, 'red tests');
+    await put(repo.path, 'test/a.test.js', 'weakened\n');
+    await git(repo.path, ['rm', '-q', 'test/b.test.js']);
+    await put(repo.path, 'test/extra.test.js', 'added by build\n');
+    await put(repo.path, 'src/x.js', 'build\n');
+    const build = await commit(repo.path, 'build');
+
+    await withScratchCheckout(
+      repo.path,
+      build,
+      async (dir) => {
+        expect(await readFile(path.join(dir, 'test/a.test.js'), 'utf8')).toBe('strict a\n');
+        expect(await readFile(path.join(dir, 'test/b.test.js'), 'utf8')).toBe('strict b\n');
+        expect(await fileExists(path.join(dir, 'test/extra.test.js'))).toBe(false);
+        expect(await readFile(path.join(dir, 'src/x.js'), 'utf8')).toBe('build\n');
+      },
+      { overlay: { commit: red, paths: ['test/'] } },
+    );
+    await withScratchCheckout(
+      repo.path,
+      build,
+      async (dir) => {
+        expect(await readFile(path.join(dir, 'test/a.test.js'), 'utf8')).toBe('strict a\n');
+        expect(await fileExists(path.join(dir, 'test/b.test.js'))).toBe(false);
+        expect(await fileExists(path.join(dir, 'test/extra.test.js'))).toBe(true);
+      },
+      { overlay: { commit: red, paths: ['./test/a.test.js'] } },
+    );
+    await expect(
+      withScratchCheckout(repo.path, build, async () => 1, {
+        overlay: { commit: red, paths: ['../outside'] },
+      }),
+    ).rejects.toBeInstanceOf(BadInputError);
+  });
+
+  it('lets an overlay file replace a directory of the main commit', async () => {
+    const { repo } = await sampleSetup();
+    await put(repo.path, 'spec', 'a file\n');
+    const first = await commit(repo.path, 'spec as a file');
+    await git(repo.path, ['rm', '-q', 'spec']);
+    await put(repo.path, 'spec/inner.txt', 'a directory now\n');
+    const second = await commit(repo.path, 'spec as a directory');
+    await withScratchCheckout(
+      repo.path,
+      second,
+      async (dir) => {
+        expect(await readFile(path.join(dir, 'spec'), 'utf8')).toBe('a file\n');
+      },
+      { overlay: { commit: first, paths: ['spec'] } },
+    );
+  });
+
+  it('removes the directory when the callback throws, also read-only leftovers', async () => {
+    const { repo } = await sampleSetup();
+    let seen = '';
+    const failure = withScratchCheckout(repo.path, 'HEAD', async (dir) => {
+      seen = dir;
+      await mkdir(path.join(dir, 'locked/deeper'), { recursive: true });
+      await put(dir, 'locked/deeper/f', 'x');
+      await chmod(path.join(dir, 'locked/deeper'), 0o500);
+      await chmod(path.join(dir, 'locked'), 0o500);
+      throw new Error('gate blew up');
+    });
+    await expect(failure).rejects.toThrow('gate blew up');
+    expect(seen).not.toBe('');
+    expect(await fileExists(seen)).toBe(false);
+  });
+
+  it('gives 20 parallel checkouts of one repository their own directories, none left over', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    const head = await git(repo.path, ['rev-parse', 'HEAD']);
+    const expected = await trackedFiles(repo.path, head);
+    const dirs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        withScratchCheckout(
+          repo.path,
+          head,
+          async (dir) => {
+            expect(await listFiles(dir)).toEqual(expected);
+            await put(dir, 'own.txt', String(i));
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            expect(await readFile(path.join(dir, 'own.txt'), 'utf8')).toBe(String(i));
+            return dir;
+          },
+          { root },
+        ),
+      ),
+    );
+    expect(new Set(dirs).size).toBe(20);
+    expect(await readdir(root)).toEqual([]);
+    const worktrees = await git(repo.path, ['worktree', 'list', '--porcelain']);
+    expect(worktrees.split('\n').filter((l) => l.startsWith('worktree '))).toHaveLength(1);
+  });
+
+  it('refuses an unknown commit with bad input and creates nothing', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    await expect(
+      withScratchCheckout(repo.path, 'no-such-rev', async () => 1, { root }),
+    ).rejects.toBeInstanceOf(BadInputError);
+    expect(await fileExists(root)).toBe(false);
+  });
+
+  it('refuses a crafted tree whose entries would escape the directory', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const fileSha = await git(repo.path, ['rev-parse', 'HEAD:package.json']);
+    const entry = (name: string) =>
+      Buffer.concat([Buffer.from(`100644 ${name}\0`), Buffer.from(fileSha, 'hex')]);
+    const inner = await execa(
+      'git',
+      ['hash-object', '-t', 'tree', '-w', '--literally', '--stdin'],
+      {
+        cwd: repo.path,
+        input: entry('escaped.txt'),
+      },
+    );
+    const outer = Buffer.concat([
+      Buffer.from('40000 ..\0'),
+      Buffer.from(inner.stdout.trim(), 'hex'),
+    ]);
+    const tree = await execa('git', ['hash-object', '-t', 'tree', '-w', '--literally', '--stdin'], {
+      cwd: repo.path,
+      input: outer,
+    });
+    const crafted = await git(repo.path, ['commit-tree', '-m', 'crafted', tree.stdout.trim()]);
+    const root = path.join(tmp, 'scratch');
+    await expect(
+      withScratchCheckout(repo.path, crafted, async () => 1, { root }),
+    ).rejects.toBeInstanceOf(ScratchCheckoutError);
+    expect(await fileExists(path.join(tmp, 'escaped.txt'))).toBe(false);
+    expect(await readdir(root).catch(() => [])).toEqual([]);
+  });
+});
+
+describe('sweepScratchCheckouts', () => {
+  it('removes only scratch directories older than the threshold', async () => {
+    const root = await tempDir('lw-sweep-');
+    await mkdir(path.join(root, 'scratch-old-1'));
+    await put(root, 'scratch-old-1/f', 'x');
+    await mkdir(path.join(root, 'scratch-new-1'));
+    await mkdir(path.join(root, 'other-old'));
+    const old = new Date(Date.now() - 3 * 3600_000);
+    await utimes(path.join(root, 'scratch-old-1'), old, old);
+    await utimes(path.join(root, 'other-old'), old, old);
+    const removed = await sweepScratchCheckouts({ root, olderThanMs: 3600_000 });
+    expect(removed).toEqual([path.join(root, 'scratch-old-1')]);
+    expect((await readdir(root)).sort()).toEqual(['other-old', 'scratch-new-1']);
+  });
+});
