@@ -13,7 +13,7 @@ import { toBadInput } from './args.js';
 import type { CliContext, CliIo } from './command.js';
 import { createContext } from './context.js';
 import { printError, printLine } from './output.js';
-import { findCommand } from './registry.js';
+import { COMMANDS, findCommand } from './registry.js';
 
 export type { CliIo, Command, CommandEntry, CliContext } from './command.js';
 export { COMMANDS } from './registry.js';
@@ -56,7 +56,7 @@ async function dispatch(argv: readonly string[], ctx: CliContext): Promise<numbe
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
     const { printOverview } = await import('./commands/help.js');
-    printOverview(ctx.io);
+    printOverview(ctx.io, COMMANDS);
     return 0;
   }
   if (name === '--version' || name === '-V') {

@@ -72,7 +72,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     import('./commands/demo.js').then((m) => m.command),
   ),
   lazy('help', 'show help for a command', () =>
-    import('./commands/help.js').then((m) => m.command),
+    import('./commands/help.js').then((m) => m.createHelpCommand(COMMANDS)),
   ),
 ];
 

@@ -5,7 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createProvider, type AgentProvider } from '../../src/agents/provider.js';
+import type { AgentProvider } from '../../src/agents/provider.js';
+import { createProvider } from '../../src/agents/providers.js';
 import { invocation, makeSandbox } from './support.js';
 
 /** Secrets and unrelated variables in the worker's own environment. */

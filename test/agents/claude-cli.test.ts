@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createProvider, type ProviderConfig } from '../../src/agents/provider.js';
+import { createProvider, type ProviderConfig } from '../../src/agents/providers.js';
 import {
   apiError,
   startFakeModelServer,

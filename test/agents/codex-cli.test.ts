@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createProvider } from '../../src/agents/provider.js';
+import { createProvider } from '../../src/agents/providers.js';
 import {
   apiError,
   startFakeModelServer,

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createProvider } from '../../src/agents/provider.js';
+import { createProvider } from '../../src/agents/providers.js';
 import { isGroupAlive, isProcessAlive } from '../../src/agents/process-identity.js';
 import { processStartTime } from '../../src/agents/reap.js';
 import type { SpawnedGroup } from '../../src/agents/provider.js';

@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createProvider } from '../../src/agents/provider.js';
+import { createProvider } from '../../src/agents/providers.js';
 import { invocation, makeSandbox, transcriptEvents } from './support.js';
 
 const scripted = createProvider('scripted');

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   findStep,
   identityFromEnv,
@@ -130,7 +131,7 @@ async function play(step: ScriptStep): Promise<void> {
     writeFileSync(REPORT_PATH, step.rawReport ?? `${JSON.stringify(step.report, null, 2)}\n`);
     await say(`wrote ${REPORT_PATH}`);
   }
-  if (step.sleepMs) await new Promise((resolve) => setTimeout(resolve, step.sleepMs));
+  if (step.sleepMs) await delay(step.sleepMs);
   if (step.hang) await hang();
 }
 

@@ -2,7 +2,7 @@ import type { PgBinaries } from './binaries.js';
 import { readClusterVersion, readPostmaster } from './cluster-files.js';
 import { waitForServer } from './database.js';
 import { EmbeddedPostgresError } from './errors.js';
-import { isProcessAlive } from './lock.js';
+import { isProcessAlive } from '../../agents/process-identity.js';
 import { logFileSize, prepareLogFile, readLogSince, readLogTail } from './log-file.js';
 import type { ServerOsUser } from './os-user.js';
 import { pgCtlStart } from './pg-ctl.js';

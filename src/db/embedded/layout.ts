@@ -5,7 +5,6 @@ import { ensureHome } from '../../config/home.js';
 import { EmbeddedPostgresError } from './errors.js';
 import { canTraverse, giveTo } from './fs-access.js';
 import type { ServerOsUser } from './os-user.js';
-import type { ServerConfig } from './server-config.js';
 
 /** Where clusters go when running as root and LOOPWRIGHT_HOME is not reachable by `postgres`. */
 export const SYSTEM_DIR = '/var/lib/loopwright';
@@ -89,12 +88,12 @@ export async function createDataDir(
 /**
  * Refuse to silently ignore `LOOPWRIGHT_PG_DATA` when server.json records another data dir.
  */
-export function assertDataDirOverride(config: ServerConfig, env: NodeJS.ProcessEnv): void {
+export function assertDataDirOverride(recordedDataDir: string, env: NodeJS.ProcessEnv): void {
   const override = env[PG_DATA_ENV]?.trim();
-  if (!override || path.resolve(override) === config.dataDir) return;
+  if (!override || path.resolve(override) === recordedDataDir) return;
   throw new EmbeddedPostgresError(
     'PG_CONFIG_INVALID',
-    `${PG_DATA_ENV}=${override} but this home's cluster lives in ${config.dataDir} (as ` +
+    `${PG_DATA_ENV}=${override} but this home's cluster lives in ${recordedDataDir} (as ` +
       `recorded in db/server.json). Unset ${PG_DATA_ENV}, or use another LOOPWRIGHT_HOME.`,
   );
 }

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddedPostgresError } from './errors.js';
+import { isProcessAlive } from '../../agents/process-identity.js';
 
 /** A lock whose holder has not refreshed it for this long is considered abandoned. */
 export const LOCK_STALE_MS = 60_000;
@@ -109,15 +110,5 @@ async function readOwner(file: string): Promise<LockOwner | undefined> {
     return JSON.parse(await fs.readFile(file, 'utf8')) as LockOwner;
   } catch {
     return undefined;
-  }
-}
-
-/** Whether a process with this pid exists (EPERM means it exists but is not ours). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

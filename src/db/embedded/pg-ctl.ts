@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { PgBinaries } from './binaries.js';
 import { readPostmaster } from './cluster-files.js';
-import { isProcessAlive } from './lock.js';
+import { isProcessAlive } from '../../agents/process-identity.js';
 import type { ServerOsUser } from './os-user.js';
 import { isPortAccepting } from './ports.js';
 import { runTool, type ToolResult } from './run-tool.js';

@@ -8,7 +8,8 @@ import { ensureDatabase } from './database.js';
 import { EmbeddedPostgresError } from './errors.js';
 import { initialiseCluster } from './initdb.js';
 import { assertDataDirOverride, dbDirOf, ensureDbDir } from './layout.js';
-import { isProcessAlive, withLock } from './lock.js';
+import { isProcessAlive } from '../../agents/process-identity.js';
+import { withLock } from './lock.js';
 import { isRoot, resolveServerOsUser, type ServerOsUser } from './os-user.js';
 import { pgCtlStop, readClusterState } from './pg-ctl.js';
 import { buildServerUrl, readServerConfig, type ServerConfig } from './server-config.js';
@@ -43,7 +44,7 @@ export async function ensureEmbeddedServer(
     const again = await findRunning(home);
     if (again) return { url: buildServerUrl(again), started: false };
     let config = await readServerConfig(home);
-    if (config) assertDataDirOverride(config, process.env);
+    if (config) assertDataDirOverride(config.dataDir, process.env);
     const initialised = config && (await readClusterVersion(config.dataDir)) !== undefined;
     const { binaries, user } = await loadTools(initialised ? config : undefined);
     if (!config || !initialised)
