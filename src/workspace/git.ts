@@ -1,36 +1,70 @@
 /**
- * The one way loopwright runs git: an argument array (never a shell), a fixed identity for the
- * commits it makes, no prompts, no hooks, no background gc, and a clean `GIT_*` environment so a
- * caller's `GIT_DIR` (say, inside a hook) can never redirect an operation to another repository.
+ * The one way loopwright runs git, for the whole codebase: an argument array (never a shell), a
+ * fixed identity for the commits it makes, and a hardened invocation so that nothing an agent can
+ * write (a workspace's `.git/config`, hooks, `.gitattributes`, `info/`, a `.git` file) makes git run
+ * a program or look at another repository:
+ *
+ * - no system or global config (`GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL=/dev/null`);
+ * - a scrubbed environment: only {@link GIT_ENV_ALLOWLIST} of the caller's variables, never a
+ *   credential, never a caller's `GIT_*` (a `GIT_DIR` inside a hook cannot redirect an operation);
+ * - `-c` overrides (highest precedence) for every config key that names a program or a path git
+ *   would run or read: hooks, fsmonitor, pager, editor, askpass, ssh, external diff, credential
+ *   helpers, attribute file, gpg; and network transports off (`protocol.allow=never`, only `file`);
+ * - `--no-ext-diff --no-textconv` added to `diff`, `log` and `show`;
+ * - with {@link RunGitOptions.gitDir} the repository is named explicitly (`GIT_DIR`, `GIT_WORK_TREE`),
+ *   so it is never discovered from an agent-writable directory.
+ *
+ * Filter drivers (`filter.<name>.clean`) cannot be switched off by name; they are only ever defined
+ * in a repository's own config, which for a workspace is checked before use (workspace-integrity.ts)
+ * and which the orchestrator's commits bypass altogether (`hash-object --no-filters`).
  */
 import { execa } from 'execa';
-import { LoopwrightError } from '../errors.js';
+import { stat } from 'node:fs/promises';
+import { BadInputError, LoopwrightError } from '../errors.js';
 
 /** Author and committer of every commit loopwright makes itself. */
 export const LOOPWRIGHT_IDENTITY = { name: 'loopwright', email: 'loopwright@localhost' } as const;
 
+/** The caller's environment variables git may see; everything else is dropped. */
+export const GIT_ENV_ALLOWLIST: readonly string[] = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'];
+
 /**
- * Config applied to every invocation. Hooks and fsmonitor are off because orchestrator operations
- * are mechanical and must not run repository code; gc is off so no detached `git gc` outlives the call.
+ * Config applied to every invocation, as `-c` pairs (these beat every config file). Each entry
+ * either stops git running a program named by config, or keeps a repository's state from
+ * changing what a mechanical orchestrator operation does.
  */
-const BASE_CONFIG = [
-  '-c',
+export const HARDENED_CONFIG: readonly string[] = [
   'core.hooksPath=/dev/null',
-  '-c',
   'core.fsmonitor=false',
-  '-c',
-  'commit.gpgsign=false',
-  '-c',
-  'tag.gpgsign=false',
-  '-c',
-  'gc.auto=0',
-  '-c',
-  'maintenance.auto=false',
-  '-c',
+  'core.untrackedCache=false',
+  'core.pager=cat',
+  'core.editor=false',
+  'core.askPass=',
+  'core.sshCommand=false',
+  'core.gitProxy=',
+  'core.attributesFile=/dev/null',
+  'core.excludesFile=/dev/null',
   'core.quotepath=false',
-  '-c',
+  'credential.helper=',
+  'diff.external=',
+  'safe.directory=*',
+  'protocol.allow=never',
+  'protocol.file.allow=always',
+  'submodule.recurse=false',
+  'fetch.recurseSubmodules=false',
+  'transfer.fsckObjects=true',
+  'commit.gpgsign=false',
+  'tag.gpgsign=false',
+  'gpg.program=false',
+  'gc.auto=0',
+  'maintenance.auto=false',
   'advice.detachedHead=false',
-] as const;
+];
+
+const HARDENED_ARGS: readonly string[] = HARDENED_CONFIG.flatMap((pair) => ['-c', pair]);
+
+/** Subcommands that could run an external diff or textconv program. */
+const DIFF_LIKE = new Set(['diff', 'log', 'show']);
 
 /** git exited with a status the caller did not expect (or could not be started). */
 export class GitError extends LoopwrightError {
@@ -51,6 +85,13 @@ export class GitError extends LoopwrightError {
   }
 }
 
+/** git is not installed (not on PATH). */
+export class GitMissingError extends LoopwrightError {
+  constructor(options?: { cause?: unknown }) {
+    super('GIT_MISSING', 'git not found on PATH; install git', options);
+  }
+}
+
 /** What a git invocation printed and how it exited. */
 export interface GitResult {
   readonly stdout: string;
@@ -62,13 +103,23 @@ export interface GitResult {
 export interface RunGitOptions {
   /** Exit codes that are answers rather than failures (e.g. `[0, 1]` for `diff --quiet`). Default `[0]`. */
   readonly okExitCodes?: readonly number[];
-  /** Extra environment variables (e.g. `GIT_LFS_SKIP_SMUDGE`). */
+  /** Extra environment variables set by loopwright itself (e.g. `GIT_INDEX_FILE`). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The repository's git dir, named explicitly (no discovery from `cwd`). */
+  readonly gitDir?: string;
+  /** The work tree for `gitDir` (omitted: none, a bare view). */
+  readonly workTree?: string;
+  /** Bytes written to git's stdin. */
+  readonly input?: string | Uint8Array;
+  /** Caller's environment to take {@link GIT_ENV_ALLOWLIST} from (default `process.env`). */
+  readonly baseEnv?: NodeJS.ProcessEnv;
+  /** Kill git after this long (default: no limit). */
+  readonly timeoutMs?: number;
 }
 
 /**
  * Run `git <args>` in `cwd` and return its output; throws {@link GitError} for any exit code not
- * listed in `okExitCodes`.
+ * listed in `okExitCodes`, {@link GitMissingError} when git is not installed.
  *
  * @example
  * ```ts
@@ -81,21 +132,31 @@ export async function runGit(
   options: RunGitOptions = {},
 ): Promise<GitResult> {
   const okExitCodes = options.okExitCodes ?? [0];
-  const result = await execa('git', [...BASE_CONFIG, ...args], {
+  const result = await execa('git', hardenedArgs(args), {
     cwd,
-    env: gitEnv(options.env),
+    env: gitEnv(options),
     extendEnv: false,
     reject: false,
-    stdin: 'ignore',
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     stripFinalNewline: false,
     encoding: 'utf8',
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
   });
+  if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && !result.exitCode)
+    throw new GitMissingError({ cause: result.cause });
   if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
     throw new GitError(args, cwd, result.exitCode, result.stderr || (result.message ?? ''), {
       cause: result.cause,
     });
   }
   return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+}
+
+/** The full argument list: hardening first, then the caller's, with diff programs off. */
+export function hardenedArgs(args: readonly string[]): string[] {
+  const [sub, ...rest] = args;
+  const tail = sub && DIFF_LIKE.has(sub) ? [sub, '--no-ext-diff', '--no-textconv', ...rest] : args;
+  return [...HARDENED_ARGS, ...tail];
 }
 
 /**
@@ -121,33 +182,88 @@ export function splitNul(output: string): string[] {
 }
 
 /** The sha a revision names, or null if it names no commit. */
-export async function resolveCommit(cwd: string, rev: string): Promise<string | null> {
+export async function resolveCommit(
+  cwd: string,
+  rev: string,
+  options: Pick<RunGitOptions, 'gitDir'> = {},
+): Promise<string | null> {
   const { stdout, exitCode } = await runGit(
     cwd,
     ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`],
-    {
-      okExitCodes: [0, 1, 128],
-    },
+    { okExitCodes: [0, 1, 128], ...options },
   );
   return exitCode === 0 ? stdout.trim() : null;
 }
 
-/** The process environment minus every `GIT_*` variable, plus loopwright's fixed settings. */
-function gitEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+/** The environment of every git process: the allow-list, then loopwright's fixed settings. */
+function gitEnv(options: RunGitOptions): Record<string, string> {
+  const base = options.baseEnv ?? process.env;
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('GIT_')) env[key] = value;
+  for (const key of GIT_ENV_ALLOWLIST) {
+    const value = base[key];
+    if (value !== undefined) env[key] = value;
   }
   return {
     ...env,
     LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
+    GIT_OPTIONAL_LOCKS: '0',
     GIT_AUTHOR_NAME: LOOPWRIGHT_IDENTITY.name,
     GIT_AUTHOR_EMAIL: LOOPWRIGHT_IDENTITY.email,
     GIT_COMMITTER_NAME: LOOPWRIGHT_IDENTITY.name,
     GIT_COMMITTER_EMAIL: LOOPWRIGHT_IDENTITY.email,
-    ...extra,
+    ...(options.gitDir ? { GIT_DIR: options.gitDir } : {}),
+    ...(options.workTree ? { GIT_WORK_TREE: options.workTree } : {}),
+    ...options.env,
   };
+}
+
+/** The absolute top-level directory of the work tree containing `dir` (a registered repository). */
+export async function gitTopLevel(dir: string, baseEnv?: NodeJS.ProcessEnv): Promise<string> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) throw new BadInputError(`no such directory: ${dir}`);
+  const result = await runGit(dir, ['rev-parse', '--show-toplevel'], {
+    okExitCodes: [0, 128],
+    ...(baseEnv ? { baseEnv } : {}),
+  });
+  const top = result.stdout.trim();
+  if (result.exitCode !== 0 || !top) {
+    const why = result.stderr
+      .trim()
+      .split('\n')[0]
+      ?.replace(/^fatal:\s*/, '');
+    throw new BadInputError(`not a git repository: ${dir}${why ? ` (${why})` : ''}`);
+  }
+  return top;
+}
+
+/** The branch HEAD points at (`symbolic-ref --short HEAD`), or null when HEAD is detached. */
+export async function currentBranch(
+  top: string,
+  baseEnv?: NodeJS.ProcessEnv,
+): Promise<string | null> {
+  const result = await runGit(top, ['symbolic-ref', '--quiet', '--short', 'HEAD'], {
+    okExitCodes: [0, 1, 128],
+    ...(baseEnv ? { baseEnv } : {}),
+  });
+  const branch = result.stdout.trim();
+  return result.exitCode === 0 && branch ? branch : null;
+}
+
+/** True when `refs/heads/<branch>` exists and points at a commit. */
+export async function branchExists(
+  top: string,
+  branch: string,
+  baseEnv?: NodeJS.ProcessEnv,
+): Promise<boolean> {
+  const result = await runGit(
+    top,
+    ['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${branch}^{commit}`],
+    { okExitCodes: [0, 1, 128], ...(baseEnv ? { baseEnv } : {}) },
+  );
+  return result.exitCode === 0;
 }
 
 /** Options for {@link runGitBytes}. */
@@ -171,15 +287,18 @@ export async function runGitBytes(
   options: RunGitBytesOptions = {},
 ): Promise<Buffer> {
   const okExitCodes = options.okExitCodes ?? [0];
-  const result = await execa('git', [...BASE_CONFIG, ...args], {
+  const result = await execa('git', hardenedArgs(args), {
     cwd,
-    env: gitEnv(options.env),
+    env: gitEnv(options),
     extendEnv: false,
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     stripFinalNewline: false,
     encoding: 'buffer',
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
   });
+  if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && !result.exitCode)
+    throw new GitMissingError({ cause: result.cause });
   if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
     const stderr = Buffer.from(result.stderr ?? '').toString('utf8');
     throw new GitError(args, cwd, result.exitCode, stderr || (result.message ?? ''), {

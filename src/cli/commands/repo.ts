@@ -11,7 +11,7 @@ import {
 import { BadInputError, NotFoundError } from '../../errors.js';
 import { expectPositionals, nonBlank, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, CliIo, Command } from '../command.js';
-import { branchExists, currentBranch, gitTopLevel } from '../git.js';
+import { branchExists, currentBranch, gitTopLevel } from '../../workspace/git.js';
 import { printJson, printLine, printTable } from '../output.js';
 import type { RepoSettings } from '../../config/repo-settings.js';
 import { sameVendorWarning, settingsFromFlags } from '../repo-settings-flags.js';
