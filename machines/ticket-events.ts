@@ -19,6 +19,8 @@ export const REASON_CODES = [
   'LIVE_CHECK_FAILED',
   'MERGE_CONFLICT',
   'AGENT_TIMEOUT',
+  /** The GitHub pull request was closed without being merged. */
+  'PR_CLOSED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -107,6 +109,27 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('CANCEL'), reason: note }),
   z.object({ type: z.literal('NOTE'), text: z.string().min(1).max(4000) }),
   z.object({ type: z.literal('REPLAY') }),
+  // The GitHub SHIP path (src/integrations/github): the PR is the reporting work's result; the
+  // review, merge and close arrive later from webhooks or polling, keyed by their GitHub ids.
+  z.object({
+    type: z.literal('PR_OPENED'),
+    ...workRun,
+    number: z.number().int().positive(),
+    url: z.string().max(2000),
+  }),
+  z.object({ type: z.literal('PR_APPROVED'), reviewId: z.number().int().nonnegative() }),
+  z.object({
+    type: z.literal('PR_CHANGES_REQUESTED'),
+    reviewId: z.number().int().nonnegative(),
+    findings: z.array(z.string().max(4000)).min(1).max(200),
+  }),
+  z.object({
+    type: z.literal('PR_CHECKS_FAILED'),
+    ...workRun,
+    findings: z.array(z.string().max(4000)).min(1).max(200),
+  }),
+  z.object({ type: z.literal('PR_MERGED'), commit: z.string().regex(/^[0-9a-f]{7,64}$/) }),
+  z.object({ type: z.literal('PR_CLOSED'), detail: z.string().max(4000).optional() }),
 ]);
 
 /** An event as the machine sees it (defaults applied). */
@@ -133,6 +156,16 @@ export const RUN_RESULT_EVENTS = [
   'MERGE_CONFLICT',
   'LIVE_CHECK_PASSED',
   'LIVE_CHECK_FAILED',
+  'PR_OPENED',
+  'PR_CHECKS_FAILED',
+] as const satisfies readonly TicketEventType[];
+
+/** Events a tracker integration sends (a webhook delivery or a poll saw them on GitHub). */
+export const INTEGRATION_EVENTS = [
+  'PR_APPROVED',
+  'PR_CHANGES_REQUESTED',
+  'PR_MERGED',
+  'PR_CLOSED',
 ] as const satisfies readonly TicketEventType[];
 
 /** Events only a human operator sends; they are journaled with the operator as actor. */

@@ -122,6 +122,15 @@ const CANCEL: TicketEventInput = { type: 'CANCEL', reason: 'duplicate' };
 const NOTE: TicketEventInput = { type: 'NOTE', text: 'looked at it' };
 const REPLAY: TicketEventInput = { type: 'REPLAY' };
 
+const PR_OPENED_EV: TicketEventInput = {
+  type: 'PR_OPENED',
+  ...run,
+  number: 5,
+  url: 'https://github.test/o/r/pull/5',
+};
+const GITHUB: TicketInput = { shipVia: 'github' };
+const PR_WAIT = ['APPROVE', 'PR_APPROVED', 'PR_CHANGES_REQUESTED', 'PR_CLOSED', 'PR_MERGED'];
+
 // Journals that reach each state on the happy path (dark mode).
 const TO_PLAN_DRAFT = [START];
 const TO_CRITIQUE = [...TO_PLAN_DRAFT, planReady()];
@@ -722,6 +731,12 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     CANCEL,
     NOTE,
     REPLAY,
+    PR_OPENED: PR_OPENED_EV,
+    PR_APPROVED: { type: 'PR_APPROVED', reviewId: 1 },
+    PR_CHANGES_REQUESTED: { type: 'PR_CHANGES_REQUESTED', reviewId: 2, findings: ['a.ts:1: no'] },
+    PR_CHECKS_FAILED: { type: 'PR_CHECKS_FAILED', ...run, findings: ['ci failed'] },
+    PR_MERGED: { type: 'PR_MERGED', commit: 'abc1234' },
+    PR_CLOSED: { type: 'PR_CLOSED' },
   };
   const acceptedTypes = (snapshot: Snapshot) =>
     Object.values(SAMPLE)
@@ -748,6 +763,28 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
       TO_VERIFYING,
       {},
       [...WORKS, 'LIVE_CHECK_FAILED', 'LIVE_CHECK_PASSED', 'REPLAY'],
+    ],
+    ['SHIP.publishing', TO_MERGING, GITHUB, [...WORKS, 'PR_OPENED', 'REPLAY']],
+    ['SHIP.awaiting_review', [...TO_MERGING, PR_OPENED_EV], GITHUB, [...WORKS, ...PR_WAIT]],
+    [
+      'SHIP.awaiting_merge',
+      [...TO_MERGING, PR_OPENED_EV, { type: 'PR_APPROVED', reviewId: 1 }],
+      { ...GITHUB, mode: 'copilot' },
+      [...WORKS, 'APPROVE', 'PR_CHANGES_REQUESTED', 'PR_CLOSED', 'PR_MERGED'],
+    ],
+    [
+      'SHIP.pr_merging',
+      [...TO_MERGING, PR_OPENED_EV, { type: 'PR_APPROVED', reviewId: 1 }],
+      GITHUB,
+      [
+        ...WORKS,
+        'MERGED',
+        'MERGE_CONFLICT',
+        'PR_CHECKS_FAILED',
+        'PR_CLOSED',
+        'PR_MERGED',
+        'REPLAY',
+      ],
     ],
     ['BLOCKED', [...TO_BUILD, BLOCK], {}, ['CANCEL', 'UNBLOCK']],
     ['ESCALATED', [...TO_BUILD, TIMEOUT], {}, ['CANCEL', 'REJECT', 'RETRY']],

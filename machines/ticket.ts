@@ -19,7 +19,7 @@ import type { Phase, ReasonCode, Role, TicketEvent } from './ticket-events.js';
 export * from './ticket-events.js';
 
 /** Bumped whenever a change to this file could make an old journal replay differently. */
-export const MACHINE_VERSION = 'ticket/1';
+export const MACHINE_VERSION = 'ticket/2';
 
 export const TOP_STATES = [
   'QUEUED',
@@ -69,10 +69,14 @@ export const WORK_ACTIONS = [
   'requestSchedule',
   'notifyDependents',
   'releaseWorkspace',
+  'publishPr',
+  'mergePr',
 ] as const;
 export type WorkAction = (typeof WORK_ACTIONS)[number];
 
 export type ShipMode = 'dark' | 'copilot';
+/** How SHIP reaches the base: a local merge (default) or a GitHub pull request. */
+export type ShipVia = 'local' | 'github';
 
 export interface TicketLimits {
   /** Plan critique rounds before PLAN_ROUNDS_EXHAUSTED (the 6th round never starts by default). */
@@ -101,6 +105,8 @@ export const DEFAULT_LIMITS: TicketLimits = {
 export interface TicketInput {
   readonly mode?: ShipMode;
   readonly limits?: Partial<TicketLimits>;
+  /** Omitted for local shipping, so journals written before the GitHub path replay unchanged. */
+  readonly shipVia?: ShipVia;
 }
 
 export interface TicketContext {
@@ -131,6 +137,10 @@ export interface TicketContext {
   /** True when a human, not a gate, let the ticket past a check. */
   readonly humanGated: boolean;
   readonly notes: number;
+  /** Present (as 'github') only for tickets that ship through a pull request. */
+  readonly shipVia?: ShipVia;
+  /** The ticket's pull request once the GitHub SHIP path opened (or reused) it. */
+  readonly pr?: { readonly number: number; readonly url: string };
 }
 
 type Ev<T extends TicketEvent['type']> = Extract<TicketEvent, { type: T }>;
@@ -159,6 +169,8 @@ const machineSetup = setup({
     requestSchedule: () => {},
     notifyDependents: () => {},
     releaseWorkspace: () => {},
+    publishPr: () => {},
+    mergePr: () => {},
     // Context updates.
     addCost: assign({ costUsd: ({ context, event }) => context.costUsd + costOf(event) }),
     phaseSucceeded: assign({ contractFailures: 0 }),
@@ -186,7 +198,20 @@ const machineSetup = setup({
             ? [event.detail]
             : [],
     }),
-    recordMerge: assign({ mergeCommit: ({ event }) => (event as Ev<'MERGED'>).commit }),
+    recordMerge: assign({
+      mergeCommit: ({ event }) => (event as Ev<'MERGED'> | Ev<'PR_MERGED'>).commit,
+    }),
+    recordPr: assign({
+      pr: ({ event }) => {
+        const e = event as Ev<'PR_OPENED'>;
+        return { number: e.number, url: e.url };
+      },
+    }),
+    /** A reviewer's requested changes (or failed required checks) start a fresh BUILD round. */
+    startReviewBuild: assign({
+      attempt: 1,
+      findings: ({ event }) => (event as Ev<'PR_CHANGES_REQUESTED'>).findings,
+    }),
     recordLiveEvidence: assign({
       liveEvidence: ({ event }) => (event as Ev<'LIVE_CHECK_PASSED'>).evidence,
     }),
@@ -250,6 +275,7 @@ const machineSetup = setup({
     hasPlan: ({ context }) => context.planArtifactId !== null,
     merged: ({ context }) => context.mergeCommit !== null,
     copilot: ({ context }) => context.mode === 'copilot',
+    github: ({ context }) => context.shipVia === 'github',
   },
 });
 
@@ -386,10 +412,52 @@ const retryEscalation: Transition[] = [
   })),
 ];
 
+/** Events that end a pull request's wait, whichever GitHub substate the ticket is in. */
+const prOutcomes: Transitions = {
+  PR_CHANGES_REQUESTED: { target: '#ticket.BUILD', actions: 'startReviewBuild' },
+  PR_MERGED: { target: 'verifying', actions: 'recordMerge' },
+  PR_CLOSED: { target: ESCALATED, actions: escalate('PR_CLOSED', 'SHIP') },
+  // An operator's approve asks loopwright to merge through the API now.
+  APPROVE: { target: 'pr_merging' },
+};
+
+/**
+ * The GitHub SHIP path: push and open (or reuse) the PR, then wait with no work at all for the
+ * review (webhook or poll). Approved: dark merges through the API, copilot waits for a human merge.
+ */
+const githubShipStates = {
+  publishing: {
+    entry: 'publishPr',
+    on: {
+      PR_OPENED: { target: 'awaiting_review', actions: 'recordPr' },
+      REPLAY: { target: 'publishing', reenter: true },
+    },
+  },
+  awaiting_review: {
+    on: {
+      ...prOutcomes,
+      PR_APPROVED: [{ guard: 'copilot', target: 'awaiting_merge' }, { target: 'pr_merging' }],
+    },
+  },
+  awaiting_merge: { on: prOutcomes },
+  pr_merging: {
+    entry: 'mergePr',
+    on: {
+      MERGED: { target: 'verifying', actions: 'recordMerge' },
+      MERGE_CONFLICT: { target: ESCALATED, actions: escalate('MERGE_CONFLICT', 'SHIP') },
+      PR_CHECKS_FAILED: { target: '#ticket.BUILD', actions: 'startReviewBuild' },
+      PR_MERGED: { target: 'verifying', actions: 'recordMerge' },
+      PR_CLOSED: { target: ESCALATED, actions: escalate('PR_CLOSED', 'SHIP') },
+      REPLAY: { target: 'pr_merging', reenter: true },
+    },
+  },
+} as const;
+
 export const ticketMachine = machineSetup.createMachine({
   id: 'ticket',
   initial: 'QUEUED',
   context: ({ input }) => ({
+    ...(input.shipVia === 'github' ? { shipVia: 'github' as const } : {}),
     mode: input.mode ?? 'dark',
     limits: { ...DEFAULT_LIMITS, ...input.limits },
     round: 0,
@@ -520,6 +588,7 @@ export const ticketMachine = machineSetup.createMachine({
         route: {
           always: [
             { guard: 'merged', target: 'verifying' },
+            { guard: 'github', target: 'publishing' },
             { guard: 'copilot', target: 'awaiting_approval' },
             { target: 'merging' },
           ],
@@ -538,6 +607,7 @@ export const ticketMachine = machineSetup.createMachine({
             REPLAY: { target: 'merging', reenter: true },
           },
         },
+        ...githubShipStates,
         verifying: {
           entry: 'runLiveCheck',
           on: {

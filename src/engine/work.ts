@@ -19,6 +19,8 @@ export const TASKS: Record<WorkAction, string> = {
   requestSchedule: 'schedule',
   notifyDependents: 'notify_dependents',
   releaseWorkspace: 'release_workspace',
+  publishPr: 'publish_pr',
+  mergePr: 'merge_pr',
 };
 
 /** Work whose result comes back as an event and so gets a run id to fence it. */
@@ -27,6 +29,8 @@ const REPORTING: ReadonlySet<WorkAction> = new Set([
   'freezePlan',
   'mergeBranch',
   'runLiveCheck',
+  'publishPr',
+  'mergePr',
 ]);
 
 export interface JobSpec {
