@@ -12,7 +12,8 @@ import { BadInputError, LoopwrightError } from '../errors.js';
 import { toBadInput } from './args.js';
 import type { CliContext, CliIo } from './command.js';
 import { createContext } from './context.js';
-import { printError, printLine } from './output.js';
+import { wantsJson } from './json-contract.js';
+import { printError, printJsonError, printLine } from './output.js';
 import { COMMANDS, findCommand } from './registry.js';
 
 export type { CliIo, Command, CommandEntry, CliContext } from './command.js';
@@ -46,7 +47,7 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
   try {
     return await dispatch(argv, ctx);
   } catch (error) {
-    return reportError(ctx.io, error);
+    return reportError(ctx.io, error, wantsJson(argv));
   } finally {
     await ctx.close();
   }
@@ -81,15 +82,22 @@ function wantsHelp(args: readonly string[]): boolean {
 }
 
 /**
- * One line on stderr and the exit code an error means: bad input 2, everything else 1.
+ * One line on stderr and the exit code an error means: bad input 2, everything else 1. Under
+ * `--json` the line is the contract's error document (`{"schemaVersion":1,"error":{...}}`).
  * LOOPWRIGHT_DEBUG=1 adds the stack.
  */
-export function reportError(io: CliIo, thrown: unknown): number {
+export function reportError(io: CliIo, thrown: unknown, json = false): number {
   const error = toBadInput(thrown);
   const message = error instanceof Error ? error.message : String(error);
   const badInput = error instanceof BadInputError;
+  const named = error instanceof LoopwrightError;
+  if (json) {
+    const code = named ? error.code : badInput ? 'BAD_INPUT' : 'FAILURE';
+    printJsonError(io, code, message.replace(/\s*\n\s*/g, ' ').trim());
+    return badInput ? 2 : 1;
+  }
   // Named errors are written for one line; others (e.g. a server log tail) keep their lines.
-  printError(io, error instanceof LoopwrightError ? message.replace(/\s*\n\s*/g, ' ') : message);
+  printError(io, named ? message.replace(/\s*\n\s*/g, ' ') : message);
   if (io.env.LOOPWRIGHT_DEBUG === '1' && error instanceof Error && error.stack)
     io.stderr(`${error.stack}\n`);
   return badInput ? 2 : 1;

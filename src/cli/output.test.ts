@@ -48,7 +48,11 @@ describe('formatting', () => {
 
   it('prints one JSON document with bigints as strings', () => {
     const io = capture();
-    printJson(io, { n: 1n, at: new Date('2026-01-01T00:00:00Z') });
-    expect(JSON.parse(io.out())).toEqual({ n: '1', at: '2026-01-01T00:00:00.000Z' });
+    printJson(io, { n: 1n, created_at: new Date('2026-01-01T00:00:00Z') });
+    expect(JSON.parse(io.out())).toEqual({
+      schemaVersion: 1,
+      n: '1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
   });
 });

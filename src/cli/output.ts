@@ -3,6 +3,7 @@
  * stdout for `--json`. The only place in loopwright that writes to the terminal.
  */
 import type { CliIo } from './command.js';
+import { jsonDocument, jsonErrorDocument } from './json-contract.js';
 
 /** A table column: a header and how to render a cell. */
 export interface Column<Row> {
@@ -12,11 +13,20 @@ export interface Column<Row> {
   readonly right?: boolean;
 }
 
-/** Print a value as one JSON document (Dates as ISO strings, bigint as strings). */
-export function printJson(io: CliIo, value: unknown): void {
-  io.stdout(
-    `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
-  );
+/**
+ * Print an answer as one JSON document under the contract (json-contract.ts): `schemaVersion`
+ * first, camelCase keys, ISO timestamps. Lists are wrapped in an object (`{ tickets: [...] }`).
+ */
+export function printJson<T extends object>(
+  io: CliIo,
+  value: T extends readonly unknown[] ? never : T,
+): void {
+  io.stdout(`${JSON.stringify(jsonDocument(value), null, 2)}\n`);
+}
+
+/** Print an error as the contract's JSON document on stderr (`--json` runs). */
+export function printJsonError(io: CliIo, code: string, message: string): void {
+  io.stderr(`${JSON.stringify(jsonErrorDocument(code, message))}\n`);
 }
 
 /** Print one line on stdout. */

@@ -52,7 +52,12 @@ describe('the loopwright process', () => {
   it('exits 0 after using the database, without hanging on open connections', async () => {
     const result = await runEntry(['status', '--json'], env());
     expect(result).toMatchObject({ code: 0, killed: false, stderr: '' });
-    expect(JSON.parse(result.stdout)).toEqual({ repos: [], totals: {}, total: 0 });
+    expect(JSON.parse(result.stdout)).toEqual({
+      schemaVersion: 1,
+      repos: [],
+      totals: {},
+      total: 0,
+    });
   });
 
   it('exits 2 with one line for bad input', async () => {

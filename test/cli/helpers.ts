@@ -50,7 +50,10 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
-/** Run and parse `--json` output, expecting success. */
+/**
+ * Run and parse `--json` output, expecting success; the document must follow the JSON contract
+ * (schemaVersion 1, camelCase keys). Returns it without `schemaVersion`.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: tests index into arbitrary JSON output.
 export async function runJson<T = any>(
   t: TestDb,
@@ -60,8 +63,28 @@ export async function runJson<T = any>(
   const result = await runCli(t, [...argv, '--json'], options);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
-  return JSON.parse(result.stdout) as T;
+  return parseContract(result.stdout) as T;
 }
+
+/** Parse one `--json` document, check it against the contract, return it without `schemaVersion`. */
+export function parseContract(stdout: string): Record<string, unknown> {
+  const { schemaVersion, ...rest } = JSON.parse(stdout) as Record<string, unknown>;
+  expect(schemaVersion).toBe(1);
+  expect(snakeKeys(rest)).toEqual([]);
+  return rest;
+}
+
+/** Every snake_case key in a JSON value (outside the contract's verbatim members). */
+export function snakeKeys(value: unknown, at = '$'): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => snakeKeys(v, `${at}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, member]) => [
+    ...(/^[a-z][a-z0-9]*(_[a-z0-9]+)+$/.test(key) ? [`${at}.${key}`] : []),
+    ...(VERBATIM.has(key) ? [] : snakeKeys(member, `${at}.${key}`)),
+  ]);
+}
+
+const VERBATIM = new Set(['content', 'payload', 'snapshot', 'env', 'context', 'pins']);
 
 /** Assert exit 2 with exactly one `loopwright: ...` line on stderr and nothing on stdout. */
 export function expectBadInput(result: CliResult, message?: string | RegExp): void {

@@ -15,6 +15,7 @@ import {
   runCli,
   runJson,
   send,
+  parseContract,
 } from './helpers.js';
 
 let t: TestDb;
@@ -72,10 +73,10 @@ describe('operator events', () => {
       status: 'applied',
       ticket: key,
       seq: 9,
-      from_state: 'SHIP',
-      to_state: 'SHIP',
+      fromState: 'SHIP',
+      toState: 'SHIP',
       substate: 'merging',
-      run_id: expect.any(String),
+      runId: expect.any(String),
       jobs: 1,
     });
   });
@@ -89,11 +90,12 @@ describe('operator events', () => {
       stderr: 'loopwright: APPROVE is not accepted in PLAN_DRAFT\n',
     });
     const json = await runCli(t, ['retry', key, '--json']);
-    expect(json).toMatchObject({
-      code: 1,
-      stderr: 'loopwright: RETRY is not accepted in PLAN_DRAFT\n',
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toEqual({
+      schemaVersion: 1,
+      error: { code: 'NOT_ACCEPTED', message: 'RETRY is not accepted in PLAN_DRAFT' },
     });
-    expect(JSON.parse(json.stdout)).toEqual({
+    expect(parseContract(json.stdout)).toEqual({
       status: 'rejected',
       ticket: key,
       state: 'PLAN_DRAFT',
@@ -126,8 +128,8 @@ describe('operator events', () => {
     expect(await runJson(t, ['note', key, 'waiting', 'for', 'design'])).toMatchObject({
       status: 'applied',
       seq: 2,
-      from_state: 'QUEUED',
-      to_state: 'QUEUED',
+      fromState: 'QUEUED',
+      toState: 'QUEUED',
     });
     expect(await lastRow(key)).toMatchObject({
       event_type: 'NOTE',
@@ -224,9 +226,9 @@ describe('loopwright replay', () => {
       status: 'applied',
       ticket: key,
       seq: 4,
-      rewound_to: 2,
-      from_state: 'ESCALATED',
-      to_state: 'PLAN_DRAFT',
+      rewoundTo: 2,
+      fromState: 'ESCALATED',
+      toState: 'PLAN_DRAFT',
       jobs: expect.any(Number),
     });
     expect(await lastRow(key)).toMatchObject({

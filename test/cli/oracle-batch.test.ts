@@ -76,7 +76,7 @@ describe('loopwright oracle, batch show|repin, stats', () => {
       'charter:validator': expect.any(String),
     });
     expect(shown.events).toMatchObject([
-      { event_type: 'REPINNED', actor: 'operator:tester', reason: 'first pin by hand' },
+      { eventType: 'REPINNED', actor: 'operator:tester', reason: 'first pin by hand' },
     ]);
   });
 

@@ -222,7 +222,7 @@ describe('loopwright migrate', () => {
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toMatchObject({
         applied: files,
-        already_applied: 0,
+        alreadyApplied: 0,
         source: 'LOOPWRIGHT_DATABASE_URL',
       });
       expect((await runCli(t, ['migrate'], { env })).stdout).toBe(

@@ -31,14 +31,16 @@ describe('loopwright repo add', () => {
     expect(result.stdout).toBe(
       `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2)\n`,
     );
-    const [stored] = await runJson(t, ['repo', 'list']);
+    const {
+      repos: [stored],
+    } = await runJson(t, ['repo', 'list']);
     expect(stored).toMatchObject({
       name: 'my-web-app',
       path: repo,
-      base_branch: 'trunk',
+      baseBranch: 'trunk',
       mode: 'dark',
       concurrency: 2,
-      check_cmds: [],
+      checkCmds: [],
     });
   });
 
@@ -68,14 +70,14 @@ describe('loopwright repo add', () => {
     expect(added).toEqual({
       name: 'svc_1',
       path: repo,
-      base_branch: 'release',
-      test_cmd: 'npm test',
-      live_cmd: 'curl -f localhost',
-      check_cmds: ['npm run lint', 'npm run typecheck'],
+      baseBranch: 'release',
+      testCmd: 'npm test',
+      liveCmd: 'curl -f localhost',
+      checkCmds: ['npm run lint', 'npm run typecheck'],
       concurrency: 4,
       mode: 'copilot',
       settings: expect.any(Object),
-      created_at: expect.any(String),
+      createdAt: expect.any(String),
     });
   });
 
@@ -130,7 +132,10 @@ describe('loopwright repo add', () => {
     const repo = makeGitRepo('relative');
     const result = await runCli(t, ['repo', 'add', 'relative'], { cwd: path.dirname(repo) });
     expect(result.code).toBe(0);
-    const repos = await runJson<{ name: string; path: string }[]>(t, ['repo', 'list']);
+    const { repos } = await runJson<{ repos: { name: string; path: string }[] }>(t, [
+      'repo',
+      'list',
+    ]);
     expect(repos.find((r) => r.name === 'relative')?.path).toBe(repo);
   });
 

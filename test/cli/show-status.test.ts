@@ -109,8 +109,8 @@ describe('loopwright show', () => {
       round: 0,
       reason: 'LEAD_ENCROACHMENT',
       detail: 'lead edited src/app.ts',
-      cost_usd: 0.25,
-      current_run_id: null,
+      costUsd: 0.25,
+      currentRunId: null,
     });
     expect(view.dependencies).toEqual([]);
     expect(view.dependents).toEqual([{ key: 'app-2', state: 'QUEUED' }]);
@@ -119,10 +119,10 @@ describe('loopwright show', () => {
         (r: {
           seq: number;
           event: string;
-          from_state: string;
-          to_state: string;
+          fromState: string;
+          toState: string;
           reason: string | null;
-        }) => [r.seq, r.event, r.from_state, r.to_state, r.reason],
+        }) => [r.seq, r.event, r.fromState, r.toState, r.reason],
       ),
     ).toEqual([
       [1, 'CREATED', null, 'QUEUED', null],
@@ -141,8 +141,8 @@ describe('loopwright show', () => {
         phase: 'plan_draft',
         attempt: 0,
         status: 'failed',
-        duration_ms: 62_000,
-        cost_usd: 0.25,
+        durationMs: 62_000,
+        costUsd: 0.25,
       }),
     ]);
     expect(view.rejected).toEqual([

@@ -122,7 +122,9 @@ describe('loopwright ticket list', () => {
   it('filters by repo, state (any case) and batch', async () => {
     await send(t.db, 'app-1', { type: 'START' });
     const keys = async (...args: string[]) =>
-      (await runJson<{ key: string }[]>(t, ['ticket', 'list', ...args])).map((r) => r.key);
+      (await runJson<{ tickets: { key: string }[] }>(t, ['ticket', 'list', ...args])).tickets.map(
+        (r) => r.key,
+      );
     expect(await keys('--repo', 'app')).toEqual(['app-1', 'app-2']);
     expect(await keys('--state', 'plan_draft')).toEqual(['app-1']);
     expect(await keys('--state', 'QUEUED', '--repo', 'app')).toEqual(['app-2']);
@@ -131,7 +133,7 @@ describe('loopwright ticket list', () => {
   });
 
   it('prints rows with state, substate, priority and tags as JSON', async () => {
-    const rows = await runJson(t, ['ticket', 'list', '--repo', 'app']);
+    const rows = (await runJson(t, ['ticket', 'list', '--repo', 'app'])).tickets;
     expect(rows[1]).toEqual({
       key: 'app-2',
       repo: 'app',
@@ -141,7 +143,7 @@ describe('loopwright ticket list', () => {
       priority: -5,
       tags: ['api', 'backend', 'urgent'],
       version: 1,
-      updated_at: expect.any(String),
+      updatedAt: expect.any(String),
     });
   });
 });
@@ -277,11 +279,11 @@ describe('loopwright batch', () => {
     expect(await runJson(t, ['batch', 'create', 'sprint-2'])).toEqual({
       name: 'sprint-2',
       status: 'open',
-      created_at: expect.any(String),
+      createdAt: expect.any(String),
     });
-    expect(await runJson(t, ['batch', 'list'])).toEqual([
-      { name: 'sprint-1', status: 'open', tickets: 1, live: 0, created_at: expect.any(String) },
-      { name: 'sprint-2', status: 'open', tickets: 0, live: 0, created_at: expect.any(String) },
+    expect((await runJson(t, ['batch', 'list'])).batches).toEqual([
+      { name: 'sprint-1', status: 'open', tickets: 1, live: 0, createdAt: expect.any(String) },
+      { name: 'sprint-2', status: 'open', tickets: 0, live: 0, createdAt: expect.any(String) },
     ]);
     const table = await runCli(t, ['batch', 'list']);
     expect(table.stdout).toMatch(

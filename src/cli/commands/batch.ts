@@ -43,7 +43,7 @@ async function listBatches(args: readonly string[], ctx: CliContext): Promise<nu
   expectPositionals(positionals, []);
   const batches = await listBatchSummaries(await ctx.db());
   if (values.json) {
-    printJson(ctx.io, batches);
+    printJson(ctx.io, { batches });
     return 0;
   }
   printTable(

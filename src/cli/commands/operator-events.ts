@@ -8,7 +8,7 @@ import { applyEvent, type ApplyOutcome } from '../../engine/apply-event.js';
 import { BadInputError } from '../../errors.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { CliContext, Command } from '../command.js';
-import { printError, printJson, printLine } from '../output.js';
+import { printError, printJson, printJsonError, printLine } from '../output.js';
 
 type OperatorEvent = 'APPROVE' | 'RETRY' | 'REJECT' | 'CANCEL';
 
@@ -52,7 +52,8 @@ async function applyAndReport(
   const outcome = await applyEvent(await ctx.db(), key, event, { actor: ctx.actor() });
   if (json) printJson(ctx.io, outcomeJson(outcome));
   if (outcome.status === 'rejected') {
-    printError(ctx.io, outcome.detail);
+    if (json) printJsonError(ctx.io, outcome.reason, outcome.detail);
+    else printError(ctx.io, outcome.detail);
     return 1;
   }
   if (!json) printLine(ctx.io, describeApplied(outcome));

@@ -8,7 +8,7 @@ import { rewindTicket } from '../../engine/rewind.js';
 import { BadInputError } from '../../errors.js';
 import { expectPositionals, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, Command } from '../command.js';
-import { printError, printJson, printLine } from '../output.js';
+import { printError, printJson, printJsonError, printLine } from '../output.js';
 import { describeApplied, outcomeJson } from './operator-events.js';
 
 async function replayCurrent(ctx: CliContext, key: string, json: boolean): Promise<number> {
@@ -28,7 +28,8 @@ async function replayCurrent(ctx: CliContext, key: string, json: boolean): Promi
     outcome.reason === 'NOT_ACCEPTED'
       ? `${outcome.key} is ${outcome.state}, which implies no work to replay`
       : outcome.detail;
-  printError(ctx.io, why);
+  if (json) printJsonError(ctx.io, outcome.status === 'rejected' ? outcome.reason : 'FAILURE', why);
+  else printError(ctx.io, why);
   return 1;
 }
 

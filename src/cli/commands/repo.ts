@@ -140,7 +140,7 @@ async function listRepos(args: readonly string[], ctx: CliContext): Promise<numb
   const { values, positionals } = parseCommandArgs(args, {});
   expectPositionals(positionals, []);
   const repos = await listRepositories(await ctx.db());
-  if (values.json) printJson(ctx.io, repos.map(repoJson));
+  if (values.json) printJson(ctx.io, { repos: repos.map(repoJson) });
   else printRepos(ctx.io, repos);
   return 0;
 }

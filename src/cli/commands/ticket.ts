@@ -93,7 +93,7 @@ async function listTicketsCommand(args: readonly string[], ctx: CliContext): Pro
   const filter: TicketFilter = { repo: values.repo, batch: values.batch, state };
   const rows = await listTickets(db, filter);
   if (values.json) {
-    printJson(ctx.io, rows);
+    printJson(ctx.io, { tickets: rows });
     return 0;
   }
   printTable(
