@@ -97,3 +97,16 @@ export async function boardCounts(
     .execute();
   return rows.map((r) => ({ ...r, tickets: Number(r.tickets) }));
 }
+
+/** The ticket's current run id (what fences results), or undefined when the ticket is gone. */
+export async function currentRunIdOf(
+  db: Kdb,
+  ticketId: string,
+): Promise<string | null | undefined> {
+  const row = await db
+    .selectFrom('loopwright.tickets')
+    .select('current_run_id')
+    .where('id', '=', ticketId)
+    .executeTakeFirst();
+  return row ? row.current_run_id : undefined;
+}

@@ -14,6 +14,7 @@ import type { AgentOutcome, AgentProvider } from '../agents/provider.js';
 import { createProvider } from '../agents/providers.js';
 import type { Kdb } from '../db/connection.js';
 import { latestArtifact } from '../db/artifacts.js';
+import { currentRunIdOf } from '../db/tickets.js';
 import { batchStopped } from '../oracle/tripwire.js';
 import { applyWithDiscoveries, type DiscoveredItem } from '../engine/discovered-work.js';
 import { readReport } from './report-schema.js';
@@ -80,6 +81,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     testCommand: d.repo.test_cmd ?? 'npm test',
     checks: d.repo.check_cmds,
     plan: planned?.plan ?? null,
+    planText: planned?.text ?? null,
     approvedPlanSha: planned?.sha256 ?? null,
     findings: await findingsFor(deps.db, d, phase),
   });
@@ -289,13 +291,9 @@ function watchFence(
 ): { signal: AbortSignal; stop(): void } {
   const controller = new AbortController();
   const timer = setInterval(() => {
-    void deps.db
-      .selectFrom('loopwright.tickets')
-      .select('current_run_id')
-      .where('id', '=', ticketId)
-      .executeTakeFirst()
-      .then((row) => {
-        if (row && row.current_run_id !== runId) controller.abort(new Error('superseded'));
+    void currentRunIdOf(deps.db, ticketId)
+      .then((current) => {
+        if (current !== undefined && current !== runId) controller.abort(new Error('superseded'));
       })
       .catch(() => {});
   }, FENCE_POLL_MS);

@@ -107,12 +107,13 @@ export function worktreesRoot(home: string): string {
 export async function currentPlan(
   db: Kdb,
   context: TicketContext,
-): Promise<{ plan: Plan; sha256: string | null } | null> {
+): Promise<{ plan: Plan; text: string; sha256: string | null } | null> {
   const id = context.approvedPlan?.artifactId ?? context.planArtifactId;
   if (id === null || id === undefined) return null;
   const artifact = await getArtifact(db, id);
   return {
     plan: planSchema.parse(JSON.parse(artifact.content)),
+    text: artifact.content,
     sha256: context.approvedPlan ? artifact.sha256 : null,
   };
 }

@@ -6,6 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Phase, Role } from '../../machines/ticket.js';
 import { skillsDir } from '../config/skills.js';
+import { readUntrustedFile } from '../workspace/untrusted-file.js';
 import type { Plan } from './report-schema.js';
 
 export interface Handover {
@@ -23,6 +24,8 @@ export interface Handover {
   readonly checks: readonly string[];
   /** The plan under review (critique / revise) or the approved one (red, build, validate). */
   readonly plan: Plan | null;
+  /** The plan artifact's stored content, written byte for byte (so it hashes to `approvedPlanSha`). */
+  readonly planText: string | null;
   readonly approvedPlanSha: string | null;
   readonly findings: readonly string[];
 }
@@ -43,15 +46,33 @@ const JOBS: Record<Phase, string> = {
     "The orchestrator's gates passed. Verify the change yourself and give a PASS or FAIL verdict with evidence.",
 };
 
-/** Write the handover files into a clean `.loopwright/` of the worktree. */
+/** The copies of the role charter and the report contract in every handover (read-only intent). */
+export const CHARTER_FILE = '.loopwright/charter.md';
+export const CONTRACT_FILE = '.loopwright/report-contract.md';
+
+/**
+ * Write the handover files into a clean `.loopwright/` of the workspace: task.md, the plan (its
+ * stored artifact text, byte for byte, so `sha256sum approved-plan.json` equals the digest in
+ * task.md), and copies of the role charter and report contract read from the package — an agent
+ * editing its copy changes nothing the orchestrator reads.
+ */
 export async function writeHandover(worktree: string, h: Handover): Promise<void> {
   const dir = path.join(worktree, '.loopwright');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   if (h.plan) {
     const file = h.approvedPlanSha ? 'approved-plan.json' : 'plan.json';
-    await writeFile(path.join(dir, file), `${JSON.stringify(h.plan, null, 2)}\n`);
+    await writeFile(path.join(dir, file), h.planText ?? `${JSON.stringify(h.plan, null, 2)}\n`);
   }
+  const skills = skillsDir();
+  await writeFile(
+    path.join(worktree, CHARTER_FILE),
+    await readFile(path.join(skills, h.role, 'SKILL.md'), 'utf8'),
+  );
+  await writeFile(
+    path.join(worktree, CONTRACT_FILE),
+    await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'),
+  );
   await writeFile(path.join(worktree, TASK_FILE), renderTask(h));
 }
 
@@ -72,10 +93,8 @@ export function renderTask(h: Handover): string {
       h.approvedPlanSha ? `\`.loopwright/approved-plan.json\` sha256 ${h.approvedPlanSha}` : null,
     ],
     ['plan under review', h.plan && !h.approvedPlanSha ? '`.loopwright/plan.json`' : null],
-    [
-      'report',
-      `\`.loopwright/report.json\`, contract: ${path.join(skillsDir(), 'shared/report-contract.md')}`,
-    ],
+    ['report', `\`.loopwright/report.json\`, contract: \`${CONTRACT_FILE}\``],
+    ['charter', `\`${CHARTER_FILE}\` (a copy; the orchestrator never reads it back)`],
   ];
   const lines = [`# ${h.ticketKey} — ${h.title}`, '', '| field | value |', '|---|---|'];
   for (const [k, v] of rows) if (v) lines.push(`| ${k} | ${v} |`);
@@ -100,6 +119,9 @@ export function renderTask(h: Handover): string {
   return lines.join('\n');
 }
 
+/** A repository rulebook larger than this (256 KiB) is left out of the system prompt. */
+const RULEBOOK_MAX_BYTES = 256 * 1024;
+
 /** The system prompt: the role's charter, the shared contracts it needs, and the repo's rulebook. */
 export async function systemPromptFor(role: Role, worktree: string): Promise<string> {
   const skills = skillsDir();
@@ -108,8 +130,10 @@ export async function systemPromptFor(role: Role, worktree: string): Promise<str
   if (role !== 'generator')
     parts.push(await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'));
   for (const rulebook of ['AGENTS.md', 'CLAUDE.md']) {
-    const text = await readFile(path.join(worktree, rulebook), 'utf8').catch(() => null);
-    if (text) parts.push(`# The repository's own rules (${rulebook})\n\n${text}`);
+    // Untrusted: a symlinked AGENTS.md must not put its target into the prompt.
+    const read = await readUntrustedFile(worktree, rulebook, { maxBytes: RULEBOOK_MAX_BYTES });
+    if (read.ok && read.text.trim())
+      parts.push(`# The repository's own rules (${rulebook})\n\n${read.text}`);
   }
   return parts.join('\n\n---\n\n');
 }

@@ -3,10 +3,9 @@
  * `.loopwright/report.json`, validated with zod on read. A report is never trusted as proof of
  * anything; it carries the agent's plan, verdict and discovered work, and the gates check the rest.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
 import type { Phase } from '../../machines/ticket.js';
+import { readUntrustedFile } from '../workspace/untrusted-file.js';
 
 const text = z.string().trim().min(1).max(20_000);
 const glob = z
@@ -90,20 +89,22 @@ export type ReadReport<P extends Phase> =
   | { readonly ok: true; readonly report: ReportOf<P> }
   | { readonly ok: false; readonly errors: string[] };
 
-/** Read and validate the report an agent left in its worktree. */
+/** The largest report.json read (1 MiB); a bigger one is a contract violation. */
+export const REPORT_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Read and validate the report an agent left in its workspace: a regular file (a symlink is a
+ * contract violation, its target never read), at most {@link REPORT_MAX_BYTES}, strict UTF-8 JSON.
+ */
 export async function readReport<P extends Phase>(
   worktree: string,
   phase: P,
 ): Promise<ReadReport<P>> {
-  let raw: string;
-  try {
-    raw = await readFile(path.join(worktree, REPORT_PATH), 'utf8');
-  } catch {
-    return { ok: false, errors: [`${REPORT_PATH} is missing`] };
-  }
+  const read = await readUntrustedFile(worktree, REPORT_PATH, { maxBytes: REPORT_MAX_BYTES });
+  if (!read.ok) return { ok: false, errors: [read.message] };
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = JSON.parse(read.text);
   } catch (error) {
     return { ok: false, errors: [`${REPORT_PATH} is not JSON: ${(error as Error).message}`] };
   }

@@ -1,0 +1,95 @@
+/**
+ * Reading a file an agent could have written: regular files only, never through a symlink (neither
+ * the file itself nor any directory between the trusted root and it), never a FIFO or device,
+ * size-capped, decoded as strict UTF-8. Anything else is an answer ("not a regular file"), never
+ * the content of whatever a link points at.
+ */
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Why an untrusted file was not read. */
+export type UntrustedReadFailure =
+  | 'missing'
+  | 'not-regular'
+  | 'too-large'
+  | 'not-utf8'
+  | 'unsafe-path';
+
+/** The outcome of {@link readUntrustedFile}. */
+export type UntrustedRead =
+  | { readonly ok: true; readonly text: string }
+  | { readonly ok: false; readonly why: UntrustedReadFailure; readonly message: string };
+
+/** Default cap: 1 MiB. */
+export const UNTRUSTED_READ_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Read `<root>/<relative>` as untrusted input. `root` is trusted (the orchestrator made it);
+ * every component below it must be a real directory, the last a regular file of at most
+ * `maxBytes` bytes (default {@link UNTRUSTED_READ_MAX_BYTES}).
+ *
+ * @example
+ * ```ts
+ * const r = await readUntrustedFile(ws, '.loopwright/report.json');
+ * if (!r.ok) return { errors: [r.message] };
+ * ```
+ */
+export async function readUntrustedFile(
+  root: string,
+  relative: string,
+  options: { readonly maxBytes?: number } = {},
+): Promise<UntrustedRead> {
+  const maxBytes = options.maxBytes ?? UNTRUSTED_READ_MAX_BYTES;
+  const parts = relative.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.length === 0 || parts.includes('..') || path.isAbsolute(relative))
+    return fail('unsafe-path', `${relative}: not a path inside the workspace`);
+  let dir = root;
+  for (const part of parts.slice(0, -1)) {
+    dir = path.join(dir, part);
+    const info = await lstat(dir).catch(() => null);
+    if (!info) return fail('missing', `${relative} is missing`);
+    if (!info.isDirectory())
+      return fail('not-regular', `${relative}: ${part} is not a directory (a symlink?)`);
+  }
+  const file = path.join(root, ...parts);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    // O_NOFOLLOW: a symlink fails with ELOOP; O_NONBLOCK: a FIFO cannot block the orchestrator.
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fail('missing', `${relative} is missing`);
+    if (code === 'ELOOP' || code === 'EMLINK')
+      return fail('not-regular', `${relative} is a symlink, not a regular file`);
+    return fail('not-regular', `${relative} cannot be opened (${code ?? 'error'})`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return fail('not-regular', `${relative} is not a regular file`);
+    if (info.size > maxBytes)
+      return fail('too-large', `${relative} is larger than ${maxBytes} bytes (${info.size})`);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length <= maxBytes) {
+      const { bytesRead } = await handle.read(buffer, length, maxBytes + 1 - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) return fail('too-large', `${relative} is larger than ${maxBytes} bytes`);
+    try {
+      return {
+        ok: true,
+        text: new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, length)),
+      };
+    } catch {
+      return fail('not-utf8', `${relative} is not valid UTF-8`);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function fail(why: UntrustedReadFailure, message: string): UntrustedRead {
+  return { ok: false, why, message };
+}
