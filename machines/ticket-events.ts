@@ -21,6 +21,10 @@ export const REASON_CODES = [
   'AGENT_TIMEOUT',
   /** The GitHub pull request was closed without being merged. */
   'PR_CLOSED',
+  /** The agent could not start, authenticate or reach its model; the detail names the fix. */
+  'AGENT_UNAVAILABLE',
+  /** The agent printed nothing useful for the stall period (`agentStallSeconds`) and was stopped. */
+  'AGENT_STALLED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -40,6 +44,9 @@ export type Phase = (typeof PHASES)[number];
 
 /** Gate failures the orchestrator detects itself while an agent phase is running. */
 export const GATE_REASONS = ['RED_NOT_RED', 'SCOPE_VIOLATION', 'LEAD_ENCROACHMENT'] as const;
+
+/** How an AGENT_UNAVAILABLE event escalates: the agent could not work, or stalled. */
+export const AGENT_UNAVAILABLE_REASONS = ['AGENT_UNAVAILABLE', 'AGENT_STALLED'] as const;
 
 const runResult = {
   runId: z.string().uuid(),
@@ -89,6 +96,13 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
     errors: z.array(z.string().max(4000)).min(1).max(200),
   }),
   z.object({ type: z.literal('AGENT_TIMEOUT'), ...runResult }),
+  /** The agent never did the work: no binary, no credentials, no model, or a stall. Not a contract retry. */
+  z.object({
+    type: z.literal('AGENT_UNAVAILABLE'),
+    ...runResult,
+    reason: z.enum(AGENT_UNAVAILABLE_REASONS),
+    detail: z.string().max(8000),
+  }),
   z.object({ type: z.literal('MERGED'), ...workRun, commit: z.string().regex(/^[0-9a-f]{7,64}$/) }),
   z.object({ type: z.literal('MERGE_CONFLICT'), ...workRun, detail: z.string().max(8000) }),
   z.object({ type: z.literal('LIVE_CHECK_PASSED'), ...workRun, evidence: z.string().max(8000) }),
@@ -151,6 +165,7 @@ export const RUN_RESULT_EVENTS = [
   'GATE_FAILED',
   'REPORT_INVALID',
   'AGENT_TIMEOUT',
+  'AGENT_UNAVAILABLE',
   'PLAN_FROZEN',
   'MERGED',
   'MERGE_CONFLICT',

@@ -90,6 +90,17 @@ const INVALID: TicketEventInput = {
   errors: ['report.json: evidence is required'],
 };
 const TIMEOUT: TicketEventInput = { type: 'AGENT_TIMEOUT', ...run };
+const UNAVAILABLE_DETAIL = 'generator uses claude: set ANTHROPIC_API_KEY or run `claude login`';
+const unavailable = (
+  reason: 'AGENT_UNAVAILABLE' | 'AGENT_STALLED' = 'AGENT_UNAVAILABLE',
+  costUsd = 0,
+): TicketEventInput => ({
+  type: 'AGENT_UNAVAILABLE',
+  ...run,
+  costUsd,
+  reason,
+  detail: UNAVAILABLE_DETAIL,
+});
 const MERGED: TicketEventInput = { type: 'MERGED', ...run, commit: 'abc1234' };
 const CONFLICT: TicketEventInput = {
   type: 'MERGE_CONFLICT',
@@ -421,6 +432,33 @@ describe('agent contract and timeouts', () => {
     expect(snapshot.value).toBe('ESCALATED');
     expect(snapshot.context).toMatchObject({ reason: 'AGENT_TIMEOUT', returnTo: topOf(state) });
   });
+
+  it.each(AGENT_STATES)(
+    'escalates AGENT_UNAVAILABLE from $name with the fix, using no contract retry',
+    (state) => {
+      const { snapshot } = drive([...state.path, unavailable()]);
+      expect(snapshot.value).toBe('ESCALATED');
+      expect(snapshot.context).toMatchObject({
+        reason: 'AGENT_UNAVAILABLE',
+        detail: UNAVAILABLE_DETAIL,
+        returnTo: topOf(state),
+        contractFailures: 0,
+      });
+    },
+  );
+
+  it('escalates a stall as AGENT_STALLED, and RETRY sends the same agent phase again', () => {
+    const escalated = drive([...TO_BUILD, unavailable('AGENT_STALLED')]);
+    expect(escalated.snapshot.context.reason).toBe('AGENT_STALLED');
+    const retried = step(escalated.snapshot, RETRY);
+    expect(retried.snapshot.value).toBe('BUILD');
+    expect(retried.snapshot.context).toMatchObject({ reason: null, detail: null });
+  });
+
+  it('charges the cost an unavailable agent reported', () => {
+    const next = drive([...TO_BUILD, unavailable('AGENT_UNAVAILABLE', 0.5)]);
+    expect(next.snapshot.context.costUsd).toBe(drive(TO_BUILD).snapshot.context.costUsd + 0.5);
+  });
 });
 
 describe('budgets', () => {
@@ -717,6 +755,7 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     GATE_FAILED: gate('SCOPE_VIOLATION'),
     REPORT_INVALID: INVALID,
     AGENT_TIMEOUT: TIMEOUT,
+    AGENT_UNAVAILABLE: unavailable(),
     MERGED,
     MERGE_CONFLICT: CONFLICT,
     LIVE_CHECK_PASSED: LIVE_OK,
@@ -744,7 +783,7 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
       .map((event) => event.type)
       .sort();
   const WORKS = ['BLOCK', 'BUDGET_EXCEEDED', 'CANCEL', 'VERIFIER_CHANGED'];
-  const AGENT = [...WORKS, 'AGENT_TIMEOUT', 'REPLAY', 'REPORT_INVALID'];
+  const AGENT = [...WORKS, 'AGENT_TIMEOUT', 'AGENT_UNAVAILABLE', 'REPLAY', 'REPORT_INVALID'];
   // Every state, how to reach it, and what it accepts besides NOTE. A lead's only gate is
   // encroachment, so the sample SCOPE_VIOLATION is not accepted in PLAN_DRAFT or revise.
   const EVERY_STATE: [string, readonly TicketEventInput[], TicketInput, readonly string[]][] = [

@@ -19,7 +19,7 @@ import type { Phase, ReasonCode, Role, TicketEvent } from './ticket-events.js';
 export * from './ticket-events.js';
 
 /** Bumped whenever a change to this file could make an old journal replay differently. */
-export const MACHINE_VERSION = 'ticket/2';
+export const MACHINE_VERSION = 'ticket/3';
 
 export const TOP_STATES = [
   'QUEUED',
@@ -147,7 +147,12 @@ type Ev<T extends TicketEvent['type']> = Extract<TicketEvent, { type: T }>;
 const costOf = (event: TicketEvent): number => ('costUsd' in event ? event.costUsd : 0);
 const eventText = (event: TicketEvent): string | null => {
   if ('detail' in event && event.detail) return event.detail;
-  if ('reason' in event && typeof event.reason === 'string' && event.type !== 'GATE_FAILED')
+  if (
+    'reason' in event &&
+    typeof event.reason === 'string' &&
+    event.type !== 'GATE_FAILED' &&
+    event.type !== 'AGENT_UNAVAILABLE'
+  )
     return event.reason;
   if (event.type === 'REPORT_INVALID') return event.errors.join('\n');
   return null;
@@ -218,7 +223,9 @@ const machineSetup = setup({
     escalate: assign(
       (args, params: { reason: ReasonCode | 'FROM_EVENT'; from: ResumableState }) => ({
         reason:
-          params.reason === 'FROM_EVENT' ? (args.event as Ev<'GATE_FAILED'>).reason : params.reason,
+          params.reason === 'FROM_EVENT'
+            ? (args.event as Ev<'GATE_FAILED'> | Ev<'AGENT_UNAVAILABLE'>).reason
+            : params.reason,
         detail: eventText(args.event),
         returnTo: params.from,
       }),
@@ -347,6 +354,8 @@ function agentState(
       },
     ]),
     AGENT_TIMEOUT: withCost([{ target: ESCALATED, actions: [escalate('AGENT_TIMEOUT', from)] }]),
+    // Not the agent's fault and not a contract failure: no retry is used up; a person fixes it.
+    AGENT_UNAVAILABLE: withCost([{ target: ESCALATED, actions: [escalate('FROM_EVENT', from)] }]),
   };
   for (const [type, t] of Object.entries(success)) {
     on[type as TicketEvent['type']] = withCost(toArray(t as Transition | Transition[]));
