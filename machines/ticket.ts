@@ -15,28 +15,13 @@
  */
 import { assign, setup, type TransitionConfig } from 'xstate';
 import type { Phase, ReasonCode, Role, TicketEvent } from './ticket-events.js';
+import { TOP_STATES, type TicketState } from './ticket-states.js';
 
 export * from './ticket-events.js';
+export { TOP_STATES, type TicketState };
 
 /** Bumped whenever a change to this file could make an old journal replay differently. */
 export const MACHINE_VERSION = 'ticket/3';
-
-export const TOP_STATES = [
-  'QUEUED',
-  'PLAN_DRAFT',
-  'PLAN_NEGOTIATE',
-  'PLAN_APPROVED',
-  'RED',
-  'BUILD',
-  'VALIDATE',
-  'SHIP',
-  'LIVE',
-  'BLOCKED',
-  'ESCALATED',
-  'DEAD_LETTER',
-  'CANCELLED',
-] as const;
-export type TicketState = (typeof TOP_STATES)[number];
 
 /** States a ticket can be sent back to after BLOCKED, ESCALATED or DEAD_LETTER. */
 export const RESUMABLE_STATES = [

@@ -7,8 +7,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { resolveHome } from '../config/home.js';
 import { DatabaseUnavailableError, LoopwrightError } from '../errors.js';
-import { ensureEmbeddedServer, embeddedServerStatus } from './embedded/index.js';
-import { migrate } from './migrate.js';
+import { ensureSchema } from './schema-check.js';
 import type { Database } from './schema.js';
 
 export type DatabaseSource = 'LOOPWRIGHT_DATABASE_URL' | 'DATABASE_URL' | 'embedded';
@@ -39,6 +38,8 @@ export async function resolveDatabaseTarget(
     return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, source: 'DATABASE_URL' };
   const home = resolveHome(env);
+  // Loaded only here: commands on a configured URL never pay for the embedded server's code.
+  const { ensureEmbeddedServer, embeddedServerStatus } = await import('./embedded/index.js');
   if (start) return { url: (await ensureEmbeddedServer(home)).url, source: 'embedded' };
   const status = await embeddedServerStatus(home);
   if (!status.url)
@@ -79,7 +80,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   const handle = connect(target, options.max);
   try {
     await handle.pool.query('select 1');
-    if (options.migrate !== false) await migrate(handle.pool);
+    if (options.migrate !== false) await ensureSchema(handle.pool);
     return handle;
   } catch (error) {
     await handle.close();

@@ -4,28 +4,20 @@
  * lock, so each file runs exactly once, inside its own transaction. A file changed after it was
  * applied is refused, not silently re-run.
  */
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runMigrations } from 'graphile-worker';
 import type pg from 'pg';
 import { MigrationError } from '../errors.js';
 import { packageRoot } from '../config/package-root.js';
 import { createWorkerLogger } from '../log/logger.js';
+import { type MigrationFile, readMigrationFiles } from './migration-files.js';
 
 /** Arbitrary constant: the advisory lock every migrator takes ("lw" + "mig" in hex-ish). */
 const MIGRATION_LOCK_KEY = 0x6c776d6967;
-const FILE_PATTERN = /^(\d{4})_[a-z0-9_]+\.sql$/;
 
 export interface MigrationResult {
   readonly applied: readonly string[];
   readonly alreadyApplied: number;
-}
-
-interface MigrationFile {
-  readonly name: string;
-  readonly sql: string;
-  readonly sha256: string;
 }
 
 /**
@@ -54,16 +46,6 @@ export async function migrate(
   } finally {
     client.release();
   }
-}
-
-async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
-  const names = (await readdir(dir)).filter((n) => FILE_PATTERN.test(n)).sort();
-  return Promise.all(
-    names.map(async (name) => {
-      const sql = await readFile(path.join(dir, name), 'utf8');
-      return { name, sql, sha256: createHash('sha256').update(sql).digest('hex') };
-    }),
-  );
 }
 
 async function applyPending(

@@ -1,7 +1,7 @@
 /**
  * `loopwright status`: the board — how many tickets each repository has in each state.
  */
-import { TOP_STATES } from '../../../machines/ticket.js';
+import { TOP_STATES } from '../../../machines/ticket-states.js';
 import { listRepositories } from '../../db/repositories.js';
 import { boardCounts } from '../../db/tickets.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';

@@ -1,0 +1,42 @@
+/**
+ * Recognize an up-to-date schema with one query, so that every CLI command does not run (and
+ * load) the migrator: the applied loopwright migrations and their checksums, and graphile-worker's
+ * newest applied migration, compared with what this installation ships.
+ */
+import type pg from 'pg';
+import { graphileWorkerMigrationCount, readMigrationFiles } from './migration-files.js';
+
+const CHECK_SQL = `select
+  (select coalesce(json_object_agg(name, sha256), '{}'::json) from loopwright.schema_migrations) as ours,
+  (select coalesce(max(id), 0) from graphile_worker.migrations) as worker`;
+
+/**
+ * True when every shipped migration is applied with the same checksum, nothing unknown is applied,
+ * and graphile-worker's schema is at the installed version. False means "run the migrator", which
+ * then also reports edited or unknown migrations as errors.
+ *
+ * @example
+ * if (!(await schemaIsCurrent(pool))) await (await import('./migrate.js')).migrate(pool);
+ */
+export async function schemaIsCurrent(pool: pg.Pool): Promise<boolean> {
+  const [files, expectedWorker] = await Promise.all([
+    readMigrationFiles(),
+    graphileWorkerMigrationCount(),
+  ]);
+  let row: { ours: Record<string, string>; worker: number };
+  try {
+    row = (await pool.query(CHECK_SQL)).rows[0];
+  } catch {
+    return false; // a schema or table is missing: a fresh database
+  }
+  const applied = Object.entries(row.ours);
+  if (applied.length !== files.length || Number(row.worker) !== expectedWorker) return false;
+  return files.every((f) => row.ours[f.name] === f.sha256);
+}
+
+/** Migrate only when the schema is not already current. */
+export async function ensureSchema(pool: pg.Pool): Promise<void> {
+  if (await schemaIsCurrent(pool)) return;
+  const { migrate } = await import('./migrate.js');
+  await migrate(pool);
+}
