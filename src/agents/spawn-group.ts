@@ -19,6 +19,13 @@ import {
   type RunMember,
 } from './process-identity.js';
 import type { SpawnedGroup } from './provider.js';
+import {
+  detectSandbox,
+  prepareSandboxedLaunch,
+  type SandboxedLaunch,
+  type SandboxSpec,
+  wantsSandbox,
+} from './sandbox/index.js';
 
 /** Why a group stopped, before any provider interprets its output. */
 export type GroupEnding =
@@ -34,14 +41,20 @@ export interface GroupSpec {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
+  /** Capture at most this many bytes of stdout+stderr; crossing it kills the group (may be Infinity). */
   readonly maxOutputBytes: number;
-  readonly transcriptPath: string;
+  /** Where both streams are written, line by line; absent: no transcript file. */
+  readonly transcriptPath?: string;
   /** Between SIGTERM and SIGKILL. */
   readonly killGraceMs: number;
   readonly signal?: AbortSignal;
   readonly onSpawn?: (group: SpawnedGroup) => void | Promise<void>;
   /** Each complete stdout line within the cap, as it arrives. */
   readonly onStdoutLine?: (line: string) => void;
+  /** Every captured chunk of stdout or stderr, interleaved as it arrives (within the cap). */
+  readonly onOutput?: (chunk: Buffer) => void;
+  /** Run inside the sandbox; absent or mode `none`: a plain process group. */
+  readonly sandbox?: SandboxSpec;
 }
 
 export interface GroupResult {
@@ -73,44 +86,74 @@ const GROUP_POLL_MS = 25;
  */
 export async function runProcessGroup(spec: GroupSpec): Promise<GroupResult> {
   const started = Date.now();
-  if (spec.signal?.aborted) {
-    return {
-      ending: 'aborted',
-      exitCode: null,
-      signal: null,
-      durationMs: 0,
-      outputTruncated: false,
-      stderrTail: '',
-    };
-  }
+  if (spec.signal?.aborted) return notStarted('aborted');
   const [file, ...args] = spec.argv;
   if (!file) throw new TypeError('runProcessGroup: empty argv');
-  if (!existsSync(spec.cwd)) {
-    const failure = `working directory does not exist: ${spec.cwd}`;
-    return {
-      ending: 'spawn-failed',
-      exitCode: null,
-      signal: null,
-      durationMs: 0,
-      outputTruncated: false,
-      stderrTail: '',
-      failure,
-    };
-  }
-  mkdirSync(path.dirname(spec.transcriptPath), { recursive: true });
-  const transcript = createWriteStream(spec.transcriptPath, { flags: 'w' });
+  if (!existsSync(spec.cwd))
+    return notStarted('spawn-failed', `working directory does not exist: ${spec.cwd}`);
   const tag = randomUUID();
   const env = { ...spec.env, [PROCESS_TAG_ENV]: tag };
-  const child = spawn(file, args, {
-    cwd: spec.cwd,
+  let launch: SandboxedLaunch | undefined;
+  if (wantsSandbox(spec.sandbox)) {
+    try {
+      const command = { argv: spec.argv, env, cwd: spec.cwd };
+      launch = await prepareSandboxedLaunch(spec.sandbox, command, await detectSandbox());
+    } catch (error) {
+      return notStarted('spawn-failed', (error as Error).message);
+    }
+  }
+  let transcript: WriteStream | null = null;
+  if (spec.transcriptPath) {
+    mkdirSync(path.dirname(spec.transcriptPath), { recursive: true });
+    transcript = createWriteStream(spec.transcriptPath, { flags: 'w' });
+  }
+  try {
+    const child = launch ? spawnSandboxed(launch, spec.cwd, tag) : spawnPlain(file, args, spec.cwd, env);
+    const run = new GroupRun(spec, child, transcript, tag);
+    const result = await run.settle();
+    return { ...result, durationMs: Date.now() - started };
+  } finally {
+    if (transcript) await new Promise<void>((resolve) => transcript.end(resolve));
+    await launch?.cleanup();
+  }
+}
+
+function spawnPlain(
+  file: string,
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+): ChildProcess {
+  return spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * bwrap leads the group; it reads its options (mounts, environment) from stdin, so they never
+ * show in `ps`. Its own environment is PATH and the run's tag only.
+ */
+function spawnSandboxed(launch: SandboxedLaunch, cwd: string, tag: string): ChildProcess {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', [PROCESS_TAG_ENV]: tag };
+  const child = spawn(launch.file, launch.args, {
+    cwd,
     env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const run = new GroupRun(spec, child, transcript, tag);
-  const result = await run.settle();
-  await new Promise<void>((resolve) => transcript.end(resolve));
-  return { ...result, durationMs: Date.now() - started };
+  child.stdin?.on('error', () => {}); // bwrap died before reading: its exit says why
+  child.stdin?.end(launch.argsData);
+  return child;
+}
+
+function notStarted(ending: GroupEnding, failure?: string): GroupResult {
+  return {
+    ending,
+    exitCode: null,
+    signal: null,
+    durationMs: 0,
+    outputTruncated: false,
+    stderrTail: '',
+    ...(failure ? { failure } : {}),
+  };
 }
 
 /** One running group: capture, timers and the kill sequence. */
@@ -128,7 +171,7 @@ class GroupRun {
   constructor(
     private readonly spec: GroupSpec,
     private readonly child: ChildProcess,
-    private readonly transcript: WriteStream,
+    private readonly transcript: WriteStream | null,
     private readonly tag: string,
   ) {}
 
@@ -157,7 +200,7 @@ class GroupRun {
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();
     if (this.truncated)
-      this.transcript.write(
+      this.transcript?.write(
         `\n[loopwright: output cap of ${this.spec.maxOutputBytes} bytes reached; process group killed]\n`,
       );
     return this.result(this.ending ?? 'exit', code, signal);
@@ -250,7 +293,7 @@ class GroupRun {
           new Promise<void>((resolve) => {
             if (!stream) return resolve();
             const lines = new LineSplitter((line) => {
-              this.transcript.write(`${line}\n`);
+              this.transcript?.write(`${line}\n`);
               onLine?.(line);
             });
             stream.on('data', (chunk: Buffer) => lines.push(this.admit(chunk)));
@@ -269,12 +312,15 @@ class GroupRun {
     const room = this.spec.maxOutputBytes - this.captured;
     if (chunk.length <= room) {
       this.captured += chunk.length;
+      this.spec.onOutput?.(chunk);
       return chunk;
     }
     this.truncated = true;
     this.captured = this.spec.maxOutputBytes;
     this.stop('truncated');
-    return chunk.subarray(0, Math.max(0, room));
+    const admitted = chunk.subarray(0, Math.max(0, room));
+    if (admitted.length > 0) this.spec.onOutput?.(admitted);
+    return admitted;
   }
 
   private keepStderr(line: string): void {

@@ -51,8 +51,11 @@ export async function resolveServerOsUser(create: boolean): Promise<ServerOsUser
   );
 }
 
-/** Try shadow-utils (Debian, RHEL) then BusyBox (Alpine); returns their output for errors. */
-async function createOsUser(name: string): Promise<string> {
+/**
+ * Create a system account `name` with its own group, no home and no login shell: shadow-utils
+ * (Debian, RHEL) then BusyBox (Alpine). Returns their output, for error messages.
+ */
+export async function createOsUser(name: string): Promise<string> {
   const plans: ReadonlyArray<ReadonlyArray<readonly [string, string[]]>> = [
     [
       ['groupadd', ['--system', name]],

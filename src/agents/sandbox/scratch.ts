@@ -1,0 +1,58 @@
+/**
+ * The per-run private /tmp of a sandboxed process: a fresh host directory (mode 0700, owned by the
+ * process's user) bound at /tmp, with the private HOME inside it. Removed after the run, so
+ * nothing one run leaves in /tmp or HOME reaches the next.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { SandboxUser } from './sandbox-user.js';
+
+/**
+ * Git in the sandbox works on trees owned by someone else (the orchestrator) and needs an
+ * identity for commits; nothing else is configured.
+ */
+export const SANDBOX_GITCONFIG = `[safe]
+\tdirectory = *
+[user]
+\tname = loopwright agent
+\temail = agent@loopwright.invalid
+[init]
+\tdefaultBranch = main
+`;
+
+/**
+ * Create the scratch directory (`<tmpdir>/loopwright-sbx-XXXXXX/` with `home/.gitconfig`) and
+ * give it to `user`.
+ */
+export async function createScratch(user: SandboxUser | undefined): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'loopwright-sbx-'));
+  const home = path.join(dir, 'home');
+  await fs.mkdir(home, { mode: 0o700 });
+  const gitconfig = path.join(home, '.gitconfig');
+  await fs.writeFile(gitconfig, SANDBOX_GITCONFIG, { mode: 0o644 });
+  if (user) {
+    for (const p of [dir, home, gitconfig]) await fs.lchown(p, user.uid, user.gid);
+  }
+  await fs.chmod(dir, 0o700);
+  return dir;
+}
+
+/** Delete a scratch directory, whatever modes the process left inside it. */
+export async function removeScratch(dir: string): Promise<void> {
+  try {
+    await fs.rm(dir, { recursive: true, force: true });
+  } catch {
+    await makeRemovable(dir);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** chmod u+rwx every directory (a non-root orchestrator cannot list a 0000 directory). */
+async function makeRemovable(dir: string): Promise<void> {
+  await fs.chmod(dir, 0o700).catch(() => {});
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isDirectory()) await makeRemovable(path.join(dir, entry.name));
+  }
+}
