@@ -3,6 +3,7 @@
  * back ({@link AgentOutcome}). Types only: the implementations import from here, and the registry
  * that picks one by name lives in ./providers.ts, so nothing here depends on an implementation.
  */
+import type { SandboxSpec } from './sandbox/spec.js';
 
 /** Which agent a run is. One word, one meaning: see AGENTS.md's glossary. */
 export type AgentRole = 'lead' | 'generator' | 'validator';
@@ -59,6 +60,8 @@ export interface AgentInvocation {
   readonly onSpawn?: (group: SpawnedGroup) => void | Promise<void>;
   /** Abort = kill the group now (graceful shutdown); the status is `killed`. */
   readonly signal?: AbortSignal;
+  /** Run the agent inside the sandbox (src/agents/sandbox); absent or `none`: a plain group. */
+  readonly sandbox?: SandboxSpec;
 }
 
 export interface AgentRunOptions {

@@ -63,6 +63,7 @@ export async function runAgent(
     killGraceMs: spec.settings.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
     ...(inv.signal ? { signal: inv.signal } : {}),
     ...(inv.onSpawn ? { onSpawn: inv.onSpawn } : {}),
+    ...(inv.sandbox ? { sandbox: inv.sandbox } : {}),
     ...(spec.parser ? { onStdoutLine: spec.parser.push } : {}),
   });
   const parsed = spec.parser ? spec.parser.parsed() : { ...EMPTY_PARSE, reportedSuccess: true };

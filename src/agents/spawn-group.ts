@@ -108,7 +108,9 @@ export async function runProcessGroup(spec: GroupSpec): Promise<GroupResult> {
     transcript = createWriteStream(spec.transcriptPath, { flags: 'w' });
   }
   try {
-    const child = launch ? spawnSandboxed(launch, spec.cwd, tag) : spawnPlain(file, args, spec.cwd, env);
+    const child = launch
+      ? spawnSandboxed(launch, spec.cwd, tag)
+      : spawnPlain(file, args, spec.cwd, env);
     const run = new GroupRun(spec, child, transcript, tag);
     const result = await run.settle();
     return { ...result, durationMs: Date.now() - started };

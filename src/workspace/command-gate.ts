@@ -1,9 +1,11 @@
 /**
  * Run a repository's command (tests, lint, live check) as a gate: `/bin/sh -c` in its own process
- * group, with a time limit that kills the whole group, and only the tail of its output kept.
- * RED expects `passed: false`, GREEN and repo checks `passed: true`, the live check after merge too.
+ * group (the one runner, src/agents/spawn-group.ts, optionally inside the sandbox), with a time
+ * limit that kills the whole group, and only the tail of its output kept. RED expects
+ * `passed: false`, GREEN and repo checks `passed: true`, the live check after merge too.
  */
-import { spawn } from 'node:child_process';
+import { runProcessGroup } from '../agents/spawn-group.js';
+import type { SandboxSpec } from '../agents/sandbox/index.js';
 import { LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
 
@@ -33,6 +35,8 @@ export interface CommandGateOptions {
   readonly maxOutputBytes?: number;
   /** After a timeout: time between SIGTERM and SIGKILL to the group (default 2 s). */
   readonly killGraceMs?: number;
+  /** Run the command inside the sandbox (a test suite is agent-written code); absent: plain group. */
+  readonly sandbox?: SandboxSpec;
 }
 
 /** What the command did. `passed` is `exitCode === 0` and not timed out. */
@@ -53,7 +57,8 @@ export class CommandStartError extends LoopwrightError {
   constructor(command: string, cwd: string, options: { cause: unknown }) {
     super(
       'COMMAND_START',
-      `could not start gate command ${JSON.stringify(command)} in ${cwd}`,
+      `could not start gate command ${JSON.stringify(command)} in ${cwd}` +
+        (options.cause instanceof Error ? `: ${options.cause.message}` : ''),
       options,
     );
   }
@@ -61,10 +66,11 @@ export class CommandStartError extends LoopwrightError {
 
 /**
  * Run `command` with `/bin/sh -c` in `cwd`. Whatever is still alive in its process group when the
- * shell exits (background jobs, a timed-out test runner's children) is killed, so a gate never
- * leaves processes behind. Processes that leave the group on purpose (`setsid`) are out of reach.
+ * shell exits (background jobs, a timed-out test runner's children, daemons that called setsid:
+ * they carry the run's process tag) is killed, so a gate never leaves processes behind.
  *
- * @throws CommandStartError when the shell cannot be spawned (a failed start must never read as RED).
+ * @throws CommandStartError when the shell cannot be spawned (a failed start must never read as
+ *   RED), including a sandbox that is required but does not work.
  * @example
  * ```ts
  * const red = await runCommandGate('node --test', wt.path, { timeoutMs: 120_000 });
@@ -76,59 +82,38 @@ export async function runCommandGate(
   cwd: string,
   options: CommandGateOptions,
 ): Promise<CommandGateResult> {
-  const started = performance.now();
   const tail = createTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
-  const child = spawn('/bin/sh', ['-c', command], {
+  const result = await runProcessGroup({
+    argv: ['/bin/sh', '-c', command],
     cwd,
     env: options.env ?? defaultGateEnv(),
-    detached: true, // new session, so pid === pgid and the whole group can be signalled
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: options.timeoutMs,
+    // Only the tail is kept, so a chatty test suite is not a reason to kill it.
+    maxOutputBytes: Number.POSITIVE_INFINITY,
+    killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    onOutput: tail.push,
+    ...(options.sandbox ? { sandbox: options.sandbox } : {}),
   });
-  child.stdout.on('data', tail.push);
-  child.stderr.on('data', tail.push);
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
-    child.once('error', (cause) => reject(new CommandStartError(command, cwd, { cause })));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-
-  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  let timedOut = false;
-  let killedAt = 0;
-  let escalation: NodeJS.Timeout | undefined;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killedAt = performance.now();
+  if (result.ending === 'spawn-failed')
+    throw new CommandStartError(command, cwd, {
+      cause: new Error(result.failure ?? 'spawn failed'),
+    });
+  const timedOut = result.ending === 'timeout';
+  if (timedOut)
     logger().info(
-      { command, cwd, pgid: child.pid, timeoutMs: options.timeoutMs },
-      'Gate command timed out; killing its group',
+      { command, cwd, pgid: result.group?.pgid, timeoutMs: options.timeoutMs },
+      'Gate command timed out; its group was killed',
     );
-    signalGroup(child.pid, 'SIGTERM');
-    // A shell that ignores SIGTERM never exits on its own: escalate without waiting for it.
-    escalation = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), graceMs);
-  }, options.timeoutMs);
-  try {
-    const { code, signal } = await exited;
-    if (timedOut) await waitForGroupExit(child.pid, killedAt + graceMs);
-    signalGroup(child.pid, 'SIGKILL');
-    // Pipes close once the group is gone; don't hang on a process that escaped it.
-    await Promise.race([closed, delay(1_000)]);
-    const { output, truncated } = tail.read();
-    return {
-      passed: code === 0 && !timedOut,
-      exitCode: code,
-      signal,
-      durationMs: Math.round(performance.now() - started),
-      output,
-      outputTruncated: truncated,
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(escalation);
-    child.stdout.destroy();
-    child.stderr.destroy();
-  }
+  const { output, truncated } = tail.read();
+  return {
+    passed: result.exitCode === 0 && !timedOut,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    durationMs: result.durationMs,
+    output,
+    outputTruncated: truncated,
+    timedOut,
+  };
 }
 
 /** The allow-listed part of this process's environment. */
@@ -139,32 +124,6 @@ export function defaultGateEnv(): Record<string, string> {
     if (value !== undefined) env[key] = value;
   }
   return env;
-}
-
-/** Signal every process in the group led by `pid`; a group that is already gone is fine. */
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
-}
-
-/** Poll until no process is left in the group, or `deadline` (a performance.now() time) passes. */
-async function waitForGroupExit(pid: number | undefined, deadline: number): Promise<void> {
-  while (pid !== undefined && performance.now() < deadline) {
-    try {
-      process.kill(-pid, 0);
-    } catch {
-      return;
-    }
-    await delay(25);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** A byte buffer that keeps only the last `max` bytes pushed into it. */

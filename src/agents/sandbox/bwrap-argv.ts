@@ -5,6 +5,7 @@
  * switch with setpriv before the command runs. The network is kept: the model API must stay
  * reachable.
  */
+import path from 'node:path';
 import type { Mount } from './mounts.js';
 import type { SandboxUser } from './sandbox-user.js';
 
@@ -60,7 +61,7 @@ export function buildBwrapArgs(inv: BwrapInvocation): { options: string[]; comma
     '--bind',
     inv.scratchDir,
     SANDBOX_TMP,
-    ...inv.mounts.flatMap(mountArgs),
+    ...inv.mounts.flatMap((mount) => [...mountArgs(mount), ...openParents(mount, inv.mounts)]),
     '--clearenv',
     ...envArgs(inv),
     '--chdir',
@@ -89,6 +90,32 @@ function mountArgs(mount: Mount): string[] {
   if (mount.kind === 'hide') return ['--tmpfs', mount.path];
   if (mount.kind === 'writable') return ['--bind', mount.path, mount.path];
   return ['--ro-bind', mount.path, mount.path];
+}
+
+/**
+ * bwrap creates missing mount points with the mode of the source's parent (often 0700 root), so
+ * the dropped user could not walk down to its own workspace. The directories bwrap made for
+ * `mount` inside a tmpfs (a hide, or the private /tmp) are opened to 0755; directories that exist
+ * on the host are never touched.
+ */
+function openParents(mount: Mount, all: readonly Mount[]): string[] {
+  if (mount.kind === 'hide') return [];
+  const ancestors = [{ kind: 'hide' as const, path: SANDBOX_TMP }, ...all].filter(
+    (m) => m.path !== mount.path && isBelow(mount.path, m.path),
+  );
+  const nearest = ancestors.sort((a, b) => b.path.length - a.path.length)[0];
+  if (nearest?.kind !== 'hide') return [];
+  const args: string[] = [];
+  for (let dir = path.dirname(mount.path); dir !== nearest.path; dir = path.dirname(dir)) {
+    args.unshift('--chmod', '0755', dir);
+    if (dir === '/') break;
+  }
+  return args;
+}
+
+/** True if `p` is strictly below `dir`. */
+function isBelow(p: string, dir: string): boolean {
+  return dir === '/' ? p !== '/' : p.startsWith(`${dir}/`);
 }
 
 /** The given environment, with HOME/TMPDIR pointing into the sandbox and the user's names. */

@@ -7,22 +7,11 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { logger } from '../../log/logger.js';
+import { prepareSandboxedLaunch, type SandboxedLaunch } from './launch.js';
 import { type SandboxUser, resolveSandboxUser } from './sandbox-user.js';
+import type { SandboxStatus } from './spec.js';
 
-/** Whether bwrap works here, which uid/gid agents run as, and why not. */
-export interface SandboxStatus {
-  readonly available: boolean;
-  /** Absolute path of bwrap, when found. */
-  readonly bwrap?: string;
-  /** Absolute path of setpriv, when running as root. */
-  readonly setpriv?: string;
-  /** The account sandboxed processes run as (only when loopwright runs as root). */
-  readonly user?: SandboxUser;
-  /** Why the sandbox does not work (one line). */
-  readonly reason?: string;
-  /** What to do about it (one line). */
-  readonly fix?: string;
-}
+export type { SandboxStatus } from './spec.js';
 
 /** The fix printed when bwrap is missing or broken. */
 export const BWRAP_FIX =
@@ -69,15 +58,19 @@ async function probe(): Promise<SandboxStatus> {
   const failure = await trialRun({ ...base, available: true });
   if (failure) {
     logger().warn({ bwrap, failure }, 'Sandbox probe failed');
-    return { ...base, available: false, reason: `bwrap does not work here: ${failure}`, fix: BWRAP_FIX };
+    return {
+      ...base,
+      available: false,
+      reason: `bwrap does not work here: ${failure}`,
+      fix: BWRAP_FIX,
+    };
   }
   return { ...base, available: true };
 }
 
 /** Run `true` through the real launcher; returns the failure, or undefined when it worked. */
 async function trialRun(status: SandboxStatus): Promise<string | undefined> {
-  const { prepareSandboxedLaunch } = await import('./launch.js');
-  let launch: Awaited<ReturnType<typeof prepareSandboxedLaunch>> | undefined;
+  let launch: SandboxedLaunch | undefined;
   try {
     launch = await prepareSandboxedLaunch(
       { mode: 'bwrap', writable: [] },
@@ -90,8 +83,7 @@ async function trialRun(status: SandboxStatus): Promise<string | undefined> {
         file,
         args,
         { timeout: PROBE_TIMEOUT_MS, env: { PATH: '/usr/bin:/bin' }, killSignal: 'SIGKILL' },
-        (error, _stdout, stderr) =>
-          resolve(error ? firstLine(stderr) || error.message : undefined),
+        (error, _stdout, stderr) => resolve(error ? firstLine(stderr) || error.message : undefined),
       );
       child.stdin?.end(argsData);
     });

@@ -9,10 +9,14 @@ import { resolveHome } from '../../config/home.js';
 import { dbDirOf, PG_DATA_ENV, SYSTEM_DIR } from '../../db/embedded/layout.js';
 import { readServerConfig } from '../../db/embedded/server-config.js';
 import { buildBwrapArgs } from './bwrap-argv.js';
-import type { SandboxStatus } from './detect.js';
 import { type DefaultHides, planMounts } from './mounts.js';
 import { createScratch, removeScratch } from './scratch.js';
-import { type SandboxSpec, SandboxUnavailableError, parseSandboxSpec } from './spec.js';
+import {
+  parseSandboxSpec,
+  type SandboxSpec,
+  type SandboxStatus,
+  SandboxUnavailableError,
+} from './spec.js';
 
 /** A ready-to-spawn sandboxed process. */
 export interface SandboxedLaunch {

@@ -101,7 +101,9 @@ function resolveChecked(
   const real = resolveExisting(p);
   if (real === undefined || !inWritable(path.resolve(p))) return real;
   const owner = writable.find((w) => isInside(path.resolve(p), w.lexical));
-  const expected = owner ? path.join(owner.real, path.relative(owner.lexical, path.resolve(p))) : real;
+  const expected = owner
+    ? path.join(owner.real, path.relative(owner.lexical, path.resolve(p)))
+    : real;
   if (real !== expected)
     throw new SandboxSpecError(
       `${p} is redirected by a symlink inside a writable tree (it resolves to ${real})`,

@@ -3,14 +3,9 @@
  * switch inside the sandbox (never a user namespace that maps the agent to outside root).
  */
 import { createOsUser, isRoot, lookupOsUser } from '../../db/embedded/os-user.js';
-import { SandboxUnavailableError } from './spec.js';
+import { type SandboxUser, SandboxUnavailableError } from './spec.js';
 
-/** The account sandboxed processes run as under root. */
-export interface SandboxUser {
-  readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
-}
+export type { SandboxUser } from './spec.js';
 
 /** Name of the sandbox account; distinct from the database's `postgres` account on purpose. */
 export const SANDBOX_USER_NAME = 'loopwright-agent';

@@ -57,7 +57,9 @@ export function parseSandboxSpec(spec: unknown): SandboxSpec {
   const parsed = sandboxSpecSchema.safeParse(spec);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new SandboxSpecError(`invalid sandbox spec at ${issue?.path.join('.')}: ${issue?.message}`);
+    throw new SandboxSpecError(
+      `invalid sandbox spec at ${issue?.path.join('.')}: ${issue?.message}`,
+    );
   }
   return parsed.data;
 }
@@ -65,4 +67,26 @@ export function parseSandboxSpec(spec: unknown): SandboxSpec {
 /** True when `spec` asks for a real sandbox (absent or `none` means a plain process group). */
 export function wantsSandbox(spec: SandboxSpec | undefined): spec is SandboxSpec {
   return spec !== undefined && spec.mode === 'bwrap';
+}
+
+/** Whether bwrap works here, which uid/gid agents run as, and why not. */
+export interface SandboxStatus {
+  readonly available: boolean;
+  /** Absolute path of bwrap, when found. */
+  readonly bwrap?: string;
+  /** Absolute path of setpriv, when running as root. */
+  readonly setpriv?: string;
+  /** The account sandboxed processes run as (only when loopwright runs as root). */
+  readonly user?: SandboxUser;
+  /** Why the sandbox does not work (one line). */
+  readonly reason?: string;
+  /** What to do about it (one line). */
+  readonly fix?: string;
+}
+
+/** The account sandboxed processes run as under root. */
+export interface SandboxUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
 }
