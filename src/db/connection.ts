@@ -6,6 +6,13 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { resolveHome } from '../config/home.js';
+import {
+  backoffMs,
+  type DatabaseAvailability,
+  firstLine,
+  isTransientDbError,
+  pause,
+} from './availability.js';
 import { DatabaseUnavailableError, LoopwrightError } from '../errors.js';
 import { ensureSchema } from './schema-check.js';
 import type { Database } from './schema.js';
@@ -49,9 +56,22 @@ export async function resolveDatabaseTarget(
   return { url: status.url, source: 'embedded' };
 }
 
+/**
+ * How a pool behaves while the server is away. Without it, a failed connect fails the query at
+ * once (the CLI reports "database unavailable" and exits 1); with it, connects that fail for a
+ * transient reason (see {@link isTransientDbError}) are retried with backoff until they succeed
+ * or `signal` aborts, and `availability` says so once each way.
+ */
+export interface Patience {
+  readonly availability: DatabaseAvailability;
+  /** Abort to stop waiting (shutdown): the pending connect then fails with the last error. */
+  readonly signal: AbortSignal;
+}
+
 /** Open a pool on a URL. `max` bounds connections (default 10). */
-export function connect(target: DatabaseTarget, max = 10): Db {
-  const pool = new pg.Pool({ connectionString: target.url, max, application_name: 'loopwright' });
+export function connect(target: DatabaseTarget, max = 10, patience?: Patience): Db {
+  const config = { connectionString: target.url, max, application_name: 'loopwright' };
+  const pool = patience ? new PatientPool(config, patience) : new pg.Pool(config);
   // A client losing its connection (server restart, terminated backend) must not crash the
   // process: idle ones are dropped by the pool, busy ones fail their query, which the caller sees.
   pool.on('error', () => {});
@@ -60,10 +80,59 @@ export function connect(target: DatabaseTarget, max = 10): Db {
   return { db, pool, target, close: () => db.destroy() };
 }
 
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+/**
+ * A pg pool whose `connect` waits out an outage. Only acquiring a connection is retried — no
+ * statement was sent yet, so that is always safe; a statement cut off mid-flight still fails
+ * to its caller, who knows whether it may be repeated. `pool.query` goes through `connect` too.
+ */
+class PatientPool extends pg.Pool {
+  constructor(
+    config: pg.PoolConfig,
+    private readonly patience: Patience,
+  ) {
+    super(config);
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const acquired = this.connectPatiently();
+    if (!callback) return acquired;
+    acquired.then(
+      (client) => callback(undefined, client, (release) => client.release(release as Error)),
+      (error: Error) => callback(error, undefined, () => {}),
+    );
+    return undefined;
+  }
+
+  private async connectPatiently(): Promise<pg.PoolClient> {
+    const { availability, signal } = this.patience;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const client = await super.connect();
+        availability.up();
+        return client;
+      } catch (error) {
+        if (signal.aborted || !isTransientDbError(error)) throw error;
+        availability.down(error);
+        await pause(backoffMs(attempt), signal);
+      }
+    }
+  }
+}
+
 export interface OpenOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly migrate?: boolean;
   readonly max?: number;
+  /** Wait out outages (see {@link Patience}); `loopwright run` sets it. */
+  readonly patience?: Patience;
 }
 
 /**
@@ -77,7 +146,7 @@ export interface OpenOptions {
  */
 export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   const target = await resolveDatabaseTarget(options.env ?? process.env);
-  const handle = connect(target, options.max);
+  const handle = connect(target, options.max, options.patience);
   try {
     await handle.pool.query('select 1');
     if (options.migrate !== false) await ensureSchema(handle.pool);
@@ -85,8 +154,11 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   } catch (error) {
     await handle.close();
     if (error instanceof LoopwrightError) throw error;
+    const why = firstLine(error);
     throw new DatabaseUnavailableError(
-      `cannot use the database from ${target.source}: ${(error as Error).message}`,
+      isTransientDbError(error)
+        ? `database unavailable: ${why} (cannot use the database from ${target.source})`
+        : `cannot use the database from ${target.source}: ${why}`,
       { cause: error },
     );
   }

@@ -20,10 +20,14 @@ export async function registerPool(
   await db.insertInto('loopwright.pools').values(pool).execute();
 }
 
+/**
+ * Beat. A pool that another's sweeper retired while it was cut off (a partition longer than the
+ * stale period) is alive after all: it is un-retired, so its worker ids are claimed again.
+ */
 export async function heartbeatPool(db: Kdb, id: string): Promise<void> {
   await db
     .updateTable('loopwright.pools')
-    .set({ heartbeat_at: sql`now()` })
+    .set({ heartbeat_at: sql`now()`, stopped_at: null })
     .where('id', '=', id)
     .execute();
 }

@@ -18,6 +18,7 @@ import {
   type TicketEvent,
   type TicketEventInput,
 } from '../../machines/ticket.js';
+import { backoffMs, isTransientDbError, pause } from '../db/availability.js';
 import type { Kdb } from '../db/connection.js';
 import { recordRejected } from '../db/journal.js';
 import { findPriorOutcome } from '../db/ticket-rows.js';
@@ -72,8 +73,22 @@ export async function applyEvent(
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome> {
   const event = parseEvent(input);
-  return inTransaction(db, (trx) => applyParsedEvent(trx, ref, event, options));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await inTransaction(db, (trx) => applyParsedEvent(trx, ref, event, options));
+    } catch (error) {
+      // The connection went mid-transaction: with a key, repeating is safe — if the first try
+      // committed after all, the repeat answers with its outcome. Connects wait on their own
+      // in `run` (a patient pool), so a few tries cover an outage of any length.
+      if (!options.idempotencyKey || attempt >= OUTAGE_RETRIES || !isTransientDbError(error))
+        throw error;
+      await pause(backoffMs(attempt));
+    }
+  }
 }
+
+/** How often a keyed event is re-sent after losing its connection. */
+const OUTAGE_RETRIES = 8;
 
 /**
  * The same, on a transaction the caller already holds (e.g. the scheduler's, which starts several

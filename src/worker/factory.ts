@@ -5,17 +5,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { EventEmitter } from 'node:events';
-import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import type { TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { processStartTime } from '../agents/reap.js';
 import { packageVersion } from '../config/package-root.js';
+import {
+  DatabaseAvailability,
+  dbErrorCode,
+  firstLine,
+  isTransientDbError,
+} from '../db/availability.js';
 import type { Db } from '../db/connection.js';
 import { addWorkerId, heartbeatPool, registerPool, stopPool } from '../db/pools.js';
-import { createWorkerLogger } from '../log/logger.js';
 import { scheduleReady } from '../scheduler/schedule.js';
 import { isIdle } from './idle.js';
 import { sweepDeadPools } from './sweeper.js';
+import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
 import { createTaskList } from './tasks.js';
 
 export interface FactoryOptions {
@@ -31,6 +36,10 @@ export interface FactoryOptions {
   /** A pool silent this long is dead (default 30 s). */
   readonly staleSeconds?: number;
   readonly heartbeatMs?: number;
+  /** Shared with the handle's patient pool, so an outage is logged once per process. */
+  readonly availability?: DatabaseAvailability;
+  /** Called first in stop(): lets the handle's pending connects give up (see `Patience`). */
+  readonly stopWaiting?: () => void;
 }
 
 export interface Factory {
@@ -45,6 +54,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   const { db, pool } = o.handle;
   const poolId = randomUUID();
   const abort = new AbortController();
+  const availability = o.availability ?? new DatabaseAvailability(o.logger);
   await registerPool(db, {
     id: poolId,
     host: os.hostname(),
@@ -60,46 +70,50 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     { db, home: o.home, poolId, logger: o.logger, signal: abort.signal },
     maxActive,
   );
-  const events = new EventEmitter() as WorkerEvents;
-  const registered: Promise<void>[] = [];
-  events.on('pool:create', ({ workerPool }) =>
-    registered.push(addWorkerId(db, poolId, workerPool.id)),
-  );
-  const runner: Runner = await run({
-    pgPool: pool,
-    concurrency: o.concurrency,
-    taskList,
-    noHandleSignals: true,
-    pollInterval: 2000,
-    logger: createWorkerLogger(),
-    events,
-  });
-  await Promise.all(registered);
+  const unguard = guardUnhandledRejections(o.logger, availability);
+  let runner: SupervisedRunner;
+  try {
+    runner = await startSupervisedRunner({
+      db,
+      pool,
+      concurrency: o.concurrency,
+      taskList,
+      logger: o.logger,
+      availability,
+      onWorkerPool: (id) => addWorkerId(db, poolId, id),
+    });
+  } catch (error) {
+    unguard();
+    throw error;
+  }
   o.logger.info({ pool: poolId, concurrency: o.concurrency }, 'Factory started');
-  await scheduleReady(db, { maxActive });
+  await scheduleReady(db, { maxActive }).catch((e) =>
+    tickFailed(o.logger, availability, e, 'Scheduling failed'),
+  );
 
   let resolveDone!: (why: 'idle' | 'stopped') => void;
   const done = new Promise<'idle' | 'stopped'>((resolve) => (resolveDone = resolve));
+  const tick = (ms: number, what: string, work: () => Promise<unknown>) =>
+    setInterval(
+      () =>
+        void work().then(
+          () => availability.up(),
+          (e: unknown) => tickFailed(o.logger, availability, e, what),
+        ),
+      ms,
+    );
   const timers = [
-    setInterval(
-      () =>
-        void heartbeatPool(db, poolId).catch((e) => o.logger.warn({ err: e }, 'Heartbeat failed')),
-      o.heartbeatMs ?? 5000,
+    tick(o.heartbeatMs ?? 5000, 'Heartbeat failed', async () => {
+      await heartbeatPool(db, poolId);
+      await runner.unlockRetired();
+    }),
+    tick(10_000, 'Sweep failed', () =>
+      sweepDeadPools(db, poolId, staleSeconds, o.logger, {
+        // Right after an outage every pool looks silent: give the others time to heartbeat.
+        silenceCounts: availability.upForMs() > staleSeconds * 1000,
+      }),
     ),
-    setInterval(
-      () =>
-        void sweepDeadPools(db, poolId, staleSeconds, o.logger).catch((e) =>
-          o.logger.warn({ err: e }, 'Sweep failed'),
-        ),
-      10_000,
-    ),
-    setInterval(
-      () =>
-        void scheduleReady(db, { maxActive }).catch((e) =>
-          o.logger.warn({ err: e }, 'Scheduling failed'),
-        ),
-      5000,
-    ),
+    tick(5000, 'Scheduling failed', () => scheduleReady(db, { maxActive })),
   ];
   let stopping: Promise<void> | undefined;
   let reason: 'idle' | 'stopped' = 'stopped';
@@ -107,8 +121,12 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     (stopping ??= (async () => {
       timers.forEach(clearInterval);
       abort.abort();
-      await runner.stop().catch((e: unknown) => o.logger.warn({ err: e }, 'Runner stop failed'));
-      await stopPool(db, poolId);
+      o.stopWaiting?.();
+      await runner.stop();
+      await stopPool(db, poolId).catch((e: unknown) =>
+        o.logger.warn({ code: dbErrorCode(e), reason: firstLine(e) }, 'Pool stop not recorded'),
+      );
+      unguard();
       o.logger.info({ pool: poolId }, 'Factory stopped');
       resolveDone(reason);
     })());
@@ -123,6 +141,31 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     );
   }
   return { poolId, done, stop };
+}
+
+/** A timer's failure: an outage is logged once (availability), anything else as a warning. */
+function tickFailed(
+  logger: Logger,
+  availability: DatabaseAvailability,
+  error: unknown,
+  what: string,
+): void {
+  if (isTransientDbError(error)) availability.down(error);
+  else logger.warn({ code: dbErrorCode(error), reason: firstLine(error) }, what);
+}
+
+/**
+ * While the factory runs, a promise some library left unhandled (graphile-worker records job
+ * results without awaiting them) is logged instead of ending the process, the Node default.
+ */
+function guardUnhandledRejections(logger: Logger, availability: DatabaseAvailability): () => void {
+  const onRejection = (reason: unknown) => {
+    if (isTransientDbError(reason)) availability.down(reason);
+    else
+      logger.error({ code: dbErrorCode(reason), reason: firstLine(reason) }, 'Unhandled rejection');
+  };
+  process.on('unhandledRejection', onRejection);
+  return () => process.off('unhandledRejection', onRejection);
 }
 
 /** Poll for "no ticket can move"; two idle readings a second apart, to step over hand-offs. */

@@ -28,21 +28,34 @@ export interface SweepResult {
   readonly reapedGroups: number;
 }
 
+export interface SweepOptions {
+  /**
+   * Whether a silent heartbeat alone makes a pool dead (default true). The factory turns it off
+   * for a while after its own outage; a Postgres restart younger than `staleSeconds` turns it off
+   * too — every pool was silent then, none is dead for that. A pool whose process is gone (on
+   * this host) is dead either way.
+   */
+  readonly silenceCounts?: boolean;
+}
+
 export async function sweepDeadPools(
   db: Kdb,
   selfId: string,
   staleSeconds: number,
   logger: Logger,
+  options: SweepOptions = {},
 ): Promise<SweepResult> {
   return inTransaction(db, async (trx) => {
     const { rows } = await sql<{
       locked: boolean;
     }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
     if (!rows[0]?.locked) return { deadPools: [], reapedGroups: 0 };
+    const silence =
+      options.silenceCounts !== false && (await serverUptimeSeconds(trx)) > staleSeconds;
     const dead = (await unstoppedPools(trx, selfId)).filter(
-      (p) => p.silentSeconds > staleSeconds || diedOnThisHost(p),
+      (p) => (silence && p.silentSeconds > staleSeconds) || diedOnThisHost(p),
     );
-    const unclaimed = await unclaimedLockHolders(trx, staleSeconds);
+    const unclaimed = silence ? await unclaimedLockHolders(trx, staleSeconds) : [];
     if (dead.length === 0 && unclaimed.length === 0) return { deadPools: [], reapedGroups: 0 };
     const workerIds = [...dead.flatMap((p) => p.worker_ids ?? []), ...unclaimed];
     await sql`select graphile_worker.force_unlock_workers(${workerIds}::text[])`.execute(trx);
@@ -110,6 +123,14 @@ async function redispatchRuns(
     if (outcome.status === 'applied') redispatched++;
   }
   return redispatched;
+}
+
+/** Seconds since the Postgres server (re)started. */
+async function serverUptimeSeconds(trx: Kdb): Promise<number> {
+  const { rows } = await sql<{
+    seconds: number;
+  }>`select extract(epoch from now() - pg_postmaster_start_time())::float8 as seconds`.execute(trx);
+  return rows[0]?.seconds ?? 0;
 }
 
 /** A pool on this host whose process is gone (or whose pid now belongs to another process). */

@@ -82,7 +82,7 @@ describe('the loopwright process', () => {
     });
     expect(result).toMatchObject({ code: 1, killed: false, stdout: '' });
     expect(result.stderr).toMatch(
-      /^loopwright: cannot use the database from LOOPWRIGHT_DATABASE_URL: [^\n]+\n$/,
+      /^loopwright: database unavailable: [^\n]+ \(cannot use the database from LOOPWRIGHT_DATABASE_URL\)\n$/,
     );
   });
 });

@@ -3,8 +3,10 @@
  * can move (`--until-idle`).
  */
 import { resolveHome } from '../../config/home.js';
+import { DatabaseAvailability } from '../../db/availability.js';
+import { type Db, openDatabase } from '../../db/connection.js';
 import { logger, setLogLevel } from '../../log/logger.js';
-import { startFactory } from '../../worker/factory.js';
+import { type Factory, startFactory } from '../../worker/factory.js';
 import { activeTickets, frame, renderProgress } from '../../worker/progress.js';
 import { expectPositionals, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, Command } from '../command.js';
@@ -21,7 +23,11 @@ tickets need them. Several \`loopwright run\` processes may share one database.
   --max-active N    tickets holding a slot across the factory (default: concurrency)
   --until-idle      exit 0 once no ticket can move (all final, escalated, dead-lettered,
                     or waiting for a human)
-SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retried later.`,
+SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retried later.
+The database may restart or go away for minutes: \`run\` logs "Database unavailable, retrying"
+once, waits, logs "Database available again" and carries on; agents that were running report
+when it is back. It exits on its own only for a configuration error (wrong password, no such
+database).`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
       concurrency: { type: 'string' },
@@ -34,15 +40,37 @@ SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retr
       parseInteger('--max-active', values['max-active'], { min: 1, max: 10_000 }) ?? concurrency;
     const tty = ctx.attached && process.stdout.isTTY === true && !values.json;
     if (!tty && !ctx.io.env.LOOPWRIGHT_LOG_LEVEL) setLogLevel('info');
-    const handle = await ctx.handle();
-    const factory = await startFactory({
-      handle,
-      home: resolveHome(ctx.io.env),
-      concurrency,
-      maxActive,
-      untilIdle: values['until-idle'] === true,
-      logger: logger(),
-    });
+    const waiting = new AbortController();
+    const onEarlySignal = () => waiting.abort();
+    process.once('SIGINT', onEarlySignal);
+    process.once('SIGTERM', onEarlySignal);
+    const availability = new DatabaseAvailability(logger());
+    let handle: Db | undefined;
+    let factory: Factory;
+    try {
+      // Its own pool, patient with outages (the context's fails fast, as other commands want).
+      handle = await openDatabase({
+        env: ctx.io.env,
+        max: concurrency + 6,
+        patience: { availability, signal: waiting.signal },
+      });
+      factory = await startFactory({
+        handle,
+        availability,
+        stopWaiting: () => waiting.abort(),
+        home: resolveHome(ctx.io.env),
+        concurrency,
+        maxActive,
+        untilIdle: values['until-idle'] === true,
+        logger: logger(),
+      });
+    } catch (error) {
+      await handle?.close().catch(() => {});
+      throw error;
+    } finally {
+      process.off('SIGINT', onEarlySignal);
+      process.off('SIGTERM', onEarlySignal);
+    }
     const onSignal = () => void factory.stop();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -56,6 +84,7 @@ SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retr
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      await handle.close().catch(() => {});
     }
   },
 };

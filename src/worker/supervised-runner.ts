@@ -1,0 +1,171 @@
+/**
+ * A graphile-worker runner that stays up. graphile-worker 0.17 shuts its worker pool down when it
+ * cannot record a job's completion or failure (the database went away at that moment), and its
+ * runner then stops. Here that is an event, not an exit: the dying pool drains (agents already
+ * running finish and report), a replacement runner starts once the database answers again, and
+ * the jobs the dead pool still held locked are handed back with `force_unlock_workers` as soon as
+ * it has drained — they belong to this process, so nobody else would free them for 4 hours.
+ */
+import { EventEmitter } from 'node:events';
+import { sql } from 'kysely';
+import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import {
+  backoffMs,
+  type DatabaseAvailability,
+  dbErrorCode,
+  firstLine,
+  isTransientDbError,
+  pause,
+} from '../db/availability.js';
+import type { Kdb } from '../db/connection.js';
+import { createWorkerLogger } from '../log/logger.js';
+
+export interface SupervisedRunnerOptions {
+  readonly db: Kdb;
+  readonly pool: pg.Pool;
+  readonly concurrency: number;
+  readonly taskList: TaskList;
+  readonly logger: Logger;
+  readonly availability: DatabaseAvailability;
+  /** Called for every graphile worker pool id, before it takes a job (recorded on the pool row). */
+  readonly onWorkerPool: (workerPoolId: string) => Promise<void>;
+  readonly pollInterval?: number;
+}
+
+export interface SupervisedRunner {
+  /** Runners started so far (1 + restarts). */
+  readonly generation: () => number;
+  /** Retry handing back the jobs of drained pools (after an outage that delayed it). */
+  unlockRetired(): Promise<void>;
+  /** Graceful stop of the current runner; waits for draining ones too. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a runner and keep one running until {@link SupervisedRunner.stop}. The first start fails
+ * loudly on a configuration error (bad schema, auth); later restarts retry until they succeed.
+ */
+export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise<SupervisedRunner> {
+  let stopped = false;
+  const halt = new AbortController();
+  let generation = 0;
+  let current: Runner | undefined;
+  const draining = new Set<Promise<void>>();
+  const retired = new Set<string>();
+  let restarting: Promise<void> | undefined;
+
+  const unlockRetired = async () => {
+    if (retired.size === 0) return;
+    const ids = [...retired];
+    await sql`select graphile_worker.force_unlock_workers(${ids}::text[])`.execute(o.db);
+    for (const id of ids) retired.delete(id);
+  };
+
+  const launch = async (): Promise<Runner> => {
+    const events = new EventEmitter() as WorkerEvents;
+    const registered: Promise<void>[] = [];
+    let workerPoolId: string | undefined;
+    events.on('pool:create', ({ workerPool }) => {
+      workerPoolId = workerPool.id;
+      registered.push(o.onWorkerPool(workerPool.id));
+    });
+    let runner: Runner | undefined;
+    events.on('pool:gracefulShutdown', ({ message }) => {
+      if (stopped || runner === undefined || runner !== current) return;
+      o.logger.warn(
+        { generation, reason: firstLine(message) },
+        'Worker pool shutting down, restarting',
+      );
+      current = undefined;
+      retire(runner, workerPoolId);
+      void restart();
+    });
+    runner = await run({
+      pgPool: o.pool,
+      concurrency: o.concurrency,
+      taskList: o.taskList,
+      noHandleSignals: true,
+      pollInterval: o.pollInterval ?? 2000,
+      logger: createWorkerLogger(),
+      events,
+      // No ./crontab from whatever directory `run` was started in: loopwright has no cron items.
+      parsedCronItems: [],
+      // Batched completion: a failure to record one is handled (pool shutdown, handled above)
+      // instead of an unhandled rejection that would end the process.
+      preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+    });
+    await Promise.all(registered);
+    generation++;
+    current = runner;
+    return runner;
+  };
+
+  const retire = (runner: Runner, workerPoolId: string | undefined) => {
+    const drained = runner.promise
+      .catch(() => {})
+      .then(async () => {
+        if (workerPoolId) retired.add(workerPoolId);
+        await unlockRetired().catch(() => {}); // retried by the heartbeat tick
+      })
+      .finally(() => draining.delete(drained));
+    draining.add(drained);
+  };
+
+  const restart = () =>
+    (restarting ??= (async () => {
+      for (let attempt = 0; !stopped; attempt++) {
+        await pause(backoffMs(attempt, 10_000), halt.signal);
+        await o.availability.whenAvailable(halt.signal);
+        if (stopped) return;
+        try {
+          const runner = await launch();
+          watch(runner);
+          o.logger.warn({ generation }, 'Worker pool restarted');
+          return;
+        } catch (error) {
+          if (isTransientDbError(error)) o.availability.down(error);
+          else
+            o.logger.error(
+              { code: dbErrorCode(error), reason: firstLine(error) },
+              'Worker pool restart failed',
+            );
+        }
+      }
+    })().finally(() => (restarting = undefined)));
+
+  /** A runner whose promise settles while it is current died some other way: restart too. */
+  const watch = (runner: Runner) => {
+    runner.promise.then(
+      () => {
+        if (!stopped && current === runner) {
+          current = undefined;
+          void restart();
+        }
+      },
+      (error: unknown) => {
+        if (stopped || current !== runner) return;
+        o.logger.warn({ code: dbErrorCode(error), reason: firstLine(error) }, 'Runner ended');
+        current = undefined;
+        void restart();
+      },
+    );
+  };
+
+  watch(await launch());
+  return {
+    generation: () => generation,
+    unlockRetired,
+    async stop() {
+      stopped = true;
+      halt.abort();
+      await restarting;
+      const runner = current;
+      current = undefined;
+      if (runner)
+        await runner.stop().catch((e: unknown) => o.logger.warn({ err: e }, 'Runner stop failed'));
+      await Promise.all([...draining]);
+    },
+  };
+}
