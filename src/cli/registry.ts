@@ -71,6 +71,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('demo', 'run three tickets through the whole lifecycle on a sample repo', () =>
     import('./commands/demo.js').then((m) => m.command),
   ),
+  lazy('mcp', 'serve the factory to a Claude Code or Codex session (MCP, stdio); mcp install', () =>
+    import('./commands/mcp.js').then((m) => m.command),
+  ),
   lazy('help', 'show help for a command', () =>
     import('./commands/help.js').then((m) => m.createHelpCommand(COMMANDS)),
   ),
