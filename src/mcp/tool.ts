@@ -5,10 +5,11 @@
  * the server turns every throw into an MCP tool error with one line.
  */
 import type { z } from 'zod';
+import { SCHEMA_VERSION } from '../cli/json-contract.js';
 import type { Kdb } from '../db/connection.js';
 
-/** Version of every structured answer's shape; bumped when a field changes meaning or goes away. */
-export const MCP_SCHEMA_VERSION = 1;
+/** The CLI's JSON contract version: structured answers follow the same contract. */
+export const MCP_SCHEMA_VERSION = SCHEMA_VERSION;
 
 /** What a tool handler may use. */
 export interface ToolContext {

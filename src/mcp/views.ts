@@ -4,70 +4,40 @@
  * absolute path: transcripts are named relative to LOOPWRIGHT_HOME.
  */
 import path from 'node:path';
+import { toContract } from '../cli/json-contract.js';
 import type { TicketView } from '../cli/ticket-view.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** `show_ticket`'s answer without the plan (see tools/read-tools.ts). */
+/**
+ * `show_ticket`'s answer without the plan: the CLI's `show --json` view through the same JSON
+ * contract, each run with its transcript path relative to the home.
+ */
 export function ticketViewJson(view: TicketView, home: string, transcripts: Map<string, string>) {
-  const t = view.ticket;
+  const json = toContract(view) as Record<string, unknown>;
   return {
-    ticket: {
-      key: t.key,
-      repo: t.repo,
-      batch: t.batch,
-      title: t.title,
-      body: t.body,
-      state: t.state,
-      substate: t.substate,
-      version: t.version,
-      machineVersion: t.machine_version,
-      priority: t.priority,
-      tags: t.tags,
-      attempt: t.attempt,
-      round: t.round,
-      reason: t.reason,
-      detail: t.detail,
-      costUsd: t.cost_usd,
-      currentRunId: t.current_run_id,
-      createdAt: iso(t.created_at),
-      stateChangedAt: iso(t.state_changed_at),
-    },
-    dependencies: view.dependencies.map((d) => ({ key: d.key, state: d.state })),
-    dependents: view.dependents.map((d) => ({ key: d.key, state: d.state })),
-    timeline: view.timeline.map(timelineJson),
+    ...json,
     runs: view.runs.map((r) => ({
-      id: r.id,
-      role: r.role,
-      phase: r.phase,
-      attempt: r.attempt,
-      round: r.round,
-      status: r.status,
-      startedAt: iso(r.started_at),
-      finishedAt: iso(r.finished_at),
-      durationMs: r.duration_ms,
-      costUsd: r.cost_usd,
-      error: r.error,
+      ...(toContract(r) as Record<string, unknown>),
       transcript: relativeToHome(transcripts.get(r.id) ?? null, home),
     })),
-    gates: view.gates.map((g) => ({
-      at: iso(g.at),
-      gate: g.gate,
-      command: g.command,
-      passed: g.passed,
-      exitCode: g.exit_code,
-      durationMs: g.duration_ms,
-      runId: g.run_id,
-      artifactId: g.artifact_id,
-    })),
-    rejected: view.rejected.map((r) => ({
-      at: iso(r.at),
-      event: r.event,
-      state: r.state,
-      version: r.version,
-      actor: r.actor,
-      reason: r.reason,
-    })),
+  } as ReturnType<typeof contractView>;
+}
+
+/** The typed shape `toContract` gives a view (the fields the tools read). */
+function contractView() {
+  return {} as {
+    ticket: {
+      key: string;
+      title: string;
+      state: string;
+      substate: string | null;
+      reason: string | null;
+      detail: string | null;
+    };
+    dependencies: { key: string; state: string }[];
+    timeline: ReturnType<typeof timelineJson>[];
+    runs: { id: string; role: string; phase: string; status: string; transcript: string | null }[];
   };
 }
 
