@@ -68,6 +68,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('run', 'run the factory: execute queued work with disposable agents', () =>
     import('./commands/run.js').then((m) => m.command),
   ),
+  lazy('console', 'serve the live web console (board, tickets, needs-a-person, batches)', () =>
+    import('./commands/console.js').then((m) => m.command),
+  ),
   lazy('demo', 'run three tickets through the whole lifecycle on a sample repo', () =>
     import('./commands/demo.js').then((m) => m.command),
   ),

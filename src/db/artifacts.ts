@@ -71,3 +71,19 @@ export async function listArtifacts(
     .orderBy('id')
     .execute();
 }
+
+/** Every artifact of a ticket with its content, oldest first (what the ticket document shows). */
+export async function listArtifactsWithContent(
+  db: Kdb,
+  ticketId: string,
+  kinds: readonly ArtifactKind[],
+): Promise<Artifact[]> {
+  if (kinds.length === 0) return [];
+  return db
+    .selectFrom('loopwright.artifacts')
+    .selectAll()
+    .where('ticket_id', '=', ticketId)
+    .where('kind', 'in', kinds)
+    .orderBy('id')
+    .execute();
+}

@@ -104,3 +104,17 @@ export async function runningRunsOf(db: Kdb, poolIds: readonly string[]): Promis
     .where('status', '=', 'running')
     .execute();
 }
+
+/** One run with its ticket's key, or undefined. */
+export async function getRunById(
+  db: Kdb,
+  runId: string,
+): Promise<(AgentRun & { ticket_key: string }) | undefined> {
+  return db
+    .selectFrom('loopwright.agent_runs as r')
+    .innerJoin('loopwright.tickets as t', 't.id', 'r.ticket_id')
+    .selectAll('r')
+    .select('t.key as ticket_key')
+    .where('r.id', '=', runId)
+    .executeTakeFirst();
+}

@@ -3,6 +3,7 @@
  */
 import { resolveHome } from '../../config/home.js';
 import { redactUrl } from '../../db/connection.js';
+import { DEFAULT_CONSOLE_PORT } from '../../console/server.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { logger } from '../../log/logger.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
@@ -50,7 +51,8 @@ The database and the repository stay for you to explore.`,
   loopwright show ${first}                       # timeline, runs, gate results
   loopwright psql -c "select * from v_timeline where ticket = '${first}'"
   loopwright psql -c "select * from v_board"
-  git -C ${result.repoPath} log --oneline --graph   # the merges on main`,
+  git -C ${result.repoPath} log --oneline --graph   # the merges on main
+  loopwright console                             # the live web console: http://127.0.0.1:${DEFAULT_CONSOLE_PORT}/`,
       );
     }
     return result.tickets.every((t) => t.state === 'LIVE') ? 0 : 1;

@@ -3,6 +3,8 @@
  * can move (`--until-idle`).
  */
 import { resolveHome } from '../../config/home.js';
+import { parseHost, serveConsole } from '../../console/serve-console.js';
+import { DEFAULT_CONSOLE_PORT } from '../../console/server.js';
 import { DatabaseAvailability } from '../../db/availability.js';
 import { type Db, openDatabase } from '../../db/connection.js';
 import { logger, setLogLevel } from '../../log/logger.js';
@@ -10,12 +12,14 @@ import { type Factory, startFactory } from '../../worker/factory.js';
 import { activeTickets, frame, renderProgress } from '../../worker/progress.js';
 import { expectPositionals, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, Command } from '../command.js';
-import { printJson, printLine } from '../output.js';
+import { operatorName } from '../context.js';
+import { printError, printJson, printLine } from '../output.js';
 
 export const command: Command = {
   name: 'run',
   summary: 'run the factory: execute queued work with disposable agents',
-  usage: `usage: loopwright run [--concurrency N] [--max-active N] [--until-idle] [--json]
+  usage: `usage: loopwright run [--concurrency N] [--max-active N] [--until-idle]
+                      [--console-port N] [--console-host H] [--no-console] [--json]
 
 Starts a worker pool on the database in use: agent runs, gates, merges and live checks as
 tickets need them. Several \`loopwright run\` processes may share one database.
@@ -23,6 +27,9 @@ tickets need them. Several \`loopwright run\` processes may share one database.
   --max-active N    tickets holding a slot across the factory (default: concurrency)
   --until-idle      exit 0 once no ticket can move (all final, escalated, dead-lettered,
                     or waiting for a human)
+  --console-port N  serve the web console on this port (default ${DEFAULT_CONSOLE_PORT}; 0: any free port)
+  --console-host H  bind the console here (default 127.0.0.1; elsewhere a token is required)
+  --no-console      do not serve the console (a port already in use only skips it, with a warning)
 SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retried later.
 The database may restart or go away for minutes: \`run\` logs "Database unavailable, retrying"
 once, waits, logs "Database available again" and carries on; agents that were running report
@@ -33,11 +40,19 @@ database).`,
       concurrency: { type: 'string' },
       'max-active': { type: 'string' },
       'until-idle': { type: 'boolean' },
+      'console-port': { type: 'string' },
+      'console-host': { type: 'string' },
+      'no-console': { type: 'boolean' },
     });
     expectPositionals(positionals, []);
     const concurrency = parseInteger('--concurrency', values.concurrency, { min: 1, max: 64 }) ?? 2;
     const maxActive =
       parseInteger('--max-active', values['max-active'], { min: 1, max: 10_000 }) ?? concurrency;
+    const consolePort = parseInteger('--console-port', values['console-port'], {
+      min: 0,
+      max: 65535,
+    });
+    const consoleHost = parseHost(values['console-host']);
     const tty = ctx.attached && process.stdout.isTTY === true && !values.json;
     if (!tty && !ctx.io.env.LOOPWRIGHT_LOG_LEVEL) setLogLevel('info');
     const waiting = new AbortController();
@@ -71,6 +86,21 @@ database).`,
       process.off('SIGINT', onEarlySignal);
       process.off('SIGTERM', onEarlySignal);
     }
+    const served =
+      values['no-console'] === true
+        ? null
+        : await serveConsole({
+            handle,
+            home: resolveHome(ctx.io.env),
+            host: consoleHost,
+            port: consolePort,
+            operator: operatorName(ctx.io.env),
+            env: ctx.io.env,
+            logger: logger(),
+            // With --json stdout is the answer alone; the console's address goes to stderr.
+            print: (line) => (values.json ? ctx.io.stderr(`${line}\n`) : printLine(ctx.io, line)),
+            printError: (line) => printError(ctx.io, line),
+          });
     const onSignal = () => void factory.stop();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -78,10 +108,12 @@ database).`,
     try {
       const why = await factory.done;
       stopProgress();
-      if (values.json) printJson(ctx.io, { pool: factory.poolId, stopped: why });
+      if (values.json)
+        printJson(ctx.io, { pool: factory.poolId, stopped: why, console: served?.url ?? null });
       else printLine(ctx.io, why === 'idle' ? 'idle: no ticket can move' : 'stopped');
       return 0;
     } finally {
+      await served?.close().catch(() => {});
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await handle.close().catch(() => {});

@@ -13,6 +13,8 @@ import {
   truncate,
 } from '../output.js';
 import { loadTicketView, type TicketView } from '../ticket-view.js';
+import { resolveHome } from '../../config/home.js';
+import { BadInputError } from '../../errors.js';
 
 function printHeader(io: CliIo, view: TicketView): void {
   const t = view.ticket;
@@ -110,14 +112,27 @@ function printRejected(io: CliIo, view: TicketView): void {
 export const command: Command = {
   name: 'show',
   summary: "a ticket's state, dependencies, timeline, runs and rejected events",
-  usage: `usage: loopwright show <ticket> [--json]
+  usage: `usage: loopwright show <ticket> [--json | --html]
 
 Prints the ticket's header (state, version, attempt, round, escalation reason, current run),
 its dependencies and dependents, the journal timeline, its agent runs, the gates the
-orchestrator ran itself (RED, GREEN, repo checks, live check) and any rejected events.`,
+orchestrator ran itself (RED, GREEN, repo checks, live check) and any rejected events.
+  --html   the console's ticket document as one standalone HTML file on stdout (plan, timeline,
+           critiques, reports, verdicts, gates with output, diff, runs; no scripts):
+           loopwright show app-3 --html > app-3.html`,
   async run(args, ctx) {
-    const { values, positionals } = parseCommandArgs(args, {});
+    const { values, positionals } = parseCommandArgs(args, { html: { type: 'boolean' } });
     const [key] = expectPositionals(positionals, ['<ticket>']);
+    if (values.html && values.json) throw new BadInputError('--html and --json exclude each other');
+    if (values.html) {
+      const [{ loadTicketDocument }, { exportTicketHtml }] = await Promise.all([
+        import('../../console/ticket-document.js'),
+        import('../../console/export-html.js'),
+      ]);
+      const doc = await loadTicketDocument(await ctx.db(), key!, resolveHome(ctx.io.env));
+      ctx.io.stdout(exportTicketHtml(doc));
+      return 0;
+    }
     const view = await loadTicketView(await ctx.db(), key!);
     if (values.json) {
       printJson(ctx.io, view);

@@ -1,0 +1,144 @@
+/**
+ * What the console's board shows: one card per ticket (state, counters, age in state, the agent
+ * running for it right now), filtered by repository and batch, plus per-state counts. Two queries
+ * whatever the size of the factory: the cards, and the runs that are running.
+ */
+import { sql } from 'kysely';
+import type { Kdb } from './connection.js';
+
+/** One ticket as a board card. */
+export interface BoardCard {
+  readonly id: string;
+  readonly key: string;
+  readonly title: string;
+  readonly repo: string;
+  readonly batch: string | null;
+  readonly state: string;
+  readonly substate: string | null;
+  readonly attempt: number | null;
+  readonly round: number | null;
+  readonly reason: string | null;
+  readonly cost_usd: number | null;
+  readonly state_changed_at: Date;
+  readonly agent: RunningAgent | null;
+}
+
+/** The agent subprocess working for a ticket right now. */
+export interface RunningAgent {
+  readonly run_id: string;
+  readonly role: string;
+  readonly phase: string;
+  readonly provider: string | null;
+  readonly model: string | null;
+  readonly started_at: Date | null;
+  readonly cost_usd: number | null;
+}
+
+export interface BoardFilter {
+  readonly repo?: string | undefined;
+  readonly batch?: string | undefined;
+  /** Cards per state, most recently moved first (counts are always complete). */
+  readonly perState?: number;
+}
+
+export interface Board {
+  readonly cards: readonly BoardCard[];
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+interface CardRow extends Omit<BoardCard, 'agent'> {}
+
+function scope(filter: BoardFilter) {
+  return sql`(${filter.repo ?? null}::text is null or r.name = ${filter.repo ?? null})
+    and (${filter.batch ?? null}::text is null or b.name = ${filter.batch ?? null})`;
+}
+
+const CARD_COLUMNS = sql`t.id::text as id, t.key, t.title, r.name as repo, b.name as batch,
+  t.state, t.substate,
+  (t.snapshot -> 'context' ->> 'attempt')::int as attempt,
+  (t.snapshot -> 'context' ->> 'round')::int as round,
+  t.snapshot -> 'context' ->> 'reason' as reason,
+  (t.snapshot -> 'context' ->> 'costUsd')::float8 as cost_usd,
+  t.state_changed_at`;
+
+/** The board: cards (at most `perState` per state) and the full count per state. */
+export async function loadBoard(db: Kdb, filter: BoardFilter = {}): Promise<Board> {
+  const perState = filter.perState ?? 200;
+  const [cards, counts] = await Promise.all([
+    sql<CardRow>`
+      select * from (
+        select ${CARD_COLUMNS},
+          row_number() over (partition by t.state order by t.state_changed_at desc, t.id desc) as n
+        from loopwright.tickets t
+        join loopwright.repositories r on r.id = t.repo_id
+        left join loopwright.batches b on b.id = t.batch_id
+        where ${scope(filter)}
+      ) c where n <= ${perState}
+      order by state_changed_at desc, id desc`.execute(db),
+    sql<{ state: string; tickets: number }>`
+      select t.state, count(*)::int as tickets
+      from loopwright.tickets t
+      join loopwright.repositories r on r.id = t.repo_id
+      left join loopwright.batches b on b.id = t.batch_id
+      where ${scope(filter)}
+      group by t.state`.execute(db),
+  ]);
+  const agents = await runningAgents(db);
+  return {
+    cards: cards.rows.map((row) => withAgent(row, agents)),
+    counts: Object.fromEntries(counts.rows.map((c) => [c.state, c.tickets])),
+  };
+}
+
+/** Cards for the given ticket ids (what the live feed re-renders when they change). */
+export async function loadCards(db: Kdb, ids: readonly string[]): Promise<BoardCard[]> {
+  if (ids.length === 0) return [];
+  const [rows, agents] = await Promise.all([
+    sql<CardRow>`
+      select ${CARD_COLUMNS}
+      from loopwright.tickets t
+      join loopwright.repositories r on r.id = t.repo_id
+      left join loopwright.batches b on b.id = t.batch_id
+      where t.id = any(${ids.map(Number)}::bigint[])`.execute(db),
+    runningAgents(db, ids),
+  ]);
+  return rows.rows.map((row) => withAgent(row, agents));
+}
+
+async function runningAgents(
+  db: Kdb,
+  ticketIds?: readonly string[],
+): Promise<Map<string, RunningAgent>> {
+  const only = ticketIds ? sql`and ticket_id = any(${ticketIds.map(Number)}::bigint[])` : sql``;
+  const rows = await sql<RunningAgent & { ticket_id: string }>`
+    select distinct on (ticket_id) ticket_id::text as ticket_id, id as run_id, role, phase,
+      provider, model, started_at, cost_usd::float8 as cost_usd
+    from loopwright.agent_runs
+    where status = 'running' ${only}
+    order by ticket_id, started_at desc nulls last`.execute(db);
+  return new Map(rows.rows.map(({ ticket_id, ...agent }) => [ticket_id, agent]));
+}
+
+function withAgent(row: CardRow & { n?: unknown }, agents: Map<string, RunningAgent>): BoardCard {
+  const { n: _n, ...card } = row;
+  return { ...card, agent: agents.get(row.id) ?? null };
+}
+
+/** Repository and batch names, for the board's filters. */
+export async function boardFilters(db: Kdb): Promise<{ repos: string[]; batches: string[] }> {
+  const [repos, batches] = await Promise.all([
+    db.selectFrom('loopwright.repositories').select('name').orderBy('name').execute(),
+    db.selectFrom('loopwright.batches').select('name').orderBy('name').execute(),
+  ]);
+  return { repos: repos.map((r) => r.name), batches: batches.map((b) => b.name) };
+}
+
+/** A ticket key's numeric id, or null (the live feed speaks in ids). */
+export async function ticketIdOf(db: Kdb, key: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('loopwright.tickets')
+    .select('id')
+    .where('key', '=', key)
+    .executeTakeFirst();
+  return row?.id ?? null;
+}
