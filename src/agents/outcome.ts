@@ -5,6 +5,7 @@
  */
 import type { AgentOutcome } from './provider.js';
 import type { GroupResult } from './spawn-group.js';
+import { missingBinaryReason, unavailableReason } from './unavailable.js';
 
 /** What a provider's output parser learned from stdout: the outcome's usage fields, and whether
  * the agent's own protocol reported success (claude: a result line with is_error false). */
@@ -47,11 +48,24 @@ function statusOf(group: GroupResult, parsed: ParsedRun): AgentOutcome['status']
       return 'timeout';
     case 'aborted':
       return 'killed';
+    case 'stalled':
+      return 'stalled';
+    case 'unavailable':
+      return 'unavailable';
+    case 'spawn-failed':
+      return missingBinaryReason(group.failure) ? 'unavailable' : 'error';
     case 'exit':
-      return parsed.reportedSuccess && group.exitCode === 0 ? 'ok' : 'error';
+      if (parsed.reportedSuccess && group.exitCode === 0) return 'ok';
+      return neverReachedModel(group, parsed) ? 'unavailable' : 'error';
     default:
       return 'error';
   }
+}
+
+/** A failed run that produced no model output and whose error text names credentials or network. */
+function neverReachedModel(group: GroupResult, parsed: ParsedRun): boolean {
+  if (parsed.tokensOut !== null && parsed.tokensOut > 0) return false;
+  return unavailableReason(parsed.errorMessage ?? group.stderrTail) !== null;
 }
 
 function errorMessageOf(group: GroupResult, parsed: ParsedRun): string {
@@ -65,6 +79,10 @@ function errorMessageOf(group: GroupResult, parsed: ParsedRun): string {
     case 'spawn-failed':
     case 'on-spawn-failed':
       return group.failure ?? 'agent could not be started';
+    case 'stalled':
+      return group.failure ?? 'agent made no progress; process group killed';
+    case 'unavailable':
+      return group.failure ?? 'agent cannot reach its model; process group killed';
     case 'exit':
       break;
   }

@@ -49,6 +49,8 @@ export interface AgentInvocation {
   readonly model?: string;
   /** Wall clock; on expiry the whole process group is killed and the status is `timeout`. */
   readonly timeoutMs: number;
+  /** No progress (output other than reconnect chatter) for this long: killed, status `stalled`. */
+  readonly stallMs?: number;
   /** stdout+stderr cap; beyond it capture stops, the group is killed and `outputTruncated` is set. */
   readonly maxOutputBytes: number;
   /** Raw stdout/stderr lines land here (parent directories are created). */
@@ -73,7 +75,11 @@ export interface AgentRunOptions {
   readonly command?: readonly string[];
 }
 
-export type AgentStatus = 'ok' | 'error' | 'timeout' | 'killed';
+/**
+ * `unavailable`: never reached the model (no binary, refused credentials, no network);
+ * `stalled`: no progress for the stall period. Both are the setup's fault, not the agent's.
+ */
+export type AgentStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'unavailable' | 'stalled';
 
 /** How a run ended. A provider never throws for a failed agent; it says so here. */
 export interface AgentOutcome {

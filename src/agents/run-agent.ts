@@ -5,7 +5,14 @@
 import { buildAgentEnv } from './agent-env.js';
 import { EMPTY_PARSE, settleOutcome, type ParsedRun } from './outcome.js';
 import type { AgentInvocation, AgentOutcome, AgentVendor } from './provider.js';
-import { DEFAULT_KILL_GRACE_MS, runProcessGroup } from './spawn-group.js';
+import { DEFAULT_KILL_GRACE_MS, type LineWatch, runProcessGroup } from './spawn-group.js';
+import { classifyAgentLine } from './unavailable.js';
+
+/** Reconnect chatter does not count as progress; refused credentials stop the run at once. */
+function watchLine(line: string, stream: 'stdout' | 'stderr'): LineWatch {
+  const verdict = classifyAgentLine(line, stream);
+  return verdict.kind === 'unavailable' ? { stop: verdict.why } : verdict.kind;
+}
 
 /** Provider settings that are not per run. */
 export interface ProviderSettings {
@@ -65,6 +72,8 @@ export async function runAgent(
     ...(inv.onSpawn ? { onSpawn: inv.onSpawn } : {}),
     ...(inv.sandbox ? { sandbox: inv.sandbox } : {}),
     ...(spec.parser ? { onStdoutLine: spec.parser.push } : {}),
+    ...(inv.stallMs ? { stallMs: inv.stallMs } : {}),
+    watchLine,
   });
   const parsed = spec.parser ? spec.parser.parsed() : { ...EMPTY_PARSE, reportedSuccess: true };
   return settleOutcome(group, parsed);

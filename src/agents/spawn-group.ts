@@ -34,7 +34,14 @@ export type GroupEnding =
   | 'aborted'
   | 'truncated'
   | 'spawn-failed'
-  | 'on-spawn-failed';
+  | 'on-spawn-failed'
+  /** No progress line for `stallMs`. */
+  | 'stalled'
+  /** `watchLine` said the run cannot succeed (refused credentials, no network). */
+  | 'unavailable';
+
+/** What a line means to {@link GroupSpec.watchLine}: progress resets the stall timer, noise does not. */
+export type LineWatch = 'progress' | 'noise' | { readonly stop: string };
 
 export interface GroupSpec {
   readonly argv: readonly string[];
@@ -55,6 +62,10 @@ export interface GroupSpec {
   readonly onOutput?: (chunk: Buffer) => void;
   /** Run inside the sandbox; absent or mode `none`: a plain process group. */
   readonly sandbox?: SandboxSpec;
+  /** Stop the group as `stalled` when no line counted as progress arrives for this long. */
+  readonly stallMs?: number;
+  /** Reads every line (stdout and stderr); without it every line is progress. */
+  readonly watchLine?: (line: string, stream: 'stdout' | 'stderr') => LineWatch;
 }
 
 export interface GroupResult {
@@ -167,6 +178,7 @@ class GroupRun {
   private stderrTail = '';
   private group: SpawnedGroup | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
   private disarmAbort: () => void = () => {};
   private killPromise: Promise<void> | undefined;
 
@@ -237,6 +249,7 @@ class GroupRun {
 
   private arm(): void {
     this.timer = setTimeout(() => this.stop('timeout'), this.spec.timeoutMs);
+    this.resetStall();
     const onAbort = () => this.stop('aborted');
     this.spec.signal?.addEventListener('abort', onAbort, { once: true });
     this.disarmAbort = () => this.spec.signal?.removeEventListener('abort', onAbort);
@@ -244,7 +257,29 @@ class GroupRun {
 
   private disarm(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.stallTimer);
     this.disarmAbort();
+  }
+
+  /** (Re)start the stall timer, when one is configured and the run is still going. */
+  private resetStall(): void {
+    const ms = this.spec.stallMs;
+    if (ms === undefined || this.ending) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      this.failure ??= `no progress for ${Math.round(ms / 1000)}s (only silence or reconnect messages)`;
+      this.stop('stalled');
+    }, ms);
+  }
+
+  /** A line arrived: progress resets the stall timer; a stop verdict ends the run. */
+  private watch(line: string, stream: 'stdout' | 'stderr'): void {
+    const verdict = this.spec.watchLine ? this.spec.watchLine(line, stream) : 'progress';
+    if (verdict === 'progress') this.resetStall();
+    else if (verdict !== 'noise' && !this.ending) {
+      this.failure ??= verdict.stop;
+      this.stop('unavailable');
+    }
   }
 
   /** First reason wins; the kill sequence runs once. */
@@ -286,17 +321,22 @@ class GroupRun {
   /** Line-split both streams into the transcript, within the byte cap; resolves when both close. */
   private capture(): Promise<void> {
     const streams = [
-      { stream: this.child.stdout, onLine: this.spec.onStdoutLine },
-      { stream: this.child.stderr, onLine: (line: string) => this.keepStderr(line) },
+      { stream: this.child.stdout, name: 'stdout' as const, onLine: this.spec.onStdoutLine },
+      {
+        stream: this.child.stderr,
+        name: 'stderr' as const,
+        onLine: (line: string) => this.keepStderr(line),
+      },
     ];
     return Promise.all(
       streams.map(
-        ({ stream, onLine }) =>
+        ({ stream, name, onLine }) =>
           new Promise<void>((resolve) => {
             if (!stream) return resolve();
             const lines = new LineSplitter((line) => {
               this.transcript?.write(`${line}\n`);
               onLine?.(line);
+              this.watch(line, name);
             });
             stream.on('data', (chunk: Buffer) => lines.push(this.admit(chunk)));
             stream.once('close', () => {

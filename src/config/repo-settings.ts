@@ -7,7 +7,26 @@ import type { Role } from '../../machines/ticket.js';
 import type { Repository } from '../db/repositories.js';
 import { BadInputError } from '../errors.js';
 
-export const agentChoiceSchema = z.object({
+/**
+ * Names that look like credentials. Settings live in the database, where secrets never go: a key
+ * belongs in the environment of `loopwright run`, which passes each agent its own vendor's key.
+ */
+export const CREDENTIAL_NAME =
+  /(?:_KEY|_TOKEN|KEY$|TOKEN$)|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE/i;
+
+/** Provider variables (e.g. OPENAI_BASE_URL): environment names, never credentials. */
+export const agentEnvSchema = z.record(
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name ([A-Za-z_][A-Za-z0-9_]*)')
+    .refine((name) => !CREDENTIAL_NAME.test(name), {
+      message:
+        'looks like a credential; secrets are never stored in settings: set it in the environment of `loopwright run` instead',
+    }),
+  z.string().max(4000),
+);
+
+export const agentChoiceSchema = z.strictObject({
   provider: z.enum(['claude', 'codex', 'command', 'scripted']),
   model: z.string().optional(),
   /** command provider: argv of the program. */
@@ -20,10 +39,12 @@ export const agentChoiceSchema = z.object({
   extraArgs: z.array(z.string()).optional(),
   maxTurns: z.number().int().positive().optional(),
   maxBudgetUsd: z.number().positive().optional(),
+  /** Provider variables for this role's agent (e.g. OPENAI_BASE_URL), filtered by the vendor's allow-list. */
+  env: agentEnvSchema.optional(),
 });
 export type AgentChoice = z.infer<typeof agentChoiceSchema>;
 
-export const repoSettingsSchema = z.object({
+export const repoSettingsSchema = z.strictObject({
   agents: z
     .object({ lead: agentChoiceSchema, generator: agentChoiceSchema, validator: agentChoiceSchema })
     .partial()
@@ -35,6 +56,8 @@ export const repoSettingsSchema = z.object({
     .int()
     .positive()
     .default(30 * 60),
+  /** An agent with no progress (only silence or reconnect messages) this long is stopped: AGENT_STALLED. */
+  agentStallSeconds: z.number().int().min(5).max(86_400).default(120),
   gateTimeoutSeconds: z
     .number()
     .int()

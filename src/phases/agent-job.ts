@@ -6,6 +6,7 @@
  * orchestrator then checks the evidence itself (src/phases/evaluate.ts) and applies the resulting
  * event — fenced by run id and keyed `result:<run>`, so a retried job can never apply it twice.
  */
+import { unavailableEvent } from '../agents/unavailable-event.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -97,16 +98,25 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
       throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
     return log.info('Run superseded while running; agent stopped');
   }
-  const event = await eventFor(deps.db, outcome, {
-    d,
-    wt,
+  const unavailable = unavailableEvent(outcome, {
+    role,
+    choice: agentFor(d.settings, role),
     runId: payload.runId!,
-    phase,
-    headBefore,
-    plan: planned?.plan ?? null,
     costUsd: outcome.costUsd ?? 0,
-    outside: await probe.check(),
+    stallSeconds: d.settings.agentStallSeconds,
   });
+  const event =
+    unavailable ??
+    (await eventFor(deps.db, outcome, {
+      d,
+      wt,
+      runId: payload.runId!,
+      phase,
+      headBefore,
+      plan: planned?.plan ?? null,
+      costUsd: outcome.costUsd ?? 0,
+      outside: await probe.check(),
+    }));
   log.info(
     { event: event.type, status: outcome.status, ms: outcome.durationMs },
     'Agent run evaluated',
@@ -152,6 +162,7 @@ async function runAgent(
       systemPrompt: await systemPromptFor(role, wt.path),
       ...(choice.model ? { model: choice.model } : {}),
       timeoutMs: d.settings.agentTimeoutSeconds * 1000,
+      stallMs: d.settings.agentStallSeconds * 1000,
       maxOutputBytes: d.settings.maxOutputBytes,
       transcriptPath,
       env: taskEnv(d, role, phase),
@@ -188,7 +199,10 @@ async function runAgent(
 }
 
 function providerFor(choice: AgentChoice, d: Dispatch): AgentProvider {
-  const extra = choice.extraArgs ? { extraArgs: choice.extraArgs } : {};
+  const extra = {
+    ...(choice.extraArgs ? { extraArgs: choice.extraArgs } : {}),
+    ...(choice.env ? { env: choice.env } : {}),
+  };
   if (choice.provider === 'scripted')
     return createProvider('scripted', {
       ...extra,

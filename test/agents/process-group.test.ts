@@ -163,11 +163,11 @@ describe('process groups', () => {
     expect(await eventually(() => isGone(escapee))).toBe(true);
   });
 
-  it('reports a program that cannot be started as an error, without throwing', async () => {
+  it('reports a program that cannot be started as unavailable, without throwing', async () => {
     const sandbox = makeSandbox();
     const command = createProvider('command', { command: ['/nonexistent/agent-binary'] });
     const outcome = await command.run(invocation(sandbox));
-    expect(outcome.status).toBe('error');
+    expect(outcome.status).toBe('unavailable');
     expect(outcome.errorMessage).toMatch(/cannot start \/nonexistent\/agent-binary/);
     expect(outcome.process).toBeUndefined();
   });
