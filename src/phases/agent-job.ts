@@ -21,6 +21,8 @@ import { applyWithDiscoveries, type DiscoveredItem } from '../engine/discovered-
 import { readReport } from './report-schema.js';
 import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
 import { applyEvent } from '../engine/apply-event.js';
+import { redispatchRun } from '../engine/redispatch.js';
+import { inTransaction } from '../engine/transaction.js';
 import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
 import {
   currentPlan,
@@ -46,9 +48,6 @@ export interface JobDeps {
 
 export const AGENT_PROMPT =
   'Read .loopwright/task.md and follow it. Write .loopwright/report.json.';
-
-/** Thrown when shutdown interrupted a run: graphile-worker retries the job, the ticket is untouched. */
-export class RunInterruptedError extends Error {}
 
 export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
   const d = await loadDispatch(deps.db, payload);
@@ -94,8 +93,19 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   });
   const outcome = await runAgent(deps, d, wt, payload.runId!, role, phase);
   if (outcome.status === 'killed') {
-    if (deps.signal.aborted)
-      throw new RunInterruptedError(`run ${payload.runId} interrupted by shutdown`);
+    if (deps.signal.aborted) {
+      // Shutdown killed the agent: the same work goes out again under a new run id (this run's
+      // row stays as it ended), for whichever orchestrator is up next.
+      await markRunFinished(deps.db, payload.runId!, {
+        ...finishedFields(outcome),
+        status: 'cancelled',
+        error: 'interrupted: the orchestrator shut down; re-dispatched under a new run id',
+      });
+      await inTransaction(deps.db, (trx) =>
+        redispatchRun(trx, d.ticket.id, payload.runId!, `worker:${deps.poolId ?? 'local'}`),
+      );
+      return log.info('Run interrupted by shutdown; re-dispatched');
+    }
     return log.info('Run superseded while running; agent stopped');
   }
   const unavailable = unavailableEvent(outcome, {

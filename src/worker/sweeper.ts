@@ -15,10 +15,8 @@ import { processStartTime, reapOrphans } from '../agents/reap.js';
 import type { Kdb } from '../db/connection.js';
 import { stopPool, unclaimedLockHolders, unstoppedPools, type PoolRow } from '../db/pools.js';
 import { runningRunsOf, type AgentRun } from '../db/runs.js';
-import { getTicket } from '../db/tickets.js';
-import { applyEventIn } from '../engine/apply-event.js';
 import { inTransaction } from '../engine/transaction.js';
-import { pendingWork } from '../engine/work.js';
+import { redispatchRun } from '../engine/redispatch.js';
 
 /** "lw" + "swp": the sweeper's advisory lock. */
 const SWEEP_LOCK_KEY = 0x6c77737770;
@@ -98,30 +96,15 @@ export async function sweepDeadPools(
   });
 }
 
-/**
- * Give the tickets of runs that died with their pool the same work again with a fresh run id:
- * the dead run's job is withdrawn (it is unlocked by now) and a REPLAY re-enters the ticket's state.
- * Without this the retried job would reuse the dead run's id and overwrite its row and transcript.
- */
+/** Give the tickets of runs that died with their pool the same work again with a fresh run id. */
 async function redispatchRuns(
   trx: Kdb,
   runs: readonly AgentRun[],
   selfId: string,
 ): Promise<number> {
   let redispatched = 0;
-  for (const run of runs) {
-    const ticket = await getTicket(trx, { id: run.ticket_id }, { forUpdate: true });
-    if (ticket.current_run_id !== run.id) continue; // superseded: its job will find nothing to do
-    for (const job of await pendingWork(trx, ticket.id))
-      await sql`select graphile_worker.remove_job(${job.key})`.execute(trx);
-    const outcome = await applyEventIn(
-      trx,
-      { id: ticket.id },
-      { type: 'REPLAY' },
-      { actor: `worker:${selfId}`, idempotencyKey: `redispatch:${run.id}` },
-    );
-    if (outcome.status === 'applied') redispatched++;
-  }
+  for (const run of runs)
+    if (await redispatchRun(trx, run.ticket_id, run.id, `worker:${selfId}`)) redispatched++;
   return redispatched;
 }
 

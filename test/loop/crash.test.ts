@@ -330,5 +330,15 @@ describe('graceful shutdown of the orchestrator', () => {
       .executeTakeFirstOrThrow();
     expect(done.state).toBe('LIVE');
     expect((await verifyJournal(lh.db.db)).mismatches).toEqual([]);
+    // The retry ran under a new run id; the interrupted run kept its own row.
+    const builds = (
+      await sql<{ id: string; status: string; error: string | null }>`
+        select id, status, error from loopwright.agent_runs where phase = 'build' order by started_at`.execute(
+        lh.db.db,
+      )
+    ).rows;
+    expect(builds.map((r) => r.status)).toEqual(['cancelled', 'succeeded']);
+    expect(builds[0]).toMatchObject({ id: build.id, error: expect.stringMatching(/^interrupted/) });
+    expect(builds[1]!.id).not.toBe(build.id);
   }, 150_000);
 });
