@@ -9,6 +9,8 @@ import { migrate } from '../src/db/migrate.js';
 
 export interface BenchDb extends Db {
   readonly url: string;
+  /** The server's own URL (its default database), for creating more databases. */
+  readonly serverUrl: string;
   drop(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function createBenchDb(max = 20): Promise<BenchDb> {
   return {
     ...handle,
     url: url.toString(),
+    serverUrl: server.url,
     async drop() {
       await handle.close();
       await runStatement(server.url, `drop database if exists ${name} with (force)`);

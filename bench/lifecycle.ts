@@ -3,10 +3,13 @@
  * merge, live check) with instant scripted agents at 1, 2 and 4 workers, and the median delay from
  * a dependency going LIVE to its dependent starting (a chain of tickets, each waiting for the last).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { pino } from 'pino';
 import { insertRepository } from '../src/db/repositories.js';
 import { createTicket } from '../src/engine/create-ticket.js';
@@ -18,6 +21,7 @@ import {
   scriptedSettings,
 } from '../test/helpers/check-repo.js';
 import type { BenchDb } from './bench-db.js';
+import { percentile } from './report.js';
 
 const TICKETS = Number(process.env.BENCH_TICKETS ?? 8);
 const CHAIN = Number(process.env.BENCH_CHAIN ?? 5);
@@ -29,16 +33,36 @@ export interface LifecycleRow {
   readonly ticketsPerSecond: number;
 }
 
-export async function benchLifecycle(
-  bench: BenchDb,
-): Promise<{ rows: LifecycleRow[]; dependencyDelayMs: { median: number; samples: number } }> {
+/** What one ticket costs in subprocesses and round trips, from the 1-worker run. */
+export interface PerTicket {
+  readonly gitSpawns: number;
+  readonly queries: number;
+  /** Journal row that dispatched an agent -> the agent's process started (ms). */
+  readonly dispatchMs: { readonly p50: number; readonly p99: number; readonly samples: number };
+}
+
+export async function benchLifecycle(bench: BenchDb): Promise<{
+  rows: LifecycleRow[];
+  dependencyDelayMs: { median: number; samples: number };
+  perTicket: PerTicket;
+}> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-'));
+  const gitLog = await installGitCounter(home);
   try {
     const rows: LifecycleRow[] = [];
+    let perTicket: PerTicket | undefined;
     for (const workers of [1, 2, 4]) {
       const keys = await setupRepo(bench, home, `w${workers}`, TICKETS, workers, false);
+      const counted = workers === 1 ? await countSpawnsAndQueries(gitLog) : null;
       const seconds = await runToIdle(bench, home, workers);
+      const counts = counted ? await counted.stop() : null;
       await assertAllLive(bench, keys);
+      if (counts)
+        perTicket = {
+          gitSpawns: round(counts.git / TICKETS),
+          queries: round(counts.queries / TICKETS),
+          dispatchMs: await dispatchLatency(bench, keys),
+        };
       rows.push({
         workers,
         tickets: TICKETS,
@@ -49,8 +73,13 @@ export async function benchLifecycle(
     const chain = await setupRepo(bench, home, 'chain', CHAIN, 2, true);
     await runToIdle(bench, home, 2);
     await assertAllLive(bench, chain);
-    return { rows, dependencyDelayMs: await dependencyDelays(bench, chain) };
+    return {
+      rows,
+      dependencyDelayMs: await dependencyDelays(bench, chain),
+      perTicket: perTicket!,
+    };
   } finally {
+    process.env.PATH = gitLog.originalPath;
     await rm(home, { recursive: true, force: true });
   }
 }
@@ -130,3 +159,61 @@ async function dependencyDelays(
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * A `git` first on PATH that appends one line per invocation to a log and execs the real git:
+ * counts every git process of the run (the orchestrator's, and any a gate or agent starts).
+ */
+async function installGitCounter(home: string) {
+  const bin = path.join(home, 'git-counter');
+  const log = path.join(home, 'git-spawns.log');
+  const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  await mkdir(bin, { recursive: true });
+  await writeFile(
+    path.join(bin, 'git'),
+    `#!/bin/sh\necho x >> ${JSON.stringify(log)}\nexec ${JSON.stringify(real)} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const originalPath = process.env.PATH ?? '';
+  process.env.PATH = `${bin}:${originalPath}`;
+  return { log, originalPath };
+}
+
+/** Start counting git spawns (lines in the log) and pg queries (every Client#query in-process). */
+async function countSpawnsAndQueries(gitLog: { log: string }) {
+  const lines = async () =>
+    (await readFile(gitLog.log, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  const gitBefore = await lines();
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  let queries = 0;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    queries++;
+    return original.apply(this, args);
+  };
+  return {
+    async stop() {
+      proto.query = original;
+      return { git: (await lines()) - gitBefore, queries };
+    },
+  };
+}
+
+/** Boot time in epoch ms, precise to /proc/uptime's 10 ms (btime in /proc/stat is whole seconds). */
+function bootTimeMs(): number {
+  const uptime = Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0]!);
+  return Date.now() - uptime * 1000;
+}
+
+async function dispatchLatency(bench: BenchDb, keys: readonly string[]) {
+  const { rows } = await sql<{ created: Date; started: string | null }>`
+    select r.created_at as created, r.process_started_at as started
+    from loopwright.agent_runs r join loopwright.tickets t on t.id = r.ticket_id
+    where t.key = any(${[...keys]}::text[]) and r.process_started_at is not null`.execute(bench.db);
+  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  const boot = bootTimeMs();
+  const ms = rows.map(
+    (r) => boot + (Number(r.started) / ticksPerSecond) * 1000 - r.created.getTime(),
+  );
+  return { p50: round(percentile(ms, 50)), p99: round(percentile(ms, 99)), samples: ms.length };
+}

@@ -1,50 +1,159 @@
 /**
- * `npm run bench`: every benchmark, side by side in one run on one database, printing figures
- * (ratios measured together, not absolute targets). Uses the database loopwright would use.
+ * `npm run bench`: every benchmark, side by side in one run on one database server, each figure
+ * printed beside the baseline measured with it, and the whole report written to docs/bench.md.
+ * Uses the database loopwright would use (LOOPWRIGHT_DATABASE_URL / DATABASE_URL / embedded).
  */
-import { createBenchDb } from './bench-db.js';
+import { packageRoot } from '../src/config/package-root.js';
+import { type BenchDb, createBenchDb } from './bench-db.js';
+import { benchBaselines } from './bash-baseline.js';
+import { benchCliStart } from './cli-start.js';
 import { benchEngineThroughput } from './engine-throughput.js';
+import { benchEngineVsDbos } from './engine-vs-dbos.js';
+import { benchIdleRun } from './idle-run.js';
 import { benchLifecycle } from './lifecycle.js';
+import { BenchReport, machineFacts } from './report.js';
 
-async function main() {
+/** A fresh database per section: one section's leftovers (queued jobs, tickets) never slow another. */
+async function withDb<T>(fn: (bench: BenchDb) => Promise<T>): Promise<T> {
   const bench = await createBenchDb();
   try {
-    console.log(
-      `# loopwright bench (${bench.target.source}, ${process.env.BENCH_SECONDS ?? 4}s per measurement)`,
-    );
-    console.log(
-      '\n## applyEvent vs bare SQL (events/s; same row work; each client its own ticket)',
-    );
-    console.log('clients  engine/s  bare-sql/s  ratio  target');
-    for (const row of await benchEngineThroughput(bench)) {
-      const target = row.clients === 8 ? (row.ratio >= 0.5 ? '>=0.5 ok' : '>=0.5 MISSED') : '';
-      console.log(
-        `${String(row.clients).padStart(7)}  ${String(row.engine).padStart(8)}  ${String(row.bare).padStart(10)}  ${row.ratio.toFixed(2).padStart(5)}  ${target}`,
-      );
-    }
+    return await fn(bench);
   } finally {
     await bench.drop();
   }
-  // A database of its own: the engine benchmark leaves thousands of queued jobs for a fake repo.
-  const lifecycleDb = await createBenchDb();
-  try {
-    console.log(
-      '\n## full lifecycle with instant scripted agents (plan..LIVE; shell test command)',
-    );
-    const lifecycle = await benchLifecycle(lifecycleDb);
-    console.log('workers  tickets  seconds  tickets/s  ratio-vs-1');
+}
+
+async function main() {
+  const report = await withDb(async (bench) => {
+    const { rows } = await bench.pool.query<{ v: string }>('show server_version');
+    return new BenchReport(machineFacts(`PostgreSQL ${rows[0]!.v}`, bench.target.source));
+  });
+  console.log(`# loopwright bench (${report.machine.database}, ${report.machine.postgres})`);
+
+  await withDb(async (bench) => {
+    const rows = await benchEngineThroughput(bench);
+    report.add({
+      title: 'applyEvent vs bare SQL',
+      note: 'Events/s; the bare side does the same row work (lock, idempotency, journal, ticket, run, add_jobs) without xstate, zod or kysely.',
+      figures: rows.map((r) => ({
+        name: `${r.clients} client(s)`,
+        value: r.engine,
+        unit: 'events/s',
+        baseline: { name: 'bare SQL', value: r.bare },
+        ratio: r.ratio,
+        ...(r.clients === 8 ? { target: { text: '>= 0.9x', met: r.ratio >= 0.9 } } : {}),
+      })),
+    });
+  });
+
+  await withDb(async (bench) => {
+    report.add({
+      title: 'Engine-only lifecycle vs DBOS Transact',
+      note: 'Same Postgres server; DBOS keeps its system database in a database of its own.',
+      figures: await benchEngineVsDbos(bench, bench.serverUrl),
+    });
+  });
+
+  await withDb(async (bench) => {
+    const lifecycle = await benchLifecycle(bench);
     const base = lifecycle.rows[0]!.ticketsPerSecond;
-    for (const r of lifecycle.rows) {
-      console.log(
-        `${String(r.workers).padStart(7)}  ${String(r.tickets).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${r.ticketsPerSecond.toFixed(2).padStart(9)}  ${(r.ticketsPerSecond / base).toFixed(2).padStart(10)}`,
-      );
-    }
-    console.log(
-      `dependency LIVE -> dependent START: median ${lifecycle.dependencyDelayMs.median} ms over ${lifecycle.dependencyDelayMs.samples} hand-offs (target < 1000 ms)`,
-    );
-  } finally {
-    await lifecycleDb.drop();
-  }
+    const baselines = await benchBaselines(lifecycle.rows[0]!.tickets);
+    const perTicket = 1 / base;
+    const vsBash = Math.round((perTicket / baselines.bashSecondsPerTicket) * 100) / 100;
+    report.add({
+      title: 'Full lifecycle with instant scripted agents',
+      note: 'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; shell test command.',
+      figures: [
+        ...lifecycle.rows.map((r, i) => {
+          const ratio = Math.round((r.ticketsPerSecond / base) * 100) / 100;
+          const previous = lifecycle.rows[i - 1]?.ticketsPerSecond ?? 0;
+          const target =
+            r.workers === 2
+              ? { text: '>= 1.6x', met: ratio >= 1.6 }
+              : r.workers === 4
+                ? { text: '>= the 2-worker rate', met: r.ticketsPerSecond >= previous }
+                : undefined;
+          return {
+            name: `${r.workers} worker(s), ${r.tickets} tickets, all LIVE`,
+            value: r.ticketsPerSecond,
+            unit: 'tickets/s',
+            baseline: { name: '1 worker', value: base },
+            ratio,
+            ...(target ? { target } : {}),
+          };
+        }),
+        {
+          name: 'seconds per ticket at 1 worker',
+          value: perTicket,
+          unit: 's',
+          baseline: {
+            name: 'bash loop (bench/bash-loop.sh)',
+            value: baselines.bashSecondsPerTicket,
+          },
+          ratio: vsBash,
+          target: { text: '<= 1.1x', met: vsBash <= 1.1 },
+        },
+        {
+          name: 'seconds per ticket at 1 worker',
+          value: perTicket,
+          unit: 's',
+          baseline: { name: 'bare subprocess floor', value: baselines.floorSecondsPerTicket },
+          ratio: Math.round((perTicket / baselines.floorSecondsPerTicket) * 100) / 100,
+        },
+        {
+          name: 'git spawns per ticket (1 worker)',
+          value: lifecycle.perTicket.gitSpawns,
+          unit: '',
+          target: { text: '<= 30', met: lifecycle.perTicket.gitSpawns <= 30 },
+        },
+        { name: 'queries per ticket (1 worker)', value: lifecycle.perTicket.queries, unit: '' },
+        {
+          name: `dispatch p50 (journal row -> agent process started; ${lifecycle.perTicket.dispatchMs.samples} runs)`,
+          value: lifecycle.perTicket.dispatchMs.p50,
+          unit: 'ms',
+          target: { text: '<= 20 ms', met: lifecycle.perTicket.dispatchMs.p50 <= 20 },
+        },
+        {
+          name: 'dispatch p99',
+          value: lifecycle.perTicket.dispatchMs.p99,
+          unit: 'ms',
+          target: { text: '<= 60 ms', met: lifecycle.perTicket.dispatchMs.p99 <= 60 },
+        },
+        {
+          name: 'dependency LIVE -> dependent START (median)',
+          value: lifecycle.dependencyDelayMs.median,
+          unit: 'ms',
+          target: {
+            text: '< 1000 ms',
+            met: lifecycle.dependencyDelayMs.median < 1000,
+          },
+        },
+      ],
+    });
+  });
+
+  await withDb(async (bench) => {
+    report.add({
+      title: 'CLI start-up',
+      note: 'Whole processes, alternating, medians; the CLI on DATABASE_URL with an up-to-date schema.',
+      figures: await benchCliStart(bench.url),
+    });
+  });
+
+  await withDb((ours) =>
+    withDb((bare) =>
+      withDb(async (watcher) => {
+        report.add({
+          title: 'Idle `run`',
+          note: 'No tickets; each process on an empty database of its own, measured over the same window.',
+          figures: await benchIdleRun(ours, bare, watcher),
+        });
+      }),
+    ),
+  );
+
+  const file = await report.write(packageRoot());
+  console.log(`\nwrote ${file}`);
 }
 
 await main();

@@ -148,8 +148,9 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   const target = await resolveDatabaseTarget(options.env ?? process.env);
   const handle = connect(target, options.max, options.patience);
   try {
-    await handle.pool.query('select 1');
+    // The schema check is one query and proves the connection too; without it, a probe does.
     if (options.migrate !== false) await ensureSchema(handle.pool);
+    else await handle.pool.query('select 1');
     return handle;
   } catch (error) {
     await handle.close();

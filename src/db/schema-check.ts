@@ -26,8 +26,10 @@ export async function schemaIsCurrent(pool: pg.Pool): Promise<boolean> {
   let row: { ours: Record<string, string>; worker: number };
   try {
     row = (await pool.query(CHECK_SQL)).rows[0];
-  } catch {
-    return false; // a schema or table is missing: a fresh database
+  } catch (error) {
+    // 3F000 no such schema, 42P01 no such table: a fresh database, for the migrator to set up.
+    if (['3F000', '42P01'].includes((error as { code?: string }).code ?? '')) return false;
+    throw error;
   }
   const applied = Object.entries(row.ours);
   if (applied.length !== files.length || Number(row.worker) !== expectedWorker) return false;
