@@ -25,7 +25,9 @@ async function withDb<T>(fn: (bench: BenchDb) => Promise<T>): Promise<T> {
 
 async function main() {
   const report = await withDb(async (bench) => {
-    const { rows } = await bench.pool.query<{ v: string }>('show server_version');
+    const { rows } = await bench.pool.query<{ v: string }>(
+      "select current_setting('server_version') as v",
+    );
     return new BenchReport(machineFacts(`PostgreSQL ${rows[0]!.v}`, bench.target.source));
   });
   console.log(`# loopwright bench (${report.machine.database}, ${report.machine.postgres})`);
