@@ -57,7 +57,26 @@ export function planMounts(spec: SandboxSpec, defaults: DefaultHides): Mount[] {
     if (exposed)
       throw new SandboxSpecError(`sandbox must not expose ${mount.path}: it is inside ${exposed}`);
   }
-  return orderMounts(mounts);
+  return orderMounts(dropNestedHides(mounts));
+}
+
+/**
+ * A hide inside another hide, with nothing bound between them, would only draw an empty mount
+ * point (and so reveal a name) inside the outer tmpfs: drop it.
+ */
+function dropNestedHides(mounts: readonly Mount[]): Mount[] {
+  const hides = mounts.filter((m) => m.kind === 'hide');
+  const binds = mounts.filter((m) => m.kind !== 'hide');
+  return mounts.filter(
+    (m) =>
+      m.kind !== 'hide' ||
+      !hides.some(
+        (outer) =>
+          outer.path !== m.path &&
+          isInside(m.path, outer.path) &&
+          !binds.some((b) => isInside(m.path, b.path) && isInside(b.path, outer.path)),
+      ),
+  );
 }
 
 /** Parent before child; at the same path, by {@link KIND_ORDER}; duplicates dropped. */

@@ -9,6 +9,7 @@ export type EmbeddedPostgresErrorCode =
   | 'PG_INIT_FAILED'
   | 'PG_START_FAILED'
   | 'PG_STOP_FAILED'
+  | 'PG_HBA_RELOAD_FAILED'
   | 'PG_DATABASE_FAILED'
   | 'PG_LOCK_TIMEOUT';
 

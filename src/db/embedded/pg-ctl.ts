@@ -63,3 +63,17 @@ export function pgCtlStop(
   const args = ['stop', '-m', 'fast', '-w', '-t', PG_CTL_WAIT_SECONDS, '-D', config.dataDir];
   return runTool(binaries.pgCtl, args, user, path.dirname(config.dataDir));
 }
+
+/** `pg_ctl reload`: the running server re-reads its configuration (pg_hba.conf included). */
+export function pgCtlReload(
+  binaries: PgBinaries,
+  config: ServerConfig,
+  user: ServerOsUser | undefined,
+): Promise<ToolResult> {
+  return runTool(
+    binaries.pgCtl,
+    ['reload', '-D', config.dataDir],
+    user,
+    path.dirname(config.dataDir),
+  );
+}

@@ -11,8 +11,14 @@ import { assertDataDirOverride, dbDirOf, ensureDbDir } from './layout.js';
 import { isProcessAlive } from '../../agents/process-identity.js';
 import { withLock } from './lock.js';
 import { isRoot, resolveServerOsUser, type ServerOsUser } from './os-user.js';
-import { pgCtlStop, readClusterState } from './pg-ctl.js';
-import { buildServerUrl, readServerConfig, type ServerConfig } from './server-config.js';
+import { hardenHba } from './hba.js';
+import { pgCtlReload, pgCtlStop, readClusterState } from './pg-ctl.js';
+import {
+  buildServerUrl,
+  readServerConfig,
+  serverConfigPath,
+  type ServerConfig,
+} from './server-config.js';
 
 /** What `loopwright db status` reports about a home's embedded server. */
 export interface EmbeddedStatus {
@@ -38,21 +44,61 @@ export async function ensureEmbeddedServer(
   home: string,
 ): Promise<{ url: string; started: boolean }> {
   const running = await findRunning(home);
-  if (running) return { url: buildServerUrl(running), started: false };
+  if (running) {
+    await hardenRunning(home, running);
+    return { url: buildServerUrl(running), started: false };
+  }
   await ensureDbDir(home, isRoot());
   return withLock(lockDirOf(home), async () => {
     const again = await findRunning(home);
-    if (again) return { url: buildServerUrl(again), started: false };
+    if (again) {
+      await hardenRunning(home, again);
+      return { url: buildServerUrl(again), started: false };
+    }
     let config = await readServerConfig(home);
     if (config) assertDataDirOverride(config.dataDir, process.env);
     const initialised = config && (await readClusterVersion(config.dataDir)) !== undefined;
     const { binaries, user } = await loadTools(initialised ? config : undefined);
     if (!config || !initialised)
       config = await initialiseCluster(home, binaries, user, process.env);
+    await protectServerConfig(home);
+    await hardenHba(config.dataDir);
     const booted = await bootCluster(home, binaries, user, config);
     await ensureDatabase(booted.config);
     return { url: buildServerUrl(booted.config), started: booted.started };
   });
+}
+
+/**
+ * server.json holds the password: readable by the orchestrator alone (0600, its own file). A copy
+ * restored with looser modes is tightened; one owned by someone else is refused.
+ */
+async function protectServerConfig(home: string): Promise<void> {
+  const file = serverConfigPath(home);
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) return;
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid)
+    throw new EmbeddedPostgresError(
+      'PG_DATA_DIR_INACCESSIBLE',
+      `${file} holds the database password but belongs to uid ${stat.uid}, not to this user ` +
+        `(${uid}); chown it back or run loopwright as its owner.`,
+    );
+  if ((stat.mode & 0o077) !== 0) await fs.chmod(file, 0o600);
+}
+
+/** A running cluster whose pg_hba.conf trusted someone is fixed and told to reload. */
+async function hardenRunning(home: string, config: ServerConfig): Promise<void> {
+  await protectServerConfig(home);
+  if (!(await hardenHba(config.dataDir))) return;
+  const { binaries, user } = await loadTools(config);
+  const result = await pgCtlReload(binaries, config, user);
+  if (result.exitCode !== 0)
+    throw new EmbeddedPostgresError(
+      'PG_HBA_RELOAD_FAILED',
+      `pg_hba.conf of ${config.dataDir} trusted connections; it was rewritten to scram-sha-256 ` +
+        `but pg_ctl reload failed (exit ${result.exitCode}):\n${result.output}`,
+    );
 }
 
 /**
