@@ -1,6 +1,7 @@
 /**
  * `repo add` flags that become the repository's factory settings (src/config/repo-settings.ts):
- * `--agent role=provider[:model]`, `--script PATH` (scripted agents) and `--limit key=value`.
+ * `--agent role=provider[:model]`, `--script PATH` (scripted agents), `--limit key=value` and
+ * `--sandbox bwrap|none`.
  */
 import path from 'node:path';
 import {
@@ -9,6 +10,7 @@ import {
   vendorOf,
   type RepoSettings,
 } from '../config/repo-settings.js';
+import { SANDBOX_MODES } from '../agents/sandbox/spec.js';
 import { BadInputError } from '../errors.js';
 
 const ROLES = ['lead', 'generator', 'validator'] as const;
@@ -18,6 +20,8 @@ export interface SettingsFlags {
   readonly agent?: readonly string[];
   readonly script?: string;
   readonly limit?: readonly string[];
+  /** `bwrap` (default) or `none`. */
+  readonly sandbox?: string;
 }
 
 /** Parse and validate the flags into settings; bad values are BadInputError (exit 2). */
@@ -44,8 +48,12 @@ export function settingsFromFlags(flags: SettingsFlags, cwd: string): RepoSettin
       throw new BadInputError(`--limit must be key=number (or key=none), got "${raw}"`);
     limits[match[1]!] = value;
   }
+  const sandbox = flags.sandbox;
+  if (sandbox !== undefined && !(SANDBOX_MODES as readonly string[]).includes(sandbox))
+    throw new BadInputError(`--sandbox must be ${SANDBOX_MODES.join(' or ')}, got "${sandbox}"`);
   const parsed = repoSettingsSchema.safeParse({
     agents,
+    ...(sandbox ? { sandbox } : {}),
     ...(flags.script ? { script: path.resolve(cwd, flags.script) } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
   });

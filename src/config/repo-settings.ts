@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Role } from '../../machines/ticket.js';
 import type { Repository } from '../db/repositories.js';
+import { SANDBOX_MODES } from '../agents/sandbox/spec.js';
 import { BadInputError } from '../errors.js';
 
 /**
@@ -68,6 +69,11 @@ export const repoSettingsSchema = z.strictObject({
     .int()
     .positive()
     .default(20 * 1024 * 1024),
+  /**
+   * Agents and gate commands run under bubblewrap (`bwrap`, the default); `none` runs them as
+   * plain processes with the orchestrator's own access, and must be chosen explicitly.
+   */
+  sandbox: z.enum(SANDBOX_MODES).default('bwrap'),
   /** How long a final ticket's worktree is kept before removal. */
   worktreeRetentionSeconds: z.number().int().nonnegative().default(0),
   /** Ticket budgets (see TicketLimits in machines/ticket.ts); unknown keys are refused, not ignored. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { passwordlessDatabaseWarning } from '../../src/agents/sandbox/index.js';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../../src/db/embedded/index.js';
 import { readServerConfig, type ServerConfig } from '../../src/db/embedded/server-config.js';
 import { inSandbox, sandboxDirs } from '../helpers/sandbox.js';
@@ -143,6 +144,7 @@ describe('sandboxed agent against the embedded database', () => {
       await ensureEmbeddedServer(home);
       await new Promise((r) => setTimeout(r, 300));
       expect(await tryLogin(config.user, undefined)).not.toBe('connected'); // ...until start-up
+      expect(await passwordlessDatabaseWarning(url)).toBeUndefined();
 
       const check = new pg.Client({ connectionString: url, ssl: false });
       await check.connect();

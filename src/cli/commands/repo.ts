@@ -32,6 +32,7 @@ const ADD_OPTIONS = {
   agent: { type: 'string', multiple: true },
   script: { type: 'string' },
   limit: { type: 'string', multiple: true },
+  sandbox: { type: 'string' },
 } as const;
 
 interface NewRepoInput {
@@ -94,7 +95,7 @@ async function resolveNewRepo(
   }
   const checkCmds = (values['check-cmd'] ?? []).map((c) => nonBlank('--check-cmd', c)!);
   const settings = settingsFromFlags(
-    { agent: values.agent, script: values.script, limit: values.limit },
+    { agent: values.agent, script: values.script, limit: values.limit, sandbox: values.sandbox },
     io.cwd,
   );
   const top = await gitTopLevel(dir, env);
@@ -183,7 +184,8 @@ export const command: Command = {
   usage: `usage:
   loopwright repo add <path> [--name N] [--base BRANCH] [--test-cmd CMD] [--live-cmd CMD]
                      [--check-cmd CMD]... [--concurrency N] [--mode copilot|dark]
-                     [--agent ROLE=PROVIDER[:MODEL]]... [--script FILE] [--limit KEY=VALUE]... [--json]
+                     [--agent ROLE=PROVIDER[:MODEL]]... [--script FILE] [--limit KEY=VALUE]...
+                     [--sandbox bwrap|none] [--json]
   loopwright repo list [--json]
 
 repo add registers the git work tree containing <path> (its top level is stored).
@@ -199,6 +201,8 @@ repo add registers the git work tree containing <path> (its top level is stored)
                  a warning is printed when validator and generator share a vendor)
   --script       the script scripted agents follow (see src/agents/scripted/script.ts)
   --limit        key=value ticket budget, repeatable: maxAttempts, maxPlanRounds, maxRedAttempts,
-                 maxContractRetries, maxCostUsd, wallClockSeconds (value none = unlimited)`,
+                 maxContractRetries, maxCostUsd, wallClockSeconds (value none = unlimited)
+  --sandbox      bwrap (default): agents and gate commands run under bubblewrap, as an
+                 unprivileged user when loopwright runs as root; none: plain processes`,
   run: (args, ctx) => dispatchSubcommand('repo', args, ctx, { add: addRepo, list: listRepos }),
 };

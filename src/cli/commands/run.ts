@@ -2,11 +2,13 @@
  * `loopwright run`: start the factory in this process until SIGINT/SIGTERM, or until no ticket
  * can move (`--until-idle`).
  */
+import { assertSandboxReady, passwordlessDatabaseWarning } from '../../agents/sandbox/index.js';
 import { resolveHome } from '../../config/home.js';
 import { parseHost, serveConsole } from '../../console/serve-console.js';
 import { DEFAULT_CONSOLE_PORT } from '../../console/server.js';
 import { DatabaseAvailability } from '../../db/availability.js';
 import { type Db, openDatabase } from '../../db/connection.js';
+import { listRepositories } from '../../db/repositories.js';
 import { logger, setLogLevel } from '../../log/logger.js';
 import { type Factory, startFactory } from '../../worker/factory.js';
 import { activeTickets, frame, renderProgress } from '../../worker/progress.js';
@@ -34,7 +36,9 @@ SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retr
 The database may restart or go away for minutes: \`run\` logs "Database unavailable, retrying"
 once, waits, logs "Database available again" and carries on; agents that were running report
 when it is back. It exits on its own only for a configuration error (wrong password, no such
-database).`,
+database).
+Agents and gate commands run under bubblewrap unless a repo chose "sandbox": "none"; when bwrap
+does not work here, run refuses to start and names the repos and the fix.`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
       concurrency: { type: 'string' },
@@ -69,6 +73,7 @@ database).`,
         max: concurrency + 6,
         patience: { availability, signal: waiting.signal },
       });
+      await checkSandbox(handle, ctx);
       factory = await startFactory({
         handle,
         availability,
@@ -120,6 +125,18 @@ database).`,
     }
   },
 };
+
+/**
+ * Before anything is dispatched: refuse when a repository needs bwrap and it does not work here
+ * (one line naming the repositories and the fix), and warn once when the database lets anyone in
+ * without a password (sandboxed agents keep the network).
+ */
+async function checkSandbox(handle: Db, ctx: CliContext): Promise<void> {
+  await assertSandboxReady(await listRepositories(handle.db));
+  const url = ctx.io.env.LOOPWRIGHT_DATABASE_URL || ctx.io.env.DATABASE_URL;
+  const warning = url ? await passwordlessDatabaseWarning(url) : undefined;
+  if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
+}
 
 function showProgress(ctx: CliContext): () => void {
   let previous = 0;
