@@ -25,6 +25,10 @@ export const REASON_CODES = [
   'AGENT_UNAVAILABLE',
   /** The agent printed nothing useful for the stall period (`agentStallSeconds`) and was stopped. */
   'AGENT_STALLED',
+  /** The test command or live check failed on the candidate merge commit; the base did not move. */
+  'MERGE_CHECK_FAILED',
+  /** SHIP waits: the base branch is checked out with uncommitted changes (not an escalation). */
+  'CHECKOUT_DIRTY',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -105,6 +109,20 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('MERGED'), ...workRun, commit: z.string().regex(/^[0-9a-f]{7,64}$/) }),
   z.object({ type: z.literal('MERGE_CONFLICT'), ...workRun, detail: z.string().max(8000) }),
+  /** The candidate merge commit (never on the base) failed the test command or live check. */
+  z.object({
+    type: z.literal('MERGE_CHECK_FAILED'),
+    ...workRun,
+    commit: z.string().regex(/^[0-9a-f]{7,64}$/),
+    detail: z.string().max(8000),
+  }),
+  /** The user's checkout of the base branch is dirty; SHIP waits until it is clean. */
+  z.object({
+    type: z.literal('CHECKOUT_DIRTY'),
+    ...workRun,
+    path: z.string().min(1).max(4096),
+    detail: z.string().max(8000),
+  }),
   z.object({ type: z.literal('LIVE_CHECK_PASSED'), ...workRun, evidence: z.string().max(8000) }),
   z.object({ type: z.literal('LIVE_CHECK_FAILED'), ...workRun, detail: z.string().max(8000) }),
   z.object({
@@ -169,6 +187,8 @@ export const RUN_RESULT_EVENTS = [
   'PLAN_FROZEN',
   'MERGED',
   'MERGE_CONFLICT',
+  'MERGE_CHECK_FAILED',
+  'CHECKOUT_DIRTY',
   'LIVE_CHECK_PASSED',
   'LIVE_CHECK_FAILED',
   'PR_OPENED',

@@ -107,6 +107,18 @@ const CONFLICT: TicketEventInput = {
   ...run,
   detail: 'conflict in src/a.ts',
 };
+const MERGE_CHECK_FAILED: TicketEventInput = {
+  type: 'MERGE_CHECK_FAILED',
+  ...run,
+  commit: 'def5678',
+  detail: 'test command `npm test` failed (exit 1) on the merge commit',
+};
+const DIRTY: TicketEventInput = {
+  type: 'CHECKOUT_DIRTY',
+  ...run,
+  path: '/home/ada/src/app',
+  detail: 'commit or stash in /home/ada/src/app, or switch it off main',
+};
 const LIVE_OK: TicketEventInput = {
   type: 'LIVE_CHECK_PASSED',
   ...run,
@@ -151,6 +163,7 @@ const TO_RED = [...TO_PLAN_APPROVED, FROZEN];
 const TO_BUILD = [...TO_RED, RED_CONFIRMED];
 const TO_VALIDATE = [...TO_BUILD, buildReady()];
 const TO_MERGING = [...TO_VALIDATE, verdict('PASS')];
+const TO_WAITING = [...TO_MERGING, DIRTY];
 const TO_VERIFYING = [...TO_MERGING, MERGED];
 const TO_LIVE = [...TO_VERIFYING, LIVE_OK];
 /** From critique: `n` REVISE verdicts, each answered by a revised plan. */
@@ -202,6 +215,12 @@ const WORKING: readonly WorkingState[] = [
     work: [dispatch('validator', 'validate')],
   },
   { name: 'SHIP.merging', path: TO_MERGING, value: { SHIP: 'merging' }, work: work('mergeBranch') },
+  {
+    name: 'SHIP.waiting_checkout',
+    path: TO_WAITING,
+    value: { SHIP: 'waiting_checkout' },
+    work: work('mergeBranch'),
+  },
   {
     name: 'SHIP.verifying',
     path: TO_VERIFYING,
@@ -584,8 +603,13 @@ describe('BLOCKED', () => {
     expect(blocked.snapshot.context).toMatchObject({ returnTo: topOf(state), blockers: ['T-42'] });
 
     const next = step(blocked.snapshot, UNBLOCK);
-    // Negotiation resumes at its start: a blocked revision is critiqued again, not revised.
-    const resumed = state.name === 'PLAN_NEGOTIATE.revise' ? WORKING[1]! : state;
+    // Negotiation resumes at its start: a blocked revision is critiqued again, not revised; a
+    // ticket waiting for a clean checkout merges again (and finds out whether it still must wait).
+    const restart: Record<string, string> = {
+      'PLAN_NEGOTIATE.revise': 'PLAN_NEGOTIATE.critique',
+      'SHIP.waiting_checkout': 'SHIP.merging',
+    };
+    const resumed = WORKING.find((s) => s.name === (restart[state.name] ?? state.name))!;
     expect(outcome(next)).toEqual({ value: resumed.value, actions: resumed.work });
     expect(next.snapshot.context).toMatchObject({ returnTo: null, blockers: [] });
   });
@@ -758,6 +782,8 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     AGENT_UNAVAILABLE: unavailable(),
     MERGED,
     MERGE_CONFLICT: CONFLICT,
+    MERGE_CHECK_FAILED,
+    CHECKOUT_DIRTY: DIRTY,
     LIVE_CHECK_PASSED: LIVE_OK,
     LIVE_CHECK_FAILED: LIVE_FAILED,
     BUDGET_EXCEEDED: timeUp(0),
@@ -796,7 +822,18 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     ['BUILD', TO_BUILD, {}, [...AGENT, 'BUILD_READY', 'GATE_FAILED']],
     ['VALIDATE', TO_VALIDATE, {}, [...AGENT, 'VERDICT']],
     ['SHIP.awaiting_approval', TO_MERGING, { mode: 'copilot' }, [...WORKS, 'APPROVE', 'REJECT']],
-    ['SHIP.merging', TO_MERGING, {}, [...WORKS, 'MERGED', 'MERGE_CONFLICT', 'REPLAY']],
+    [
+      'SHIP.merging',
+      TO_MERGING,
+      {},
+      [...WORKS, 'CHECKOUT_DIRTY', 'MERGED', 'MERGE_CHECK_FAILED', 'MERGE_CONFLICT', 'REPLAY'],
+    ],
+    [
+      'SHIP.waiting_checkout',
+      TO_WAITING,
+      {},
+      [...WORKS, 'MERGED', 'MERGE_CHECK_FAILED', 'MERGE_CONFLICT', 'REPLAY'],
+    ],
     [
       'SHIP.verifying',
       TO_VERIFYING,
@@ -940,5 +977,67 @@ describe('determinism', () => {
       expect(toJson(next.snapshot)).toEqual(toJson(steps[i + 1]!.snapshot));
       expect(next.actions).toEqual(steps[i + 1]!.actions);
     });
+  });
+});
+
+describe('SHIP: the merge is tested before the base moves, and waits for a dirty checkout', () => {
+  it('escalates MERGE_CHECK_FAILED from merging, with no merge commit recorded', () => {
+    const next = drive([...TO_MERGING, MERGE_CHECK_FAILED]);
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'MERGE_CHECK_FAILED',
+      returnTo: 'SHIP',
+      mergeCommit: null,
+      detail: 'test command `npm test` failed (exit 1) on the merge commit',
+    });
+  });
+
+  it('is not approvable past a failing merge check; RETRY merges (and tests) again', () => {
+    const escalated = drive([...TO_MERGING, MERGE_CHECK_FAILED]).snapshot;
+    expect(accepts(escalated, APPROVE)).toBe(false);
+    const retried = step(escalated, RETRY);
+    expect(retried.snapshot.value).toEqual({ SHIP: 'merging' });
+    expect(retried.actions).toEqual([ARM, ...work('mergeBranch')]);
+    expect(retried.snapshot.context).toMatchObject({ reason: null, detail: null });
+  });
+
+  it('waits in SHIP.waiting_checkout with CHECKOUT_DIRTY, dispatching the merge job again', () => {
+    const next = drive(TO_WAITING);
+    expect(outcome(next)).toEqual({
+      value: { SHIP: 'waiting_checkout' },
+      actions: work('mergeBranch'),
+    });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'CHECKOUT_DIRTY',
+      detail: 'commit or stash in /home/ada/src/app, or switch it off main',
+      returnTo: null,
+      mergeCommit: null,
+    });
+  });
+
+  it('resumes from waiting_checkout with MERGED, clearing the waiting reason', () => {
+    const next = drive([...TO_WAITING, MERGED]);
+    expect(outcome(next)).toEqual({ value: { SHIP: 'verifying' }, actions: work('runLiveCheck') });
+    expect(next.snapshot.context).toMatchObject({
+      reason: null,
+      detail: null,
+      mergeCommit: 'abc1234',
+    });
+    expect(drive([...TO_WAITING, MERGED, LIVE_OK]).snapshot.value).toBe('LIVE');
+  });
+
+  it('escalates a conflict or failing check found after the wait', () => {
+    expect(drive([...TO_WAITING, CONFLICT]).snapshot.context).toMatchObject({
+      reason: 'MERGE_CONFLICT',
+      returnTo: 'SHIP',
+    });
+    expect(drive([...TO_WAITING, MERGE_CHECK_FAILED]).snapshot.context).toMatchObject({
+      reason: 'MERGE_CHECK_FAILED',
+      returnTo: 'SHIP',
+    });
+  });
+
+  it('does not take a second CHECKOUT_DIRTY while already waiting (no journal row per poll)', () => {
+    expect(accepts(drive(TO_WAITING).snapshot, DIRTY)).toBe(false);
   });
 });

@@ -21,7 +21,7 @@ export * from './ticket-events.js';
 export { TOP_STATES, type TicketState };
 
 /** Bumped whenever a change to this file could make an old journal replay differently. */
-export const MACHINE_VERSION = 'ticket/3';
+export const MACHINE_VERSION = 'ticket/4';
 
 /** States a ticket can be sent back to after BLOCKED, ESCALATED or DEAD_LETTER. */
 export const RESUMABLE_STATES = [
@@ -202,6 +202,11 @@ const machineSetup = setup({
       attempt: 1,
       findings: ({ event }) => (event as Ev<'PR_CHANGES_REQUESTED'>).findings,
     }),
+    clearWaiting: assign({ reason: null, detail: null }),
+    waitForCheckout: assign({
+      reason: 'CHECKOUT_DIRTY' as const,
+      detail: ({ event }) => (event as Ev<'CHECKOUT_DIRTY'>).detail,
+    }),
     recordLiveEvidence: assign({
       liveEvidence: ({ event }) => (event as Ev<'LIVE_CHECK_PASSED'>).evidence,
     }),
@@ -358,6 +363,13 @@ const leadEncroachment = (from: ResumableState): Transition => ({
   target: ESCALATED,
   actions: escalate('LEAD_ENCROACHMENT', from),
 });
+
+/** What a merge job reports from `SHIP.merging` and `SHIP.waiting_checkout`. */
+const mergeOutcomes: Transitions = {
+  MERGED: { target: 'verifying', actions: 'recordMerge' },
+  MERGE_CONFLICT: { target: ESCALATED, actions: escalate('MERGE_CONFLICT', 'SHIP') },
+  MERGE_CHECK_FAILED: { target: ESCALATED, actions: escalate('MERGE_CHECK_FAILED', 'SHIP') },
+};
 
 /**
  * Where an operator's APPROVE sends an escalated ticket: past the one gate that stopped it, vouched
@@ -596,12 +608,22 @@ export const ticketMachine = machineSetup.createMachine({
         merging: {
           entry: 'mergeBranch',
           on: {
-            MERGED: { target: 'verifying', actions: 'recordMerge' },
-            MERGE_CONFLICT: { target: ESCALATED, actions: escalate('MERGE_CONFLICT', 'SHIP') },
+            ...mergeOutcomes,
+            CHECKOUT_DIRTY: { target: 'waiting_checkout', actions: 'waitForCheckout' },
             REPLAY: { target: 'merging', reenter: true },
           },
         },
         ...githubShipStates,
+        // The user's checkout of the base branch is dirty: the merge job polls until it is clean
+        // (no journal row per poll), then reports like `merging` does.
+        waiting_checkout: {
+          entry: 'mergeBranch',
+          on: {
+            ...mergeOutcomes,
+            MERGED: { target: 'verifying', actions: ['recordMerge', 'clearWaiting'] },
+            REPLAY: { target: 'waiting_checkout', reenter: true },
+          },
+        },
         verifying: {
           entry: 'runLiveCheck',
           on: {

@@ -2,6 +2,7 @@
  * Queries on the tickets table. Writes that change a ticket's state go through the engine
  * (src/engine/apply-event.ts), never directly.
  */
+import { sql } from 'kysely';
 import type { Insertable, Selectable } from 'kysely';
 import { NotFoundError } from '../errors.js';
 import type { Kdb } from './connection.js';
@@ -84,6 +85,14 @@ export async function listTickets(db: Kdb, filter: TicketFilter = {}): Promise<T
 }
 
 /** Board counts: tickets per repo and state. */
+/** Tickets whose merge waits for the user's checkout of the base branch, with what to run. */
+export async function waitingOnCheckout(db: Kdb): Promise<{ ticket: string; detail: string }[]> {
+  const { rows } = await sql<{ ticket: string; detail: string | null }>`
+    select key as ticket, snapshot -> 'context' ->> 'detail' as detail from loopwright.tickets
+    where state = 'SHIP' and substate = 'waiting_checkout' order by key`.execute(db);
+  return rows.map((r) => ({ ticket: r.ticket, detail: r.detail ?? '' }));
+}
+
 export async function boardCounts(
   db: Kdb,
 ): Promise<{ repo: string; state: string; tickets: number }[]> {

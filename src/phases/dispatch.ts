@@ -23,6 +23,8 @@ export interface WorkPayload {
   readonly attempt?: number;
   readonly round?: number;
   readonly timer?: number;
+  /** Merge job only: how many times it already found the user's checkout dirty (backoff). */
+  readonly wait?: number;
 }
 
 export interface Dispatch {

@@ -5,13 +5,8 @@
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import { runAgentJob, type JobDeps } from '../phases/agent-job.js';
 import type { WorkPayload } from '../phases/dispatch.js';
-import {
-  budgetTimerJob,
-  freezePlanJob,
-  liveCheckJob,
-  mergeJob,
-  releaseWorkspaceJob,
-} from '../phases/work-jobs.js';
+import { liveCheckJob, mergeJob } from '../phases/ship-job.js';
+import { budgetTimerJob, freezePlanJob, releaseWorkspaceJob } from '../phases/work-jobs.js';
 import { scheduleReady } from '../scheduler/schedule.js';
 import { unblockReady } from '../scheduler/unblock.js';
 
@@ -36,7 +31,16 @@ export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
   return {
     agent_run: task('agent_run', (p) => runAgentJob(deps, p)),
     freeze_plan: task('freeze_plan', (p) => freezePlanJob(deps, p)),
-    merge: task('merge', (p) => mergeJob(deps, p)),
+    merge: task('merge', (p, helpers) =>
+      mergeJob(deps, p, async (next, delay) => {
+        // Same key family (lw:<ticket>:r:...), so pending-work look-ups still see the ticket's merge.
+        const key = (helpers.job.key ?? `lw:${p.ticketId}:r:${p.seq}`).replace(/:wait$/, '');
+        await helpers.addJob('merge', next, {
+          runAt: new Date(Date.now() + delay * 1000),
+          jobKey: `${key}:wait`,
+        });
+      }),
+    ),
     live_check: task('live_check', (p) => liveCheckJob(deps, p)),
     budget_timer: task('budget_timer', (p) => budgetTimerJob(deps, p)),
     schedule: task('schedule', schedule),

@@ -49,8 +49,10 @@ export {
 } from './command-gate.js';
 export {
   advanceRef,
+  buildMergeCommit,
   isMergedInto,
   mergeToBase,
+  type MergeCheck,
   type MergeResult,
   type MergeToBaseOptions,
 } from './merge.js';

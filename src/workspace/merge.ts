@@ -1,109 +1,153 @@
 /**
- * Local shipping: merge a ticket branch into its base branch without ever rewriting the base and
- * without touching a user's uncommitted work. The merge commit is built in a throw-away detached
- * worktree, the base ref is moved with compare-and-swap, and a clean checkout of the base is brought
- * along with `read-tree -m -u` (a dirty one is left exactly as it was).
+ * Local shipping, bors-style: the base branch only ever points at a commit that was tested exactly
+ * as it is. The merge commit is built from objects (`merge-tree --write-tree` + `commit-tree`, no
+ * checkout, no worktree), the caller's check (test command, live check) runs on that exact commit,
+ * and only then is the base ref moved by compare-and-swap. A base that moved meanwhile means a new
+ * merge on the new tip and a new check, until the merge succeeds or really conflicts.
+ *
+ * The user's checkout of the base branch (main worktree or any other worktree) stays honest: a
+ * clean one follows the ref (`read-tree -m -u old new`), a dirty one stops the merge before the
+ * ref moves (`CHECKOUT_DIRTY`), so `git commit -a` there can never revert merged work.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { GitError, git, resolveCommit, runGit, splitNul } from './git.js';
 import { listWorktrees } from './repository.js';
 
-/** What to merge where. */
+/** What a merge check said about a candidate merge commit. */
+export type MergeCheck =
+  | { readonly passed: true }
+  | { readonly passed: false; readonly detail: string };
+
+/** What to merge where, and how to judge the candidate. */
 export interface MergeToBaseOptions {
   readonly repoPath: string;
   /** Local branch to advance, e.g. `main`. */
   readonly baseBranch: string;
-  /** Local branch to merge, e.g. `loopwright/LW-12`. */
-  readonly branch: string;
-  /** Message of the merge commit (unused for a fast-forward). */
+  /** Commit or ref to merge (the ticket's tip), e.g. `refs/heads/loopwright/LW-12`. */
+  readonly tip: string;
+  /** Message of the merge commit. */
   readonly message: string;
   /**
-   * Fast-forward when the base is an ancestor of the branch (default true). False always records a
-   * merge commit, so the base's first-parent history stays the mainline even when the ticket
-   * branch had merged the base into itself.
+   * Run on every candidate merge commit before the base moves (e.g. the test command and live
+   * check in a scratch checkout). Default: no check.
    */
-  readonly allowFastForward?: boolean;
-  /** Rebuild-and-CAS attempts when the base keeps moving underneath (default 3). */
-  readonly maxAttempts?: number;
+  readonly check?: (commit: string) => Promise<MergeCheck>;
 }
 
-/** Outcome of {@link mergeToBase}; failures leave the base branch untouched. */
+/** Outcome of {@link mergeToBase}; every failure leaves the base branch untouched. */
 export type MergeResult =
   | {
       readonly ok: true;
-      /** The base tip after the call. */
+      /** The merge commit now on the base (for a retried call: the one made earlier). */
       readonly commit: string;
-      readonly fastForward: boolean;
-      /** The branch was already contained in the base; nothing moved (a retried SHIP job). */
+      /** The tip was already contained in the base; nothing moved (a retried SHIP job). */
       readonly alreadyMerged: boolean;
       /** Worktree that has the base branch checked out, if any. */
       readonly checkoutPath: string | null;
       /** True when that worktree's index and files were brought up to the new tip. */
       readonly checkoutUpdated: boolean;
+      /** Merges built (more than 1 when the base moved underneath). */
+      readonly attempts: number;
     }
   | { readonly ok: false; readonly reason: 'MERGE_CONFLICT'; readonly detail: readonly string[] }
-  | { readonly ok: false; readonly reason: 'BASE_MOVED'; readonly detail: readonly string[] };
+  | {
+      readonly ok: false;
+      readonly reason: 'MERGE_CHECK_FAILED';
+      /** The candidate merge commit that failed (never on the base). */
+      readonly commit: string;
+      readonly detail: string;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: 'CHECKOUT_DIRTY';
+      /** The user's worktree that has the base branch checked out. */
+      readonly path: string;
+      /** What is in the way: modified, staged or untracked paths. */
+      readonly detail: readonly string[];
+    };
+
+/** Config for merges from objects: no attributes file or merge driver from outside the repo. */
+const MERGE_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
 
 /**
- * Merge `branch` into `baseBranch`: fast-forward when the base is an ancestor of the branch, else a
- * `--no-ff` merge commit. Idempotent: an already merged branch returns `alreadyMerged: true`.
+ * Merge `tip` into `baseBranch` with a merge commit (base as first parent), check it, then
+ * compare-and-swap the base. Idempotent: a tip already in the base returns the earlier merge
+ * commit with `alreadyMerged: true`.
  *
  * @example
  * ```ts
- * const merged = await mergeToBase({ repoPath, baseBranch: 'main', branch: wt.branch, message: 'LW-12: parser' });
+ * const merged = await mergeToBase({ repoPath, baseBranch: 'main', tip, message: 'Merge LW-12', check });
  * if (!merged.ok) escalate(merged.reason, merged.detail);
  * ```
  */
 export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeResult> {
-  const { repoPath, baseBranch, branch, message } = options;
+  const { repoPath, baseBranch, message } = options;
   const baseRef = `refs/heads/${baseBranch}`;
-  if (branch === baseBranch) throw new BadInputError(`cannot merge ${branch} into itself`);
-  const tip = await resolveCommit(repoPath, `refs/heads/${branch}`);
-  if (!tip) throw new BadInputError(`unknown branch ${branch} in ${repoPath}`);
-  const seen: string[] = [];
-  for (let attempt = 0; attempt < (options.maxAttempts ?? 3); attempt++) {
+  const tip = await resolveCommit(repoPath, options.tip);
+  if (!tip) throw new BadInputError(`unknown commit ${options.tip} in ${repoPath}`);
+  for (let attempt = 1; ; attempt++) {
     const old = await resolveCommit(repoPath, baseRef);
     if (!old) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
-    seen.push(old);
     if (await isAncestor(repoPath, tip, old)) {
+      const commit = await mergeCommitOf(repoPath, tip, old);
+      const checkoutPath = (await baseCheckout(repoPath, baseRef))?.path ?? null;
       return {
         ok: true,
-        commit: old,
-        fastForward: true,
+        commit,
         alreadyMerged: true,
-        checkoutPath: null,
+        checkoutPath,
         checkoutUpdated: false,
+        attempts: attempt - 1,
       };
     }
-    const fastForward =
-      options.allowFastForward !== false && (await isAncestor(repoPath, old, tip));
-    const built = fastForward
-      ? { commit: tip }
-      : await buildMergeCommit(repoPath, old, tip, message);
+    const dirty = await checkoutBlocker(repoPath, baseRef, old, null);
+    if (dirty) return dirty;
+    const built = await buildMergeCommit(repoPath, old, tip, message);
     if ('conflicts' in built)
       return { ok: false, reason: 'MERGE_CONFLICT', detail: built.conflicts };
+    const verdict = options.check ? await options.check(built.commit) : ({ passed: true } as const);
+    const now = await resolveCommit(repoPath, baseRef);
+    if (now !== old) {
+      logBaseMoved(repoPath, baseBranch, old, now, attempt);
+      continue;
+    }
+    if (!verdict.passed)
+      return {
+        ok: false,
+        reason: 'MERGE_CHECK_FAILED',
+        commit: built.commit,
+        detail: verdict.detail,
+      };
+    const late = await checkoutBlocker(repoPath, baseRef, old, built.commit);
+    if (late) return late;
     const moved = await advanceRef({
       repoPath,
       ref: baseRef,
       newCommit: built.commit,
       expectedOld: old,
-      reason: `loopwright: merge ${branch}`,
+      reason: `loopwright: ${message.split('\n')[0]}`,
     });
     if (!moved.ok) {
-      logger().info(
-        { repo: repoPath, base: baseBranch, branch, expected: old, actual: moved.actual, attempt },
-        'Base moved during merge',
-      );
+      logBaseMoved(repoPath, baseBranch, old, moved.actual, attempt);
       continue;
     }
-    const checkout = await updateCheckout(repoPath, baseRef, old, built.commit);
-    return { ok: true, commit: built.commit, fastForward, alreadyMerged: false, ...checkout };
+    const checkout = await followCheckout(repoPath, baseRef, old, built.commit);
+    return { ok: true, commit: built.commit, alreadyMerged: false, ...checkout, attempts: attempt };
   }
-  return { ok: false, reason: 'BASE_MOVED', detail: seen };
+}
+
+function logBaseMoved(
+  repo: string,
+  base: string,
+  expected: string,
+  actual: string | null,
+  attempt: number,
+): void {
+  logger().info(
+    { repo, base, expected, actual, attempt },
+    'Base moved during merge; merging again',
+  );
 }
 
 /**
@@ -165,76 +209,132 @@ async function isAncestor(
   return result.exitCode === 0;
 }
 
-/** Merge `tip` into `old` in a temporary detached worktree; the repository's refs are not touched. */
-async function buildMergeCommit(
+/**
+ * The commit that brought `tip` into the base's first-parent history: the oldest first-parent
+ * commit of `base` that descends from `tip` (`tip` itself when it is on that line).
+ */
+async function mergeCommitOf(repoPath: string, tip: string, base: string): Promise<string> {
+  if (tip === base) return tip;
+  const line = (
+    await git(repoPath, ['rev-list', '--first-parent', '--ancestry-path', `${tip}..${base}`])
+  )
+    .split('\n')
+    .filter((sha) => sha.length > 0);
+  const oldest = line.at(-1);
+  if (!oldest) return tip;
+  const parents = (await git(repoPath, ['rev-list', '--parents', '-n', '1', oldest])).split(' ');
+  return parents.slice(1).includes(tip) ? oldest : tip;
+}
+
+/**
+ * Build the merge commit of `tip` into `old` from objects only: `merge-tree --write-tree` for the
+ * tree (or the conflicting files), `commit-tree` with `old` as first parent. No ref, index or
+ * working tree is touched.
+ */
+export async function buildMergeCommit(
   repoPath: string,
   old: string,
   tip: string,
   message: string,
-): Promise<{ commit: string } | { conflicts: string[] }> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'loopwright-merge-'));
-  const dir = path.join(tmp, 'merge');
-  // LFS content is irrelevant to a merge of pointers and would mean a download.
-  const env = { GIT_LFS_SKIP_SMUDGE: '1' };
-  try {
-    await git(repoPath, ['worktree', 'add', '--quiet', '--detach', dir, old], { env });
-    const merge = await runGit(
-      dir,
-      [
-        '-c',
-        'rerere.enabled=false',
-        'merge',
-        '--quiet',
-        '--no-ff',
-        '--no-edit',
-        '-m',
-        message,
-        tip,
-      ],
-      {
-        okExitCodes: [0, 1],
-        env,
-      },
-    );
-    if (merge.exitCode === 0) return { commit: await git(dir, ['rev-parse', 'HEAD']) };
-    const conflicts = splitNul(
-      (await runGit(dir, ['diff', '--name-only', '--diff-filter=U', '-z'])).stdout,
-    );
+): Promise<{ readonly commit: string } | { readonly conflicts: string[] }> {
+  const merged = await runGit(
+    repoPath,
+    [
+      '-c',
+      'core.attributesFile=/dev/null',
+      'merge-tree',
+      '--write-tree',
+      '--no-messages',
+      '--name-only',
+      '-z',
+      old,
+      tip,
+    ],
+    { okExitCodes: [0, 1], env: MERGE_ENV },
+  );
+  const [tree = '', ...files] = splitNul(merged.stdout);
+  if (merged.exitCode === 1) {
+    const conflicts = [...new Set(files)];
     if (conflicts.length === 0)
-      throw new GitError(['merge', tip], dir, merge.exitCode, merge.stderr || merge.stdout);
+      throw new GitError(['merge-tree', old, tip], repoPath, 1, merged.stderr);
     return { conflicts };
-  } finally {
-    await runGit(repoPath, ['worktree', 'remove', '--force', '--force', dir], {
-      okExitCodes: [0, 128],
-    });
-    await rm(tmp, { recursive: true, force: true });
-    await runGit(repoPath, ['worktree', 'prune'], { okExitCodes: [0, 128] });
   }
+  const commit = await git(repoPath, ['commit-tree', '-p', old, '-p', tip, '-m', message, tree], {
+    env: MERGE_ENV,
+  });
+  return { commit };
+}
+
+/** The non-bare worktree that has `baseRef` checked out, if any. */
+async function baseCheckout(repoPath: string, baseRef: string): Promise<{ path: string } | null> {
+  const entry = (await listWorktrees(repoPath)).find(
+    (w) => w.branch === baseRef && !w.bare && !w.prunable,
+  );
+  return entry ? { path: entry.path } : null;
 }
 
 /**
- * If a worktree has the base checked out and its index and files still equal `old`, move them to
- * `next` (a two-tree `read-tree -m -u`, as `git checkout` does). Anything dirty is left alone.
+ * Why the user's checkout of the base must not be moved from `old` (to `next`, when known): its
+ * index or tracked files differ from `old`, or (with `next`) an untracked file is in the way.
+ * Null when there is no such checkout or it is clean.
  */
-async function updateCheckout(
+async function checkoutBlocker(
+  repoPath: string,
+  baseRef: string,
+  old: string,
+  next: string | null,
+): Promise<Extract<MergeResult, { reason: 'CHECKOUT_DIRTY' }> | null> {
+  const checkout = await baseCheckout(repoPath, baseRef);
+  if (!checkout) return null;
+  const dir = checkout.path;
+  await runGit(dir, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
+  const staged = splitNul(
+    (await runGit(dir, ['diff-index', '--cached', '--name-only', '-z', old, '--'])).stdout,
+  );
+  const modified = splitNul((await runGit(dir, ['diff-files', '--name-only', '-z'])).stdout);
+  const dirty = [...new Set([...staged, ...modified])].sort();
+  if (dirty.length === 0 && next !== null) {
+    const dry = await runGit(dir, ['read-tree', '-m', '-u', '-n', old, next], {
+      okExitCodes: [0, 128],
+    });
+    if (dry.exitCode !== 0) dirty.push(...untrackedInTheWay(dry.stderr));
+  }
+  return dirty.length === 0
+    ? null
+    : { ok: false, reason: 'CHECKOUT_DIRTY', path: dir, detail: dirty };
+}
+
+/** The paths `read-tree` names in "would be overwritten" errors (or a generic note). */
+function untrackedInTheWay(stderr: string): string[] {
+  const named = [...stderr.matchAll(/'([^']+)' would be overwritten/g)].map((m) => m[1]!);
+  const listed = stderr
+    .split('\n')
+    .filter((line) => /^\t/.test(line))
+    .map((line) => line.trim());
+  const paths = [...new Set([...named, ...listed])];
+  return paths.length > 0 ? paths : ['(untracked files in the way)'];
+}
+
+/**
+ * After the CAS: bring a clean checkout of the base from `old` to `next` (a two-tree
+ * `read-tree -m -u`, as `git checkout` does). A failure here (the user edited a file in the
+ * instant since the check) changes nothing in the checkout and is reported as not updated.
+ */
+async function followCheckout(
   repoPath: string,
   baseRef: string,
   old: string,
   next: string,
 ): Promise<{ checkoutPath: string | null; checkoutUpdated: boolean }> {
-  const entry = (await listWorktrees(repoPath)).find(
-    (w) => w.branch === baseRef && !w.bare && !w.prunable,
-  );
-  if (!entry) return { checkoutPath: null, checkoutUpdated: false };
-  const dir = entry.path;
-  await runGit(dir, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
-  const indexClean =
-    (await runGit(dir, ['diff-index', '--cached', '--quiet', old, '--'], { okExitCodes: [0, 1] }))
-      .exitCode === 0;
-  const filesClean =
-    (await runGit(dir, ['diff-files', '--quiet'], { okExitCodes: [0, 1] })).exitCode === 0;
-  if (!indexClean || !filesClean) return { checkoutPath: dir, checkoutUpdated: false };
-  // Fails (and changes nothing) if an untracked file is in the way.
-  const read = await runGit(dir, ['read-tree', '-m', '-u', old, next], { okExitCodes: [0, 128] });
-  return { checkoutPath: dir, checkoutUpdated: read.exitCode === 0 };
+  const checkout = await baseCheckout(repoPath, baseRef);
+  if (!checkout) return { checkoutPath: null, checkoutUpdated: false };
+  const read = await runGit(checkout.path, ['read-tree', '-m', '-u', old, next], {
+    okExitCodes: [0, 128],
+  });
+  if (read.exitCode !== 0)
+    logger().warn(
+      { repo: repoPath, checkout: checkout.path, old, next, stderr: read.stderr.trim() },
+      'Checkout of the base could not follow the merge',
+    );
+  return { checkoutPath: checkout.path, checkoutUpdated: read.exitCode === 0 };
 }

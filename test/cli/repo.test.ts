@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkoutNote } from '../../src/cli/commands/repo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import {
   dumpState,
@@ -29,7 +30,10 @@ describe('loopwright repo add', () => {
     const result = await runCli(t, ['repo', 'add', path.join(repo, 'src', 'deep')]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toBe(
-      `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2)\n`,
+      `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2)\n${checkoutNote(repo, 'trunk')}\n`,
+    );
+    expect(checkoutNote(repo, 'trunk')).toBe(
+      `note: where trunk is checked out (e.g. ${repo}), a clean checkout follows each tested merge; with uncommitted changes the merge waits (status says so) until you commit or stash`,
     );
     const {
       repos: [stored],

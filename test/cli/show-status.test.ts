@@ -183,6 +183,7 @@ describe('loopwright status', () => {
       ],
       totals: { QUEUED: 2, ESCALATED: 1, CANCELLED: 1 },
       total: 4,
+      waiting: [],
     });
   });
 

@@ -1,6 +1,13 @@
+import { readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listWorktrees } from '../../src/workspace/repository.js';
-import { advanceRef, isMergedInto, mergeToBase } from '../../src/workspace/merge.js';
+import {
+  advanceRef,
+  isMergedInto,
+  type MergeCheck,
+  mergeToBase,
+} from '../../src/workspace/merge.js';
 import { commitAll, createWorktree, type Worktree } from '../../src/workspace/worktree.js';
 import { commit, git, put, read, sampleSetup } from './helpers.js';
 
@@ -24,51 +31,55 @@ async function withTicketCommit(
 const mergeArgs = (repoPath: string, wt: Worktree) => ({
   repoPath,
   baseBranch: 'main',
-  branch: wt.branch,
+  tip: wt.branch,
   message: 'Merge LW-1',
 });
 
+const parentsOf = async (repo: string, rev: string) =>
+  (await git(repo, ['log', '-1', '--format=%P', rev])).split(' ');
+
 describe('mergeToBase', () => {
-  it('fast-forwards when the base has not moved and updates the clean checkout of main', async () => {
+  it('always records a merge commit (base first) and brings a clean checkout along', async () => {
     const { repoPath, wt, tip } = await withTicketCommit();
-    const result = await mergeToBase(mergeArgs(repoPath, wt));
-    expect(result).toEqual({
-      ok: true,
-      commit: tip,
-      fastForward: true,
-      alreadyMerged: false,
-      checkoutPath: repoPath,
-      checkoutUpdated: true,
-    });
-    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(tip);
-    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
-    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
-  });
-
-  it('makes a --no-ff merge commit when the base moved, keeping both sides', async () => {
-    const { repoPath, wt, tip } = await withTicketCommit();
-    await put(repoPath, 'README.md', '# moved on\n');
-    const moved = await commit(repoPath, 'meanwhile on main');
-
+    const old = await git(repoPath, ['rev-parse', 'main']);
     const result = await mergeToBase(mergeArgs(repoPath, wt));
     expect(result).toMatchObject({
       ok: true,
-      fastForward: false,
       alreadyMerged: false,
+      checkoutPath: repoPath,
       checkoutUpdated: true,
+      attempts: 1,
     });
     const merged = result.ok ? result.commit : '';
     expect(await git(repoPath, ['rev-parse', 'main'])).toBe(merged);
-    expect(await git(repoPath, ['log', '-1', '--format=%P|%s|%an', merged])).toBe(
-      `${moved} ${tip}|Merge LW-1|loopwright`,
+    expect(await parentsOf(repoPath, merged)).toEqual([old, tip]);
+    expect(await git(repoPath, ['log', '-1', '--format=%s|%an', merged])).toBe(
+      'Merge LW-1|loopwright',
     );
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+    // A user's `git commit -a` afterwards has nothing to commit: it cannot revert the merge.
+    const commitAllRun = await git(repoPath, ['commit', '-a', '-m', 'user'], {
+      okExitCodes: [0, 1],
+    });
+    expect(commitAllRun).toContain('nothing to commit');
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(merged);
+  });
+
+  it('merges onto a base that moved, keeping both sides', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    await put(repoPath, 'README.md', '# moved on\n');
+    const moved = await commit(repoPath, 'meanwhile on main');
+    const result = await mergeToBase(mergeArgs(repoPath, wt));
+    const merged = result.ok ? result.commit : '';
+    expect(await parentsOf(repoPath, merged)).toEqual([moved, tip]);
     expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
     expect(await read(repoPath, 'README.md')).toBe('# moved on\n');
     expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
     expect(await isMergedInto(repoPath, tip, 'main')).toBe(true);
   });
 
-  it('reports a conflict with the paths and leaves the base and worktree list untouched', async () => {
+  it('reports a conflict by file and leaves the base, checkout and worktree list untouched', async () => {
     const { repoPath, wt } = await withTicketCommit(
       'src/greet.js',
       'export const greet = (n) => `Hey ${n}`;\n',
@@ -76,114 +87,171 @@ describe('mergeToBase', () => {
     await put(repoPath, 'src/greet.js', 'export const greet = (n) => `Yo ${n}`;\n');
     const baseTip = await commit(repoPath, 'conflicting change on main');
     const worktreesBefore = await listWorktrees(repoPath);
-
-    const result = await mergeToBase(mergeArgs(repoPath, wt));
+    let checked = 0;
+    const result = await mergeToBase({
+      ...mergeArgs(repoPath, wt),
+      check: async () => {
+        checked++;
+        return { passed: true };
+      },
+    });
     expect(result).toEqual({ ok: false, reason: 'MERGE_CONFLICT', detail: ['src/greet.js'] });
+    expect(checked).toBe(0);
     expect(await git(repoPath, ['rev-parse', 'main'])).toBe(baseTip);
     expect(await listWorktrees(repoPath)).toEqual(worktreesBefore);
     expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
   });
 
-  it('leaves a dirty checkout of the base alone but still moves the branch', async () => {
+  it('checks the exact merge commit before the base moves; a failing check never reaches it', async () => {
     const { repoPath, wt, tip } = await withTicketCommit();
-    await put(repoPath, 'README.md', 'my uncommitted edit\n');
-    const result = await mergeToBase(mergeArgs(repoPath, wt));
-    expect(result).toMatchObject({
-      ok: true,
-      commit: tip,
-      checkoutPath: repoPath,
-      checkoutUpdated: false,
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    const seen: { commit: string; parents: string[]; baseThen: string }[] = [];
+    const check = async (candidate: string): Promise<MergeCheck> => {
+      seen.push({
+        commit: candidate,
+        parents: await parentsOf(repoPath, candidate),
+        baseThen: await git(repoPath, ['rev-parse', 'main']),
+      });
+      return { passed: false, detail: 'tests failed on the merge' };
+    };
+    const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
+    expect(seen).toEqual([{ commit: expect.any(String), parents: [old, tip], baseThen: old }]);
+    expect(result).toEqual({
+      ok: false,
+      reason: 'MERGE_CHECK_FAILED',
+      commit: seen[0]!.commit,
+      detail: 'tests failed on the merge',
     });
-    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(tip);
-    expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await isMergedInto(repoPath, tip, 'main')).toBe(false);
     await expect(read(repoPath, 'src/farewell.js')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+  });
+
+  it('waits (CHECKOUT_DIRTY) instead of moving the ref under a dirty checkout, losing nothing', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    await put(repoPath, 'README.md', 'my uncommitted edit\n');
+    await put(repoPath, 'src/greet.js', 'staged edit\n');
+    await git(repoPath, ['add', 'src/greet.js']);
+    const result = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(result).toEqual({
+      ok: false,
+      reason: 'CHECKOUT_DIRTY',
+      path: repoPath,
+      detail: ['README.md', 'src/greet.js'],
+    });
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
+    // Once the user stashes, the same call merges and the checkout follows.
+    await git(repoPath, ['stash', '-q']);
+    const after = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(after).toMatchObject({ ok: true, checkoutUpdated: true });
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+    await git(repoPath, ['stash', 'pop', '-q']);
+    expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
+    await git(repoPath, ['commit', '-qam', 'the user commits everything']);
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+    expect(await isMergedInto(repoPath, tip, 'main')).toBe(true);
+    expect(await git(repoPath, ['show', 'HEAD:src/farewell.js'])).toContain('bye');
+  });
+
+  it('treats an untracked file the merge would overwrite as dirty, and keeps other untracked files', async () => {
+    const { repoPath, wt } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    await put(repoPath, 'src/farewell.js', 'the user has their own file here\n');
+    const blocked = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(blocked).toMatchObject({
+      ok: false,
+      reason: 'CHECKOUT_DIRTY',
+      detail: ['src/farewell.js'],
+    });
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await read(repoPath, 'src/farewell.js')).toBe('the user has their own file here\n');
+
+    await rename(path.join(repoPath, 'src/farewell.js'), path.join(repoPath, 'notes.txt'));
+    await put(repoPath, 'notes.txt', 'moved aside, still untracked\n');
+    const merged = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });
+    expect(await read(repoPath, 'notes.txt')).toBe('moved aside, still untracked\n');
   });
 
   it('updates a clean base checked out in a linked worktree rather than the main checkout', async () => {
-    const { repoPath, wt, tip } = await withTicketCommit();
+    const { repoPath, wt } = await withTicketCommit();
     await git(repoPath, ['checkout', '--quiet', '--detach']);
     const root = `${repoPath}-base`;
     await git(repoPath, ['worktree', 'add', '--quiet', root, 'main']);
     const result = await mergeToBase(mergeArgs(repoPath, wt));
-    expect(result).toMatchObject({
-      ok: true,
-      commit: tip,
-      checkoutPath: root,
-      checkoutUpdated: true,
-    });
+    expect(result).toMatchObject({ ok: true, checkoutPath: root, checkoutUpdated: true });
     expect(await read(root, 'src/farewell.js')).toContain('bye');
+    expect(await git(root, ['status', '--porcelain'])).toBe('');
     await git(repoPath, ['worktree', 'remove', '--force', root]);
   });
 
-  it('is idempotent: merging an already merged branch changes nothing', async () => {
+  it('is idempotent: a retried merge finds the merge commit it made, even after later merges', async () => {
     const { repoPath, wt } = await withTicketCommit();
-    await put(repoPath, 'README.md', '# moved on\n');
-    await commit(repoPath, 'meanwhile on main');
     const first = await mergeToBase(mergeArgs(repoPath, wt));
+    await put(repoPath, 'README.md', '# later work on main\n');
+    await commit(repoPath, 'later on main');
     const second = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(first.ok && second.ok).toBe(true);
     expect(second).toMatchObject({
       ok: true,
       alreadyMerged: true,
       commit: first.ok ? first.commit : 'x',
     });
-    expect(await git(repoPath, ['rev-list', '--count', 'main'])).toBe('4');
+    expect(await git(repoPath, ['rev-list', '--count', '--merges', 'main'])).toBe('1');
+  });
+
+  it('refuses an unknown tip as bad input', async () => {
+    const { repoPath } = await withTicketCommit();
+    await expect(
+      mergeToBase({ repoPath, baseBranch: 'main', tip: 'refs/heads/nope', message: 'x' }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 });
 
-/**
- * A real concurrent writer: a smudge filter on README.md that commits to main from another git
- * process whenever README.md is checked out, i.e. while mergeToBase builds its merge commit.
- */
-async function raceOnCheckout(repoPath: string, times: 'once' | 'always'): Promise<void> {
-  const script = `${repoPath}.race.sh`;
-  const marker = `${repoPath}.race.done`;
-  await put(
-    '/',
-    script,
-    [
-      '#!/bin/sh',
-      `G='${repoPath}/.git'`,
-      `if [ '${times}' = always ] || [ ! -e '${marker}' ]; then`,
-      `  touch '${marker}'`,
-      '  n=$(git --git-dir="$G" commit-tree -p refs/heads/main -m concurrent "refs/heads/main^{tree}")',
-      '  git --git-dir="$G" update-ref refs/heads/main "$n"',
-      'fi',
-      'exec cat',
-      '',
-    ].join('\n'),
-  );
-  await git(repoPath, ['config', 'filter.race.smudge', `sh '${script}'`]);
-  await git(repoPath, ['config', 'filter.race.clean', 'cat']);
-  await put(repoPath, '.git/info/attributes', 'README.md filter=race\n');
-}
-
 describe('mergeToBase under a concurrently moving base', () => {
-  it('notices the CAS failure and rebuilds the merge on the new tip', async () => {
+  it('rebuilds and re-checks on the new tip every time the base moves, never giving up', async () => {
     const { repoPath, wt, tip } = await withTicketCommit();
-    await put(repoPath, 'README.md', '# moved on\n');
-    await commit(repoPath, 'base moved, so a merge commit is needed');
-    await raceOnCheckout(repoPath, 'once');
-
-    const result = await mergeToBase(mergeArgs(repoPath, wt));
-    expect(result).toMatchObject({ ok: true, fastForward: false });
-    const parents = await git(repoPath, ['log', '-1', '--format=%P', 'main']);
-    expect(await git(repoPath, ['log', '-1', '--format=%s', parents.split(' ')[0]!])).toBe(
-      'concurrent',
-    );
-    expect(parents.split(' ')[1]).toBe(tip);
+    let moves = 0;
+    const checked: string[] = [];
+    const check = async (candidate: string): Promise<MergeCheck> => {
+      checked.push(candidate);
+      if (moves < 5) {
+        // Someone else lands a commit on main while the tests run.
+        moves++;
+        await put(repoPath, `other-${moves}.txt`, `${moves}\n`);
+        await commit(repoPath, `concurrent ${moves}`);
+      }
+      return { passed: true };
+    };
+    const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
+    expect(result).toMatchObject({ ok: true, attempts: 6 });
+    expect(new Set(checked).size).toBe(6);
+    const merged = result.ok ? result.commit : '';
+    expect(checked.at(-1)).toBe(merged);
+    const [first, second] = await parentsOf(repoPath, merged);
+    expect(await git(repoPath, ['log', '-1', '--format=%s', first!])).toBe('concurrent 5');
+    expect(second).toBe(tip);
+    expect(await readFile(path.join(repoPath, 'other-5.txt'), 'utf8')).toBe('5\n');
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
   });
 
-  it('gives up with BASE_MOVED, never clobbering, when the base keeps moving', async () => {
-    const { repoPath, wt, tip } = await withTicketCommit();
-    await put(repoPath, 'README.md', '# moved on\n');
-    await commit(repoPath, 'base moved, so a merge commit is needed');
-    await raceOnCheckout(repoPath, 'always');
-
-    const result = await mergeToBase({ ...mergeArgs(repoPath, wt), maxAttempts: 2 });
-    expect(result).toMatchObject({ ok: false, reason: 'BASE_MOVED' });
-    expect(result.ok === false && result.detail).toHaveLength(2);
-    expect(await git(repoPath, ['log', '-1', '--format=%s', 'main'])).toBe('concurrent');
-    expect(await isMergedInto(repoPath, tip, 'main')).toBe(false);
+  it('a failing check on a base that moved meanwhile is retried on the new base', async () => {
+    const { repoPath, wt } = await withTicketCommit();
+    let calls = 0;
+    const check = async (): Promise<MergeCheck> => {
+      calls++;
+      if (calls === 1) {
+        await put(repoPath, 'fix.txt', 'the base fixed the flaky thing\n');
+        await commit(repoPath, 'fix on main');
+        return { passed: false, detail: 'failed on the old base' };
+      }
+      return { passed: true };
+    };
+    const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
+    expect(result).toMatchObject({ ok: true, attempts: 2 });
   });
 });
 

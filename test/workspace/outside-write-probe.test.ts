@@ -98,7 +98,7 @@ describe('outsideWriteProbe', () => {
     const merged = await mergeToBase({
       repoPath: repo.path,
       baseBranch: 'main',
-      branch: other.branch,
+      tip: other.branch,
       message: 'LW-2',
     });
     expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });

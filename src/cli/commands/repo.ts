@@ -69,12 +69,19 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
     ...(input.mode === undefined ? {} : { mode: input.mode }),
   });
   if (values.json) printJson(ctx.io, repoJson(repo));
-  else
+  else {
     printLine(
       ctx.io,
       `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, concurrency ${repo.concurrency})`,
     );
+    printLine(ctx.io, checkoutNote(repo.path, repo.base_branch));
+  }
   return 0;
+}
+
+/** The one line `repo add` prints about what merges do to the user's own checkout. */
+export function checkoutNote(repoPath: string, base: string): string {
+  return `note: where ${base} is checked out (e.g. ${repoPath}), a clean checkout follows each tested merge; with uncommitted changes the merge waits (status says so) until you commit or stash`;
 }
 
 /** Validate every flag and ask git about the path; nothing is written here. */

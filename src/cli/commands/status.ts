@@ -3,10 +3,10 @@
  */
 import { TOP_STATES } from '../../../machines/ticket-states.js';
 import { listRepositories } from '../../db/repositories.js';
-import { boardCounts } from '../../db/tickets.js';
+import { boardCounts, waitingOnCheckout } from '../../db/tickets.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
-import { printJson, printTable, type Column } from '../output.js';
+import { printJson, printLine, printTable, type Column } from '../output.js';
 
 export interface BoardRow {
   readonly repo: string;
@@ -58,18 +58,24 @@ export const command: Command = {
   summary: 'ticket counts per repository and state',
   usage: `usage: loopwright status [--json]
 
-One row per registered repository, one column per state that has tickets, and totals.`,
+One row per registered repository, one column per state that has tickets, and totals. Below it,
+tickets whose merge waits for you: the base branch is checked out with uncommitted changes, and
+the line says what to run (the merge resumes by itself once the checkout is clean).`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {});
     expectPositionals(positionals, []);
     const db = await ctx.db();
-    const [repos, counts] = await Promise.all([listRepositories(db), boardCounts(db)]);
+    const [repos, counts, waiting] = await Promise.all([
+      listRepositories(db),
+      boardCounts(db),
+      waitingOnCheckout(db),
+    ]);
     const board = buildBoard(
       repos.map((r) => r.name),
       counts,
     );
     if (values.json) {
-      printJson(ctx.io, board);
+      printJson(ctx.io, { ...board, waiting });
       return 0;
     }
     const rows: BoardRow[] = [
@@ -88,6 +94,7 @@ One row per registered repository, one column per state that has tickets, and to
     if (board.repos.length === 0)
       printTable(ctx.io, [], columns, '(no repositories: loopwright repo add <path>)');
     else printTable(ctx.io, rows, columns);
+    for (const w of waiting) printLine(ctx.io, `${w.ticket} waits in SHIP: ${w.detail}`);
     return 0;
   },
 };
