@@ -2,7 +2,7 @@
  * The MCP server's pure parts: the actor from clientInfo, redaction, the Codex config editor, the
  * transcript tail, and the filing order of a planned batch.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'smol-toml';
@@ -177,5 +177,34 @@ describe('fileOrder', () => {
     expect(() => fileOrder([t('a', ['b']), t('b', ['c']), t('c', ['a'])])).toThrow(
       'dependency cycle: a -> b -> c -> a',
     );
+  });
+});
+
+describe('the operator skill', () => {
+  const file = path.join(import.meta.dirname, '../../skills/operator/SKILL.md');
+  const text = readFileSync(file, 'utf8');
+
+  it('has Claude Code skill frontmatter: a name and a description', () => {
+    const match = /^---\n([\s\S]*?)\n---\n/.exec(text);
+    expect(match).not.toBeNull();
+    const fields = Object.fromEntries(
+      match![1]!.split('\n').map((line) => {
+        const at = line.indexOf(':');
+        return [line.slice(0, at).trim(), line.slice(at + 1).trim()];
+      }),
+    );
+    expect(Object.keys(fields).sort()).toEqual(['description', 'name']);
+    expect(fields.name).toMatch(/^[a-z0-9-]{1,64}$/);
+    expect(fields.description!.length).toBeGreaterThan(50);
+    expect(fields.description!.length).toBeLessThanOrEqual(1024);
+  });
+
+  it('names every tool the server has, and ships with the package', async () => {
+    const { TOOLS } = await import('../../src/mcp/server.js');
+    for (const tool of TOOLS) expect(text).toContain(`\`${tool.name}\``);
+    const manifest = JSON.parse(
+      readFileSync(path.join(import.meta.dirname, '../../package.json'), 'utf8'),
+    );
+    expect(manifest.files).toContain('skills');
   });
 });
