@@ -29,6 +29,10 @@ export const REASON_CODES = [
   'MERGE_CHECK_FAILED',
   /** SHIP waits: the base branch is checked out with uncommitted changes (not an escalation). */
   'CHECKOUT_DIRTY',
+  /** A BUILD commit modified or deleted a test file the RED commit pinned. */
+  'TESTS_CHANGED',
+  /** The workspace's `.git` (config, hooks, HEAD, alternates) or the ticket branch was tampered with. */
+  'WORKSPACE_TAMPERED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -47,7 +51,13 @@ export const PHASES = [
 export type Phase = (typeof PHASES)[number];
 
 /** Gate failures the orchestrator detects itself while an agent phase is running. */
-export const GATE_REASONS = ['RED_NOT_RED', 'SCOPE_VIOLATION', 'LEAD_ENCROACHMENT'] as const;
+export const GATE_REASONS = [
+  'RED_NOT_RED',
+  'SCOPE_VIOLATION',
+  'LEAD_ENCROACHMENT',
+  'TESTS_CHANGED',
+  'WORKSPACE_TAMPERED',
+] as const;
 
 /** How an AGENT_UNAVAILABLE event escalates: the agent could not work, or stalled. */
 export const AGENT_UNAVAILABLE_REASONS = ['AGENT_UNAVAILABLE', 'AGENT_STALLED'] as const;
@@ -80,7 +90,15 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
     artifactId: z.number().int().positive(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
-  z.object({ type: z.literal('RED_CONFIRMED'), ...runResult }),
+  z.object({
+    type: z.literal('RED_CONFIRMED'),
+    ...runResult,
+    /** The orchestrator's commit of the RED tests: pinned for BUILD, GREEN and VALIDATE. */
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{40,64}$/)
+      .optional(),
+  }),
   z.object({ type: z.literal('BUILD_READY'), ...runResult }),
   z.object({
     type: z.literal('VERDICT'),

@@ -21,7 +21,7 @@ export * from './ticket-events.js';
 export { TOP_STATES, type TicketState };
 
 /** Bumped whenever a change to this file could make an old journal replay differently. */
-export const MACHINE_VERSION = 'ticket/4';
+export const MACHINE_VERSION = 'ticket/5';
 
 /** States a ticket can be sent back to after BLOCKED, ESCALATED or DEAD_LETTER. */
 export const RESUMABLE_STATES = [
@@ -118,6 +118,8 @@ export interface TicketContext {
   /** Validator or gate findings handed to the next BUILD. */
   readonly findings: readonly string[];
   readonly mergeCommit: string | null;
+  /** The RED commit (set by RED_CONFIRMED): its test files are the pinned acceptance tests. */
+  readonly redCommit?: string | null;
   readonly liveEvidence: string | null;
   /** True when a human, not a gate, let the ticket past a check. */
   readonly humanGated: boolean;
@@ -179,6 +181,9 @@ const machineSetup = setup({
     startRed: assign({ redAttempt: 1 }),
     nextRedAttempt: assign({ redAttempt: ({ context }) => context.redAttempt + 1 }),
     startBuild: assign({ attempt: 1, findings: [] }),
+    recordRedCommit: assign({
+      redCommit: ({ event }) => (event as Ev<'RED_CONFIRMED'>).commit ?? null,
+    }),
     nextAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     recordFindings: assign({
       findings: ({ event }) =>
@@ -359,9 +364,9 @@ function toArray<T>(value: T | readonly T[] | undefined): T[] {
 }
 
 const leadEncroachment = (from: ResumableState): Transition => ({
-  guard: { type: 'gateIs', params: { reasons: ['LEAD_ENCROACHMENT'] } },
+  guard: { type: 'gateIs', params: { reasons: ['LEAD_ENCROACHMENT', 'WORKSPACE_TAMPERED'] } },
   target: ESCALATED,
-  actions: escalate('LEAD_ENCROACHMENT', from),
+  actions: escalate('FROM_EVENT', from),
 });
 
 /** What a merge job reports from `SHIP.merging` and `SHIP.waiting_checkout`. */
@@ -481,6 +486,7 @@ export const ticketMachine = machineSetup.createMachine({
     approvedPlan: null,
     findings: [],
     mergeCommit: null,
+    redCommit: null,
     liveEvidence: null,
     humanGated: false,
     notes: 0,
@@ -546,7 +552,10 @@ export const ticketMachine = machineSetup.createMachine({
       },
     },
     RED: agentState('RED', '#ticket.RED', 'generator', 'red', {
-      RED_CONFIRMED: { target: 'BUILD', actions: ['phaseSucceeded', 'startBuild'] },
+      RED_CONFIRMED: {
+        target: 'BUILD',
+        actions: ['phaseSucceeded', 'recordRedCommit', 'startBuild'],
+      },
       GATE_FAILED: [
         {
           guard: 'redAttemptsLeft',

@@ -23,7 +23,14 @@ import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
 import { applyEvent } from '../engine/apply-event.js';
 import { redispatchRun } from '../engine/redispatch.js';
 import { inTransaction } from '../engine/transaction.js';
-import { git, outsideWriteProbe, type Worktree } from '../workspace/index.js';
+import {
+  branchTip,
+  git,
+  outsideWriteProbe,
+  resetWorkspace,
+  runIdOfCommit,
+  type Worktree,
+} from '../workspace/index.js';
 import {
   currentPlan,
   ensureWorkspace,
@@ -61,10 +68,29 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   const role = payload.role as Role;
   const phase = payload.phase as Phase;
   const fresh = await ensureWorkspace(deps.db, deps.home, d);
-  await resetWorktree(fresh.path);
+  const made = await commitOfThisRun(fresh, payload.runId!);
+  if (made) {
+    // A retried job (crash or database outage after the commit, before the event): judge the
+    // commit this run already made instead of running a fresh agent over it.
+    log.info({ commit: made.commit }, 'Run already committed; re-evaluating its commit');
+    const event = await evaluateRun(deps.db, {
+      d,
+      wt: fresh,
+      runId: payload.runId!,
+      phase,
+      headBefore: made.parent,
+      plan: (await currentPlan(deps.db, d.context))?.plan ?? null,
+      costUsd: 0,
+      outside: { ok: true },
+      home: deps.home,
+      madeCommit: made.commit,
+    });
+    return report(deps, d, event, `agent:${role}:${payload.runId}`);
+  }
+  await resetWorkspace(fresh);
   const wt = SYNCED_PHASES.has(phase) ? await syncWithBase(deps.home, d, fresh) : fresh;
   if (phase === 'validate') {
-    const failed = await validateGates(deps.db, d, wt, payload.runId!);
+    const failed = await validateGates(deps.db, d, wt, payload.runId!, deps.home);
     if (failed) return report(deps, d, failed, 'orchestrator:gates');
   }
   const planned = phase === 'plan_draft' ? null : await currentPlan(deps.db, d.context);
@@ -77,7 +103,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     phase,
     counter: counterOf(d, phase),
     baseCommit: wt.baseCommit,
-    redCommit: null,
+    redCommit: d.context.redCommit ?? null,
     testCommand: d.repo.test_cmd ?? 'npm test',
     checks: d.repo.check_cmds,
     plan: planned?.plan ?? null,
@@ -85,7 +111,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     approvedPlanSha: planned?.sha256 ?? null,
     findings: await findingsFor(deps.db, d, phase),
   });
-  const headBefore = await git(wt.path, ['rev-parse', 'HEAD']);
+  const headBefore = await branchTip(wt);
   const probe = await outsideWriteProbe({
     repoPath: d.repo.path,
     worktreesRoot: worktreesRoot(deps.home),
@@ -126,6 +152,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
       plan: planned?.plan ?? null,
       costUsd: outcome.costUsd ?? 0,
       outside: await probe.check(),
+      home: deps.home,
     }));
   log.info(
     { event: event.type, status: outcome.status, ms: outcome.durationMs },
@@ -350,10 +377,15 @@ async function discoveredWorkOf(worktree: string, phase: Phase): Promise<Discove
   return read.ok ? read.report.discoveredWork : [];
 }
 
-/** Back to the last commit: a fresh agent never inherits a failed attempt's leftovers. */
-async function resetWorktree(worktree: string): Promise<void> {
-  await git(worktree, ['reset', '--hard', '-q', 'HEAD']);
-  await git(worktree, ['clean', '-fdq']);
+/** The ticket branch's tip when this run made it (its `Loopwright-Run` trailer), with its parent. */
+async function commitOfThisRun(
+  wt: Worktree,
+  runId: string,
+): Promise<{ commit: string; parent: string } | null> {
+  const tip = await branchTip(wt);
+  if ((await runIdOfCommit(wt, tip)) !== runId) return null;
+  const parent = await git(wt.repoGitDir, ['rev-parse', `${tip}^1`], { gitDir: wt.repoGitDir });
+  return { commit: tip, parent };
 }
 
 function counterOf(d: Dispatch, phase: Phase): string | null {

@@ -9,7 +9,14 @@ import type { Kdb } from '../db/connection.js';
 import { getRepositoryById, type Repository } from '../db/repositories.js';
 import { getTicket, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
-import { createWorktree, git, runGit, type Worktree } from '../workspace/index.js';
+import {
+  branchTip,
+  createWorktree,
+  git,
+  resetWorkspace,
+  runGit,
+  type Worktree,
+} from '../workspace/index.js';
 import { planSchema, type Plan } from './report-schema.js';
 import { repoSettings, type RepoSettings } from '../config/repo-settings.js';
 
@@ -68,39 +75,49 @@ export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promi
 /**
  * Bring the base branch's new commits into the ticket branch before RED, BUILD and VALIDATE, so a
  * ticket that waited for a blocker builds on the blocker's merged work and is validated as it will
- * be merged. A conflict is left for the SHIP merge to report (MERGE_CONFLICT); the branch is
- * untouched then.
+ * be merged. The merge is made from objects in the repository (`merge-tree --write-tree`, no
+ * checkout) and the ticket branch moved by compare-and-swap; the workspace is then reset to it. A
+ * conflict is left for the SHIP merge to report (MERGE_CONFLICT); the branch is untouched then.
  */
 export async function syncWithBase(home: string, d: Dispatch, wt: Worktree): Promise<Worktree> {
-  const baseTip = await git(wt.path, ['rev-parse', d.repo.base_branch]);
-  const upToDate = await runGit(wt.path, ['merge-base', '--is-ancestor', baseTip, 'HEAD'], {
+  const gitDir = wt.repoGitDir;
+  const baseTip = await git(
+    gitDir,
+    ['rev-parse', '--verify', `refs/heads/${d.repo.base_branch}^{commit}`],
+    { gitDir },
+  );
+  const tip = await branchTip(wt);
+  const upToDate = await runGit(gitDir, ['merge-base', '--is-ancestor', baseTip, tip], {
+    gitDir,
     okExitCodes: [0, 1],
   });
   if (upToDate.exitCode === 0) return wt;
   const merged = await runGit(
-    wt.path,
-    [
-      'merge',
-      '--no-edit',
-      '-q',
-      '-m',
-      `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}`,
-      baseTip,
-    ],
-    { okExitCodes: [0, 1] },
+    gitDir,
+    ['merge-tree', '--write-tree', '--no-messages', tip, baseTip],
+    {
+      gitDir,
+      okExitCodes: [0, 1],
+    },
   );
-  if (merged.exitCode !== 0) {
-    await runGit(wt.path, ['merge', '--abort'], { okExitCodes: [0, 128] });
-    return wt;
-  }
-  return createWorktree({
+  if (merged.exitCode !== 0) return wt;
+  const tree = merged.stdout.split('\n')[0]!.trim();
+  const commit = await git(gitDir, ['commit-tree', tree, '-p', tip, '-p', baseTip, '-F', '-'], {
+    gitDir,
+    input: `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}\n`,
+  });
+  await git(gitDir, ['update-ref', `refs/heads/${wt.branch}`, commit, tip], { gitDir });
+  const synced = await createWorktree({
     repoPath: d.repo.path,
     baseBranch: d.repo.base_branch,
     ticketKey: d.ticket.key,
     root: worktreesRoot(home),
   });
+  await resetWorkspace(synced);
+  return synced;
 }
 
+/** Where the ticket workspaces (clones) live: `$LOOPWRIGHT_HOME/worktrees` (name kept for upgrades). */
 export function worktreesRoot(home: string): string {
   return path.join(home, 'worktrees');
 }

@@ -1,22 +1,34 @@
 /**
  * What the orchestrator concludes after an agent run, from evidence it gathers itself: the
- * report's shape, git's view of the worktree, and the test command's exit code. The agent's word
- * is only used for what cannot be checked (a plan, a critique, a verdict) — and a PASS without
- * evidence is a FAIL.
+ * report's shape, the commit it makes of the workspace's files (judged from git objects, never
+ * from the directory), and the test command's exit code in a scratch checkout of that exact
+ * commit. The agent's word is only used for what cannot be checked (a plan, a critique, a
+ * verdict) — and a PASS without evidence is a FAIL.
  */
 import type { Phase, TicketEventInput } from '../../machines/ticket.js';
 import { insertArtifact } from '../db/artifacts.js';
 import type { Kdb } from '../db/connection.js';
 import {
-  commitAll,
-  leadEncroachmentGate,
+  acceptCommit,
+  branchTip,
   runCommandGate,
-  scopeGate,
-  testFilesGate,
+  stageCommit,
+  withScratchCheckout,
+  workspaceTampering,
   type CommandGateResult,
   type ScopeGateResult,
+  type StagedCommit,
+  type Violation,
   type Worktree,
 } from '../workspace/index.js';
+import {
+  changedRedTests,
+  commitScopeViolations,
+  missingTestFiles,
+  redTestFiles,
+  treeChanges,
+} from '../workspace/commit-gates.js';
+import { globToRegExp } from '../workspace/glob.js';
 import type { Dispatch } from './dispatch.js';
 import { describeCommand, describeViolations } from './gate-text.js';
 import { readReport, type Plan, type ReportOf } from './report-schema.js';
@@ -26,20 +38,31 @@ export interface RunFacts {
   readonly wt: Worktree;
   readonly runId: string;
   readonly phase: Phase;
-  /** HEAD of the worktree when the agent started. */
+  /** The ticket branch's tip in the repository when the agent started. */
   readonly headBefore: string;
   readonly plan: Plan | null;
   readonly costUsd: number;
   /** Result of the outside-write probe. */
   readonly outside: ScopeGateResult;
+  /** loopwright's home (scratch checkouts go under `<home>/tmp`). */
+  readonly home: string;
+  /** A commit this run already made (a retried job found it by its trailer): judged again as is. */
+  readonly madeCommit?: string | null;
 }
 
 type Event = TicketEventInput;
 
 /** The event an agent run's evidence implies (the report has already been found valid or not). */
 export async function evaluateRun(db: Kdb, f: RunFacts): Promise<Event> {
-  const read = await readReport(f.wt.path, f.phase);
   const run = { runId: f.runId, costUsd: f.costUsd };
+  const tampered = f.madeCommit ? [] : await tamperingOf(f);
+  if (tampered.length) {
+    const detail = `workspace tampered: ${tampered.join('; ')}`;
+    if (f.phase === 'plan_critique' || f.phase === 'validate')
+      return { type: 'REPORT_INVALID', ...run, errors: [detail] };
+    return { type: 'GATE_FAILED', ...run, reason: 'WORKSPACE_TAMPERED', detail };
+  }
+  const read = await readReport(f.wt.path, f.phase);
   if (!read.ok) return { type: 'REPORT_INVALID', ...run, errors: read.errors };
   await insertArtifact(db, {
     ticketId: f.d.ticket.id,
@@ -62,16 +85,49 @@ export async function evaluateRun(db: Kdb, f: RunFacts): Promise<Event> {
   }
 }
 
+/** The workspace's `.git` as the orchestrator made it, and the ticket branch where it left it. */
+async function tamperingOf(f: RunFacts): Promise<string[]> {
+  const problems = await workspaceTampering(f.wt);
+  const tip = await branchTip(f.wt);
+  if (tip !== f.headBefore)
+    problems.push(
+      `the ticket branch moved from ${f.headBefore.slice(0, 12)} to ${tip.slice(0, 12)}`,
+    );
+  return problems;
+}
+
+/** The orchestrator's commit of the workspace for this run (or the one a retried job found). */
+async function commitOf(f: RunFacts, message: string): Promise<StagedCommit> {
+  if (f.madeCommit) return { commit: f.madeCommit, parent: f.headBefore, anomalies: [] };
+  return stageCommit(f.wt, message, { runId: f.runId, ticket: f.d.ticket.key, phase: f.phase });
+}
+
+/** Paths the agent changed, as violations of a phase that may change nothing. */
+async function anyChange(f: RunFacts): Promise<Violation[]> {
+  const staged = await stageCommit(f.wt, 'probe');
+  const changes = staged.commit
+    ? await treeChanges(f.wt.repoGitDir, staged.parent, staged.commit)
+    : [];
+  return [
+    ...changes.map((c) => ({
+      path: c.path,
+      why: 'outside-loopwright-dir' as const,
+      detail: c.status,
+    })),
+    ...staged.anomalies,
+  ];
+}
+
 async function evaluatePlan(db: Kdb, f: RunFacts, report: ReportOf<'plan_draft'>): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
-  const encroach = await leadEncroachmentGate(f.wt.path, f.headBefore);
-  const outside = f.outside.ok ? encroach : f.outside;
-  if (!encroach.ok || !outside.ok) {
+  const encroach = await anyChange(f);
+  const violations = encroach.length ? encroach : f.outside.ok ? [] : f.outside.violations;
+  if (violations.length) {
     return {
       type: 'GATE_FAILED',
       ...run,
       reason: 'LEAD_ENCROACHMENT',
-      detail: describeViolations(encroach.ok ? outside : encroach),
+      detail: describeViolations({ ok: false, reason: 'LEAD_ENCROACHMENT', violations }),
     };
   }
   const plan = await insertArtifact(db, {
@@ -89,12 +145,12 @@ async function evaluateCritique(
   report: ReportOf<'plan_critique'>,
 ): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
-  const untouched = await leadEncroachmentGate(f.wt.path, f.headBefore);
-  if (!untouched.ok)
+  const changed = await anyChange(f);
+  if (changed.length)
     return {
       type: 'REPORT_INVALID',
       ...run,
-      errors: [`the validator changed files: ${describeViolations(untouched)}`],
+      errors: [`the validator changed files: ${describe('LEAD_ENCROACHMENT', changed)}`],
     };
   const review = await insertArtifact(db, {
     ticketId: f.d.ticket.id,
@@ -112,28 +168,39 @@ async function evaluateCritique(
 async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
   const plan = f.plan!;
-  const files = await testFilesGate(
-    f.wt.path,
-    f.headBefore,
-    plan.testFiles,
-    plan.testFiles.filter((t) => !/[*?]/.test(t)),
-  );
-  if (!files.ok && files.reason === 'RED_NOT_RED')
-    return {
-      type: 'GATE_FAILED',
-      ...run,
-      reason: 'RED_NOT_RED',
-      detail: describeViolations(files),
-    };
-  if (!files.ok || !f.outside.ok) {
+  const gitDir = f.wt.repoGitDir;
+  const staged = await commitOf(f, `loopwright(${f.d.ticket.key}): failing tests (RED)`);
+  const changes = staged.commit ? await treeChanges(gitDir, staged.parent, staged.commit) : [];
+  const scope = [
+    ...(await commitScopeViolations(gitDir, changes, plan.testFiles)),
+    ...staged.anomalies,
+    ...(f.outside.ok ? [] : f.outside.violations),
+  ];
+  if (scope.length)
     return {
       type: 'GATE_FAILED',
       ...run,
       reason: 'SCOPE_VIOLATION',
-      detail: describeViolations(files.ok ? f.outside : files),
+      detail: describe('SCOPE_VIOLATION', scope),
     };
-  }
-  const tests = await runTests(db, f, 'RED');
+  const patterns = plan.testFiles.map((g) => globToRegExp(g));
+  const missing = staged.commit
+    ? await missingTestFiles(
+        gitDir,
+        staged.commit,
+        plan.testFiles.filter((t) => !/[*?]/.test(t)),
+      )
+    : [];
+  if (!changes.some((c) => c.status !== 'deleted' && patterns.some((p) => p.test(c.path))))
+    missing.push({ path: plan.testFiles.join(', '), why: 'no-test-changes' });
+  if (missing.length)
+    return {
+      type: 'GATE_FAILED',
+      ...run,
+      reason: 'RED_NOT_RED',
+      detail: describe('RED_NOT_RED', missing),
+    };
+  const tests = await runTests(db, f, 'RED', staged.commit!);
   if (tests.passed)
     return {
       type: 'GATE_FAILED',
@@ -141,43 +208,63 @@ async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
       reason: 'RED_NOT_RED',
       detail: describeCommand('RED: test command', testCommand(f), tests),
     };
-  await commitAll(f.wt.path, `loopwright(${f.d.ticket.key}): failing tests (RED)`);
-  return { type: 'RED_CONFIRMED', ...run };
+  await acceptCommit(f.wt, staged);
+  return { type: 'RED_CONFIRMED', ...run, commit: staged.commit! };
 }
 
 async function evaluateBuild(db: Kdb, f: RunFacts): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
   const plan = f.plan!;
-  const scope = await scopeGate(f.wt.path, f.wt.baseCommit, [
-    ...plan.allowedFiles,
-    ...plan.testFiles,
-  ]);
-  if (!scope.ok || !f.outside.ok) {
+  const gitDir = f.wt.repoGitDir;
+  const staged = await commitOf(
+    f,
+    `loopwright(${f.d.ticket.key}): build attempt ${f.d.context.attempt}`,
+  );
+  const head = staged.commit ?? staged.parent;
+  const changes = await treeChanges(gitDir, f.wt.baseCommit, head);
+  const scope = [
+    ...(await commitScopeViolations(gitDir, changes, [...plan.allowedFiles, ...plan.testFiles])),
+    ...staged.anomalies,
+    ...(f.outside.ok ? [] : f.outside.violations),
+  ];
+  if (scope.length)
     return {
       type: 'GATE_FAILED',
       ...run,
       reason: 'SCOPE_VIOLATION',
-      detail: describeViolations(scope.ok ? f.outside : scope),
+      detail: describe('SCOPE_VIOLATION', scope),
     };
+  const redCommit = f.d.context.redCommit;
+  if (redCommit) {
+    const touched = await changedRedTests(gitDir, redCommit, head);
+    if (touched.length)
+      return {
+        type: 'GATE_FAILED',
+        ...run,
+        reason: 'TESTS_CHANGED',
+        detail: `BUILD changed the RED commit's tests (${redCommit.slice(0, 12)}):\n${touched
+          .map((v) => `${v.path}: ${v.why === 'red-test-deleted' ? 'deleted' : 'modified'}`)
+          .join('\n')}`,
+      };
   }
-  await commitAll(f.wt.path, `loopwright(${f.d.ticket.key}): build attempt ${f.d.context.attempt}`);
+  await acceptCommit(f.wt, staged);
   await insertArtifact(db, {
     ticketId: f.d.ticket.id,
     kind: 'gate_result',
     runId: f.runId,
-    content: JSON.stringify({ gate: 'SCOPE', passed: true }),
+    content: JSON.stringify({ gate: 'SCOPE', passed: true, commit: head }),
   });
   return { type: 'BUILD_READY', ...run };
 }
 
 async function evaluateVerdict(db: Kdb, f: RunFacts, report: ReportOf<'validate'>): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
-  const untouched = await leadEncroachmentGate(f.wt.path, f.headBefore);
-  if (!untouched.ok)
+  const changed = await anyChange(f);
+  if (changed.length)
     return {
       type: 'REPORT_INVALID',
       ...run,
-      errors: [`the validator changed files: ${describeViolations(untouched)}`],
+      errors: [`the validator changed files: ${describe('LEAD_ENCROACHMENT', changed)}`],
     };
   if (report.verdict === 'PASS' && report.evidence.length === 0) {
     return {
@@ -201,17 +288,20 @@ async function evaluateVerdict(db: Kdb, f: RunFacts, report: ReportOf<'validate'
 }
 
 /**
- * VALIDATE's own gates, run before the validator is started: GREEN (the test command passes) and
- * the repo's checks. A failure is a FAIL verdict with the output as findings; no agent is needed.
+ * VALIDATE's own gates, run before the validator is started, on the ticket branch's tip in a
+ * scratch checkout: GREEN (the test command passes with the RED commit's test files restored over
+ * the tip) and the repo's checks. A failure is a FAIL verdict with the output as findings.
  */
 export async function validateGates(
   db: Kdb,
   d: Dispatch,
   wt: Worktree,
   runId: string,
+  home: string,
 ): Promise<Event | null> {
-  const facts = { d, wt, runId } as RunFacts;
-  const green = await runTests(db, facts, 'GREEN');
+  const facts = { d, wt, runId, home } as RunFacts;
+  const tip = await branchTip(wt);
+  const green = await runTests(db, facts, 'GREEN', tip);
   if (!green.passed)
     return {
       type: 'VERDICT',
@@ -220,10 +310,13 @@ export async function validateGates(
       findings: [describeCommand('GREEN: test command', testCommand(facts), green)],
     };
   for (const check of d.repo.check_cmds) {
-    const r = await runCommandGate(check, wt.path, {
-      timeoutMs: d.settings.gateTimeoutSeconds * 1000,
-    });
-    await recordGate(db, facts, 'CHECK', check, r);
+    const r = await withScratchCheckout(
+      wt.repoGitDir,
+      tip,
+      (dir) => runCommandGate(check, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }),
+      { home },
+    );
+    await recordGate(db, facts, 'CHECK', check, r, tip);
     if (!r.passed)
       return {
         type: 'VERDICT',
@@ -240,12 +333,29 @@ function testCommand(f: Pick<RunFacts, 'd'>): string {
   return f.d.repo.test_cmd ?? 'npm test';
 }
 
-async function runTests(db: Kdb, f: RunFacts, gate: 'RED' | 'GREEN'): Promise<CommandGateResult> {
+/**
+ * The test command on exactly `commit`, in a scratch checkout; for GREEN the RED commit's test
+ * files are laid over it, so the acceptance tests that run are the pinned ones.
+ */
+async function runTests(
+  db: Kdb,
+  f: RunFacts,
+  gate: 'RED' | 'GREEN',
+  commit: string,
+): Promise<CommandGateResult> {
   const command = testCommand(f);
-  const result = await runCommandGate(command, f.wt.path, {
-    timeoutMs: f.d.settings.gateTimeoutSeconds * 1000,
-  });
-  await recordGate(db, f, gate, command, result);
+  const redCommit = gate === 'GREEN' ? f.d.context.redCommit : null;
+  const paths = redCommit ? await redTestFiles(f.wt.repoGitDir, redCommit) : [];
+  const result = await withScratchCheckout(
+    f.wt.repoGitDir,
+    commit,
+    (dir) => runCommandGate(command, dir, { timeoutMs: f.d.settings.gateTimeoutSeconds * 1000 }),
+    {
+      home: f.home,
+      ...(redCommit && paths.length ? { overlay: { commit: redCommit, paths } } : {}),
+    },
+  );
+  await recordGate(db, f, gate, command, result, commit);
   return result;
 }
 
@@ -255,10 +365,12 @@ async function recordGate(
   gate: string,
   command: string,
   r: CommandGateResult,
+  commit: string,
 ) {
   const content = {
     gate,
     command,
+    commit,
     passed: r.passed,
     exitCode: r.exitCode,
     timedOut: r.timedOut,
@@ -271,4 +383,8 @@ async function recordGate(
     runId: f.runId,
     content: JSON.stringify(content, null, 2),
   });
+}
+
+function describe(reason: string, violations: readonly Violation[]): string {
+  return describeViolations({ ok: false, reason, violations } as never);
 }

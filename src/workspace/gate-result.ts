@@ -17,7 +17,11 @@ export type ViolationWhy =
   | 'hardlink'
   | 'outside-write'
   | 'missing-planned-test'
-  | 'no-test-changes';
+  | 'no-test-changes'
+  | 'submodule'
+  | 'red-test-modified'
+  | 'red-test-deleted'
+  | 'workspace-tampered';
 
 /** One offending path (or glob), with a machine-readable why and an optional human detail. */
 export interface Violation {

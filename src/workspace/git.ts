@@ -210,6 +210,7 @@ function gitEnv(options: RunGitOptions): Record<string, string> {
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
     GIT_OPTIONAL_LOCKS: '0',
+    GIT_NO_REPLACE_OBJECTS: '1',
     GIT_AUTHOR_NAME: LOOPWRIGHT_IDENTITY.name,
     GIT_AUTHOR_EMAIL: LOOPWRIGHT_IDENTITY.email,
     GIT_COMMITTER_NAME: LOOPWRIGHT_IDENTITY.name,

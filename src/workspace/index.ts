@@ -12,14 +12,23 @@ export {
 } from './repository.js';
 export {
   BRANCH_PREFIX,
+  acceptCommit,
+  branchTip,
   commitAll,
   createWorktree,
   removeWorktree,
+  resetWorkspace,
+  runIdOfCommit,
+  stageCommit,
   ticketBranch,
+  workspaceTampering,
+  type CommitTrailers,
   type CreateWorktreeOptions,
   type RemoveWorktreeResult,
+  type StagedCommit,
   type Worktree,
 } from './worktree.js';
+export { readUntrustedFile, type UntrustedRead } from './untrusted-file.js';
 export { changedPaths, type ChangeStatus, type ChangedPath } from './changes.js';
 export { checkGlob, globToRegExp, matchesGlob } from './glob.js';
 export {

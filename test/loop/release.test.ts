@@ -40,7 +40,7 @@ it("releasing one ticket's worktree and branch does not trip another running age
     root: worktrees,
   });
   await writeFile(path.join(live.path, 'shipped.txt'), 'done\n');
-  await commitAll(live.path, 'app-1: shipped');
+  await commitAll(live, 'app-1: shipped');
 
   const probe = await outsideWriteProbe({
     repoPath: repo.path,

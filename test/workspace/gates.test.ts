@@ -24,7 +24,7 @@ describe('changedPaths', () => {
     const { wt } = await ticketWorktree();
     await put(wt.path, '.gitignore', 'build/\n');
     await put(wt.path, 'src/committed.js', '1\n');
-    await commitAll(wt.path, 'one');
+    await commitAll(wt, 'one');
     await put(wt.path, 'src/staged.js', '2\n');
     await git(wt.path, ['add', 'src/staged.js']);
     await put(wt.path, 'src/greet.js', 'changed\n');
@@ -44,8 +44,9 @@ describe('changedPaths', () => {
   });
 
   it('still reports a file hidden through info/exclude, which lives outside the tree', async () => {
-    const { wt, repoPath } = await ticketWorktree();
-    await put(repoPath, '.git/info/exclude', '/.loopwright/\nsneaky.js\n');
+    const { wt } = await ticketWorktree();
+    // The workspace is a clone: its own info/exclude is the one git reads there.
+    await put(wt.path, '.git/info/exclude', '/.loopwright/\nsneaky.js\n');
     await put(wt.path, 'sneaky.js', 'x\n');
     expect(await git(wt.path, ['status', '--porcelain'])).toBe('');
     expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([
@@ -76,7 +77,7 @@ describe('leadEncroachmentGate', () => {
     await put(wt.path, '.loopwright/plan.md', '# plan\n');
     await put(wt.path, 'src/greet.js', 'export const greet = () => "hijacked";\n');
     await put(wt.path, 'src/extra.js', 'x\n');
-    await commitAll(wt.path, 'lead sneaks a commit');
+    await commitAll(wt, 'lead sneaks a commit');
     await put(wt.path, 'package.json', '{}\n');
     const result = await leadEncroachmentGate(wt.path, wt.baseCommit);
     expect(result.ok).toBe(false);
@@ -103,7 +104,7 @@ describe('scopeGate', () => {
     await put(wt.path, 'src/greet.js', 'export const greet = (n) => `Hi ${n}`;\n');
     await put(wt.path, 'src/deep/er/util.js', 'x\n');
     await put(wt.path, 'test/deep/util.test.js', 'x\n');
-    await commitAll(wt.path, 'in scope');
+    await commitAll(wt, 'in scope');
     await put(wt.path, 'src/deep/er/more.js', 'y\n');
     expect(await scopeGate(wt.path, wt.baseCommit, ['src/**', 'test/**/*.test.js'])).toEqual({
       ok: true,

@@ -24,7 +24,7 @@ async function withTicketCommit(
     root,
   });
   await put(wt.path, file, content);
-  const tip = (await commitAll(wt.path, 'LW-1: farewell'))!;
+  const tip = (await commitAll(wt, 'LW-1: farewell'))!;
   return { repoPath: repo.path, wt, tip };
 }
 

@@ -94,7 +94,7 @@ describe('outsideWriteProbe', () => {
       'export function greet(n) { return `Hello, ${n}!`; } // v2\n',
     );
     await put(other.path, 'src/new/feature.js', 'x\n');
-    await commitAll(other.path, 'LW-2');
+    await commitAll(other, 'LW-2');
     const merged = await mergeToBase({
       repoPath: repo.path,
       baseBranch: 'main',

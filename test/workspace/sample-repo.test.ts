@@ -51,7 +51,7 @@ describe('createSampleRepo', () => {
     expect(red).toMatchObject({ passed: false, exitCode: 1 });
 
     await put(wt.path, 'src/greet.js', 'export function greet() { return "nope"; }\n');
-    await commitAll(wt.path, 'break it');
+    await commitAll(wt, 'break it');
     const live = await runCommandGate(repo.liveCmd, wt.path, { timeoutMs: 20_000 });
     expect(live).toMatchObject({ passed: false, exitCode: 1, output: 'live check FAILED\n' });
   });

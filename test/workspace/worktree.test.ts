@@ -1,10 +1,15 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../../src/errors.js';
 import { WorkspaceError } from '../../src/workspace/errors.js';
 import { listWorktrees } from '../../src/workspace/repository.js';
-import { commitAll, createWorktree, removeWorktree } from '../../src/workspace/worktree.js';
+import {
+  commitAll,
+  createWorktree,
+  removeWorktree,
+  workspaceTampering,
+} from '../../src/workspace/worktree.js';
 import { commit, git, put, read, sampleSetup } from './helpers.js';
 
 describe('createWorktree', () => {
@@ -25,7 +30,14 @@ describe('createWorktree', () => {
     expect(wt.baseCommit).toBe(baseTip);
     expect(await git(wt.path, ['symbolic-ref', 'HEAD'])).toBe('refs/heads/loopwright/LW-1');
     expect(await git(wt.path, ['rev-parse', 'HEAD'])).toBe(baseTip);
-    expect((await listWorktrees(repo.path)).map((w) => w.path)).toContain(wt.path);
+    // A clone, not a worktree of the repository: its own .git, the repository's objects borrowed.
+    expect((await listWorktrees(repo.path)).map((w) => w.path)).not.toContain(wt.path);
+    expect((await lstat(path.join(wt.path, '.git'))).isDirectory()).toBe(true);
+    expect(await read(wt.path, '.git/objects/info/alternates')).toBe(
+      `${await realpath(path.join(repo.path, '.git', 'objects'))}\n`,
+    );
+    expect(await git(repo.path, ['rev-parse', 'refs/heads/loopwright/LW-1'])).toBe(baseTip);
+    expect(await workspaceTampering(wt)).toEqual([]);
   });
 
   it('branches from the named base branch, not from whatever is checked out', async () => {
@@ -50,7 +62,7 @@ describe('createWorktree', () => {
     const args = { repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-3', root };
     const first = await createWorktree(args);
     await put(first.path, 'src/new.js', 'export const x = 1;\n');
-    await commitAll(first.path, 'work');
+    await commitAll(first, 'work');
     await put(first.path, 'scratch.txt', 'uncommitted\n');
     await put(repo.path, 'README.md', 'moved on\n');
     await commit(repo.path, 'base moves');
@@ -58,8 +70,12 @@ describe('createWorktree', () => {
     const second = await createWorktree(args);
     expect(second).toEqual(first);
     expect(await read(second.path, 'scratch.txt')).toBe('uncommitted\n');
-    const exclude = await readFile(path.join(repo.path, '.git/info/exclude'), 'utf8');
-    expect(exclude.split('\n').filter((line) => line === '/.loopwright/')).toHaveLength(1);
+    // The repository's own info/exclude is not touched; the clone excludes .loopwright/ itself.
+    const exclude = await readFile(path.join(repo.path, '.git/info/exclude'), 'utf8').catch(
+      () => '',
+    );
+    expect(exclude).not.toContain('/.loopwright/');
+    expect(await read(second.path, '.git/info/exclude')).toBe('/.loopwright/\n');
   });
 
   it('recreates a worktree whose folder vanished, on the existing branch', async () => {
@@ -67,7 +83,7 @@ describe('createWorktree', () => {
     const args = { repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-4', root };
     const first = await createWorktree(args);
     await put(first.path, 'src/kept.js', 'kept\n');
-    const work = await commitAll(first.path, 'work');
+    const work = await commitAll(first, 'work');
     await rm(first.path, { recursive: true, force: true });
 
     const again = await createWorktree(args);
@@ -96,10 +112,15 @@ describe('createWorktree', () => {
       code: 'WORKTREE_PATH_OCCUPIED',
     });
 
+    // An agent that moves the clone off its branch tampered with the orchestrator's .git: the
+    // workspace is cloned again, back on loopwright/LW-5 (the repository's branch is the truth).
     await git(wt.path, ['checkout', '--quiet', '-b', 'agent-went-rogue']);
-    const rogue = createWorktree({ ...base, ticketKey: 'LW-5' });
-    await expect(rogue).rejects.toBeInstanceOf(WorkspaceError);
-    await expect(rogue).rejects.toMatchObject({ code: 'WORKTREE_INVALID' });
+    expect(await workspaceTampering(wt)).toEqual(['.git/HEAD was changed']);
+    const again = await createWorktree({ ...base, ticketKey: 'LW-5' });
+    expect(again.path).toBe(wt.path);
+    expect(await git(wt.path, ['symbolic-ref', 'HEAD'])).toBe('refs/heads/loopwright/LW-5');
+    expect(await workspaceTampering(again)).toEqual([]);
+    expect(WorkspaceError).toBeDefined();
   });
 });
 
@@ -117,7 +138,7 @@ describe('commitAll', () => {
     await put(wt.path, 'src/feature.js', 'export const feature = true;\n');
     await rm(path.join(wt.path, 'README.md'));
 
-    const sha = await commitAll(wt.path, 'LW-7: feature');
+    const sha = await commitAll(wt, 'LW-7: feature');
     expect(sha).toMatch(/^[0-9a-f]{40}$/);
     const files = (await git(wt.path, ['ls-tree', '-r', '--name-only', 'HEAD'])).split('\n');
     expect(files).toContain('src/feature.js');
@@ -126,7 +147,7 @@ describe('commitAll', () => {
     expect(await git(wt.path, ['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s'])).toBe(
       'loopwright <loopwright@localhost>|loopwright <loopwright@localhost>|LW-7: feature',
     );
-    expect(await commitAll(wt.path, 'nothing')).toBeNull();
+    expect(await commitAll(wt, 'nothing')).toBeNull();
     expect(await stat(path.join(wt.path, '.loopwright/report.json'))).toBeTruthy();
   });
 });
