@@ -5,6 +5,7 @@
  * deployments that differ from the tree). Both run their commands in scratch checkouts.
  */
 import type { TicketEventInput } from '../../machines/ticket.js';
+import { grantToSandbox, type SandboxSpec } from '../agents/sandbox/index.js';
 import { subState } from '../../machines/ticket.js';
 import { insertArtifact } from '../db/artifacts.js';
 import { effectResult, recordEffect } from '../db/effects.js';
@@ -155,6 +156,17 @@ export async function liveCheckJob(deps: JobDeps, payload: WorkPayload): Promise
 }
 
 /**
+ * A gate command is agent-written code: with the repository's `sandbox: bwrap` it runs in the
+ * sandbox, writing only its scratch checkout (handed to the sandbox user), the registered
+ * repository hidden.
+ */
+async function gateSandbox(d: Dispatch, dir: string): Promise<{ sandbox?: SandboxSpec }> {
+  if (d.settings.sandbox !== 'bwrap') return {};
+  await grantToSandbox(dir);
+  return { sandbox: { mode: 'bwrap', writable: [dir], hide: [d.repo.path] } };
+}
+
+/**
  * Run one gate command in a scratch checkout of `commit` and store its result as a `gate_result`
  * artifact.
  */
@@ -168,7 +180,7 @@ async function gateOnCommit(
   const result = await withScratchCheckout(
     d.repo.path,
     gate.commit,
-    (dir) => runCommandGate(gate.command, dir, { timeoutMs }),
+    async (dir) => runCommandGate(gate.command, dir, { timeoutMs, ...(await gateSandbox(d, dir)) }),
     { home: deps.home },
   );
   await insertArtifact(deps.db, {

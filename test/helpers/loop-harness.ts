@@ -37,6 +37,8 @@ export interface LoopHarnessOptions {
   /** Default: the demo's runner, which runs every `scripts/live/*.mjs` a ticket ships. */
   readonly liveCmd?: string;
   readonly concurrency?: number;
+  /** The repository's sandbox setting (default: the setting's own default, bwrap). */
+  readonly sandbox?: 'bwrap' | 'none';
 }
 
 /** A ticket after the run, with everything a test asserts on. */
@@ -101,6 +103,7 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
         agentTimeoutSeconds: o.agentTimeoutSeconds ?? 60,
         gateTimeoutSeconds: o.gateTimeoutSeconds ?? 60,
         ...(o.limits ? { limits: o.limits } : {}),
+        ...(o.sandbox ? { sandbox: o.sandbox } : {}),
       }),
     });
     return {

@@ -35,14 +35,16 @@ afterAll(async () => {
 });
 
 /** A check repo, registered, and a ticket in SHIP.merging whose branch adds one file. */
-async function shippable(): Promise<{ repo: Repository; key: string; deps: JobDeps }> {
+async function shippable(
+  testCmd: (dir: string) => string = () => CHECK_CMD,
+): Promise<{ repo: Repository; key: string; deps: JobDeps }> {
   const name = `ship${++counter}`;
   const dir = path.join(root, name);
   await makeCheckRepo(dir);
   const repo = await insertRepository(t.db, {
     name,
     path: dir,
-    test_cmd: CHECK_CMD,
+    test_cmd: testCmd(dir),
     live_cmd: CHECK_CMD,
     settings: '{}',
   });
@@ -155,6 +157,21 @@ describe('mergeJob', () => {
       `missing src/${key}.txt`,
     );
     expect(await git(repo.path, ['rev-parse', 'main'])).toBe(base);
+  });
+});
+
+describe('merge check sandbox', () => {
+  it('runs the test command on the merge commit in the sandbox: the registered repository is out of reach', async () => {
+    const { repo, key, deps } = await shippable(
+      (dir) =>
+        `touch ${dir}/planted 2>/dev/null; ls ${dir}/scripts >/dev/null 2>&1 && exit 1; ${CHECK_CMD}`,
+    );
+    await mergeJob(deps, await payloadOf(key), noReschedule);
+    const ticket = await getTicket(t.db, key);
+    expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
+    await expect(readFile(path.join(repo.path, 'planted'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
   });
 });
 

@@ -165,6 +165,8 @@ describe('shipping', () => {
       h = await createLoopHarness({
         script: scriptOf([f]),
         liveCmd: `node scripts/live-check.mjs && node ${probe}`,
+        // The probe stands for a deployment outside the tree, which a sandboxed gate cannot see.
+        sandbox: 'none',
       });
       const lh = h;
       const base = await lh.mainTip();
