@@ -29,6 +29,8 @@ export interface RepositoriesTable {
   next_ticket_number: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set by `repo remove` when tickets keep the row (migrations/0007_repo_removed.sql). */
+  removed_at: Generated<Date | null>;
 }
 
 export interface BatchesTable {

@@ -57,6 +57,7 @@ describe('the loopwright process', () => {
       repos: [],
       totals: {},
       total: 0,
+      waiting: [],
     });
   });
 

@@ -27,6 +27,9 @@ export function cliEnv(t: TestDb, extra: NodeJS.ProcessEnv = {}): NodeJS.Process
   return {
     LOOPWRIGHT_DATABASE_URL: t.url,
     LOOPWRIGHT_ACTOR: 'tester',
+    // Dummy keys: preflight finds credentials, so `repo add` prints no warning about them.
+    ANTHROPIC_API_KEY: 'test-anthropic-key',
+    OPENAI_API_KEY: 'test-openai-key',
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...extra,
@@ -173,7 +176,12 @@ export function makeGitRepo(
   git('init', '-q', '-b', options.branch ?? 'main');
   if (options.commit !== false) {
     writeFileSync(path.join(dir, 'README.md'), `# ${name}\n`);
-    git('add', 'README.md');
+    // A test script, so `repo add` without --test-cmd detects `npm test`.
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      `${JSON.stringify({ name: 'fixture', private: true, scripts: { test: 'node --test' } })}\n`,
+    );
+    git('add', 'README.md', 'package.json');
     git('commit', '-q', '-m', 'initial');
     for (const branch of options.branches ?? []) git('branch', branch);
   }

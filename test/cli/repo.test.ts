@@ -28,9 +28,12 @@ describe('loopwright repo add', () => {
     const repo = makeGitRepo('My Web.App', { branch: 'trunk' });
     mkdirSync(path.join(repo, 'src', 'deep'), { recursive: true });
     const result = await runCli(t, ['repo', 'add', path.join(repo, 'src', 'deep')]);
-    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: 'loopwright: test command: npm test (package.json has scripts.test)\n',
+    });
     expect(result.stdout).toBe(
-      `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2)\n${checkoutNote(repo, 'trunk')}\n`,
+      `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2, tests: npm test)\n${checkoutNote(repo, 'trunk')}\n`,
     );
     expect(checkoutNote(repo, 'trunk')).toBe(
       `note: where trunk is checked out (e.g. ${repo}), a clean checkout follows each tested merge; with uncommitted changes the merge waits (status says so) until you commit or stash`,
@@ -81,6 +84,12 @@ describe('loopwright repo add', () => {
       concurrency: 4,
       mode: 'copilot',
       settings: expect.any(Object),
+      agents: {
+        lead: { provider: 'claude' },
+        generator: { provider: 'claude' },
+        validator: { provider: 'codex' },
+      },
+      warnings: [],
       createdAt: expect.any(String),
     });
   });
@@ -101,18 +110,31 @@ describe('loopwright repo add', () => {
       'maxCostUsd=none',
       '--json',
     ]);
-    expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(
-      /^loopwright: warning: the validator uses the same vendor as the generator \(anthropic\)/,
-    );
-    expect(JSON.parse(result.stdout).settings).toMatchObject({
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const added = JSON.parse(result.stdout);
+    expect(added.warnings).toEqual([
+      expect.stringMatching(
+        /^warning: the validator uses the same vendor as the generator \(anthropic\)/,
+      ),
+    ]);
+    const human = await runCli(t, ['repo', 'set', 'agents', '--limit', 'maxAttempts=4']);
+    expect(human.stderr).toMatch(/^loopwright: warning: the validator uses the same vendor/);
+    expect(added.settings).toMatchObject({
       agents: {
         generator: { provider: 'claude', model: 'opus' },
         validator: { provider: 'claude' },
       },
       limits: { maxAttempts: 5, maxCostUsd: null },
     });
-    const quiet = await runCli(t, ['repo', 'add', makeGitRepo('agents2'), '--name', 'agents2']);
+    const quiet = await runCli(t, [
+      'repo',
+      'add',
+      makeGitRepo('agents2'),
+      '--name',
+      'agents2',
+      '--test-cmd',
+      'npm test',
+    ]);
     expect(quiet).toMatchObject({ code: 0, stderr: '' });
   });
 
@@ -121,8 +143,8 @@ describe('loopwright repo add', () => {
     const cases: [string[], RegExp][] = [
       [['--agent', 'validator=gpt'], /--agent must be role=provider/],
       [['--agent', 'boss=claude'], /--agent must be role=provider/],
-      [['--limit', 'maxAttempt=3'], /invalid repo settings at limits/],
-      [['--limit', 'maxAttempts=lots'], /--limit must be key=number/],
+      [['--limit', 'maxAttempt=3'], /unknown setting limits.maxAttempt/],
+      [['--limit', 'maxAttempts=lots'], /--limit maxAttempts must be a number or none/],
       [['--agent', 'lead=scripted'], /scripted agents need --script/],
     ];
     for (const [flags, message] of cases) {
@@ -210,7 +232,7 @@ describe('loopwright repo add refuses bad input and stores nothing', () => {
       () => ['repo', 'add', makeGitRepo('v'), '--name'],
       "option '--name <value>' argument missing",
     ],
-    ['an unknown subcommand', () => ['repo', 'remove', 'x'], 'unknown repo subcommand: remove'],
+    ['an unknown subcommand', () => ['repo', 'rename', 'x'], 'unknown repo subcommand: rename'],
   ];
   it.each(cases)('%s', async (_name, argv, message) => {
     const before = await dumpState(t.db);

@@ -1,78 +1,78 @@
 /**
- * `loopwright repo add | list`: register the git repositories tickets are filed against.
+ * `loopwright repo add | list | show | set | remove`: register the git repositories tickets are
+ * filed against and change everything about them from the command line (flag syntax in
+ * ../repo-settings-flags.ts; settings files in ../settings-file.ts).
  */
 import path from 'node:path';
+import { detectTestCommand } from '../../config/detect-test-command.js';
 import {
-  getRepositoryByName,
+  findRepositoryClash,
   insertRepository,
   listRepositories,
   type Repository,
 } from '../../db/repositories.js';
-import { BadInputError, NotFoundError } from '../../errors.js';
-import { expectPositionals, nonBlank, parseCommandArgs, parseInteger } from '../args.js';
-import type { CliContext, CliIo, Command } from '../command.js';
+import { BadInputError } from '../../errors.js';
 import { branchExists, currentBranch, gitTopLevel } from '../../workspace/git.js';
+import { expectPositionals, parseCommandArgs } from '../args.js';
+import type { CliContext, CliIo, Command } from '../command.js';
 import { printJson, printLine, printTable } from '../output.js';
-import type { RepoSettings } from '../../config/repo-settings.js';
-import { sameVendorWarning, settingsFromFlags } from '../repo-settings-flags.js';
+import { EDIT_OPTIONS, editRepo, warnAboutAgents } from '../repo-settings-flags.js';
+import { repoJson } from '../repo-view.js';
 import { dispatchSubcommand } from '../subcommands.js';
+import { removeRepo, setRepo, showRepo } from './repo-edit.js';
+
+export { repoJson } from '../repo-view.js';
 
 /** What the database accepts as a repository name (migrations/0001_core.sql). */
 export const REPO_NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-const MODES = ['copilot', 'dark'] as const;
 
-const ADD_OPTIONS = {
-  name: { type: 'string' },
-  base: { type: 'string' },
-  'test-cmd': { type: 'string' },
-  'live-cmd': { type: 'string' },
-  'check-cmd': { type: 'string', multiple: true },
-  concurrency: { type: 'string' },
-  mode: { type: 'string' },
-  agent: { type: 'string', multiple: true },
-  script: { type: 'string' },
-  limit: { type: 'string', multiple: true },
-  sandbox: { type: 'string' },
-} as const;
-
-interface NewRepoInput {
-  readonly name: string;
-  readonly path: string;
-  readonly base_branch: string;
-  readonly test_cmd: string | null;
-  readonly live_cmd: string | null;
-  readonly check_cmds: string[];
-  readonly concurrency: number | undefined;
-  readonly mode: 'copilot' | 'dark' | undefined;
-  readonly settings: RepoSettings;
-}
+const ADD_OPTIONS = { name: { type: 'string' }, ...EDIT_OPTIONS } as const;
 
 async function addRepo(args: readonly string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, ADD_OPTIONS);
   const [dir] = expectPositionals(positionals, ['<path>']);
-  const input = await resolveNewRepo(path.resolve(ctx.io.cwd, dir!), values, ctx.io);
-  const db = await ctx.db();
-  const existing = await getRepositoryByName(db, input.name).catch((error: unknown) => {
-    if (error instanceof NotFoundError) return null;
-    throw error;
-  });
-  if (existing)
+  if (values.name !== undefined && !REPO_NAME.test(values.name))
     throw new BadInputError(
-      `repo already exists: ${input.name} (${existing.path}); choose another --name`,
+      `invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, starting with a letter or digit`,
     );
-  const warning = sameVendorWarning(input.settings);
-  if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
+  const edit = await editRepo({}, values, ctx.io.cwd);
+  const top = await gitTopLevel(path.resolve(ctx.io.cwd, dir!), ctx.io.env);
+  const name = values.name ?? defaultRepoName(top);
+  if (!name) throw new BadInputError(`cannot derive a repo name from ${top}; pass --name`);
+  const base = edit.columns.base_branch ?? (await currentBranch(top, ctx.io.env));
+  if (!base) throw new BadInputError(`HEAD of ${top} is detached; pass --base <branch>`);
+  if (!(await branchExists(top, base, ctx.io.env)))
+    throw new BadInputError(`branch ${base} does not exist in ${top} (no commits yet?)`);
+  const db = await ctx.db();
+  const clash = await findRepositoryClash(db, name, top);
+  if (clash?.name === name)
+    throw new BadInputError(
+      clash.removed_at
+        ? `repo name ${name} belongs to a removed repository whose tickets keep it; choose another --name`
+        : `repo already exists: ${name} (${clash.path}); choose another --name`,
+    );
+  if (clash)
+    throw new BadInputError(
+      `${top} is already registered as repo ${clash.name}; change it with loopwright repo set ${clash.name}`,
+    );
+  const testCmd = chooseTestCommand(edit.columns.test_cmd, top, ctx.io, values.json === true);
+  const warnings = await warnAboutAgents(ctx.io, edit.settings, values.json === true);
   const repo = await insertRepository(db, {
-    ...input,
-    settings: JSON.stringify(input.settings),
-    ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
-    ...(input.mode === undefined ? {} : { mode: input.mode }),
+    name,
+    path: top,
+    base_branch: base,
+    test_cmd: testCmd,
+    live_cmd: edit.columns.live_cmd ?? null,
+    check_cmds: edit.columns.check_cmds ?? [],
+    settings: JSON.stringify(edit.settings),
+    ...(edit.columns.concurrency === undefined ? {} : { concurrency: edit.columns.concurrency }),
+    ...(edit.columns.mode === undefined ? {} : { mode: edit.columns.mode }),
   });
-  if (values.json) printJson(ctx.io, repoJson(repo));
+  if (values.json) printJson(ctx.io, { ...repoJson(repo), warnings });
   else {
     printLine(
       ctx.io,
-      `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, concurrency ${repo.concurrency})`,
+      `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, concurrency ${repo.concurrency}, tests: ${repo.test_cmd})`,
     );
     printLine(ctx.io, checkoutNote(repo.path, repo.base_branch));
   }
@@ -84,45 +84,21 @@ export function checkoutNote(repoPath: string, base: string): string {
   return `note: where ${base} is checked out (e.g. ${repoPath}), a clean checkout follows each tested merge; with uncommitted changes the merge waits (status says so) until you commit or stash`;
 }
 
-/** Validate every flag and ask git about the path; nothing is written here. */
-async function resolveNewRepo(
-  dir: string,
-  values: ReturnType<typeof parseCommandArgs<typeof ADD_OPTIONS>>['values'],
+/** The given test command, else the detected one (said on stderr), else bad input. */
+function chooseTestCommand(
+  given: string | null | undefined,
+  top: string,
   io: CliIo,
-): Promise<NewRepoInput> {
-  const env = io.env;
-  const mode = values.mode;
-  if (mode !== undefined && !(MODES as readonly string[]).includes(mode))
-    throw new BadInputError(`--mode must be copilot or dark, got "${mode}"`);
-  const concurrency = parseInteger('--concurrency', values.concurrency, { min: 1, max: 64 });
-  if (values.name !== undefined && !REPO_NAME.test(values.name)) {
+  json: boolean,
+): string {
+  if (given) return given;
+  const detected = detectTestCommand(top);
+  if (!detected)
     throw new BadInputError(
-      `invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, starting with a letter or digit`,
+      `no test command found in ${top} (looked for package.json scripts.test, pytest, Cargo.toml, go.mod, a Makefile test target); pass --test-cmd CMD`,
     );
-  }
-  const checkCmds = (values['check-cmd'] ?? []).map((c) => nonBlank('--check-cmd', c)!);
-  const settings = settingsFromFlags(
-    { agent: values.agent, script: values.script, limit: values.limit, sandbox: values.sandbox },
-    io.cwd,
-  );
-  const top = await gitTopLevel(dir, env);
-  const name = values.name ?? defaultRepoName(top);
-  if (!name) throw new BadInputError(`cannot derive a repo name from ${top}; pass --name`);
-  const base = nonBlank('--base', values.base) ?? (await currentBranch(top, env));
-  if (!base) throw new BadInputError(`HEAD of ${top} is detached; pass --base <branch>`);
-  if (!(await branchExists(top, base, env)))
-    throw new BadInputError(`branch ${base} does not exist in ${top} (no commits yet?)`);
-  return {
-    name,
-    path: top,
-    base_branch: base,
-    test_cmd: nonBlank('--test-cmd', values['test-cmd']) ?? null,
-    live_cmd: nonBlank('--live-cmd', values['live-cmd']) ?? null,
-    check_cmds: checkCmds,
-    concurrency,
-    mode: mode as NewRepoInput['mode'],
-    settings,
-  };
+  if (!json) io.stderr(`loopwright: test command: ${detected.command} (${detected.because})\n`);
+  return detected.command;
 }
 
 /**
@@ -169,47 +145,63 @@ function printRepos(io: CliIo, repos: readonly Repository[]): void {
   );
 }
 
-/** A repository as `--json` prints it. */
-export function repoJson(repo: Repository) {
-  return {
-    name: repo.name,
-    path: repo.path,
-    base_branch: repo.base_branch,
-    test_cmd: repo.test_cmd,
-    live_cmd: repo.live_cmd,
-    check_cmds: repo.check_cmds,
-    concurrency: repo.concurrency,
-    mode: repo.mode,
-    settings: repo.settings,
-    created_at: repo.created_at,
-  };
-}
-
 export const command: Command = {
   name: 'repo',
-  summary: 'register and list git repositories',
+  summary: 'register, show, change and remove git repositories',
   usage: `usage:
-  loopwright repo add <path> [--name N] [--base BRANCH] [--test-cmd CMD] [--live-cmd CMD]
-                     [--check-cmd CMD]... [--concurrency N] [--mode copilot|dark]
-                     [--agent ROLE=PROVIDER[:MODEL]]... [--script FILE] [--limit KEY=VALUE]...
-                     [--sandbox bwrap|none] [--json]
+  loopwright repo add <path> [--name N] [SETTINGS...] [--json]
+  loopwright repo set <name> SETTINGS... [--json]
+  loopwright repo show <name> [--json]
   loopwright repo list [--json]
+  loopwright repo remove <name> [--force] [--json]
 
-repo add registers the git work tree containing <path> (its top level is stored).
-  --name         defaults to the directory name, lowercased ([a-z0-9_-], at most 40)
-  --base         branch tickets merge into; defaults to the current branch
-  --test-cmd     the repository's test command (the RED and VALIDATE gates run it)
-  --live-cmd     command that verifies behaviour after a merge
-  --check-cmd    extra check, repeatable
-  --concurrency  tickets worked at once in this repository (1-64, default 2)
-  --mode         dark merges by itself; copilot waits for an operator's approve (default dark)
-  --agent        role=provider[:model], repeatable; roles lead|generator|validator, providers
-                 claude|codex|scripted (default: lead and generator claude, validator codex —
-                 a warning is printed when validator and generator share a vendor)
-  --script       the script scripted agents follow (see src/agents/scripted/script.ts)
-  --limit        key=value ticket budget, repeatable: maxAttempts, maxPlanRounds, maxRedAttempts,
-                 maxContractRetries, maxCostUsd, wallClockSeconds (value none = unlimited)
-  --sandbox      bwrap (default): agents and gate commands run under bubblewrap, as an
-                 unprivileged user when loopwright runs as root; none: plain processes`,
-  run: (args, ctx) => dispatchSubcommand('repo', args, ctx, { add: addRepo, list: listRepos }),
+repo add registers the git work tree containing <path> (its top level is stored; one name per
+path). Without --test-cmd the test command is detected (package.json scripts.test, pytest, cargo,
+go, make test) and named on stderr; none found is an error. repo set changes a registered one.
+repo remove refuses while tickets are active (not LIVE or CANCELLED) unless --force, which
+cancels them first; it never touches the repository's files.
+
+SETTINGS (add and set; applied in this order: --settings-file, flags, --unset):
+  --settings-file FILE     JSON or YAML: testCmd, liveCmd, checkCmds, baseBranch, concurrency,
+                           mode, and the settings below (agents, limits, agentTimeoutSeconds, ...)
+  --base BRANCH            branch tickets merge into (add: the current branch)
+  --test-cmd CMD           the repository's test command (RED and VALIDATE gates run it)
+  --live-cmd CMD           verifies behaviour after a merge (none = no live check)
+  --check-cmd CMD          extra check, repeatable (replaces the list); --no-check-cmds clears it
+  --concurrency N          tickets worked at once in this repository (1-64, default 2)
+  --mode copilot|dark      dark merges by itself; copilot waits for loopwright approve
+  --agent ROLE=PROVIDER[:MODEL]   roles lead|generator|validator; providers
+                           claude|codex|command|scripted (default lead, generator claude;
+                           validator codex). A new provider starts a fresh entry for the role.
+  --agent-opt ROLE.KEY=VALUE      per-role option: model, permissionMode, maxTurns,
+                           maxBudgetUsd, vendor (command: anthropic|openai|none), extraArgs
+                           and command (JSON arrays of strings)
+  --agent-env ROLE.NAME=VALUE     provider variable, e.g. validator.OPENAI_BASE_URL=...; names
+                           that look like credentials (…_KEY, …_TOKEN, SECRET, PASSWORD) are
+                           refused: keys belong in the environment of loopwright run
+  --agent-command ROLE='["prog","arg"]'  the role runs this program (command provider)
+  --script FILE            the script scripted agents follow (docs/scripted-agents.md)
+  --limit KEY=VALUE        ticket budget: maxAttempts, maxPlanRounds, maxRedAttempts,
+                           maxContractRetries, maxCostUsd, wallClockSeconds (none = unlimited)
+  --set KEY=N              agentTimeoutSeconds, agentStallSeconds (no output for this long:
+                           AGENT_STALLED, default 120), gateTimeoutSeconds, maxOutputBytes,
+                           worktreeRetentionSeconds
+  --sandbox bwrap|none     bwrap (default): agents and gate commands run under bubblewrap, as
+                           an unprivileged user when loopwright runs as root; none: plain processes
+  --unset PATH             drop a setting, e.g. agents.generator.permissionMode, limits.maxAttempts
+
+example:
+  loopwright repo set app --agent generator=claude:opus \\
+    --agent-opt generator.permissionMode=bypassPermissions \\
+    --agent-opt generator.extraArgs='["--allowedTools","Bash"]' \\
+    --agent validator=codex:gpt-5 --agent-env validator.OPENAI_BASE_URL=http://127.0.0.1:8080/v1 \\
+    --agent-command lead='["./bin/lead-agent","--fast"]'`,
+  run: (args, ctx) =>
+    dispatchSubcommand('repo', args, ctx, {
+      add: addRepo,
+      list: listRepos,
+      show: showRepo,
+      set: setRepo,
+      remove: removeRepo,
+    }),
 };
