@@ -12,6 +12,7 @@ import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
 import { benchLifecycle } from './lifecycle.js';
 import { BenchReport, machineFacts } from './report.js';
+import { benchSandboxCost } from './sandbox-cost.js';
 
 /** A fresh database per section: one section's leftovers (queued jobs, tickets) never slow another. */
 async function withDb<T>(fn: (bench: BenchDb) => Promise<T>): Promise<T> {
@@ -153,6 +154,12 @@ async function main() {
       }),
     ),
   );
+
+  report.add({
+    title: 'Sandbox cost per agent run',
+    note: 'The same trivial command through the one process-group runner, sandbox none vs bwrap (namespaces, mounts, private /tmp and HOME, setpriv as root), alternating, medians.',
+    figures: await benchSandboxCost(),
+  });
 
   const file = await report.write(packageRoot());
   console.log(`\nwrote ${file}`);
