@@ -7,6 +7,7 @@ import { packageRoot } from '../src/config/package-root.js';
 import { type BenchDb, createBenchDb } from './bench-db.js';
 import { benchBaselines } from './bash-baseline.js';
 import { benchCliStart } from './cli-start.js';
+import { benchConsole } from './console.js';
 import { benchEngineThroughput } from './engine-throughput.js';
 import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
@@ -159,6 +160,35 @@ async function main() {
     title: 'Sandbox cost per agent run',
     note: 'The same trivial command through the one process-group runner, sandbox none vs bwrap (namespaces, mounts, private /tmp and HOME, setpriv as root), alternating, medians.',
     figures: await benchSandboxCost(),
+  });
+
+  await withDb(async (bench) => {
+    const r = await benchConsole(bench);
+    report.add({
+      title: 'Console',
+      note: `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded directly, 40 running agents; board = the whole GET / (SQL, render, 100 newest cards per column); events = commit of a journal row -> its card on an open SSE stream.`,
+      figures: [
+        { name: 'board GET / p50', value: r.board.p50, unit: 'ms' },
+        {
+          name: 'board GET / p95',
+          value: r.board.p95,
+          unit: 'ms',
+          target: { text: '< 100 ms', met: r.board.p95 < 100 },
+        },
+        {
+          name: 'board GET /?repo=R p50 (500 tickets, every card)',
+          value: r.boardAll.p50,
+          unit: 'ms',
+        },
+        { name: `event -> open page p50 (${r.sse.samples} events)`, value: r.sse.p50, unit: 'ms' },
+        {
+          name: 'event -> open page p99',
+          value: r.sse.p99,
+          unit: 'ms',
+          target: { text: '< 250 ms', met: r.sse.p99 < 250 },
+        },
+      ],
+    });
   });
 
   const file = await report.write(packageRoot());

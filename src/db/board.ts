@@ -4,6 +4,7 @@
  * whatever the size of the factory: the cards, and the runs that are running.
  */
 import { sql } from 'kysely';
+import { TOP_STATES } from '../../machines/ticket.js';
 import type { Kdb } from './connection.js';
 
 /** One ticket as a board card. */
@@ -49,8 +50,9 @@ export interface Board {
 interface CardRow extends Omit<BoardCard, 'agent'> {}
 
 function scope(filter: BoardFilter) {
-  return sql`(${filter.repo ?? null}::text is null or r.name = ${filter.repo ?? null})
-    and (${filter.batch ?? null}::text is null or b.name = ${filter.batch ?? null})`;
+  const repo = filter.repo === undefined ? sql`true` : sql`r.name = ${filter.repo}`;
+  const batch = filter.batch === undefined ? sql`true` : sql`b.name = ${filter.batch}`;
+  return sql`${repo} and ${batch}`;
 }
 
 const CARD_COLUMNS = sql`t.id::text as id, t.key, t.title, r.name as repo, b.name as batch,
@@ -61,29 +63,41 @@ const CARD_COLUMNS = sql`t.id::text as id, t.key, t.title, r.name as repo, b.nam
   (t.snapshot -> 'context' ->> 'costUsd')::float8 as cost_usd,
   t.state_changed_at`;
 
-/** The board: cards (at most `perState` per state) and the full count per state. */
+/**
+ * The board: cards (at most `perState` per state, most recently moved first) and the full count
+ * per state. One index probe per state (tickets_board_idx), so its cost follows the cards shown,
+ * not the size of the factory.
+ */
 export async function loadBoard(db: Kdb, filter: BoardFilter = {}): Promise<Board> {
-  const perState = filter.perState ?? 200;
-  const [cards, counts] = await Promise.all([
-    sql<CardRow>`
-      select * from (
-        select ${CARD_COLUMNS},
-          row_number() over (partition by t.state order by t.state_changed_at desc, t.id desc) as n
-        from loopwright.tickets t
+  const perState = filter.perState ?? 100;
+  const [cards, counts, agents] = await Promise.all([
+    perState === 0
+      ? Promise.resolve({ rows: [] as CardRow[] })
+      : sql<CardRow>`
+      select ${CARD_COLUMNS}
+      from unnest(${[...TOP_STATES]}::text[]) s(state)
+      cross join lateral (
+        select t.* from loopwright.tickets t
         join loopwright.repositories r on r.id = t.repo_id
         left join loopwright.batches b on b.id = t.batch_id
-        where ${scope(filter)}
-      ) c where n <= ${perState}
-      order by state_changed_at desc, id desc`.execute(db),
-    sql<{ state: string; tickets: number }>`
+        where t.state = s.state and ${scope(filter)}
+        order by t.state_changed_at desc, t.id desc
+        limit ${perState}
+      ) t
+      join loopwright.repositories r on r.id = t.repo_id
+      left join loopwright.batches b on b.id = t.batch_id`.execute(db),
+    filter.repo === undefined && filter.batch === undefined
+      ? sql<{ state: string; tickets: number }>`
+      select state, count(*)::int as tickets from loopwright.tickets group by state`.execute(db)
+      : sql<{ state: string; tickets: number }>`
       select t.state, count(*)::int as tickets
       from loopwright.tickets t
       join loopwright.repositories r on r.id = t.repo_id
       left join loopwright.batches b on b.id = t.batch_id
       where ${scope(filter)}
       group by t.state`.execute(db),
+    perState === 0 ? Promise.resolve(new Map<string, RunningAgent>()) : runningAgents(db),
   ]);
-  const agents = await runningAgents(db);
   return {
     cards: cards.rows.map((row) => withAgent(row, agents)),
     counts: Object.fromEntries(counts.rows.map((c) => [c.state, c.tickets])),
@@ -119,9 +133,8 @@ async function runningAgents(
   return new Map(rows.rows.map(({ ticket_id, ...agent }) => [ticket_id, agent]));
 }
 
-function withAgent(row: CardRow & { n?: unknown }, agents: Map<string, RunningAgent>): BoardCard {
-  const { n: _n, ...card } = row;
-  return { ...card, agent: agents.get(row.id) ?? null };
+function withAgent(row: CardRow, agents: Map<string, RunningAgent>): BoardCard {
+  return { ...row, agent: agents.get(row.id) ?? null };
 }
 
 /** Repository and batch names, for the board's filters. */
