@@ -104,7 +104,12 @@ describe('kill -9 of the orchestrator', () => {
         costUsd: 0.03,
       },
     ];
-    h = await createLoopHarness({ script: scriptOf(features, slowRed, { sleepMs: 300 }) });
+    // Unsandboxed, so the dead orchestrator's agents really are left behind for the sweeper to
+    // reap (a bwrap sandbox dies with its parent: --die-with-parent).
+    h = await createLoopHarness({
+      script: scriptOf(features, slowRed, { sleepMs: 300 }),
+      sandbox: 'none',
+    });
     const lh = h;
     const keys: string[] = [];
     for (const f of features) keys.push(await lh.file(f.title));
