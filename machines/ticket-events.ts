@@ -33,6 +33,10 @@ export const REASON_CODES = [
   'TESTS_CHANGED',
   /** The workspace's `.git` (config, hooks, HEAD, alternates) or the ticket branch was tampered with. */
   'WORKSPACE_TAMPERED',
+  /** The ticket's workspace is unusable (not a git repository, missing, unreadable); retrying will not help. */
+  'WORKSPACE_BROKEN',
+  /** The ticket's work kept failing with an error that is not an outage; the detail has its first line. */
+  'JOB_FAILED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -58,6 +62,9 @@ export const GATE_REASONS = [
   'TESTS_CHANGED',
   'WORKSPACE_TAMPERED',
 ] as const;
+
+/** How a JOB_FAILED event escalates: a broken workspace, or any other persistent failure. */
+export const JOB_FAILED_REASONS = ['WORKSPACE_BROKEN', 'JOB_FAILED'] as const;
 
 /** How an AGENT_UNAVAILABLE event escalates: the agent could not work, or stalled. */
 export const AGENT_UNAVAILABLE_REASONS = ['AGENT_UNAVAILABLE', 'AGENT_STALLED'] as const;
@@ -123,6 +130,13 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
     type: z.literal('AGENT_UNAVAILABLE'),
     ...runResult,
     reason: z.enum(AGENT_UNAVAILABLE_REASONS),
+    detail: z.string().max(8000),
+  }),
+  /** The run's job failed repeatedly with a non-transient error (the worker gives up on it). */
+  z.object({
+    type: z.literal('JOB_FAILED'),
+    ...workRun,
+    reason: z.enum(JOB_FAILED_REASONS),
     detail: z.string().max(8000),
   }),
   z.object({ type: z.literal('MERGED'), ...workRun, commit: z.string().regex(/^[0-9a-f]{7,64}$/) }),
@@ -202,6 +216,7 @@ export const RUN_RESULT_EVENTS = [
   'REPORT_INVALID',
   'AGENT_TIMEOUT',
   'AGENT_UNAVAILABLE',
+  'JOB_FAILED',
   'PLAN_FROZEN',
   'MERGED',
   'MERGE_CONFLICT',

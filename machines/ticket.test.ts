@@ -101,6 +101,10 @@ const unavailable = (
   reason,
   detail: UNAVAILABLE_DETAIL,
 });
+const JOB_DETAIL = "agent_run failed 3 times: fatal: not a git repository: '/nonexistent'";
+const jobFailed = (
+  reason: 'WORKSPACE_BROKEN' | 'JOB_FAILED' = 'WORKSPACE_BROKEN',
+): TicketEventInput => ({ type: 'JOB_FAILED', ...run, reason, detail: JOB_DETAIL });
 const MERGED: TicketEventInput = { type: 'MERGED', ...run, commit: 'abc1234' };
 const CONFLICT: TicketEventInput = {
   type: 'MERGE_CONFLICT',
@@ -480,6 +484,32 @@ describe('agent contract and timeouts', () => {
   });
 });
 
+describe('jobs the worker gives up on', () => {
+  it.each(AGENT_STATES)('escalates JOB_FAILED from $name with its reason and detail', (state) => {
+    const { snapshot } = drive([...state.path, jobFailed()]);
+    expect(snapshot.value).toBe('ESCALATED');
+    expect(snapshot.context).toMatchObject({
+      reason: 'WORKSPACE_BROKEN',
+      detail: JOB_DETAIL,
+      returnTo: topOf(state),
+      contractFailures: 0,
+    });
+  });
+
+  it('escalates a failed merge job as JOB_FAILED from SHIP, and RETRY merges again', () => {
+    const escalated = drive([...TO_MERGING, jobFailed('JOB_FAILED')]);
+    expect(escalated.snapshot.value).toBe('ESCALATED');
+    expect(escalated.snapshot.context).toMatchObject({ reason: 'JOB_FAILED', returnTo: 'SHIP' });
+    const retried = step(escalated.snapshot, RETRY);
+    expect(retried.snapshot.value).toEqual({ SHIP: 'merging' });
+  });
+
+  it('is refused once the ticket is final', () => {
+    const live = drive([...TO_MERGING, MERGED, LIVE_OK]);
+    expect(accepts(live.snapshot, jobFailed())).toBe(false);
+  });
+});
+
 describe('budgets', () => {
   const capped = { limits: { maxCostUsd: 5 } };
 
@@ -780,6 +810,7 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
     REPORT_INVALID: INVALID,
     AGENT_TIMEOUT: TIMEOUT,
     AGENT_UNAVAILABLE: unavailable(),
+    JOB_FAILED: jobFailed(),
     MERGED,
     MERGE_CONFLICT: CONFLICT,
     MERGE_CHECK_FAILED,
@@ -808,7 +839,7 @@ describe('NOTE, REPLAY and events a state does not accept', () => {
       .filter((event) => accepts(snapshot, event))
       .map((event) => event.type)
       .sort();
-  const WORKS = ['BLOCK', 'BUDGET_EXCEEDED', 'CANCEL', 'VERIFIER_CHANGED'];
+  const WORKS = ['BLOCK', 'BUDGET_EXCEEDED', 'CANCEL', 'JOB_FAILED', 'VERIFIER_CHANGED'];
   const AGENT = [...WORKS, 'AGENT_TIMEOUT', 'AGENT_UNAVAILABLE', 'REPLAY', 'REPORT_INVALID'];
   // Every state, how to reach it, and what it accepts besides NOTE. A lead's only gate is
   // encroachment, so the sample SCOPE_VIOLATION is not accepted in PLAN_DRAFT or revise.

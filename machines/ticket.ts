@@ -21,7 +21,7 @@ export * from './ticket-events.js';
 export { TOP_STATES, type TicketState };
 
 /** Bumped whenever a change to this file could make an old journal replay differently. */
-export const MACHINE_VERSION = 'ticket/5';
+export const MACHINE_VERSION = 'ticket/6';
 
 /** States a ticket can be sent back to after BLOCKED, ESCALATED or DEAD_LETTER. */
 export const RESUMABLE_STATES = [
@@ -138,7 +138,8 @@ const eventText = (event: TicketEvent): string | null => {
     'reason' in event &&
     typeof event.reason === 'string' &&
     event.type !== 'GATE_FAILED' &&
-    event.type !== 'AGENT_UNAVAILABLE'
+    event.type !== 'AGENT_UNAVAILABLE' &&
+    event.type !== 'JOB_FAILED'
   )
     return event.reason;
   if (event.type === 'REPORT_INVALID') return event.errors.join('\n');
@@ -219,7 +220,7 @@ const machineSetup = setup({
       (args, params: { reason: ReasonCode | 'FROM_EVENT'; from: ResumableState }) => ({
         reason:
           params.reason === 'FROM_EVENT'
-            ? (args.event as Ev<'GATE_FAILED'> | Ev<'AGENT_UNAVAILABLE'>).reason
+            ? (args.event as Ev<'GATE_FAILED'> | Ev<'AGENT_UNAVAILABLE'> | Ev<'JOB_FAILED'>).reason
             : params.reason,
         detail: eventText(args.event),
         returnTo: params.from,
@@ -308,6 +309,8 @@ function workingState(from: ResumableState): Transitions {
       actions: escalate('BUDGET_EXCEEDED', from),
     },
     VERIFIER_CHANGED: { target: ESCALATED, actions: escalate('VERIFIER_CHANGED', from) },
+    // The worker gave up on this state's job (fenced by run id): a person looks, RETRY resumes.
+    JOB_FAILED: { target: ESCALATED, actions: escalate('FROM_EVENT', from) },
     CANCEL: { target: '#ticket.CANCELLED', actions: 'recordCancel' },
     BLOCK: { target: '#ticket.BLOCKED', actions: { type: 'block', params: { from } } },
   };

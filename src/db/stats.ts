@@ -76,6 +76,7 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
         when e.event_type = 'VERDICT' and e.event ->> 'verdict' = 'FAIL' then 'validator FAIL'
         when e.event_type = 'AGENT_TIMEOUT' then 'agent timeout'
         when e.event_type = 'AGENT_UNAVAILABLE' then 'agent unavailable: ' || (e.event ->> 'reason')
+        when e.event_type = 'JOB_FAILED' then 'job failed: ' || (e.event ->> 'reason')
         when e.to_state = 'DEAD_LETTER' and e.from_state <> 'DEAD_LETTER' then 'dead letter'
         when e.to_state = 'ESCALATED' and e.from_state <> 'ESCALATED' then 'escalation'
       end as kind

@@ -9,14 +9,27 @@ import { liveCheckJob, mergeJob } from '../phases/ship-job.js';
 import { budgetTimerJob, freezePlanJob, releaseWorkspaceJob } from '../phases/work-jobs.js';
 import { scheduleReady } from '../scheduler/schedule.js';
 import { unblockReady } from '../scheduler/unblock.js';
+import { journalGiveUp, shouldGiveUp } from './stuck-work.js';
 
 export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
   const task =
     (name: string, handler: (payload: WorkPayload, helpers: JobHelpers) => Promise<void>): Task =>
     async (payload, helpers) => {
       const started = Date.now();
+      const work = payload as WorkPayload;
       try {
-        await handler(payload as WorkPayload, helpers);
+        await handler(work, helpers);
+      } catch (error) {
+        if (!work.runId || !shouldGiveUp(error, helpers.job, deps.signal.aborted)) throw error;
+        await journalGiveUp(
+          deps.db,
+          deps.logger,
+          name,
+          work.runId,
+          work.ticketId,
+          helpers.job,
+          error,
+        );
       } finally {
         deps.logger.debug(
           { task: name, job: helpers.job.id, ms: Date.now() - started },
