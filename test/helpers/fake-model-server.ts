@@ -26,6 +26,8 @@ export type FakeTurn =
       readonly name: string;
       readonly input: unknown;
       readonly usage?: FakeUsage;
+      /** OpenAI only: the tool namespace Codex groups an MCP server's tools under (`mcp__<server>`). */
+      readonly namespace?: string;
     }
   | {
       readonly kind: 'error';
@@ -53,6 +55,11 @@ export interface FakeModelServerOptions {
   readonly anthropic?: readonly FakeTurn[];
   /** Replies to POST /v1/responses in order; once exhausted, the last one repeats. */
   readonly openai?: readonly FakeTurn[];
+  /**
+   * Hold the first model reply this long (Codex builds each request's tool list from the MCP
+   * servers connected by then; a slow first turn lets them finish starting).
+   */
+  readonly firstReplyDelayMs?: number;
 }
 
 export interface FakeModelServer {
@@ -84,6 +91,13 @@ export const toolCall = (name: string, input: unknown, usage?: FakeUsage): FakeT
   input,
   ...(usage ? { usage } : {}),
 });
+/** A call of an MCP tool as Codex names it: function `tool` in namespace `mcp__<server>`. */
+export const namespacedToolCall = (namespace: string, name: string, input: unknown): FakeTurn => ({
+  kind: 'tool',
+  name,
+  input,
+  namespace,
+});
 export const apiError = (status: number, errorType: string, message: string): FakeTurn => ({
   kind: 'error',
   status,
@@ -104,6 +118,7 @@ export async function startFakeModelServer(
     return turn;
   };
 
+  let delayed = false;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -112,7 +127,10 @@ export async function startFakeModelServer(
       const body = parseJson(raw);
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
-      route(req.method ?? 'GET', path, body, res, next);
+      const isTurn = req.method === 'POST' && (path === '/v1/messages' || path === '/v1/responses');
+      const delay = isTurn && !delayed ? (options.firstReplyDelayMs ?? 0) : 0;
+      if (isTurn) delayed = true;
+      setTimeout(() => route(req.method ?? 'GET', path, body, res, next), delay);
     });
   });
   // Keep-alive sockets would hold close() open until the CLI's agent gives up on them.
@@ -280,6 +298,7 @@ function replyOpenai(res: http.ServerResponse, turn: FakeTurn, request: unknown)
           id: itemId,
           call_id: `call_fake_${Math.random().toString(36).slice(2, 10)}`,
           name: turn.name,
+          ...(turn.namespace ? { namespace: turn.namespace } : {}),
           arguments: JSON.stringify(turn.input),
           status: 'completed',
         };
