@@ -6,10 +6,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { resolveHome } from '../../config/home.js';
+import { packageRoot } from '../../config/package-root.js';
 import { dbDirOf, PG_DATA_ENV, SYSTEM_DIR } from '../../db/embedded/layout.js';
 import { readServerConfig } from '../../db/embedded/server-config.js';
 import { buildBwrapArgs } from './bwrap-argv.js';
-import { type DefaultHides, planMounts } from './mounts.js';
+import { type DefaultHides, isInside, planMounts } from './mounts.js';
 import { createScratch, removeScratch } from './scratch.js';
 import {
   parseSandboxSpec,
@@ -86,8 +87,19 @@ export async function defaultHides(env: NodeJS.ProcessEnv): Promise<DefaultHides
   } catch {
     // An unreadable server.json is the database's problem; its directory is hidden anyway.
   }
-  return {
-    soft: [home, os.homedir(), '/root', '/run/postgresql', '/var/run/postgresql'],
-    protected: protectedPaths,
-  };
+  const soft = [home, os.homedir(), '/root', '/run/postgresql', '/var/run/postgresql'];
+  return { soft, protected: protectedPaths, show: programTrees(soft) };
+}
+
+/**
+ * loopwright's package and Node's installation prefix, for the ones below a soft hide (a checkout
+ * in /root/src, Node from ~/.nvm) — never one that is, or contains, a hidden tree itself.
+ */
+function programTrees(soft: readonly string[]): string[] {
+  const nodePrefix = path.dirname(path.dirname(process.execPath));
+  return [packageRoot(), nodePrefix].filter(
+    (tree) =>
+      soft.some((hidden) => isInside(tree, hidden)) &&
+      !soft.some((hidden) => isInside(hidden, tree)),
+  );
 }

@@ -23,6 +23,11 @@ export interface DefaultHides {
   readonly soft: readonly string[];
   /** Hidden, and nothing inside may ever be bound (database files, password files). */
   readonly protected: readonly string[];
+  /**
+   * Shown read-only even below a soft hide: the programs agents are started with (loopwright's
+   * own package, Node's installation) when they happen to live under the orchestrator's HOME.
+   */
+  readonly show?: readonly string[];
 }
 
 /** At one path, later kinds win: a tree asked for explicitly beats a hide, read-only beats both. */
@@ -47,7 +52,7 @@ export function planMounts(spec: SandboxSpec, defaults: DefaultHides): Mount[] {
     const real = resolveChecked(p, inWritable, writable);
     if (real !== undefined && real !== '/') mounts.push({ kind: 'hide', path: real });
   }
-  for (const p of spec.readOnly ?? []) {
+  for (const p of [...(defaults.show ?? []), ...(spec.readOnly ?? [])]) {
     const real = resolveChecked(p, inWritable, writable);
     if (real !== undefined && real !== '/') mounts.push({ kind: 'readOnly', path: real });
   }

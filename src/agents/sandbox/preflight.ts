@@ -7,7 +7,7 @@ import pg from 'pg';
 import { repoSettings } from '../../config/repo-settings.js';
 import type { Repository } from '../../db/repositories.js';
 import { detectSandbox } from './detect.js';
-import { SandboxUnavailableError } from './spec.js';
+import { type SandboxStatus, SandboxUnavailableError } from './spec.js';
 
 /**
  * Refuse to start when a registered repository uses `sandbox: bwrap` (the default) and bwrap
@@ -16,10 +16,13 @@ import { SandboxUnavailableError } from './spec.js';
  *
  * @throws SandboxUnavailableError naming the repositories, the reason and the fix.
  */
-export async function assertSandboxReady(repos: readonly Repository[]): Promise<void> {
+export async function assertSandboxReady(
+  repos: readonly Pick<Repository, 'name' | 'settings'>[],
+  detect: () => Promise<SandboxStatus> = detectSandbox,
+): Promise<void> {
   const needing = repos.filter((repo) => sandboxModeOf(repo) === 'bwrap').map((r) => r.name);
   if (needing.length === 0) return;
-  const status = await detectSandbox();
+  const status = await detect();
   if (status.available) return;
   throw new SandboxUnavailableError(
     `sandbox unavailable (${status.reason ?? 'unknown reason'}) for repo ${needing.join(', ')}: ` +
@@ -28,9 +31,9 @@ export async function assertSandboxReady(repos: readonly Repository[]): Promise<
 }
 
 /** A repository's sandbox mode; unreadable settings count as `bwrap` (never a silent `none`). */
-function sandboxModeOf(repo: Repository): 'bwrap' | 'none' {
+function sandboxModeOf(repo: Pick<Repository, 'name' | 'settings'>): 'bwrap' | 'none' {
   try {
-    return repoSettings(repo).sandbox;
+    return repoSettings(repo as Repository).sandbox;
   } catch {
     return 'bwrap';
   }
