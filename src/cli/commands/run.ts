@@ -16,6 +16,13 @@ import { expectPositionals, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, Command } from '../command.js';
 import { operatorName } from '../context.js';
 import { printError, printJson, printLine } from '../output.js';
+import {
+  followProgress,
+  loadRunSummary,
+  printRunSummary,
+  progressStart,
+  RUN_EXIT,
+} from '../run-summary.js';
 
 export const command: Command = {
   name: 'run',
@@ -27,8 +34,12 @@ Starts a worker pool on the database in use: agent runs, gates, merges and live 
 tickets need them. Several \`loopwright run\` processes may share one database.
   --concurrency N   jobs (agents) this process runs at once (default 2)
   --max-active N    tickets holding a slot across the factory (default: concurrency)
-  --until-idle      exit 0 once no ticket can move (all final, escalated, dead-lettered,
+  --until-idle      stop once no ticket can move (all final, escalated, dead-lettered,
                     or waiting for a human)
+When it stops it prints a summary: LIVE tickets, and every ticket waiting for a person with the
+exact command to act (loopwright approve app-3, retry, ...). Exit codes: 0 nothing needs a
+person; 4 some ticket waits for a person (escalated, dead-lettered, awaiting approval); 130
+after SIGINT, 143 after SIGTERM. Without a terminal it prints one line per phase change.
   --console-port N  serve the web console on this port (default ${DEFAULT_CONSOLE_PORT}; 0: any free port)
   --console-host H  bind the console here (default 127.0.0.1; elsewhere a token is required)
   --no-console      do not serve the console (a port already in use only skips it, with a warning)
@@ -66,6 +77,7 @@ does not work here, run refuses to start and names the repos and the fix.`,
     const availability = new DatabaseAvailability(logger());
     let handle: Db | undefined;
     let factory: Factory;
+    let progressFrom = '0';
     try {
       // Its own pool, patient with outages (the context's fails fast, as other commands want).
       handle = await openDatabase({
@@ -74,6 +86,7 @@ does not work here, run refuses to start and names the repos and the fix.`,
         patience: { availability, signal: waiting.signal },
       });
       await checkSandbox(handle, ctx);
+      progressFrom = await progressStart(handle.db);
       factory = await startFactory({
         handle,
         availability,
@@ -106,17 +119,39 @@ does not work here, run refuses to start and names the repos and the fix.`,
             print: (line) => (values.json ? ctx.io.stderr(`${line}\n`) : printLine(ctx.io, line)),
             printError: (line) => printError(ctx.io, line),
           });
-    const onSignal = () => void factory.stop();
+    let signalled: NodeJS.Signals | null = null;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signalled ??= signal;
+      void factory.stop();
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const stopProgress = tty ? showProgress(ctx) : () => {};
+    // Without a terminal: one readable line per phase change (JSON logs stay on stderr).
+    const stopLines = !tty && !values.json ? followProgress(handle.db, ctx.io, progressFrom) : null;
     try {
       const why = await factory.done;
       stopProgress();
+      await stopLines?.();
+      const summary = await loadRunSummary(handle.db);
       if (values.json)
-        printJson(ctx.io, { pool: factory.poolId, stopped: why, console: served?.url ?? null });
-      else printLine(ctx.io, why === 'idle' ? 'idle: no ticket can move' : 'stopped');
-      return 0;
+        printJson(ctx.io, {
+          pool: factory.poolId,
+          stopped: signalled ? signalled : why,
+          console: served?.url ?? null,
+          summary,
+        });
+      else {
+        printLine(
+          ctx.io,
+          why === 'idle'
+            ? 'idle: no ticket can move'
+            : `stopped${signalled ? ` (${signalled})` : ''}`,
+        );
+        printRunSummary(ctx.io, summary);
+      }
+      if (signalled) return signalled === 'SIGINT' ? RUN_EXIT.SIGINT : RUN_EXIT.SIGTERM;
+      return summary.needsPerson ? RUN_EXIT.NEEDS_PERSON : 0;
     } finally {
       await served?.close().catch(() => {});
       process.off('SIGINT', onSignal);
