@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentEnv } from '../../src/agents/agent-env.js';
+import { createProvider } from '../../src/agents/providers.js';
 import { grantToSandbox } from '../../src/agents/sandbox/index.js';
 import { inSandbox } from '../helpers/sandbox.js';
 
@@ -116,6 +117,36 @@ describe('a sandboxed agent looking for secrets', () => {
     expectNoLeak(r.output);
     expect(r.output).toContain(`${home}/secrets.env: No such file`);
     expect(r.output).toContain(`${otherWs}/notes.txt: No such file`);
+  });
+
+  it('a command-provider agent gets the same sandbox through the provider path', async () => {
+    const provider = createProvider('command', {
+      command: [
+        '/bin/sh',
+        '-c',
+        `cat /proc/*/environ ${home}/secrets.env 2>&1 | tr "\\0" "\\n"; id -u`,
+      ],
+      vendor: 'anthropic',
+    });
+    const transcriptPath = path.join(root, 'runs', 'agent.log');
+    const outcome = await provider.run({
+      runId: 'run-sbx',
+      role: 'generator',
+      phase: 'BUILD',
+      cwd: ws,
+      prompt: 'attack',
+      systemPrompt: 'You are the Generator.',
+      timeoutMs: 20_000,
+      maxOutputBytes: 1 << 20,
+      transcriptPath,
+      env: { LOOPWRIGHT_TICKET: 'app-1' },
+      sandbox: { mode: 'bwrap', writable: [ws], readOnly: [path.join(ws, '.git')], hide: [repo] },
+    });
+    const transcript = await fs.readFile(transcriptPath, 'utf8');
+    expect(outcome.status).toBe('ok');
+    expectNoLeak(transcript);
+    expect(transcript).toContain('LOOPWRIGHT_TICKET=app-1');
+    if (process.getuid?.() === 0) expect(transcript.trim().split('\n').at(-1)).not.toBe('0');
   });
 
   it('honest twin: writes in its workspace and runs git there', async () => {
