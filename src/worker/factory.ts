@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import type { TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { processStartTime } from '../agents/reap.js';
@@ -20,8 +21,12 @@ import { addWorkerId, heartbeatPool, registerPool, stopPool } from '../db/pools.
 import { scheduleReady } from '../scheduler/schedule.js';
 import { isIdle } from './idle.js';
 import { sweepDeadPools } from './sweeper.js';
+import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
 import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
 import { createTaskList } from './tasks.js';
+
+/** Scratch checkouts older than this at start-up belong to a dead process. */
+const SCRATCH_MAX_AGE_MS = 24 * 3600_000;
 
 export interface FactoryOptions {
   readonly handle: Db;
@@ -65,6 +70,13 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   });
   const staleSeconds = o.staleSeconds ?? 30;
   await sweepDeadPools(db, poolId, staleSeconds, o.logger);
+  // Scratch checkouts a killed process left behind (a live one's are far younger than a day).
+  void sweepScratchCheckouts({ root: path.join(o.home, 'tmp'), olderThanMs: SCRATCH_MAX_AGE_MS })
+    .then((removed) => {
+      if (removed.length > 0)
+        o.logger.info({ removed: removed.length }, 'Old scratch checkouts removed');
+    })
+    .catch((err: unknown) => o.logger.warn({ err }, 'Scratch checkout sweep failed'));
   const maxActive = o.maxActive ?? o.concurrency;
   const taskList: TaskList = createTaskList(
     { db, home: o.home, poolId, logger: o.logger, signal: abort.signal },

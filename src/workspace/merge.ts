@@ -91,13 +91,12 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
     if (!old) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
     if (await isAncestor(repoPath, tip, old)) {
       const commit = await mergeCommitOf(repoPath, tip, old);
-      const checkoutPath = (await baseCheckout(repoPath, baseRef))?.path ?? null;
+      const caughtUp = await catchUpCheckout(repoPath, baseRef, old, commit);
       return {
         ok: true,
         commit,
         alreadyMerged: true,
-        checkoutPath,
-        checkoutUpdated: false,
+        ...caughtUp,
         attempts: attempt - 1,
       };
     }
@@ -313,6 +312,28 @@ function untrackedInTheWay(stderr: string): string[] {
     .map((line) => line.trim());
   const paths = [...new Set([...named, ...listed])];
   return paths.length > 0 ? paths : ['(untracked files in the way)'];
+}
+
+/**
+ * A retried merge whose first attempt moved the base and died before the checkout followed: if the
+ * base still points at that merge and the checkout still holds exactly the merge's first parent,
+ * bring it along now (otherwise `git status` there would show the merge as staged reversions).
+ */
+async function catchUpCheckout(
+  repoPath: string,
+  baseRef: string,
+  base: string,
+  merge: string,
+): Promise<{ checkoutPath: string | null; checkoutUpdated: boolean }> {
+  const checkout = await baseCheckout(repoPath, baseRef);
+  if (!checkout) return { checkoutPath: null, checkoutUpdated: false };
+  const parent = base === merge ? await resolveCommit(repoPath, `${merge}^1`) : null;
+  const behind =
+    parent !== null &&
+    (await checkoutBlocker(repoPath, baseRef, parent, merge)) === null &&
+    (await checkoutBlocker(repoPath, baseRef, merge, null)) !== null;
+  if (!behind) return { checkoutPath: checkout.path, checkoutUpdated: false };
+  return followCheckout(repoPath, baseRef, parent, merge);
 }
 
 /**

@@ -203,6 +203,35 @@ describe('mergeToBase', () => {
     expect(await git(repoPath, ['rev-list', '--count', '--merges', 'main'])).toBe('1');
   });
 
+  it('a retry after a crash between the CAS and the checkout update brings the checkout along', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    // What the first attempt did before dying: the merge commit and the CAS, not the read-tree.
+    const tree = await git(repoPath, ['merge-tree', '--write-tree', old, tip]);
+    const merge = await git(repoPath, [
+      'commit-tree',
+      '-p',
+      old,
+      '-p',
+      tip,
+      '-m',
+      'Merge LW-1',
+      tree,
+    ]);
+    await git(repoPath, ['update-ref', 'refs/heads/main', merge, old]);
+    expect(await git(repoPath, ['status', '--porcelain'])).not.toBe('');
+
+    const retried = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(retried).toMatchObject({
+      ok: true,
+      alreadyMerged: true,
+      commit: merge,
+      checkoutUpdated: true,
+    });
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+  });
+
   it('refuses an unknown tip as bad input', async () => {
     const { repoPath } = await withTicketCommit();
     await expect(
