@@ -166,7 +166,7 @@ async function main() {
     const r = await benchConsole(bench);
     report.add({
       title: 'Console',
-      note: `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded directly, 40 running agents; board = the whole GET / (SQL, render, 100 newest cards per column); events = commit of a journal row -> its card on an open SSE stream.`,
+      note: `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded directly, 40 running agents; board = the whole GET / (SQL, render, 50 newest cards per column); events = commit of a journal row -> its card on an open SSE stream.`,
       figures: [
         { name: 'board GET / p50', value: r.board.p50, unit: 'ms' },
         {

@@ -61,10 +61,12 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
     c: Context<ConsoleEnv>,
     o: Omit<PageOptions, 'attention' | 'flash'>,
     status: 200 | 404 = 200,
+    waiting?: Promise<number>,
   ) => {
-    const attention = (await loadAttention(deps.db)).length;
+    const attention = await (waiting ?? attentionCount());
     return c.html(renderPage({ ...o, attention, flash: readFlash(c) }).value, status);
   };
+  const attentionCount = async () => (await loadAttention(deps.db)).length;
   const notFound = (c: Context<ConsoleEnv>, what: HtmlValue) =>
     page(
       c,
@@ -90,16 +92,22 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
       repo: nameParam(c.req.query('repo')),
       batch: nameParam(c.req.query('batch')),
     };
+    const waiting = attentionCount();
     const [board, filters] = await Promise.all([
       loadBoard(deps.db, selection),
       boardFilters(deps.db),
     ]);
-    return page(c, {
-      title: 'board',
-      page: 'board',
-      data: { repo: selection.repo ?? '', batch: selection.batch ?? '' },
-      body: renderBoard(board, filters, selection, new Date()),
-    });
+    return page(
+      c,
+      {
+        title: 'board',
+        page: 'board',
+        data: { repo: selection.repo ?? '', batch: selection.batch ?? '' },
+        body: renderBoard(board, filters, selection, new Date()),
+      },
+      200,
+      waiting,
+    );
   });
   app.get('/board/counts', async (c) => {
     const board = await loadBoard(deps.db, {

@@ -69,7 +69,7 @@ const CARD_COLUMNS = sql`t.id::text as id, t.key, t.title, r.name as repo, b.nam
  * not the size of the factory.
  */
 export async function loadBoard(db: Kdb, filter: BoardFilter = {}): Promise<Board> {
-  const perState = filter.perState ?? 100;
+  const perState = filter.perState ?? 50;
   const [cards, counts, agents] = await Promise.all([
     perState === 0
       ? Promise.resolve({ rows: [] as CardRow[] })
