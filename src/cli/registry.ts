@@ -50,6 +50,15 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('note', "add a note to a ticket's journal (NOTE)", () =>
     import('./commands/operator-events.js').then((m) => m.note),
   ),
+  lazy('logs', "a ticket's agent transcripts, readable (raw with --json)", () =>
+    import('./commands/logs.js').then((m) => m.command),
+  ),
+  lazy('sql', 'run one SQL statement and print a table (no psql needed)', () =>
+    import('./commands/sql.js').then((m) => m.command),
+  ),
+  lazy('doctor', 'check git, sandbox, database, agents, disk and psql; exit 1 on a blocker', () =>
+    import('./commands/doctor.js').then((m) => m.command),
+  ),
   lazy('replay', "re-issue a ticket's lost work, or rewind it to an earlier row", () =>
     import('./commands/replay.js').then((m) => m.command),
   ),

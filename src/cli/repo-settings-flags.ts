@@ -30,7 +30,9 @@ import {
 import { BadInputError } from '../errors.js';
 import { nonBlank, parseInteger } from './args.js';
 import type { CliIo } from './command.js';
-import { readSettingsFile } from './settings-file.js';
+import { type RepoColumns, readSettingsFile } from './settings-file.js';
+
+export type { RepoColumns } from './settings-file.js';
 
 const PROVIDERS = agentChoiceSchema.shape.provider.options;
 const MODES = ['copilot', 'dark'] as const;
@@ -86,16 +88,6 @@ export type EditFlags = {
       ? boolean
       : string;
 };
-
-/** The repository columns an edit may change (snake_case: the table's names). */
-export interface RepoColumns {
-  base_branch?: string;
-  test_cmd?: string | null;
-  live_cmd?: string | null;
-  check_cmds?: string[];
-  concurrency?: number;
-  mode?: 'copilot' | 'dark';
-}
 
 export interface RepoEdit {
   readonly columns: RepoColumns;

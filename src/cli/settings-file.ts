@@ -19,7 +19,16 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BadInputError } from '../errors.js';
-import type { RepoColumns } from './repo-settings-flags.js';
+
+/** The repository columns an edit may change (snake_case: the table's names). */
+export interface RepoColumns {
+  base_branch?: string;
+  test_cmd?: string | null;
+  live_cmd?: string | null;
+  check_cmds?: string[];
+  concurrency?: number;
+  mode?: 'copilot' | 'dark';
+}
 
 const MAX_BYTES = 256 * 1024;
 
