@@ -126,10 +126,33 @@ export function machineInputFor(repo: Repository): TicketInput {
   return limits ? { mode: repo.mode, limits } : { mode: repo.mode };
 }
 
+/** Most bytes a ticket body may have (UTF-8): every agent of the ticket reads it. */
+export const MAX_BODY_BYTES = 256 * 1024;
+/** Most characters a title may have. */
+export const MAX_TITLE_CHARS = 500;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text Postgres cannot store (NUL) or nobody should (invalid UTF-16 surrogates): refused whole. */
+function assertStorableText(field: string, text: string): void {
+  if (text.includes('\u0000')) throw new BadInputError(`${field} contains a NUL byte`);
+  if (LONE_SURROGATE.test(text)) throw new BadInputError(`${field} is not valid Unicode text`);
+}
+
 function validateNew(input: NewTicketInput): string {
   const title = input.title?.trim() ?? '';
   if (!title) throw new BadInputError('a ticket needs a title (--title)');
-  if (title.length > 500) throw new BadInputError('title is longer than 500 characters');
+  assertStorableText('title', title);
+  if (title.length > MAX_TITLE_CHARS)
+    throw new BadInputError(`title is longer than ${MAX_TITLE_CHARS} characters`);
+  if (input.body !== undefined) {
+    assertStorableText('body', input.body);
+    const bytes = Buffer.byteLength(input.body, 'utf8');
+    if (bytes > MAX_BODY_BYTES)
+      throw new BadInputError(
+        `body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (256 KiB): put the detail in a file in the repository and refer to it`,
+      );
+  }
   if (
     input.priority !== undefined &&
     (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1000)

@@ -14,6 +14,8 @@ import { inTransaction } from './transaction.js';
 import { withdrawWork } from './work.js';
 
 export interface RewindOptions {
+  /** Rewind a LIVE or CANCELLED ticket too (refused without). */
+  readonly force?: boolean;
   readonly actor: string;
   readonly reason?: string;
 }
@@ -31,6 +33,9 @@ export interface RewindOutcome extends CommittedRow {
  * await rewindTicket(db, 'app-3', 4, { actor: 'operator:me', reason: 'validator was misconfigured' });
  * ```
  */
+/** States a rewind leaves only when asked with `force`. */
+const FINAL_STATES: ReadonlySet<string> = new Set(['LIVE', 'CANCELLED']);
+
 export async function rewindTicket(
   db: Kdb,
   ref: TicketRef,
@@ -41,6 +46,11 @@ export async function rewindTicket(
     throw new BadInputError(`--from must be a journal seq (1 or more), got ${toSeq}`);
   return inTransaction(db, async (trx) => {
     const ticket = await getTicket(trx, ref, { forUpdate: true });
+    if (FINAL_STATES.has(ticket.state) && !options.force)
+      throw new BadInputError(
+        `${ticket.key} is ${ticket.state} (final); rewinding brings it back into work — pass --force to do that`,
+        { code: 'TICKET_FINAL' },
+      );
     if (toSeq >= ticket.version) {
       throw new BadInputError(
         `row ${toSeq} is not earlier than ${ticket.key}'s current row ${ticket.version}; use replay without --from to re-issue current work`,

@@ -81,19 +81,19 @@ describe('operator events', () => {
     });
   });
 
-  it('says in one line why the machine refused an event, and exits 1', async () => {
+  it('says in one line why the machine refused an event, naming the state, and exits 2', async () => {
     const key = await newTicket();
     await send(t.db, key, { type: 'START' });
     expect(await runCli(t, ['approve', key])).toEqual({
-      code: 1,
+      code: 2,
       stdout: '',
-      stderr: 'loopwright: APPROVE is not accepted in PLAN_DRAFT\n',
+      stderr: `loopwright: ${key}: APPROVE is not accepted in PLAN_DRAFT\n`,
     });
     const json = await runCli(t, ['retry', key, '--json']);
-    expect(json.code).toBe(1);
+    expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr)).toEqual({
       schemaVersion: 1,
-      error: { code: 'NOT_ACCEPTED', message: 'RETRY is not accepted in PLAN_DRAFT' },
+      error: { code: 'NOT_ACCEPTED', message: `${key}: RETRY is not accepted in PLAN_DRAFT` },
     });
     expect(parseContract(json.stdout)).toEqual({
       status: 'rejected',
@@ -117,9 +117,9 @@ describe('operator events', () => {
     expect(ticket.state).toBe('CANCELLED');
     expect(ticket.snapshot.context).toMatchObject({ detail: 'duplicate of app-1' });
     expect(await runCli(t, ['cancel', cancelled])).toEqual({
-      code: 1,
+      code: 2,
       stdout: '',
-      stderr: 'loopwright: CANCEL is not accepted in CANCELLED\n',
+      stderr: `loopwright: ${cancelled}: CANCEL is not accepted in CANCELLED\n`,
     });
   });
 
@@ -203,10 +203,10 @@ describe('loopwright replay', () => {
     });
   });
 
-  it('exits 1 when the state implies no work', async () => {
+  it('exits 2 when the state implies no work', async () => {
     const key = await escalated();
     expect(await runCli(t, ['replay', key])).toEqual({
-      code: 1,
+      code: 2,
       stdout: '',
       stderr: `loopwright: ${key} is ESCALATED, which implies no work to replay\n`,
     });

@@ -1,7 +1,7 @@
 /**
  * The operator's events: `approve`, `retry`, `reject`, `cancel` and `note`. Each applies one event
  * through the engine with actor `operator:<name>`; when the machine refuses it, one line says why
- * and the exit code is 1 (the refusal is journaled as a rejected event for audit).
+ * and the exit code is 2 (the refusal is journaled as a rejected event for audit).
  */
 import type { TicketEventInput } from '../../../machines/ticket.js';
 import { applyEvent, type ApplyOutcome } from '../../engine/apply-event.js';
@@ -52,9 +52,11 @@ async function applyAndReport(
   const outcome = await applyEvent(await ctx.db(), key, event, { actor: ctx.actor() });
   if (json) printJson(ctx.io, outcomeJson(outcome));
   if (outcome.status === 'rejected') {
-    if (json) printJsonError(ctx.io, outcome.reason, outcome.detail);
-    else printError(ctx.io, outcome.detail);
-    return 1;
+    const why = `${outcome.key}: ${outcome.detail}`;
+    if (json) printJsonError(ctx.io, outcome.reason, why);
+    else printError(ctx.io, why);
+    // The ticket's state cannot take this event: the request was impossible (exit 2).
+    return outcome.reason === 'NOT_ACCEPTED' ? 2 : 1;
   }
   if (!json) printLine(ctx.io, describeApplied(outcome));
   return 0;
@@ -72,7 +74,7 @@ function operatorCommand(
     usage: `usage: loopwright ${name} <ticket> [--reason TEXT] [--json]
 
 ${explanation}
-Exits 1, saying why, when the ticket's state does not accept ${type}.`,
+Exits 2, naming the state, when the ticket's state does not accept ${type}.`,
     async run(args, ctx) {
       const { values, positionals } = parseCommandArgs(args, { reason: { type: 'string' } });
       const [key] = expectPositionals(positionals, ['<ticket>']);

@@ -1,0 +1,141 @@
+/**
+ * Bad input is refused at the boundary: exit 2, one line on stderr, nothing on stdout, and no
+ * stored row changed (a dump of every table and the job queue before and after is equal). An
+ * operator event the ticket's state cannot take is journaled as a refusal for audit
+ * (`rejected_events`) and changes nothing else.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import {
+  driveToShip,
+  dumpState,
+  expectBadInput,
+  makeGitRepo,
+  removeTempDirs,
+  runCli,
+  send,
+  tempDir,
+} from '../cli/helpers.js';
+
+let t: TestDb;
+let live: string;
+let cancelled: string;
+
+beforeAll(async () => {
+  t = await createTestDb();
+  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
+  const add = async (title: string) =>
+    (await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', title])).stdout.trim();
+  cancelled = await add('to be cancelled');
+  expect((await runCli(t, ['cancel', cancelled])).code).toBe(0);
+  live = await add('to be live');
+  await driveToShip(t.db, live);
+  await send(t.db, live, { type: 'MERGED', commit: 'abc1234' });
+  await send(t.db, live, { type: 'LIVE_CHECK_PASSED', evidence: 'ok' });
+}, 60_000);
+
+afterAll(async () => {
+  await t?.drop();
+  removeTempDirs();
+});
+
+/** Run a command, expect bad input, and expect the stored state unchanged. */
+async function refused(args: string[], message: string | RegExp, except: string[] = []) {
+  const before = await dumpState(t.db);
+  const result = await runCli(t, args);
+  expectBadInput(result, message);
+  const after = await dumpState(t.db);
+  for (const table of except) {
+    delete before[table];
+    delete after[table];
+  }
+  expect(after).toEqual(before);
+}
+
+describe('ticket add refuses what it must not store', () => {
+  it('a body over 256 KiB, from --body-file', async () => {
+    const file = path.join(tempDir(), 'big.md');
+    writeFileSync(file, 'x'.repeat(256 * 1024 + 1));
+    await refused(
+      ['ticket', 'add', '--repo', 'app', '--title', 'big', '--body-file', file],
+      /body is 262145 bytes; the limit is 262144/,
+    );
+  });
+
+  it('a body of exactly 256 KiB is fine', async () => {
+    const file = path.join(tempDir(), 'max.md');
+    writeFileSync(file, 'y'.repeat(256 * 1024));
+    const result = await runCli(t, [
+      'ticket',
+      'add',
+      '--repo',
+      'app',
+      '--title',
+      'max',
+      '--body-file',
+      file,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('multi-byte text counts in bytes', async () => {
+    const file = path.join(tempDir(), 'wide.md');
+    writeFileSync(file, 'é'.repeat(140 * 1024)); // 280 KiB of UTF-8
+    await refused(
+      ['ticket', 'add', '--repo', 'app', '--title', 'wide', '--body-file', file],
+      /limit is 262144/,
+    );
+  });
+
+  it('a NUL byte in the body or the title', async () => {
+    const file = path.join(tempDir(), 'nul.md');
+    writeFileSync(file, 'before\0after');
+    await refused(
+      ['ticket', 'add', '--repo', 'app', '--title', 'nul', '--body-file', file],
+      'body contains a NUL byte',
+    );
+    await refused(['ticket', 'add', '--repo', 'app', '--title', 'a\0b'], /NUL byte/);
+  });
+
+  it('a title over 500 characters', async () => {
+    await refused(
+      ['ticket', 'add', '--repo', 'app', '--title', 't'.repeat(501)],
+      /title is longer than 500/,
+    );
+  });
+});
+
+describe('final tickets stay final', () => {
+  it('replay --from of a CANCELLED or LIVE ticket needs --force', async () => {
+    await refused(['replay', cancelled, '--from', '1'], `${cancelled} is CANCELLED (final)`);
+    await refused(['replay', live, '--from', '2'], `${live} is LIVE (final)`);
+  });
+
+  it('replay of a final ticket names its state', async () => {
+    await refused(['replay', live], `${live} is LIVE (final)`);
+  });
+
+  it('--force rewinds a cancelled ticket on purpose', async () => {
+    const result = await runCli(t, ['replay', cancelled, '--from', '1', '--force']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/rewound to row 1, now QUEUED/);
+    expect((await runCli(t, ['cancel', cancelled])).code).toBe(0);
+  });
+});
+
+describe('operator events the state cannot take', () => {
+  it.each([['approve'], ['retry'], ['reject'], ['cancel']])(
+    '%s on a LIVE ticket: exit 2 naming the state',
+    async (name) => {
+      await refused([name, live], new RegExp(`${live}: .* not accepted in LIVE`), [
+        'rejected_events',
+      ]);
+    },
+  );
+
+  it('on a CANCELLED ticket too', async () => {
+    await refused(['approve', cancelled], /not accepted in CANCELLED/, ['rejected_events']);
+  });
+});
