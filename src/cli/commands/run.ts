@@ -3,7 +3,9 @@
  * can move (`--until-idle`).
  */
 import { assertSandboxReady, passwordlessDatabaseWarning } from '../../agents/sandbox/index.js';
+import { preflightAgents } from '../../agents/preflight.js';
 import { resolveHome } from '../../config/home.js';
+import { repoSettingsSchema } from '../../config/repo-settings.js';
 import { parseHost, serveConsole } from '../../console/serve-console.js';
 import { DEFAULT_CONSOLE_PORT } from '../../console/server.js';
 import { DatabaseAvailability } from '../../db/availability.js';
@@ -167,7 +169,19 @@ does not work here, run refuses to start and names the repos and the fix.`,
  * without a password (sandboxed agents keep the network).
  */
 async function checkSandbox(handle: Db, ctx: CliContext): Promise<void> {
-  await assertSandboxReady(await listRepositories(handle.db));
+  const repos = await listRepositories(handle.db);
+  await assertSandboxReady(repos);
+  // Preflight: an agent that cannot start or has no credentials is named now, with its fix;
+  // its tickets still run and escalate AGENT_UNAVAILABLE with the same sentence.
+  for (const repo of repos) {
+    const settings = repoSettingsSchema.safeParse(repo.settings ?? {});
+    if (!settings.success) continue;
+    for (const problem of await preflightAgents(settings.data, {
+      env: ctx.io.env,
+      skipVersion: true,
+    }))
+      ctx.io.stderr(`loopwright: warning: repo ${repo.name}: ${problem.message}\n`);
+  }
   const url = ctx.io.env.LOOPWRIGHT_DATABASE_URL || ctx.io.env.DATABASE_URL;
   const warning = url ? await passwordlessDatabaseWarning(url) : undefined;
   if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
