@@ -87,7 +87,7 @@ interface Exit {
   readonly stderr: string;
 }
 
-/** Run a command with stdin closed (as a pasted command in a script would), killed after 2 min. */
+/** Run a command with stdin closed (as a pasted command in a script would), killed after 5 min. */
 function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,7 +95,7 @@ function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): 
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -266,7 +266,7 @@ describe('a Claude Code session drives the factory through loopwright mcp', () =
       ]);
       expect(journal.at(-1)!.to_state).toBe('LIVE');
     }
-  }, 300_000);
+  }, 900_000);
 });
 
 async function stateOf(key: string): Promise<string> {

@@ -84,7 +84,7 @@ function run(command: string, args: readonly string[], e: NodeJS.ProcessEnv, cwd
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -192,5 +192,5 @@ describe('a Codex session drives the factory through loopwright mcp', () => {
       expect(journal[0]!.actor).toMatch(/^operator:mcp:codex[a-z0-9._-]*$/);
       expect(journal.at(-1)!.to_state).toBe('LIVE');
     }
-  }, 300_000);
+  }, 900_000);
 });
