@@ -42,6 +42,7 @@ import {
 } from './dispatch.js';
 import { evaluateRun, validateGates } from './evaluate.js';
 import { writeHandover, systemPromptFor } from './handover.js';
+import { agentSandbox, grantWorkspace } from './sandbox-specs.js';
 import { agentFor, type AgentChoice } from '../config/repo-settings.js';
 
 export interface JobDeps {
@@ -112,6 +113,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     findings: await findingsFor(deps.db, d, phase),
   });
   const headBefore = await branchTip(wt);
+  await grantWorkspace(d, wt);
   const probe = await outsideWriteProbe({
     repoPath: d.repo.path,
     worktreesRoot: worktreesRoot(deps.home),
@@ -205,6 +207,7 @@ async function runAgent(
       env: taskEnv(d, role, phase),
       options: runOptions(choice),
       onSpawn: (p) => markRunSpawned(deps.db, runId, p),
+      sandbox: agentSandbox(d, wt, role),
       signal: AbortSignal.any([deps.signal, superseded.signal]),
     })
     .finally(() => superseded.stop());

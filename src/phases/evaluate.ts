@@ -31,6 +31,7 @@ import {
 import { globToRegExp } from '../workspace/glob.js';
 import type { Dispatch } from './dispatch.js';
 import { describeCommand, describeViolations } from './gate-text.js';
+import { gateSandbox, grantScratch } from './sandbox-specs.js';
 import { readReport, type Plan, type ReportOf } from './report-schema.js';
 
 export interface RunFacts {
@@ -313,7 +314,7 @@ export async function validateGates(
     const r = await withScratchCheckout(
       wt.repoGitDir,
       tip,
-      (dir) => runCommandGate(check, dir, { timeoutMs: d.settings.gateTimeoutSeconds * 1000 }),
+      (dir) => gateCommand(d, wt, check, dir),
       { home },
     );
     await recordGate(db, facts, 'CHECK', check, r, tip);
@@ -349,7 +350,7 @@ async function runTests(
   const result = await withScratchCheckout(
     f.wt.repoGitDir,
     commit,
-    (dir) => runCommandGate(command, dir, { timeoutMs: f.d.settings.gateTimeoutSeconds * 1000 }),
+    (dir) => gateCommand(f.d, f.wt, command, dir),
     {
       home: f.home,
       ...(redCommit && paths.length ? { overlay: { commit: redCommit, paths } } : {}),
@@ -382,6 +383,20 @@ async function recordGate(
     kind: 'gate_result',
     runId: f.runId,
     content: JSON.stringify(content, null, 2),
+  });
+}
+
+/** A gate command in its scratch checkout, sandboxed like an agent (a test suite is agent code). */
+async function gateCommand(
+  d: Dispatch,
+  wt: Worktree,
+  command: string,
+  dir: string,
+): Promise<CommandGateResult> {
+  await grantScratch(d, dir);
+  return runCommandGate(command, dir, {
+    timeoutMs: d.settings.gateTimeoutSeconds * 1000,
+    sandbox: gateSandbox(d, dir, wt.repoGitDir),
   });
 }
 

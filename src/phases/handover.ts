@@ -73,6 +73,11 @@ export async function writeHandover(worktree: string, h: Handover): Promise<void
     path.join(worktree, CONTRACT_FILE),
     await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'),
   );
+  if (h.role !== 'generator')
+    await writeFile(
+      path.join(dir, 'plan-format.md'),
+      await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'),
+    );
   await writeFile(path.join(worktree, TASK_FILE), renderTask(h));
 }
 

@@ -37,7 +37,9 @@ export interface LoopHarnessOptions {
   /** Default: the demo's runner, which runs every `scripts/live/*.mjs` a ticket ships. */
   readonly liveCmd?: string;
   readonly concurrency?: number;
-  /** The repository's sandbox setting (default: the setting's own default, bwrap). */
+  /** Agents per role replacing the scripted default (e.g. a `command` agent for one role). */
+  readonly agents?: Partial<Record<'lead' | 'generator' | 'validator', Record<string, unknown>>>;
+  /** The repo's sandbox setting (default `none`: these tests pin the unsandboxed behaviour). */
   readonly sandbox?: 'bwrap' | 'none';
 }
 
@@ -98,12 +100,13 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
       live_cmd: o.liveCmd ?? 'node scripts/live-check.mjs',
       concurrency: o.concurrency ?? 2,
       settings: JSON.stringify({
-        agents: { lead: scripted, generator: scripted, validator: scripted },
+        agents: { lead: scripted, generator: scripted, validator: scripted, ...o.agents },
+        // Loop tests pin mode-none behaviour unless they ask for the sandbox (test/adversarial does).
+        sandbox: o.sandbox ?? 'none',
         script: scriptPath,
         agentTimeoutSeconds: o.agentTimeoutSeconds ?? 60,
         gateTimeoutSeconds: o.gateTimeoutSeconds ?? 60,
         ...(o.limits ? { limits: o.limits } : {}),
-        ...(o.sandbox ? { sandbox: o.sandbox } : {}),
       }),
     });
     return {
