@@ -48,6 +48,12 @@ export function mapDbError(error: unknown): unknown {
       cause: error,
       code: 'DUPLICATE',
     });
+  // Text Postgres cannot store: a NUL byte or invalid UTF-8 that got past the boundary checks.
+  if (pg?.code === '22021' || pg?.code === '22P05')
+    return new BadInputError(`text the database cannot store: ${pg.message ?? pg.code}`, {
+      cause: error,
+      code: 'UNSTORABLE_TEXT',
+    });
   if (pg?.code && CONNECTION_CODES.has(pg.code)) {
     return new DatabaseUnavailableError(`database unavailable: ${pg.message ?? pg.code}`, {
       cause: error,
