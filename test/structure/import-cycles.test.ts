@@ -19,7 +19,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Relative imports of one file, resolved to the .ts files they name. */
-export function importsOf(file: string, text: string): string[] {
+function importsOf(file: string, text: string): string[] {
   const found: string[] = [];
   const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   for (const m of code.matchAll(SPECIFIER)) {
@@ -31,7 +31,7 @@ export function importsOf(file: string, text: string): string[] {
 }
 
 /** Strongly connected components with more than one file, or a file importing itself (Tarjan). */
-export function findCircles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+function findCircles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   let index = 0;
   const stack: string[] = [];
   const on = new Set<string>();
