@@ -7,6 +7,7 @@ import type { Role } from '../../machines/ticket.js';
 import type { Repository } from '../db/repositories.js';
 import { SANDBOX_MODES } from '../agents/sandbox/spec.js';
 import { BadInputError } from '../errors.js';
+import { githubSettingsSchema, linearSettingsSchema } from '../integrations/settings.js';
 
 /**
  * Names that look like credentials. Settings live in the database, where secrets never go: a key
@@ -88,6 +89,10 @@ export const repoSettingsSchema = z.strictObject({
     })
     .partial()
     .optional(),
+  /** Ship through a GitHub pull request instead of a local merge (src/integrations/github). */
+  github: githubSettingsSchema.optional(),
+  /** Linear issues of this team (or labels) become this repository's tickets. */
+  linear: linearSettingsSchema.optional(),
 });
 export type RepoSettings = z.infer<typeof repoSettingsSchema>;
 

@@ -197,7 +197,8 @@ export interface AgentRunsTable {
 
 export interface EffectsTable {
   key: string;
-  ticket_id: string;
+  /** Null for effects that belong to no ticket (a batch's notification). */
+  ticket_id: string | null;
   kind: string;
   status: Generated<'pending' | 'done' | 'failed'>;
   result: Json<object> | null;
@@ -230,4 +231,44 @@ export interface Database {
   'loopwright.effects': EffectsTable;
   'loopwright.workspaces': WorkspacesTable;
   'loopwright.batch_events': BatchEventsTable;
+  'loopwright.webhook_deliveries': WebhookDeliveriesTable;
+  'loopwright.ticket_links': TicketLinksTable;
+  'loopwright.poll_state': PollStateTable;
+  'loopwright.integration_cursors': IntegrationCursorsTable;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  source: 'github' | 'linear';
+  delivery_id: string;
+  event: string;
+  payload: Json<object>;
+  received_at: Timestamp;
+  processed_at: Timestamp | null;
+  outcome: string | null;
+}
+
+export interface TicketLinksTable {
+  ticket_id: string;
+  system: 'github' | 'linear';
+  external_id: string;
+  external_key: string | null;
+  url: string | null;
+  data: JsonWithDefault<Record<string, unknown>>;
+  synced_seq: Generated<number>;
+  created_at: Timestamp;
+}
+
+export interface PollStateTable {
+  key: string;
+  etag: string | null;
+  failures: Generated<number>;
+  next_poll_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface IntegrationCursorsTable {
+  name: string;
+  position: Generated<string>;
+  updated_at: Timestamp;
 }

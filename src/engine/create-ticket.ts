@@ -122,8 +122,12 @@ export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<C
 
 /** The machine input a repository's settings imply (ship mode, budgets). */
 export function machineInputFor(repo: Repository): TicketInput {
-  const limits = repoSettings(repo).limits;
-  return limits ? { mode: repo.mode, limits } : { mode: repo.mode };
+  const settings = repoSettings(repo);
+  return {
+    mode: repo.mode,
+    ...(settings.limits ? { limits: settings.limits } : {}),
+    ...(settings.github ? { shipVia: 'github' as const } : {}),
+  };
 }
 
 /** Most bytes a ticket body may have (UTF-8): every agent of the ticket reads it. */

@@ -25,6 +25,15 @@ export const REDACT_PATHS = [
   'env.DATABASE_URL',
   'env.LOOPWRIGHT_DATABASE_URL',
   'headers.authorization',
+  'secret',
+  '*.secret',
+  'env.GITHUB_WEBHOOK_SECRET',
+  'env.LINEAR_WEBHOOK_SECRET',
+  'env.LOOPWRIGHT_NOTIFY_WEBHOOK_URL',
+  'headers["x-hub-signature-256"]',
+  'headers["linear-signature"]',
+  '*.headers.authorization',
+  'err.request.headers.authorization',
 ];
 
 let root: Logger | undefined;
