@@ -75,7 +75,7 @@ describe('GitHub SHIP path', () => {
       GITHUB,
     );
     expect(rebuilt.snapshot.value).toBe('BUILD');
-    expect(rebuilt.snapshot.context).toMatchObject({ findings, attempt: 1 });
+    expect(rebuilt.snapshot.context).toMatchObject({ findings, attempt: 2 });
     expect(rebuilt.actions).toEqual(['dispatchAgent']);
     const again = drive(
       [
@@ -89,6 +89,19 @@ describe('GitHub SHIP path', () => {
     );
     expect(again.snapshot.value).toEqual({ SHIP: 'publishing' });
     expect(again.snapshot.context.pr?.number).toBe(3);
+  });
+
+  it('review feedback with no attempt left escalates ATTEMPTS_EXHAUSTED with the findings', () => {
+    const findings = ['a.ts:1: still wrong'];
+    const out = drive(
+      [...TO_SHIP, OPENED, { type: 'PR_CHANGES_REQUESTED', reviewId: 9, findings }],
+      {
+        ...GITHUB,
+        limits: { maxAttempts: 1 },
+      },
+    );
+    expect(out.snapshot.value).toBe('ESCALATED');
+    expect(out.snapshot.context).toMatchObject({ reason: 'ATTEMPTS_EXHAUSTED', findings });
   });
 
   it('failed required checks rebuild with their findings; a conflict escalates', () => {

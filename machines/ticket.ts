@@ -203,9 +203,8 @@ const machineSetup = setup({
         return { number: e.number, url: e.url };
       },
     }),
-    /** A reviewer's requested changes (or failed required checks) start a fresh BUILD round. */
-    startReviewBuild: assign({
-      attempt: 1,
+    /** A reviewer's requested changes (or failed required checks) are the next BUILD's findings. */
+    recordReviewFindings: assign({
       findings: ({ event }) => (event as Ev<'PR_CHANGES_REQUESTED'>).findings,
     }),
     clearWaiting: assign({ reason: null, detail: null }),
@@ -426,9 +425,22 @@ const retryEscalation: Transition[] = [
   })),
 ];
 
+/**
+ * Review feedback (or failed required checks) is the next BUILD attempt, with the comments as its
+ * findings; with no attempt left the ticket escalates (ATTEMPTS_EXHAUSTED, RETRY rebuilds).
+ */
+const reviewRebuild: Transition[] = [
+  {
+    guard: 'attemptsLeft',
+    target: '#ticket.BUILD',
+    actions: ['nextAttempt', 'recordReviewFindings'],
+  },
+  { target: ESCALATED, actions: ['recordReviewFindings', escalate('ATTEMPTS_EXHAUSTED', 'SHIP')] },
+];
+
 /** Events that end a pull request's wait, whichever GitHub substate the ticket is in. */
 const prOutcomes: Transitions = {
-  PR_CHANGES_REQUESTED: { target: '#ticket.BUILD', actions: 'startReviewBuild' },
+  PR_CHANGES_REQUESTED: reviewRebuild,
   PR_MERGED: { target: 'verifying', actions: 'recordMerge' },
   PR_CLOSED: { target: ESCALATED, actions: escalate('PR_CLOSED', 'SHIP') },
   // An operator's approve asks loopwright to merge through the API now.
@@ -459,7 +471,7 @@ const githubShipStates = {
     on: {
       MERGED: { target: 'verifying', actions: 'recordMerge' },
       MERGE_CONFLICT: { target: ESCALATED, actions: escalate('MERGE_CONFLICT', 'SHIP') },
-      PR_CHECKS_FAILED: { target: '#ticket.BUILD', actions: 'startReviewBuild' },
+      PR_CHECKS_FAILED: reviewRebuild,
       PR_MERGED: { target: 'verifying', actions: 'recordMerge' },
       PR_CLOSED: { target: ESCALATED, actions: escalate('PR_CLOSED', 'SHIP') },
       REPLAY: { target: 'pr_merging', reenter: true },

@@ -32,6 +32,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('stats', 'interventions, agent runs and cost per ticket, time per phase, false starts', () =>
     import('./commands/stats.js').then((m) => m.command),
   ),
+  lazy('linear', 'import Linear issues as tickets', () =>
+    import('./commands/linear.js').then((m) => m.command),
+  ),
   lazy('batch', 'create, list, show and repin batches', () =>
     import('./commands/batch.js').then((m) => m.command),
   ),

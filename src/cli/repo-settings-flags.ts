@@ -14,6 +14,7 @@
  *   --agent-command lead='["./bin/my-lead","--fast"]' --set agentStallSeconds=90 --limit maxAttempts=5
  * ```
  */
+import { INTEGRATION_FLAGS, integrationSettingsFromFlags } from '../integrations/flags.js';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ROLES } from '../../machines/ticket.js';
@@ -77,6 +78,7 @@ export const EDIT_OPTIONS = {
   unset: { type: 'string', multiple: true },
   'settings-file': { type: 'string' },
   sandbox: { type: 'string' },
+  ...INTEGRATION_FLAGS,
 } as const;
 
 export type EditFlags = {
@@ -135,6 +137,10 @@ export async function editRepo(
       );
     settings.sandbox = flags.sandbox;
   }
+  Object.assign(
+    settings,
+    integrationSettingsFromFlags(flags, settings as { github?: object; linear?: object }),
+  );
   for (const raw of flags.unset ?? []) unset(settings, raw);
   return { columns, settings: validateSettings(settings) };
 }

@@ -148,14 +148,12 @@ export async function recordPoll(
     .insertInto('loopwright.poll_state')
     .values({ key, etag: p.etag, failures: p.failures, next_poll_at: next })
     .onConflict((oc) =>
-      oc
-        .column('key')
-        .doUpdateSet({
-          etag: p.etag,
-          failures: p.failures,
-          next_poll_at: next,
-          updated_at: sql`now()`,
-        }),
+      oc.column('key').doUpdateSet({
+        etag: p.etag,
+        failures: p.failures,
+        next_poll_at: next,
+        updated_at: sql`now()`,
+      }),
     )
     .execute();
 }

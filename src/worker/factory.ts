@@ -24,6 +24,8 @@ import { sweepDeadPools } from './sweeper.js';
 import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
 import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
 import { createTaskList } from './tasks.js';
+import { integrationTaskList, tasksForLane, type Lane } from '../integrations/jobs.js';
+import { startIntegrations, type Integrations } from '../integrations/service.js';
 
 /** Scratch checkouts older than this at start-up belong to a dead process. */
 const SCRATCH_MAX_AGE_MS = 24 * 3600_000;
@@ -45,12 +47,18 @@ export interface FactoryOptions {
   readonly availability?: DatabaseAvailability;
   /** Called first in stop(): lets the handle's pending connects give up (see `Patience`). */
   readonly stopWaiting?: () => void;
+  /** Which work this process takes: agents (no token), integrations (tokens), or all (default). */
+  readonly lanes?: Lane;
+  /** Integrations lane: receive webhooks on this port (0: any free port). */
+  readonly webhookPort?: number;
 }
 
 export interface Factory {
   readonly poolId: string;
   /** 'idle' when --until-idle found nothing left to move, 'stopped' after stop(). */
   readonly done: Promise<'idle' | 'stopped'>;
+  /** The webhook receiver's address, when this process runs one. */
+  readonly webhookUrl: string | null;
   /** Graceful: kill running agents (their jobs are retried later), stop the runners, mark the pool stopped. */
   stop(): Promise<void>;
 }
@@ -78,9 +86,11 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     })
     .catch((err: unknown) => o.logger.warn({ err }, 'Scratch checkout sweep failed'));
   const maxActive = o.maxActive ?? o.concurrency;
-  const taskList: TaskList = createTaskList(
-    { db, home: o.home, poolId, logger: o.logger, signal: abort.signal },
-    maxActive,
+  const deps = { db, home: o.home, poolId, logger: o.logger, signal: abort.signal };
+  const lanes = o.lanes ?? 'all';
+  const taskList: TaskList = tasksForLane(
+    { ...createTaskList(deps, maxActive), ...integrationTaskList(deps) },
+    lanes,
   );
   const unguard = guardUnhandledRejections(o.logger, availability);
   let runner: SupervisedRunner;
@@ -98,7 +108,16 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     unguard();
     throw error;
   }
-  o.logger.info({ pool: poolId, concurrency: o.concurrency }, 'Factory started');
+  const integrations: Integrations | null =
+    lanes === 'agents'
+      ? null
+      : await startIntegrations({
+          db,
+          home: o.home,
+          logger: o.logger,
+          ...(o.webhookPort === undefined ? {} : { webhookPort: o.webhookPort }),
+        });
+  o.logger.info({ pool: poolId, concurrency: o.concurrency, lanes }, 'Factory started');
   await scheduleReady(db, { maxActive }).catch((e) =>
     tickFailed(o.logger, availability, e, 'Scheduling failed'),
   );
@@ -134,6 +153,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       timers.forEach(clearInterval);
       abort.abort();
       o.stopWaiting?.();
+      await integrations?.stop();
       await runner.stop();
       await stopPool(db, poolId).catch((e: unknown) =>
         o.logger.warn({ code: dbErrorCode(e), reason: firstLine(e) }, 'Pool stop not recorded'),
@@ -152,7 +172,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       abort.signal,
     );
   }
-  return { poolId, done, stop };
+  return { poolId, done, stop, webhookUrl: integrations?.webhookUrl ?? null };
 }
 
 /** A timer's failure: an outage is logged once (availability), anything else as a warning. */

@@ -63,6 +63,8 @@ export interface Fault {
   readonly status: number;
   readonly headers?: Record<string, string>;
   readonly body?: unknown;
+  /** Perform the request, then answer with this fault anyway (the write happened, the caller never learns). */
+  readonly afterWrite?: boolean;
   times: number;
 }
 
@@ -237,7 +239,13 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      let lost: Fault | null = null;
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        if (lost) {
+          const f = lost;
+          lost = null;
+          return send(f.status, f.body ?? { message: 'Server Error' }, f.headers ?? {});
+        }
         const text = body === undefined ? '' : JSON.stringify(body);
         const etag = `W/"${createHash('sha1').update(text).digest('hex')}"`;
         if (req.method === 'GET' && status === 200 && req.headers['if-none-match'] === etag) {
@@ -265,7 +273,8 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
       );
       if (fault) {
         fault.times -= 1;
-        return send(fault.status, fault.body ?? { message: 'fault' }, fault.headers ?? {});
+        if (fault.afterWrite) lost = fault;
+        else return send(fault.status, fault.body ?? { message: 'fault' }, fault.headers ?? {});
       }
       let body: Record<string, unknown> = {};
       try {

@@ -144,7 +144,7 @@ export async function startLinearTwin(o: { apiKey: string; teams: string[] }): P
         ),
     };
   };
-  const matches = (i: LinearTwinIssue, filter: Record<string, any> | undefined): boolean => {
+  const matches = (i: LinearTwinIssue, filter: Loose | undefined): boolean => {
     if (!filter) return true;
     const teamKey = filter.team?.key?.eq;
     if (teamKey && i.teamKey !== teamKey) return false;
@@ -154,7 +154,7 @@ export async function startLinearTwin(o: { apiKey: string; teams: string[] }): P
     if (stateIn?.includes(i.stateName)) return false;
     return true;
   };
-  const root: Record<string, (args: Record<string, any>) => unknown> = {
+  const root: Record<string, (args: Loose) => unknown> = {
     issues: (a) => connection(issues.filter((i) => matches(i, a.filter)).map(nodeOf)),
     issue: (a) => {
       const i = byIdentifier(String(a.id));
@@ -286,6 +286,9 @@ export async function startLinearTwin(o: { apiKey: string; teams: string[] }): P
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: GraphQL arguments are whatever the client sent; the twin reads them loosely.
+type Loose = Record<string, any>;
+
 class GraphqlError extends Error {
   constructor(
     message: string,
@@ -309,7 +312,7 @@ function fieldsOf(set: SelectionSetNode, ctx: Ctx): FieldNode[] {
   });
 }
 
-function valueOf(node: ValueNode, ctx: Ctx): unknown {
+function argValue(node: ValueNode, ctx: Ctx): unknown {
   switch (node.kind) {
     case Kind.VARIABLE:
       return ctx.variables[node.name.value];
@@ -324,9 +327,9 @@ function valueOf(node: ValueNode, ctx: Ctx): unknown {
     case Kind.NULL:
       return null;
     case Kind.LIST:
-      return node.values.map((v) => valueOf(v, ctx));
+      return node.values.map((v) => argValue(v, ctx));
     case Kind.OBJECT:
-      return Object.fromEntries(node.fields.map((f) => [f.name.value, valueOf(f.value, ctx)]));
+      return Object.fromEntries(node.fields.map((f) => [f.name.value, argValue(f.value, ctx)]));
   }
 }
 
@@ -336,7 +339,7 @@ function resolveSelection(obj: Record<string, unknown>, set: SelectionSetNode, c
     const name = field.name.value;
     const alias = field.alias?.value ?? name;
     const args = Object.fromEntries(
-      (field.arguments ?? []).map((a) => [a.name.value, valueOf(a.value, ctx)]),
+      (field.arguments ?? []).map((a) => [a.name.value, argValue(a.value, ctx)]),
     );
     let value = name === '__typename' ? 'Node' : obj[name];
     if (typeof value === 'function') value = (value as (a: unknown) => unknown)(args);

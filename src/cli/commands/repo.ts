@@ -19,6 +19,7 @@ import { printJson, printLine, printTable } from '../output.js';
 import { EDIT_OPTIONS, editRepo, warnAboutAgents } from '../repo-settings-flags.js';
 import { repoJson } from '../repo-view.js';
 import { dispatchSubcommand } from '../subcommands.js';
+import { INTEGRATION_USAGE } from '../../integrations/flags.js';
 import { removeRepo, setRepo, showRepo } from './repo-edit.js';
 
 export { repoJson } from '../repo-view.js';
@@ -195,7 +196,8 @@ example:
     --agent-opt generator.permissionMode=bypassPermissions \\
     --agent-opt generator.extraArgs='["--allowedTools","Bash"]' \\
     --agent validator=codex:gpt-5 --agent-env validator.OPENAI_BASE_URL=http://127.0.0.1:8080/v1 \\
-    --agent-command lead='["./bin/lead-agent","--fast"]'`,
+    --agent-command lead='["./bin/lead-agent","--fast"]'
+${INTEGRATION_USAGE}`,
   run: (args, ctx) =>
     dispatchSubcommand('repo', args, ctx, {
       add: addRepo,

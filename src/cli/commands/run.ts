@@ -25,12 +25,17 @@ import {
   progressStart,
   RUN_EXIT,
 } from '../run-summary.js';
+import { BadInputError } from '../../errors.js';
+import { LANES, type Lane } from '../../integrations/jobs.js';
+import { dropSecrets, secretsPresent } from '../../integrations/credentials.js';
+import { reexecWithoutSecrets } from '../../integrations/lane-exec.js';
 
 export const command: Command = {
   name: 'run',
   summary: 'run the factory: execute queued work with disposable agents',
   usage: `usage: loopwright run [--concurrency N] [--max-active N] [--until-idle]
-                      [--console-port N] [--console-host H] [--no-console] [--json]
+                      [--console-port N] [--console-host H] [--no-console]
+                      [--lanes all|agents|integrations] [--webhook-port N] [--json]
 
 Starts a worker pool on the database in use: agent runs, gates, merges and live checks as
 tickets need them. Several \`loopwright run\` processes may share one database.
@@ -45,6 +50,12 @@ after SIGINT, 143 after SIGTERM. Without a terminal it prints one line per phase
   --console-port N  serve the web console on this port (default ${DEFAULT_CONSOLE_PORT}; 0: any free port)
   --console-host H  bind the console here (default 127.0.0.1; elsewhere a token is required)
   --no-console      do not serve the console (a port already in use only skips it, with a warning)
+  --lanes L         which work this process takes: all (default), agents (agent runs, gates,
+                    local merges; starts without any token — GITHUB_TOKEN, LINEAR_API_KEY, webhook
+                    secrets and their _FILE forms are removed from its environment), or
+                    integrations (GitHub PRs, Linear sync, webhooks, notifications)
+  --webhook-port N  receive GitHub/Linear webhooks on this port (off by default; needs
+                    GITHUB_WEBHOOK_SECRET / LINEAR_WEBHOOK_SECRET; not with --lanes agents)
 SIGINT/SIGTERM stop gracefully: running agents are killed and their work is retried later.
 The database may restart or go away for minutes: \`run\` logs "Database unavailable, retrying"
 once, waits, logs "Database available again" and carries on; agents that were running report
@@ -60,8 +71,25 @@ does not work here, run refuses to start and names the repos and the fix.`,
       'console-port': { type: 'string' },
       'console-host': { type: 'string' },
       'no-console': { type: 'boolean' },
+      lanes: { type: 'string' },
+      'webhook-port': { type: 'string' },
     });
     expectPositionals(positionals, []);
+    const lanes = (values.lanes ?? 'all') as Lane;
+    if (!(LANES as readonly string[]).includes(lanes))
+      throw new BadInputError(`--lanes must be all, agents or integrations, got "${values.lanes}"`);
+    const webhookPort = parseInteger('--webhook-port', values['webhook-port'], {
+      min: 0,
+      max: 65535,
+    });
+    if (webhookPort !== undefined && lanes === 'agents')
+      throw new BadInputError('--webhook-port needs the integrations lane (not --lanes agents)');
+    if (lanes === 'agents' && ctx.attached && secretsPresent(process.env).length > 0)
+      return reexecWithoutSecrets();
+    if (lanes === 'agents') {
+      dropSecrets(process.env);
+      dropSecrets(ctx.io.env);
+    }
     const concurrency = parseInteger('--concurrency', values.concurrency, { min: 1, max: 64 }) ?? 2;
     const maxActive =
       parseInteger('--max-active', values['max-active'], { min: 1, max: 10_000 }) ?? concurrency;
@@ -98,6 +126,8 @@ does not work here, run refuses to start and names the repos and the fix.`,
         maxActive,
         untilIdle: values['until-idle'] === true,
         logger: logger(),
+        lanes,
+        ...(webhookPort === undefined ? {} : { webhookPort }),
       });
     } catch (error) {
       await handle?.close().catch(() => {});
@@ -142,6 +172,7 @@ does not work here, run refuses to start and names the repos and the fix.`,
           stopped: signalled ? signalled : why,
           console: served?.url ?? null,
           summary,
+          webhooks: factory.webhookUrl,
         });
       else {
         printLine(

@@ -85,7 +85,7 @@ async function pollOne(
 ): Promise<{ pull: string | null; reviews: string | null }> {
   const r = splitRepository({ repository } as never);
   const conditional = (etag: string | null) => (etag ? { 'if-none-match': etag } : {});
-  let pull;
+  let pull: Awaited<ReturnType<Github['rest']['pulls']['get']>> | undefined;
   try {
     pull = await gh.rest.pulls.get({ ...r, pull_number: number, headers: conditional(etags.pull) });
   } catch (error) {
@@ -100,7 +100,7 @@ async function pollOne(
     await applyClosed(db, logger, t, { number, merged: p.merged, mergeCommit: p.merge_commit_sha });
     return { pull: pullEtag, reviews: etags.reviews };
   }
-  let listed;
+  let listed: Awaited<ReturnType<Github['rest']['pulls']['listReviews']>>;
   try {
     listed = await gh.rest.pulls.listReviews({
       ...r,
