@@ -28,7 +28,10 @@ const STATES = [
   'CANCELLED',
 ];
 
-/** 20 repositories, 10,000 tickets in every state (most LIVE), a journal row each, 40 running agents. */
+/**
+ * 20 repositories, 10,000 tickets in every state (most LIVE), a journal row each, 40 running
+ * agents.
+ */
 async function seed(db: BenchDb, tickets: number, repos: number): Promise<void> {
   await sql`insert into loopwright.repositories (name, path)
     select 'repo' || i, '/nonexistent/repo' || i from generate_series(1, ${repos}) i`.execute(

@@ -2,7 +2,8 @@
  * Events per second through applyEvent at 1 and 8 concurrent clients, against a bare SQL
  * transaction doing the same row work (lock, idempotency look-ups, journal insert, ticket update,
  * run row, add_jobs) without xstate, zod or kysely. Each client drives its own ticket around the
- * BUILD -> VALIDATE -> BUILD loop (every event dispatches an agent job), so the outbox is exercised.
+ * BUILD -> VALIDATE -> BUILD loop (every event dispatches an agent job), so the outbox is
+ * exercised.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -32,7 +33,8 @@ export async function benchEngineThroughput(bench: BenchDb): Promise<ThroughputR
   const rows: ThroughputRow[] = [];
   for (const clients of [1, 8]) {
     const tickets = await Promise.all(Array.from({ length: clients }, () => ticketInBuild(bench)));
-    // Alternate the two contenders so drift (autovacuum, cache) hits both alike; keep the best of two.
+    // Alternate the two contenders so drift (autovacuum, cache) hits both alike; keep the best of
+    // two.
     const bare = await timed(clients, (i) => bareLoop(bench.url, tickets[i]!));
     const engine = await timed(clients, (i) => engineLoop(bench.url, tickets[i]!));
     const bare2 = await timed(clients, (i) => bareLoop(bench.url, tickets[i]!));

@@ -1,7 +1,8 @@
 /**
  * Tickets per second through the whole lifecycle (plan, critique, freeze, RED, BUILD, VALIDATE,
  * merge, live check) with instant scripted agents at 1, 2 and 4 workers, and the median delay from
- * a dependency going LIVE to its dependent starting (a chain of tickets, each waiting for the last).
+ * a dependency going LIVE to its dependent starting (a chain of tickets, each waiting for the
+ * last).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -199,7 +200,9 @@ async function countSpawnsAndQueries(gitLog: { log: string }) {
   };
 }
 
-/** Boot time in epoch ms, precise to /proc/uptime's 10 ms (btime in /proc/stat is whole seconds). */
+/**
+ * Boot time in epoch ms, precise to /proc/uptime's 10 ms (btime in /proc/stat is whole seconds).
+ */
 function bootTimeMs(): number {
   const uptime = Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0]!);
   return Date.now() - uptime * 1000;

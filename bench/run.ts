@@ -15,7 +15,9 @@ import { benchLifecycle } from './lifecycle.js';
 import { BenchReport, machineFacts } from './report.js';
 import { benchSandboxCost } from './sandbox-cost.js';
 
-/** A fresh database per section: one section's leftovers (queued jobs, tickets) never slow another. */
+/**
+ * A fresh database per section: one section's leftovers (queued jobs, tickets) never slow another.
+ */
 async function withDb<T>(fn: (bench: BenchDb) => Promise<T>): Promise<T> {
   const bench = await createBenchDb();
   try {

@@ -33,9 +33,15 @@ export const REASON_CODES = [
   'TESTS_CHANGED',
   /** The workspace's `.git` (config, hooks, HEAD, alternates) or the ticket branch was tampered with. */
   'WORKSPACE_TAMPERED',
-  /** The ticket's workspace is unusable (not a git repository, missing, unreadable); retrying will not help. */
+  /**
+   * The ticket's workspace is unusable (not a git repository, missing, unreadable); retrying will
+   * not help.
+   */
   'WORKSPACE_BROKEN',
-  /** The ticket's work kept failing with an error that is not an outage; the detail has its first line. */
+  /**
+   * The ticket's work kept failing with an error that is not an outage; the detail has its first
+   * line.
+   */
   'JOB_FAILED',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -73,7 +79,9 @@ const runResult = {
   runId: z.string().uuid(),
   costUsd: z.number().nonnegative().default(0),
 };
-/** Results of orchestrator work (freeze, merge, live check) are fenced by run id like agent results. */
+/**
+ * Results of orchestrator work (freeze, merge, live check) are fenced by run id like agent results.
+ */
 const workRun = { runId: z.string().uuid() };
 const note = z.string().max(4000).optional();
 
@@ -125,7 +133,10 @@ export const ticketEventSchema = z.discriminatedUnion('type', [
     errors: z.array(z.string().max(4000)).min(1).max(200),
   }),
   z.object({ type: z.literal('AGENT_TIMEOUT'), ...runResult }),
-  /** The agent never did the work: no binary, no credentials, no model, or a stall. Not a contract retry. */
+  /**
+   * The agent never did the work: no binary, no credentials, no model, or a stall. Not a contract
+   * retry.
+   */
   z.object({
     type: z.literal('AGENT_UNAVAILABLE'),
     ...runResult,

@@ -49,7 +49,10 @@ export default async function setup(project: TestProject) {
   };
 }
 
-/** Stop the run's embedded server and delete its cluster (which, as root, lives in /var/lib/loopwright). */
+/**
+ * Stop the run's embedded server and delete its cluster (which, as root, lives in
+ * /var/lib/loopwright).
+ */
 async function removeEmbeddedServer(home: string): Promise<void> {
   const config = JSON.parse(
     await readFile(path.join(home, 'db', 'server.json'), 'utf8').catch(() => 'null'),

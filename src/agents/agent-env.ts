@@ -1,6 +1,7 @@
 /**
  * The environment an agent child gets: an allow-list, its own vendor's variables, and the run's
- * `LOOPWRIGHT_*` task variables — never tracker, GitHub, database or cloud credentials, and not even
+ * `LOOPWRIGHT_*` task variables — never tracker, GitHub, database or cloud credentials, and not
+ * even
  * the other vendor's key. Built from scratch, so a variable nobody thought of stays out.
  */
 import type { AgentVendor } from './provider.js';

@@ -39,7 +39,8 @@ export class ClaudeStreamParser {
     }
     const usage = isObject(result.usage) ? result.usage : {};
     const subtype = typeof result.subtype === 'string' ? result.subtype : undefined;
-    // Some versions report error_max_turns with is_error false; an error subtype is never a success.
+    // Some versions report error_max_turns with is_error false; an error subtype is never a
+    // success.
     const isError = result.is_error !== false || (subtype?.startsWith('error') ?? false);
     const inputParts = [
       usage.input_tokens,

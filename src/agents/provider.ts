@@ -15,7 +15,10 @@ export type AgentVendor = 'anthropic' | 'openai' | 'none';
 export interface SpawnedGroup {
   readonly pid: number;
   readonly pgid: number;
-  /** Opaque process start time (Linux: /proc starttime in clock ticks), to tell a reused pid from ours. */
+  /**
+   * Opaque process start time (Linux: /proc starttime in clock ticks), to tell a reused pid from
+   * ours.
+   */
   readonly startTime: string;
   /**
    * The run's unique `LOOPWRIGHT_PROCESS_TAG` value, inherited by every descendant: finds those
@@ -42,7 +45,10 @@ export interface AgentInvocation {
   readonly phase: string;
   /** The ticket's git worktree; the child's working directory. */
   readonly cwd: string;
-  /** Short instruction, e.g. "Read .loopwright/task.md and follow it. Write .loopwright/report.json." */
+  /**
+   * Short instruction, e.g. "Read .loopwright/task.md and follow it. Write
+   * .loopwright/report.json."
+   */
   readonly prompt: string;
   /** Role charter plus the target repo's AGENTS.md/CLAUDE.md, assembled by the caller. */
   readonly systemPrompt: string;

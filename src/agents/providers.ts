@@ -15,7 +15,8 @@ export type ProviderName = 'claude' | 'codex' | 'command' | 'scripted';
  * Settings for {@link createProvider}; each field applies where it makes sense.
  *
  * @example
- * createProvider('codex', { extraArgs: ['-c', 'model_provider=fake'], env: { CODEX_HOME: '/srv/codex' } });
+ * createProvider('codex', { extraArgs: ['-c', 'model_provider=fake'], env: { CODEX_HOME:
+ * '/srv/codex' } });
  * createProvider('command', { command: ['./my-agent.sh'], vendor: 'anthropic' });
  * createProvider('scripted', { script: 'demo/script.json' });
  */

@@ -16,7 +16,10 @@ function watchLine(line: string, stream: 'stdout' | 'stderr'): LineWatch {
 
 /** Provider settings that are not per run. */
 export interface ProviderSettings {
-  /** Operator environment for the child (e.g. a base URL); still filtered by the vendor's allow-list. */
+  /**
+   * Operator environment for the child (e.g. a base URL); still filtered by the vendor's
+   * allow-list.
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** Extra CLI arguments placed before the prompt (e.g. codex `-c key=value` overrides). */
   readonly extraArgs?: readonly string[];

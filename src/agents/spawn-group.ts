@@ -40,7 +40,10 @@ export type GroupEnding =
   /** `watchLine` said the run cannot succeed (refused credentials, no network). */
   | 'unavailable';
 
-/** What a line means to {@link GroupSpec.watchLine}: progress resets the stall timer, noise does not. */
+/**
+ * What a line means to {@link GroupSpec.watchLine}: progress resets the stall timer, noise does
+ * not.
+ */
 export type LineWatch = 'progress' | 'noise' | { readonly stop: string };
 
 export interface GroupSpec {
@@ -48,7 +51,10 @@ export interface GroupSpec {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
-  /** Capture at most this many bytes of stdout+stderr; crossing it kills the group (may be Infinity). */
+  /**
+   * Capture at most this many bytes of stdout+stderr; crossing it kills the group (may be
+   * Infinity).
+   */
   readonly maxOutputBytes: number;
   /** Where both streams are written, line by line; absent: no transcript file. */
   readonly transcriptPath?: string;
@@ -82,7 +88,9 @@ export interface GroupResult {
 
 export const DEFAULT_KILL_GRACE_MS = 3_000;
 const STDERR_TAIL_BYTES = 4_096;
-/** After the leader exits and its group is gone, how long a stray pipe holder may keep stdio open. */
+/**
+ * After the leader exits and its group is gone, how long a stray pipe holder may keep stdio open.
+ */
 const STDIO_DRAIN_MS = 1_000;
 const GROUP_POLL_MS = 25;
 
@@ -294,7 +302,9 @@ class GroupRun {
     return this.group ? findRunMembers(this.group.pgid, this.tag) : [];
   }
 
-  /** SIGTERM everything of the run, SIGKILL it after the grace period, then wait until nothing runs. */
+  /**
+   * SIGTERM everything of the run, SIGKILL it after the grace period, then wait until nothing runs.
+   */
   private killGroup(): Promise<void> {
     this.killPromise ??= (async () => {
       const pgid = this.group?.pgid;

@@ -1,7 +1,8 @@
 /**
  * The AGENT_UNAVAILABLE event for a run that never did its work: which role, which provider, the
  * fix in one sentence, and the evidence the agent printed. The fix sentences are shared with
- * preflight and `loopwright doctor` (./preflight.ts), so the escalation and the doctor say the same.
+ * preflight and `loopwright doctor` (./preflight.ts), so the escalation and the doctor say the
+ * same.
  */
 import type { Role, TicketEventInput } from '../../machines/ticket.js';
 import type { AgentChoice } from '../config/repo-settings.js';

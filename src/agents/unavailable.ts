@@ -9,7 +9,10 @@
 /** What one output line says about the run. */
 export type LineVerdict =
   | { readonly kind: 'progress' }
-  /** Reconnect and retry chatter: the agent is alive but not advancing; does not reset the stall timer. */
+  /**
+   * Reconnect and retry chatter: the agent is alive but not advancing; does not reset the stall
+   * timer.
+   */
   | { readonly kind: 'noise' }
   /** The run cannot succeed: stop it now. */
   | { readonly kind: 'unavailable'; readonly why: string };
@@ -45,7 +48,8 @@ export function classifyAgentLine(line: string, stream: 'stdout' | 'stderr'): Li
 }
 
 function classifyEvent(event: Record<string, unknown>): LineVerdict {
-  // Claude Code: {"type":"system","subtype":"api_retry","error_status":401,"error":"authentication_failed"}
+  // Claude Code:
+  // {"type":"system","subtype":"api_retry","error_status":401,"error":"authentication_failed"}
   if (event.type === 'system' && event.subtype === 'api_retry') {
     const status = event.error_status;
     if (status === 401 || status === 403 || event.error === 'authentication_failed')
@@ -55,7 +59,8 @@ function classifyEvent(event: Record<string, unknown>): LineVerdict {
       };
     return NOISE;
   }
-  // Codex: {"type":"error","message":"Reconnecting... 2/5 (unexpected status 401 Unauthorized ...)"}
+  // Codex: {"type":"error","message":"Reconnecting... 2/5 (unexpected status 401 Unauthorized
+  // ...)"}
   if (event.type === 'error' && typeof event.message === 'string') {
     const message = event.message;
     if (/\b40[13]\b|unauthorized|incorrect api key/i.test(message))

@@ -359,7 +359,9 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** A warning when the Validator would use the Generator's vendor: two models are differently wrong. */
+/**
+ * A warning when the Validator would use the Generator's vendor: two models are differently wrong.
+ */
 export function sameVendorWarning(settings: RepoSettings): string | null {
   const generator = agentFor(settings, 'generator');
   const validator = agentFor(settings, 'validator');

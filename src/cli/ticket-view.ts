@@ -20,7 +20,10 @@ export interface TicketView {
   readonly gates: readonly GateEntry[];
 }
 
-/** A check the orchestrator ran itself (RED, GREEN, repo checks, live), from its gate_result artifacts. */
+/**
+ * A check the orchestrator ran itself (RED, GREEN, repo checks, live), from its gate_result
+ * artifacts.
+ */
 export interface GateEntry {
   readonly at: Date;
   readonly gate: string;

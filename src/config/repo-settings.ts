@@ -35,13 +35,19 @@ export const agentChoiceSchema = z.strictObject({
   command: z.array(z.string()).optional(),
   /** command provider: whose API key it may see. */
   vendor: z.enum(['anthropic', 'openai', 'none']).optional(),
-  /** claude: a --permission-mode (e.g. bypassPermissions so a headless Generator can run tests); codex: a sandbox mode. */
+  /**
+   * claude: a --permission-mode (e.g. bypassPermissions so a headless Generator can run tests);
+   * codex: a sandbox mode.
+   */
   permissionMode: z.string().optional(),
   /** Extra CLI arguments, e.g. ["--allowedTools", "Bash,Edit,Write"] for claude. */
   extraArgs: z.array(z.string()).optional(),
   maxTurns: z.number().int().positive().optional(),
   maxBudgetUsd: z.number().positive().optional(),
-  /** Provider variables for this role's agent (e.g. OPENAI_BASE_URL), filtered by the vendor's allow-list. */
+  /**
+   * Provider variables for this role's agent (e.g. OPENAI_BASE_URL), filtered by the vendor's
+   * allow-list.
+   */
   env: agentEnvSchema.optional(),
 });
 export type AgentChoice = z.infer<typeof agentChoiceSchema>;
@@ -58,7 +64,10 @@ export const repoSettingsSchema = z.strictObject({
     .int()
     .positive()
     .default(30 * 60),
-  /** An agent with no progress (only silence or reconnect messages) this long is stopped: AGENT_STALLED. */
+  /**
+   * An agent with no progress (only silence or reconnect messages) this long is stopped:
+   * AGENT_STALLED.
+   */
   agentStallSeconds: z.number().int().min(5).max(86_400).default(120),
   gateTimeoutSeconds: z
     .number()
@@ -77,7 +86,9 @@ export const repoSettingsSchema = z.strictObject({
   sandbox: z.enum(SANDBOX_MODES).default('bwrap'),
   /** How long a final ticket's worktree is kept before removal. */
   worktreeRetentionSeconds: z.number().int().nonnegative().default(0),
-  /** Ticket budgets (see TicketLimits in machines/ticket.ts); unknown keys are refused, not ignored. */
+  /**
+   * Ticket budgets (see TicketLimits in machines/ticket.ts); unknown keys are refused, not ignored.
+   */
   limits: z
     .strictObject({
       maxPlanRounds: z.number().int().min(1).max(50),
@@ -96,7 +107,9 @@ export const repoSettingsSchema = z.strictObject({
 });
 export type RepoSettings = z.infer<typeof repoSettingsSchema>;
 
-/** By default the Validator's vendor differs from the Generator's: two models are differently wrong. */
+/**
+ * By default the Validator's vendor differs from the Generator's: two models are differently wrong.
+ */
 export const DEFAULT_AGENTS: Record<Role, AgentChoice> = {
   lead: { provider: 'claude' },
   generator: { provider: 'claude' },

@@ -3,7 +3,8 @@
  * - loopback by default; bound elsewhere, a token is required (bearer header, cookie set from a
  *   one-time `?token=` link, compared in constant time);
  * - on a loopback bind the Host header must name the loopback (DNS rebinding cannot reach it);
- * - every state-changing request is a POST with a CSRF token — an HMAC of the session cookie under a
+ * - every state-changing request is a POST with a CSRF token — an HMAC of the session cookie under
+ * a
  *   per-process secret — and an Origin (or Referer) of this very console;
  * - a strict Content-Security-Policy and friends on every response.
  */

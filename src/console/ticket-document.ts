@@ -1,6 +1,7 @@
 /**
  * Everything the ticket page (and `show --html`) shows about one ticket: the `show` view (header,
- * timeline, gates, rejected events), every agent run in full, the plan versions and the frozen plan,
+ * timeline, gates, rejected events), every agent run in full, the plan versions and the frozen
+ * plan,
  * critiques, reports, verdicts, handovers, gate output, the diff of the ticket branch (read through
  * the project's git runner, with no textconv or external diff driver) and the tail of the running
  * agent's transcript.

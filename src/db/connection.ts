@@ -35,7 +35,8 @@ export interface Db {
 export type Kdb = Kysely<Database>;
 
 /**
- * Resolve the database URL; starts the embedded server when no URL is configured and `start` is set.
+ * Resolve the database URL; starts the embedded server when no URL is configured and `start` is
+ * set.
  */
 export async function resolveDatabaseTarget(
   env: NodeJS.ProcessEnv = process.env,

@@ -41,7 +41,9 @@ export async function stopPool(db: Kdb, id: string): Promise<void> {
     .execute();
 }
 
-/** Pools not stopped cleanly: candidates for the sweeper, with seconds since their last heartbeat. */
+/**
+ * Pools not stopped cleanly: candidates for the sweeper, with seconds since their last heartbeat.
+ */
 export async function unstoppedPools(
   db: Kdb,
   exceptId: string,

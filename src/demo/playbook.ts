@@ -273,7 +273,9 @@ process.exit(failed ? 1 : 0);
   'scripts/live/.keep': '',
 };
 
-/** The sample repository with the live-check runner committed: what demo tickets are filed against. */
+/**
+ * The sample repository with the live-check runner committed: what demo tickets are filed against.
+ */
 export async function createDemoRepo(dir: string): Promise<string> {
   const repo = await createSampleRepo(dir);
   for (const [file, content] of Object.entries(DEMO_REPO_FILES)) {

@@ -1,5 +1,6 @@
 /**
- * Input fields shared by the tools, with the same bad-input rules as the CLI: no NUL bytes (Postgres
+ * Input fields shared by the tools, with the same bad-input rules as the CLI: no NUL bytes
+ * (Postgres
  * text cannot hold them), a ticket body at most 256 KiB, names in the shapes the database stores.
  */
 import { TOP_STATES } from '../../machines/ticket.js';

@@ -39,7 +39,8 @@ export function launchSpec(env: NodeJS.ProcessEnv, execPath = process.execPath):
 /** The server entry as Claude Code stores it (`claude mcp add` / `.mcp.json` shape). */
 export function claudeEntry(spec: LaunchSpec) {
   const env: Record<string, string> = { LOOPWRIGHT_HOME: `\${LOOPWRIGHT_HOME:-${spec.home}}` };
-  // No default: a client started without the variable fails loudly instead of using another database.
+  // No default: a client started without the variable fails loudly instead of using another
+  // database.
   for (const name of spec.forward) env[name] = `\${${name}}`;
   return { type: 'stdio', command: spec.command, args: [...spec.args], env };
 }

@@ -31,7 +31,9 @@ import { READ_TOOLS } from './tools/read-tools.js';
 /** Every tool, in the order tools/list shows them. */
 export const TOOLS: readonly McpTool[] = [...READ_TOOLS, fileTickets, ...OPERATOR_TOOLS];
 
-/** A tool that has not answered by then answers with an error (the session polls; nothing waits). */
+/**
+ * A tool that has not answered by then answers with an error (the session polls; nothing waits).
+ */
 export const TOOL_TIME_LIMIT_MS = 10_000;
 
 export interface McpServerDeps {

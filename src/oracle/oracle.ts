@@ -1,7 +1,9 @@
 /**
- * The done-oracle (DESIGN.md section 7): a batch is done iff every ticket is LIVE — re-verified from
+ * The done-oracle (DESIGN.md section 7): a batch is done iff every ticket is LIVE — re-verified
+ * from
  * external truth: its merge commit is reachable from the repository's base branch and the
- * orchestrator's own live check passed on it (`recheck` runs the live check again on the base tip) —
+ * orchestrator's own live check passed on it (`recheck` runs the live check again on the base tip)
+ * —
  * or explicitly human-gated. It reads no agent report, and it refuses to say done while the batch's
  * pins (gate settings, validator charter, this code) differ from what was pinned.
  */

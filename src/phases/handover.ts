@@ -127,7 +127,9 @@ export function renderTask(h: Handover): string {
 /** A repository rulebook larger than this (256 KiB) is left out of the system prompt. */
 const RULEBOOK_MAX_BYTES = 256 * 1024;
 
-/** The system prompt: the role's charter, the shared contracts it needs, and the repo's rulebook. */
+/**
+ * The system prompt: the role's charter, the shared contracts it needs, and the repo's rulebook.
+ */
 export async function systemPromptFor(role: Role, worktree: string): Promise<string> {
   const skills = skillsDir();
   const parts = [await readFile(path.join(skills, role, 'SKILL.md'), 'utf8')];

@@ -38,7 +38,10 @@ export async function freezePlanJob(deps: JobDeps, payload: WorkPayload): Promis
   );
 }
 
-/** The wall-clock budget ran out for one arming of the timer; a stale arming is refused by the machine. */
+/**
+ * The wall-clock budget ran out for one arming of the timer; a stale arming is refused by the
+ * machine.
+ */
 export async function budgetTimerJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
   await applyEvent(
     deps.db,

@@ -59,7 +59,10 @@ export interface Factory {
   readonly done: Promise<'idle' | 'stopped'>;
   /** The webhook receiver's address, when this process runs one. */
   readonly webhookUrl: string | null;
-  /** Graceful: kill running agents (their jobs are retried later), stop the runners, mark the pool stopped. */
+  /**
+   * Graceful: kill running agents (their jobs are retried later), stop the runners, mark the pool
+   * stopped.
+   */
   stop(): Promise<void>;
 }
 

@@ -3,7 +3,8 @@
  * jobs waiting to look at a dirty user checkout again (`:wait` keys not yet due: the user must
  * act; a due one runs and may find it clean), and no QUEUED ticket is
  * ready. Everything else is final, escalated, dead-lettered, blocked on those, waiting for an
- * operator (copilot approval) or the user's checkout — or stuck with lost work, which `v_stuck` shows and
+ * operator (copilot approval) or the user's checkout — or stuck with lost work, which `v_stuck`
+ * shows and
  * `loopwright replay` fixes.
  */
 import { sql } from 'kysely';

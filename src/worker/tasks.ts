@@ -46,7 +46,8 @@ export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
     freeze_plan: task('freeze_plan', (p) => freezePlanJob(deps, p)),
     merge: task('merge', (p, helpers) =>
       mergeJob(deps, p, async (next, delay) => {
-        // Same key family (lw:<ticket>:r:...), so pending-work look-ups still see the ticket's merge.
+        // Same key family (lw:<ticket>:r:...), so pending-work look-ups still see the ticket's
+        // merge.
         const key = (helpers.job.key ?? `lw:${p.ticketId}:r:${p.seq}`).replace(/:wait$/, '');
         await helpers.addJob('merge', next, {
           runAt: new Date(Date.now() + delay * 1000),

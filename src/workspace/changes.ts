@@ -28,7 +28,8 @@ const STATUS: Readonly<Record<string, ChangeStatus>> = {
 
 /**
  * Every path whose content in the worktree differs from `sinceRef`, including uncommitted and
- * untracked files (untracked files ignored by a `.gitignore` in the tree are left out). Renames are reported as a deletion plus an addition, so both ends are checked.
+ * untracked files (untracked files ignored by a `.gitignore` in the tree are left out). Renames are
+ * reported as a deletion plus an addition, so both ends are checked.
  * Paths under `.loopwright/` are left out, but `.loopwright` itself shows up if it is replaced by
  * something that is not a directory (a symlink there would redirect handover writes).
  *

@@ -9,7 +9,10 @@ import type { SandboxSpec } from '../agents/sandbox/index.js';
 import { LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
 
-/** Environment variables a gate command inherits by default; everything else (keys, tokens) stays out. */
+/**
+ * Environment variables a gate command inherits by default; everything else (keys, tokens) stays
+ * out.
+ */
 export const GATE_ENV_ALLOWLIST = [
   'PATH',
   'HOME',
@@ -29,13 +32,17 @@ const DEFAULT_KILL_GRACE_MS = 2_000;
 /** Limits for {@link runCommandGate}. */
 export interface CommandGateOptions {
   readonly timeoutMs: number;
-  /** The command's whole environment. Default: {@link GATE_ENV_ALLOWLIST} taken from this process. */
+  /**
+   * The command's whole environment. Default: {@link GATE_ENV_ALLOWLIST} taken from this process.
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** Keep at most this many bytes from the end of stdout+stderr (default 64 KiB). */
   readonly maxOutputBytes?: number;
   /** After a timeout: time between SIGTERM and SIGKILL to the group (default 2 s). */
   readonly killGraceMs?: number;
-  /** Run the command inside the sandbox (a test suite is agent-written code); absent: plain group. */
+  /**
+   * Run the command inside the sandbox (a test suite is agent-written code); absent: plain group.
+   */
   readonly sandbox?: SandboxSpec;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The one way loopwright runs git, for the whole codebase: an argument array (never a shell), a
  * fixed identity for the commits it makes, and a hardened invocation so that nothing an agent can
- * write (a workspace's `.git/config`, hooks, `.gitattributes`, `info/`, a `.git` file) makes git run
+ * write (a workspace's `.git/config`, hooks, `.gitattributes`, `info/`, a `.git` file) makes git
+ * run
  * a program or look at another repository:
  *
  * - no system or global config (`GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL=/dev/null`);
@@ -11,11 +12,13 @@
  *   would run or read: hooks, fsmonitor, pager, editor, askpass, ssh, external diff, credential
  *   helpers, attribute file, gpg; and network transports off (`protocol.allow=never`, only `file`);
  * - `--no-ext-diff --no-textconv` added to `diff`, `log` and `show`;
- * - with {@link RunGitOptions.gitDir} the repository is named explicitly (`GIT_DIR`, `GIT_WORK_TREE`),
+ * - with {@link RunGitOptions.gitDir} the repository is named explicitly (`GIT_DIR`,
+ * `GIT_WORK_TREE`),
  *   so it is never discovered from an agent-writable directory.
  *
  * Filter drivers (`filter.<name>.clean`) cannot be switched off by name; they are only ever defined
- * in a repository's own config, which for a workspace is checked before use (workspace-integrity.ts)
+ * in a repository's own config, which for a workspace is checked before use
+ * (workspace-integrity.ts)
  * and which the orchestrator's commits bypass altogether (`hash-object --no-filters`).
  */
 import { execa } from 'execa';

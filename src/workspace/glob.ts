@@ -1,5 +1,6 @@
 /**
- * The glob dialect of a plan's allowed files. Small on purpose, so a reader can predict every match:
+ * The glob dialect of a plan's allowed files. Small on purpose, so a reader can predict every
+ * match:
  *
  * - paths are relative to the repository top, separated by `/`, matched case-sensitively;
  * - `*` matches any run of characters within one segment, `?` exactly one, neither crosses `/`;
@@ -11,7 +12,8 @@
  * Refused (see {@link checkGlob}): empty globs, absolute paths, `\`, and `.`/`..`/empty segments.
  *
  * Why not `path.matchesGlob`: on Node 20 it is experimental (prints a warning), hides dot-files
- * from `*`/`**` and treats `[...]`/`{...}` as syntax, so `app/[id]/page.tsx` would not match itself.
+ * from `*`/`**` and treats `[...]`/`{...}` as syntax, so `app/[id]/page.tsx` would not match
+ * itself.
  */
 
 /** Why a glob is refused, or null when it is acceptable. */

@@ -1,17 +1,20 @@
 /**
  * A tripwire for writes git cannot see. The agent's cwd is its worktree and the scope gate checks
- * what git sees there; a `../escape.txt` lands outside, so this probe fingerprints the places such a
+ * what git sees there; a `../escape.txt` lands outside, so this probe fingerprints the places such
+ * a
  * path reaches before the run and reports what changed after it:
  *
  * - the repository's main checkout, recursively (skipping `.git` and `node_modules`), after which
  *   changes that leave a tracked file clean in git's eyes are dropped (a concurrent loopwright merge
  *   updating the checkout is not the agent's doing; see `mergeToBase`);
- * - the worktrees root down to `<root>/<repo-dir>/*`: files there are reported, while directories at
+ * - the worktrees root down to `<root>/<repo-dir>/*`: files there are reported, while directories
+ * at
  *   those two levels are worktree slots (other tickets come and go concurrently) and are not entered;
  * - the common git dir's `hooks/`, `config`, `info/attributes` and `info/exclude`, where a write
  *   would run code or change what every later git command does or sees.
  *
- * It is a tripwire, not a sandbox: absolute paths elsewhere (`/tmp/x`), writes deeper inside another
+ * It is a tripwire, not a sandbox: absolute paths elsewhere (`/tmp/x`), writes deeper inside
+ * another
  * worktree slot, or a file changed and restored to an identical ctime go unseen. Process isolation
  * is the agent runner's job. The snapshot is plain data, so it can be stored and checked later.
  */
@@ -211,7 +214,8 @@ function fingerprint(info: Awaited<ReturnType<typeof lstat>>): string {
 }
 
 /**
- * Keep only changes git considers dirty (untracked, ignored, modified, deleted or staged): a tracked
+ * Keep only changes git considers dirty (untracked, ignored, modified, deleted or staged): a
+ * tracked
  * file that changed but matches the index and HEAD was put there by git (a merge), not by an agent.
  */
 async function dropCleanTracked(

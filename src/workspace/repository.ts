@@ -1,6 +1,7 @@
 /**
  * Facts about a repository that several workspace modules need: where its common git dir is, a
- * stable directory name for its worktrees, its registered worktrees, and the `.loopwright/` exclude.
+ * stable directory name for its worktrees, its registered worktrees, and the `.loopwright/`
+ * exclude.
  */
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile, realpath } from 'node:fs/promises';
@@ -34,7 +35,8 @@ export async function commonGitDir(repoPath: string): Promise<string> {
 }
 
 /**
- * A directory name that identifies the repository: its name plus a short hash of its common git dir,
+ * A directory name that identifies the repository: its name plus a short hash of its common git
+ * dir,
  * so two clones called `api` never share a worktree folder.
  *
  * @example `repoDirName('/src/api')` -> `'api-1f3a9c2e'`
@@ -52,7 +54,8 @@ export async function repoDirName(repoPath: string): Promise<string> {
 
 /**
  * Add `/.loopwright/` to the repository's `info/exclude` (in the common git dir, so every worktree
- * sees it) unless it is already there. Safe to call repeatedly and concurrently (a duplicate line is
+ * sees it) unless it is already there. Safe to call repeatedly and concurrently (a duplicate line
+ * is
  * harmless).
  */
 export async function ensureLoopwrightExcluded(repoPath: string): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * Attacks on the one git runner (src/workspace/git.ts): config, hooks, attributes and environment an
+ * Attacks on the one git runner (src/workspace/git.ts): config, hooks, attributes and environment
+ * an
  * agent could plant in a repository it can write. None may make the orchestrator's git run a
  * program, read a credential from the environment, or operate on another repository.
  */

@@ -98,7 +98,8 @@ describe('claude provider with the real Claude Code CLI', () => {
     const result = transcriptEvents(sandbox.transcript()).find((e) => e.type === 'result')!;
     expect(outcome.costUsd).toBe(result.total_cost_usd);
     expect(outcome.costUsd).toBeGreaterThan(0);
-    // Two model calls of the fake's default usage: 120 input + 5 cache writes + 7 cache reads, 30 output.
+    // Two model calls of the fake's default usage: 120 input + 5 cache writes + 7 cache reads, 30
+    // output.
     expect(outcome.tokensIn).toBe(2 * (120 + 5 + 7));
     expect(outcome.tokensOut).toBe(2 * 30);
     expect(outcome.sessionId).toBe(result.session_id);

@@ -22,7 +22,9 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-/** A fake server plus a codex provider that talks only to it, with an isolated HOME and CODEX_HOME. */
+/**
+ * A fake server plus a codex provider that talks only to it, with an isolated HOME and CODEX_HOME.
+ */
 async function codexAgainstFake(sandbox: Sandbox, turns: readonly FakeTurn[]) {
   const server = await startFakeModelServer({ openai: turns });
   onCleanup(() => server.close());

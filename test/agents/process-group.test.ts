@@ -143,7 +143,8 @@ describe('process groups', () => {
 
   it('also kills descendants that left the group for a session of their own', async () => {
     const sandbox = makeSandbox();
-    // The agent starts an escapee in a new session (as Claude Code's Bash tool does), writes its pid, hangs.
+    // The agent starts an escapee in a new session (as Claude Code's Bash tool does), writes its
+    // pid, hangs.
     const agent = `
       const { spawn } = require('node:child_process');
       const escapee = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });

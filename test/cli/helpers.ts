@@ -189,7 +189,9 @@ export function makeGitRepo(
   return realpathSync(dir);
 }
 
-/** Send an event the way the worker does: carrying the ticket's current run id when it needs one. */
+/**
+ * Send an event the way the worker does: carrying the ticket's current run id when it needs one.
+ */
 export async function send(
   db: Kdb,
   key: string,
@@ -206,7 +208,9 @@ export async function send(
   return outcome;
 }
 
-/** Drive a ticket from QUEUED along the happy path to SHIP (copilot tickets stop awaiting approval). */
+/**
+ * Drive a ticket from QUEUED along the happy path to SHIP (copilot tickets stop awaiting approval).
+ */
 export async function driveToShip(db: Kdb, key: string): Promise<void> {
   await send(db, key, { type: 'START' });
   await send(db, key, { type: 'PLAN_READY', artifactId: 1 });

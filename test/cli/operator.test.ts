@@ -172,7 +172,8 @@ describe('loopwright replay', () => {
     await send(t.db, key, { type: 'START' });
     const ticket = await getTicket(t.db, key);
     expect(await agentRunJobs(t.db, key)).toBe(1);
-    // Simulate lost work: the job vanished (e.g. removed by hand) while the ticket still waits for it.
+    // Simulate lost work: the job vanished (e.g. removed by hand) while the ticket still waits for
+    // it.
     await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`}`.execute(
       t.db,
     );

@@ -1,7 +1,8 @@
 /**
  * A minimal repository whose test command is a shell script (no Node start-up per gate), and the
  * scripted steps that take one ticket through the whole lifecycle in it: RED adds
- * `tests/<key>.t`, BUILD adds `src/<key>.txt`, and `scripts/check.sh` passes once every test has its
+ * `tests/<key>.t`, BUILD adds `src/<key>.txt`, and `scripts/check.sh` passes once every test has
+ * its
  * source. Used by the multi-orchestrator test and the lifecycle benchmark.
  */
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -6,12 +6,14 @@
  *
  * Pointing the CLIs at it: Claude Code takes `ANTHROPIC_BASE_URL=server.url` (plus a dummy
  * `ANTHROPIC_API_KEY` and `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`); Codex takes
- * `-c model_providers.fake={ name = "fake", base_url = "<server.openaiBaseUrl>", wire_api = "responses",
+ * `-c model_providers.fake={ name = "fake", base_url = "<server.openaiBaseUrl>", wire_api =
+ * "responses",
  * env_key = "OPENAI_API_KEY" } -c model_provider="fake"`. Script failures as 4xx: both CLIs retry
  * 5xx answers with backoff, which makes a test slow rather than failed.
  *
  * @example
- * const server = await startFakeModelServer({ anthropic: [toolCall('Write', { file_path, content }), text('done')] });
+ * const server = await startFakeModelServer({ anthropic: [toolCall('Write', { file_path, content
+ * }), text('done')] });
  * // ANTHROPIC_BASE_URL=server.url ... claude -p ...
  * await server.close();
  */

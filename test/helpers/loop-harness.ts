@@ -101,7 +101,8 @@ export async function createLoopHarness(o: LoopHarnessOptions): Promise<LoopHarn
       concurrency: o.concurrency ?? 2,
       settings: JSON.stringify({
         agents: { lead: scripted, generator: scripted, validator: scripted, ...o.agents },
-        // Loop tests pin mode-none behaviour unless they ask for the sandbox (test/adversarial does).
+        // Loop tests pin mode-none behaviour unless they ask for the sandbox (test/adversarial
+        // does).
         sandbox: o.sandbox ?? 'none',
         script: scriptPath,
         agentTimeoutSeconds: o.agentTimeoutSeconds ?? 60,

@@ -91,7 +91,9 @@ export const COSTS = {
   validate: 0.02,
 } as const;
 
-/** The happy path of one feature: plan, approve, failing test, implementation, PASS with evidence. */
+/**
+ * The happy path of one feature: plan, approve, failing test, implementation, PASS with evidence.
+ */
 export function happySteps(f: Feature, extra: Partial<ScriptStep> = {}): ScriptStep[] {
   const step = (s: ScriptStep): ScriptStep => ({ ...s, ...extra });
   return [

@@ -221,7 +221,8 @@ describe('GitHub and Linear end to end on the twins', () => {
     });
     expect(again).toMatchObject([{ action: 'exists', ticket: 'app-1' }]);
 
-    // A secondary rate limit on the PR creation, and a comment whose response is lost after the write.
+    // A secondary rate limit on the PR creation, and a comment whose response is lost after the
+    // write.
     gh.fault({
       method: 'POST',
       path: /\/pulls$/,
@@ -281,7 +282,8 @@ describe('GitHub and Linear end to end on the twins', () => {
     expect(running).toEqual([]);
     expect(gh.requests.slice(before)).toEqual([]);
 
-    // A signed changes_requested review, delivered twice (same id: refused) and redelivered (new id).
+    // A signed changes_requested review, delivered twice (same id: refused) and redelivered (new
+    // id).
     const review = gh.review(1, {
       state: 'CHANGES_REQUESTED',
       body: 'One thing.',

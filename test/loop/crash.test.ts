@@ -91,7 +91,8 @@ interface RunRow {
 describe('kill -9 of the orchestrator', () => {
   it('recovers: the next run sweeps the dead pool at once, reaps its agents, fails its runs and ships every ticket', async () => {
     const features = [feature('crasha'), feature('crashb'), feature('crashc')];
-    // The first ticket's RED agent is slow: the orchestrator dies while that agent sleeps with seconds
+    // The first ticket's RED agent is slow: the orchestrator dies while that agent sleeps with
+    // seconds
     // left, so it is still alive (orphaned) when the next orchestrator starts and must be reaped by
     // it. Everyone else is a little slow too, so more work is mid-flight at the kill.
     const [slow] = features;
@@ -164,7 +165,8 @@ describe('kill -9 of the orchestrator', () => {
       await sql<{ id: string; pid: number }>`select id, pid from loopwright.pools`.execute(lh.db.db)
     ).rows;
     expect(deadPool!.pid).toBe(first.child.pid);
-    // The agents of the dead orchestrator lead their own groups: the slow one is still there, orphaned.
+    // The agents of the dead orchestrator lead their own groups: the slow one is still there,
+    // orphaned.
     const killed = (await runs()).filter((r) => r.status === 'running');
     expect(killed.length).toBeGreaterThanOrEqual(1);
     expect(killed.map((r) => r.id)).toEqual(expect.arrayContaining(inFlight.map((r) => r.id)));
@@ -202,7 +204,8 @@ describe('kill -9 of the orchestrator', () => {
     }
     expect((await verifyJournal(lh.db.db)).mismatches).toEqual([]);
 
-    // The dead pool was swept at start-up, not after a heartbeat timeout (30 s) or a lock expiry (4 h).
+    // The dead pool was swept at start-up, not after a heartbeat timeout (30 s) or a lock expiry (4
+    // h).
     const pools = (
       await sql<{
         id: string;

@@ -1,5 +1,6 @@
 /**
- * `loopwright demo`, in process: the real demo path (sample repo, scripted agents, the factory until
+ * `loopwright demo`, in process: the real demo path (sample repo, scripted agents, the factory
+ * until
  * idle) ships all three tickets, and the gates' own evidence backs every one of them.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -153,7 +153,8 @@ describe('shipping', () => {
   it('escalates LIVE_CHECK_FAILED when the deployment fails after the merge: merged, but not LIVE', async () => {
     const f = feature('flaky');
     // A "deployment" that answers the first check (on the merge commit) and not the second (after
-    // the merge): the post-merge live check is what catches a deployment that differs from the tree.
+    // the merge): the post-merge live check is what catches a deployment that differs from the
+    // tree.
     const outside = await mkdtemp(path.join(os.tmpdir(), 'lw-deploy-'));
     const counter = path.join(outside, 'checks');
     const probe = path.join(outside, 'deployment.cjs');

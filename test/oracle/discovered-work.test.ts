@@ -11,7 +11,10 @@ import { scriptedRepo, type ScriptedRepo } from '../helpers/scripted-repo.js';
 let t: TestDb;
 let repo: ScriptedRepo;
 
-/** The page-title build discovers that slugify is missing (blocking), plus two items that must be refused. */
+/**
+ * The page-title build discovers that slugify is missing (blocking), plus two items that must be
+ * refused.
+ */
 function script() {
   const build = featureSteps(PAGE_TITLE).find((s) => s.match?.phase === 'build')!;
   const discovering = {

@@ -142,7 +142,8 @@ describe('several orchestrators on one database', () => {
     expect(states.rows).toEqual([{ state: 'LIVE', n: REPOS * PER_REPO }]);
     expect((await verifyJournal(t.db)).mismatches).toEqual([]);
 
-    // The sweeper retired the killed pool, killed its orphaned agents, and their runs ran again elsewhere.
+    // The sweeper retired the killed pool, killed its orphaned agents, and their runs ran again
+    // elsewhere.
     const pool = await sql<{
       stopped: boolean;
     }>`select stopped_at is not null as stopped from loopwright.pools where id = ${victimRuns[0]!.pool}`.execute(

@@ -3,7 +3,8 @@
  * head, create, get, update, merge), issue comments, reviews and review comments, combined status
  * and check runs, plus git's smart HTTP (git http-backend) over a local bare repository as the
  * remote. Realistic payload shapes and failures: 401 without the token, 404, 422 "A pull request
- * already exists for …", `mergeable: null` while "GitHub" computes it, ETags with 304s, and injected
+ * already exists for …", `mergeable: null` while "GitHub" computes it, ETags with 304s, and
+ * injected
  * faults (secondary rate limits 403/429 with retry-after).
  */
 import { spawn, execFileSync } from 'node:child_process';
@@ -63,7 +64,10 @@ export interface Fault {
   readonly status: number;
   readonly headers?: Record<string, string>;
   readonly body?: unknown;
-  /** Perform the request, then answer with this fault anyway (the write happened, the caller never learns). */
+  /**
+   * Perform the request, then answer with this fault anyway (the write happened, the caller never
+   * learns).
+   */
   readonly afterWrite?: boolean;
   times: number;
 }

@@ -174,7 +174,8 @@ describe('scopeGate', () => {
     const outside = await tempDir();
     await rm(path.join(wt.path, 'src'), { recursive: true });
     await symlink(outside, path.join(wt.path, 'src'));
-    // git reports the tracked files as deleted and the link as a new file; it never looks through it.
+    // git reports the tracked files as deleted and the link as a new file; it never looks through
+    // it.
     expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([
       { path: 'src', status: 'added', symlink: true },
       { path: 'src/greet.js', status: 'deleted', symlink: false },

@@ -22,7 +22,9 @@ interface External {
   readonly source: Exclude<DatabaseSource, 'embedded'>;
 }
 
-/** The external database configured in the environment, if any (same precedence as openDatabase). */
+/**
+ * The external database configured in the environment, if any (same precedence as openDatabase).
+ */
 function externalDatabase(env: NodeJS.ProcessEnv): External | null {
   if (env.LOOPWRIGHT_DATABASE_URL)
     return { url: env.LOOPWRIGHT_DATABASE_URL, source: 'LOOPWRIGHT_DATABASE_URL' };

@@ -2,7 +2,8 @@
  * The GitHub API client: the real `@octokit/rest`, authenticated with the orchestrator's token
  * (read here, never stored), pointed at `apiUrl` (GitHub, Enterprise or a twin), with rate limits
  * honoured: a 403/429 carrying `retry-after` (secondary limits) or an exhausted primary limit waits
- * and retries the same request, a few times, before failing the job (which graphile-worker retries).
+ * and retries the same request, a few times, before failing the job (which graphile-worker
+ * retries).
  */
 import { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';

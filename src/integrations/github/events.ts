@@ -128,7 +128,9 @@ async function reviewFindings(
   return findings.slice(0, 200);
 }
 
-/** Apply a PR's closing: merged (after fetching the merge into the repository) or closed unmerged. */
+/**
+ * Apply a PR's closing: merged (after fetching the merge into the repository) or closed unmerged.
+ */
 export async function applyClosed(
   db: Kdb,
   logger: Logger,

@@ -20,7 +20,9 @@ import { createGithub, statusOf, type Github } from './client.js';
 import { checksOf, ensureComment, findOrCreatePr, type PrRef } from './pull-request.js';
 import { fetchMergedBase, pushBranch } from './remote.js';
 
-/** The PR's state is not final yet (mergeable still computing, checks pending): retry the job later. */
+/**
+ * The PR's state is not final yet (mergeable still computing, checks pending): retry the job later.
+ */
 export class PrNotReadyError extends LoopwrightError {
   constructor(message: string) {
     super('PR_NOT_READY', message);

@@ -2,7 +2,8 @@
  * Each phase change of a Linear-linked ticket is reflected in Linear: working → started ("In
  * Progress"), SHIP → review ("In Review"), LIVE → done, CANCELLED → cancelled (names configurable
  * per repo, settings.linear.states); an escalation or a dead letter becomes a comment with its
- * reason. Writes go through `effects` keyed by ticket and journal seq, so a retry never repeats one.
+ * reason. Writes go through `effects` keyed by ticket and journal seq, so a retry never repeats
+ * one.
  */
 import type { LinearClient } from '@linear/sdk';
 import type { Logger } from 'pino';
