@@ -134,24 +134,7 @@ export async function runGit(
   args: readonly string[],
   options: RunGitOptions = {},
 ): Promise<GitResult> {
-  const okExitCodes = options.okExitCodes ?? [0];
-  const result = await execa('git', hardenedArgs(args), {
-    cwd,
-    env: gitEnv(options),
-    extendEnv: false,
-    reject: false,
-    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
-    stripFinalNewline: false,
-    encoding: 'utf8',
-    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-  });
-  if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && !result.exitCode)
-    throw new GitMissingError({ cause: result.cause });
-  if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
-    throw new GitError(args, cwd, result.exitCode, result.stderr || (result.message ?? ''), {
-      cause: result.cause,
-    });
-  }
+  const result = await execGit(cwd, args, options, 'utf8');
   return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
 }
 
@@ -290,6 +273,16 @@ export async function runGitBytes(
   args: readonly string[],
   options: RunGitBytesOptions = {},
 ): Promise<Buffer> {
+  return Buffer.from((await execGit(cwd, args, options, 'buffer')).stdout);
+}
+
+/** One hardened git process; throws for a missing git or an exit code not in `okExitCodes`. */
+async function execGit<E extends 'utf8' | 'buffer'>(
+  cwd: string,
+  args: readonly string[],
+  options: RunGitBytesOptions,
+  encoding: E,
+) {
   const okExitCodes = options.okExitCodes ?? [0];
   const result = await execa('git', hardenedArgs(args), {
     cwd,
@@ -298,16 +291,17 @@ export async function runGitBytes(
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     stripFinalNewline: false,
-    encoding: 'buffer',
+    encoding,
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
   });
   if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && !result.exitCode)
     throw new GitMissingError({ cause: result.cause });
   if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
-    const stderr = Buffer.from(result.stderr ?? '').toString('utf8');
+    const raw = result.stderr as unknown as string | Uint8Array | undefined;
+    const stderr = typeof raw === 'string' ? raw : Buffer.from(raw ?? '').toString('utf8');
     throw new GitError(args, cwd, result.exitCode, stderr || (result.message ?? ''), {
       cause: result.cause,
     });
   }
-  return Buffer.from(result.stdout);
+  return result as typeof result & { exitCode: number };
 }
