@@ -56,7 +56,7 @@ beforeAll(async () => {
   await sql`update loopwright.agent_runs set status = 'failed', finished_at = started_at + interval '62 seconds', cost_usd = 0.25`.execute(
     t.db,
   );
-  expect((await runCli(t, ['approve', 'app-1'])).code).toBe(1); // not approvable: a rejected event
+  expect((await runCli(t, ['approve', 'app-1'])).code).toBe(2); // not approvable: refused as bad input, recorded as a rejected event
   expect((await runCli(t, ['note', 'app-1', 'looking into it'])).code).toBe(0);
   await runCli(t, ['cancel', 'web-2']);
 });

@@ -277,7 +277,7 @@ describe('kill -9 of the orchestrator', () => {
 });
 
 describe('graceful shutdown of the orchestrator', () => {
-  it('on SIGTERM kills running agents, exits 0, stops its pool, and the next run finishes the work', async () => {
+  it('on SIGTERM kills running agents, exits 143, stops its pool, and the next run finishes the work', async () => {
     const [slow] = [feature('calm')];
     const slowBuild = [
       {
@@ -311,7 +311,8 @@ describe('graceful shutdown of the orchestrator', () => {
     const signalled = Date.now();
     first.child.kill('SIGTERM');
     const exit = await first.exited;
-    expect(exit, exit.output).toMatchObject({ code: 0, signal: null });
+    // 143 = 128 + SIGTERM: the documented exit code of a `run` stopped by a signal, after a clean stop.
+    expect(exit, exit.output).toMatchObject({ code: 143, signal: null });
     expect(Date.now() - signalled).toBeLessThan(15_000);
     expect(groupAlive(build.pgid)).toBe(false);
     const pool = (
