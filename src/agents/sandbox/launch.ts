@@ -9,7 +9,7 @@ import { resolveHome } from '../../config/home.js';
 import { packageRoot } from '../../config/package-root.js';
 import { dbDirOf, PG_DATA_ENV, SYSTEM_DIR } from '../../db/embedded/layout.js';
 import { readServerConfig } from '../../db/embedded/server-config.js';
-import { buildBwrapArgs } from './bwrap-argv.js';
+import { buildBwrapArgs, SANDBOX_TMP } from './bwrap-argv.js';
 import { type DefaultHides, isInside, planMounts } from './mounts.js';
 import { createScratch, removeScratch } from './scratch.js';
 import {
@@ -97,9 +97,12 @@ export async function defaultHides(env: NodeJS.ProcessEnv): Promise<DefaultHides
  */
 function programTrees(soft: readonly string[]): string[] {
   const nodePrefix = path.dirname(path.dirname(process.execPath));
+  // The sandbox's /tmp is private too: a checkout or Node under /tmp (a CI clone, a test run)
+  // must be shown there as well, or agents cannot start.
+  const covered = [...soft, SANDBOX_TMP, os.tmpdir()];
   return [packageRoot(), nodePrefix].filter(
     (tree) =>
-      soft.some((hidden) => isInside(tree, hidden)) &&
-      !soft.some((hidden) => isInside(hidden, tree)),
+      covered.some((hidden) => isInside(tree, hidden)) &&
+      !covered.some((hidden) => isInside(hidden, tree)),
   );
 }
