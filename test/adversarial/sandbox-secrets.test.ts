@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../../src/config/package-root.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentEnv } from '../../src/agents/agent-env.js';
 import { createProvider } from '../../src/agents/providers.js';
@@ -109,7 +110,8 @@ describe('a sandboxed agent looking for secrets', () => {
         `cat ${otherWs}/notes.txt`,
         `cat ${repo}/README`,
         `ls -la ${repo} ${root}`,
-        `timeout 5 grep -rs planted ${os.homedir()} /root /tmp /var/tmp /home | head`,
+        // loopwright's own package is shown read-only on purpose (its tests spell out the planted values).
+        `timeout 5 grep -rs --exclude-dir=${path.basename(packageRoot())} planted ${os.homedir()} /root /tmp /var/tmp /home | head`,
       ]
         .map((c) => `(${c}) 2>&1`)
         .join('; '),

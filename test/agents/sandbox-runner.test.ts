@@ -5,6 +5,7 @@
 import { lstat, readFile, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../../src/config/package-root.js';
 import { describe, expect, it } from 'vitest';
 import { runProcessGroup } from '../../src/agents/spawn-group.js';
 import { detectSandbox, SANDBOX_USER_NAME } from '../../src/agents/sandbox/index.js';
@@ -23,14 +24,19 @@ describe('sandboxed runner', () => {
   it('runs as the sandbox user with a private HOME, /tmp and process table', async () => {
     const { ws } = await sandboxDirs();
     const r = await inSandbox(
-      'id -u; echo "$HOME"; git config --global user.name; ls /tmp; ls /proc | grep -c "^[0-9]"',
+      'id -u; echo "$HOME"; git config --global user.name; echo $(ls /tmp); ls /proc | grep -c "^[0-9]"',
       ws,
     );
     expect(r.output).toContain('loopwright agent');
     const [uid, home, , tmpList] = r.output.split('\n');
     if (asRoot) expect(uid).not.toBe('0');
     expect(home).toBe('/tmp/home');
-    expect(tmpList).toBe('home');
+    // Only the private HOME, plus what is bound there on purpose: the workspace, and loopwright's own
+    // package (read-only) when they live under /tmp.
+    const top = (p: string) => path.relative('/tmp', p).split(path.sep)[0]!;
+    const bound = [ws, packageRoot()].filter((p) => p.startsWith('/tmp/')).map(top);
+    const expected = [...new Set(['home', ...bound])].sort();
+    expect(tmpList!.split(' ').sort()).toEqual(expected);
     // sh, the pipeline and bwrap's init: a handful, never the host's hundreds.
     const visible = Number(r.output.trim().split('\n').at(-1));
     expect(visible).toBeLessThan(10);
