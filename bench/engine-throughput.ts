@@ -144,7 +144,8 @@ async function bareTransaction(client: pg.Client, key: string, idem: string) {
   const runId = randomUUID();
   const snapshot = JSON.stringify(t.snapshot);
   await client.query(
-    'insert into loopwright.agent_runs (id, ticket_id, seq, role, phase) values ($1, $2, $3, $4, $5)',
+    'insert into loopwright.agent_runs (id, ticket_id, seq, role, phase) values ' +
+      '($1, $2, $3, $4, $5)',
     [runId, t.id, seq, 'generator', 'build'],
   );
   await client.query(
@@ -153,11 +154,13 @@ async function bareTransaction(client: pg.Client, key: string, idem: string) {
     [t.id, seq, t.state, idem, snapshot],
   );
   await client.query(
-    'update loopwright.tickets set snapshot = $2, version = $3, current_run_id = $4, updated_at = now() where id = $1',
+    'update loopwright.tickets set snapshot = $2, version = $3, current_run_id = $4, ' +
+      'updated_at = now() where id = $1',
     [t.id, snapshot, seq, runId],
   );
   await client.query(
-    `select graphile_worker.add_jobs(array[row('agent_run', $1::json, null, now(), 5, $2, 0, null)::graphile_worker.job_spec])`,
+    `select graphile_worker.add_jobs(array[row('agent_run', $1::json, null, now(), 5, $2, 0, ` +
+      `null)::graphile_worker.job_spec])`,
     [JSON.stringify({ ticketId: t.id, seq, runId }), `lw:${t.id}:r:${seq}:0`],
   );
   await client.query('commit');

@@ -146,7 +146,9 @@ export async function benchEngineVsDbos(bench: BenchDb, serverUrl: string): Prom
   const ratio = ratioOf(engine.rate, dbos);
   return [
     {
-      name: `engine-only ticket lifecycle (${engine.events} journaled events each, ${DRIVERS} drivers)`,
+      name:
+        `engine-only ticket lifecycle (${engine.events} journaled events ` +
+        `each, ${DRIVERS} drivers)`,
       value: engine.rate,
       unit: '/s',
       baseline: { name: `DBOS ${STEPS}-step durable workflows`, value: dbos },

@@ -93,7 +93,8 @@ function renderDocument(r: BenchReport): string {
   const head = [
     '# loopwright bench',
     '',
-    'Written by `npm run bench`. Every figure is measured beside its baseline in the same run on the',
+    'Written by `npm run bench`. Every figure is measured beside its baseline in ' +
+      'the same run on the',
     'same machine and database; quote ratios, not absolute times (machines differ, and a shared',
     'machine is noisy).',
     '',

@@ -40,7 +40,9 @@ async function main() {
     const rows = await benchEngineThroughput(bench);
     report.add({
       title: 'applyEvent vs bare SQL',
-      note: 'Events/s; the bare side does the same row work (lock, idempotency, journal, ticket, run, add_jobs) without xstate, zod or kysely.',
+      note:
+        'Events/s; the bare side does the same row work (lock, idempotency, journal, ' +
+        'ticket, run, add_jobs) without xstate, zod or kysely.',
       figures: rows.map((r) => ({
         name: `${r.clients} client(s)`,
         value: r.engine,
@@ -114,7 +116,9 @@ async function main() {
         },
         { name: 'queries per ticket (1 worker)', value: lifecycle.perTicket.queries, unit: '' },
         {
-          name: `dispatch p50 (journal row -> agent process started; ${lifecycle.perTicket.dispatchMs.samples} runs)`,
+          name:
+            `dispatch p50 (journal row -> agent process ` +
+            `started; ${lifecycle.perTicket.dispatchMs.samples} runs)`,
           value: lifecycle.perTicket.dispatchMs.p50,
           unit: 'ms',
           target: { text: '<= 20 ms', met: lifecycle.perTicket.dispatchMs.p50 <= 20 },
@@ -141,7 +145,9 @@ async function main() {
   await withDb(async (bench) => {
     report.add({
       title: 'CLI start-up',
-      note: 'Whole processes, alternating, medians; the CLI on DATABASE_URL with an up-to-date schema.',
+      note:
+        'Whole processes, alternating, medians; the CLI on DATABASE_URL with an ' +
+        'up-to-date schema.',
       figures: await benchCliStart(bench.url),
     });
   });
@@ -151,7 +157,9 @@ async function main() {
       withDb(async (watcher) => {
         report.add({
           title: 'Idle `run`',
-          note: 'No tickets; each process on an empty database of its own, measured over the same window.',
+          note:
+            'No tickets; each process on an empty database of its own, measured over ' +
+            'the same window.',
           figures: await benchIdleRun(ours, bare, watcher),
         });
       }),
@@ -160,7 +168,9 @@ async function main() {
 
   report.add({
     title: 'Sandbox cost per agent run',
-    note: 'The same trivial command through the one process-group runner, sandbox none vs bwrap (namespaces, mounts, private /tmp and HOME, setpriv as root), alternating, medians.',
+    note:
+      'The same trivial command through the one process-group runner, sandbox none vs ' +
+      'bwrap (namespaces, mounts, private /tmp and HOME, setpriv as root), alternating, medians.',
     figures: await benchSandboxCost(),
   });
 
@@ -168,7 +178,10 @@ async function main() {
     const r = await benchConsole(bench);
     report.add({
       title: 'Console',
-      note: `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded directly, 40 running agents; board = the whole GET / (SQL, render, 50 newest cards per column); events = commit of a journal row -> its card on an open SSE stream.`,
+      note:
+        `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded ` +
+        `directly, 40 running agents; board = the whole GET / (SQL, render, 50 newest cards ` +
+        `per column); events = commit of a journal row -> its card on an open SSE stream.`,
       figures: [
         { name: 'board GET / p50', value: r.board.p50, unit: 'ms' },
         {
