@@ -40,18 +40,31 @@ export function credentialFix(choice: AgentChoice): string {
   if (choice.provider === 'claude') return 'set ANTHROPIC_API_KEY or run `claude login`';
   if (choice.provider === 'codex') return 'set OPENAI_API_KEY or run `codex login`';
   if (choice.provider === 'command')
-    return `give the command its credentials in the environment of \`loopwright run\` (vendor ${choice.vendor ?? 'none'} passes ${choice.vendor === 'openai' ? 'OPENAI_API_KEY' : choice.vendor === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'no key'})`;
+    return (
+      `give the command its credentials in the environment of \`loopwright run\` ` +
+      `(vendor ${choice.vendor ?? 'none'} ` +
+      `passes ${choice.vendor === 'openai' ? 'OPENAI_API_KEY' : choice.vendor === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'no key'})`
+    );
   return 'check the scripted agent script';
 }
 
 /** The fix for a binary that cannot be started, in one sentence. */
 export function installFix(choice: AgentChoice): string {
   if (choice.provider === 'claude')
-    return 'the claude CLI cannot be started: run `npm install` in loopwright (it ships @anthropic-ai/claude-code) or set LOOPWRIGHT_CLAUDE_BIN';
+    return (
+      'the claude CLI cannot be started: run `npm install` in loopwright (it ships ' +
+      '@anthropic-ai/claude-code) or set LOOPWRIGHT_CLAUDE_BIN'
+    );
   if (choice.provider === 'codex')
-    return 'the codex CLI cannot be started: run `npm install` in loopwright (it ships @openai/codex) or set LOOPWRIGHT_CODEX_BIN';
+    return (
+      'the codex CLI cannot be started: run `npm install` in loopwright (it ships ' +
+      '@openai/codex) or set LOOPWRIGHT_CODEX_BIN'
+    );
   if (choice.provider === 'command')
-    return `the command ${JSON.stringify(choice.command?.[0] ?? '')} cannot be started: fix it with loopwright repo set NAME --agent-command ROLE='["program","arg"]'`;
+    return (
+      `the command ${JSON.stringify(choice.command?.[0] ?? '')} cannot be started: fix ` +
+      `it with loopwright repo set NAME --agent-command ROLE='["program","arg"]'`
+    );
   return 'the scripted agent cannot be started';
 }
 
@@ -144,7 +157,10 @@ async function probeBinary(
   if (version === null) return installFix(choice);
   const min = MIN_VERSIONS[choice.provider];
   if (compareVersions(version, min) < 0)
-    return `version ${version} is older than the supported ${min}: update it (npm install in loopwright, or point LOOPWRIGHT_${choice.provider.toUpperCase()}_BIN at a newer one)`;
+    return (
+      `version ${version} is older than the supported ${min}: update it (npm install in ` +
+      `loopwright, or point LOOPWRIGHT_${choice.provider.toUpperCase()}_BIN at a newer one)`
+    );
   return null;
 }
 

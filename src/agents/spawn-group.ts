@@ -223,7 +223,8 @@ class GroupRun {
     this.child.stderr?.destroy();
     if (this.truncated)
       this.transcript?.write(
-        `\n[loopwright: output cap of ${this.spec.maxOutputBytes} bytes reached; process group killed]\n`,
+        `\n[loopwright: output cap of ${this.spec.maxOutputBytes} bytes reached; process ` +
+          `group killed]\n`,
       );
     return this.result(this.ending ?? 'exit', code, signal);
   }
@@ -275,7 +276,8 @@ class GroupRun {
     if (ms === undefined || this.ending) return;
     clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => {
-      this.failure ??= `no progress for ${Math.round(ms / 1000)}s (only silence or reconnect messages)`;
+      this.failure ??=
+        `no progress for ${Math.round(ms / 1000)}s (only silence or ` + `reconnect messages)`;
       this.stop('stalled');
     }, ms);
   }

@@ -36,7 +36,9 @@ export function unavailableEvent(
   const evidence = outcome.errorMessage ?? 'no output';
   const detail =
     outcome.status === 'stalled'
-      ? `${who}: no progress for ${facts.stallSeconds}s, so it was stopped; check the model API is reachable (network, base URL) or raise agentStallSeconds (loopwright repo set NAME --set agentStallSeconds=N) (${evidence})`
+      ? `${who}: no progress for ${facts.stallSeconds}s, so it was stopped; check the model ` +
+        `API is reachable (network, base URL) or raise agentStallSeconds (loopwright repo set ` +
+        `NAME --set agentStallSeconds=N) (${evidence})`
       : `${who}: ${fixFor(facts.choice, evidence)} (agent said: ${evidence})`;
   return {
     type: 'AGENT_UNAVAILABLE',
@@ -53,6 +55,9 @@ function fixFor(choice: AgentChoice, evidence: string): string {
     /waiting for network|reach|ECONNREFUSED|ENOTFOUND|resolve|connection/i.test(evidence) &&
     !/\b40[13]\b|unauthori[sz]ed|api key|log ?in/i.test(evidence)
   )
-    return 'the model API cannot be reached: check network access (or the base URL in the agent env), then loopwright retry';
+    return (
+      'the model API cannot be reached: check network access (or the base URL in the ' +
+      'agent env), then loopwright retry'
+    );
   return credentialFix(choice);
 }

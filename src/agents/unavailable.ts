@@ -55,7 +55,9 @@ function classifyEvent(event: Record<string, unknown>): LineVerdict {
     if (status === 401 || status === 403 || event.error === 'authentication_failed')
       return {
         kind: 'unavailable',
-        why: `the model API refused the credentials (HTTP ${typeof status === 'number' ? status : 401})`,
+        why:
+          `the model API refused the credentials ` +
+          `(HTTP ${typeof status === 'number' ? status : 401})`,
       };
     return NOISE;
   }

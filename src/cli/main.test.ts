@@ -66,7 +66,8 @@ describe('reportError', () => {
     expect(reportError(io, new DatabaseUnavailableError('down\nreally'))).toBe(1);
     expect(reportError(io, new Error('boom'))).toBe(1);
     expect(out.stderr).toBe(
-      'loopwright: dependency cycle: a-1 -> a-2 -> a-1\nloopwright: down really\nloopwright: boom\n',
+      'loopwright: dependency cycle: a-1 -> a-2 -> a-1\nloopwright: down ' +
+        'really\nloopwright: boom\n',
     );
   });
 

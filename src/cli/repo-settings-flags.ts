@@ -125,7 +125,8 @@ export async function editRepo(
     const [key, value] = keyValue('--set', raw, 'key=value');
     if (!(SCALAR_SETTINGS as readonly string[]).includes(key))
       throw new BadInputError(
-        `--set ${key}: unknown setting (allowed: ${SCALAR_SETTINGS.join(', ')}; agents use --agent-opt, budgets --limit)`,
+        `--set ${key}: unknown setting (allowed: ${SCALAR_SETTINGS.join(', ')}; agents use ` +
+          `--agent-opt, budgets --limit)`,
       );
     settings[key] = parseInteger(`--set ${key}`, value, { min: 0 });
   }
@@ -171,7 +172,8 @@ function applyAgentFlags(settings: Record<string, unknown>, flags: EditFlags): v
     const match = /^([a-z]+)=([a-z]+)(?::(.+))?$/.exec(raw);
     if (!match || !isRole(match[1]!) || !(PROVIDERS as readonly string[]).includes(match[2]!))
       throw new BadInputError(
-        `--agent must be role=provider[:model] with role ${ROLES.join('|')} and provider ${PROVIDERS.join('|')}, got "${raw}"`,
+        `--agent must be role=provider[:model] with role ${ROLES.join('|')} and ` +
+          `provider ${PROVIDERS.join('|')}, got "${raw}"`,
       );
     const agents = objectAt(settings, ['agents']);
     const previous = agents[match[1]!] as Record<string, unknown> | undefined;
@@ -198,7 +200,8 @@ function applyAgentFlags(settings: Record<string, unknown>, flags: EditFlags): v
     const kind = AGENT_OPTS[key];
     if (!kind)
       throw new BadInputError(
-        `--agent-opt ${dotted}: unknown option "${key}" (allowed: ${Object.keys(AGENT_OPTS).join(', ')}; variables use --agent-env)`,
+        `--agent-opt ${dotted}: unknown option "${key}" ` +
+          `(allowed: ${Object.keys(AGENT_OPTS).join(', ')}; variables use --agent-env)`,
       );
     roleEntry(settings, role)[key] = optionValue(`--agent-opt ${dotted}`, kind, value);
   }
@@ -245,7 +248,8 @@ function argvValue(flag: string, value: string): string[] {
   }
   if (!Array.isArray(parsed) || parsed.some((a) => typeof a !== 'string'))
     throw new BadInputError(
-      `${flag} must be a JSON array of strings, e.g. '["--allowedTools","Bash"]', got ${JSON.stringify(value)}`,
+      `${flag} must be a JSON array of strings, e.g. '["--allowedTools","Bash"]', ` +
+        `got ${JSON.stringify(value)}`,
     );
   return parsed as string[];
 }
@@ -318,7 +322,8 @@ function checkedScript(file: string): string {
     throw new BadInputError(
       code === 'ENOENT'
         ? `--script ${file}: no such file`
-        : `--script ${file} is not a valid script (see docs/scripted-agents.md): ${oneLine((error as Error).message)}`,
+        : `--script ${file} is not a valid script (see ` +
+            `docs/scripted-agents.md): ${oneLine((error as Error).message)}`,
     );
   }
   return file;
@@ -332,7 +337,8 @@ export function validateSettings(settings: unknown): RepoSettings {
     const entry = parsed.data.agents[role];
     if (entry?.provider === 'command' && !entry.command?.length)
       throw new BadInputError(
-        `invalid setting agents.${role}.command: the command provider needs its argv (--agent-command ${role}='["program","arg"]')`,
+        `invalid setting agents.${role}.command: the command provider needs its argv ` +
+          `(--agent-command ${role}='["program","arg"]')`,
       );
   }
   if (
@@ -370,7 +376,10 @@ export function sameVendorWarning(settings: RepoSettings): string | null {
     return null;
   const g = vendorOf(generator);
   if (g !== vendorOf(validator) || g === 'none') return null;
-  return `warning: the validator uses the same vendor as the generator (${g}); a different vendor catches more (e.g. --agent validator=codex)`;
+  return (
+    `warning: the validator uses the same vendor as the generator (${g}); a different ` +
+    `vendor catches more (e.g. --agent validator=codex)`
+  );
 }
 
 /**

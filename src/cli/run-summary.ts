@@ -51,7 +51,10 @@ export function actionFor(t: WaitingTicket): string {
   if (t.reason === 'AGENT_UNAVAILABLE' || t.reason === 'AGENT_STALLED')
     return `fix the agent setup (loopwright doctor), then loopwright retry ${t.key}`;
   if (['RED_NOT_RED', 'ATTEMPTS_EXHAUSTED', 'LIVE_CHECK_FAILED'].includes(t.reason ?? ''))
-    return `loopwright retry ${t.key} --reason "..."   (or vouch for it: loopwright approve ${t.key})`;
+    return (
+      `loopwright retry ${t.key} --reason "..."   (or vouch for it: loopwright ` +
+      `approve ${t.key})`
+    );
   return `loopwright retry ${t.key} --reason "..."   (or: loopwright cancel ${t.key})`;
 }
 
@@ -99,7 +102,8 @@ export function followProgress(
         const actor = r.actor.replace(/:[0-9a-f-]{36}$/, '');
         printLine(
           io,
-          `${time} ${r.key} ${r.from ?? '(new)'} -> ${to}${r.reason ? ` ${r.reason}` : ''} (${r.event}, ${actor})`,
+          `${time} ${r.key} ${r.from ?? '(new)'} -> ${to}${r.reason ? ` ${r.reason}` : ''} ` +
+            `(${r.event}, ${actor})`,
         );
       }
       if (rows.length < 200) return;

@@ -75,7 +75,8 @@ function renderCodex(e: Record<string, unknown>): string[] | null {
   if (e.type === 'turn.completed') {
     const usage = (e.usage ?? {}) as Record<string, unknown>;
     return [
-      `[turn] tokens in ${String(usage.input_tokens ?? '?')}, out ${String(usage.output_tokens ?? '?')}`,
+      `[turn] tokens in ${String(usage.input_tokens ?? '?')}, ` +
+        `out ${String(usage.output_tokens ?? '?')}`,
     ];
   }
   if (e.type === 'turn.failed') return [`[turn failed] ${trim(JSON.stringify(e.error ?? {}))}`];

@@ -23,7 +23,8 @@ export const agentEnvSchema = z.record(
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name ([A-Za-z_][A-Za-z0-9_]*)')
     .refine((name) => !CREDENTIAL_NAME.test(name), {
       message:
-        'looks like a credential; secrets are never stored in settings: set it in the environment of `loopwright run` instead',
+        'looks like a credential; secrets are never stored in settings: set it in the ' +
+        'environment of `loopwright run` instead',
     }),
   z.string().max(4000),
 );

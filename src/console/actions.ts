@@ -43,7 +43,10 @@ export function parseActionForm(
 function describe(outcome: ApplyOutcome): string {
   if (outcome.status === 'applied') return describeApplied(outcome);
   if (outcome.reason === 'STALE_VERSION')
-    return `${outcome.key} moved on (now ${outcome.state}, version ${outcome.version}) since the page was loaded: nothing done, look again`;
+    return (
+      `${outcome.key} moved on (now ${outcome.state}, version ${outcome.version}) since ` +
+      `the page was loaded: nothing done, look again`
+    );
   return `${outcome.key}: refused: ${outcome.detail}`;
 }
 

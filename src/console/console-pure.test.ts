@@ -24,7 +24,8 @@ describe('html', () => {
 describe('renderMarkdown', () => {
   it('renders headings, lists, code and paragraphs and never raw HTML', () => {
     const out = renderMarkdown(
-      '# Goal\nAdd `x` <img src=x onerror=alert(1)>\n\n- one\n- two <script>\n\n1. first\n\n```\n<b>code</b>\n```',
+      '# Goal\nAdd `x` <img src=x onerror=alert(1)>\n\n- one\n- two <script>\n\n1. ' +
+        'first\n\n```\n<b>code</b>\n```',
     ).value;
     expect(out).toContain('<h3>Goal</h3>');
     expect(out).toContain('<code>x</code>');

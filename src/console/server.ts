@@ -83,8 +83,10 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConsoleUnavailableError(
       code === 'EADDRINUSE'
-        ? `console not started: port ${port} on ${host} is already in use (choose another with --console-port / --port)`
-        : `console not started: cannot listen on ${host}:${port} (${code ?? (error as Error).message})`,
+        ? `console not started: port ${port} on ${host} is already in use (choose another ` +
+            `with --console-port / --port)`
+        : `console not started: cannot listen on ${host}:${port} ` +
+            `(${code ?? (error as Error).message})`,
       { cause: error },
     );
   }

@@ -52,7 +52,8 @@ export async function resolveDatabaseTarget(
   const status = await embeddedServerStatus(home);
   if (!status.url)
     throw new DatabaseUnavailableError(
-      `no database configured and the embedded one under ${home} is not initialised (run: loopwright db start)`,
+      `no database configured and the embedded one under ${home} is not initialised (run: ` +
+        `loopwright db start)`,
     );
   return { url: status.url, source: 'embedded' };
 }

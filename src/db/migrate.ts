@@ -63,7 +63,8 @@ async function applyPending(
   const unknown = rows.filter((r) => !fileNames.has(r.name)).map((r) => r.name);
   if (unknown.length > 0) {
     throw new MigrationError(
-      `database has migrations this loopwright does not know (${unknown.join(', ')}): upgrade loopwright`,
+      `database has migrations this loopwright does not know (${unknown.join(', ')}): ` +
+        `upgrade loopwright`,
     );
   }
   const applied: string[] = [];
@@ -72,7 +73,8 @@ async function applyPending(
     if (stored !== undefined) {
       if (stored !== file.sha256)
         throw new MigrationError(
-          `migration ${file.name} was edited after it was applied; migrations are frozen — add a new one`,
+          `migration ${file.name} was edited after it was applied; migrations are ` +
+            `frozen — add a new one`,
         );
       continue;
     }

@@ -11,7 +11,9 @@ import { createSampleRepo, git } from '../workspace/index.js';
 export const DEMO_TICKETS = [
   {
     title: 'Add slugify helper',
-    body: 'slugify(text) turns a title into a URL slug: lowercase words joined by single hyphens, punctuation dropped.',
+    body:
+      'slugify(text) turns a title into a URL slug: lowercase words joined by single ' +
+      'hyphens, punctuation dropped.',
   },
   {
     title: 'Add page titles built on slugify',
@@ -216,7 +218,8 @@ export function demoScript(): Script {
     steps: [
       // Ticket 2 negotiates: the first critique asks for a live check; the revision answers it.
       critique(PAGE_TITLE.title, 1, 'REVISE', [
-        '1. The live check must exercise pageTitle after the merge: add scripts/live/page-title.mjs.',
+        '1. The live check must exercise pageTitle after the merge: add ' +
+          'scripts/live/page-title.mjs.',
       ]),
       // Ticket 3's first build counts blank text as one word; the validator catches it.
       {
@@ -240,7 +243,8 @@ export function demoScript(): Script {
             {
               claim: "wordCount('   ') === 1",
               source:
-                "node -e \"import('./src/word-count.js').then(m => console.log(m.wordCount('   ')))\" printed 1",
+                "node -e \"import('./src/word-count.js').then(m => " +
+                "console.log(m.wordCount('   ')))\" printed 1",
             },
           ],
         },

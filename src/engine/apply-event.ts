@@ -201,14 +201,19 @@ function checkFences(ticket: Ticket, event: TicketEvent, options: ApplyEventOpti
   if (isRunResult(event) && event.runId !== ticket.current_run_id) {
     return {
       reason: 'STALE_RUN' as const,
-      detail: `run ${event.runId} is not the ticket's current run (${ticket.current_run_id ?? 'none'})`,
+      detail:
+        `run ${event.runId} is not the ticket's current run ` +
+        `(${ticket.current_run_id ?? 'none'})`,
     };
   }
   return null;
 }
 
 function describePending(job: PendingJob): string {
-  return `work already pending: ${job.task} job ${job.id} (${job.lockedBy ? `running on ${job.lockedBy}` : 'queued'})`;
+  return (
+    `work already pending: ${job.task} job ${job.id} ` +
+    `(${job.lockedBy ? `running on ${job.lockedBy}` : 'queued'})`
+  );
 }
 
 async function reject(

@@ -154,7 +154,8 @@ function validateNew(input: NewTicketInput): string {
     const bytes = Buffer.byteLength(input.body, 'utf8');
     if (bytes > MAX_BODY_BYTES)
       throw new BadInputError(
-        `body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (256 KiB): put the detail in a file in the repository and refer to it`,
+        `body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (256 KiB): put the detail in ` +
+          `a file in the repository and refer to it`,
       );
   }
   if (

@@ -123,7 +123,8 @@ export function fileOrder(tickets: readonly PlannedTicket[]): PlannedTicket[] {
     for (const dep of t.dependsOn ?? [])
       if (!byName.has(dep))
         throw new BadInputError(
-          `ticket "${t.name}" depends on unknown local name "${dep}" (known: ${[...byName.keys()].join(', ')})`,
+          `ticket "${t.name}" depends on unknown local name "${dep}" ` +
+            `(known: ${[...byName.keys()].join(', ')})`,
         );
   const order: PlannedTicket[] = [];
   const state = new Map<string, 'visiting' | 'done'>();

@@ -48,12 +48,14 @@ export async function rewindTicket(
     const ticket = await getTicket(trx, ref, { forUpdate: true });
     if (FINAL_STATES.has(ticket.state) && !options.force)
       throw new BadInputError(
-        `${ticket.key} is ${ticket.state} (final); rewinding brings it back into work — pass --force to do that`,
+        `${ticket.key} is ${ticket.state} (final); rewinding brings it back into work — pass ` +
+          `--force to do that`,
         { code: 'TICKET_FINAL' },
       );
     if (toSeq >= ticket.version) {
       throw new BadInputError(
-        `row ${toSeq} is not earlier than ${ticket.key}'s current row ${ticket.version}; use replay without --from to re-issue current work`,
+        `row ${toSeq} is not earlier than ${ticket.key}'s current row ${ticket.version}; use ` +
+          `replay without --from to re-issue current work`,
       );
     }
     const row = await getJournalRow(trx, ticket.id, toSeq);

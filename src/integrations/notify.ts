@@ -72,7 +72,8 @@ export function cardFor(row: JournalRow): Card | null {
       title: `${row.key} ${row.to_state === 'ESCALATED' ? 'escalated' : 'dead-lettered'}: ${ctx.reason ?? 'unknown'}`,
       lines: [
         ...(ctx.detail ? [ctx.detail.slice(0, 1500)] : []),
-        `Inspect: \`loopwright show ${row.key}\` · act: \`loopwright retry ${row.key}\` / \`approve\` / \`reject\``,
+        `Inspect: \`loopwright show ${row.key}\` · act: \`loopwright retry ${row.key}\` / ` +
+          `\`approve\` / \`reject\``,
       ],
     };
   if (row.to_state === 'SHIP' && (sub === 'awaiting_approval' || sub === 'awaiting_merge'))
@@ -81,7 +82,8 @@ export function cardFor(row: JournalRow): Card | null {
       title: `${row.key} waits for your approval (copilot)`,
       lines: [
         ...(ctx.pr ? [`Pull request: ${ctx.pr.url} — merge it on GitHub`] : []),
-        `Or: \`loopwright approve ${row.key}\` to ship, \`loopwright reject ${row.key}\` to drop it`,
+        `Or: \`loopwright approve ${row.key}\` to ship, \`loopwright ` +
+          `reject ${row.key}\` to drop it`,
       ],
     };
   return null;
@@ -102,10 +104,10 @@ export async function batchDoneCard(db: Kdb, home: string, batchId: string): Pro
     ticketId: null,
     title: `Batch ${batch.name} is done`,
     lines: [
-      `${result.tickets.length} tickets: ${result.tickets.map((t) => `${t.key} (${t.verdict})`).join(', ')}`.slice(
-        0,
-        2000,
-      ),
+      (
+        `${result.tickets.length} ` +
+        `tickets: ${result.tickets.map((t) => `${t.key} (${t.verdict})`).join(', ')}`
+      ).slice(0, 2000),
       `Review: \`loopwright oracle ${batch.name}\``,
     ],
   };

@@ -17,7 +17,8 @@ export function setCodexServer(original: string, name: string, entry: Table, fil
   const keptDoc = parseToml(kept, file);
   if (serverOf(keptDoc, name) !== undefined)
     throw new BadInputError(
-      `${file} defines mcp_servers.${name} inline or with dotted keys; remove it by hand or paste the --print snippet`,
+      `${file} defines mcp_servers.${name} inline or with dotted keys; remove it by hand or ` +
+        `paste the --print snippet`,
     );
   const snippet = stringify({ mcp_servers: { [name]: entry } });
   const trimmed = kept.replace(/\s*$/, '');
@@ -25,7 +26,8 @@ export function setCodexServer(original: string, name: string, entry: Table, fil
   const after = parseToml(next, file);
   if (!same(serverOf(after, name), entry) || !sameOtherwise(before, after, name))
     throw new BadInputError(
-      `${file}: cannot add mcp_servers.${name} without changing other settings; paste the --print snippet by hand`,
+      `${file}: cannot add mcp_servers.${name} without changing other settings; paste the ` +
+        `--print snippet by hand`,
     );
   return next;
 }

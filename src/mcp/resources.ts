@@ -52,7 +52,8 @@ export async function readTicketResource(db: Kdb, uri: string) {
   if (!match)
     throw new McpError(
       ErrorCode.InvalidParams,
-      `unknown resource: ${uri.slice(0, 200)} (expected loopwright://ticket/<key>/plan or .../timeline)`,
+      `unknown resource: ${uri.slice(0, 200)} (expected loopwright://ticket/<key>/plan ` +
+        `or .../timeline)`,
     );
   let key: string;
   try {

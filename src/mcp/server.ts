@@ -50,7 +50,10 @@ export function createMcpServer(deps: McpServerDeps): Server {
     {
       capabilities: { tools: {}, resources: {} },
       instructions:
-        'Drive the loopwright factory: file_tickets files a dependent batch in one transaction; board/status/show_ticket/logs watch it; approve/retry/reject/cancel/replay act on escalations; only the oracle decides done. Tools never wait: poll.',
+        'Drive the loopwright factory: file_tickets files a dependent batch in one ' +
+        'transaction; board/status/show_ticket/logs watch it; ' +
+        'approve/retry/reject/cancel/replay act on escalations; only the oracle decides done. ' +
+        'Tools never wait: poll.',
     },
   );
   const secrets = secretValues(deps.env);
@@ -123,7 +126,8 @@ export class ToolTimeoutError extends LoopwrightError {
   constructor(tool: string, ms: number) {
     super(
       'TOOL_TIMEOUT',
-      `no answer within ${Math.round(ms / 1000)} s (tools never wait; call ${tool} again, or board to see where things are)`,
+      `no answer within ${Math.round(ms / 1000)} s (tools never wait; call ${tool} again, or ` +
+        `board to see where things are)`,
     );
   }
 }

@@ -68,7 +68,9 @@ export function relativeToHome(file: string | null, home: string): string | null
 /** What a person should do about a ticket that waits for one, as the MCP tool to call. */
 export function suggestedAction(state: string, substate: string | null): string | null {
   if (state === 'ESCALATED')
-    return 'read show_ticket and logs, then approve (past the gate), retry (back to work) or reject';
+    return (
+      'read show_ticket and logs, then approve (past the gate), retry (back ' + 'to work) or reject'
+    );
   if (state === 'DEAD_LETTER') return 'read show_ticket and logs, then retry or cancel';
   if (state === 'SHIP' && substate === 'awaiting_approval')
     return 'approve to merge, or reject to cancel';

@@ -47,7 +47,8 @@ export async function judgeBatch(
   const blockers: string[] = [];
   if (batch.status === 'stopped')
     blockers.push(
-      `batch stopped: ${batch.stop_reason ?? 'VERIFIER_CHANGED'} (a human must run: loopwright batch repin ${name} --reason ...)`,
+      `batch stopped: ${batch.stop_reason ?? 'VERIFIER_CHANGED'} (a human must run: ` +
+        `loopwright batch repin ${name} --reason ...)`,
     );
   if (batch.pins) {
     const changed = changedPins(batch.pins as Pins, await computePins(db, batch.id));

@@ -17,7 +17,10 @@ export function describeCommand(label: string, command: string, r: CommandGateRe
     : r.passed
       ? 'passed'
       : `failed (exit ${r.exitCode ?? r.signal})`;
-  return `${label} \`${command}\` ${how} in ${Math.round(r.durationMs)} ms\n${tailLines(r.output, 40)}`;
+  return (
+    `${label} \`${command}\` ${how} in ${Math.round(r.durationMs)} ` +
+    `ms\n${tailLines(r.output, 40)}`
+  );
 }
 
 export function tailLines(text: string, n: number): string {

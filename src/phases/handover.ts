@@ -34,16 +34,21 @@ export const TASK_FILE = '.loopwright/task.md';
 
 const JOBS: Record<Phase, string> = {
   plan_draft:
-    'Read the codebase and draft the plan. Write only under .loopwright/. Put the plan in report.plan.',
+    'Read the codebase and draft the plan. Write only under .loopwright/. Put the ' +
+    'plan in report.plan.',
   plan_critique:
-    'Critique the plan in .loopwright/plan.json. Verdict APPROVE or REVISE with numbered critiques.',
+    'Critique the plan in .loopwright/plan.json. Verdict APPROVE or REVISE with ' +
+    'numbered critiques.',
   plan_revise:
-    'Revise the plan in .loopwright/plan.json to answer every critique below. Write only under .loopwright/.',
+    'Revise the plan in .loopwright/plan.json to answer every critique below. Write only ' +
+    'under .loopwright/.',
   red: 'Write the planned tests so they FAIL against the current code. Change only the test files.',
   build:
-    'Implement the approved plan within the allowed files so the tests pass. Address every previous finding.',
+    'Implement the approved plan within the allowed files so the tests pass. Address every ' +
+    'previous finding.',
   validate:
-    "The orchestrator's gates passed. Verify the change yourself and give a PASS or FAIL verdict with evidence.",
+    "The orchestrator's gates passed. Verify the change yourself and give a PASS or FAIL " +
+    'verdict with evidence.',
 };
 
 /** The copies of the role charter and the report contract in every handover (read-only intent). */

@@ -130,7 +130,8 @@ function checkoutAdvice(d: Dispatch, checkout: string, paths: readonly string[])
   const shown = paths.slice(0, 10).join(', ') + (paths.length > 10 ? ', ...' : '');
   return (
     `${d.repo.base_branch} is checked out in ${checkout} with uncommitted changes (${shown}); ` +
-    `commit or stash in ${checkout}, or switch it off ${d.repo.base_branch} — the merge waits and resumes by itself`
+    `commit or stash in ${checkout}, or switch it off ${d.repo.base_branch} — the merge waits ` +
+    `and resumes by itself`
   ).slice(0, 8000);
 }
 

@@ -12,7 +12,8 @@ import path from 'node:path';
 
 /** The only config a workspace clone has (no remotes, no filters, no includes, no hooks path). */
 export const WORKSPACE_CONFIG =
-  '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = false\n';
+  '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = ' +
+  'false\n\tlogallrefupdates = false\n';
 
 /** The workspace's `info/exclude`: the handover folder is never part of the ticket's work. */
 export const WORKSPACE_EXCLUDE = '/.loopwright/\n';

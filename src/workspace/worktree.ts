@@ -170,7 +170,8 @@ export async function removeWorktree(options: {
   const { repoPath, branch, deleteBranch = false } = options;
   if (deleteBranch && !branch?.startsWith(BRANCH_PREFIX)) {
     throw new BadInputError(
-      `refusing to delete branch ${branch ?? '(none given)'}: only ${BRANCH_PREFIX}* branches are loopwright's`,
+      `refusing to delete branch ${branch ?? '(none given)'}: only ${BRANCH_PREFIX}* branches ` +
+        `are loopwright's`,
     );
   }
   const worktreeRemoved = (await lstat(options.path).catch(() => null)) !== null;

@@ -31,7 +31,8 @@ export async function resolveSandboxUser(): Promise<SandboxUser | undefined> {
     );
   if (user.uid === 0 || user.gid === 0)
     throw new SandboxUnavailableError(
-      `the OS user "${SANDBOX_USER_NAME}" has uid ${user.uid} / gid ${user.gid}; it must not be root`,
+      `the OS user "${SANDBOX_USER_NAME}" has uid ${user.uid} / gid ${user.gid}; it ` +
+        `must not be root`,
     );
   return user;
 }

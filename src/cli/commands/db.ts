@@ -58,7 +58,9 @@ function nothingToDo(verb: 'start' | 'stop'): Subcommand {
   return async (args, ctx) => {
     const json = jsonFlag(args);
     const external = externalDatabase(ctx.io.env)!;
-    const note = `nothing to ${verb}: loopwright uses the external database from ${external.source} (${redactUrl(external.url)})`;
+    const note =
+      `nothing to ${verb}: loopwright uses the external database ` +
+      `from ${external.source} (${redactUrl(external.url)})`;
     if (json)
       printJson(ctx.io, {
         source: external.source,
@@ -103,7 +105,8 @@ async function startEmbedded(args: readonly string[], ctx: CliContext): Promise<
   else
     printLine(
       ctx.io,
-      `${started ? 'started' : 'already running:'} embedded Postgres on port ${status.port} (data ${status.dataDir}, log ${status.logFile})`,
+      `${started ? 'started' : 'already running:'} embedded Postgres on port ${status.port} ` +
+        `(data ${status.dataDir}, log ${status.logFile})`,
     );
   return 0;
 }

@@ -34,14 +34,16 @@ The database and the repository stay for you to explore.`,
     } else {
       printLine(
         ctx.io,
-        `repository ${result.repo} at ${result.repoPath} — finished in ${result.seconds.toFixed(1)} s\n`,
+        `repository ${result.repo} at ${result.repoPath} — finished ` +
+          `in ${result.seconds.toFixed(1)} s\n`,
       );
       for (const t of result.tickets) {
         printLine(ctx.io, `${t.key}  ${t.state.padEnd(10)} ${t.title}`);
         printLine(ctx.io, `  path:   ${t.path.join(' -> ')}`);
         printLine(
           ctx.io,
-          `  agents: ${t.agentRuns} runs${t.mergeCommit ? `   merged: ${t.mergeCommit.slice(0, 10)}` : ''}`,
+          `  agents: ${t.agentRuns} ` +
+            `runs${t.mergeCommit ? `   merged: ${t.mergeCommit.slice(0, 10)}` : ''}`,
         );
       }
       const first = result.tickets[0]?.key ?? 'demo-1';

@@ -41,7 +41,9 @@ credentials: a key variable or the CLI's own login), disk space under LOOPWRIGHT
         name: 'database',
         status: 'fail',
         detail: (error as Error).message.replace(/\s*\n\s*/g, ' '),
-        fix: 'check LOOPWRIGHT_DATABASE_URL / DATABASE_URL, or unset both to use the embedded Postgres (loopwright db status)',
+        fix:
+          'check LOOPWRIGHT_DATABASE_URL / DATABASE_URL, or unset both to use the embedded ' +
+          'Postgres (loopwright db status)',
       });
     }
     checks.push(await sandboxCheck(repos));

@@ -72,7 +72,8 @@ Transcripts live under $LOOPWRIGHT_HOME/runs/<ticket>/<run>.jsonl.`,
     }
     printLine(
       ctx.io,
-      `${ticket.key} run ${run.id} (${run.role}, ${run.phase}, ${run.status}${run.cost_usd !== null ? `, $${Number(run.cost_usd).toFixed(4)}` : ''})${tail.truncated ? ' [start cut]' : ''}`,
+      `${ticket.key} run ${run.id} ` +
+        `(${run.role}, ${run.phase}, ${run.status}${run.cost_usd !== null ? `, $${Number(run.cost_usd).toFixed(4)}` : ''})${tail.truncated ? ' [start cut]' : ''}`,
     );
     for (const line of tail.lines)
       for (const out of renderTranscriptLine(line)) printLine(ctx.io, out);
@@ -85,7 +86,10 @@ Transcripts live under $LOOPWRIGHT_HOME/runs/<ticket>/<run>.jsonl.`,
       for (const g of view.gates)
         printLine(
           ctx.io,
-          `  ${g.gate}  ${g.passed ? 'passed' : 'FAILED'}  exit ${g.exit_code ?? '-'}  ${formatDuration(g.duration_ms)}  ${g.command ?? ''}`.trimEnd(),
+          (
+            `  ${g.gate}  ${g.passed ? 'passed' : 'FAILED'}  ` +
+            `exit ${g.exit_code ?? '-'}  ${formatDuration(g.duration_ms)}  ${g.command ?? ''}`
+          ).trimEnd(),
         );
     }
     return 0;

@@ -91,7 +91,8 @@ export const approve = operatorCommand(
   'approve',
   'APPROVE',
   'let a waiting ticket past its gate (APPROVE)',
-  'Sends APPROVE: an escalated ticket moves past the gate that stopped it; a copilot ticket\nawaiting approval in SHIP is merged.',
+  'Sends APPROVE: an escalated ticket moves past the gate that stopped it; a copilot ' +
+    'ticket\nawaiting approval in SHIP is merged.',
 );
 export const retry = operatorCommand(
   'retry',

@@ -61,7 +61,8 @@ function runPsql(
         reject(
           new LoopwrightError(
             'PSQL_MISSING',
-            'psql not found on PATH; install the PostgreSQL client (e.g. apt install postgresql-client)',
+            'psql not found on PATH; install the PostgreSQL client (e.g. apt install ' +
+              'postgresql-client)',
           ),
         );
       else reject(error);

@@ -70,7 +70,8 @@ async function rewind(
     const to = outcome.substate ? `${outcome.toState}.${outcome.substate}` : outcome.toState;
     printLine(
       ctx.io,
-      `${outcome.key}: rewound to row ${outcome.rewoundTo}, now ${to} (row ${outcome.seq}); withdrew ${outcome.withdrawnJobs} pending job(s), issued ${outcome.jobIds.length}`,
+      `${outcome.key}: rewound to row ${outcome.rewoundTo}, now ${to} (row ${outcome.seq}); ` +
+        `withdrew ${outcome.withdrawnJobs} pending job(s), issued ${outcome.jobIds.length}`,
     );
   }
   return 0;

@@ -78,7 +78,7 @@ export async function removeRepo(args: readonly string[], ctx: CliContext): Prom
   else
     printLine(
       ctx.io,
-      `removed repo ${repo.name}${cancelled.length ? ` (cancelled ${cancelled.join(', ')})` : ''}; ${repo.path} is untouched${how === 'marked' ? '; its tickets keep their history and the name stays reserved' : ''}`,
+      `removed repo ${repo.name}${cancelled.length ? ` (cancelled ${cancelled.join(', ')})` : ''}; ${repo.path} is untouched${how === 'marked' ? '; its tickets keep ' + 'their history and ' + 'the name stays reserved' : ''}`,
     );
   return 0;
 }

@@ -34,7 +34,8 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
   const [dir] = expectPositionals(positionals, ['<path>']);
   if (values.name !== undefined && !REPO_NAME.test(values.name))
     throw new BadInputError(
-      `invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, starting with a letter or digit`,
+      `invalid repo name "${values.name}": use 1-40 lowercase letters, digits, _ or -, ` +
+        `starting with a letter or digit`,
     );
   const edit = await editRepo({}, values, ctx.io.cwd);
   const top = await gitTopLevel(path.resolve(ctx.io.cwd, dir!), ctx.io.env);
@@ -49,12 +50,14 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
   if (clash?.name === name)
     throw new BadInputError(
       clash.removed_at
-        ? `repo name ${name} belongs to a removed repository whose tickets keep it; choose another --name`
+        ? `repo name ${name} belongs to a removed repository whose tickets keep it; ` +
+            `choose another --name`
         : `repo already exists: ${name} (${clash.path}); choose another --name`,
     );
   if (clash)
     throw new BadInputError(
-      `${top} is already registered as repo ${clash.name}; change it with loopwright repo set ${clash.name}`,
+      `${top} is already registered as repo ${clash.name}; change it with loopwright repo ` +
+        `set ${clash.name}`,
     );
   const testCmd = chooseTestCommand(edit.columns.test_cmd, top, ctx.io, values.json === true);
   const warnings = await warnAboutAgents(ctx.io, edit.settings, values.json === true);
@@ -73,7 +76,8 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
   else {
     printLine(
       ctx.io,
-      `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, concurrency ${repo.concurrency}, tests: ${repo.test_cmd})`,
+      `added repo ${repo.name}: ${repo.path} (base ${repo.base_branch}, ${repo.mode}, ` +
+        `concurrency ${repo.concurrency}, tests: ${repo.test_cmd})`,
     );
     printLine(ctx.io, checkoutNote(repo.path, repo.base_branch));
   }
@@ -82,7 +86,11 @@ async function addRepo(args: readonly string[], ctx: CliContext): Promise<number
 
 /** The one line `repo add` prints about what merges do to the user's own checkout. */
 export function checkoutNote(repoPath: string, base: string): string {
-  return `note: where ${base} is checked out (e.g. ${repoPath}), a clean checkout follows each tested merge; with uncommitted changes the merge waits (status says so) until you commit or stash`;
+  return (
+    `note: where ${base} is checked out (e.g. ${repoPath}), a clean checkout follows ` +
+    `each tested merge; with uncommitted changes the merge waits (status says so) until you ` +
+    `commit or stash`
+  );
 }
 
 /** The given test command, else the detected one (said on stderr), else bad input. */
@@ -96,7 +104,8 @@ function chooseTestCommand(
   const detected = detectTestCommand(top);
   if (!detected)
     throw new BadInputError(
-      `no test command found in ${top} (looked for package.json scripts.test, pytest, Cargo.toml, go.mod, a Makefile test target); pass --test-cmd CMD`,
+      `no test command found in ${top} (looked for package.json scripts.test, pytest, ` +
+        `Cargo.toml, go.mod, a Makefile test target); pass --test-cmd CMD`,
     );
   if (!json) io.stderr(`loopwright: test command: ${detected.command} (${detected.because})\n`);
   return detected.command;

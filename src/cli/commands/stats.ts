@@ -29,7 +29,9 @@ each phase, and false starts (fresh-agent retries, gate failures, validator FAIL
     const cost = stats.perTicket.reduce((a, t) => a + t.costUsd, 0);
     printLine(
       ctx.io,
-      `${stats.tickets} tickets${batch ? ` in batch ${batch.name}` : ''}; ${runs.reduce((a, b) => a + b, 0)} agent runs; $${cost.toFixed(2)} agent cost`,
+      `${stats.tickets} ` +
+        `tickets${batch ? ` in batch ${batch.name}` : ''}; ${runs.reduce((a, b) => a + b, 0)} ` +
+        `agent runs; $${cost.toFixed(2)} agent cost`,
     );
     printLine(
       ctx.io,

@@ -33,7 +33,8 @@ Without arguments every ticket is verified.`,
         printLine(ctx.io, `${m.ticket} row ${m.seq}: ${m.problem}`);
       printLine(
         ctx.io,
-        `${result.mismatches.length} of ${result.tickets} tickets differ (${result.rows} rows read)`,
+        `${result.mismatches.length} of ${result.tickets} tickets differ ` +
+          `(${result.rows} rows read)`,
       );
     }
     return ok ? 0 : 1;

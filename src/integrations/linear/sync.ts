@@ -92,9 +92,11 @@ async function syncOne(db: Kdb, linear: LinearClient, t: LinkedTicket): Promise<
   for (const e of escalations) {
     const ctx = (e.snapshot as unknown as { context?: TicketContext }).context;
     const body = [
-      `loopwright: ticket \`${t.key}\` is ${e.to_state === 'DEAD_LETTER' ? 'dead-lettered' : 'escalated'}`,
+      `loopwright: ticket \`${t.key}\` ` +
+        `is ${e.to_state === 'DEAD_LETTER' ? 'dead-lettered' : 'escalated'}`,
       `reason: ${ctx?.reason ?? 'unknown'}${ctx?.detail ? ` — ${ctx.detail.slice(0, 2000)}` : ''}`,
-      `act: \`loopwright show ${t.key}\`, then \`loopwright retry ${t.key}\` (or approve / reject / cancel)`,
+      `act: \`loopwright show ${t.key}\`, then \`loopwright retry ${t.key}\` (or approve / ` +
+        `reject / cancel)`,
     ].join('\n');
     await once(db, `${t.id}:${e.seq}:linear_comment`, t.id, 'linear_comment', async () => {
       const r = await linear.createComment({ issueId: t.link.external_id, body });
@@ -140,7 +142,8 @@ async function stateIdFor(linear: LinearClient, link: TicketLink, name: string):
   const found = states.nodes.find((s) => s.name.toLowerCase() === name.toLowerCase());
   if (!found)
     throw new Error(
-      `Linear team has no workflow state "${name}" (has: ${states.nodes.map((s) => s.name).join(', ')})`,
+      `Linear team has no workflow state "${name}" ` +
+        `(has: ${states.nodes.map((s) => s.name).join(', ')})`,
     );
   return found.id;
 }

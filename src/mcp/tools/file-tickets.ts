@@ -21,7 +21,8 @@ const planned = z
     body: body
       .optional()
       .describe(
-        'what to build and why, acceptance criteria, and the files the change may touch (the Lead turns this into the plan)',
+        'what to build and why, acceptance criteria, and the files the change may touch (the ' +
+          'Lead turns this into the plan)',
       ),
     allowedFiles: z
       .array(text(300))
@@ -57,7 +58,12 @@ function bodyOf(t: z.output<typeof planned>): string | undefined {
 export const fileTickets = defineTool({
   name: 'file_tickets',
   title: 'File a batch of tickets',
-  description: `File up to ${MAX_PLANNED_TICKETS} tickets into one batch in ONE transaction: all are filed or none. Each has a local name; dependsOn names others in the same call (they must be LIVE first). Refused, with nothing stored: unknown repository, unknown or duplicate local name, a dependency cycle, a body over 256 KiB, NUL bytes. The batch is created when new; tickets join it when it exists. Judge it with the oracle tool.`,
+  description:
+    `File up to ${MAX_PLANNED_TICKETS} tickets into one batch in ONE transaction: ` +
+    `all are filed or none. Each has a local name; dependsOn names others in the same call ` +
+    `(they must be LIVE first). Refused, with nothing stored: unknown repository, unknown or ` +
+    `duplicate local name, a dependency cycle, a body over 256 KiB, NUL bytes. The batch is ` +
+    `created when new; tickets join it when it exists. Judge it with the oracle tool.`,
   input: z
     .object({
       batch: name('batch name: the oracle judges these tickets together'),
@@ -94,7 +100,8 @@ export const fileTickets = defineTool({
     return answer(
       { batch: filed.batch, batchCreated: filed.batchCreated, tickets },
       [
-        `filed ${tickets.length} ticket(s) in batch ${filed.batch}${filed.batchCreated ? ' (new)' : ''}:`,
+        `filed ${tickets.length} ticket(s) in ` +
+          `batch ${filed.batch}${filed.batchCreated ? ' (new)' : ''}:`,
         ...tickets.map(
           (t) =>
             `  ${t.name} = ${t.key}${t.dependsOn.length ? ` (after ${t.dependsOn.join(', ')})` : ''}`,

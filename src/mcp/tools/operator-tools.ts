@@ -60,13 +60,15 @@ function operatorTool(
 export const approve = operatorTool(
   'approve',
   'APPROVE',
-  'APPROVE: an escalated ticket moves past the gate that stopped it; a copilot ticket awaiting approval in SHIP is merged. Refused (tool error) in any other state.',
+  'APPROVE: an escalated ticket moves past the gate that stopped it; a copilot ticket ' +
+    'awaiting approval in SHIP is merged. Refused (tool error) in any other state.',
   false,
 );
 export const retry = operatorTool(
   'retry',
   'RETRY',
-  'RETRY: an escalated or dead-lettered ticket returns to the phase it left with fresh counters and budget.',
+  'RETRY: an escalated or dead-lettered ticket returns to the phase it left with fresh ' +
+    'counters and budget.',
   false,
 );
 export const reject = operatorTool(
@@ -86,7 +88,10 @@ export const replay = defineTool({
   name: 'replay',
   title: "Replay a ticket's work",
   description:
-    "Without fromSeq: re-issue the work the ticket's current state implies (after a lost job); when work is already pending nothing is dispatched (dispatched: false, not an error). With fromSeq: rewind the ticket to where journal row fromSeq left it (show_ticket lists rows).",
+    "Without fromSeq: re-issue the work the ticket's current state implies (after a lost " +
+    'job); when work is already pending nothing is dispatched (dispatched: false, not an ' +
+    'error). With fromSeq: rewind the ticket to where journal row fromSeq left it ' +
+    '(show_ticket lists rows).',
   input: z
     .object({
       ticket: ticketKey,

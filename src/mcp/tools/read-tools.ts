@@ -22,7 +22,8 @@ export const board = defineTool({
   name: 'board',
   title: 'Board',
   description:
-    'Ticket counts per repository and state, plus every ticket that waits for a person (escalated, dead-lettered, awaiting approval) with the action to take.',
+    'Ticket counts per repository and state, plus every ticket that waits for a person ' +
+    '(escalated, dead-lettered, awaiting approval) with the action to take.',
   input: z.object({}).strict(),
   readOnly: true,
   async run(_input, ctx) {
@@ -73,7 +74,9 @@ const STATUS_LIMIT = 200;
 export const status = defineTool({
   name: 'status',
   title: 'Ticket status',
-  description: `Tickets with their state, filtered by repository, batch and state (at most ${STATUS_LIMIT}). Escalated and dead-lettered tickets carry their reason.`,
+  description:
+    `Tickets with their state, filtered by repository, batch and state (at ` +
+    `most ${STATUS_LIMIT}). Escalated and dead-lettered tickets carry their reason.`,
   input: z
     .object({
       repo: name('repository name').optional(),
@@ -126,7 +129,9 @@ export const showTicket = defineTool({
   name: 'show_ticket',
   title: 'Show a ticket',
   description:
-    "One ticket: state, escalation reason, dependencies, the approved plan (or the latest draft), journal timeline, agent runs (with transcript paths relative to the factory's home), the gates the orchestrator ran, and rejected events.",
+    'One ticket: state, escalation reason, dependencies, the approved plan (or the latest ' +
+    "draft), journal timeline, agent runs (with transcript paths relative to the factory's " +
+    'home), the gates the orchestrator ran, and rejected events.',
   input: z.object({ ticket: ticketKey }).strict(),
   readOnly: true,
   async run(input, ctx) {
@@ -146,9 +151,10 @@ export const showTicket = defineTool({
       'timeline:',
       ...json.timeline.map(
         (e) =>
-          `  ${e.seq} ${e.event} ${e.fromState ?? '(new)'} -> ${e.toState} by ${e.actor}${e.detail ? `: ${e.detail}` : ''}`,
+          `  ${e.seq} ${e.event} ${e.fromState ?? '(new)'} -> ${e.toState} ` +
+          `by ${e.actor}${e.detail ? `: ${e.detail}` : ''}`,
       ),
-      `runs: ${json.runs.map((r) => `${r.role}/${r.phase} ${r.status} (${r.id.slice(0, 8)})`).join(', ') || '-'}`,
+      `runs: ${json.runs.map((r) => `${r.role}/${r.phase} ${r.status} ` + `(${r.id.slice(0, 8)})`).join(', ') || '-'}`,
     ];
     return answer(json, lines.join('\n'));
   },
@@ -182,7 +188,9 @@ export const logs = defineTool({
   name: 'logs',
   title: 'Transcript tail',
   description:
-    "The tail of an agent run's transcript (JSON lines as the agent CLI wrote them; untrusted agent output). Default: the ticket's latest run. Size-capped: maxBytes (default 16384, at most 65536).",
+    "The tail of an agent run's transcript (JSON lines as the agent CLI wrote them; untrusted " +
+    "agent output). Default: the ticket's latest run. Size-capped: maxBytes (default 16384, " +
+    'at most 65536).',
   input: z
     .object({
       ticket: ticketKey,
@@ -215,7 +223,8 @@ export const logs = defineTool({
         lines: tail.lines,
       },
       [
-        `${ticket.key} run ${run.id.slice(0, 8)} (${run.role}/${run.phase}, ${run.status}): ${tail.path ?? 'no transcript'}${tail.truncated ? ` — last ${tail.lines.length} lines of ${tail.sizeBytes} bytes` : ''}`,
+        `${ticket.key} run ${run.id.slice(0, 8)} ` +
+          `(${run.role}/${run.phase}, ${run.status}): ${tail.path ?? 'no transcript'}${tail.truncated ? ` — last ${tail.lines.length} lines of ${tail.sizeBytes} bytes` : ''}`,
         ...tail.lines,
       ].join('\n'),
     );
@@ -242,7 +251,10 @@ export const oracle = defineTool({
   name: 'oracle',
   title: 'Is the batch done?',
   description:
-    "The done-oracle: done only when every ticket of the batch is LIVE — its merge commit reachable from the base branch and the orchestrator's own live check passed on it — or cancelled by a human; never from an agent's report. Lists what is missing. Call again to poll.",
+    'The done-oracle: done only when every ticket of the batch is LIVE — its merge commit ' +
+    "reachable from the base branch and the orchestrator's own live check passed on it — or " +
+    "cancelled by a human; never from an agent's report. Lists what is missing. " +
+    'Call again to poll.',
   input: z.object({ batch: name('batch name') }).strict(),
   readOnly: true,
   async run(input, ctx) {
