@@ -59,14 +59,17 @@ afterAll(async () => {
 }, SLOW);
 
 describe('sandboxed agent against the embedded database', () => {
-  it('keeps the password file 0600, owned by the orchestrator, and refuses passwordless logins', async () => {
-    const stat = await fs.stat(path.join(home, 'db', 'server.json'));
-    expect(stat.mode & 0o777).toBe(0o600);
-    expect(stat.uid).toBe(process.getuid?.());
-    expect(await tryLogin(config.user, undefined)).not.toBe('connected');
-    expect(await tryLogin(config.user, 'guess')).toMatch(/password authentication failed/);
-    expect(await tryLogin(config.user, config.password)).toBe('connected');
-  });
+  it(
+    'keeps the password file 0600, owned by the orchestrator, and refuses ' + 'passwordless logins',
+    async () => {
+      const stat = await fs.stat(path.join(home, 'db', 'server.json'));
+      expect(stat.mode & 0o777).toBe(0o600);
+      expect(stat.uid).toBe(process.getuid?.());
+      expect(await tryLogin(config.user, undefined)).not.toBe('connected');
+      expect(await tryLogin(config.user, 'guess')).toMatch(/password authentication failed/);
+      expect(await tryLogin(config.user, config.password)).toBe('connected');
+    },
+  );
 
   it('cannot read the password from any file and cannot log in without it', async () => {
     const { ws } = await sandboxDirs();
@@ -88,7 +91,8 @@ describe('sandboxed agent against the embedded database', () => {
         `ls -la ${home} ${home}/db`,
         `cat ${dataDir}/pg_hba.conf ${dataDir}/postgresql.conf`,
         `ls -la ${path.dirname(dataDir)} /var/lib/loopwright`,
-        `timeout 5 grep -rs "${config.password.slice(0, 8)}" /etc /var/lib /tmp /root 2>/dev/null | head -3`,
+        `timeout 5 grep -rs "${config.password.slice(0, 8)}" /etc /var/lib /tmp /root ` +
+          `2>/dev/null | head -3`,
         'node attack.cjs',
       ].join('; '),
       ws,

@@ -15,7 +15,9 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const SPAWN_GROUP = pathToFileURL(path.join(REPO_ROOT, 'src/agents/spawn-group.ts')).href;
 
 /** A daemon that leaves the group and the session, forks twice and beats into `beat` forever. */
-const DAEMON = `setsid sh -c 'sh -c "while :; do date +%s%N > beat.new; mv beat.new beat; sleep 0.05; done" &' </dev/null >/dev/null 2>&1; sleep 300`;
+const DAEMON =
+  `setsid sh -c 'sh -c "while :; do date +%s%N > beat.new; mv beat.new beat; ` +
+  `sleep 0.05; done" &' </dev/null >/dev/null 2>&1; sleep 300`;
 
 async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

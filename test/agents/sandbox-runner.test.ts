@@ -24,7 +24,8 @@ describe('sandboxed runner', () => {
   it('runs as the sandbox user with a private HOME, /tmp and process table', async () => {
     const { ws } = await sandboxDirs();
     const r = await inSandbox(
-      'id -u; echo "$HOME"; git config --global user.name; echo $(ls /tmp); ls /proc | grep -c "^[0-9]"',
+      'id -u; echo "$HOME"; git config --global user.name; echo $(ls /tmp); ls /proc | ' +
+        'grep -c "^[0-9]"',
       ws,
     );
     expect(r.output).toContain('loopwright agent');
@@ -48,7 +49,8 @@ describe('sandboxed runner', () => {
     const git = path.join(ws, '.git');
     await import('node:fs/promises').then((fs) => fs.mkdir(git));
     const r = await inSandbox(
-      `echo ok > ok.txt; (echo x > .git/x) 2>/dev/null || echo ro-refused; (echo y > ${outside}/y) 2>/dev/null || echo outside-refused`,
+      `echo ok > ok.txt; (echo x > .git/x) 2>/dev/null || echo ro-refused; (echo y ` +
+        `> ${outside}/y) 2>/dev/null || echo outside-refused`,
       ws,
       { spec: { readOnly: [git] } },
     );
@@ -58,26 +60,34 @@ describe('sandboxed runner', () => {
     await expect(lstat(path.join(outside, 'y'))).rejects.toThrow();
   });
 
-  it('hides LOOPWRIGHT_HOME, the orchestrator HOME and spec.hide, but shows a workspace below them', async () => {
-    const { ws, tmp } = await sandboxDirs();
-    const secret = path.join(tmp, 'secret.txt');
-    await writeFile(secret, 'TOPSECRET');
-    const r = await inSandbox(
-      `cat ${secret} 2>&1; ls -A ${os.homedir()} | grep -v '^\\.' ; ls ${ws} >/dev/null && echo ws-visible`,
-      ws,
-      { spec: { hide: [tmp] } },
-    );
-    expect(r.output).not.toContain('TOPSECRET');
-    expect(r.output).toContain('ws-visible');
-  });
+  it(
+    'hides LOOPWRIGHT_HOME, the orchestrator HOME and spec.hide, but shows a ' +
+      'workspace below them',
+    async () => {
+      const { ws, tmp } = await sandboxDirs();
+      const secret = path.join(tmp, 'secret.txt');
+      await writeFile(secret, 'TOPSECRET');
+      const r = await inSandbox(
+        `cat ${secret} 2>&1; ls -A ${os.homedir()} | grep -v '^\\.' ; ls ${ws} >/dev/null && ` +
+          `echo ws-visible`,
+        ws,
+        { spec: { hide: [tmp] } },
+      );
+      expect(r.output).not.toContain('TOPSECRET');
+      expect(r.output).toContain('ws-visible');
+    },
+  );
 
-  it('refuses a read-only path redirected by a symlink inside the workspace, before starting', async () => {
-    const { ws, outside } = await sandboxDirs();
-    await symlink(outside, path.join(ws, '.git'));
-    await expect(
-      inSandbox('true', ws, { spec: { readOnly: [path.join(ws, '.git')] } }),
-    ).rejects.toThrow(/symlink inside a writable tree/);
-  });
+  it(
+    'refuses a read-only path redirected by a symlink inside the workspace, ' + 'before starting',
+    async () => {
+      const { ws, outside } = await sandboxDirs();
+      await symlink(outside, path.join(ws, '.git'));
+      await expect(
+        inSandbox('true', ws, { spec: { readOnly: [path.join(ws, '.git')] } }),
+      ).rejects.toThrow(/symlink inside a writable tree/);
+    },
+  );
 
   it('kills a setsid, double-forked daemon when the run times out', async () => {
     const { ws } = await sandboxDirs();

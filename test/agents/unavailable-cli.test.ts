@@ -36,7 +36,8 @@ const claudeEnv = (sandbox: Sandbox, extra: Record<string, string>) => {
 const facts = { runId: '00000000-0000-4000-8000-000000000001', costUsd: 0, stallSeconds: 120 };
 
 describe('agents that cannot reach their model', () => {
-  it('claude with no credentials is unavailable within seconds, and the event names ANTHROPIC_API_KEY and claude login', async () => {
+  it('claude with no credentials is unavailable within seconds, and the event names ' +
+    'ANTHROPIC_API_KEY and claude login', async () => {
     const sandbox = makeSandbox();
     const provider = createProvider('claude', {
       env: claudeEnv(sandbox, { ANTHROPIC_API_KEY: '' }),
@@ -57,7 +58,8 @@ describe('agents that cannot reach their model', () => {
     );
   }, 60_000);
 
-  it('claude whose key the model server refuses (401) is stopped at the first retry, not after ten', async () => {
+  it('claude whose key the model server refuses (401) is stopped at the first ' +
+    'retry, not after ten', async () => {
     const sandbox = makeSandbox();
     const server = await startFakeModelServer({
       anthropic: [apiError(401, 'authentication_error', 'invalid x-api-key')],
@@ -76,7 +78,8 @@ describe('agents that cannot reach their model', () => {
     expect(outcome.errorMessage).toMatch(/refused the credentials \(HTTP 401\)/);
   }, 60_000);
 
-  it('codex whose key the model server refuses (401) is unavailable and names OPENAI_API_KEY and codex login', async () => {
+  it('codex whose key the model server refuses (401) is unavailable and names OPENAI_API_KEY ' +
+    'and codex login', async () => {
     const sandbox = makeSandbox();
     const server = await startFakeModelServer({
       openai: [apiError(401, 'invalid_request_error', 'Incorrect API key provided')],
@@ -87,7 +90,8 @@ describe('agents that cannot reach their model', () => {
       env: { ...home, CODEX_HOME: path.join(home.HOME, '.codex'), OPENAI_API_KEY: 'sk-wrong' },
       extraArgs: [
         '-c',
-        `model_providers.fake={ name = "fake", base_url = "${server.openaiBaseUrl}", wire_api = "responses", env_key = "OPENAI_API_KEY" }`,
+        `model_providers.fake={ name = "fake", base_url = "${server.openaiBaseUrl}", wire_api ` +
+          `= "responses", env_key = "OPENAI_API_KEY" }`,
         '-c',
         'model_provider="fake"',
       ],
@@ -112,7 +116,8 @@ describe('agents that cannot reach their model', () => {
       env: { ...home, CODEX_HOME: path.join(home.HOME, '.codex'), OPENAI_API_KEY: 'sk-x' },
       extraArgs: [
         '-c',
-        'model_providers.fake={ name = "fake", base_url = "http://127.0.0.1:9/v1", wire_api = "responses", env_key = "OPENAI_API_KEY" }',
+        'model_providers.fake={ name = "fake", base_url = "http://127.0.0.1:9/v1", wire_api = ' +
+          '"responses", env_key = "OPENAI_API_KEY" }',
         '-c',
         'model_provider="fake"',
       ],
@@ -144,25 +149,29 @@ describe('agents that cannot reach their model', () => {
     );
   });
 
-  it('a silent command agent is stopped as stalled after the stall period; output keeps it alive', async () => {
-    const sandbox = makeSandbox();
-    const silent = createProvider('command', { command: ['sh', '-c', 'sleep 30'] });
-    const started = Date.now();
-    const outcome = await silent.run(invocation(sandbox, { stallMs: 1_000 }));
-    expect(outcome.status).toBe('stalled');
-    expect(Date.now() - started).toBeLessThan(10_000);
-    const event = unavailableEvent(outcome, {
-      ...facts,
-      stallSeconds: 1,
-      role: 'generator',
-      choice: { provider: 'command', command: ['sh'] },
-    });
-    expect(event).toMatchObject({ reason: 'AGENT_STALLED' });
-    const talking = createProvider('command', {
-      command: ['sh', '-c', 'for i in 1 2 3 4; do echo working; sleep 0.5; done'],
-    });
-    expect((await talking.run(invocation(sandbox, { stallMs: 1_500 }))).status).toBe('ok');
-  });
+  it(
+    'a silent command agent is stopped as stalled after the stall period; ' +
+      'output keeps it alive',
+    async () => {
+      const sandbox = makeSandbox();
+      const silent = createProvider('command', { command: ['sh', '-c', 'sleep 30'] });
+      const started = Date.now();
+      const outcome = await silent.run(invocation(sandbox, { stallMs: 1_000 }));
+      expect(outcome.status).toBe('stalled');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const event = unavailableEvent(outcome, {
+        ...facts,
+        stallSeconds: 1,
+        role: 'generator',
+        choice: { provider: 'command', command: ['sh'] },
+      });
+      expect(event).toMatchObject({ reason: 'AGENT_STALLED' });
+      const talking = createProvider('command', {
+        command: ['sh', '-c', 'for i in 1 2 3 4; do echo working; sleep 0.5; done'],
+      });
+      expect((await talking.run(invocation(sandbox, { stallMs: 1_500 }))).status).toBe('ok');
+    },
+  );
 });
 
 describe('preflight', () => {

@@ -87,7 +87,8 @@ afterAll(async () => {
 });
 
 describe('an agent that breaks its workspace', () => {
-  it('escalates its ticket with WORKSPACE_BROKEN after a few attempts, and run --until-idle ends', async () => {
+  it('escalates its ticket with WORKSPACE_BROKEN after a few attempts, and run ' +
+    '--until-idle ends', async () => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli/entry.ts', 'run', '--concurrency', '3', '--until-idle'],

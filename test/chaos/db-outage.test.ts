@@ -87,7 +87,8 @@ async function untilAgentRuns(): Promise<void> {
 }
 
 describe('run and a database that goes away', () => {
-  it('keeps running through crash restarts, terminated backends and an outage, and finishes', async () => {
+  it('keeps running through crash restarts, terminated backends and an ' +
+    'outage, and finishes', async () => {
     let stderr = '';
     child = spawn(
       process.execPath,

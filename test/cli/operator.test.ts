@@ -50,20 +50,23 @@ async function lastRow(key: string) {
 }
 
 describe('operator events', () => {
-  it('retry sends an escalated ticket back to work, journaled with the operator as actor', async () => {
-    const key = await escalated();
-    const result = await runCli(t, ['retry', key, '--reason', 'flaky network']);
-    expect(result).toEqual({
-      code: 0,
-      stdout: `${key}: ESCALATED -> PLAN_DRAFT (row 4)\n`,
-      stderr: '',
-    });
-    expect(await lastRow(key)).toMatchObject({
-      event_type: 'RETRY',
-      actor: 'operator:tester',
-      event: { type: 'RETRY', reason: 'flaky network' },
-    });
-  });
+  it(
+    'retry sends an escalated ticket back to work, journaled with the ' + 'operator as actor',
+    async () => {
+      const key = await escalated();
+      const result = await runCli(t, ['retry', key, '--reason', 'flaky network']);
+      expect(result).toEqual({
+        code: 0,
+        stdout: `${key}: ESCALATED -> PLAN_DRAFT (row 4)\n`,
+        stderr: '',
+      });
+      expect(await lastRow(key)).toMatchObject({
+        event_type: 'RETRY',
+        actor: 'operator:tester',
+        event: { type: 'RETRY', reason: 'flaky network' },
+      });
+    },
+  );
 
   it('approve lets a copilot ticket waiting in SHIP merge, and reports it as JSON', async () => {
     const key = await newTicket('co');
@@ -81,30 +84,33 @@ describe('operator events', () => {
     });
   });
 
-  it('says in one line why the machine refused an event, naming the state, and exits 2', async () => {
-    const key = await newTicket();
-    await send(t.db, key, { type: 'START' });
-    expect(await runCli(t, ['approve', key])).toEqual({
-      code: 2,
-      stdout: '',
-      stderr: `loopwright: ${key}: APPROVE is not accepted in PLAN_DRAFT\n`,
-    });
-    const json = await runCli(t, ['retry', key, '--json']);
-    expect(json.code).toBe(2);
-    expect(JSON.parse(json.stderr)).toEqual({
-      schemaVersion: 1,
-      error: { code: 'NOT_ACCEPTED', message: `${key}: RETRY is not accepted in PLAN_DRAFT` },
-    });
-    expect(parseContract(json.stdout)).toEqual({
-      status: 'rejected',
-      ticket: key,
-      state: 'PLAN_DRAFT',
-      version: 2,
-      reason: 'NOT_ACCEPTED',
-      detail: 'RETRY is not accepted in PLAN_DRAFT',
-    });
-    expect((await getTicket(t.db, key)).version).toBe(2);
-  });
+  it(
+    'says in one line why the machine refused an event, naming the ' + 'state, and exits 2',
+    async () => {
+      const key = await newTicket();
+      await send(t.db, key, { type: 'START' });
+      expect(await runCli(t, ['approve', key])).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `loopwright: ${key}: APPROVE is not accepted in PLAN_DRAFT\n`,
+      });
+      const json = await runCli(t, ['retry', key, '--json']);
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stderr)).toEqual({
+        schemaVersion: 1,
+        error: { code: 'NOT_ACCEPTED', message: `${key}: RETRY is not accepted in PLAN_DRAFT` },
+      });
+      expect(parseContract(json.stdout)).toEqual({
+        status: 'rejected',
+        ticket: key,
+        state: 'PLAN_DRAFT',
+        version: 2,
+        reason: 'NOT_ACCEPTED',
+        detail: 'RETRY is not accepted in PLAN_DRAFT',
+      });
+      expect((await getTicket(t.db, key)).version).toBe(2);
+    },
+  );
 
   it('reject cancels an escalated ticket; cancel records its reason', async () => {
     const rejected = await escalated();
@@ -213,38 +219,42 @@ describe('loopwright replay', () => {
     });
   });
 
-  it("--from rewinds to an earlier row, appending history and re-issuing that row's work", async () => {
-    const key = await escalated();
-    const result = await runJson(t, [
-      'replay',
-      key,
-      '--from',
-      '2',
-      '--reason',
-      'timeout was a fluke',
-    ]);
-    expect(result).toMatchObject({
-      status: 'applied',
-      ticket: key,
-      seq: 4,
-      rewoundTo: 2,
-      fromState: 'ESCALATED',
-      toState: 'PLAN_DRAFT',
-      jobs: expect.any(Number),
-    });
-    expect(await lastRow(key)).toMatchObject({
-      event_type: 'REWIND',
-      actor: 'operator:tester',
-      event: { type: 'REWIND', toSeq: 2, reason: 'timeout was a fluke' },
-    });
-    expect(await agentRunJobs(t.db, key)).toBeGreaterThanOrEqual(1);
-    const human = await runCli(t, ['replay', key, '--from', '1']);
-    expect(human.stdout).toMatch(
-      new RegExp(
-        `^${key}: rewound to row 1, now QUEUED \\(row 5\\); withdrew \\d+ pending job\\(s\\), issued \\d+\\n$`,
-      ),
-    );
-  });
+  it(
+    '--from rewinds to an earlier row, appending history and ' + "re-issuing that row's work",
+    async () => {
+      const key = await escalated();
+      const result = await runJson(t, [
+        'replay',
+        key,
+        '--from',
+        '2',
+        '--reason',
+        'timeout was a fluke',
+      ]);
+      expect(result).toMatchObject({
+        status: 'applied',
+        ticket: key,
+        seq: 4,
+        rewoundTo: 2,
+        fromState: 'ESCALATED',
+        toState: 'PLAN_DRAFT',
+        jobs: expect.any(Number),
+      });
+      expect(await lastRow(key)).toMatchObject({
+        event_type: 'REWIND',
+        actor: 'operator:tester',
+        event: { type: 'REWIND', toSeq: 2, reason: 'timeout was a fluke' },
+      });
+      expect(await agentRunJobs(t.db, key)).toBeGreaterThanOrEqual(1);
+      const human = await runCli(t, ['replay', key, '--from', '1']);
+      expect(human.stdout).toMatch(
+        new RegExp(
+          `^${key}: rewound to row 1, now QUEUED \\(row 5\\); withdrew \\d+ pending job\\(s\\), ` +
+            `issued \\d+\\n$`,
+        ),
+      );
+    },
+  );
 
   const bad: [string, string[], string][] = [
     ['a seq of 0', ['replay', 'app-1', '--from', '0'], '--from must be between 1 and'],

@@ -42,7 +42,8 @@ describe('loopwright psql', () => {
     const bin = tempDir('lw-fake-psql-');
     writeFileSync(
       path.join(bin, 'psql'),
-      '#!/bin/sh\necho "args: $*"\necho "env: $PGUSER $PGPASSWORD $PGHOST $PGPORT $PGDATABASE $PGOPTIONS"\n',
+      '#!/bin/sh\necho "args: $*"\necho "env: $PGUSER $PGPASSWORD $PGHOST $PGPORT ' +
+        '$PGDATABASE $PGOPTIONS"\n',
       { mode: 0o755 },
     );
     const url = new URL(t.url);
@@ -71,7 +72,8 @@ describe('loopwright psql', () => {
       code: 1,
       stdout: '',
       stderr:
-        'loopwright: psql not found on PATH; install the PostgreSQL client (e.g. apt install postgresql-client)\n',
+        'loopwright: psql not found on PATH; install the PostgreSQL client (e.g. apt install ' +
+        'postgresql-client)\n',
     });
   });
 
@@ -91,23 +93,27 @@ describe('loopwright db with an external database', () => {
     expect(result.stdout).toMatch(/^reachable: +yes \(PostgreSQL \d+/m);
   });
 
-  it('status hides the password and exits 1 when the database cannot be reached; url prints it whole', async () => {
-    const url = 'postgres://lw:s3cret@127.0.0.1:1/factory';
-    const env = { DATABASE_URL: url, PATH: process.env.PATH };
-    const status = await runCli(t, ['db', 'status', '--json'], { env });
-    expect(status.code).toBe(1);
-    expect(JSON.parse(status.stdout)).toMatchObject({
-      source: 'DATABASE_URL',
-      url: 'postgres://lw:***@127.0.0.1:1/factory',
-      reachable: false,
-    });
-    expect(status.stdout + status.stderr).not.toContain('s3cret');
-    expect(await runCli(t, ['db', 'url'], { env })).toEqual({
-      code: 0,
-      stdout: `${url}\n`,
-      stderr: '',
-    });
-  });
+  it(
+    'status hides the password and exits 1 when the database cannot be reached; url ' +
+      'prints it whole',
+    async () => {
+      const url = 'postgres://lw:s3cret@127.0.0.1:1/factory';
+      const env = { DATABASE_URL: url, PATH: process.env.PATH };
+      const status = await runCli(t, ['db', 'status', '--json'], { env });
+      expect(status.code).toBe(1);
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        source: 'DATABASE_URL',
+        url: 'postgres://lw:***@127.0.0.1:1/factory',
+        reachable: false,
+      });
+      expect(status.stdout + status.stderr).not.toContain('s3cret');
+      expect(await runCli(t, ['db', 'url'], { env })).toEqual({
+        code: 0,
+        stdout: `${url}\n`,
+        stderr: '',
+      });
+    },
+  );
 
   it('start and stop have nothing to do', async () => {
     const start = await runCli(t, ['db', 'start']);
@@ -143,7 +149,9 @@ describe('loopwright db with the embedded server', () => {
     expect(await runCli(t, ['db', 'url'], { env })).toEqual({
       code: 1,
       stdout: '',
-      stderr: `loopwright: the embedded database under ${home} is not initialised (run: loopwright db start)\n`,
+      stderr:
+        `loopwright: the embedded database under ${home} is not initialised (run: ` +
+        `loopwright db start)\n`,
     });
     expect(await runCli(t, ['db', 'stop'], { env })).toEqual({
       code: 0,

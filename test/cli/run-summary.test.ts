@@ -30,7 +30,8 @@ afterAll(async () => {
 });
 
 describe('run --until-idle summary', () => {
-  it('prints progress and a summary naming what each waiting ticket needs, and exits 4', async () => {
+  it('prints progress and a summary naming what each waiting ticket ' +
+    'needs, and exits 4', async () => {
     const home = tempDir('lw-nokeys-');
     mkdirSync(path.join(home, '.codex'));
     // No ANTHROPIC_API_KEY/OPENAI_API_KEY, a HOME with no logins: the default agents cannot work.

@@ -225,7 +225,8 @@ describe('loopwright ticket refuses bad input and stores nothing', () => {
     [
       'add with a negative priority written as an option',
       ['ticket', 'add', '--repo', 'app', '--title', 'x', '--priority', '-5'],
-      "option '--priority' argument is ambiguous (for a value starting with -, write --priority=-XYZ)",
+      "option '--priority' argument is ambiguous (for a value starting with -, write " +
+        '--priority=-XYZ)',
     ],
     [
       'add with a priority out of range',

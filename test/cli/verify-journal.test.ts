@@ -83,7 +83,8 @@ describe('loopwright verify-journal', () => {
     const all = await runCli(t, ['verify-journal']);
     expect(all.code).toBe(1);
     expect(all.stdout).toBe(
-      'app-1 row 2: stored snapshot differs from the replayed one\n1 of 2 tickets differ (4 rows read)\n',
+      'app-1 row 2: stored snapshot differs from the replayed one\n1 of 2 tickets ' +
+        'differ (4 rows read)\n',
     );
     expect((await runCli(t, ['verify-journal', 'app-1'])).code).toBe(1);
     expect((await runCli(t, ['verify-journal', 'app-2'])).code).toBe(0);

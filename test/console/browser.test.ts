@@ -75,7 +75,8 @@ async function openPage(width = 1280, height = 900): Promise<Page> {
 const liveReady = (page: Page) => page.waitForSelector('#live-status.on', { timeout: 10_000 });
 
 describe('the console in chromium', () => {
-  it('moves a ticket QUEUED -> LIVE on an open board, shows its document, approves a copilot ticket, and escapes reports', async () => {
+  it('moves a ticket QUEUED -> LIVE on an open board, shows its document, approves a copilot ' +
+    'ticket, and escapes reports', async () => {
     const board = await openPage();
     await board.goto(console_.url);
     await liveReady(board);

@@ -28,7 +28,8 @@ describe('recognizing an up-to-date schema with one query', () => {
     await t.pool.query('delete from loopwright.schema_migrations where name = $1', [last.name]);
     expect(await schemaIsCurrent(t.pool)).toBe(false);
     await t.pool.query(
-      "insert into loopwright.schema_migrations (name, sha256) values ($1, $2), ('9999_future.sql', 'x')",
+      'insert into loopwright.schema_migrations (name, sha256) values ($1, $2), ' +
+        "('9999_future.sql', 'x')",
       [last.name, last.sha256],
     );
     expect(await schemaIsCurrent(t.pool)).toBe(false);

@@ -28,34 +28,38 @@ async function jobsOf(ticketId: string) {
 }
 
 describe('applyEvent', () => {
-  it('applies an accepted event: journal row, ticket row and the implied job in one commit', async () => {
-    const key = await newTicket(t.db, repo);
-    const outcome = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' });
-    expect(outcome).toMatchObject({
-      status: 'applied',
-      seq: 2,
-      fromState: 'QUEUED',
-      toState: 'PLAN_DRAFT',
-    });
-    const ticket = await getTicket(t.db, key);
-    expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 2 });
-    expect(ticket.current_run_id).toMatch(/^[0-9a-f-]{36}$/);
-    const journal = await readJournal(t.db, ticket.id);
-    expect(journal.map((r) => [r.seq, r.event_type, r.to_state])).toEqual([
-      [1, 'CREATED', 'QUEUED'],
-      [2, 'START', 'PLAN_DRAFT'],
-    ]);
-    const jobs = await jobsOf(ticket.id);
-    expect(jobs.map((j) => j.task)).toEqual(['schedule', 'agent_run']);
-    expect(jobs[1]!.payload).toMatchObject({
-      role: 'lead',
-      phase: 'plan_draft',
-      runId: ticket.current_run_id,
-      seq: 2,
-    });
-  });
+  it(
+    'applies an accepted event: journal row, ticket row and the implied ' + 'job in one commit',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      const outcome = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' });
+      expect(outcome).toMatchObject({
+        status: 'applied',
+        seq: 2,
+        fromState: 'QUEUED',
+        toState: 'PLAN_DRAFT',
+      });
+      const ticket = await getTicket(t.db, key);
+      expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 2 });
+      expect(ticket.current_run_id).toMatch(/^[0-9a-f-]{36}$/);
+      const journal = await readJournal(t.db, ticket.id);
+      expect(journal.map((r) => [r.seq, r.event_type, r.to_state])).toEqual([
+        [1, 'CREATED', 'QUEUED'],
+        [2, 'START', 'PLAN_DRAFT'],
+      ]);
+      const jobs = await jobsOf(ticket.id);
+      expect(jobs.map((j) => j.task)).toEqual(['schedule', 'agent_run']);
+      expect(jobs[1]!.payload).toMatchObject({
+        role: 'lead',
+        phase: 'plan_draft',
+        runId: ticket.current_run_id,
+        seq: 2,
+      });
+    },
+  );
 
-  it('keeps a contiguous journal with no lost update under 16 concurrent connections and 1,000 events', async () => {
+  it('keeps a contiguous journal with no lost update under 16 concurrent connections ' +
+    'and 1,000 events', async () => {
     const key = await newTicket(t.db, repo);
     const clients = Array.from({ length: 16 }, () =>
       connect({ url: t.url, source: 'DATABASE_URL' }, 1),
@@ -116,24 +120,27 @@ describe('applyEvent', () => {
     expect(await readRejected(t.db, ticket.id)).toHaveLength(0);
   });
 
-  it('answers a repeated key of a rejected event with the same rejection, recorded once', async () => {
-    const key = await newTicket(t.db, repo);
-    const first = await applyEvent(
-      t.db,
-      key,
-      { type: 'UNBLOCK' },
-      { actor: 'test', idempotencyKey: 'u1' },
-    );
-    const again = await applyEvent(
-      t.db,
-      key,
-      { type: 'UNBLOCK' },
-      { actor: 'test', idempotencyKey: 'u1' },
-    );
-    expect(first).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: false });
-    expect(again).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: true });
-    expect(await readRejected(t.db, (await getTicket(t.db, key)).id)).toHaveLength(1);
-  });
+  it(
+    'answers a repeated key of a rejected event with the same ' + 'rejection, recorded once',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      const first = await applyEvent(
+        t.db,
+        key,
+        { type: 'UNBLOCK' },
+        { actor: 'test', idempotencyKey: 'u1' },
+      );
+      const again = await applyEvent(
+        t.db,
+        key,
+        { type: 'UNBLOCK' },
+        { actor: 'test', idempotencyKey: 'u1' },
+      );
+      expect(first).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: false });
+      expect(again).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: true });
+      expect(await readRejected(t.db, (await getTicket(t.db, key)).id)).toHaveLength(1);
+    },
+  );
 
   it('rejects a result from a stale run and changes nothing', async () => {
     const key = await newTicket(t.db, repo);
@@ -174,16 +181,19 @@ describe('applyEvent', () => {
     );
   });
 
-  it('records an event the state does not accept as rejected, without touching the ticket', async () => {
-    const key = await newTicket(t.db, repo);
-    const outcome = await applyEvent(t.db, key, { type: 'APPROVE' }, { actor: 'operator:me' });
-    expect(outcome).toMatchObject({
-      status: 'rejected',
-      reason: 'NOT_ACCEPTED',
-      detail: 'APPROVE is not accepted in QUEUED',
-    });
-    expect((await getTicket(t.db, key)).version).toBe(1);
-  });
+  it(
+    'records an event the state does not accept as rejected, without ' + 'touching the ticket',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      const outcome = await applyEvent(t.db, key, { type: 'APPROVE' }, { actor: 'operator:me' });
+      expect(outcome).toMatchObject({
+        status: 'rejected',
+        reason: 'NOT_ACCEPTED',
+        detail: 'APPROVE is not accepted in QUEUED',
+      });
+      expect((await getTicket(t.db, key)).version).toBe(1);
+    },
+  );
 
   it('drops an event whose expected version is stale', async () => {
     const key = await newTicket(t.db, repo);
@@ -216,47 +226,51 @@ describe('applyEvent', () => {
     expect(await readRejected(t.db, ticket.id)).toHaveLength(0);
   });
 
-  it('commits an event and its jobs together or not at all: killing the transaction between them leaves neither', async () => {
-    const key = await newTicket(t.db, repo);
-    const before = await getTicket(t.db, key);
-    const admin = new pg.Client({ connectionString: t.url });
-    await admin.connect();
-    try {
-      const attempt = applyEvent(
-        t.db,
-        key,
-        { type: 'START' },
-        {
-          actor: 'scheduler',
-          beforeEnqueue: async (trx) => {
-            const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(
-              trx,
-            );
-            // The journal row and ticket update are written; now the backend dies before add_jobs.
-            const written = await sql<{
-              n: string;
-            }>`select count(*) as n from loopwright.ticket_events where ticket_id = ${before.id}`.execute(
-              trx,
-            );
-            expect(Number(written.rows[0]!.n)).toBe(2);
-            await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+  it(
+    'commits an event and its jobs together or not at all: killing the transaction between ' +
+      'them leaves neither',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      const before = await getTicket(t.db, key);
+      const admin = new pg.Client({ connectionString: t.url });
+      await admin.connect();
+      try {
+        const attempt = applyEvent(
+          t.db,
+          key,
+          { type: 'START' },
+          {
+            actor: 'scheduler',
+            beforeEnqueue: async (trx) => {
+              const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(
+                trx,
+              );
+              // The journal row and ticket update are written; now the backend dies before add_jobs.
+              const written = await sql<{
+                n: string;
+              }>`select count(*) as n from loopwright.ticket_events where ticket_id = ${before.id}`.execute(
+                trx,
+              );
+              expect(Number(written.rows[0]!.n)).toBe(2);
+              await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+            },
           },
-        },
+        );
+        await expect(attempt).rejects.toThrow();
+      } finally {
+        await admin.end();
+      }
+      const after = await getTicket(t.db, key);
+      expect(after.version).toBe(1);
+      expect(after.state).toBe('QUEUED');
+      expect(await readJournal(t.db, after.id)).toHaveLength(1);
+      expect((await jobsOf(after.id)).map((j) => j.task)).toEqual(['schedule']);
+      // And the same event applies cleanly afterwards.
+      expect((await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' })).status).toBe(
+        'applied',
       );
-      await expect(attempt).rejects.toThrow();
-    } finally {
-      await admin.end();
-    }
-    const after = await getTicket(t.db, key);
-    expect(after.version).toBe(1);
-    expect(after.state).toBe('QUEUED');
-    expect(await readJournal(t.db, after.id)).toHaveLength(1);
-    expect((await jobsOf(after.id)).map((j) => j.task)).toEqual(['schedule']);
-    // And the same event applies cleanly afterwards.
-    expect((await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' })).status).toBe(
-      'applied',
-    );
-  });
+    },
+  );
 
   it('rolls back the journal row when enqueueing the jobs fails', async () => {
     const key = await newTicket(t.db, repo);

@@ -88,51 +88,55 @@ describe('replay', () => {
 });
 
 describe('rewind (replay --from)', () => {
-  it("appends a row carrying the old snapshot, withdraws queued work and re-issues the old row's work", async () => {
-    const key = await newTicket(t.db, repo);
-    await driveTo(t.db, key, 'BUILD');
-    const ticket = await getTicket(t.db, key);
-    const journal = await readJournal(t.db, ticket.id);
-    const redRow = journal.find((r) => r.to_state === 'RED')!;
-    // As if a worker had processed everything but the BUILD run that is still queued.
-    await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`} and payload->>'runId' is distinct from ${ticket.current_run_id}`.execute(
-      t.db,
-    );
+  it(
+    'appends a row carrying the old snapshot, withdraws queued work and re-issues ' +
+      "the old row's work",
+    async () => {
+      const key = await newTicket(t.db, repo);
+      await driveTo(t.db, key, 'BUILD');
+      const ticket = await getTicket(t.db, key);
+      const journal = await readJournal(t.db, ticket.id);
+      const redRow = journal.find((r) => r.to_state === 'RED')!;
+      // As if a worker had processed everything but the BUILD run that is still queued.
+      await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`} and payload->>'runId' is distinct from ${ticket.current_run_id}`.execute(
+        t.db,
+      );
 
-    const outcome = await rewindTicket(t.db, key, redRow.seq, {
-      actor: 'operator:me',
-      reason: 'tests were wrong',
-    });
-    expect(outcome).toMatchObject({
-      toState: 'RED',
-      rewoundTo: redRow.seq,
-      withdrawnJobs: 1,
-      seq: ticket.version + 1,
-    });
+      const outcome = await rewindTicket(t.db, key, redRow.seq, {
+        actor: 'operator:me',
+        reason: 'tests were wrong',
+      });
+      expect(outcome).toMatchObject({
+        toState: 'RED',
+        rewoundTo: redRow.seq,
+        withdrawnJobs: 1,
+        seq: ticket.version + 1,
+      });
 
-    const after = await getTicket(t.db, key);
-    expect(after.state).toBe('RED');
-    expect(after.snapshot).toEqual(redRow.snapshot);
-    const rows = await readJournal(t.db, ticket.id);
-    expect(rows).toHaveLength(journal.length + 1);
-    expect(rows.at(-1)).toMatchObject({
-      event_type: 'REWIND',
-      from_state: 'BUILD',
-      to_state: 'RED',
-      actor: 'operator:me',
-    });
-    const jobs = await agentJobs(ticket.id);
-    expect(jobs.at(-1)!.payload.runId).toBe(after.current_run_id);
-    expect((await verifyJournal(t.db, key)).mismatches).toEqual([]);
-    // The abandoned BUILD run can no longer report.
-    const stale = await applyEvent(
-      t.db,
-      key,
-      { type: 'BUILD_READY', runId: ticket.current_run_id! },
-      { actor: 'agent' },
-    );
-    expect(stale).toMatchObject({ status: 'rejected', reason: 'STALE_RUN' });
-  });
+      const after = await getTicket(t.db, key);
+      expect(after.state).toBe('RED');
+      expect(after.snapshot).toEqual(redRow.snapshot);
+      const rows = await readJournal(t.db, ticket.id);
+      expect(rows).toHaveLength(journal.length + 1);
+      expect(rows.at(-1)).toMatchObject({
+        event_type: 'REWIND',
+        from_state: 'BUILD',
+        to_state: 'RED',
+        actor: 'operator:me',
+      });
+      const jobs = await agentJobs(ticket.id);
+      expect(jobs.at(-1)!.payload.runId).toBe(after.current_run_id);
+      expect((await verifyJournal(t.db, key)).mismatches).toEqual([]);
+      // The abandoned BUILD run can no longer report.
+      const stale = await applyEvent(
+        t.db,
+        key,
+        { type: 'BUILD_READY', runId: ticket.current_run_id! },
+        { actor: 'agent' },
+      );
+      expect(stale).toMatchObject({ status: 'rejected', reason: 'STALE_RUN' });
+    },
+  );
 
   it('refuses a row that is not earlier than the current one, changing nothing', async () => {
     const key = await newTicket(t.db, repo);
@@ -160,25 +164,32 @@ async function tamperWithJournal(edit: () => Promise<unknown>): Promise<void> {
 }
 
 describe('verify-journal', () => {
-  it('passes for journals written by the engine, including escalations and operator retries', async () => {
-    const key = await newTicket(t.db, repo);
-    await driveTo(t.db, key, 'VALIDATE');
-    for (let i = 0; i < 3; i++) {
-      await sendResult(t.db, key, { type: 'VERDICT', verdict: 'FAIL', findings: [`finding ${i}`] });
-      if (i < 2) await sendResult(t.db, key, { type: 'BUILD_READY' });
-    }
-    expect((await getTicket(t.db, key)).state).toBe('ESCALATED');
-    await applyEvent(
-      t.db,
-      key,
-      { type: 'RETRY', reason: 'more attempts' },
-      { actor: 'operator:me' },
-    );
-    await driveTo(t.db, await newTicket(t.db, repo), 'LIVE');
-    const result = await verifyJournal(t.db);
-    expect(result.mismatches).toEqual([]);
-    expect(result.rows).toBeGreaterThan(10);
-  });
+  it(
+    'passes for journals written by the engine, including escalations and ' + 'operator retries',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      await driveTo(t.db, key, 'VALIDATE');
+      for (let i = 0; i < 3; i++) {
+        await sendResult(t.db, key, {
+          type: 'VERDICT',
+          verdict: 'FAIL',
+          findings: [`finding ${i}`],
+        });
+        if (i < 2) await sendResult(t.db, key, { type: 'BUILD_READY' });
+      }
+      expect((await getTicket(t.db, key)).state).toBe('ESCALATED');
+      await applyEvent(
+        t.db,
+        key,
+        { type: 'RETRY', reason: 'more attempts' },
+        { actor: 'operator:me' },
+      );
+      await driveTo(t.db, await newTicket(t.db, repo), 'LIVE');
+      const result = await verifyJournal(t.db);
+      expect(result.mismatches).toEqual([]);
+      expect(result.rows).toBeGreaterThan(10);
+    },
+  );
 
   it('names the first row whose stored snapshot was edited by hand', async () => {
     const key = await newTicket(t.db, repo);

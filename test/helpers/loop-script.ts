@@ -60,7 +60,9 @@ export function feature(name: string, title = `Add ${name} [${name}]`): Feature 
       '});',
       '',
     ].join('\n'),
-    live: `import { ${name} } from '../../src/${name}.js';\nexport const check = () => ${name}() === '${name}';\n`,
+    live:
+      `import { ${name} } from '../../src/${name}.js';\nexport const check = () ` +
+      `=> ${name}() === '${name}';\n`,
   };
 }
 

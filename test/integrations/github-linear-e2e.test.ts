@@ -198,7 +198,8 @@ afterAll(async () => {
 });
 
 describe('GitHub and Linear end to end on the twins', () => {
-  it('Linear issue -> PR -> changes requested -> rebuild -> approval -> merge -> LIVE -> Done', async () => {
+  it('Linear issue -> PR -> changes requested -> rebuild -> approval -> ' +
+    'merge -> LIVE -> Done', async () => {
     const issue = linear.addIssue({ title: F.title, teamKey: 'ENG', description: 'Say hello.' });
     const preview = await importLinearIssues(db.db, createLinear(), {
       team: 'ENG',
@@ -230,7 +231,8 @@ describe('GitHub and Linear end to end on the twins', () => {
       headers: { 'retry-after': '1' },
       body: {
         message:
-          'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+          'You have exceeded a secondary rate limit. Please wait a few minutes ' +
+          'before you try again.',
       },
     });
     gh.fault({ method: 'POST', path: /\/issues\/\d+\/comments$/, status: 502, afterWrite: true });

@@ -89,7 +89,8 @@ interface RunRow {
 }
 
 describe('kill -9 of the orchestrator', () => {
-  it('recovers: the next run sweeps the dead pool at once, reaps its agents, fails its runs and ships every ticket', async () => {
+  it('recovers: the next run sweeps the dead pool at once, reaps its agents, fails its runs ' +
+    'and ships every ticket', async () => {
     const features = [feature('crasha'), feature('crashb'), feature('crashc')];
     // The first ticket's RED agent is slow: the orchestrator dies while that agent sleeps with
     // seconds
@@ -277,7 +278,8 @@ describe('kill -9 of the orchestrator', () => {
 });
 
 describe('graceful shutdown of the orchestrator', () => {
-  it('on SIGTERM kills running agents, exits 143, stops its pool, and the next run finishes the work', async () => {
+  it('on SIGTERM kills running agents, exits 143, stops its pool, and the next run ' +
+    'finishes the work', async () => {
     const [slow] = [feature('calm')];
     const slowBuild = [
       {

@@ -54,41 +54,54 @@ describe('loopwright demo', () => {
     expect(demo.tickets[2]!.path.filter((s) => s === 'BUILD')).toHaveLength(2);
   });
 
-  it("leaves every merge on main, with each ticket's RED and build commits, dependencies merged first", async () => {
-    const log = await git(demo.repoPath, ['log', '--format=%H %s', 'main']);
-    for (const tk of demo.tickets) {
-      expect(tk.mergeCommit).toMatch(/^[0-9a-f]{40}$/);
-      expect(log).toContain(tk.mergeCommit!);
-      expect(await isMergedInto(demo.repoPath, tk.mergeCommit!, 'main')).toBe(true);
-      expect(log).toContain(` loopwright(${tk.key}): failing tests (RED)`);
-      expect(log).toMatch(new RegExp(` loopwright\\(${tk.key}\\): build attempt \\d`));
-    }
-    // Ticket 2 depends on ticket 1: ticket 1's merge is part of what ticket 2 merged onto.
-    const ancestry = await runGit(
-      demo.repoPath,
-      ['merge-base', '--is-ancestor', demo.tickets[0]!.mergeCommit!, demo.tickets[1]!.mergeCommit!],
-      { okExitCodes: [0, 1] },
-    );
-    expect(ancestry.exitCode).toBe(0);
-  });
+  it(
+    "leaves every merge on main, with each ticket's RED and build commits, " +
+      'dependencies merged first',
+    async () => {
+      const log = await git(demo.repoPath, ['log', '--format=%H %s', 'main']);
+      for (const tk of demo.tickets) {
+        expect(tk.mergeCommit).toMatch(/^[0-9a-f]{40}$/);
+        expect(log).toContain(tk.mergeCommit!);
+        expect(await isMergedInto(demo.repoPath, tk.mergeCommit!, 'main')).toBe(true);
+        expect(log).toContain(` loopwright(${tk.key}): failing tests (RED)`);
+        expect(log).toMatch(new RegExp(` loopwright\\(${tk.key}\\): build attempt \\d`));
+      }
+      // Ticket 2 depends on ticket 1: ticket 1's merge is part of what ticket 2 merged onto.
+      const ancestry = await runGit(
+        demo.repoPath,
+        [
+          'merge-base',
+          '--is-ancestor',
+          demo.tickets[0]!.mergeCommit!,
+          demo.tickets[1]!.mergeCommit!,
+        ],
+        { okExitCodes: [0, 1] },
+      );
+      expect(ancestry.exitCode).toBe(0);
+    },
+  );
 
-  it("has the gates' evidence: RED ran the tests and they FAILED, GREEN and LIVE ran them and they PASSED", async () => {
-    for (const tk of demo.tickets) {
-      const o = await outcomeOf(t, tk.key);
-      const red = await gateResults(o, 'RED');
-      const green = await gateResults(o, 'GREEN');
-      const live = await gateResults(o, 'LIVE');
-      expect(red.length).toBeGreaterThanOrEqual(1);
-      expect(red.every((g) => g.command === 'node --test' && !g.passed && g.exitCode !== 0)).toBe(
-        true,
-      );
-      expect(green.length).toBeGreaterThanOrEqual(1);
-      expect(green.every((g) => g.command === 'node --test' && g.passed && g.exitCode === 0)).toBe(
-        true,
-      );
-      expect(live).toMatchObject([{ command: 'node scripts/live-check.mjs', passed: true }]);
-      expect(o.context.liveEvidence).toMatch(new RegExp(`^${o.context.mergeCommit}: live check`));
-    }
-    expect((await verifyJournal(t.db)).mismatches).toEqual([]);
-  });
+  it(
+    "has the gates' evidence: RED ran the tests and they FAILED, GREEN and LIVE ran " +
+      'them and they PASSED',
+    async () => {
+      for (const tk of demo.tickets) {
+        const o = await outcomeOf(t, tk.key);
+        const red = await gateResults(o, 'RED');
+        const green = await gateResults(o, 'GREEN');
+        const live = await gateResults(o, 'LIVE');
+        expect(red.length).toBeGreaterThanOrEqual(1);
+        expect(red.every((g) => g.command === 'node --test' && !g.passed && g.exitCode !== 0)).toBe(
+          true,
+        );
+        expect(green.length).toBeGreaterThanOrEqual(1);
+        expect(
+          green.every((g) => g.command === 'node --test' && g.passed && g.exitCode === 0),
+        ).toBe(true);
+        expect(live).toMatchObject([{ command: 'node scripts/live-check.mjs', passed: true }]);
+        expect(o.context.liveEvidence).toMatch(new RegExp(`^${o.context.mergeCommit}: live check`));
+      }
+      expect((await verifyJournal(t.db)).mismatches).toEqual([]);
+    },
+  );
 });

@@ -104,7 +104,8 @@ describe('the agent loop gates', () => {
     expect(await lh.mainTip()).toBe(base);
   }, 60_000);
 
-  it('retries BUILD with a fresh agent, then escalates SCOPE_VIOLATION, for a file outside the allowed globs', async () => {
+  it('retries BUILD with a fresh agent, then escalates SCOPE_VIOLATION, for a file outside ' +
+    'the allowed globs', async () => {
     const f = feature('outofglob');
     const { details } = await expectScopeEscalation(f, {
       write: {
@@ -117,7 +118,8 @@ describe('the agent loop gates', () => {
     for (const d of details) expect(d).toBe('src/other.js: out-of-scope (added)');
   }, 60_000);
 
-  it('retries BUILD, then escalates SCOPE_VIOLATION, for a ../ write outside the worktree (outside-write probe)', async () => {
+  it('retries BUILD, then escalates SCOPE_VIOLATION, for a ../ write outside the worktree ' +
+    '(outside-write probe)', async () => {
     const f = feature('escape');
     const { details, lh } = await expectScopeEscalation(f, {
       write: { [f.module]: f.impl, [f.liveFile]: f.live, '../escape.txt': 'I got out\n' },
@@ -136,7 +138,8 @@ describe('the agent loop gates', () => {
     ]);
   }, 60_000);
 
-  it('retries BUILD, then escalates SCOPE_VIOLATION, for an allowed path that is a symlink out of the worktree', async () => {
+  it('retries BUILD, then escalates SCOPE_VIOLATION, for an allowed path that is a symlink ' +
+    'out of the worktree', async () => {
     const f = feature('symlink');
     const target = '/etc/hostname';
     const { details } = await expectScopeEscalation(f, {
@@ -150,10 +153,12 @@ describe('the agent loop gates', () => {
     for (const d of details) expect(d).toBe(`${f.liveFile}: symlink-target-outside (${target})`);
   }, 60_000);
 
-  it('retries RED with a fresh agent, then escalates RED_NOT_RED, when the "failing" test passes', async () => {
+  it('retries RED with a fresh agent, then escalates RED_NOT_RED, when the ' +
+    '"failing" test passes', async () => {
     const f = feature('notred');
     const passing =
-      "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\n\ntest('arithmetic still works', () => assert.equal(1 + 1, 2));\n";
+      "import { test } from 'node:test';\nimport assert from " +
+      "'node:assert/strict';\n\ntest('arithmetic still works', () => assert.equal(1 + 1, 2));\n";
     const lh = await harness({
       script: scriptOf(
         [f],

@@ -65,7 +65,8 @@ describe('the agent loop limits', () => {
     expect(await o.artifacts('report')).toHaveLength(3); // plan, critique, RED — no BUILD report stored
   }, 60_000);
 
-  it('escalates AGENT_TIMEOUT for a hanging agent and leaves nothing of its process group alive', async () => {
+  it('escalates AGENT_TIMEOUT for a hanging agent and leaves nothing of its ' +
+    'process group alive', async () => {
     const f = feature('hang');
     const lh = await harness({
       script: scriptOf([f], [{ match: match(f, 'lead', 'plan_draft'), hang: true }]),
@@ -193,7 +194,8 @@ describe('the agent loop limits', () => {
     ]);
   }, 60_000);
 
-  it('escalates BUDGET_EXCEEDED when the wall-clock budget runs out under a slow agent', async () => {
+  it('escalates BUDGET_EXCEEDED when the wall-clock budget runs out ' +
+    'under a slow agent', async () => {
     const f = feature('slow');
     // The lead outlasts the budget by far, so the timer (due at 2 s, polled every 2 s) always wins.
     const lh = await harness({

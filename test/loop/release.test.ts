@@ -23,7 +23,8 @@ afterEach(async () => {
   root = undefined;
 });
 
-it("releasing one ticket's worktree and branch does not trip another running agent's outside-write probe", async () => {
+it("releasing one ticket's worktree and branch does not trip another running agent's " +
+  'outside-write probe', async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'lw-release-'));
   const repo = await createSampleRepo(path.join(root, 'repo'));
   const worktrees = path.join(root, 'worktrees');

@@ -34,10 +34,12 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, ms = 20_000): Pro
 }
 
 describe('shipping', () => {
-  it('escalates MERGE_CONFLICT when main gained a conflicting commit while the ticket was in flight, and leaves main alone', async () => {
+  it('escalates MERGE_CONFLICT when main gained a conflicting commit while the ticket was in ' +
+    'flight, and leaves main alone', async () => {
     const f = feature('conflict');
     const theirs =
-      "/** Someone else's take, committed to main meanwhile. */\nexport function conflict() {\n  return 'theirs';\n}\n";
+      "/** Someone else's take, committed to main meanwhile. */\nexport function conflict() " +
+      "{\n  return 'theirs';\n}\n";
     // BUILD takes a while: the window in which a human commits the same file to main.
     h = await createLoopHarness({
       script: scriptOf(
@@ -97,9 +99,12 @@ describe('shipping', () => {
     expect(await git(lh.repoPath, ['status', '--porcelain'])).toBe('');
   }, 60_000);
 
-  it('escalates MERGE_CHECK_FAILED when the live check fails on the merge commit: main never moves', async () => {
+  it('escalates MERGE_CHECK_FAILED when the live check fails on the merge commit: ' +
+    'main never moves', async () => {
     const f = feature('deadonarrival');
-    const brokenLive = `import { ${f.name} } from '../../src/${f.name}.js';\nexport const check = () => ${f.name}() === 'something it never says';\n`;
+    const brokenLive =
+      `import { ${f.name} } from '../../src/${f.name}.js';\nexport const ` +
+      `check = () => ${f.name}() === 'something it never says';\n`;
     h = await createLoopHarness({
       script: scriptOf(
         [f],
@@ -150,7 +155,8 @@ describe('shipping', () => {
     expect(o.journal.some((r) => r.to_state === 'LIVE')).toBe(false);
   }, 60_000);
 
-  it('escalates LIVE_CHECK_FAILED when the deployment fails after the merge: merged, but not LIVE', async () => {
+  it('escalates LIVE_CHECK_FAILED when the deployment fails after the merge: ' +
+    'merged, but not LIVE', async () => {
     const f = feature('flaky');
     // A "deployment" that answers the first check (on the merge commit) and not the second (after
     // the merge): the post-merge live check is what catches a deployment that differs from the
@@ -160,7 +166,10 @@ describe('shipping', () => {
     const probe = path.join(outside, 'deployment.cjs');
     await writeFile(
       probe,
-      `const fs = require('node:fs');\nconst n = fs.existsSync(${JSON.stringify(counter)}) ? Number(fs.readFileSync(${JSON.stringify(counter)}, 'utf8')) : 0;\nfs.writeFileSync(${JSON.stringify(counter)}, String(n + 1));\nif (n > 0) { console.log('deployment is down'); process.exit(1); }\n`,
+      `const fs = require('node:fs');\nconst n = fs.existsSync(${JSON.stringify(counter)}) ? ` +
+        `Number(fs.readFileSync(${JSON.stringify(counter)}, 'utf8')) : ` +
+        `0;\nfs.writeFileSync(${JSON.stringify(counter)}, String(n + 1));\nif (n > 0) { ` +
+        `console.log('deployment is down'); process.exit(1); }\n`,
     );
     try {
       h = await createLoopHarness({
@@ -189,7 +198,8 @@ describe('shipping', () => {
     }
   }, 60_000);
 
-  it('waits in SHIP while the user has uncommitted work on main, then resumes after git stash', async () => {
+  it('waits in SHIP while the user has uncommitted work on main, then ' +
+    'resumes after git stash', async () => {
     const f = feature('patient');
     h = await createLoopHarness({ script: scriptOf([f]) });
     const lh = h;

@@ -103,7 +103,9 @@ async function session(turns: readonly FakeTurn[]): Promise<readonly RecordedReq
     firstReplyDelayMs: 3_000,
   });
   try {
-    const provider = `model_providers.fake={ name = "fake", base_url = "${server.openaiBaseUrl}", wire_api = "responses", env_key = "OPENAI_API_KEY" }`;
+    const provider =
+      `model_providers.fake={ name = "fake", base_url = ` +
+      `"${server.openaiBaseUrl}", wire_api = "responses", env_key = "OPENAI_API_KEY" }`;
     const result = await run(
       CODEX,
       [

@@ -75,7 +75,8 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = root
 }
 
 describe('loopwright mcp install --client claude', () => {
-  it('adds the server to the user config, keeping the rest, and claude connects to it', async () => {
+  it('adds the server to the user config, keeping the rest, and ' +
+    'claude connects to it', async () => {
     const u = user();
     const file = path.join(u.home, '.claude.json');
     writeFileSync(
@@ -186,7 +187,8 @@ describe('loopwright mcp install --client claude', () => {
 });
 
 describe('loopwright mcp install --client codex', () => {
-  it('adds [mcp_servers.loopwright] to config.toml, keeping the rest, and codex reads it', async () => {
+  it('adds [mcp_servers.loopwright] to config.toml, keeping the rest, ' +
+    'and codex reads it', async () => {
     const u = user();
     const codexHome = path.join(u.dir, 'codex');
     mkdirSync(codexHome);

@@ -15,9 +15,14 @@ const SHOUT: Feature = {
   module: 'shout',
   fn: 'shout',
   criteria: ['shout upper-cases'],
-  test: "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { shout } from '../src/shout.js';\ntest('shout upper-cases', () => assert.equal(shout('hi'), 'HI!'));\n",
+  test:
+    "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport " +
+    "{ shout } from '../src/shout.js';\ntest('shout upper-cases', () => " +
+    "assert.equal(shout('hi'), 'HI!'));\n",
   impl: 'export const shout = (s) => `${s.toUpperCase()}!`;\n',
-  live: "import { shout } from '../../src/shout.js';\nexport const check = () => shout('a') === 'A!';\n",
+  live:
+    "import { shout } from '../../src/shout.js';\nexport const check = () => " +
+    "shout('a') === 'A!';\n",
 };
 import { judgeBatch } from '../../src/oracle/oracle.js';
 import { factoryStats } from '../../src/db/stats.js';
@@ -122,7 +127,8 @@ describe('batches and the done-oracle', () => {
     expect((await judgeBatch(t.db, 'release-1', { recheck: false, home })).done).toBe(true);
   });
 
-  it('stops the batch when the validator charter changes, and only a human repin lets it finish', async () => {
+  it('stops the batch when the validator charter changes, and only a human ' +
+    'repin lets it finish', async () => {
     const { key } = await file('Add page titles built on slugify');
     await appendFile(
       path.join(process.env.LOOPWRIGHT_SKILLS_DIR!, 'validator', 'SKILL.md'),
@@ -183,24 +189,27 @@ describe('batches and the done-oracle', () => {
     expect((await judgeBatch(t.db, 'release-1', { recheck: false, home })).done).toBe(true);
   }, 180_000);
 
-  it('reports interventions, runs, cost, time per phase and false starts from the journal', async () => {
-    const batch = await getBatchByName(t.db, 'release-1');
-    const stats = await factoryStats(t.db, batch.id);
-    expect(stats.tickets).toBe(4);
-    expect(stats.interventions).toEqual([
-      { event: 'REPIN', count: 2 },
-      { event: 'RETRY', count: 1 },
-    ]);
-    expect(stats.perTicket.every((x) => x.agentRuns >= 5 && x.costUsd > 0)).toBe(true);
-    expect(stats.perTicket.find((x) => x.interventions === 1)?.ticket).toBeDefined();
-    expect(stats.timePerPhase.map((p) => p.state)).toEqual(
-      expect.arrayContaining(['BUILD', 'PLAN_DRAFT', 'RED', 'SHIP', 'VALIDATE', 'ESCALATED']),
-    );
-    expect(stats.falseStarts).toEqual(
-      expect.arrayContaining([
-        { kind: 'escalation', count: 1 },
-        { kind: 'validator FAIL', count: 1 },
-      ]),
-    );
-  });
+  it(
+    'reports interventions, runs, cost, time per phase and false starts ' + 'from the journal',
+    async () => {
+      const batch = await getBatchByName(t.db, 'release-1');
+      const stats = await factoryStats(t.db, batch.id);
+      expect(stats.tickets).toBe(4);
+      expect(stats.interventions).toEqual([
+        { event: 'REPIN', count: 2 },
+        { event: 'RETRY', count: 1 },
+      ]);
+      expect(stats.perTicket.every((x) => x.agentRuns >= 5 && x.costUsd > 0)).toBe(true);
+      expect(stats.perTicket.find((x) => x.interventions === 1)?.ticket).toBeDefined();
+      expect(stats.timePerPhase.map((p) => p.state)).toEqual(
+        expect.arrayContaining(['BUILD', 'PLAN_DRAFT', 'RED', 'SHIP', 'VALIDATE', 'ESCALATED']),
+      );
+      expect(stats.falseStarts).toEqual(
+        expect.arrayContaining([
+          { kind: 'escalation', count: 1 },
+          { kind: 'validator FAIL', count: 1 },
+        ]),
+      );
+    },
+  );
 });

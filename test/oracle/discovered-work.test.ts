@@ -52,7 +52,8 @@ afterAll(async () => {
 });
 
 describe('discovered work', () => {
-  it('files a blocking discovery, blocks the parent until it is LIVE, and the oracle waits for both', async () => {
+  it('files a blocking discovery, blocks the parent until it is LIVE, and the ' +
+    'oracle waits for both', async () => {
     const parent = await createTicket(t.db, {
       repo: 'web',
       title: PAGE_TITLE.title,

@@ -122,7 +122,8 @@ async function waitFor<T>(
 }
 
 describe('several orchestrators on one database', () => {
-  it('finish every ticket with every invariant held, even when one is killed with SIGKILL', async () => {
+  it('finish every ticket with every invariant held, even when one is ' +
+    'killed with SIGKILL', async () => {
     const [victim, a, b] = [startRun(), startRun(), startRun()];
     const victimRuns = await waitFor(async () => {
       const { rows } = await sql<{ id: string; pid: number; pool: string }>`

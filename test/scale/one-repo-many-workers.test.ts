@@ -57,7 +57,8 @@ afterAll(async () => {
 });
 
 describe('many workers on one repository', () => {
-  it('ships 16 tickets with 4 workers: all LIVE, no spurious conflict, main only at tested commits', async () => {
+  it('ships 16 tickets with 4 workers: all LIVE, no spurious conflict, main only ' +
+    'at tested commits', async () => {
     const logger = pino({ level: 'silent' });
     const factories = await Promise.all(
       [1, 2].map(() =>

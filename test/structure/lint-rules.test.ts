@@ -38,12 +38,14 @@ afterAll(() => rm(PROBES, { recursive: true, force: true }));
 describe('lint rules', () => {
   it('fails on a floating promise and passes once it is awaited', async () => {
     const floating = await lint(
-      'async function work(): Promise<number> {\n  return 1;\n}\nexport function caller(): void {\n  work();\n}\n',
+      'async function work(): Promise<number> {\n  return 1;\n}\nexport function caller(): ' +
+        'void {\n  work();\n}\n',
     );
     expect(floating.code).not.toBe(0);
     expect(floating.output).toContain('noFloatingPromises');
     const handled = await lint(
-      'async function work(): Promise<number> {\n  return 1;\n}\nexport async function caller(): Promise<void> {\n  await work();\n}\n',
+      'async function work(): Promise<number> {\n  return 1;\n}\nexport async function ' +
+        'caller(): Promise<void> {\n  await work();\n}\n',
     );
     expect(handled.code).toBe(0);
   });

@@ -56,7 +56,8 @@ describe('runCommandGate', () => {
     process.env.LW_TEST_SECRET = 'hunter2';
     try {
       const scrubbed = await runCommandGate(
-        'pwd; echo "secret=${LW_TEST_SECRET:-unset}"; command -v node >/dev/null && echo node-found',
+        'pwd; echo "secret=${LW_TEST_SECRET:-unset}"; command -v node >/dev/null ' +
+          '&& echo node-found',
         dir,
         {
           timeoutMs: 5_000,
@@ -106,18 +107,21 @@ describe('runCommandGate', () => {
     expect(isAlive(child)).toBe(false);
   });
 
-  it('reaps background processes a passing command left behind, without waiting for them', async () => {
-    const dir = await tempDir();
-    const started = Date.now();
-    const result = await runCommandGate('sleep 60 & echo $! > gc.pid; echo done', dir, {
-      timeoutMs: 5_000,
-    });
-    const background = await pidFrom(dir);
-    leftovers.push(background);
-    expect(result).toMatchObject({ passed: true, exitCode: 0, output: 'done\n' });
-    expect(Date.now() - started).toBeLessThan(3_000);
-    expect(isAlive(background)).toBe(false);
-  });
+  it(
+    'reaps background processes a passing command left behind, without ' + 'waiting for them',
+    async () => {
+      const dir = await tempDir();
+      const started = Date.now();
+      const result = await runCommandGate('sleep 60 & echo $! > gc.pid; echo done', dir, {
+        timeoutMs: 5_000,
+      });
+      const background = await pidFrom(dir);
+      leftovers.push(background);
+      expect(result).toMatchObject({ passed: true, exitCode: 0, output: 'done\n' });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(isAlive(background)).toBe(false);
+    },
+  );
 
   it('keeps only the tail of a large output', async () => {
     const dir = await tempDir();
