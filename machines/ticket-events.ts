@@ -23,7 +23,9 @@ export const REASON_CODES = [
   'PR_CLOSED',
   /** The agent could not start, authenticate or reach its model; the detail names the fix. */
   'AGENT_UNAVAILABLE',
-  /** The agent printed nothing useful for the stall period (`agentStallSeconds`) and was stopped. */
+  /**
+   * The agent printed nothing useful for the stall period (`agentStallSeconds`) and was stopped.
+   */
   'AGENT_STALLED',
   /** The test command or live check failed on the candidate merge commit; the base did not move. */
   'MERGE_CHECK_FAILED',
@@ -31,7 +33,10 @@ export const REASON_CODES = [
   'CHECKOUT_DIRTY',
   /** A BUILD commit modified or deleted a test file the RED commit pinned. */
   'TESTS_CHANGED',
-  /** The workspace's `.git` (config, hooks, HEAD, alternates) or the ticket branch was tampered with. */
+  /**
+   * The workspace's `.git` (config, hooks, HEAD, alternates) or the ticket branch was tampered
+   * with.
+   */
   'WORKSPACE_TAMPERED',
   /**
    * The ticket's workspace is unusable (not a git repository, missing, unreadable); retrying will

@@ -40,7 +40,9 @@ function step(snapshot: Snapshot, event: TicketEventInput): Step {
   return { snapshot: next, actions: simplify(actions) };
 }
 
-/** Runs `events` from a fresh ticket; returns the final snapshot and the actions of the last step. */
+/**
+ * Runs `events` from a fresh ticket; returns the final snapshot and the actions of the last step.
+ */
 function drive(events: readonly TicketEventInput[], input: TicketInput = {}): Step {
   return events.reduce((prev, event) => step(prev.snapshot, event), begin(input));
 }

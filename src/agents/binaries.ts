@@ -26,7 +26,10 @@ export function claudeCommand(env: NodeJS.ProcessEnv = process.env): string[] {
   return ['claude'];
 }
 
-/** The argv prefix that starts Codex: `LOOPWRIGHT_CODEX_BIN`, else the installed package, else `codex`. */
+/**
+ * The argv prefix that starts Codex: `LOOPWRIGHT_CODEX_BIN`, else the installed package, else
+ * `codex`.
+ */
 export function codexCommand(env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.LOOPWRIGHT_CODEX_BIN) return [env.LOOPWRIGHT_CODEX_BIN];
   const dir = packageDir('@openai/codex');

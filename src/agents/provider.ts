@@ -57,11 +57,15 @@ export interface AgentInvocation {
   readonly timeoutMs: number;
   /** No progress (output other than reconnect chatter) for this long: killed, status `stalled`. */
   readonly stallMs?: number;
-  /** stdout+stderr cap; beyond it capture stops, the group is killed and `outputTruncated` is set. */
+  /**
+   * stdout+stderr cap; beyond it capture stops, the group is killed and `outputTruncated` is set.
+   */
   readonly maxOutputBytes: number;
   /** Raw stdout/stderr lines land here (parent directories are created). */
   readonly transcriptPath: string;
-  /** Task variables (`LOOPWRIGHT_*` only; anything else is dropped) merged into the scrubbed env. */
+  /**
+   * Task variables (`LOOPWRIGHT_*` only; anything else is dropped) merged into the scrubbed env.
+   */
   readonly env: Readonly<Record<string, string>>;
   readonly options?: AgentRunOptions;
   /** Called once the child exists; if it throws, the group is killed and the run is an `error`. */

@@ -13,7 +13,9 @@ export class SafeHtml {
   }
 }
 
-/** Anything `html` accepts: text is escaped, SafeHtml is kept, arrays are joined, empties vanish. */
+/**
+ * Anything `html` accepts: text is escaped, SafeHtml is kept, arrays are joined, empties vanish.
+ */
 export type HtmlValue =
   | SafeHtml
   | string

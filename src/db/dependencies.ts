@@ -31,7 +31,10 @@ export async function addDependencies(
     .execute();
 }
 
-/** Keys along a dependency path from `from` to `to` (following "depends on"), or null when `to` is not reachable. */
+/**
+ * Keys along a dependency path from `from` to `to` (following "depends on"), or null when `to` is
+ * not reachable.
+ */
 export async function findPath(trx: Kdb, from: string, to: string): Promise<string[] | null> {
   if (from === to) return keysOf(trx, [from]);
   const result = await sql<{ path: string[] }>`

@@ -34,7 +34,9 @@ import { inTransaction } from './transaction.js';
 export type RejectReason = 'NOT_ACCEPTED' | 'STALE_RUN' | 'STALE_VERSION' | 'WORK_PENDING';
 
 export interface ApplyEventOptions {
-  /** Who sent the event: `operator:<name>`, `agent:<run>`, `scheduler`, `timer`, `worker:<pool>`. */
+  /**
+   * Who sent the event: `operator:<name>`, `agent:<run>`, `scheduler`, `timer`, `worker:<pool>`.
+   */
   readonly actor: string;
   /** A repeated key returns the first outcome and changes nothing. */
   readonly idempotencyKey?: string;

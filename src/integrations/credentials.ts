@@ -25,7 +25,9 @@ export class MissingCredentialError extends LoopwrightError {
   }
 }
 
-/** The secret's value (trimmed), from `NAME` or the file named by `NAME_FILE`; null when neither. */
+/**
+ * The secret's value (trimmed), from `NAME` or the file named by `NAME_FILE`; null when neither.
+ */
 export function readSecret(name: SecretName, env: NodeJS.ProcessEnv = process.env): string | null {
   const direct = env[name];
   if (direct && direct.trim()) return direct.trim();
@@ -54,7 +56,9 @@ export function secretsPresent(env: NodeJS.ProcessEnv): string[] {
   return SECRET_NAMES.flatMap((n) => [n, `${n}_FILE`]).filter((k) => env[k] !== undefined);
 }
 
-/** Remove every secret variable (and `_FILE` pointer) from `env` in place; returns what was removed. */
+/**
+ * Remove every secret variable (and `_FILE` pointer) from `env` in place; returns what was removed.
+ */
 export function dropSecrets(env: NodeJS.ProcessEnv = process.env): string[] {
   const present = secretsPresent(env);
   for (const key of present) delete env[key];

@@ -380,7 +380,9 @@ async function discoveredWorkOf(worktree: string, phase: Phase): Promise<Discove
   return read.ok ? read.report.discoveredWork : [];
 }
 
-/** The ticket branch's tip when this run made it (its `Loopwright-Run` trailer), with its parent. */
+/**
+ * The ticket branch's tip when this run made it (its `Loopwright-Run` trailer), with its parent.
+ */
 async function commitOfThisRun(
   wt: Worktree,
   runId: string,

@@ -117,7 +117,9 @@ export async function syncWithBase(home: string, d: Dispatch, wt: Worktree): Pro
   return synced;
 }
 
-/** Where the ticket workspaces (clones) live: `$LOOPWRIGHT_HOME/worktrees` (name kept for upgrades). */
+/**
+ * Where the ticket workspaces (clones) live: `$LOOPWRIGHT_HOME/worktrees` (name kept for upgrades).
+ */
 export function worktreesRoot(home: string): string {
   return path.join(home, 'worktrees');
 }

@@ -24,7 +24,9 @@ export interface Handover {
   readonly checks: readonly string[];
   /** The plan under review (critique / revise) or the approved one (red, build, validate). */
   readonly plan: Plan | null;
-  /** The plan artifact's stored content, written byte for byte (so it hashes to `approvedPlanSha`). */
+  /**
+   * The plan artifact's stored content, written byte for byte (so it hashes to `approvedPlanSha`).
+   */
   readonly planText: string | null;
   readonly approvedPlanSha: string | null;
   readonly findings: readonly string[];

@@ -104,7 +104,10 @@ export interface GitResult {
 
 /** Options for {@link runGit}. */
 export interface RunGitOptions {
-  /** Exit codes that are answers rather than failures (e.g. `[0, 1]` for `diff --quiet`). Default `[0]`. */
+  /**
+   * Exit codes that are answers rather than failures (e.g. `[0, 1]` for `diff --quiet`). Default
+   * `[0]`.
+   */
   readonly okExitCodes?: readonly number[];
   /** Extra environment variables set by loopwright itself (e.g. `GIT_INDEX_FILE`). */
   readonly env?: Readonly<Record<string, string>>;

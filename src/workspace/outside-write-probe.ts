@@ -35,7 +35,10 @@ const UNLIMITED_DEPTH = 1_000;
 interface Area {
   readonly root: string;
   readonly maxDepth: number;
-  /** When false, directories are entered (above `maxDepth`) but their own coming and going is not reported. */
+  /**
+   * When false, directories are entered (above `maxDepth`) but their own coming and going is not
+   * reported.
+   */
   readonly reportDirs: boolean;
   /** A git checkout whose clean tracked files are not reported. */
   readonly checkout: boolean;
@@ -154,7 +157,9 @@ export async function checkOutsideWrites(snapshot: OutsideSnapshot): Promise<Sco
   );
 }
 
-/** The most specific area containing `file` (the hooks area wins over the checkout holding `.git`). */
+/**
+ * The most specific area containing `file` (the hooks area wins over the checkout holding `.git`).
+ */
 function owningArea(areas: readonly Area[], file: string): Area | undefined {
   const containing = areas.filter(
     (area) => file === area.root || file.startsWith(area.root + path.sep),

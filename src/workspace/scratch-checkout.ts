@@ -55,7 +55,10 @@ export interface ScratchCheckoutOptions {
    * `commit` does not have are left out. E.g. the BUILD commit with the RED commit's test files.
    */
   readonly overlay?: { readonly commit: string; readonly paths: readonly string[] };
-  /** loopwright's home: the scratch directory goes under `<home>/tmp`. Default {@link scratchRoot}(). */
+  /**
+   * loopwright's home: the scratch directory goes under `<home>/tmp`. Default {@link
+   * scratchRoot}().
+   */
   readonly home?: string;
   /** Exact directory to create the scratch directory in (overrides `home`). */
   readonly root?: string;

@@ -22,7 +22,9 @@ let home: string;
 let config: ServerConfig;
 const savedHome = process.env.LOOPWRIGHT_HOME;
 
-/** Connect as `user` with `password` (undefined: none); resolves to the error text or 'connected'. */
+/**
+ * Connect as `user` with `password` (undefined: none); resolves to the error text or 'connected'.
+ */
 async function tryLogin(user: string, password: string | undefined): Promise<string> {
   const client = new pg.Client({
     host: '127.0.0.1',

@@ -110,7 +110,8 @@ describe('a sandboxed agent looking for secrets', () => {
         `cat ${otherWs}/notes.txt`,
         `cat ${repo}/README`,
         `ls -la ${repo} ${root}`,
-        // loopwright's own package is shown read-only on purpose (its tests spell out the planted values).
+        // loopwright's own package is shown read-only on purpose (its tests spell out the planted
+        // values).
         `timeout 5 grep -rs --exclude-dir=${path.basename(packageRoot())} ` +
           `planted ${os.homedir()} /root /tmp /var/tmp /home | head`,
       ]

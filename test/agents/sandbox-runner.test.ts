@@ -32,7 +32,8 @@ describe('sandboxed runner', () => {
     const [uid, home, , tmpList] = r.output.split('\n');
     if (asRoot) expect(uid).not.toBe('0');
     expect(home).toBe('/tmp/home');
-    // Only the private HOME, plus what is bound there on purpose: the workspace, and loopwright's own
+    // Only the private HOME, plus what is bound there on purpose: the workspace, and loopwright's
+    // own
     // package (read-only) when they live under /tmp.
     const top = (p: string) => path.relative('/tmp', p).split(path.sep)[0]!;
     const bound = [ws, packageRoot()].filter((p) => p.startsWith('/tmp/')).map(top);

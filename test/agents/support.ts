@@ -81,7 +81,9 @@ export function transcriptEvents(text: string): Record<string, unknown>[] {
   });
 }
 
-/** `kill(target, 0)` throws ESRCH — nothing by that pid (or in that group, for a negative target). */
+/**
+ * `kill(target, 0)` throws ESRCH — nothing by that pid (or in that group, for a negative target).
+ */
 export function isGone(target: number): boolean {
   try {
     process.kill(target, 0);

@@ -26,7 +26,9 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 let t: TestDb;
 let home: string;
 
-/** The ticket's steps with BUILD replaced by `breaker` (which writes a report as if all was well). */
+/**
+ * The ticket's steps with BUILD replaced by `breaker` (which writes a report as if all was well).
+ */
 function breaking(key: string, breaker: Partial<ScriptStep>): ScriptStep[] {
   return checkRepoSteps(key).map((step) =>
     step.match?.phase === 'build' ? { ...step, ...breaker, write: breaker.write ?? {} } : step,

@@ -69,7 +69,9 @@ export async function runJson<T = any>(
   return parseContract(result.stdout) as T;
 }
 
-/** Parse one `--json` document, check it against the contract, return it without `schemaVersion`. */
+/**
+ * Parse one `--json` document, check it against the contract, return it without `schemaVersion`.
+ */
 export function parseContract(stdout: string): Record<string, unknown> {
   const { schemaVersion, ...rest } = JSON.parse(stdout) as Record<string, unknown>;
   expect(schemaVersion).toBe(1);

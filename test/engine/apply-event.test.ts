@@ -245,7 +245,8 @@ describe('applyEvent', () => {
               const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(
                 trx,
               );
-              // The journal row and ticket update are written; now the backend dies before add_jobs.
+              // The journal row and ticket update are written; now the backend dies before
+              // add_jobs.
               const written = await sql<{
                 n: string;
               }>`select count(*) as n from loopwright.ticket_events where ticket_id = ${before.id}`.execute(

@@ -28,7 +28,9 @@ export type FakeTurn =
       readonly name: string;
       readonly input: unknown;
       readonly usage?: FakeUsage;
-      /** OpenAI only: the tool namespace Codex groups an MCP server's tools under (`mcp__<server>`). */
+      /**
+       * OpenAI only: the tool namespace Codex groups an MCP server's tools under (`mcp__<server>`).
+       */
       readonly namespace?: string;
     }
   | {

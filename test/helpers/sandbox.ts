@@ -16,7 +16,10 @@ afterEach(async () => {
   await Promise.all(created.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** `<tmp>/ws` (granted to the sandbox user) and `<tmp>/outside` (the orchestrator's), removed after the test. */
+/**
+ * `<tmp>/ws` (granted to the sandbox user) and `<tmp>/outside` (the orchestrator's), removed after
+ * the test.
+ */
 export async function sandboxDirs(): Promise<{ tmp: string; ws: string; outside: string }> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'lw-sbx-test-'));
   created.push(tmp);
@@ -28,7 +31,9 @@ export async function sandboxDirs(): Promise<{ tmp: string; ws: string; outside:
   return { tmp, ws, outside };
 }
 
-/** Run `command` with /bin/sh in `cwd` inside the sandbox (writable: `cwd` unless told otherwise). */
+/**
+ * Run `command` with /bin/sh in `cwd` inside the sandbox (writable: `cwd` unless told otherwise).
+ */
 export function inSandbox(
   command: string,
   cwd: string,

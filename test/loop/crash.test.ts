@@ -313,7 +313,8 @@ describe('graceful shutdown of the orchestrator', () => {
     const signalled = Date.now();
     first.child.kill('SIGTERM');
     const exit = await first.exited;
-    // 143 = 128 + SIGTERM: the documented exit code of a `run` stopped by a signal, after a clean stop.
+    // 143 = 128 + SIGTERM: the documented exit code of a `run` stopped by a signal, after a clean
+    // stop.
     expect(exit, exit.output).toMatchObject({ code: 143, signal: null });
     expect(Date.now() - signalled).toBeLessThan(15_000);
     expect(groupAlive(build.pgid)).toBe(false);

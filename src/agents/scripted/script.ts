@@ -29,14 +29,18 @@ export const ScriptMatchSchema = z.strictObject({
 
 export const ScriptStepSchema = z.strictObject({
   match: ScriptMatchSchema.default({}),
-  /** Files to write, relative to the worktree (parents created; nothing refused, `../` included). */
+  /**
+   * Files to write, relative to the worktree (parents created; nothing refused, `../` included).
+   */
   write: z.record(z.string(), z.string()).optional(),
   remove: z.array(z.string()).optional(),
   /** Symlinks to create: link path (relative to the worktree) -> target (verbatim). */
   symlink: z.record(z.string(), z.string()).optional(),
   /** Written verbatim as JSON to .loopwright/report.json. */
   report: z.unknown().optional(),
-  /** Written verbatim to .loopwright/report.json (for malformed-report tests); wins over `report`. */
+  /**
+   * Written verbatim to .loopwright/report.json (for malformed-report tests); wins over `report`.
+   */
   rawReport: z.string().optional(),
   sleepMs: z.number().int().nonnegative().optional(),
   /** Sleep forever, with a child process that sleeps too (to prove the whole group is killed). */

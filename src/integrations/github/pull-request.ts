@@ -17,7 +17,9 @@ export interface OpenedPr {
   readonly reused: boolean;
 }
 
-/** The open PR for `head`, or a new one; "a pull request already exists" is answered by a re-read. */
+/**
+ * The open PR for `head`, or a new one; "a pull request already exists" is answered by a re-read.
+ */
 export async function findOrCreatePr(
   gh: Github,
   r: PrRef,

@@ -21,7 +21,9 @@ function remoteEnv(url: string, env?: NodeJS.ProcessEnv): Record<string, string>
   };
 }
 
-/** Push `ref` (e.g. `loopwright/app-3`) to the same branch on the remote; returns the pushed sha. */
+/**
+ * Push `ref` (e.g. `loopwright/app-3`) to the same branch on the remote; returns the pushed sha.
+ */
 export async function pushBranch(
   repoPath: string,
   settings: GithubSettings,

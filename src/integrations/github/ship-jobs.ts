@@ -178,7 +178,10 @@ type MergeResult =
   | { outcome: 'checks_failed'; findings: string[] }
   | { outcome: 'conflict'; detail: string };
 
-/** Look first (already merged?), wait out `mergeable: null`, require green checks, then merge at the head sha. */
+/**
+ * Look first (already merged?), wait out `mergeable: null`, require green checks, then merge at the
+ * head sha.
+ */
 async function mergeWhenReady(gh: Github, r: PrRef, number: number): Promise<MergeResult> {
   let pull = (await gh.rest.pulls.get({ ...r, pull_number: number })).data;
   for (let i = 0; pull.mergeable === null && !pull.merged && pull.state === 'open' && i < 10; i++) {
