@@ -37,22 +37,27 @@ async function seed(db: BenchDb, tickets: number, repos: number): Promise<void> 
     select 'repo' || i, '/nonexistent/repo' || i from generate_series(1, ${repos}) i`.execute(
     db.db,
   );
-  await sql`insert into loopwright.tickets (key, repo_id, number, title, state, substate, snapshot, version, machine_version, state_changed_at)
-    select 'repo' || (1 + i % ${repos}) || '-' || i, r.id, i, 'Ticket number ' || i || ' <b>escaped</b>',
+  await sql`insert into loopwright.tickets (key, repo_id, number, title, state, substate,
+    snapshot, version, machine_version, state_changed_at)
+    select 'repo' || (1 + i % ${repos}) || '-' || i, r.id, i,
+      'Ticket number ' || i || ' <b>escaped</b>',
       s.state, null,
-      jsonb_build_object('value', s.state, 'context', jsonb_build_object('attempt', 1 + i % 3, 'round', 1 + i % 2, 'costUsd', (i % 100) / 10.0, 'reason', case when s.state = 'ESCALATED' then 'ATTEMPTS_EXHAUSTED' end)),
+      jsonb_build_object('value', s.state, 'context', jsonb_build_object('attempt', 1 + i % 3,
+        'round', 1 + i % 2, 'costUsd', (i % 100) / 10.0, 'reason', case when s.state = 'ESCALATED'
+          then 'ATTEMPTS_EXHAUSTED' end)),
       1, ${MACHINE_VERSION}, now() - (i || ' seconds')::interval
     from generate_series(1, ${tickets}) i
     join loopwright.repositories r on r.name = 'repo' || (1 + i % ${repos})
-    cross join lateral (select (${STATES}::text[])[case when i % 10 < 6 then 8 else 1 + (i * 7) % ${STATES.length} end] as state) s`.execute(
-    db.db,
-  );
-  await sql`insert into loopwright.ticket_events (ticket_id, seq, event_type, event, from_state, to_state, actor, snapshot)
-    select id, 1, 'CREATE', '{"type":"CREATE"}', null, state, 'bench', snapshot from loopwright.tickets`.execute(
-    db.db,
-  );
-  await sql`insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, status, provider, model, started_at)
-    select gen_random_uuid(), id, 1, 'generator', 'build', 'running', 'claude', 'opus', now() - interval '42 seconds'
+    cross join lateral (select (${STATES}::text[])[case when i % 10 < 6 then 8
+      else 1 + (i * 7) % ${STATES.length} end] as state) s`.execute(db.db);
+  await sql`insert into loopwright.ticket_events (ticket_id, seq, event_type, event, from_state,
+    to_state, actor, snapshot)
+    select id, 1, 'CREATE', '{"type":"CREATE"}', null, state, 'bench', snapshot
+      from loopwright.tickets`.execute(db.db);
+  await sql`insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, status, provider,
+    model, started_at)
+    select gen_random_uuid(), id, 1, 'generator', 'build', 'running', 'claude', 'opus',
+      now() - interval '42 seconds'
     from loopwright.tickets where state = 'BUILD' limit 40`.execute(db.db);
   await sql`analyze`.execute(db.db);
 }

@@ -149,7 +149,8 @@ async function bareTransaction(client: pg.Client, key: string, idem: string) {
     [runId, t.id, seq, 'generator', 'build'],
   );
   await client.query(
-    `insert into loopwright.ticket_events (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key, snapshot, actions)
+    `insert into loopwright.ticket_events (ticket_id, seq, event_type, event, from_state,
+      to_state, actor, idempotency_key, snapshot, actions)
      values ($1, $2, 'BARE', '{}', $3, $3, 'bench', $4, $5, '[]')`,
     [t.id, seq, t.state, idem, snapshot],
   );

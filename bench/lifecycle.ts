@@ -136,9 +136,8 @@ async function assertAllLive(bench: BenchDb, keys: readonly string[]) {
   const { rows } = await sql<{
     key: string;
     state: string;
-  }>`select key, state from loopwright.tickets where key = any(${[...keys]}::text[]) and state <> 'LIVE'`.execute(
-    bench.db,
-  );
+  }>`select key, state from loopwright.tickets where key = any(${[...keys]}::text[])
+    and state <> 'LIVE'`.execute(bench.db);
   if (rows.length) throw new Error(`bench tickets not LIVE: ${JSON.stringify(rows)}`);
 }
 

@@ -82,8 +82,7 @@ export async function unclaimedLockHolders(db: Kdb, staleSeconds: number): Promi
   const { rows } = await sql<{ locked_by: string }>`
     select distinct locked_by from graphile_worker.jobs
     where locked_by is not null and locked_at < now() - make_interval(secs => ${staleSeconds})
-      and not exists (select 1 from loopwright.pools p where p.stopped_at is null and jobs.locked_by = any(p.worker_ids))`.execute(
-    db,
-  );
+      and not exists (select 1 from loopwright.pools p where p.stopped_at is null
+        and jobs.locked_by = any(p.worker_ids))`.execute(db);
   return rows.map((r) => r.locked_by);
 }

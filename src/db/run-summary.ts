@@ -73,9 +73,11 @@ export async function journalSince(
   }>`
     select e.id::text as id, t.key, r.name as repo, e.event_type as event, e.from_state as from,
            e.to_state as to,
-           case when jsonb_typeof(e.snapshot -> 'value') = 'object' then e.snapshot -> 'value' ->> e.to_state end as substate,
+           case when jsonb_typeof(e.snapshot -> 'value') = 'object'
+             then e.snapshot -> 'value' ->> e.to_state end as substate,
            e.actor,
-           case when e.to_state in ('ESCALATED', 'DEAD_LETTER') then e.snapshot -> 'context' ->> 'reason' end as reason
+           case when e.to_state in ('ESCALATED', 'DEAD_LETTER')
+             then e.snapshot -> 'context' ->> 'reason' end as reason
     from loopwright.ticket_events e
     join loopwright.tickets t on t.id = e.ticket_id
     join loopwright.repositories r on r.id = t.repo_id

@@ -7,7 +7,8 @@ import type pg from 'pg';
 import { graphileWorkerMigrationCount, readMigrationFiles } from './migration-files.js';
 
 const CHECK_SQL = `select
-  (select coalesce(json_object_agg(name, sha256), '{}'::json) from loopwright.schema_migrations) as ours,
+  (select coalesce(json_object_agg(name, sha256), '{}'::json) from loopwright.schema_migrations)
+    as ours,
   (select coalesce(max(id), 0) from graphile_worker.migrations) as worker`;
 
 /**

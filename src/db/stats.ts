@@ -37,7 +37,8 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
     group by e.event_type
     union all
     select 'REPIN', count(*)::int from loopwright.batch_events b
-    where b.event_type = 'REPINNED' and (${batchId}::bigint is null or b.batch_id = ${batchId}::bigint)
+    where b.event_type = 'REPINNED' and (${batchId}::bigint is null
+      or b.batch_id = ${batchId}::bigint)
     order by event`.execute(db);
   const perTicket = await sql<{
     ticket: string;
@@ -48,8 +49,10 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
   }>`
     select t.key as ticket, t.state,
       (select count(*)::int from loopwright.agent_runs r where r.ticket_id = t.id) as "agentRuns",
-      (select coalesce(sum(r.cost_usd), 0)::float8 from loopwright.agent_runs r where r.ticket_id = t.id) as "costUsd",
-      (select count(*)::int from loopwright.ticket_events e where e.ticket_id = t.id and e.actor like 'operator:%' and e.event_type = any(${INTERVENTIONS}::text[])) as interventions
+      (select coalesce(sum(r.cost_usd), 0)::float8 from loopwright.agent_runs r
+        where r.ticket_id = t.id) as "costUsd",
+      (select count(*)::int from loopwright.ticket_events e where e.ticket_id = t.id and e.actor
+        like 'operator:%' and e.event_type = any(${INTERVENTIONS}::text[])) as interventions
     from loopwright.tickets t where ${scope} order by t.id`.execute(db);
   const timePerPhase = await sql<{
     state: string;
@@ -59,12 +62,15 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
   }>`
     with spans as (
       select e.ticket_id, e.to_state as state,
-        extract(epoch from coalesce(lead(e.created_at) over w, case when e.to_state in ('LIVE', 'CANCELLED') then e.created_at else now() end) - e.created_at) as seconds
+        extract(epoch from coalesce(lead(e.created_at) over w, case when e.to_state in ('LIVE',
+          'CANCELLED') then e.created_at else now() end) - e.created_at) as seconds
       from loopwright.ticket_events e join loopwright.tickets t on t.id = e.ticket_id
       where ${scope}
       window w as (partition by e.ticket_id order by e.seq)
-    ), per_ticket as (select ticket_id, state, sum(seconds) as seconds from spans group by ticket_id, state)
-    select state, count(*)::int as tickets, round(avg(seconds)::numeric, 1)::float8 as "avgSeconds", round(sum(seconds)::numeric, 1)::float8 as "totalSeconds"
+    ), per_ticket as (select ticket_id, state, sum(seconds) as seconds from spans
+      group by ticket_id, state)
+    select state, count(*)::int as tickets, round(avg(seconds)::numeric, 1)::float8
+      as "avgSeconds", round(sum(seconds)::numeric, 1)::float8 as "totalSeconds"
     from per_ticket where state not in ('LIVE', 'CANCELLED') group by state order by state`.execute(
     db,
   );
@@ -82,7 +88,8 @@ export async function factoryStats(db: Kdb, batchId: string | null): Promise<Fac
       end as kind
       from loopwright.ticket_events e join loopwright.tickets t on t.id = e.ticket_id where ${scope}
       union all
-      select 'stale run result rejected' from loopwright.rejected_events r join loopwright.tickets t on t.id = r.ticket_id
+      select 'stale run result rejected' from loopwright.rejected_events r
+        join loopwright.tickets t on t.id = r.ticket_id
       where ${scope} and r.reason like 'STALE_RUN%'
     ) k where kind is not null group by kind order by kind`.execute(db);
   return {

@@ -39,16 +39,19 @@ export async function writeTicketRow(trx: Kdb, w: TicketRowWrite): Promise<void>
       where ${run !== null}::boolean
     ), journal as (
       insert into loopwright.ticket_events
-        (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key, snapshot, actions, created_at)
+        (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
+          snapshot, actions, created_at)
       values (${w.ticketId}::bigint, ${w.seq}::int, ${w.eventType}, ${JSON.stringify(w.event)}::jsonb, ${w.fromState}, ${w.toState},
               ${w.actor}, ${w.idempotencyKey}, ${JSON.stringify(w.snapshot)}::jsonb, ${JSON.stringify(w.actions)}::jsonb,
               -- the moment of the write (after the reads that justified it), not the transaction's start
               clock_timestamp())
     )
     update loopwright.tickets set
-      state = ${w.toState}, substate = ${w.substate}, snapshot = ${JSON.stringify(w.snapshot)}::jsonb, version = ${w.seq}::int,
+      state = ${w.toState}, substate = ${w.substate},
+        snapshot = ${JSON.stringify(w.snapshot)}::jsonb, version = ${w.seq}::int,
       current_run_id = ${w.runId}::uuid, updated_at = now(),
-      state_changed_at = case when state is distinct from ${w.toState} then now() else state_changed_at end
+      state_changed_at = case when state is distinct from ${w.toState} then now()
+        else state_changed_at end
     where id = ${w.ticketId}::bigint`.execute(trx);
 }
 
@@ -71,12 +74,14 @@ export async function findPriorOutcome(
   key: string,
 ): Promise<PriorOutcome | undefined> {
   const { rows } = await sql<PriorOutcome>`
-    select 'applied' as kind, seq, from_state as "fromState", to_state as "toState", snapshot, actions,
+    select 'applied' as kind, seq, from_state as "fromState", to_state as "toState", snapshot,
+      actions,
            null as state, null::int as version, null as reason
     from loopwright.ticket_events where ticket_id = ${ticketId}::bigint and idempotency_key = ${key}
     union all
     select 'rejected', null, null, null, null, null, state, version, reason
-    from loopwright.rejected_events where ticket_id = ${ticketId}::bigint and idempotency_key = ${key}
+    from loopwright.rejected_events where ticket_id = ${ticketId}::bigint
+      and idempotency_key = ${key}
     limit 1`.execute(trx);
   return rows[0];
 }

@@ -137,9 +137,11 @@ export async function enqueueJobs(db: Kdb, jobs: readonly JobSpec[]): Promise<st
   if (jobs.length === 0) return [];
   const result = await sql<{ id: string }>`
     select j.id from graphile_worker.add_jobs(array(
-      select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds), s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
+      select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
+        s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
       from json_to_recordset(${JSON.stringify(jobs)}::json)
-        as s(identifier text, payload json, delay_seconds double precision, max_attempts int, job_key text)
+        as s(identifier text, payload json, delay_seconds double precision, max_attempts int,
+          job_key text)
     )) j`.execute(db);
   return result.rows.map((r) => r.id);
 }
@@ -169,7 +171,8 @@ export async function pendingWork(
     attempts: number;
   }>`
     select id, key, task_identifier, locked_by, attempts from graphile_worker.jobs
-    where key like any(${kinds.map((k) => `lw:${ticketId}:${k}:%`)}::text[]) and attempts < max_attempts
+    where key like any(${kinds.map((k) => `lw:${ticketId}:${k}:%`)}::text[])
+      and attempts < max_attempts
     order by id`.execute(db);
   return result.rows.map((r) => ({
     id: r.id,

@@ -28,7 +28,8 @@ export interface ReadyTicket {
 /** QUEUED tickets whose every dependency is LIVE (and whose batch is not stopped), best first. */
 export async function readyTickets(db: Kdb, limit = 200): Promise<ReadyTicket[]> {
   const { rows } = await sql<ReadyTicket>`
-    select t.id, t.key, t.repo_id as "repoId", r.concurrency as "repoConcurrency", 'infra' = any(t.tags) as infra, t.batch_id as "batchId"
+    select t.id, t.key, t.repo_id as "repoId", r.concurrency as "repoConcurrency",
+      'infra' = any(t.tags) as infra, t.batch_id as "batchId"
     from loopwright.tickets t
     join loopwright.repositories r on r.id = t.repo_id
     left join loopwright.batches b on b.id = t.batch_id

@@ -16,8 +16,10 @@ export interface ProgressRow {
 
 export async function activeTickets(db: Kdb): Promise<ProgressRow[]> {
   const { rows } = await sql<ProgressRow>`
-    select t.key, t.state, t.substate, coalesce((t.snapshot -> 'context' ->> 'attempt')::int, 0) as attempt,
-           (select ar.role || ' (' || coalesce(ar.provider, '?') || ')' from loopwright.agent_runs ar
+    select t.key, t.state, t.substate, coalesce((t.snapshot -> 'context' ->> 'attempt')::int, 0)
+      as attempt,
+           (select ar.role || ' (' || coalesce(ar.provider, '?') || ')'
+             from loopwright.agent_runs ar
              where ar.id = t.current_run_id and ar.status = 'running') as agent,
            extract(epoch from now() - t.state_changed_at)::int as seconds
     from loopwright.tickets t

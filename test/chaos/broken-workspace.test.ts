@@ -138,9 +138,8 @@ describe('an agent that breaks its workspace', () => {
       where attempts < max_attempts and key not like 'lw:%:t:%'`.execute(t.db);
     expect(pending.rows[0]!.n).toBe(0);
     const events = await sql<{ n: number }>`
-      select count(*)::int as n from loopwright.ticket_events where event_type = 'JOB_FAILED'`.execute(
-      t.db,
-    );
+      select count(*)::int as n from loopwright.ticket_events
+        where event_type = 'JOB_FAILED'`.execute(t.db);
     expect(events.rows[0]!.n).toBeGreaterThanOrEqual(1);
     expect((await verifyJournal(t.db)).mismatches).toEqual([]);
   }, 240_000);

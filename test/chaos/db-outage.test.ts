@@ -68,9 +68,8 @@ async function runningAgents(): Promise<number> {
   for (;;) {
     try {
       const { rows } = await sql<{ n: number }>`
-        select count(*)::int as n from loopwright.agent_runs where status = 'running' and pid is not null`.execute(
-        handle.db,
-      );
+        select count(*)::int as n from loopwright.agent_runs where status = 'running' and pid is
+          not null`.execute(handle.db);
       return rows[0]!.n;
     } catch {
       await new Promise((r) => setTimeout(r, 200));

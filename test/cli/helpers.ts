@@ -122,16 +122,14 @@ export async function dumpState(db: Kdb): Promise<Record<string, unknown>> {
   for (const table of TABLES) {
     const { rows } = await sql<{
       rows: unknown;
-    }>`select coalesce(json_agg(t order by t::text), '[]') as rows from ${sql.table(`loopwright.${table}`)} t`.execute(
-      db,
-    );
+    }>`select coalesce(json_agg(t order by t::text), '[]') as rows
+      from ${sql.table(`loopwright.${table}`)} t`.execute(db);
     dump[table] = rows[0]!.rows;
   }
   const { rows } = await sql<{
     jobs: unknown;
-  }>`select coalesce(json_agg(j.key order by j.id), '[]') as jobs from graphile_worker._private_jobs j`.execute(
-    db,
-  );
+  }>`select coalesce(json_agg(j.key order by j.id), '[]') as jobs
+    from graphile_worker._private_jobs j`.execute(db);
   dump.jobs = rows[0]!.jobs;
   return dump;
 }

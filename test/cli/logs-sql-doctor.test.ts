@@ -54,9 +54,8 @@ describe('loopwright logs', () => {
       { type: 'result', subtype: 'success', is_error: false, num_turns: 3, total_cost_usd: 0.0123 },
     ];
     writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\nplain output\n`);
-    await sql`update loopwright.agent_runs set transcript_path = ${file} where id = ${ticket.current_run_id}`.execute(
-      t.db,
-    );
+    await sql`update loopwright.agent_runs set transcript_path = ${file}
+      where id = ${ticket.current_run_id}`.execute(t.db);
     const result = await runCli(t, ['logs', 'app-1'], { env: env() });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('[session] model opus in /w');

@@ -180,9 +180,8 @@ describe('loopwright replay', () => {
     expect(await agentRunJobs(t.db, key)).toBe(1);
     // Simulate lost work: the job vanished (e.g. removed by hand) while the ticket still waits for
     // it.
-    await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`}`.execute(
-      t.db,
-    );
+    await sql`delete from graphile_worker._private_jobs where key
+      like ${`lw:${ticket.id}:%`}`.execute(t.db);
     expect(await agentRunJobs(t.db, key)).toBe(0);
 
     const first = await runCli(t, ['replay', key]);

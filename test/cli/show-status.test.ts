@@ -44,18 +44,16 @@ beforeAll(async () => {
   await runCli(t, ['ticket', 'add', '--repo', 'web', '--title', 'Other page']);
   // app-1: the lead agent edits code while planning -> escalated with a reason and detail.
   await send(t.db, 'app-1', { type: 'START' });
-  await sql`update loopwright.agent_runs set status = 'running', started_at = now() - interval '65 seconds' where status = 'queued'`.execute(
-    t.db,
-  );
+  await sql`update loopwright.agent_runs set status = 'running',
+    started_at = now() - interval '65 seconds' where status = 'queued'`.execute(t.db);
   await send(t.db, 'app-1', {
     type: 'GATE_FAILED',
     reason: 'LEAD_ENCROACHMENT',
     detail: 'lead edited src/app.ts',
     costUsd: 0.25,
   });
-  await sql`update loopwright.agent_runs set status = 'failed', finished_at = started_at + interval '62 seconds', cost_usd = 0.25`.execute(
-    t.db,
-  );
+  await sql`update loopwright.agent_runs set status = 'failed',
+    finished_at = started_at + interval '62 seconds', cost_usd = 0.25`.execute(t.db);
   expect((await runCli(t, ['approve', 'app-1'])).code).toBe(2); // not approvable: refused as bad input, recorded as a rejected event
   expect((await runCli(t, ['note', 'app-1', 'looking into it'])).code).toBe(0);
   await runCli(t, ['cancel', 'web-2']);

@@ -34,7 +34,8 @@ async function tamper(key: string, seq: number): Promise<void> {
     await sql`alter table loopwright.ticket_events disable trigger journal_append_only`.execute(
       trx,
     );
-    await sql`update loopwright.ticket_events set snapshot = jsonb_set(snapshot, '{context,attempt}', '7')
+    await sql`update loopwright.ticket_events set snapshot = jsonb_set(snapshot,
+      '{context,attempt}', '7')
               where ticket_id = ${id} and seq = ${seq}`.execute(trx);
     await sql`alter table loopwright.ticket_events enable trigger journal_append_only`.execute(trx);
   });

@@ -67,10 +67,10 @@ let home: string;
 async function stored(key: string) {
   const ticket = await getTicket(t.db, key);
   const { rows } = await sql<{ n: number }>`
-    select (select count(*) from loopwright.ticket_events where ticket_id = ${ticket.id}::bigint)::int
-         + (select count(*) from loopwright.rejected_events where ticket_id = ${ticket.id}::bigint)::int as n`.execute(
-    t.db,
-  );
+    select (select count(*) from loopwright.ticket_events
+      where ticket_id = ${ticket.id}::bigint)::int
+         + (select count(*) from loopwright.rejected_events
+           where ticket_id = ${ticket.id}::bigint)::int as n`.execute(t.db);
   return { state: ticket.state, version: ticket.version, rows: rows[0]!.n };
 }
 
@@ -153,9 +153,8 @@ describe('console requests', () => {
       const after = await getTicket(t.db, key);
       expect(after.state).toBe('CANCELLED');
       const { rows } = await sql<{ actor: string; event: { reason?: string } }>`
-      select actor, event from loopwright.ticket_events where ticket_id = ${after.id}::bigint order by seq desc limit 1`.execute(
-        t.db,
-      );
+      select actor, event from loopwright.ticket_events where ticket_id = ${after.id}::bigint
+        order by seq desc limit 1`.execute(t.db);
       expect(rows[0]).toMatchObject({
         actor: 'operator:console:tester',
         event: { reason: 'not needed' },

@@ -249,9 +249,8 @@ describe('applyEvent', () => {
               // add_jobs.
               const written = await sql<{
                 n: string;
-              }>`select count(*) as n from loopwright.ticket_events where ticket_id = ${before.id}`.execute(
-                trx,
-              );
+              }>`select count(*) as n from loopwright.ticket_events
+                where ticket_id = ${before.id}`.execute(trx);
               expect(Number(written.rows[0]!.n)).toBe(2);
               await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
             },

@@ -27,7 +27,8 @@ afterAll(() => t.drop());
 
 async function agentJobs(ticketId: string) {
   const { rows } = await sql<{ key: string; payload: { runId: string } }>`
-    select j.key, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+    select j.key, j.payload from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks k on k.id = j.task_id
     where k.identifier = 'agent_run' and j.key like ${`lw:${ticketId}:%`} order by j.id`.execute(
     t.db,
   );
@@ -36,9 +37,8 @@ async function agentJobs(ticketId: string) {
 
 /** Simulate lost work: the job vanished (crashed worker, wiped queue) without a result. */
 async function loseWork(ticketId: string) {
-  await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticketId}:r:%`}`.execute(
-    t.db,
-  );
+  await sql`delete from graphile_worker._private_jobs where key
+    like ${`lw:${ticketId}:r:%`}`.execute(t.db);
 }
 
 describe('replay', () => {
@@ -98,9 +98,8 @@ describe('rewind (replay --from)', () => {
       const journal = await readJournal(t.db, ticket.id);
       const redRow = journal.find((r) => r.to_state === 'RED')!;
       // As if a worker had processed everything but the BUILD run that is still queued.
-      await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`} and payload->>'runId' is distinct from ${ticket.current_run_id}`.execute(
-        t.db,
-      );
+      await sql`delete from graphile_worker._private_jobs where key like ${`lw:${ticket.id}:%`}
+        and payload->>'runId' is distinct from ${ticket.current_run_id}`.execute(t.db);
 
       const outcome = await rewindTicket(t.db, key, redRow.seq, {
         actor: 'operator:me',

@@ -111,9 +111,8 @@ async function diagnose(): Promise<string> {
   }>`select event_type || ':' || reason as r from loopwright.rejected_events`.execute(db.db);
   const jobs = await sql<{
     j: string;
-  }>`select task_identifier || ' ' || attempts || ' ' || coalesce(last_error, '') as j from graphile_worker.jobs`.execute(
-    db.db,
-  );
+  }>`select task_identifier || ' ' || attempts || ' ' || coalesce(last_error, '') as j
+    from graphile_worker.jobs`.execute(db.db);
   const gate = await db.db
     .selectFrom('loopwright.artifacts')
     .select('content')
@@ -271,9 +270,8 @@ describe('GitHub and Linear end to end on the twins', () => {
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const jobs = await sql<{
       n: number;
-    }>`select count(*)::int as n from graphile_worker.jobs where key like ${`lw:${t.id}:%`}`.execute(
-      db.db,
-    );
+    }>`select count(*)::int as n from graphile_worker.jobs where key
+      like ${`lw:${t.id}:%`}`.execute(db.db);
     expect(jobs.rows[0]!.n).toBe(0);
     const running = await db.db
       .selectFrom('loopwright.agent_runs')
@@ -377,9 +375,9 @@ describe('GitHub and Linear end to end on the twins', () => {
     // No secret anywhere: database rows, transcripts, logs.
     const tables = await sql<{
       t: string;
-    }>`select table_schema || '.' || table_name as t from information_schema.tables where table_schema in ('loopwright', 'graphile_worker') and table_type = 'BASE TABLE'`.execute(
-      db.db,
-    );
+    }>`select table_schema || '.' || table_name as t from information_schema.tables
+      where table_schema in ('loopwright', 'graphile_worker')
+        and table_type = 'BASE TABLE'`.execute(db.db);
     let dump = '';
     for (const { t: table } of tables.rows) {
       const rows = await sql.raw(`select row_to_json(x)::text as j from ${table} x`).execute(db.db);

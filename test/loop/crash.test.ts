@@ -124,10 +124,10 @@ describe('kill -9 of the orchestrator', () => {
     };
     const runs = async () =>
       (
-        await sql<RunRow>`select ar.id, t.key as ticket, ar.phase, ar.status, ar.pid, ar.pgid, ar.process_started_at, ar.pool_id, ar.error, ar.finished_at
-        from loopwright.agent_runs ar join loopwright.tickets t on t.id = ar.ticket_id order by ar.created_at`.execute(
-          lh.db.db,
-        )
+        await sql<RunRow>`select ar.id, t.key as ticket, ar.phase, ar.status, ar.pid, ar.pgid,
+          ar.process_started_at, ar.pool_id, ar.error, ar.finished_at
+        from loopwright.agent_runs ar join loopwright.tickets t on t.id = ar.ticket_id
+          order by ar.created_at`.execute(lh.db.db)
       ).rows;
 
     const first = startCli(['run', '--concurrency', '2'], env);
@@ -141,9 +141,8 @@ describe('kill -9 of the orchestrator', () => {
             transcript_path: string;
           }>`select ar.id, ar.transcript_path from loopwright.agent_runs ar
         join loopwright.tickets t on t.id = ar.ticket_id
-        where t.key = ${keys[0]!} and ar.phase = 'red' and ar.status = 'running' and ar.pgid is not null`.execute(
-            lh.db.db,
-          )
+        where t.key = ${keys[0]!} and ar.phase = 'red' and ar.status = 'running' and ar.pgid is
+          not null`.execute(lh.db.db)
         ).rows;
         const said = (file: string) => {
           try {
@@ -303,9 +302,8 @@ describe('graceful shutdown of the orchestrator', () => {
       async () =>
         (
           await sql<{ id: string; pgid: number }>`
-      select ar.id, ar.pgid from loopwright.agent_runs ar where ar.phase = 'build' and ar.status = 'running' and ar.pgid is not null`.execute(
-            lh.db.db,
-          )
+      select ar.id, ar.pgid from loopwright.agent_runs ar where ar.phase = 'build'
+        and ar.status = 'running' and ar.pgid is not null`.execute(lh.db.db)
         ).rows[0],
       60_000,
       'the BUILD agent running',
@@ -345,9 +343,8 @@ describe('graceful shutdown of the orchestrator', () => {
     // The retry ran under a new run id; the interrupted run kept its own row.
     const builds = (
       await sql<{ id: string; status: string; error: string | null }>`
-        select id, status, error from loopwright.agent_runs where phase = 'build' order by started_at`.execute(
-        lh.db.db,
-      )
+        select id, status, error from loopwright.agent_runs where phase = 'build'
+          order by started_at`.execute(lh.db.db)
     ).rows;
     expect(builds.map((r) => r.status)).toEqual(['cancelled', 'succeeded']);
     expect(builds[0]).toMatchObject({ id: build.id, error: expect.stringMatching(/^interrupted/) });

@@ -63,9 +63,8 @@ describe('shipping', () => {
         await waitFor(async () => {
           const { rows } = await sql<{
             n: number;
-          }>`select count(*)::int as n from loopwright.agent_runs where phase = 'build' and status = 'running' and pid is not null`.execute(
-            lh.db.db,
-          );
+          }>`select count(*)::int as n from loopwright.agent_runs where phase = 'build'
+            and status = 'running' and pid is not null`.execute(lh.db.db);
           return rows[0]!.n > 0 ? true : undefined;
         });
         // A human, in the main checkout, the ordinary way.
@@ -229,9 +228,8 @@ describe('shipping', () => {
     await waitFor(async () => {
       const { rows } = await sql<{
         due: boolean;
-      }>`select bool_and(run_at <= now()) as due from graphile_worker.jobs where key like '%:wait'`.execute(
-        lh.db.db,
-      );
+      }>`select bool_and(run_at <= now()) as due from graphile_worker.jobs where key
+        like '%:wait'`.execute(lh.db.db);
       return rows[0]?.due ? true : undefined;
     }, 40_000);
     await lh.run();

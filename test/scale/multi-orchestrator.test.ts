@@ -127,7 +127,8 @@ describe('several orchestrators on one database', () => {
     const [victim, a, b] = [startRun(), startRun(), startRun()];
     const victimRuns = await waitFor(async () => {
       const { rows } = await sql<{ id: string; pid: number; pool: string }>`
-        select r.id, r.pid, p.id as pool from loopwright.pools p join loopwright.agent_runs r on r.pool_id = p.id
+        select r.id, r.pid, p.id as pool from loopwright.pools p join loopwright.agent_runs r
+          on r.pool_id = p.id
         where p.pid = ${victim.pid!} and r.status = 'running' and r.pid is not null`.execute(t.db);
       return rows.length > 0 ? rows : null;
     }, 60_000);
@@ -147,16 +148,14 @@ describe('several orchestrators on one database', () => {
     // elsewhere.
     const pool = await sql<{
       stopped: boolean;
-    }>`select stopped_at is not null as stopped from loopwright.pools where id = ${victimRuns[0]!.pool}`.execute(
-      t.db,
-    );
+    }>`select stopped_at is not null as stopped from loopwright.pools
+      where id = ${victimRuns[0]!.pool}`.execute(t.db);
     expect(pool.rows[0]!.stopped).toBe(true);
     for (const run of victimRuns) expect(() => process.kill(run.pid, 0)).toThrow();
     const unfinished = await sql<{
       n: number;
-    }>`select count(*)::int as n from loopwright.agent_runs where status in ('queued', 'running')`.execute(
-      t.db,
-    );
+    }>`select count(*)::int as n from loopwright.agent_runs where status in ('queued',
+      'running')`.execute(t.db);
     expect(unfinished.rows[0]!.n).toBe(0);
     // The dead run keeps its row (failed), and its ticket was re-dispatched under a fresh run id.
     for (const run of victimRuns) {
@@ -171,9 +170,8 @@ describe('several orchestrators on one database', () => {
       const replays = await sql<{
         n: number;
       }>`select count(*)::int as n from loopwright.ticket_events
-        where ticket_id = ${after.rows[0]!.ticket_id} and event_type = 'REPLAY' and actor like 'worker:%'`.execute(
-        t.db,
-      );
+        where ticket_id = ${after.rows[0]!.ticket_id} and event_type = 'REPLAY' and actor
+          like 'worker:%'`.execute(t.db);
       expect(replays.rows[0]!.n).toBe(1);
     }
 
@@ -181,7 +179,8 @@ describe('several orchestrators on one database', () => {
     const overlapping = await sql<{ ticket: string }>`
       select distinct t.key as ticket from loopwright.agent_runs x join loopwright.agent_runs y
         on x.ticket_id = y.ticket_id and x.id < y.id
-       and x.started_at < coalesce(y.finished_at, now()) and y.started_at < coalesce(x.finished_at, now())
+       and x.started_at < coalesce(y.finished_at, now()) and y.started_at <
+         coalesce(x.finished_at, now())
       join loopwright.tickets t on t.id = x.ticket_id`.execute(t.db);
     expect(overlapping.rows).toEqual([]);
 
@@ -194,8 +193,10 @@ describe('several orchestrators on one database', () => {
       live: Date;
     }>`
       select t.key, r.name as repo, 'infra' = any(t.tags) as infra,
-        (select min(e.created_at) from loopwright.ticket_events e where e.ticket_id = t.id and e.event_type = 'START') as started,
-        (select min(e.created_at) from loopwright.ticket_events e where e.ticket_id = t.id and e.to_state = 'LIVE') as live
+        (select min(e.created_at) from loopwright.ticket_events e where e.ticket_id = t.id
+          and e.event_type = 'START') as started,
+        (select min(e.created_at) from loopwright.ticket_events e where e.ticket_id = t.id
+          and e.to_state = 'LIVE') as live
       from loopwright.tickets t join loopwright.repositories r on r.id = t.repo_id`.execute(t.db);
     const maxOverlap = (rows: typeof spans.rows) => {
       const points = rows
@@ -222,10 +223,10 @@ describe('several orchestrators on one database', () => {
     const early = await sql<{ ticket: string }>`
       select t.key as ticket from loopwright.ticket_dependencies d
       join loopwright.tickets t on t.id = d.ticket_id
-      where (select min(created_at) from loopwright.ticket_events where ticket_id = d.ticket_id and event_type = 'START')
-          < (select min(created_at) from loopwright.ticket_events where ticket_id = d.depends_on_id and to_state = 'LIVE')`.execute(
-      t.db,
-    );
+      where (select min(created_at) from loopwright.ticket_events where ticket_id = d.ticket_id
+        and event_type = 'START')
+          < (select min(created_at) from loopwright.ticket_events
+            where ticket_id = d.depends_on_id and to_state = 'LIVE')`.execute(t.db);
     expect(early.rows).toEqual([]);
   }, 600_000);
 });
