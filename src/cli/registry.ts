@@ -74,6 +74,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('db', 'start, stop and locate the embedded database', () =>
     import('./commands/db.js').then((m) => m.command),
   ),
+  lazy(
+    'gc',
+    "prune final tickets' transcripts, workspaces and branches after the retention period",
+    () => import('./commands/gc.js').then((m) => m.command),
+  ),
   lazy('migrate', 'apply pending database migrations', () =>
     import('./commands/migrate.js').then((m) => m.command),
   ),

@@ -45,6 +45,7 @@ export const SCALAR_SETTINGS = [
   'gateTimeoutSeconds',
   'maxOutputBytes',
   'worktreeRetentionSeconds',
+  'retentionDays',
 ] as const;
 
 /** Per-role keys `--agent-opt ROLE.KEY=VALUE` may change, and how their values are read. */

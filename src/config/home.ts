@@ -32,3 +32,30 @@ export function ensureHome(home: string): string {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   return home;
 }
+
+/** The folders loopwright keeps under its home. */
+export interface HomeDirs {
+  /** Agent transcripts: `runs/<ticket>/<run id>.jsonl`. */
+  readonly runs: string;
+  /** Ticket workspaces (clones): `worktrees/<repo dir>/<ticket>`. */
+  readonly workspaces: string;
+  /** Scratch checkouts of gates: `tmp/scratch-*`. */
+  readonly tmp: string;
+  /** The embedded database's description (server.json) and, usually, its cluster. */
+  readonly db: string;
+}
+
+/**
+ * Where each kind of file lives under a home. Pure path arithmetic.
+ *
+ * @example
+ * homeDirs('/srv/factory').runs; // '/srv/factory/runs'
+ */
+export function homeDirs(home: string): HomeDirs {
+  return {
+    runs: path.join(home, 'runs'),
+    workspaces: path.join(home, 'worktrees'),
+    tmp: path.join(home, 'tmp'),
+    db: path.join(home, 'db'),
+  };
+}

@@ -29,6 +29,9 @@ export const agentEnvSchema = z.record(
   z.string().max(4000),
 );
 
+/** Days a final ticket's files are kept by default (`retentionDays`). */
+export const DEFAULT_RETENTION_DAYS = 14;
+
 export const agentChoiceSchema = z.strictObject({
   provider: z.enum(['claude', 'codex', 'command', 'scripted']),
   model: z.string().optional(),
@@ -87,6 +90,11 @@ export const repoSettingsSchema = z.strictObject({
   sandbox: z.enum(SANDBOX_MODES).default('bwrap'),
   /** How long a final ticket's worktree is kept before removal. */
   worktreeRetentionSeconds: z.number().int().nonnegative().default(0),
+  /**
+   * `loopwright gc` (and `run`, hourly) prunes what a final ticket left on disk — transcripts,
+   * workspace, merged ticket branch — once it has been final this many days.
+   */
+  retentionDays: z.number().int().min(0).max(36_500).default(DEFAULT_RETENTION_DAYS),
   /**
    * Ticket budgets (see TicketLimits in machines/ticket.ts); unknown keys are refused, not ignored.
    */

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
 import type { TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { processStartTime } from '../agents/reap.js';
@@ -21,14 +20,14 @@ import { addWorkerId, heartbeatPool, registerPool, stopPool } from '../db/pools.
 import { scheduleReady } from '../scheduler/schedule.js';
 import { isIdle } from './idle.js';
 import { sweepDeadPools } from './sweeper.js';
-import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
+import { runGc } from '../workspace/gc.js';
 import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
 import { createTaskList } from './tasks.js';
 import { integrationTaskList, tasksForLane, type Lane } from '../integrations/jobs.js';
 import { startIntegrations, type Integrations } from '../integrations/service.js';
 
-/** Scratch checkouts older than this at start-up belong to a dead process. */
-const SCRATCH_MAX_AGE_MS = 24 * 3600_000;
+/** Retention (`loopwright gc`) runs at start and this often: one query when nothing is due. */
+const GC_INTERVAL_MS = 3600_000;
 
 export interface FactoryOptions {
   readonly handle: Db;
@@ -81,13 +80,9 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   });
   const staleSeconds = o.staleSeconds ?? 30;
   await sweepDeadPools(db, poolId, staleSeconds, o.logger);
-  // Scratch checkouts a killed process left behind (a live one's are far younger than a day).
-  void sweepScratchCheckouts({ root: path.join(o.home, 'tmp'), olderThanMs: SCRATCH_MAX_AGE_MS })
-    .then((removed) => {
-      if (removed.length > 0)
-        o.logger.info({ removed: removed.length }, 'Old scratch checkouts removed');
-    })
-    .catch((err: unknown) => o.logger.warn({ err }, 'Scratch checkout sweep failed'));
+  // Retention, including scratch checkouts a killed process left behind (older than a day).
+  const collect = () => runGc({ db, home: o.home, logger: o.logger });
+  void collect().catch((e: unknown) => tickFailed(o.logger, availability, e, 'Retention failed'));
   const maxActive = o.maxActive ?? o.concurrency;
   const deps = { db, home: o.home, poolId, logger: o.logger, signal: abort.signal };
   const lanes = o.lanes ?? 'all';
@@ -148,6 +143,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       }),
     ),
     tick(5000, 'Scheduling failed', () => scheduleReady(db, { maxActive })),
+    tick(GC_INTERVAL_MS, 'Retention failed', collect),
   ];
   let stopping: Promise<void> | undefined;
   let reason: 'idle' | 'stopped' = 'stopped';

@@ -111,14 +111,43 @@ export async function withScratchCheckout<T>(
     await writeTree(repoGitDir, dir, entries);
     return await fn(dir);
   } finally {
-    await removeTree(dir);
+    await removeScratchTree(dir);
   }
 }
 
 /**
- * Remove scratch directories under `root` older than `olderThanMs` (left behind by a killed
- * process). Returns the removed paths. Directories of running checkouts are younger than any
- * sensible threshold and are left alone.
+ * Scratch directories under `root` whose mtime is older than `olderThanMs` (left behind by a
+ * killed process). Directories of running checkouts are younger than any sensible threshold.
+ *
+ * @example
+ * ```ts
+ * const stale = await listStaleScratchCheckouts({ root: scratchRoot(), olderThanMs: 86_400_000 });
+ * ```
+ */
+export async function listStaleScratchCheckouts(options: {
+  readonly root?: string;
+  readonly olderThanMs: number;
+  readonly now?: number;
+  /** Name prefix of the directories (default {@link SCRATCH_DIR_PREFIX}). */
+  readonly prefix?: string;
+}): Promise<string[]> {
+  const root = options.root ?? scratchRoot();
+  const now = options.now ?? Date.now();
+  const prefix = options.prefix ?? SCRATCH_DIR_PREFIX;
+  const names = await readdir(root).catch(() => [] as string[]);
+  const stale: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const full = path.join(root, name);
+    const info = await lstat(full).catch(() => null);
+    if (!info?.isDirectory() || now - info.mtimeMs < options.olderThanMs) continue;
+    stale.push(full);
+  }
+  return stale;
+}
+
+/**
+ * Remove scratch directories under `root` older than `olderThanMs`; returns the removed paths.
  *
  * @example
  * ```ts
@@ -130,19 +159,9 @@ export async function sweepScratchCheckouts(options: {
   readonly olderThanMs: number;
   readonly now?: number;
 }): Promise<string[]> {
-  const root = options.root ?? scratchRoot();
-  const now = options.now ?? Date.now();
-  const names = await readdir(root).catch(() => [] as string[]);
-  const removed: string[] = [];
-  for (const name of names) {
-    if (!name.startsWith(SCRATCH_DIR_PREFIX)) continue;
-    const full = path.join(root, name);
-    const info = await lstat(full).catch(() => null);
-    if (!info?.isDirectory() || now - info.mtimeMs < options.olderThanMs) continue;
-    await removeTree(full);
-    removed.push(full);
-  }
-  return removed;
+  const stale = await listStaleScratchCheckouts(options);
+  for (const dir of stale) await removeScratchTree(dir);
+  return stale;
 }
 
 /** The entries to write: the commit's tree, with the overlay's paths taken from its commit. */
@@ -293,7 +312,7 @@ async function makeDirs(dir: string, rel: string): Promise<void> {
 }
 
 /** `rm -rf`, also when a gate left directories without write permission. */
-async function removeTree(dir: string): Promise<void> {
+export async function removeScratchTree(dir: string): Promise<void> {
   try {
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   } catch (error) {

@@ -176,27 +176,57 @@ export async function removeWorktree(options: {
   }
   const worktreeRemoved = (await lstat(options.path).catch(() => null)) !== null;
   await rm(options.path, { recursive: true, force: true });
-  let branchDeleted = false;
-  const repoGitDir = await commonGitDir(repoPath);
-  const tip =
-    deleteBranch && branch
-      ? await resolveCommit(repoGitDir, `refs/heads/${branch}`, { gitDir: repoGitDir })
-      : null;
-  if (branch && tip) {
-    const holder = (await listWorktrees(repoPath)).find((w) => w.branch === `refs/heads/${branch}`);
-    if (holder)
-      throw new WorkspaceError(
-        'WORKTREE_INVALID',
-        `cannot delete branch ${branch}: it is checked out at ${holder.path}`,
-      );
-    // update-ref, not `git branch -D`: that rewrites .git/config (new inode) even for a branch with
-    // no config, and the outside-write probe of every running agent watches .git/config.
-    await git(repoGitDir, ['update-ref', '-d', `refs/heads/${branch}`, tip], {
-      gitDir: repoGitDir,
-    });
-    branchDeleted = true;
-  }
+  const branchDeleted = deleteBranch && branch ? await deleteTicketBranch(repoPath, branch) : false;
   return { worktreeRemoved, branchDeleted };
+}
+
+/**
+ * Delete a `loopwright/` branch of the repository; false when it is already gone or (with
+ * `onlyIfMergedInto`) when its tip is not contained in that branch, so no unmerged work is lost.
+ * With `dryRun`, only says whether it would delete.
+ *
+ * @throws WorkspaceError when the branch is checked out in one of the repository's worktrees.
+ * @example
+ * ```ts
+ * await deleteTicketBranch(repoPath, 'loopwright/app-3', { onlyIfMergedInto: 'main' });
+ * ```
+ */
+export async function deleteTicketBranch(
+  repoPath: string,
+  branch: string,
+  options: { readonly onlyIfMergedInto?: string; readonly dryRun?: boolean } = {},
+): Promise<boolean> {
+  if (!branch.startsWith(BRANCH_PREFIX))
+    throw new BadInputError(
+      `refusing to delete ${branch}: only ${BRANCH_PREFIX}* are loopwright's`,
+    );
+  const repoGitDir = await commonGitDir(repoPath);
+  const opts = { gitDir: repoGitDir };
+  const tip = await resolveCommit(repoGitDir, `refs/heads/${branch}`, opts);
+  if (!tip) return false;
+  if (options.onlyIfMergedInto) {
+    const base = `refs/heads/${options.onlyIfMergedInto}`;
+    const merged = await runGit(repoGitDir, ['merge-base', '--is-ancestor', tip, base], {
+      ...opts,
+      okExitCodes: [0, 1, 128],
+    });
+    if (merged.exitCode !== 0) return false;
+  }
+  const holder = (await listWorktrees(repoPath)).find((w) => w.branch === `refs/heads/${branch}`);
+  if (holder)
+    throw new WorkspaceError(
+      'WORKTREE_INVALID',
+      `cannot delete branch ${branch}: it is checked out at ${holder.path}`,
+    );
+  if (options.dryRun) return true;
+  // update-ref, not `git branch -D`: that rewrites .git/config (new inode) even for a branch with
+  // no config, and the outside-write probe of every running agent watches .git/config. The old
+  // value makes it a compare-and-swap: a branch that moved meanwhile is kept.
+  const deleted = await runGit(repoGitDir, ['update-ref', '-d', `refs/heads/${branch}`, tip], {
+    ...opts,
+    okExitCodes: [0, 1, 128],
+  });
+  return deleted.exitCode === 0;
 }
 
 /** Lines appended to the message of every commit the orchestrator makes for a run. */

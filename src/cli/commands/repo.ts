@@ -195,7 +195,8 @@ SETTINGS (add and set; applied in this order: --settings-file, flags, --unset):
                            maxContractRetries, maxCostUsd, wallClockSeconds (none = unlimited)
   --set KEY=N              agentTimeoutSeconds, agentStallSeconds (no output for this long:
                            AGENT_STALLED, default 120), gateTimeoutSeconds, maxOutputBytes,
-                           worktreeRetentionSeconds
+                           worktreeRetentionSeconds, retentionDays (loopwright gc prunes a
+                           final ticket's transcripts and workspace after it, default 14)
   --sandbox bwrap|none     bwrap (default): agents and gate commands run under bubblewrap, as
                            an unprivileged user when loopwright runs as root; none: plain processes
   --unset PATH             drop a setting, e.g. agents.generator.permissionMode, limits.maxAttempts
