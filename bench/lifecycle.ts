@@ -26,6 +26,8 @@ import { percentile } from './report.js';
 
 const TICKETS = Number(process.env.BENCH_TICKETS ?? 8);
 const CHAIN = Number(process.env.BENCH_CHAIN ?? 5);
+/** Worker counts to measure (`BENCH_WORKERS=1` for a quick look at one worker). */
+const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 
 export interface LifecycleRow {
   readonly workers: number;
@@ -37,6 +39,8 @@ export interface LifecycleRow {
 /** What one ticket costs in subprocesses and round trips, from the 1-worker run. */
 export interface PerTicket {
   readonly gitSpawns: number;
+  /** Git spawns per ticket by subcommand, most first. */
+  readonly gitBySubcommand: Readonly<Record<string, number>>;
   readonly queries: number;
   /** Journal row that dispatched an agent -> the agent's process started (ms). */
   readonly dispatchMs: { readonly p50: number; readonly p99: number; readonly samples: number };
@@ -52,7 +56,7 @@ export async function benchLifecycle(bench: BenchDb): Promise<{
   try {
     const rows: LifecycleRow[] = [];
     let perTicket: PerTicket | undefined;
-    for (const workers of [1, 2, 4]) {
+    for (const workers of WORKERS) {
       const keys = await setupRepo(bench, home, `w${workers}`, TICKETS, workers, false);
       const counted = workers === 1 ? await countSpawnsAndQueries(gitLog) : null;
       const seconds = await runToIdle(bench, home, workers);
@@ -60,7 +64,8 @@ export async function benchLifecycle(bench: BenchDb): Promise<{
       await assertAllLive(bench, keys);
       if (counts)
         perTicket = {
-          gitSpawns: round(counts.git / TICKETS),
+          gitSpawns: round(counts.git.length / TICKETS),
+          gitBySubcommand: bySubcommand(counts.git),
           queries: round(counts.queries / TICKETS),
           dispatchMs: await dispatchLatency(bench, keys),
         };
@@ -171,7 +176,17 @@ async function installGitCounter(home: string) {
   await mkdir(bin, { recursive: true });
   await writeFile(
     path.join(bin, 'git'),
-    `#!/bin/sh\necho x >> ${JSON.stringify(log)}\nexec ${JSON.stringify(real)} "$@"\n`,
+    `#!/bin/sh
+# the subcommand: the first argument that is neither an option nor the value of -c / -C
+sub=
+skip=
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  case "$a" in -c|-C) skip=1 ;; -*) ;; *) sub=$a; break ;; esac
+done
+echo "$sub $LOOPWRIGHT_GIT_SITE" >> ${JSON.stringify(log)}
+exec ${JSON.stringify(real)} "$@"
+`,
     { mode: 0o755 },
   );
   const originalPath = process.env.PATH ?? '';
@@ -182,8 +197,8 @@ async function installGitCounter(home: string) {
 /** Start counting git spawns (lines in the log) and pg queries (every Client#query in-process). */
 async function countSpawnsAndQueries(gitLog: { log: string }) {
   const lines = async () =>
-    (await readFile(gitLog.log, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
-  const gitBefore = await lines();
+    (await readFile(gitLog.log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const gitBefore = (await lines()).length;
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const original = proto.query;
   let queries = 0;
@@ -194,9 +209,23 @@ async function countSpawnsAndQueries(gitLog: { log: string }) {
   return {
     async stop() {
       proto.query = original;
-      return { git: (await lines()) - gitBefore, queries };
+      const git = (await lines()).slice(gitBefore);
+      if (process.env.BENCH_GIT_LOG) await writeFile(process.env.BENCH_GIT_LOG, git.join('\n'));
+      return { git, queries };
     },
   };
+}
+
+/** Log lines (`<subcommand> <site>`) -> spawns per ticket by subcommand, most first. */
+function bySubcommand(lines: readonly string[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const sub = line.split(' ')[0] || '(none)';
+    counts.set(sub, (counts.get(sub) ?? 0) + 1);
+  }
+  return Object.fromEntries(
+    [...counts].sort((a, b) => b[1] - a[1]).map(([sub, n]) => [sub, round(n / TICKETS)]),
+  );
 }
 
 /**

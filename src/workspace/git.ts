@@ -21,7 +21,7 @@
  * (workspace-integrity.ts)
  * and which the orchestrator's commits bypass altogether (`hash-object --no-filters`).
  */
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { BadInputError, LoopwrightError } from '../errors.js';
 
@@ -137,8 +137,7 @@ export async function runGit(
   args: readonly string[],
   options: RunGitOptions = {},
 ): Promise<GitResult> {
-  const result = await execGit(cwd, args, options, 'utf8');
-  return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+  return execGit(cwd, args, options, 'utf8');
 }
 
 /** The full argument list: hardening first, then the caller's, with diff programs off. */
@@ -276,7 +275,7 @@ export async function runGitBytes(
   args: readonly string[],
   options: RunGitBytesOptions = {},
 ): Promise<Buffer> {
-  return Buffer.from((await execGit(cwd, args, options, 'buffer')).stdout);
+  return (await execGit(cwd, args, options, 'buffer')).stdout;
 }
 
 /** One hardened git process; throws for a missing git or an exit code not in `okExitCodes`. */
@@ -285,26 +284,89 @@ async function execGit<E extends 'utf8' | 'buffer'>(
   args: readonly string[],
   options: RunGitBytesOptions,
   encoding: E,
-) {
+): Promise<{ stdout: E extends 'utf8' ? string : Buffer; stderr: string; exitCode: number }> {
   const okExitCodes = options.okExitCodes ?? [0];
-  const result = await execa('git', hardenedArgs(args), {
-    cwd,
-    env: gitEnv(options),
-    extendEnv: false,
-    reject: false,
-    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
-    stripFinalNewline: false,
-    encoding,
-    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-  });
-  if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && !result.exitCode)
-    throw new GitMissingError({ cause: result.cause });
-  if (result.exitCode === undefined || !okExitCodes.includes(result.exitCode)) {
-    const raw = result.stderr as unknown as string | Uint8Array | undefined;
-    const stderr = typeof raw === 'string' ? raw : Buffer.from(raw ?? '').toString('utf8');
-    throw new GitError(args, cwd, result.exitCode, stderr || (result.message ?? ''), {
-      cause: result.cause,
-    });
+  const env = process.env.LOOPWRIGHT_GIT_TRACE
+    ? { ...gitEnv(options), LOOPWRIGHT_GIT_SITE: traceSite() }
+    : gitEnv(options);
+  const done = await spawnGit(cwd, hardenedArgs(args), env, options);
+  const stderr = done.stderr.toString('utf8');
+  if (done.error?.code === 'ENOENT') throw new GitMissingError({ cause: done.error });
+  if (done.exitCode === undefined || !okExitCodes.includes(done.exitCode)) {
+    const why = done.error?.message ?? (done.signal ? `killed by ${done.signal}` : '');
+    throw new GitError(args, cwd, done.exitCode, stderr || why, { cause: done.error });
   }
-  return result as typeof result & { exitCode: number };
+  const stdout = encoding === 'utf8' ? done.stdout.toString('utf8') : done.stdout;
+  return { stdout: stdout as E extends 'utf8' ? string : Buffer, stderr, exitCode: done.exitCode };
+}
+
+interface GitExit {
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  /** Undefined when git could not be started or was killed by a signal. */
+  readonly exitCode: number | undefined;
+  readonly signal: NodeJS.Signals | null;
+  readonly error: NodeJS.ErrnoException | undefined;
+}
+
+/**
+ * Node's own spawn, not execa: a git call is the commonest subprocess of a ticket, and execa's
+ * per-call set-up costs several times what a short git command takes.
+ */
+function spawnGit(
+  cwd: string,
+  argv: readonly string[],
+  env: Record<string, string>,
+  options: RunGitBytesOptions,
+): Promise<GitExit> {
+  return new Promise((resolve) => {
+    const child = spawn('git', argv, {
+      cwd,
+      env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let error: NodeJS.ErrnoException | undefined;
+    child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (e) => {
+      error ??= e;
+    });
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          error ??= Object.assign(new Error(`timed out after ${options.timeoutMs} ms`), {
+            code: 'ETIMEDOUT',
+          });
+          child.kill('SIGKILL');
+        }, options.timeoutMs)
+      : undefined;
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // git exited before reading all of it: its exit says why
+      child.stdin.end(options.input);
+    }
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err),
+        exitCode: code === null || error ? undefined : code,
+        signal,
+        error,
+      });
+    });
+  });
+}
+
+/**
+ * With `LOOPWRIGHT_GIT_TRACE=1` every git process gets `LOOPWRIGHT_GIT_SITE`, its caller's
+ * `src/` frames: the lifecycle bench's git counter groups spawns by call site with it.
+ */
+function traceSite(): string {
+  const lines = (new Error().stack ?? '').split('\n').slice(3);
+  return lines
+    .filter((l) => l.includes('/src/') && !l.includes('/workspace/git.'))
+    .slice(0, 4)
+    .map((l) => /\/src\/(.*?):(\d+)/.exec(l)?.slice(1).join(':') ?? '?')
+    .join('<');
 }

@@ -1,0 +1,42 @@
+/**
+ * The lifecycle section alone, beside its bash baseline, for iterating on per-ticket overhead:
+ * `tsc -p tsconfig.bench.json && BENCH_WORKERS=1 node dist/bench/lifecycle-quick.js`.
+ * Prints seconds per ticket vs the bash loop, git spawns per ticket by subcommand, queries.
+ */
+import { benchBaselines } from './bash-baseline.js';
+import { createBenchDb } from './bench-db.js';
+import { benchLifecycle } from './lifecycle.js';
+
+const bench = await createBenchDb();
+try {
+  const lifecycle = await benchLifecycle(bench);
+  const one = lifecycle.rows[0]!;
+  const baselines = await benchBaselines(one.tickets);
+  const perTicket = 1 / one.ticketsPerSecond;
+  for (const r of lifecycle.rows)
+    console.log(`${r.workers} worker(s): ${r.ticketsPerSecond} tickets/s (${r.seconds} s)`);
+  console.log(
+    `s/ticket ${perTicket.toFixed(3)} vs bash ${baselines.bashSecondsPerTicket.toFixed(3)}` +
+      ` (${(perTicket / baselines.bashSecondsPerTicket).toFixed(2)}x),` +
+      ` floor ${baselines.floorSecondsPerTicket.toFixed(3)}`,
+  );
+  console.log(JSON.stringify(lifecycle.perTicket));
+  if (process.env.BENCH_TIMELINE) {
+    const { rows } = await bench.pool.query(`
+      select e.seq, e.event_type, e.to_state,
+        round(extract(epoch from e.created_at - lag(e.created_at) over (order by e.seq)) * 1000)
+          as ms
+      from loopwright.ticket_events e join loopwright.tickets t on t.id = e.ticket_id
+      where t.key = 'w1-2' order by e.seq`);
+    for (const r of rows) console.log(`${r.seq} ${r.event_type} -> ${r.to_state} +${r.ms} ms`);
+    const runs = await bench.pool.query(`
+      select r.phase, round(extract(epoch from r.started_at - r.created_at) * 1000) as to_start,
+        round(extract(epoch from r.finished_at - r.started_at) * 1000) as run_ms
+      from loopwright.agent_runs r join loopwright.tickets t on t.id = r.ticket_id
+      where t.key = 'w1-2' order by r.created_at`);
+    for (const r of runs.rows)
+      console.log(`run ${r.phase}: start +${r.to_start} ms, ran ${r.run_ms} ms`);
+  }
+} finally {
+  await bench.drop();
+}
