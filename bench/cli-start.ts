@@ -19,7 +19,8 @@ const c = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await c.connect();
 await Promise.all([
   c.query('select * from loopwright.repositories order by name'),
-  c.query('select r.name as repo, t.state, count(*) from loopwright.tickets t join loopwright.repositories r on r.id = t.repo_id group by 1, 2 order by 1, 2'),
+  c.query(\`select r.name as repo, t.state, count(*) from loopwright.tickets t
+    join loopwright.repositories r on r.id = t.repo_id group by 1, 2 order by 1, 2\`),
 ]);
 await c.end();
 `;

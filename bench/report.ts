@@ -105,7 +105,8 @@ function renderDocument(r: BenchReport): string {
   ];
   const body = r.sections.flatMap((s) => ['', ...renderSection(s)]);
   const json = JSON.stringify({ machine: m, sections: r.sections }, null, 2);
-  return `${[...head, ...body, '', '## Raw figures (JSON)', '', '```json', json, '```'].join('\n')}\n`;
+  const raw = ['', '## Raw figures (JSON)', '', '```json', json, '```'];
+  return `${[...head, ...body, ...raw].join('\n')}\n`;
 }
 
 function fmt(x: number): string {

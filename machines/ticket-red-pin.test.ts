@@ -31,7 +31,8 @@ const TO_RED: TicketEventInput[] = [
 
 describe('the RED pin', () => {
   it('starts with no RED commit and records the one RED_CONFIRMED carries', () => {
-    expect(Number(MACHINE_VERSION.split('/')[1])).toBeGreaterThanOrEqual(5); // the pin came with ticket/5
+    // the pin came with ticket/5
+    expect(Number(MACHINE_VERSION.split('/')[1])).toBeGreaterThanOrEqual(5);
     const red = drive(TO_RED);
     expect(red.value).toBe('RED');
     expect(red.context.redCommit).toBeNull();

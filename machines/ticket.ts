@@ -281,7 +281,8 @@ const machineSetup = setup({
   },
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: XState's config type needs its actor/action/guard parameters left open here.
+// XState's config type needs its actor/action/guard parameters left open here.
+// biome-ignore lint/suspicious/noExplicitAny: see above
 type AnyParam = any;
 type Transition = TransitionConfig<
   TicketContext,

@@ -39,12 +39,18 @@ const CODEX_KEYS = ['OPENAI_API_KEY', 'CODEX_API_KEY'];
 export function credentialFix(choice: AgentChoice): string {
   if (choice.provider === 'claude') return 'set ANTHROPIC_API_KEY or run `claude login`';
   if (choice.provider === 'codex') return 'set OPENAI_API_KEY or run `codex login`';
-  if (choice.provider === 'command')
+  if (choice.provider === 'command') {
+    const key =
+      choice.vendor === 'openai'
+        ? 'OPENAI_API_KEY'
+        : choice.vendor === 'anthropic'
+          ? 'ANTHROPIC_API_KEY'
+          : 'no key';
     return (
       `give the command its credentials in the environment of \`loopwright run\` ` +
-      `(vendor ${choice.vendor ?? 'none'} ` +
-      `passes ${choice.vendor === 'openai' ? 'OPENAI_API_KEY' : choice.vendor === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'no key'})`
+      `(vendor ${choice.vendor ?? 'none'} passes ${key})`
     );
+  }
   return 'check the scripted agent script';
 }
 

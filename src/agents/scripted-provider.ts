@@ -31,7 +31,8 @@ export function createScriptedProvider(config: ScriptedProviderConfig = {}): Age
  *
  * @example
  * scriptedAgentCommand(); // from dist: [node, '/…/dist/src/agents/scripted/agent.js']
- *                         // from src:  [node, '--import', 'file:///…/tsx/dist/loader.mjs', '/…/src/agents/scripted/agent.ts']
+ *                         // from src:  [node, '--import', 'file:///…/tsx/dist/loader.mjs',
+ *                         //             '/…/src/agents/scripted/agent.ts']
  */
 export function scriptedAgentCommand(): string[] {
   const compiled = fileURLToPath(new URL('./scripted/agent.js', import.meta.url));

@@ -22,9 +22,11 @@ export interface UnavailableFacts {
  *
  * @example
  * ```ts
- * unavailableEvent(outcome, { role: 'generator', choice: { provider: 'claude' }, runId, costUsd: 0, stallSeconds: 120 });
+ * const facts = { role: 'generator', choice: { provider: 'claude' }, runId, costUsd: 0 };
+ * unavailableEvent(outcome, { ...facts, stallSeconds: 120 });
  * // { type: 'AGENT_UNAVAILABLE', reason: 'AGENT_UNAVAILABLE',
- * //   detail: 'generator uses claude: set ANTHROPIC_API_KEY or run `claude login` (agent said: Not logged in · Please run /login)', ... }
+ * //   detail: 'generator uses claude: set ANTHROPIC_API_KEY or run `claude login`
+ * //            (agent said: Not logged in · Please run /login)', ... }
  * ```
  */
 export function unavailableEvent(
@@ -32,7 +34,8 @@ export function unavailableEvent(
   facts: UnavailableFacts,
 ): TicketEventInput | null {
   if (outcome.status !== 'unavailable' && outcome.status !== 'stalled') return null;
-  const who = `${facts.role} uses ${facts.choice.provider}${facts.choice.model ? ` (${facts.choice.model})` : ''}`;
+  const model = facts.choice.model ? ` (${facts.choice.model})` : '';
+  const who = `${facts.role} uses ${facts.choice.provider}${model}`;
   const evidence = outcome.errorMessage ?? 'no output';
   const detail =
     outcome.status === 'stalled'

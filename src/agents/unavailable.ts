@@ -20,12 +20,24 @@ export type LineVerdict =
 const PROGRESS: LineVerdict = { kind: 'progress' };
 const NOISE: LineVerdict = { kind: 'noise' };
 
+/** One case-insensitive alternation of `parts` (kept short per line). */
+function anyOf(parts: readonly RegExp[]): RegExp {
+  return new RegExp(parts.map((p) => p.source).join('|'), 'i');
+}
+
 /** Words the CLIs use when credentials are missing or refused. */
-const AUTH =
-  /not logged in|please run \/login|invalid api key|incorrect api key|authentication[_ ](?:error|failed)|\b401\b|unauthorized|\b403\b|forbidden|oauth token (?:has )?expired|missing (?:environment variable|api key)|OPENAI_API_KEY|credit balance is too low/i;
+const AUTH = anyOf([
+  /not logged in|please run \/login|invalid api key|incorrect api key/,
+  /authentication[_ ](?:error|failed)|\b401\b|unauthorized|\b403\b|forbidden/,
+  /oauth token (?:has )?expired|missing (?:environment variable|api key)|OPENAI_API_KEY/,
+  /credit balance is too low/,
+]);
 /** Words the CLIs use when the model cannot be reached. */
-const NETWORK =
-  /waiting for network|connection (?:refused|error|failed)|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|name does not resolve|failed to lookup address|getaddrinfo|network is unreachable|could not resolve host|fetch failed/i;
+const NETWORK = anyOf([
+  /waiting for network|connection (?:refused|error|failed)|ECONNREFUSED|ENOTFOUND|EAI_AGAIN/,
+  /name does not resolve|failed to lookup address|getaddrinfo|network is unreachable/,
+  /could not resolve host|fetch failed/,
+]);
 /** Retry chatter: alive, not advancing. */
 const RETRY = /reconnecting|retrying|api_retry|failed to connect|falling back from websockets/i;
 

@@ -5,7 +5,8 @@
  * @example
  * ```ts
  * // in-process, as the tests do:
- * const code = await main(['ticket', 'list', '--json'], { stdout, stderr, env: { LOOPWRIGHT_DATABASE_URL: url }, cwd });
+ * const env = { LOOPWRIGHT_DATABASE_URL: url };
+ * const code = await main(['ticket', 'list', '--json'], { stdout, stderr, env, cwd });
  * ```
  */
 import { BadInputError, LoopwrightError } from '../errors.js';

@@ -44,7 +44,10 @@ export function printError(io: CliIo, message: string): void {
  *
  * @example
  * ```ts
- * printTable(io, rows, [{ header: 'KEY', value: (r) => r.key }, { header: 'STATE', value: (r) => r.state }]);
+ * printTable(io, rows, [
+ *   { header: 'KEY', value: (r) => r.key },
+ *   { header: 'STATE', value: (r) => r.state },
+ * ]);
  * ```
  */
 export function printTable<Row>(

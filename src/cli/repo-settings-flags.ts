@@ -11,7 +11,8 @@
  *   --agent-opt generator.permissionMode=bypassPermissions \
  *   --agent-opt generator.extraArgs='["--allowedTools","Bash"]' \
  *   --agent validator=codex:gpt-5 --agent-env validator.OPENAI_BASE_URL=http://127.0.0.1:8080/v1 \
- *   --agent-command lead='["./bin/my-lead","--fast"]' --set agentStallSeconds=90 --limit maxAttempts=5
+ *   --agent-command lead='["./bin/my-lead","--fast"]' --set agentStallSeconds=90 \
+ *   --limit maxAttempts=5
  * ```
  */
 import { INTEGRATION_FLAGS, integrationSettingsFromFlags } from '../integrations/flags.js';
@@ -355,8 +356,10 @@ export function validateSettings(settings: unknown): RepoSettings {
 /** One zod issue as one line: the setting's path, what was wrong, what is allowed. */
 export function describeIssue(issue: z.core.$ZodIssue): string {
   const at = issue.path.map(String).join('.') || '(settings)';
-  if (issue.code === 'unrecognized_keys')
-    return `unknown setting ${issue.keys.map((k) => (at === '(settings)' ? k : `${at}.${k}`)).join(', ')} (see loopwright repo --help for the settings)`;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => (at === '(settings)' ? k : `${at}.${k}`));
+    return `unknown setting ${keys.join(', ')} (see loopwright repo --help for the settings)`;
+  }
   // A record key that failed its own check (e.g. a credential-like env name): say why.
   const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
   return `invalid setting ${at}: ${oneLine(inner ?? issue.message)}`;

@@ -10,7 +10,8 @@
  * mode: copilot
  * agents:
  *   generator: { provider: claude, model: opus, permissionMode: bypassPermissions }
- *   validator: { provider: codex, model: gpt-5, env: { OPENAI_BASE_URL: "http://127.0.0.1:8080/v1" } }
+ *   validator:
+ *     { provider: codex, model: gpt-5, env: { OPENAI_BASE_URL: "http://127.0.0.1:8080/v1" } }
  *   lead: { provider: command, command: ["./bin/lead-agent"] }
  * limits: { maxAttempts: 5 }
  * ```
@@ -55,7 +56,8 @@ export async function readSettingsFile(file: string): Promise<SettingsFile> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new BadInputError(
-      `cannot read --settings-file ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`,
+      `cannot read --settings-file ${file}: ` +
+        (code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')),
     );
   }
   if (Buffer.byteLength(text) > MAX_BYTES)

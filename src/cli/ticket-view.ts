@@ -199,7 +199,10 @@ function eventDetail(event: Record<string, unknown>): string | null {
     case 'NOTE':
       return stringOrNull(event.text);
     case 'REWIND':
-      return `rewound to row ${String(event.toSeq)}${typeof event.reason === 'string' ? `: ${event.reason}` : ''}`;
+      return (
+        `rewound to row ${String(event.toSeq)}` +
+        (typeof event.reason === 'string' ? `: ${event.reason}` : '')
+      );
     case 'BLOCK':
       return Array.isArray(event.blockers) ? `blocked by ${event.blockers.join(', ')}` : null;
     case 'VERDICT':

@@ -19,10 +19,10 @@ function renderClaude(e: Record<string, unknown>): string[] | null {
   if (e.type === 'system') {
     if (e.subtype === 'init')
       return [`[session] model ${String(e.model ?? '?')} in ${String(e.cwd ?? '?')}`];
-    if (e.subtype === 'api_retry')
-      return [
-        `[retry] attempt ${String(e.attempt)}: ${String(e.error ?? '')} ${e.error_status ?? ''}`.trim(),
-      ];
+    if (e.subtype === 'api_retry') {
+      const why = `${String(e.error ?? '')} ${e.error_status ?? ''}`;
+      return [`[retry] attempt ${String(e.attempt)}: ${why}`.trim()];
+    }
     return [];
   }
   if (e.type === 'assistant' || e.type === 'user') {
@@ -47,9 +47,8 @@ function renderClaude(e: Record<string, unknown>): string[] | null {
       typeof e.total_cost_usd === 'number' ? ` cost $${e.total_cost_usd.toFixed(4)}` : '';
     const turns = typeof e.num_turns === 'number' ? ` ${e.num_turns} turns` : '';
     const verdict = e.is_error ? `error (${String(e.subtype)})` : 'ok';
-    return [
-      `[result] ${verdict}${turns}${cost}${e.is_error && e.result ? `: ${trim(String(e.result))}` : ''}`,
-    ];
+    const result = e.is_error && e.result ? `: ${trim(String(e.result))}` : '';
+    return [`[result] ${verdict}${turns}${cost}${result}`];
   }
   return null;
 }

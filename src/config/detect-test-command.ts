@@ -21,7 +21,8 @@ const NPM_PLACEHOLDER = /no test specified/;
  *
  * @example
  * ```ts
- * detectTestCommand('/src/app'); // { command: 'npm test', because: 'package.json has scripts.test' }
+ * detectTestCommand('/src/app');
+ * // { command: 'npm test', because: 'package.json has scripts.test' }
  * ```
  */
 export function detectTestCommand(dir: string): DetectedTestCommand | null {

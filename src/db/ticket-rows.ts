@@ -34,16 +34,20 @@ export async function writeTicketRow(trx: Kdb, w: TicketRowWrite): Promise<void>
       where id = ${w.supersededRunId}::uuid and status = 'queued'
     ), new_run as (
       insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, attempt, round, status)
-      select ${run?.id ?? null}::uuid, ${w.ticketId}::bigint, ${w.seq}::int, ${run?.role ?? null}, ${run?.phase ?? null},
+      select ${run?.id ?? null}::uuid, ${w.ticketId}::bigint, ${w.seq}::int,
+             ${run?.role ?? null}, ${run?.phase ?? null},
              ${run?.attempt ?? 0}::int, ${run?.round ?? 0}::int, 'queued'
       where ${run !== null}::boolean
     ), journal as (
       insert into loopwright.ticket_events
         (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
           snapshot, actions, created_at)
-      values (${w.ticketId}::bigint, ${w.seq}::int, ${w.eventType}, ${JSON.stringify(w.event)}::jsonb, ${w.fromState}, ${w.toState},
-              ${w.actor}, ${w.idempotencyKey}, ${JSON.stringify(w.snapshot)}::jsonb, ${JSON.stringify(w.actions)}::jsonb,
-              -- the moment of the write (after the reads that justified it), not the transaction's start
+      values (${w.ticketId}::bigint, ${w.seq}::int, ${w.eventType},
+              ${JSON.stringify(w.event)}::jsonb, ${w.fromState}, ${w.toState},
+              ${w.actor}, ${w.idempotencyKey}, ${JSON.stringify(w.snapshot)}::jsonb,
+              ${JSON.stringify(w.actions)}::jsonb,
+              -- the moment of the write (after the reads that justified it), not the
+              -- transaction's start
               clock_timestamp())
     )
     update loopwright.tickets set

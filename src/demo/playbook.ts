@@ -260,12 +260,15 @@ export function demoScript(): Script {
 
 /** Files the demo adds to the sample repository before filing tickets: a live-check runner. */
 export const DEMO_REPO_FILES: Readonly<Record<string, string>> = {
-  'scripts/live-check.mjs': `// Runs every check in scripts/live/: each ticket ships its own, so the live check grows with the product.
+  'scripts/live-check.mjs': `\
+// Runs every check in scripts/live/: each ticket ships its own, so the live
+// check grows with the product.
 import { readdir } from 'node:fs/promises';
 import { greet } from '../src/greet.js';
 
 let failed = greet('world') !== 'Hello, world!';
-for (const file of (await readdir(new URL('./live/', import.meta.url))).filter((f) => f.endsWith('.mjs')).sort()) {
+const files = await readdir(new URL('./live/', import.meta.url));
+for (const file of files.filter((f) => f.endsWith('.mjs')).sort()) {
   const { check } = await import(new URL(\`./live/\${file}\`, import.meta.url));
   const ok = await check();
   console.log(\`\${ok ? 'ok  ' : 'FAIL'} \${file}\`);

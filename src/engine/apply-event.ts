@@ -64,7 +64,12 @@ export type ApplyOutcome =
  *
  * @example
  * ```ts
- * const outcome = await applyEvent(db, 'app-12', { type: 'START' }, { actor: 'scheduler', idempotencyKey: 'start:app-12' });
+ * const outcome = await applyEvent(
+ *   db,
+ *   'app-12',
+ *   { type: 'START' },
+ *   { actor: 'scheduler', idempotencyKey: 'start:app-12' },
+ * );
  * if (outcome.status === 'rejected') console.warn(outcome.reason, outcome.detail);
  * ```
  */

@@ -55,7 +55,8 @@ const TAG = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
  *
  * @example
  * ```ts
- * const { key } = await createTicket(db, { repo: 'app', title: 'Add /health', actor: 'operator:me' });
+ * const input = { repo: 'app', title: 'Add /health', actor: 'operator:me' };
+ * const { key } = await createTicket(db, input);
  * ```
  */
 export async function createTicket(db: Kdb, input: NewTicketInput): Promise<CreatedTicket> {

@@ -61,7 +61,9 @@ export async function applyWithDiscoveries(
     }
     const note = [
       filed.length
-        ? `discovered: ${filed.map((k) => (blockers.includes(k) ? `${k} (blocking)` : k)).join(', ')}`
+        ? `discovered: ${filed
+            .map((k) => (blockers.includes(k) ? `${k} (blocking)` : k))
+            .join(', ')}`
         : '',
       ...refused.map((r) => `discovered work refused: ${r}`),
     ]

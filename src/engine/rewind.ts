@@ -30,7 +30,10 @@ export interface RewindOutcome extends CommittedRow {
  *
  * @example
  * ```ts
- * await rewindTicket(db, 'app-3', 4, { actor: 'operator:me', reason: 'validator was misconfigured' });
+ * await rewindTicket(db, 'app-3', 4, {
+ *   actor: 'operator:me',
+ *   reason: 'validator was misconfigured',
+ * });
  * ```
  */
 /** States a rewind leaves only when asked with `force`. */

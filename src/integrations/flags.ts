@@ -30,9 +30,11 @@ export interface IntegrationFlagValues {
   readonly 'linear-label'?: string[] | undefined;
 }
 
-export const INTEGRATION_USAGE = `  --github OWNER/NAME     ship through GitHub pull requests instead of a local merge
+export const INTEGRATION_USAGE = `\
+  --github OWNER/NAME     ship through GitHub pull requests instead of a local merge
   --github-api-url URL    REST API root (GitHub Enterprise); default https://api.github.com
-  --github-remote URL     where ticket branches are pushed; default https://github.com/OWNER/NAME.git
+  --github-remote URL     where ticket branches are pushed; \
+default https://github.com/OWNER/NAME.git
   --github-events MODE    webhook (signed deliveries to run --webhook-port, no polling) or poll
                           (default: poll, with ETags and backoff)
   --github-poll-seconds N seconds between polls of a waiting PR (default 60)

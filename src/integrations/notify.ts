@@ -69,7 +69,9 @@ export function cardFor(row: JournalRow): Card | null {
   if (row.to_state === 'ESCALATED' || row.to_state === 'DEAD_LETTER')
     return {
       ...base,
-      title: `${row.key} ${row.to_state === 'ESCALATED' ? 'escalated' : 'dead-lettered'}: ${ctx.reason ?? 'unknown'}`,
+      title:
+        `${row.key} ${row.to_state === 'ESCALATED' ? 'escalated' : 'dead-lettered'}: ` +
+        (ctx.reason ?? 'unknown'),
       lines: [
         ...(ctx.detail ? [ctx.detail.slice(0, 1500)] : []),
         `Inspect: \`loopwright show ${row.key}\` · act: \`loopwright retry ${row.key}\` / ` +

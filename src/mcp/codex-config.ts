@@ -73,7 +73,8 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.keys(value).sort();
-    return `{${entries.map((k) => `${JSON.stringify(k)}:${canonical((value as Table)[k])}`).join(',')}}`;
+    const pairs = entries.map((k) => `${JSON.stringify(k)}:${canonical((value as Table)[k])}`);
+    return `{${pairs.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'undefined';
 }

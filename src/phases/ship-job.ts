@@ -95,7 +95,9 @@ function mergeTested(deps: JobDeps, d: Dispatch, runId: string): Promise<MergeRe
     repoPath: d.repo.path,
     baseBranch: d.repo.base_branch,
     tip: `refs/heads/${ticketBranch(d.ticket.key)}`,
-    message: `Merge ${d.ticket.key}: ${d.ticket.title}\n\nLoopwright-Ticket: ${d.ticket.key}\nLoopwright-Run: ${runId}\n`,
+    message:
+      `Merge ${d.ticket.key}: ${d.ticket.title}\n\n` +
+      `Loopwright-Ticket: ${d.ticket.key}\nLoopwright-Run: ${runId}\n`,
     check: (commit) => checkMergeCommit(deps, d, runId, commit),
   });
 }

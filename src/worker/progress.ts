@@ -33,7 +33,8 @@ export function renderProgress(rows: readonly ProgressRow[]): string[] {
   return rows.map((r) => {
     const phase = r.substate ? `${r.state}.${r.substate}` : r.state;
     const attempt = r.attempt > 0 ? ` attempt ${r.attempt}` : '';
-    return `${r.key.padEnd(14)} ${phase.padEnd(26)}${attempt.padEnd(11)} ${(r.agent ?? '-').padEnd(24)} ${r.seconds}s`;
+    const agent = (r.agent ?? '-').padEnd(24);
+    return `${r.key.padEnd(14)} ${phase.padEnd(26)}${attempt.padEnd(11)} ${agent} ${r.seconds}s`;
   });
 }
 

@@ -77,7 +77,8 @@ const MERGE_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } a
  *
  * @example
  * ```ts
- * const merged = await mergeToBase({ repoPath, baseBranch: 'main', tip, message: 'Merge LW-12', check });
+ * const message = 'Merge LW-12';
+ * const merged = await mergeToBase({ repoPath, baseBranch: 'main', tip, message, check });
  * if (!merged.ok) escalate(merged.reason, merged.detail);
  * ```
  */

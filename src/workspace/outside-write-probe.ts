@@ -5,11 +5,11 @@
  * path reaches before the run and reports what changed after it:
  *
  * - the repository's main checkout, recursively (skipping `.git` and `node_modules`), after which
- *   changes that leave a tracked file clean in git's eyes are dropped (a concurrent loopwright merge
- *   updating the checkout is not the agent's doing; see `mergeToBase`);
+ *   changes that leave a tracked file clean in git's eyes are dropped (a concurrent loopwright
+ *   merge updating the checkout is not the agent's doing; see `mergeToBase`);
  * - the worktrees root down to `<root>/<repo-dir>/*`: files there are reported, while directories
- * at
- *   those two levels are worktree slots (other tickets come and go concurrently) and are not entered;
+ *   at those two levels are worktree slots (other tickets come and go concurrently) and are not
+ *   entered;
  * - the common git dir's `hooks/`, `config`, `info/attributes` and `info/exclude`, where a write
  *   would run code or change what every later git command does or sees.
  *

@@ -34,7 +34,8 @@ export interface WorkspaceGitExpectation {
  *
  * @example
  * ```ts
- * await initWorkspaceGit(path.join(ws, '.git'), { objectsDir, headRef: 'refs/heads/loopwright/T-1' });
+ * const headRef = 'refs/heads/loopwright/T-1';
+ * await initWorkspaceGit(path.join(ws, '.git'), { objectsDir, headRef });
  * ```
  */
 export async function initWorkspaceGit(

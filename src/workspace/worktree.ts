@@ -252,7 +252,8 @@ export interface StagedCommit {
  *
  * @example
  * ```ts
- * const staged = await stageCommit(wt, 'LW-12: build attempt 1', { runId, ticket: 'LW-12', phase: 'build' });
+ * const trailers = { runId, ticket: 'LW-12', phase: 'build' };
+ * const staged = await stageCommit(wt, 'LW-12: build attempt 1', trailers);
  * ```
  */
 export async function stageCommit(
@@ -308,7 +309,8 @@ export async function stageCommit(
     const parentTree = await git(wt.path, ['rev-parse', `${parent}^{tree}`], opts);
     if (tree === parentTree) return { commit: null, parent, anomalies: entries.anomalies };
     const body = trailers
-      ? `${message}\n\nLoopwright-Run: ${trailers.runId}\nLoopwright-Ticket: ${trailers.ticket}\nLoopwright-Phase: ${trailers.phase}\n`
+      ? `${message}\n\nLoopwright-Run: ${trailers.runId}\n` +
+        `Loopwright-Ticket: ${trailers.ticket}\nLoopwright-Phase: ${trailers.phase}\n`
       : `${message}\n`;
     const commit = await git(wt.path, ['commit-tree', tree, '-p', parent, '-F', '-'], {
       gitDir: wt.repoGitDir,

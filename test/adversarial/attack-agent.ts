@@ -29,7 +29,8 @@ const PROGRAM = `
 import fs from 'node:fs';
 import path from 'node:path';
 import { execSync } from 'node:child_process';
-const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))[process.env.LOOPWRIGHT_PHASE] ?? {};
+const plans = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const plan = plans[process.env.LOOPWRIGHT_PHASE] ?? {};
 for (const [file, content] of Object.entries(plan.write ?? {})) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, content);

@@ -79,8 +79,8 @@ describe('sandboxed agent against the embedded database', () => {
       const { Client } = require('pg');
       (async () => {
         for (const user of ['loopwright', 'postgres', 'root']) {
-          const c = new Client({ host: '127.0.0.1', port: ${config.port}, user, database: 'postgres',
-            connectionTimeoutMillis: 3000 });
+          const c = new Client({ host: '127.0.0.1', port: ${config.port}, user,
+            database: 'postgres', connectionTimeoutMillis: 3000 });
           try { await c.connect(); console.log('LOGIN-OK ' + user); await c.end(); }
           catch (e) { console.log('refused ' + user); }
         }

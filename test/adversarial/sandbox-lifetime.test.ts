@@ -61,7 +61,8 @@ describe('a sandboxed daemon trying to outlive its run', () => {
     const [name, value] = marker.split('=') as [string, string];
     const code = `
       const { runProcessGroup } = await import(${JSON.stringify(SPAWN_GROUP)});
-      await runProcessGroup({ argv: ['/bin/sh', '-c', ${JSON.stringify(DAEMON)}], cwd: ${JSON.stringify(ws)},
+      await runProcessGroup({ argv: ['/bin/sh', '-c', ${JSON.stringify(DAEMON)}],
+        cwd: ${JSON.stringify(ws)},
         env: { PATH: '/usr/bin:/bin', ${JSON.stringify(name)}: ${JSON.stringify(value)} },
         timeoutMs: 120000, maxOutputBytes: 65536, killGraceMs: 300,
         sandbox: { mode: 'bwrap', writable: [${JSON.stringify(ws)}] } });`;

@@ -152,7 +152,8 @@ describe('process groups', () => {
     // pid, hangs.
     const agent = `
       const { spawn } = require('node:child_process');
-      const escapee = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' });
+      const escapee = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'],
+        { detached: true, stdio: 'ignore' });
       require('node:fs').writeFileSync('escapee.pid', String(escapee.pid));
       setInterval(() => {}, 1e9);`;
     const command = createProvider('command', {

@@ -14,7 +14,8 @@ import { eventually, isGone, killGroupQuietly, onCleanup } from './support.js';
 function orphanGroup(): number {
   const starter = `
     const { spawn } = require('node:child_process');
-    const child = spawn('sh', ['-c', 'sleep 60 & exec sleep 60'], { detached: true, stdio: 'ignore' });
+    const child = spawn('sh', ['-c', 'sleep 60 & exec sleep 60'],
+      { detached: true, stdio: 'ignore' });
     child.unref();
     process.stdout.write(String(child.pid));`;
   const pid = Number(execFileSync(process.execPath, ['-e', starter], { encoding: 'utf8' }));
@@ -57,7 +58,8 @@ describe('reapOrphans', () => {
       const starter = `
       const { spawn } = require('node:child_process');
       const env = { ...process.env, LOOPWRIGHT_PROCESS_TAG: ${JSON.stringify(tag)} };
-      const child = spawn('sh', ['-c', 'setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!'], { detached: true, env, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn('sh', ['-c', 'setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!'],
+        { detached: true, env, stdio: ['ignore', 'pipe', 'ignore'] });
       child.stdout.on('data', (d) => process.stdout.write(child.pid + ' ' + d));`;
       const [leader, escapee] = execFileSync(process.execPath, ['-e', starter], {
         encoding: 'utf8',
@@ -66,7 +68,8 @@ describe('reapOrphans', () => {
         .split(' ')
         .map(Number) as [number, number];
       onCleanup(() => killGroupQuietly(escapee));
-      expect(await eventually(() => processStartTime(leader) === null)).toBe(true); // the sh leader is gone
+      // the sh leader is gone
+      expect(await eventually(() => processStartTime(leader) === null)).toBe(true);
       expect(isGone(escapee)).toBe(false);
 
       const untagged = reapOrphans([{ pid: leader, pgid: leader, startTime: '1' }]);

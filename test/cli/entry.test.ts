@@ -83,7 +83,10 @@ describe('the loopwright process', () => {
     });
     expect(result).toMatchObject({ code: 1, killed: false, stdout: '' });
     expect(result.stderr).toMatch(
-      /^loopwright: database unavailable: [^\n]+ \(cannot use the database from LOOPWRIGHT_DATABASE_URL\)\n$/,
+      new RegExp(
+        '^loopwright: database unavailable: [^\\n]+ ' +
+          '\\(cannot use the database from LOOPWRIGHT_DATABASE_URL\\)\\n$',
+      ),
     );
   });
 });

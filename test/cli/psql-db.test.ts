@@ -47,14 +47,16 @@ describe('loopwright psql', () => {
       { mode: 0o755 },
     );
     const url = new URL(t.url);
-    if (!url.password) url.password = 'pw-s3cret'; // the server trusts this connection; the password is only carried
+    // the server trusts this connection; the password is only carried
+    if (!url.password) url.password = 'pw-s3cret';
     const env = { LOOPWRIGHT_DATABASE_URL: url.toString(), PATH: `${bin}:${process.env.PATH}` };
     const result = await runCli(t, ['psql', '-c', 'select 1'], { env });
     expect(result).toMatchObject({ code: 0, stderr: '' });
     const [args, vars] = result.stdout.split('\n');
     expect(args).toBe('args: -X -v ON_ERROR_STOP=1 -c select 1');
     expect(vars).toBe(
-      `env: ${url.username} ${decodeURIComponent(url.password)} ${url.hostname} ${url.port} ${url.pathname.slice(1)} -c search_path=loopwright,public`,
+      `env: ${url.username} ${decodeURIComponent(url.password)} ${url.hostname} ${url.port} ` +
+        `${url.pathname.slice(1)} -c search_path=loopwright,public`,
     );
   });
 

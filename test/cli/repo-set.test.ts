@@ -96,7 +96,11 @@ describe('loopwright repo set and show', () => {
       });
       const human = await runCli(t, ['repo', 'show', 'app']);
       expect(human.stdout).toMatch(
-        /^generator: +claude {2}model opus {2}permissionMode bypassPermissions {2}extraArgs \["--allowedTools","Bash"\]/m,
+        new RegExp(
+          '^generator: +claude {2}model opus {2}permissionMode bypassPermissions {2}' +
+            'extraArgs \\["--allowedTools","Bash"\\]',
+          'm',
+        ),
       );
       expect(human.stdout).toMatch(/^validator: +codex {2}model gpt-5 {2}env OPENAI_BASE_URL$/m);
       expect(human.stdout).toMatch(/^agentStallSeconds: +90$/m);
@@ -194,7 +198,10 @@ describe('bad settings: one line naming the setting, nothing stored', () => {
     [
       'a credential as a provider variable',
       ['--agent-env', 'validator.OPENAI_API_KEY=sk-live-123'],
-      /agents\.validator\.env\.OPENAI_API_KEY.*looks like a credential.*environment of `loopwright run`/,
+      new RegExp(
+        'agents\\.validator\\.env\\.OPENAI_API_KEY.*looks like a credential' +
+          '.*environment of `loopwright run`',
+      ),
     ],
     [
       'a token as a provider variable',
@@ -209,7 +216,10 @@ describe('bad settings: one line naming the setting, nothing stored', () => {
     [
       'an unknown provider',
       ['--agent', 'lead=gemini'],
-      /--agent must be role=provider\[:model\] with role lead\|generator\|validator and provider claude\|codex\|command\|scripted/,
+      new RegExp(
+        '--agent must be role=provider\\[:model\\] with role lead\\|generator\\|validator ' +
+          'and provider claude\\|codex\\|command\\|scripted',
+      ),
     ],
     [
       'an unknown agent option',

@@ -80,7 +80,10 @@ describe('run --until-idle summary', () => {
     expect(out).toMatch(/^summary: 1 LIVE, 2 ESCALATED|^summary: 1 LIVE, 1 ESCALATED, 1 SHIP$/m);
     expect(out).toContain('  cop-1  SHIP.awaiting_approval\n    do:  loopwright approve cop-1');
     expect(out).toMatch(
-      / {2}plain-1 {2}ESCALATED {2}AGENT_UNAVAILABLE\n {4}why: lead uses claude: set ANTHROPIC_API_KEY or run `claude login`/,
+      new RegExp(
+        ' {2}plain-1 {2}ESCALATED {2}AGENT_UNAVAILABLE\\n {4}why: lead uses claude: ' +
+          'set ANTHROPIC_API_KEY or run `claude login`',
+      ),
     );
     expect(out).toContain(
       'do:  fix the agent setup (loopwright doctor), then loopwright retry plain-1',

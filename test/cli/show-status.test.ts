@@ -54,7 +54,8 @@ beforeAll(async () => {
   });
   await sql`update loopwright.agent_runs set status = 'failed',
     finished_at = started_at + interval '62 seconds', cost_usd = 0.25`.execute(t.db);
-  expect((await runCli(t, ['approve', 'app-1'])).code).toBe(2); // not approvable: refused as bad input, recorded as a rejected event
+  // not approvable: refused as bad input, recorded as a rejected event
+  expect((await runCli(t, ['approve', 'app-1'])).code).toBe(2);
   expect((await runCli(t, ['note', 'app-1', 'looking into it'])).code).toBe(0);
   await runCli(t, ['cancel', 'web-2']);
 });
@@ -82,7 +83,11 @@ describe('loopwright show', () => {
       expect(stdout).toMatch(/^ +1 +\S+ \S+ +CREATED +\(new\) -> QUEUED +operator:tester +-$/m);
       expect(stdout).toMatch(/^ +2 +\S+ \S+ +START +QUEUED -> PLAN_DRAFT +worker:test +-$/m);
       expect(stdout).toMatch(
-        /^ +3 +\S+ \S+ +GATE_FAILED +PLAN_DRAFT -> ESCALATED +worker:test +LEAD_ENCROACHMENT: lead edited src\/app\.ts$/m,
+        new RegExp(
+          '^ +3 +\\S+ \\S+ +GATE_FAILED +PLAN_DRAFT -> ESCALATED +worker:test ' +
+            '+LEAD_ENCROACHMENT: lead edited src/app\\.ts$',
+          'm',
+        ),
       );
       expect(stdout).toMatch(
         /^ +4 +\S+ \S+ +NOTE +ESCALATED -> ESCALATED +operator:tester +looking into it$/m,

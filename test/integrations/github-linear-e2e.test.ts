@@ -54,18 +54,26 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 const phase = process.env.LOOPWRIGHT_PHASE;
 const task = readFileSync('.loopwright/task.md', 'utf8');
-const write = (file, text) => { mkdirSync(path.dirname(file), { recursive: true }); writeFileSync(file, text); };
+const write = (file, text) => {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+};
 const base = ${JSON.stringify(baseReport('x'))};
 let files;
-if (phase === 'red') { write(${JSON.stringify(f.testFile)}, ${JSON.stringify(f.test)}); files = [${JSON.stringify(f.testFile)}]; }
-else {
+if (phase === 'red') {
+  write(${JSON.stringify(f.testFile)}, ${JSON.stringify(f.test)});
+  files = [${JSON.stringify(f.testFile)}];
+} else {
   const documented = task.includes('reviewer-comment-7f3a');
-  write(${JSON.stringify(f.module)}, (documented ? '// salute() returns the string salute.\\n' : '') + ${JSON.stringify(f.impl)});
+  const note = documented ? '// salute() returns the string salute.\\n' : '';
+  write(${JSON.stringify(f.module)}, note + ${JSON.stringify(f.impl)});
   write(${JSON.stringify(f.liveFile)}, ${JSON.stringify(f.live)});
   files = [${JSON.stringify(f.module)}, ${JSON.stringify(f.liveFile)}];
 }
 const findings = task.split('## Previous findings')[1] ?? '';
-write('.loopwright/report.json', JSON.stringify({ ...base, summary: phase + ' done', rationale: ('handover findings: ' + findings).slice(0, 3000), filesChanged: files }));
+const rationale = ('handover findings: ' + findings).slice(0, 3000);
+const report = { ...base, summary: phase + ' done', rationale, filesChanged: files };
+write('.loopwright/report.json', JSON.stringify(report));
 `;
 }
 

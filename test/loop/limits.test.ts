@@ -62,7 +62,8 @@ describe('the agent loop limits', () => {
       [1, 'succeeded'],
     ]);
     expect(builds[0]!.pid).not.toBe(builds[1]!.pid);
-    expect(await o.artifacts('report')).toHaveLength(3); // plan, critique, RED — no BUILD report stored
+    // plan, critique, RED — no BUILD report stored
+    expect(await o.artifacts('report')).toHaveLength(3);
   }, 60_000);
 
   it('escalates AGENT_TIMEOUT for a hanging agent and leaves nothing of its ' +

@@ -397,7 +397,9 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
           const headers: Record<string, string> =
             page * per < list.length
               ? {
-                  link: `<${url}${prefix}/issues/${n}/comments?per_page=${per}&page=${page + 1}>; rel="next"`,
+                  link:
+                    `<${url}${prefix}/issues/${n}/comments?per_page=${per}&page=${page + 1}>; ` +
+                    'rel="next"',
                 }
               : {};
           return send(200, slice, headers);

@@ -286,7 +286,8 @@ export async function startLinearTwin(o: { apiKey: string; teams: string[] }): P
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: GraphQL arguments are whatever the client sent; the twin reads them loosely.
+// GraphQL arguments are whatever the client sent; the twin reads them loosely.
+// biome-ignore lint/suspicious/noExplicitAny: see above
 type Loose = Record<string, any>;
 
 class GraphqlError extends Error {

@@ -49,7 +49,8 @@ export async function prepareSandboxedLaunch(
 ): Promise<SandboxedLaunch> {
   if (!status.available || !status.bwrap)
     throw new SandboxUnavailableError(
-      `sandbox unavailable: ${status.reason ?? 'unknown reason'}${status.fix ? `; ${status.fix}` : ''}`,
+      `sandbox unavailable: ${status.reason ?? 'unknown reason'}` +
+        (status.fix ? `; ${status.fix}` : ''),
     );
   const mounts = planMounts(parseSandboxSpec(spec), await defaultHides(process.env));
   const scratchDir = await createScratch(status.user);

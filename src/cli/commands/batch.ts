@@ -131,7 +131,8 @@ async function repin(args: readonly string[], ctx: CliContext): Promise<number> 
   else {
     printLine(
       ctx.io,
-      `repinned ${result.batch}${result.changed.length ? ` (changed: ${result.changed.join(', ')})` : ''}`,
+      `repinned ${result.batch}` +
+        (result.changed.length ? ` (changed: ${result.changed.join(', ')})` : ''),
     );
     if (result.retried.length) printLine(ctx.io, `retried: ${result.retried.join(', ')}`);
   }

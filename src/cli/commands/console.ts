@@ -16,7 +16,8 @@ export const command: Command = {
   summary: 'serve the live web console (board, tickets, needs-a-person, batches)',
   usage: `usage: loopwright console [--port N] [--host H]
 
-Serves the operator console on http://127.0.0.1:${DEFAULT_CONSOLE_PORT}/ (loopback only) until Ctrl-C.
+Serves the operator console on http://127.0.0.1:${DEFAULT_CONSOLE_PORT}/ (loopback only) \
+until Ctrl-C.
   --port N   port (default ${DEFAULT_CONSOLE_PORT}; 0 picks a free one)
   --host H   address to bind; anything but loopback requires a token: the one in
              LOOPWRIGHT_CONSOLE_TOKEN, else a fresh one printed once in the URL

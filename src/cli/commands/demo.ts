@@ -54,7 +54,8 @@ The database and the repository stay for you to explore.`,
   loopwright psql -c "select * from v_timeline where ticket = '${first}'"
   loopwright psql -c "select * from v_board"
   git -C ${result.repoPath} log --oneline --graph   # the merges on main
-  loopwright console                             # the live web console: http://127.0.0.1:${DEFAULT_CONSOLE_PORT}/`,
+  loopwright console                             # the live web console: \
+http://127.0.0.1:${DEFAULT_CONSOLE_PORT}/`,
       );
     }
     return result.tickets.every((t) => t.state === 'LIVE') ? 0 : 1;

@@ -56,7 +56,8 @@ credentials: a key variable or the CLI's own login), disk space under LOOPWRIGHT
       for (const c of checks)
         printLine(
           ctx.io,
-          `${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.detail}${c.fix ? ` — fix: ${c.fix}` : ''}`,
+          `${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.detail}` +
+            (c.fix ? ` — fix: ${c.fix}` : ''),
         );
       printLine(
         ctx.io,

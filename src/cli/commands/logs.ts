@@ -70,10 +70,11 @@ Transcripts live under $LOOPWRIGHT_HOME/runs/<ticket>/<run>.jsonl.`,
       printLine(ctx.io, `${ticket.key} has no agent runs yet`);
       return 0;
     }
+    const cost = run.cost_usd !== null ? `, $${Number(run.cost_usd).toFixed(4)}` : '';
     printLine(
       ctx.io,
-      `${ticket.key} run ${run.id} ` +
-        `(${run.role}, ${run.phase}, ${run.status}${run.cost_usd !== null ? `, $${Number(run.cost_usd).toFixed(4)}` : ''})${tail.truncated ? ' [start cut]' : ''}`,
+      `${ticket.key} run ${run.id} (${run.role}, ${run.phase}, ${run.status}${cost})` +
+        (tail.truncated ? ' [start cut]' : ''),
     );
     for (const line of tail.lines)
       for (const out of renderTranscriptLine(line)) printLine(ctx.io, out);

@@ -52,15 +52,14 @@ export async function removeRepo(args: readonly string[], ctx: CliContext): Prom
   const repo = await getRepositoryByName(db, name!);
   const final: readonly string[] = FINAL_STATES;
   const active = (await ticketStatesOf(db, repo.id)).filter((t) => !final.includes(t.state));
-  if (active.length > 0 && !values.force)
+  if (active.length > 0 && !values.force) {
+    const listed = active.slice(0, 5).map((t) => `${t.key} ${t.state}`);
     throw new BadInputError(
-      `repo ${repo.name} has ${active.length} active ticket(s) (${active
-        .slice(0, 5)
-        .map((t) => `${t.key} ${t.state}`)
-        .join(
-          ', ',
-        )}${active.length > 5 ? ', ...' : ''}); finish or cancel them, or pass --force to cancel them`,
+      `repo ${repo.name} has ${active.length} active ticket(s) ` +
+        `(${listed.join(', ')}${active.length > 5 ? ', ...' : ''}); ` +
+        'finish or cancel them, or pass --force to cancel them',
     );
+  }
   const cancelled: string[] = [];
   for (const ticket of active) {
     const outcome = await applyEvent(
@@ -78,7 +77,10 @@ export async function removeRepo(args: readonly string[], ctx: CliContext): Prom
   else
     printLine(
       ctx.io,
-      `removed repo ${repo.name}${cancelled.length ? ` (cancelled ${cancelled.join(', ')})` : ''}; ${repo.path} is untouched${how === 'marked' ? '; its tickets keep ' + 'their history and ' + 'the name stays reserved' : ''}`,
+      `removed repo ${repo.name}` +
+        (cancelled.length ? ` (cancelled ${cancelled.join(', ')})` : '') +
+        `; ${repo.path} is untouched` +
+        (how === 'marked' ? '; its tickets keep their history and the name stays reserved' : ''),
     );
   return 0;
 }

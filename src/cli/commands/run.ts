@@ -47,7 +47,8 @@ When it stops it prints a summary: LIVE tickets, and every ticket waiting for a 
 exact command to act (loopwright approve app-3, retry, ...). Exit codes: 0 nothing needs a
 person; 4 some ticket waits for a person (escalated, dead-lettered, awaiting approval); 130
 after SIGINT, 143 after SIGTERM. Without a terminal it prints one line per phase change.
-  --console-port N  serve the web console on this port (default ${DEFAULT_CONSOLE_PORT}; 0: any free port)
+  --console-port N  serve the web console on this port \
+(default ${DEFAULT_CONSOLE_PORT}; 0: any free port)
   --console-host H  bind the console here (default 127.0.0.1; elsewhere a token is required)
   --no-console      do not serve the console (a port already in use only skips it, with a warning)
   --lanes L         which work this process takes: all (default), agents (agent runs, gates,

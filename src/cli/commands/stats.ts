@@ -35,11 +35,14 @@ each phase, and false starts (fresh-agent retries, gate failures, validator FAIL
     );
     printLine(
       ctx.io,
-      `interventions: ${stats.interventions.map((i) => `${i.event} ${i.count}`).join(', ') || 'none'}`,
+      `interventions: ${
+        stats.interventions.map((i) => `${i.event} ${i.count}`).join(', ') || 'none'
+      }`,
     );
     printLine(
       ctx.io,
-      `false starts: ${stats.falseStarts.map((f) => `${f.kind} ${f.count}`).join(', ') || 'none'}\n`,
+      `false starts: ${stats.falseStarts.map((f) => `${f.kind} ${f.count}`).join(', ') || 'none'}` +
+        '\n',
     );
     printTable(ctx.io, stats.timePerPhase, [
       { header: 'PHASE', value: (p) => p.state },

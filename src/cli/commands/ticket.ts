@@ -73,7 +73,8 @@ async function readBody(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new BadInputError(
-      `cannot read --body-file ${resolved}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`,
+      `cannot read --body-file ${resolved}: ` +
+        (code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')),
     );
   }
 }

@@ -97,7 +97,10 @@
       if (tail && pre) tail.pre = pre;
       return;
     }
-    const url = `/tickets/${encodeURIComponent(body.dataset.key)}/transcript?run=${encodeURIComponent(pre.dataset.run)}&from=${encodeURIComponent(pre.dataset.size || '0')}`;
+    const key = encodeURIComponent(body.dataset.key);
+    const run = encodeURIComponent(pre.dataset.run);
+    const from = encodeURIComponent(pre.dataset.size || '0');
+    const url = `/tickets/${key}/transcript?run=${run}&from=${from}`;
     const source = new EventSource(url);
     tail = { run: pre.dataset.run, source, pre };
     source.addEventListener('append', (e) => {

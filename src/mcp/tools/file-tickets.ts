@@ -104,7 +104,8 @@ export const fileTickets = defineTool({
           `batch ${filed.batch}${filed.batchCreated ? ' (new)' : ''}:`,
         ...tickets.map(
           (t) =>
-            `  ${t.name} = ${t.key}${t.dependsOn.length ? ` (after ${t.dependsOn.join(', ')})` : ''}`,
+            `  ${t.name} = ${t.key}` +
+            (t.dependsOn.length ? ` (after ${t.dependsOn.join(', ')})` : ''),
         ),
       ].join('\n'),
     );

@@ -18,6 +18,11 @@ import { readTranscriptTail } from '../transcript.js';
 
 const HALTED = new Set(['ESCALATED', 'DEAD_LETTER']);
 
+/** `STATE` or `STATE.substate`. */
+function stateOf(t: { state: string; substate: string | null }): string {
+  return t.substate ? `${t.state}.${t.substate}` : t.state;
+}
+
 export const board = defineTool({
   name: 'board',
   title: 'Board',
@@ -113,10 +118,7 @@ export const status = defineTool({
       }),
     );
     const text = tickets
-      .map(
-        (t) =>
-          `${t.key}  ${t.substate ? `${t.state}.${t.substate}` : t.state}${t.reason ? ` (${t.reason})` : ''}  ${t.title}`,
-      )
+      .map((t) => `${t.key}  ${stateOf(t)}${t.reason ? ` (${t.reason})` : ''}  ${t.title}`)
       .join('\n');
     return answer(
       { tickets, total: rows.length, truncated: rows.length > shown.length },
@@ -145,7 +147,8 @@ export const showTicket = defineTool({
     const t = json.ticket;
     const lines = [
       `${t.key}  ${t.title}`,
-      `state ${t.substate ? `${t.state}.${t.substate}` : t.state}${t.reason ? ` (reason ${t.reason})` : ''}${t.detail ? `: ${t.detail}` : ''}`,
+      `state ${stateOf(t)}${t.reason ? ` (reason ${t.reason})` : ''}` +
+        (t.detail ? `: ${t.detail}` : ''),
       `depends on: ${json.dependencies.map((d) => `${d.key} (${d.state})`).join(', ') || '-'}`,
       `plan: ${plan ? `${plan.kind}${plan.goal ? ` — ${plan.goal}` : ''}` : 'none yet'}`,
       'timeline:',
@@ -154,7 +157,10 @@ export const showTicket = defineTool({
           `  ${e.seq} ${e.event} ${e.fromState ?? '(new)'} -> ${e.toState} ` +
           `by ${e.actor}${e.detail ? `: ${e.detail}` : ''}`,
       ),
-      `runs: ${json.runs.map((r) => `${r.role}/${r.phase} ${r.status} ` + `(${r.id.slice(0, 8)})`).join(', ') || '-'}`,
+      `runs: ${
+        json.runs.map((r) => `${r.role}/${r.phase} ${r.status} (${r.id.slice(0, 8)})`).join(', ') ||
+        '-'
+      }`,
     ];
     return answer(json, lines.join('\n'));
   },
@@ -224,7 +230,8 @@ export const logs = defineTool({
       },
       [
         `${ticket.key} run ${run.id.slice(0, 8)} ` +
-          `(${run.role}/${run.phase}, ${run.status}): ${tail.path ?? 'no transcript'}${tail.truncated ? ` — last ${tail.lines.length} lines of ${tail.sizeBytes} bytes` : ''}`,
+          `(${run.role}/${run.phase}, ${run.status}): ${tail.path ?? 'no transcript'}` +
+          (tail.truncated ? ` — last ${tail.lines.length} lines of ${tail.sizeBytes} bytes` : ''),
         ...tail.lines,
       ].join('\n'),
     );
