@@ -45,11 +45,17 @@ export function renderActions(o: ActionFormOptions): SafeHtml {
   const actions = actionsFor(o.state, o.substate);
   if (actions.length === 0) return html``;
   const path = `/tickets/${encodeURIComponent(o.key)}/actions`;
+  const buttons = actions.map((a) => {
+    const confirm = a === 'cancel' || a === 'reject' ? `${a} ${o.key}?` : '';
+    return html`<button type="submit" name="action" value="${a}" class="btn-${a}" \
+data-confirm="${confirm}">${a}</button>`;
+  });
   return html`<form class="actions" method="post" action="${path}">
 <input type="hidden" name="_csrf" value="${o.csrf}">
 <input type="hidden" name="version" value="${o.version}">
 <input type="hidden" name="back" value="${o.back}">
-<input type="text" name="reason" maxlength="500" placeholder="reason (optional)" aria-label="reason">
-${actions.map((a) => html`<button type="submit" name="action" value="${a}" class="btn-${a}" data-confirm="${a === 'cancel' || a === 'reject' ? `${a} ${o.key}?` : ''}">${a}</button>`)}
+<input type="text" name="reason" maxlength="500" placeholder="reason (optional)" \
+aria-label="reason">
+${buttons}
 </form>`;
 }

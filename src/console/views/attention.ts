@@ -5,7 +5,7 @@
 import type { AttentionItem, AttentionKind } from '../../db/attention.js';
 import { html, type SafeHtml } from '../html.js';
 import { renderActions } from './actions.js';
-import { formatAge, isoOrEmpty, stateLabel } from './format.js';
+import { formatAge, isoOrEmpty, link, stateLabel } from './format.js';
 
 const TITLES: Record<AttentionKind, string> = {
   approval: 'copilot tickets awaiting approval',
@@ -14,12 +14,17 @@ const TITLES: Record<AttentionKind, string> = {
 };
 
 function item(i: AttentionItem, csrf: string, now: Date): SafeHtml {
+  const age = formatAge(now.getTime() - i.since.getTime());
+  const reason = i.reason ? html` · <span class="reason">${i.reason}</span>` : '';
+  const errors = i.errors.map((e) => html`<li><code>${e}</code></li>`);
+  const { key, state, substate, version } = i;
   return html`<article class="attention-item" id="attention-${i.key}" data-key="${i.key}">
-<h3><a href="${`/tickets/${encodeURIComponent(i.key)}`}">${i.key}</a> ${i.title}</h3>
-<p class="meta">${i.repo}${i.batch ? ` · ${i.batch}` : ''} · ${stateLabel(i.state, i.substate)} for <span class="age" data-since="${isoOrEmpty(i.since)}">${formatAge(now.getTime() - i.since.getTime())}</span>${i.reason ? html` · <span class="reason">${i.reason}</span>` : ''}</p>
+<h3>${link('tickets', i.key)} ${i.title}</h3>
+<p class="meta">${i.repo}${i.batch ? ` · ${i.batch}` : ''} · ${stateLabel(i.state, i.substate)} \
+for <span class="age" data-since="${isoOrEmpty(i.since)}">${age}</span>${reason}</p>
 ${i.detail ? html`<p class="detail">${i.detail}</p>` : ''}
-${i.errors.length ? html`<ul class="errors">${i.errors.map((e) => html`<li><code>${e}</code></li>`)}</ul>` : ''}
-${renderActions({ key: i.key, state: i.state, substate: i.substate, version: i.version, csrf, back: '/attention' })}
+${i.errors.length ? html`<ul class="errors">${errors}</ul>` : ''}
+${renderActions({ key, state, substate, version, csrf, back: '/attention' })}
 </article>`;
 }
 
@@ -31,7 +36,8 @@ export function renderAttention(
 ): SafeHtml {
   const groups = (Object.keys(TITLES) as AttentionKind[]).map((kind) => {
     const mine = items.filter((i) => i.kind === kind);
-    return html`<section class="doc-section" id="${`group-${kind}`}"><h2>${TITLES[kind]} <span class="count">${mine.length}</span></h2>
+    return html`<section class="doc-section" id="${`group-${kind}`}">\
+<h2>${TITLES[kind]} <span class="count">${mine.length}</span></h2>
 ${mine.length ? mine.map((i) => item(i, csrf, now)) : html`<p class="muted">none</p>`}</section>`;
   });
   return html`<h1>needs a person <span class="count">${items.length}</span></h1>${groups}`;

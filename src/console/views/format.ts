@@ -1,6 +1,7 @@
 /**
  * Small formatters shared by the console's pages and the exported ticket document.
  */
+import { html, type SafeHtml } from '../html.js';
 
 /** `42s`, `5m 03s`, `2h 10m`, `3d 4h`. */
 export function formatAge(ms: number): string {
@@ -42,4 +43,9 @@ export function formatCount(n: number | string | null | undefined): string | nul
   if (n === null || n === undefined) return null;
   const value = Number(n);
   return Number.isFinite(value) ? value.toLocaleString('en-US') : null;
+}
+
+/** A link to a ticket's or a batch's page, its name as the text. */
+export function link(kind: 'batches' | 'tickets', name: string): SafeHtml {
+  return html`<a href="${`/${kind}/${encodeURIComponent(name)}`}">${name}</a>`;
 }

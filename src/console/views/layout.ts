@@ -23,6 +23,12 @@ export function renderPage(o: PageOptions): SafeHtml {
   const data = Object.entries(o.data ?? {})
     .filter(([name, value]) => DATA_NAME.test(name) && value !== null && value !== undefined)
     .map(([name, value]) => html` data-${name}="${value!}"`);
+  const badge = o.attention
+    ? html` <span class="badge" id="attention-count">${o.attention}</span>`
+    : '';
+  const flash = o.flash
+    ? html`<p class="flash ${o.flash.ok ? 'ok' : 'refused'}" role="status">${o.flash.text}</p>`
+    : '';
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -37,12 +43,12 @@ export function renderPage(o: PageOptions): SafeHtml {
   <a class="brand" href="/">loopwright</a>
   <nav>
     <a href="/">board</a>
-    <a href="/attention">needs a person${o.attention ? html` <span class="badge" id="attention-count">${o.attention}</span>` : ''}</a>
+    <a href="/attention">needs a person${badge}</a>
     <a href="/batches">batches</a>
   </nav>
   <span class="live" id="live-status" title="live updates">offline</span>
 </header>
-${o.flash ? html`<p class="flash ${o.flash.ok ? 'ok' : 'refused'}" role="status">${o.flash.text}</p>` : ''}
+${flash}
 <main id="main">
 ${o.body}
 </main>
