@@ -75,6 +75,7 @@ afterAll(async () => {
     const clusterDir = config && path.dirname(config.dataDir);
     if (clusterDir?.startsWith('/var/lib/loopwright/') && clusterDir !== '/var/lib/loopwright/') {
       await fs.rm(clusterDir, { recursive: true, force: true });
+      await fs.rm(`${clusterDir}.json`, { force: true }); // its record (cluster-record.ts)
     }
     await fs.rm(home, { recursive: true, force: true });
   }

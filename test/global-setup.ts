@@ -59,8 +59,10 @@ async function removeEmbeddedServer(home: string): Promise<void> {
   ) as { dataDir?: string } | null;
   await stopEmbeddedServer(home);
   const clusterDir = config?.dataDir ? path.dirname(config.dataDir) : null;
-  if (clusterDir?.startsWith('/var/lib/loopwright/') && clusterDir !== '/var/lib/loopwright')
+  if (clusterDir?.startsWith('/var/lib/loopwright/') && clusterDir !== '/var/lib/loopwright') {
     await rm(clusterDir, { recursive: true, force: true });
+    await rm(`${clusterDir}.json`, { force: true }); // its record (cluster-record.ts)
+  }
   await rm(home, { recursive: true, force: true });
 }
 

@@ -71,7 +71,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   lazy('psql', 'open psql on the database in use', () =>
     import('./commands/psql.js').then((m) => m.command),
   ),
-  lazy('db', 'start, stop and locate the embedded database', () =>
+  lazy('db', 'start, stop, locate and destroy the embedded database', () =>
     import('./commands/db.js').then((m) => m.command),
   ),
   lazy(

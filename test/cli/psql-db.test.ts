@@ -133,7 +133,7 @@ describe('loopwright db with an external database', () => {
   it('refuses an unknown subcommand', async () => {
     expectBadInput(
       await runCli(t, ['db', 'restart']),
-      'unknown db subcommand: restart (expected one of: start, stop, status, url)',
+      'unknown db subcommand: restart (expected one of: start, stop, status, url, destroy)',
     );
   });
 });
@@ -203,7 +203,9 @@ function removeCluster(home: string): void {
     const { dataDir } = JSON.parse(readFileSync(path.join(home, 'db', 'server.json'), 'utf8')) as {
       dataDir: string;
     };
-    if (!dataDir.startsWith(home)) rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    if (dataDir.startsWith(home)) return;
+    rmSync(path.dirname(dataDir), { recursive: true, force: true });
+    rmSync(`${path.dirname(dataDir)}.json`, { force: true }); // its record (cluster-record.ts)
   } catch {
     // never initialised
   }

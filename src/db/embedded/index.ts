@@ -11,3 +11,5 @@ export {
   type EmbeddedStatus,
 } from './server.js';
 export { EmbeddedPostgresError, type EmbeddedPostgresErrorCode } from './errors.js';
+export { destroyCluster, findCluster, type ClusterTarget } from './destroy.js';
+export { buildServerUrl } from './server-config.js';

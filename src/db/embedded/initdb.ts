@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { PgBinaries } from './binaries.js';
-import { readClusterVersion } from './cluster-files.js';
+import { recoverOrphanCluster } from './cluster-record.js';
 import { EmbeddedPostgresError } from './errors.js';
 import { giveTo } from './fs-access.js';
 import { createDataDir, planClusterLayout } from './layout.js';
@@ -13,7 +13,6 @@ import {
   generatePassword,
   SERVER_DATABASE,
   SERVER_ROLE,
-  serverConfigPath,
   writeServerConfig,
   type ServerConfig,
 } from './server-config.js';
@@ -29,7 +28,9 @@ unix_socket_directories = ''
 /**
  * Create a new cluster for `home`: choose its place, run initdb (scram-sha-256, role
  * `loopwright` with a random password, UTF8, C locale), pick a free port, and record it all in
- * server.json. Callers hold the home's lock.
+ * server.json. A cluster already in the planned place whose home was deleted is reused when its
+ * record survives (cluster-record.ts); otherwise the error names `loopwright db destroy`. Callers
+ * hold the home's lock.
  *
  * @example
  * const config = await initialiseCluster(home, binaries, pgUser, process.env);
@@ -41,7 +42,12 @@ export async function initialiseCluster(
   env: NodeJS.ProcessEnv,
 ): Promise<ServerConfig> {
   const layout = await planClusterLayout(home, user, env);
-  await assertNoOrphanCluster(home, layout.dataDir);
+  const orphan = await recoverOrphanCluster(home, layout.dataDir);
+  if (orphan) {
+    // Its home was deleted; the record beside the cluster still knows the password: reuse it.
+    await writeServerConfig(home, orphan);
+    return orphan;
+  }
   await createDataDir(layout.dataDir, user);
   const password = generatePassword();
   await runInitdb(binaries, layout.dataDir, password, user);
@@ -58,17 +64,6 @@ export async function initialiseCluster(
   };
   await writeServerConfig(home, config);
   return config;
-}
-
-/** A cluster without server.json has a password nobody knows: refuse rather than guess. */
-async function assertNoOrphanCluster(home: string, dataDir: string): Promise<void> {
-  if ((await readClusterVersion(dataDir)) === undefined) return;
-  throw new EmbeddedPostgresError(
-    'PG_CONFIG_MISSING',
-    `${dataDir} already holds a Postgres cluster but ${serverConfigPath(home)} is missing ` +
-      '(was LOOPWRIGHT_HOME deleted?). Restore server.json, or stop that cluster ' +
-      `("pg_ctl stop -D ${dataDir}") and delete ${dataDir} to start afresh.`,
-  );
 }
 
 async function runInitdb(

@@ -38,7 +38,8 @@ export async function ensureDbDir(home: string, asRoot: boolean): Promise<string
  * sha256(realpath(home))>`, stable for the home and distinct between homes.
  */
 export async function systemClusterDirOf(home: string): Promise<string> {
-  const real = await fs.realpath(home);
+  // A deleted home hashes as written: `db destroy` still finds the cluster it left behind.
+  const real = await fs.realpath(home).catch(() => path.resolve(home));
   return path.join(SYSTEM_DIR, createHash('sha256').update(real).digest('hex').slice(0, 12));
 }
 

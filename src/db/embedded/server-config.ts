@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { EmbeddedPostgresError } from './errors.js';
-import { dbDirOf } from './layout.js';
+import { dbDirOf, SYSTEM_DIR } from './layout.js';
 
 /** Database role created by initdb and used by loopwright. */
 export const SERVER_ROLE = 'loopwright';
@@ -49,6 +49,11 @@ export async function readServerConfig(home: string): Promise<ServerConfig | und
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  return parseServerConfig(raw, file);
+}
+
+/** Validate a server description read from `file` (server.json or a cluster record). */
+export function parseServerConfig(raw: string, file: string): ServerConfig {
   try {
     return serverConfigSchema.parse(JSON.parse(raw));
   } catch (cause) {
@@ -60,12 +65,35 @@ export async function readServerConfig(home: string): Promise<ServerConfig | und
   }
 }
 
-/** Write server.json atomically (temp file + rename) with mode 0600: it holds the password. */
+/**
+ * Write server.json atomically (temp file + rename) with mode 0600: it holds the password. A
+ * cluster under /var/lib/loopwright gets the same description recorded beside it
+ * (cluster-record.ts), so it can be found again if the home is deleted.
+ */
 export async function writeServerConfig(home: string, config: ServerConfig): Promise<void> {
-  const file = serverConfigPath(home);
+  await writeAtomically(serverConfigPath(home), config);
+  const record = clusterRecordPath(config.dataDir);
+  if (record) await writeAtomically(record, config);
+}
+
+async function writeAtomically(file: string, config: ServerConfig): Promise<void> {
   const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await fs.writeFile(temp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   await fs.rename(temp, file);
+}
+
+/** `/var/lib/loopwright/<hash>` for a data dir directly inside such a folder, else null. */
+export function systemClusterDir(dataDir: string): string | null {
+  const clusterDir = path.dirname(dataDir);
+  return path.dirname(clusterDir) === SYSTEM_DIR && /^[0-9a-f]{12}$/.test(path.basename(clusterDir))
+    ? clusterDir
+    : null;
+}
+
+/** Where the record of a system cluster lives, or null for a cluster elsewhere. */
+export function clusterRecordPath(dataDir: string): string | null {
+  const clusterDir = systemClusterDir(dataDir);
+  return clusterDir ? `${clusterDir}.json` : null;
 }
 
 /**

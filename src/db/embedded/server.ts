@@ -4,6 +4,7 @@ import { resolveBinaries, type PgBinaries } from './binaries.js';
 import { ensureBinariesReachable } from './binaries-staging.js';
 import { bootCluster } from './boot.js';
 import { readClusterVersion, readPostmaster } from './cluster-files.js';
+import { ensureClusterRecord } from './cluster-record.js';
 import { ensureDatabase } from './database.js';
 import { EmbeddedPostgresError } from './errors.js';
 import { initialiseCluster } from './initdb.js';
@@ -29,6 +30,8 @@ export interface EmbeddedStatus {
   dataDir?: string;
   pid?: number;
   logFile?: string;
+  /** The OS user that runs the server when loopwright runs as root. */
+  osUser?: string;
   home: string;
 }
 
@@ -46,6 +49,7 @@ export async function ensureEmbeddedServer(
   const running = await findRunning(home);
   if (running) {
     await hardenRunning(home, running);
+    await ensureClusterRecord(home, running);
     return { url: buildServerUrl(running), started: false };
   }
   await ensureDbDir(home, isRoot());
@@ -64,6 +68,7 @@ export async function ensureEmbeddedServer(
     await protectServerConfig(home);
     await hardenHba(config.dataDir);
     const booted = await bootCluster(home, binaries, user, config);
+    await ensureClusterRecord(home, booted.config);
     await ensureDatabase(booted.config);
     return { url: buildServerUrl(booted.config), started: booted.started };
   });
@@ -158,6 +163,7 @@ export async function embeddedServerStatus(home: string): Promise<EmbeddedStatus
     dataDir: config.dataDir,
     ...(state.pid !== undefined ? { pid: state.pid } : {}),
     logFile: config.logFile,
+    ...(config.osUser ? { osUser: config.osUser } : {}),
     home,
   };
 }
