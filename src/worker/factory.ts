@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import type { TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { processStartTime } from '../agents/reap.js';
@@ -21,11 +22,14 @@ import { scheduleReady } from '../scheduler/schedule.js';
 import { isIdle } from './idle.js';
 import { sweepDeadPools } from './sweeper.js';
 import { runGc } from '../workspace/gc.js';
+import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
 import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
 import { createTaskList } from './tasks.js';
 import { integrationTaskList, tasksForLane, type Lane } from '../integrations/jobs.js';
 import { startIntegrations, type Integrations } from '../integrations/service.js';
 
+/** Scratch checkouts without a named creator are a dead process's after this long. */
+const SCRATCH_MAX_AGE_MS = 24 * 3600_000;
 /** Retention (`loopwright gc`) runs at start and this often: one query when nothing is due. */
 const GC_INTERVAL_MS = 3600_000;
 
@@ -136,12 +140,14 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       await heartbeatPool(db, poolId);
       await runner.unlockRetired();
     }),
-    tick(10_000, 'Sweep failed', () =>
-      sweepDeadPools(db, poolId, staleSeconds, o.logger, {
+    tick(10_000, 'Sweep failed', async () => {
+      const swept = await sweepDeadPools(db, poolId, staleSeconds, o.logger, {
         // Right after an outage every pool looks silent: give the others time to heartbeat.
         silenceCounts: availability.upForMs() > staleSeconds * 1000,
-      }),
-    ),
+      });
+      // A dead pool's scratch checkouts (its gates' and merge checks') go with it.
+      if (swept.deadPools.length > 0) await sweepOrphanScratch(o.home, o.logger);
+    }),
     tick(5000, 'Scheduling failed', () => scheduleReady(db, { maxActive })),
     tick(GC_INTERVAL_MS, 'Retention failed', collect),
   ];
@@ -172,6 +178,13 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     );
   }
   return { poolId, done, stop, webhookUrl: integrations?.webhookUrl ?? null };
+}
+
+async function sweepOrphanScratch(home: string, logger: Logger): Promise<void> {
+  const root = path.join(home, 'tmp');
+  const removed = await sweepScratchCheckouts({ root, olderThanMs: SCRATCH_MAX_AGE_MS });
+  if (removed.length > 0)
+    logger.info({ removed: removed.length }, 'Orphaned scratch checkouts removed');
 }
 
 /** A timer's failure: an outage is logged once (availability), anything else as a warning. */

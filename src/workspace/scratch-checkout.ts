@@ -12,6 +12,7 @@
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { processStartTime } from '../agents/process-identity.js';
 import { resolveHome } from '../config/home.js';
 import { BadInputError, LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
@@ -106,7 +107,8 @@ export async function withScratchCheckout<T>(
   const entries = await plannedEntries(repoGitDir, commit, options.overlay);
   const root = options.root ?? (options.home ? path.join(options.home, 'tmp') : scratchRoot());
   await mkdir(root, { recursive: true, mode: 0o700 });
-  const dir = await mkdtemp(path.join(root, `${SCRATCH_DIR_PREFIX}${commit.slice(0, 8)}-`));
+  const name = `${SCRATCH_DIR_PREFIX}${commit.slice(0, 8)}-${ownerTag()}`;
+  const dir = await mkdtemp(path.join(root, name));
   try {
     await writeTree(repoGitDir, dir, entries);
     return await fn(dir);
@@ -116,8 +118,26 @@ export async function withScratchCheckout<T>(
 }
 
 /**
- * Scratch directories under `root` whose mtime is older than `olderThanMs` (left behind by a
- * killed process). Directories of running checkouts are younger than any sensible threshold.
+ * The creating process in a scratch directory's name (`p<pid>.<start time>-`), so that one left
+ * behind by a killed process is recognized at once, not only after a day. Empty where the start
+ * time is not a plain number (non-Linux).
+ */
+function ownerTag(): string {
+  const started = processStartTime(process.pid);
+  return started && /^\d+$/.test(started) ? `p${process.pid}.${started}-` : '';
+}
+
+/** Whether a scratch directory's name names its creator and that process is gone (this host). */
+function ownerGone(name: string): boolean {
+  const owner = /-p(\d+)\.(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+  return owner !== null && processStartTime(Number(owner[1])) !== owner[2];
+}
+
+/**
+ * Scratch directories under `root` whose creator is gone (its pid and start time in the name no
+ * longer match a process), or whose mtime is older than `olderThanMs` (names without a creator).
+ * Directories of running checkouts belong to live processes and are younger than any sensible
+ * threshold. The home's `tmp` is this host's: a process elsewhere never shares it.
  *
  * @example
  * ```ts
@@ -140,8 +160,8 @@ export async function listStaleScratchCheckouts(options: {
     if (!name.startsWith(prefix)) continue;
     const full = path.join(root, name);
     const info = await lstat(full).catch(() => null);
-    if (!info?.isDirectory() || now - info.mtimeMs < options.olderThanMs) continue;
-    stale.push(full);
+    if (!info?.isDirectory()) continue;
+    if (ownerGone(name) || now - info.mtimeMs >= options.olderThanMs) stale.push(full);
   }
   return stale;
 }

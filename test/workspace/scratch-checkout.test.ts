@@ -12,6 +12,7 @@ import {
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { processStartTime } from '../../src/agents/process-identity.js';
 import { BadInputError } from '../../src/errors.js';
 import { runGit, splitNul } from '../../src/workspace/git.js';
 import {
@@ -238,5 +239,26 @@ describe('sweepScratchCheckouts', () => {
     const removed = await sweepScratchCheckouts({ root, olderThanMs: 3600_000 });
     expect(removed).toEqual([path.join(root, 'scratch-old-1')]);
     expect((await readdir(root)).sort()).toEqual(['other-old', 'scratch-new-1']);
+  });
+
+  it('removes a fresh scratch directory at once when the process that made it is gone', async () => {
+    const root = await tempDir('lw-sweep-');
+    const started = processStartTime(process.pid)!;
+    const mine = `scratch-0123abcd-p${process.pid}.${started}-AbC123`;
+    // Same pid, another start time: the pid was reused, the creator is gone.
+    const gone = `scratch-0123abcd-p${process.pid}.${Number(started) + 1}-XyZ789`;
+    for (const name of [mine, gone]) await mkdir(path.join(root, name));
+    const removed = await sweepScratchCheckouts({ root, olderThanMs: 3600_000 });
+    expect(removed).toEqual([path.join(root, gone)]);
+    expect(await readdir(root)).toEqual([mine]);
+  });
+
+  it('names each scratch directory after the process that made it', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    const seen = await withScratchCheckout(repo.path, 'HEAD', async (dir) => path.basename(dir), {
+      root,
+    });
+    expect(seen).toMatch(new RegExp(`^scratch-HEAD-p${process.pid}\\.\\d+-\\w{6}$`));
   });
 });
