@@ -1,16 +1,10 @@
 /**
- * How `loopwright run` ends and what it says meanwhile: one readable progress line per phase
- * change (when stdout is not a terminal), and a closing summary — LIVE count, every ticket
- * waiting for a person with the exact command to act, dead letters and escalations with their
- * reasons — whose exit code is 0 only when nothing needs a person.
+ * How `loopwright run` ends: a closing summary — LIVE count, every ticket waiting for a person
+ * with the exact command to act, dead letters and escalations with their reasons — whose exit
+ * code is 0 only when nothing needs a person. (Progress meanwhile: src/worker/progress.ts.)
  */
 import type { Kdb } from '../db/connection.js';
-import {
-  journalSince,
-  lastJournalId,
-  runSummaryRows,
-  type WaitingTicket,
-} from '../db/run-summary.js';
+import { runSummaryRows, type WaitingTicket } from '../db/run-summary.js';
 import type { CliIo } from './command.js';
 import { printLine, truncate } from './output.js';
 
@@ -75,51 +69,4 @@ export function printRunSummary(io: CliIo, summary: RunSummary): void {
     if (t.detail) printLine(io, `    why: ${truncate(t.detail, 300)}`);
     printLine(io, `    do:  ${t.action}`);
   }
-}
-
-/** Where progress lines start: after the newest journal row now. */
-export const progressStart = (db: Kdb): Promise<string> => lastJournalId(db);
-
-/**
- * Print one line per journal row as tickets move (`12:04:05 app-3 RED -> BUILD (agent:generator)`),
- * polling every `intervalMs`; returns a stop function that prints what is left first.
- */
-export function followProgress(
-  db: Kdb,
-  io: CliIo,
-  from: string,
-  intervalMs = 500,
-): () => Promise<void> {
-  let after = from;
-  const drain = async () => {
-    for (;;) {
-      const rows = await journalSince(db, after);
-      for (const r of rows) {
-        after = r.id;
-        if (r.from === r.to && r.event === 'NOTE') continue;
-        const to = r.substate ? `${r.to}.${r.substate}` : r.to;
-        const time = new Date().toISOString().slice(11, 19);
-        const actor = r.actor.replace(/:[0-9a-f-]{36}$/, '');
-        printLine(
-          io,
-          `${time} ${r.key} ${r.from ?? '(new)'} -> ${to}${r.reason ? ` ${r.reason}` : ''} ` +
-            `(${r.event}, ${actor})`,
-        );
-      }
-      if (rows.length < 200) return;
-    }
-  };
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    void drain()
-      .catch(() => {})
-      .finally(() => (busy = false));
-  }, intervalMs);
-  return async () => {
-    clearInterval(timer);
-    while (busy) await new Promise((r) => setTimeout(r, 20));
-    await drain().catch(() => {});
-  };
 }

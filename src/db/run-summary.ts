@@ -3,7 +3,7 @@
  * waits for a person (escalated, dead-lettered, awaiting approval or a clean checkout) with its
  * reason and detail. Read-only.
  */
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Kdb } from './connection.js';
 
 export interface WaitingTicket {
@@ -42,48 +42,50 @@ export async function runSummaryRows(db: Kdb): Promise<RunSummaryRows> {
   };
 }
 
+/** One journal row as progress shows it: who moved, from where to where, by which run. */
+export interface JournalMove {
+  readonly id: string;
+  readonly key: string;
+  readonly repo: string;
+  readonly event: string;
+  readonly from: string | null;
+  /** The substate the ticket left (the previous row's), when it had one. */
+  readonly fromSubstate: string | null;
+  readonly to: string;
+  readonly substate: string | null;
+  readonly actor: string;
+  readonly reason: string | null;
+  /** The run whose result this row is (null for the scheduler's and operators' events). */
+  readonly run: string | null;
+  /** That run's agent provider (claude, codex, ...), null for orchestrator runs. */
+  readonly provider: string | null;
+}
+
 /** Journal rows after `afterId` (for one progress line per phase change), oldest first. */
-export async function journalSince(
-  db: Kdb,
-  afterId: string,
-  limit = 200,
-): Promise<
-  {
-    id: string;
-    key: string;
-    repo: string;
-    event: string;
-    from: string | null;
-    to: string;
-    substate: string | null;
-    actor: string;
-    reason: string | null;
-  }[]
-> {
-  const { rows } = await sql<{
-    id: string;
-    key: string;
-    repo: string;
-    event: string;
-    from: string | null;
-    to: string;
-    substate: string | null;
-    actor: string;
-    reason: string | null;
-  }>`
+export async function journalSince(db: Kdb, afterId: string, limit = 200): Promise<JournalMove[]> {
+  const { rows } = await sql<JournalMove>`
     select e.id::text as id, t.key, r.name as repo, e.event_type as event, e.from_state as from,
+           ${substateOf(sql.ref('p.snapshot'), sql.ref('p.to_state'))} as "fromSubstate",
            e.to_state as to,
-           case when jsonb_typeof(e.snapshot -> 'value') = 'object'
-             then e.snapshot -> 'value' ->> e.to_state end as substate,
+           ${substateOf(sql.ref('e.snapshot'), sql.ref('e.to_state'))} as substate,
            e.actor,
            case when e.to_state in ('ESCALATED', 'DEAD_LETTER')
-             then e.snapshot -> 'context' ->> 'reason' end as reason
+             then e.snapshot -> 'context' ->> 'reason' end as reason,
+           e.event ->> 'runId' as run, ar.provider
     from loopwright.ticket_events e
     join loopwright.tickets t on t.id = e.ticket_id
     join loopwright.repositories r on r.id = t.repo_id
+    left join loopwright.ticket_events p on p.ticket_id = e.ticket_id and p.seq = e.seq - 1
+    left join loopwright.agent_runs ar on ar.id::text = e.event ->> 'runId'
     where e.id > ${afterId}::bigint
     order by e.id limit ${limit}`.execute(db);
   return rows;
+}
+
+/** A snapshot's substate of its top-level state (`PLAN_NEGOTIATE` -> `critique`), or null. */
+function substateOf(snapshot: RawBuilder<unknown>, state: RawBuilder<unknown>) {
+  return sql`case when jsonb_typeof(${snapshot} -> 'value') = 'object'
+    then ${snapshot} -> 'value' ->> ${state} end`;
 }
 
 /** The newest journal row id (progress starts after it). */

@@ -119,3 +119,16 @@ export async function currentRunIdOf(
     .executeTakeFirst();
   return row ? row.current_run_id : undefined;
 }
+
+/** A ticket's key and its repository's name (what log lines call it), or undefined. */
+export async function ticketNames(
+  db: Kdb,
+  ticketId: string,
+): Promise<{ key: string; repo: string } | undefined> {
+  return db
+    .selectFrom('loopwright.tickets as t')
+    .innerJoin('loopwright.repositories as r', 'r.id', 't.repo_id')
+    .select(['t.key as key', 'r.name as repo'])
+    .where('t.id', '=', ticketId)
+    .executeTakeFirst();
+}

@@ -12,7 +12,10 @@ import { insertRepository, listRepositories } from '../db/repositories.js';
 import { listRuns } from '../db/runs.js';
 import { getTicket } from '../db/tickets.js';
 import { createTicket } from '../engine/create-ticket.js';
+import { detectSandbox, type SandboxMode } from '../agents/sandbox/index.js';
+import type { JournalMove } from '../db/run-summary.js';
 import { startFactory } from '../worker/factory.js';
+import { followProgress, progressStart } from '../worker/progress.js';
 import { createDemoRepo, DEMO_TICKETS, demoScript } from './playbook.js';
 
 export interface DemoTicket {
@@ -27,8 +30,17 @@ export interface DemoTicket {
 export interface DemoResult {
   readonly repo: string;
   readonly repoPath: string;
+  /** `none` when bubblewrap does not work here (the scripted agents are loopwright's own code). */
+  readonly sandbox: SandboxMode;
+  /** Why the sandbox is off, when it is. */
+  readonly sandboxNote: string | null;
   readonly tickets: readonly DemoTicket[];
   readonly seconds: number;
+}
+
+export interface DemoOptions {
+  /** Called for each journal row while the demo runs (progress). */
+  readonly onMove?: (move: JournalMove) => void;
 }
 
 export async function runDemo(
@@ -36,8 +48,11 @@ export async function runDemo(
   home: string,
   logger: Logger,
   actor: string,
+  options: DemoOptions = {},
 ): Promise<DemoResult> {
   const started = Date.now();
+  const probe = await detectSandbox();
+  const sandbox: SandboxMode = probe.available ? 'bwrap' : 'none';
   const name = await freeRepoName(handle);
   const root = path.join(home, 'demo');
   const repoPath = path.join(root, name);
@@ -57,8 +72,11 @@ export async function runDemo(
       script,
       agentTimeoutSeconds: 120,
       gateTimeoutSeconds: 120,
+      sandbox,
     }),
   });
+  const from = await progressStart(handle.db);
+  const stopProgress = options.onMove ? followProgress(handle.db, options.onMove, from) : null;
   const keys: string[] = [];
   for (const t of DEMO_TICKETS) {
     const dependsOn = 'dependsOnFirst' in t ? [keys[0]!] : [];
@@ -83,9 +101,12 @@ export async function runDemo(
     heartbeatMs: 2000,
   });
   await factory.done;
+  await stopProgress?.();
   return {
     repo: name,
     repoPath,
+    sandbox,
+    sandboxNote: probe.available ? null : (probe.reason ?? 'bubblewrap does not work here'),
     tickets: await Promise.all(keys.map((k) => summarize(handle, k))),
     seconds: (Date.now() - started) / 1000,
   };

@@ -1,9 +1,13 @@
 /**
  * Structured logs (pino) on stderr, so stdout stays the CLI's answer. Fields first, constant
- * message: `logger.info({ ticket, state }, 'Event applied')`. Secrets are redacted by path.
+ * message: `logger.info({ state }, 'Event applied')`; lines logged while a job works on a ticket
+ * carry its key, run and repo by themselves (context.ts). Secrets are redacted by path, before
+ * a line is made pretty.
  */
 import { Logger as WorkerLogger, type LogFunctionFactory } from 'graphile-worker';
 import { pino, destination, type Logger } from 'pino';
+import { bindingsOfJob, currentLogBindings } from './context.js';
+import { prettyLine } from './pretty.js';
 
 /** Paths whose values never reach a log line. */
 export const REDACT_PATHS = [
@@ -36,43 +40,89 @@ export const REDACT_PATHS = [
   'err.request.headers.authorization',
 ];
 
-let root: Logger | undefined;
+/** Log levels `--log-level` and LOOPWRIGHT_LOG_LEVEL accept. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** The process-wide logger; level from LOOPWRIGHT_LOG_LEVEL (default warn for the CLI). */
+/** `pretty`: one readable line per record (a terminal's default); `json`: pino's JSON lines. */
+export const LOG_FORMATS = ['pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+let root: Logger | undefined;
+let format: LogFormat = 'json';
+const raw = destination({ fd: 2, sync: true });
+const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
+
+/**
+ * The process-wide logger, on stderr: level from LOOPWRIGHT_LOG_LEVEL (default warn for the
+ * CLI), format from LOOPWRIGHT_LOG_FORMAT (default pretty on a terminal, JSON otherwise). A
+ * value it does not know falls back to the default; `loopwright run` refuses it instead
+ * (log-options.ts).
+ */
 export function logger(): Logger {
-  root ??= pino(
+  if (root) return root;
+  format = oneOf(LOG_FORMATS, process.env.LOOPWRIGHT_LOG_FORMAT) ?? defaultLogFormat();
+  root = pino(
     {
-      level: process.env.LOOPWRIGHT_LOG_LEVEL ?? 'warn',
+      level: oneOf(LOG_LEVELS, process.env.LOOPWRIGHT_LOG_LEVEL) ?? 'warn',
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // The ticket, run and repo of the job this line is logged in (context.ts); a fresh object
+      // each time, since pino merges the line's own fields into it.
+      mixin: () => ({ ...currentLogBindings() }),
     },
-    destination({ fd: 2, sync: true }),
+    { write: (line: string) => raw.write(format === 'pretty' ? prettyLine(line, color) : line) },
   );
   return root;
 }
 
+/** Pretty on a terminal, JSON otherwise. */
+export function defaultLogFormat(): LogFormat {
+  return process.stderr.isTTY === true ? 'pretty' : 'json';
+}
+
 /** Change the level at run time (e.g. `loopwright run` wants info). */
-export function setLogLevel(level: string): void {
+export function setLogLevel(level: LogLevel): void {
   logger().level = level;
 }
 
-/** graphile-worker's logger interface, forwarding to pino. */
+/** Change the format at run time; loggers made before keep working and follow. */
+export function setLogFormat(next: LogFormat): void {
+  logger();
+  format = next;
+}
+
+function oneOf<T extends string>(allowed: readonly T[], value: string | undefined): T | undefined {
+  return allowed.find((v) => v === value?.trim().toLowerCase());
+}
+
+/**
+ * graphile-worker's logger interface, forwarding to pino. Its per-job lines ("Found task",
+ * "Completed task") and start-up chatter are debug, not info; a job row is reduced to its id,
+ * task and attempt (no payload dump), and a job about a ticket carries that ticket's key, run
+ * and repo like every other line.
+ */
 export function createWorkerLogger(): WorkerLogger {
   const factory: LogFunctionFactory = (scope) => (level, message, meta) => {
-    const child = logger().child({
+    const { job, duration, error, fatalError, success, failure, options, ...rest } = (meta ??
+      {}) as Record<string, unknown>;
+    const row = job as { id?: unknown; task_identifier?: unknown; attempts?: unknown } | undefined;
+    const jobId = row?.id ?? scope.jobId;
+    const ended = success === true || failure === true;
+    const bound = jobId === undefined ? undefined : bindingsOfJob(String(jobId), ended);
+    const fields = {
+      ...bound,
       worker: scope.workerId,
-      job: scope.jobId,
-      task: scope.taskIdentifier,
-    });
-    const pinoLevel =
-      level === 'warning'
-        ? 'warn'
-        : level === 'error'
-          ? 'error'
-          : level === 'debug'
-            ? 'debug'
-            : 'info';
-    child[pinoLevel]({ ...(meta ?? {}) }, message);
+      job: jobId,
+      task: scope.taskIdentifier ?? row?.task_identifier,
+      ...(row?.attempts === undefined ? {} : { attempt: row.attempts }),
+      ...(typeof duration === 'number' ? { ms: Math.round(duration) } : {}),
+      ...((error ?? fatalError) ? { err: error ?? fatalError } : {}),
+      ...rest,
+    };
+    const pinoLevel = level === 'warning' ? 'warn' : level === 'error' ? 'error' : 'debug';
+    // "Failed task ... with error 'x':\n  <stack>": the stack is in `err`, the message one line.
+    logger()[pinoLevel](fields, message.split('\n')[0]!.replace(/:$/, ''));
   };
   return new WorkerLogger(factory);
 }

@@ -59,11 +59,8 @@ export const AGENT_PROMPT =
 
 export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
   const d = await loadDispatch(deps.db, payload);
-  const log = deps.logger.child({
-    ticket: payload.ticketId,
-    run: payload.runId,
-    phase: payload.phase,
-  });
+  // Ticket key, run and repo are bound at the job boundary (src/worker/tasks.ts).
+  const log = deps.logger.child({ phase: payload.phase });
   if (!d) return log.info('Run superseded; nothing to do');
   if (await haltedByTripwire(deps, d, payload.runId!)) return;
   const role = payload.role as Role;

@@ -43,11 +43,12 @@ export async function mergeJob(
   if (!d || (await haltedByTripwire(deps, d, payload.runId!))) return;
   const runId = payload.runId!;
   const key = `${d.ticket.id}:${payload.seq}:merge`;
-  const log = deps.logger.child({ ticket: d.ticket.key, run: runId });
+  // Ticket, run and repo are on every line already (bound at the job boundary, tasks.ts).
+  const log = deps.logger;
   const result =
     (await effectResult<MergeResult>(deps.db, key)) ??
     (await withRepoLock(deps.db, d.repo.id, () => mergeTested(deps, d, runId), {
-      onWait: () => log.debug({ repo: d.repo.name }, 'Waiting for the repository ship lock'),
+      onWait: () => log.debug('Waiting for the repository ship lock'),
     }));
   if (!result.ok && result.reason === 'CHECKOUT_DIRTY') {
     const detail = checkoutAdvice(d, result.path, result.detail);

@@ -24,7 +24,7 @@ import { sweepDeadPools } from './sweeper.js';
 import { runGc } from '../workspace/gc.js';
 import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
 import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
-import { createTaskList } from './tasks.js';
+import { bindJobLogs, createTaskList } from './tasks.js';
 import { integrationTaskList, tasksForLane, type Lane } from '../integrations/jobs.js';
 import { startIntegrations, type Integrations } from '../integrations/service.js';
 
@@ -91,7 +91,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   const deps = { db, home: o.home, poolId, logger: o.logger, signal: abort.signal };
   const lanes = o.lanes ?? 'all';
   const taskList: TaskList = tasksForLane(
-    { ...createTaskList(deps, maxActive), ...integrationTaskList(deps) },
+    bindJobLogs(db, { ...createTaskList(deps, maxActive), ...integrationTaskList(deps) }),
     lanes,
   );
   const unguard = guardUnhandledRejections(o.logger, availability);

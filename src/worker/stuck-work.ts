@@ -62,7 +62,7 @@ export async function journalGiveUp(
     { actor: 'worker', idempotencyKey: `jobfailed:${runId}` },
   );
   logger.warn(
-    { task, job: job.id, ticket: ticketId, run: runId, reason, outcome: outcome.status },
+    { task, job: job.id, reason, outcome: outcome.status },
     'Job given up; ticket escalated',
   );
 }

@@ -1,8 +1,12 @@
 /**
  * The task list graphile-worker runs: one handler per work action of the ticket machine
- * (src/engine/work.ts TASKS).
+ * (src/engine/work.ts TASKS), and the job boundary where log lines learn which ticket, run and
+ * repository they are about ({@link bindJobLogs}).
  */
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
+import type { Kdb } from '../db/connection.js';
+import { ticketNames } from '../db/tickets.js';
+import { type LogBindings, rememberJob, withLogBindings } from '../log/context.js';
 import { runAgentJob, type JobDeps } from '../phases/agent-job.js';
 import type { WorkPayload } from '../phases/dispatch.js';
 import { liveCheckJob, mergeJob } from '../phases/ship-job.js';
@@ -68,4 +72,42 @@ export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
       }),
     ),
   };
+}
+
+/** Tasks that schedule other tickets: no single ticket's bindings fit their lines. */
+const FACTORY_TASKS = new Set(['schedule', 'notify_dependents']);
+
+/**
+ * Wrap every ticket task so that each line logged while it runs carries the ticket's key, the
+ * run id and the repository's name (src/log/context.ts).
+ *
+ * @example
+ * ```ts
+ * const taskList = bindJobLogs(db, { ...createTaskList(deps, 2), ...integrationTaskList(deps) });
+ * ```
+ */
+export function bindJobLogs(db: Kdb, tasks: TaskList): TaskList {
+  const wrap =
+    (task: Task): Task =>
+    async (payload, helpers) => {
+      const bindings = await bindingsOf(db, payload);
+      if (!bindings) return task(payload, helpers);
+      rememberJob(helpers.job.id, bindings);
+      return withLogBindings(bindings, () => task(payload, helpers));
+    };
+  return Object.fromEntries(
+    Object.entries(tasks).map(([name, task]) => [
+      name,
+      FACTORY_TASKS.has(name) || !task ? task : wrap(task),
+    ]),
+  ) as TaskList;
+}
+
+async function bindingsOf(db: Kdb, payload: unknown): Promise<LogBindings | undefined> {
+  const work = (payload ?? {}) as Partial<WorkPayload>;
+  if (typeof work.ticketId !== 'string') return undefined;
+  // A lookup that fails (database away) leaves the lines unbound; the job itself will say why.
+  const names = await ticketNames(db, work.ticketId).catch(() => undefined);
+  if (!names) return undefined;
+  return { ticket: names.key, run: work.runId ?? null, repo: names.repo };
 }

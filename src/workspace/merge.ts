@@ -145,7 +145,7 @@ function logBaseMoved(
   attempt: number,
 ): void {
   logger().info(
-    { repo, base, expected, actual, attempt },
+    { repoPath: repo, base, expected, actual, attempt },
     'Base moved during merge; merging again',
   );
 }
@@ -355,7 +355,7 @@ async function followCheckout(
   });
   if (read.exitCode !== 0)
     logger().warn(
-      { repo: repoPath, checkout: checkout.path, old, next, stderr: read.stderr.trim() },
+      { repoPath, checkout: checkout.path, old, next, stderr: read.stderr.trim() },
       'Checkout of the base could not follow the merge',
     );
   return { checkoutPath: checkout.path, checkoutUpdated: read.exitCode === 0 };

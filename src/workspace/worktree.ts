@@ -96,10 +96,7 @@ export async function createWorktree(options: CreateWorktreeOptions): Promise<Wo
     await rm(dir, { recursive: true, force: true });
   }
   await cloneInto(wt, tip);
-  logger().info(
-    { repo: repoPath, ticket: ticketKey, path: dir, branch, resumed },
-    'Workspace created',
-  );
+  logger().info({ ticket: ticketKey, repoPath, path: dir, branch, resumed }, 'Workspace created');
   return wt;
 }
 

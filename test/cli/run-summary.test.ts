@@ -75,6 +75,13 @@ describe('run --until-idle summary', () => {
 
     const out = result.stdout;
     expect(out).toMatch(/^\d\d:\d\d:\d\d web-1 QUEUED -> PLAN_DRAFT \(START, /m);
+    expect(out).toMatch(
+      new RegExp(
+        '^\\d\\d:\\d\\d:\\d\\d web-1 PLAN_DRAFT -> PLAN_NEGOTIATE\\.critique ' +
+          '\\(PLAN_READY, lead scripted, run [0-9a-f]{8}\\)$',
+        'm',
+      ),
+    );
     expect(out).toMatch(/^\d\d:\d\d:\d\d plain-1 PLAN_DRAFT -> ESCALATED AGENT_UNAVAILABLE /m);
     expect(out).toMatch(/^idle: no ticket can move$/m);
     expect(out).toMatch(/^summary: 1 LIVE, 2 ESCALATED|^summary: 1 LIVE, 1 ESCALATED, 1 SHIP$/m);

@@ -11,20 +11,24 @@ import { DEFAULT_CONSOLE_PORT } from '../../console/server.js';
 import { DatabaseAvailability } from '../../db/availability.js';
 import { type Db, openDatabase } from '../../db/connection.js';
 import { listRepositories } from '../../db/repositories.js';
-import { logger, setLogLevel } from '../../log/logger.js';
+import { logger } from '../../log/logger.js';
+import { applyLogging, chooseLogging, LOG_FLAGS, type LogChoice } from '../../log/log-options.js';
 import { type Factory, startFactory } from '../../worker/factory.js';
-import { activeTickets, frame, renderProgress } from '../../worker/progress.js';
+import {
+  activeTickets,
+  followProgress,
+  formatMove,
+  frame,
+  logMove,
+  progressStart,
+  renderProgress,
+} from '../../worker/progress.js';
 import { expectPositionals, parseCommandArgs, parseInteger } from '../args.js';
 import type { CliContext, Command } from '../command.js';
+import type { JournalMove } from '../../db/run-summary.js';
 import { operatorName } from '../context.js';
 import { printError, printJson, printLine } from '../output.js';
-import {
-  followProgress,
-  loadRunSummary,
-  printRunSummary,
-  progressStart,
-  RUN_EXIT,
-} from '../run-summary.js';
+import { loadRunSummary, printRunSummary, RUN_EXIT } from '../run-summary.js';
 import { BadInputError } from '../../errors.js';
 import { LANES, type Lane } from '../../integrations/jobs.js';
 import { dropSecrets, secretsPresent } from '../../integrations/credentials.js';
@@ -35,7 +39,8 @@ export const command: Command = {
   summary: 'run the factory: execute queued work with disposable agents',
   usage: `usage: loopwright run [--concurrency N] [--max-active N] [--until-idle]
                       [--console-port N] [--console-host H] [--no-console]
-                      [--lanes all|agents|integrations] [--webhook-port N] [--json]
+                      [--lanes all|agents|integrations] [--webhook-port N]
+                      [--log-level L] [--log-format pretty|json] [--json]
 
 Starts a worker pool on the database in use: agent runs, gates, merges and live checks as
 tickets need them. Several \`loopwright run\` processes may share one database.
@@ -46,7 +51,14 @@ tickets need them. Several \`loopwright run\` processes may share one database.
 When it stops it prints a summary: LIVE tickets, and every ticket waiting for a person with the
 exact command to act (loopwright approve app-3, retry, ...). Exit codes: 0 nothing needs a
 person; 4 some ticket waits for a person (escalated, dead-lettered, awaiting approval); 130
-after SIGINT, 143 after SIGTERM. Without a terminal it prints one line per phase change.
+after SIGINT, 143 after SIGTERM. Without a terminal it prints one line per phase change:
+  23:00:31 demo-1 PLAN_DRAFT -> PLAN_NEGOTIATE.critique (PLAN_READY, lead scripted, run 7c928f3d)
+(with --log-format json or --json: a "Ticket moved" JSON log record on stderr instead).
+  --log-level L     trace, debug, info, warn, error, fatal or silent (default info; warn on a
+                    terminal, where progress is redrawn in place); env LOOPWRIGHT_LOG_LEVEL
+  --log-format F    pretty (one readable line per record; default on a terminal) or json
+                    (default otherwise); env LOOPWRIGHT_LOG_FORMAT. Logs go to stderr; every
+                    line about a ticket carries its key, run id and repo
   --console-port N  serve the web console on this port \
 (default ${DEFAULT_CONSOLE_PORT}; 0: any free port)
   --console-host H  bind the console here (default 127.0.0.1; elsewhere a token is required)
@@ -74,6 +86,7 @@ does not work here, run refuses to start and names the repos and the fix.`,
       'no-console': { type: 'boolean' },
       lanes: { type: 'string' },
       'webhook-port': { type: 'string' },
+      ...LOG_FLAGS,
     });
     expectPositionals(positionals, []);
     const lanes = (values.lanes ?? 'all') as Lane;
@@ -100,7 +113,8 @@ does not work here, run refuses to start and names the repos and the fix.`,
     });
     const consoleHost = parseHost(values['console-host']);
     const tty = ctx.attached && process.stdout.isTTY === true && !values.json;
-    if (!tty && !ctx.io.env.LOOPWRIGHT_LOG_LEVEL) setLogLevel('info');
+    const logging = chooseLogging(values, ctx.io.env, tty ? 'warn' : 'info');
+    applyLogging(logging);
     const waiting = new AbortController();
     const onEarlySignal = () => waiting.abort();
     process.once('SIGINT', onEarlySignal);
@@ -160,8 +174,9 @@ does not work here, run refuses to start and names the repos and the fix.`,
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const stopProgress = tty ? showProgress(ctx) : () => {};
-    // Without a terminal: one readable line per phase change (JSON logs stay on stderr).
-    const stopLines = !tty && !values.json ? followProgress(handle.db, ctx.io, progressFrom) : null;
+    const stopLines = tty
+      ? null
+      : followProgress(handle.db, progressSink(ctx, logging, values.json), progressFrom);
     try {
       const why = await factory.done;
       stopProgress();
@@ -228,4 +243,18 @@ function showProgress(ctx: CliContext): () => void {
   };
   const timer = setInterval(() => void draw().catch(() => {}), 1000);
   return () => clearInterval(timer);
+}
+
+/**
+ * Without a terminal, one line per phase change on stdout; as a log record on stderr instead
+ * when logs were asked to be JSON or stdout is the `--json` answer.
+ */
+export function progressSink(
+  ctx: CliContext,
+  logging: LogChoice,
+  json: boolean | undefined,
+): (move: JournalMove) => void {
+  if (json || (logging.formatChosen && logging.format === 'json'))
+    return (move) => logMove(logger(), move);
+  return (move) => printLine(ctx.io, formatMove(move));
 }
