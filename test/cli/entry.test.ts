@@ -58,6 +58,7 @@ describe('the loopwright process', () => {
       totals: {},
       total: 0,
       waiting: [],
+      disk: expect.objectContaining({ bytes: expect.any(Number) }),
     });
   });
 

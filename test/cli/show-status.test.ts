@@ -191,6 +191,7 @@ describe('loopwright status', () => {
       totals: { QUEUED: 2, ESCALATED: 1, CANCELLED: 1 },
       total: 4,
       waiting: [],
+      disk: expect.objectContaining({ bytes: expect.any(Number), runs: expect.any(Number) }),
     });
   });
 
@@ -203,6 +204,7 @@ describe('loopwright status', () => {
       expect.stringMatching(/^idle +0 +0 +0 +0$/),
       expect.stringMatching(/^web +1 +0 +1 +2$/),
       expect.stringMatching(/^TOTAL +2 +1 +1 +4$/),
+      expect.stringMatching(/^disk: (≥ )?[\d.]+ [KMGT]?i?B under \S+ \(runs /),
       '',
     ]);
   });

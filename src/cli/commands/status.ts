@@ -4,7 +4,9 @@
 import { TOP_STATES } from '../../../machines/ticket-states.js';
 import { listRepositories } from '../../db/repositories.js';
 import { boardCounts, waitingOnCheckout } from '../../db/tickets.js';
+import { resolveHome } from '../../config/home.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
+import { describeHomeDisk, measureHome } from '../home-disk.js';
 import type { Command } from '../command.js';
 import { printJson, printLine, printTable, type Column } from '../output.js';
 
@@ -60,22 +62,24 @@ export const command: Command = {
 
 One row per registered repository, one column per state that has tickets, and totals. Below it,
 tickets whose merge waits for you: the base branch is checked out with uncommitted changes, and
-the line says what to run (the merge resumes by itself once the checkout is clean).`,
+the line says what to run (the merge resumes by itself once the checkout is clean). Last, the
+disk LOOPWRIGHT_HOME takes (transcripts, workspaces, scratch checkouts, database folder).`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {});
     expectPositionals(positionals, []);
     const db = await ctx.db();
-    const [repos, counts, waiting] = await Promise.all([
+    const [repos, counts, waiting, disk] = await Promise.all([
       listRepositories(db),
       boardCounts(db),
       waitingOnCheckout(db),
+      measureHome(resolveHome(ctx.io.env)),
     ]);
     const board = buildBoard(
       repos.map((r) => r.name),
       counts,
     );
     if (values.json) {
-      printJson(ctx.io, { ...board, waiting });
+      printJson(ctx.io, { ...board, waiting, disk });
       return 0;
     }
     const rows: BoardRow[] = [
@@ -95,6 +99,7 @@ the line says what to run (the merge resumes by itself once the checkout is clea
       printTable(ctx.io, [], columns, '(no repositories: loopwright repo add <path>)');
     else printTable(ctx.io, rows, columns);
     for (const w of waiting) printLine(ctx.io, `${w.ticket} waits in SHIP: ${w.detail}`);
+    printLine(ctx.io, describeHomeDisk(disk));
     return 0;
   },
 };
