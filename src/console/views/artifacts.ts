@@ -26,26 +26,36 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 function fileList(title: string, files: unknown): SafeHtml {
   const items = list(files).filter((f): f is string => typeof f === 'string');
   if (items.length === 0) return html``;
-  return html`<h4>${title}</h4><ul class="files">${items.map((f) => html`<li><code>${f}</code></li>`)}</ul>`;
+  const entries = items.map((f) => html`<li><code>${f}</code></li>`);
+  return html`<h4>${title}</h4><ul class="files">${entries}</ul>`;
 }
 
 /** A plan as a document; `sha256` is shown for the frozen (approved) copy. */
 export function renderPlan(a: Artifact, frozen: boolean): SafeHtml {
   const plan = parseJson(a.content);
+  const sha = html`sha256 <code class="sha">${a.sha256}</code>`;
   const heading = frozen
-    ? html`<p class="frozen">frozen plan · artifact ${a.id} · sha256 <code class="sha">${a.sha256}</code></p>`
-    : html`<p class="muted">plan draft · artifact ${a.id} · ${formatTime(a.created_at)} · sha256 <code class="sha">${a.sha256}</code></p>`;
+    ? html`<p class="frozen">frozen plan · artifact ${a.id} · ${sha}</p>`
+    : html`<p class="muted">plan draft · artifact ${a.id} · ${formatTime(a.created_at)} · \
+${sha}</p>`;
   if (!plan) return html`${heading}${preformatted(a.content)}`;
   const criteria = list(plan.acceptanceCriteria).map((c) => {
     const entry = (c && typeof c === 'object' ? c : {}) as Json;
-    return html`<li><strong>${str(entry.name) ?? '(unnamed)'}</strong><br><span class="muted">test:</span> ${str(entry.test) ?? '-'}</li>`;
+    return html`<li><strong>${str(entry.name) ?? '(unnamed)'}</strong><br>\
+<span class="muted">test:</span> ${str(entry.test) ?? '-'}</li>`;
   });
+  const testCommand = str(plan.testCommand);
   return html`<div class="plan">${heading}
 <h4>Goal</h4>${renderMarkdown(str(plan.goal) ?? '', 3)}
 <h4>Acceptance criteria</h4><ol class="criteria">${criteria}</ol>
 ${fileList('Allowed files', plan.allowedFiles)}
 ${fileList('Test files', plan.testFiles)}
-${str(plan.testCommand) ? html`<h4>Test command (the repository's command is what the gates run)</h4><p><code>${str(plan.testCommand)!}</code></p>` : ''}
+${
+  testCommand
+    ? html`<h4>Test command (the repository's command is what the gates run)</h4>\
+<p><code>${testCommand}</code></p>`
+    : ''
+}
 ${str(plan.notes) ? html`<h4>Notes</h4>${renderMarkdown(str(plan.notes)!, 4)}` : ''}
 </div>`;
 }
@@ -67,7 +77,9 @@ function bulletList(title: string, items: unknown): SafeHtml {
 /** A critique, report or verdict: summary, verdict, lists, and the raw JSON folded away. */
 export function renderReportLike(a: Artifact): SafeHtml {
   const r = parseJson(a.content);
-  const meta = html`<p class="muted">${a.kind.replace('_', ' ')} · artifact ${a.id} · ${formatTime(a.created_at)}${a.run_id ? html` · run <code>${a.run_id.slice(0, 8)}</code>` : ''}</p>`;
+  const run = a.run_id ? html` · run <code>${a.run_id.slice(0, 8)}</code>` : '';
+  const meta = html`<p class="muted">${a.kind.replace('_', ' ')} · artifact ${a.id} · \
+${formatTime(a.created_at)}${run}</p>`;
   if (!r) return html`${meta}${preformatted(a.content)}`;
   const verdict = str(r.verdict);
   return html`${meta}
@@ -105,9 +117,11 @@ export function renderGate(a: Artifact): SafeHtml {
     typeof g.durationMs === 'number' ? `${(g.durationMs / 1000).toFixed(1)} s` : null,
     str(g.commit) ? html`on <code>${str(g.commit)!.slice(0, 10)}</code>` : null,
   ].filter((f) => f !== null);
+  const output = str(g.output);
   return html`<div class="gate ${expected ? 'good' : 'bad'}">
-<p><strong>${gate}</strong> <span class="result">${result}</span> · ${formatTime(a.created_at)}${facts.map((f) => html` · ${f}`)}</p>
-${str(g.output) ? html`<details><summary>output</summary>${preformatted(str(g.output)!)}</details>` : ''}
+<p><strong>${gate}</strong> <span class="result">${result}</span> · \
+${formatTime(a.created_at)}${facts.map((f) => html` · ${f}`)}</p>
+${output ? html`<details><summary>output</summary>${preformatted(output)}</details>` : ''}
 </div>`;
 }
 

@@ -6,12 +6,7 @@ import type { BatchSummary } from '../../db/batches.js';
 import type { FactoryStats } from '../../db/stats.js';
 import type { OracleResult } from '../../oracle/oracle.js';
 import { html, type SafeHtml } from '../html.js';
-import { formatAge, formatCost, formatTime, link } from './format.js';
-
-/** `<thead>` with one `<th>` per column name. */
-function head(...columns: string[]): SafeHtml {
-  return html`<thead><tr>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead>`;
-}
+import { formatAge, formatCost, formatTime, head, link } from './format.js';
 
 export function renderBatchList(batches: readonly BatchSummary[]): SafeHtml {
   if (batches.length === 0)

@@ -23,16 +23,33 @@ export function renderCard(card: BoardCard, now: Date): SafeHtml {
   const agent = card.agent;
   const spent = (card.cost_usd ?? 0) + (agent?.cost_usd ?? 0);
   const cost = spent > 0 ? formatCost(spent) : null;
-  return html`<article class="card" id="card-${card.key}" data-key="${card.key}" data-id="${card.id}" data-repo="${card.repo}" data-batch="${card.batch ?? ''}" data-state="${card.state}">
+  const since = formatAge(now.getTime() - card.state_changed_at.getTime());
+  const meta = [
+    card.batch ? html` · <span class="batch">${card.batch}</span>` : '',
+    card.substate ? html` · <span class="substate">${card.substate}</span>` : '',
+    counters.length ? html` · ${counters.join(' · ')}` : '',
+  ];
+  const money = [
+    cost ? html` · <span class="cost">${cost}</span>` : '',
+    card.reason ? html` · <span class="reason">${card.reason}</span>` : '',
+  ];
+  return html`<article class="card" id="card-${card.key}" data-key="${card.key}" \
+data-id="${card.id}" data-repo="${card.repo}" data-batch="${card.batch ?? ''}" \
+data-state="${card.state}">
 <a class="key" href="${href}">${card.key}</a> <span class="title">${card.title}</span>
-<div class="meta"><span class="repo">${card.repo}</span>${card.batch ? html` · <span class="batch">${card.batch}</span>` : ''}${card.substate ? html` · <span class="substate">${card.substate}</span>` : ''}${counters.length ? html` · ${counters.join(' · ')}` : ''}</div>
-<div class="meta">in state <span class="age" data-since="${isoOrEmpty(card.state_changed_at)}">${formatAge(now.getTime() - card.state_changed_at.getTime())}</span>${cost ? html` · <span class="cost">${cost}</span>` : ''}${card.reason ? html` · <span class="reason">${card.reason}</span>` : ''}</div>
-${
-  agent
-    ? html`<div class="agent"><span class="dot"></span>${agent.role} ${agent.phase}${agent.provider ? html` · ${agent.provider}${agent.model ? `:${agent.model}` : ''}` : ''} · <span class="age" data-since="${isoOrEmpty(agent.started_at)}">${agent.started_at ? formatAge(now.getTime() - agent.started_at.getTime()) : 'starting'}</span></div>`
-    : ''
-}
+<div class="meta"><span class="repo">${card.repo}</span>${meta}</div>
+<div class="meta">in state \
+<span class="age" data-since="${isoOrEmpty(card.state_changed_at)}">${since}</span>${money}</div>
+${agent ? agentLine(agent, now) : ''}
 </article>`;
+}
+
+function agentLine(agent: NonNullable<BoardCard['agent']>, now: Date): SafeHtml {
+  const model = agent.model ? `:${agent.model}` : '';
+  const provider = agent.provider ? html` · ${agent.provider}${model}` : '';
+  const age = agent.started_at ? formatAge(now.getTime() - agent.started_at.getTime()) : 'starting';
+  return html`<div class="agent"><span class="dot"></span>${agent.role} ${agent.phase}${provider} \
+· <span class="age" data-since="${isoOrEmpty(agent.started_at)}">${age}</span></div>`;
 }
 
 function filterForm(

@@ -49,3 +49,8 @@ export function formatCount(n: number | string | null | undefined): string | nul
 export function link(kind: 'batches' | 'tickets', name: string): SafeHtml {
   return html`<a href="${`/${kind}/${encodeURIComponent(name)}`}">${name}</a>`;
 }
+
+/** `<thead>` with one `<th>` per column name. */
+export function head(...columns: string[]): SafeHtml {
+  return html`<thead><tr>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead>`;
+}
