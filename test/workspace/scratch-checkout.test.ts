@@ -241,7 +241,7 @@ describe('sweepScratchCheckouts', () => {
     expect((await readdir(root)).sort()).toEqual(['other-old', 'scratch-new-1']);
   });
 
-  it('removes a fresh scratch directory at once when the process that made it is gone', async () => {
+  it('removes a fresh scratch directory at once when the process that made it died', async () => {
     const root = await tempDir('lw-sweep-');
     const started = processStartTime(process.pid)!;
     const mine = `scratch-0123abcd-p${process.pid}.${started}-AbC123`;
