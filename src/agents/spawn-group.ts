@@ -276,8 +276,8 @@ class GroupRun {
     if (ms === undefined || this.ending) return;
     clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => {
-      this.failure ??=
-        `no progress for ${Math.round(ms / 1000)}s (only silence or ` + `reconnect messages)`;
+      const secs = Math.round(ms / 1000);
+      this.failure ??= `no progress for ${secs}s (only silence or reconnect messages)`;
       this.stop('stalled');
     }, ms);
   }

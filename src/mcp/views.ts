@@ -69,7 +69,7 @@ export function relativeToHome(file: string | null, home: string): string | null
 export function suggestedAction(state: string, substate: string | null): string | null {
   if (state === 'ESCALATED')
     return (
-      'read show_ticket and logs, then approve (past the gate), retry (back ' + 'to work) or reject'
+      'read show_ticket and logs, then approve (past the gate), ' + 'retry (back to work) or reject'
     );
   if (state === 'DEAD_LETTER') return 'read show_ticket and logs, then retry or cancel';
   if (state === 'SHIP' && substate === 'awaiting_approval')
