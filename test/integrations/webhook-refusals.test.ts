@@ -175,7 +175,7 @@ describe('GitHub webhook refusals', () => {
     await expectUnchanged();
   });
 
-  it('refuses a replayed delivery id with 409 after storing the first, changing nothing', async () => {
+  it('refuses a replayed delivery id with 409 once the first is stored', async () => {
     const body = reviewBody();
     expect((await github(body, { delivery: 'gh-delivery-1' })).status).toBe(202);
     const accepted = await snapshotDb(db.db);
