@@ -49,7 +49,7 @@ export async function markDeliveryProcessed(db: Kdb, id: string, outcome: string
     .execute();
 }
 
-/** Link a ticket to its external counterpart (idempotent; an existing link is kept). */
+/** Link a ticket to its external counterpart (idempotent; the row is updated in place). */
 export async function upsertLink(
   db: Kdb,
   link: {
@@ -76,6 +76,8 @@ export async function upsertLink(
         external_id: link.externalId,
         external_key: link.externalKey ?? null,
         url: link.url ?? null,
+        // A re-publish records what it pushed now (the merge must find that head).
+        ...(link.data ? { data: JSON.stringify(link.data) } : {}),
       }),
     )
     .execute();
@@ -175,4 +177,30 @@ export async function advanceCursor(db: Kdb, name: string, position: number): Pr
       oc.column('name').doUpdateSet({ position: String(position), updated_at: sql`now()` }),
     )
     .execute();
+}
+
+/**
+ * The commit VALIDATE's gates judged for the ticket's latest verdict: the GREEN gate of the run
+ * that wrote it (the branch tip that run tested); null when no verdict run recorded one.
+ */
+export async function judgedCommit(db: Kdb, ticketId: string): Promise<string | null> {
+  const rows = await db
+    .selectFrom('loopwright.artifacts as v')
+    .innerJoin('loopwright.artifacts as g', (j) =>
+      j.onRef('g.run_id', '=', 'v.run_id').on('g.kind', '=', 'gate_result'),
+    )
+    .select(['v.id as verdict', 'g.content'])
+    .where('v.ticket_id', '=', ticketId)
+    .where('v.kind', '=', 'verdict')
+    .orderBy('v.id', 'desc')
+    .orderBy('g.id', 'desc')
+    .limit(50)
+    .execute();
+  // Gate results are JSON written by the orchestrator (src/phases/evaluate.ts).
+  for (const { verdict, content } of rows) {
+    if (verdict !== rows[0]!.verdict) break;
+    const gate = JSON.parse(content) as { gate?: string; commit?: string };
+    if (gate.gate === 'GREEN' && gate.commit) return gate.commit;
+  }
+  return null;
 }

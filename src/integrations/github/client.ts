@@ -7,6 +7,7 @@
  */
 import { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
+import { LoopwrightError } from '../../errors.js';
 import { requireSecret, readSecret } from '../credentials.js';
 import { DEFAULT_GITHUB_API, type GithubSettings } from '../settings.js';
 
@@ -68,6 +69,33 @@ export function rateLimitWait(error: unknown): number | null {
     return Number.isFinite(reset) ? Math.max(reset - Date.now(), 1000) : 60_000;
   }
   return e.status === 429 ? 60_000 : null;
+}
+
+/**
+ * GitHub refused the orchestrator's credentials (401, or 403 that is not a rate limit): retrying
+ * cannot help, so the ticket escalates at once with this code in its detail.
+ */
+export class GithubAuthError extends LoopwrightError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('GITHUB_UNAUTHORIZED', message, options);
+  }
+}
+
+/** The auth failure behind `error`, if it is one (git's, or an API 401 / non-rate-limit 403). */
+export function authFailure(error: unknown): GithubAuthError | null {
+  if (error instanceof GithubAuthError) return error;
+  const status = statusOf(error);
+  if (status !== 401 && !(status === 403 && rateLimitWait(error) === null)) return null;
+  const e = error as { message?: string; request?: { method?: string; url?: string } };
+  const route = e.request
+    ? ` for ${e.request.method} ${new URL(e.request.url ?? '', 'http://x').pathname}`
+    : '';
+  return new GithubAuthError(
+    `GitHub answered ${status}${route}: ${String(e.message).slice(0, 300)}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /** Status of an octokit error (undefined for network errors). */

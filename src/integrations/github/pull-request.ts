@@ -17,9 +17,7 @@ export interface OpenedPr {
   readonly reused: boolean;
 }
 
-/**
- * The open PR for `head`, or a new one; "a pull request already exists" is answered by a re-read.
- */
+/** The open PR for `head`, or a new one; "a pull request already exists" (422) means re-read. */
 export async function findOrCreatePr(
   gh: Github,
   r: PrRef,
@@ -29,7 +27,8 @@ export async function findOrCreatePr(
   if (existing) return { ...existing, reused: true };
   try {
     const created = await gh.rest.pulls.create({ ...r, ...pr });
-    return { number: created.data.number, url: created.data.html_url, reused: false };
+    const { number } = created.data;
+    return { number, url: created.data.html_url ?? pullUrl(r, number), reused: false };
   } catch (error) {
     if (statusOf(error) !== 422) throw error;
     const raced = await openPrFor(gh, r, pr.head);
@@ -38,14 +37,28 @@ export async function findOrCreatePr(
   }
 }
 
+/**
+ * The open PR whose head is `head`. Every page is read (Link headers): a server that ignores the
+ * `head` filter still finds it, and only a PR whose head really is the branch counts.
+ */
 async function openPrFor(
   gh: Github,
   r: PrRef,
   head: string,
 ): Promise<{ number: number; url: string } | null> {
-  const { data } = await gh.rest.pulls.list({ ...r, head: `${r.owner}:${head}`, state: 'open' });
-  const found = data.find((p) => p.head.ref === head);
-  return found ? { number: found.number, url: found.html_url } : null;
+  const all = await gh.paginate(gh.rest.pulls.list, {
+    ...r,
+    head: `${r.owner}:${head}`,
+    state: 'open',
+    per_page: 100,
+  });
+  const found = all.find((p) => p.head?.ref === head && (p.state ?? 'open') === 'open');
+  return found ? { number: found.number, url: found.html_url ?? pullUrl(r, found.number) } : null;
+}
+
+/** A PR's page when the API left `html_url` out. */
+function pullUrl(r: PrRef, number: number): string {
+  return `https://github.com/${r.owner}/${r.repo}/pull/${number}`;
 }
 
 /** The hidden marker that names one comment of loopwright's (`<!-- loopwright:<id> -->`). */
@@ -89,14 +102,23 @@ export async function checksOf(
   sha: string,
 ): Promise<{ state: ChecksState; failed: string[] }> {
   const [status, runs] = await Promise.all([
-    gh.rest.repos.getCombinedStatusForRef({ ...r, ref: sha }),
-    gh.rest.checks.listForRef({ ...r, ref: sha }),
+    gh.rest.repos.getCombinedStatusForRef({ ...r, ref: sha }).then((x) => x.data),
+    // A server without the Checks API (older Enterprise, a fake) answers 404: no check runs.
+    gh.rest.checks
+      .listForRef({ ...r, ref: sha })
+      .then((x) => x.data)
+      .catch((error: unknown) => {
+        if (statusOf(error) === 404) return { check_runs: [] };
+        throw error;
+      }),
   ]);
+  const statuses = status.statuses ?? [];
+  const checkRuns = runs.check_runs ?? [];
   const failed = [
-    ...status.data.statuses
+    ...statuses
       .filter((s) => s.state === 'failure' || s.state === 'error')
       .map((s) => `required check ${s.context} failed${s.description ? `: ${s.description}` : ''}`),
-    ...runs.data.check_runs
+    ...checkRuns
       .filter(
         (c) =>
           c.status === 'completed' &&
@@ -106,7 +128,6 @@ export async function checksOf(
   ];
   if (failed.length > 0) return { state: 'failure', failed };
   const pending =
-    status.data.statuses.some((s) => s.state === 'pending') ||
-    runs.data.check_runs.some((c) => c.status !== 'completed');
+    statuses.some((s) => s.state === 'pending') || checkRuns.some((c) => c.status !== 'completed');
   return { state: pending ? 'pending' : 'success', failed: [] };
 }

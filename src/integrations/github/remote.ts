@@ -4,8 +4,8 @@
  * child's environment (`GIT_CONFIG_*` → `http.extraHeader`): never argv, never a config file,
  * never the workspace.
  */
-import { runGit } from '../../workspace/git.js';
-import { githubToken } from './client.js';
+import { GitError, runGit } from '../../workspace/git.js';
+import { GithubAuthError, githubToken } from './client.js';
 import { remoteUrlOf, type GithubSettings } from '../settings.js';
 
 /** Environment that lets this one git process talk HTTP(S) to the remote with the token. */
@@ -22,23 +22,59 @@ function remoteEnv(url: string, env?: NodeJS.ProcessEnv): Record<string, string>
 }
 
 /**
- * Push `ref` (e.g. `loopwright/app-3`) to the same branch on the remote; returns the pushed sha.
+ * Push `commit` — an object of the repository's own store, the commit the gates judged — to
+ * `branch` (e.g. `loopwright/app-3`) on the remote; returns the pushed sha. Nothing is read from a
+ * workspace, so whatever an agent left there is never what ships.
  */
 export async function pushBranch(
   repoPath: string,
   settings: GithubSettings,
   branch: string,
+  commit: string,
   env?: NodeJS.ProcessEnv,
 ): Promise<string> {
   const url = remoteUrlOf(settings);
   const sha = (
-    await runGit(repoPath, ['rev-parse', '--verify', `refs/heads/${branch}^{commit}`])
+    await runGit(repoPath, ['rev-parse', '--verify', `${commit}^{commit}`])
   ).stdout.trim();
-  await runGit(repoPath, ['push', '--quiet', '--force', url, `${sha}:refs/heads/${branch}`], {
-    env: remoteEnv(url, env),
-    timeoutMs: 120_000,
-  });
+  await remoteGit(
+    repoPath,
+    url,
+    ['push', '--quiet', '--force', url, `${sha}:refs/heads/${branch}`],
+    env,
+  );
   return sha;
+}
+
+/** git against the remote; an authentication failure becomes a {@link GithubAuthError}. */
+async function remoteGit(
+  repoPath: string,
+  url: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<void> {
+  try {
+    await runGit(repoPath, args, { env: remoteEnv(url, env), timeoutMs: 120_000 });
+  } catch (error) {
+    if (error instanceof GitError && GIT_AUTH_FAILURE.test(error.stderr))
+      throw new GithubAuthError(refusal(args[0]!, url, error.stderr), { cause: error });
+    throw error;
+  }
+}
+
+const GIT_AUTH_FAILURE = new RegExp(
+  [
+    'authentication failed',
+    'could not read username',
+    'error: 40[13]',
+    'permission to .* denied',
+  ].join('|'),
+  'i',
+);
+
+function refusal(verb: string, url: string, stderr: string): string {
+  const last = stderr.trim().split('\n').at(-1)?.slice(0, 300) ?? '';
+  return `git ${verb} to ${url} was refused: ${last}`;
 }
 
 /**
@@ -54,13 +90,11 @@ export async function fetchMergedBase(
 ): Promise<void> {
   const url = remoteUrlOf(settings);
   const tracking = `refs/loopwright/github/${baseBranch}`;
-  await runGit(
+  await remoteGit(
     repoPath,
+    url,
     ['fetch', '--quiet', '--no-tags', url, `+refs/heads/${baseBranch}:${tracking}`],
-    {
-      env: remoteEnv(url, env),
-      timeoutMs: 120_000,
-    },
+    env,
   );
   await runGit(repoPath, ['cat-file', '-e', `${commit}^{commit}`]);
   const local = (await runGit(repoPath, ['rev-parse', `refs/heads/${baseBranch}`])).stdout.trim();

@@ -6,17 +6,21 @@
  * deliveries and a crash between a write and its journal row never repeat a push, PR, comment or
  * merge.
  */
+import { setTimeout } from 'node:timers/promises';
 import { getArtifact, latestArtifact } from '../../db/artifacts.js';
 import type { Kdb } from '../../db/connection.js';
 import { effectResult, recordEffect } from '../../db/effects.js';
-import { linkOfTicket, upsertLink } from '../../db/integrations.js';
+import { judgedCommit, linkOfTicket, upsertLink } from '../../db/integrations.js';
+import { applyEvent } from '../../engine/apply-event.js';
 import { LoopwrightError } from '../../errors.js';
+import { runGit } from '../../workspace/git.js';
+import { MissingCredentialError } from '../credentials.js';
 import { report, type JobDeps } from '../../phases/agent-job.js';
 import { loadDispatch, type Dispatch, type WorkPayload } from '../../phases/dispatch.js';
 import { planSchema } from '../../phases/report-schema.js';
 import { ticketBranch } from '../../workspace/index.js';
 import { splitRepository, type GithubSettings } from '../settings.js';
-import { createGithub, statusOf, type Github } from './client.js';
+import { authFailure, createGithub, statusOf, type Github } from './client.js';
 import { checksOf, ensureComment, findOrCreatePr, type PrRef } from './pull-request.js';
 import { fetchMergedBase, pushBranch } from './remote.js';
 
@@ -40,16 +44,80 @@ async function once<T>(db: Kdb, key: string, d: Dispatch, kind: string, perform:
   return (await effectResult<T>(db, key)) ?? recordEffect(db, key, d.ticket.id, kind, perform);
 }
 
-export async function publishPrJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
+/**
+ * A refused or missing token cannot get better by retrying: the ticket escalates at once
+ * (JOB_FAILED, detail `GITHUB_UNAUTHORIZED: ...` or `MISSING_CREDENTIAL: ...`) instead of a retry
+ * storm. Returns false for any other error (the job fails and graphile-worker retries it).
+ */
+async function escalateCredentialFailure(
+  deps: JobDeps,
+  d: Dispatch,
+  runId: string,
+  error: unknown,
+): Promise<boolean> {
+  const failure = error instanceof MissingCredentialError ? error : authFailure(error);
+  if (!failure) return false;
+  const detail =
+    `${failure.code}: ${failure.message}. Fix the token (GITHUB_TOKEN or GITHUB_TOKEN_FILE) ` +
+    `of the integrations lane, then: loopwright retry ${d.ticket.key}`;
+  await applyEvent(
+    deps.db,
+    { id: d.ticket.id },
+    { type: 'JOB_FAILED', runId, reason: 'JOB_FAILED', detail: detail.slice(0, 8000) },
+    { actor: 'integration:github', idempotencyKey: `jobfailed:${runId}` },
+  );
+  deps.logger.warn(
+    { ticket: d.ticket.key, run: runId, code: failure.code },
+    'GitHub credentials refused; ticket escalated',
+  );
+  return true;
+}
+
+/** Run a GitHub job; a credential failure escalates once instead of failing the job. */
+async function guarded(
+  deps: JobDeps,
+  payload: WorkPayload,
+  job: (d: Dispatch) => Promise<void>,
+): Promise<void> {
   const d = await loadDispatch(deps.db, payload);
   if (!d) return;
+  try {
+    await job(d);
+  } catch (error) {
+    if (!(await escalateCredentialFailure(deps, d, payload.runId!, error))) throw error;
+  }
+}
+
+/**
+ * The commit to ship: the one VALIDATE's gates judged (its GREEN gate), read from the
+ * repository's object store; the ticket branch's tip only when no verdict run recorded one (a
+ * human let the ticket past VALIDATE). A branch that moved after the judgement is not shipped.
+ */
+async function commitToShip(deps: JobDeps, d: Dispatch, branch: string): Promise<string> {
+  const tip = (
+    await runGit(d.repo.path, ['rev-parse', '--verify', `refs/heads/${branch}^{commit}`])
+  ).stdout.trim();
+  const judged = await judgedCommit(deps.db, d.ticket.id);
+  if (judged && judged !== tip)
+    deps.logger.warn(
+      { ticket: d.ticket.key, judged, tip },
+      'Ticket branch moved after VALIDATE; shipping the judged commit',
+    );
+  return judged ?? tip;
+}
+
+export function publishPrJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
+  return guarded(deps, payload, (d) => publishPr(deps, payload, d));
+}
+
+async function publishPr(deps: JobDeps, payload: WorkPayload, d: Dispatch): Promise<void> {
   const settings = githubOf(d);
   const gh = createGithub({ settings, logger: deps.logger });
   const r = splitRepository(settings);
   const branch = ticketBranch(d.ticket.key);
   const at = `${d.ticket.id}:${payload.seq}`;
   const pushed = await once(deps.db, `${at}:push`, d, 'github_push', async () => ({
-    sha: await pushBranch(d.repo.path, settings, branch),
+    sha: await pushBranch(d.repo.path, settings, branch, await commitToShip(deps, d, branch)),
   }));
   const pr = await once(deps.db, `${at}:pr`, d, 'github_pr', () =>
     findOrCreatePr(gh, r, {
@@ -142,18 +210,29 @@ async function verdictComment(db: Kdb, d: Dispatch, sha: string): Promise<string
 }
 
 /** Merge the approved PR through the API (dark mode, or an operator's approve). */
-export async function mergePrJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
-  const d = await loadDispatch(deps.db, payload);
-  if (!d) return;
+export function mergePrJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
+  return guarded(deps, payload, (d) => mergePr(deps, payload, d));
+}
+
+async function mergePr(deps: JobDeps, payload: WorkPayload, d: Dispatch): Promise<void> {
   const settings = githubOf(d);
   const gh = createGithub({ settings, logger: deps.logger });
   const r = splitRepository(settings);
-  const number =
-    d.context.pr?.number ??
-    Number((await linkOfTicket(deps.db, d.ticket.id, 'github'))?.external_key);
+  const link = await linkOfTicket(deps.db, d.ticket.id, 'github');
+  const number = d.context.pr?.number ?? Number(link?.external_key);
+  const pushed = (link?.data as { sha?: string } | undefined)?.sha ?? null;
   const runId = payload.runId!;
   const key = `${d.ticket.id}:${payload.seq}:merge_pr`;
-  const result = await once(deps.db, key, d, 'github_merge', () => mergeWhenReady(gh, r, number));
+  const result = await once(deps.db, key, d, 'github_merge', () =>
+    mergeWhenReady(gh, r, number, pushed),
+  );
+  if (result.outcome === 'gone')
+    return void (await applyEvent(
+      deps.db,
+      { id: d.ticket.id },
+      { type: 'PR_CLOSED', detail: result.detail },
+      { actor: 'integration:github', idempotencyKey: `result:${runId}` },
+    ));
   if (result.outcome === 'merged') {
     await fetchMergedBase(d.repo.path, settings, d.repo.base_branch, result.commit);
     return report(deps, d, { type: 'MERGED', runId, commit: result.commit }, 'integration:github');
@@ -176,23 +255,44 @@ export async function mergePrJob(deps: JobDeps, payload: WorkPayload): Promise<v
 type MergeResult =
   | { outcome: 'merged'; commit: string }
   | { outcome: 'checks_failed'; findings: string[] }
-  | { outcome: 'conflict'; detail: string };
+  | { outcome: 'conflict'; detail: string }
+  | { outcome: 'gone'; detail: string };
 
 /**
- * Look first (already merged?), wait out `mergeable: null`, require green checks, then merge at the
- * head sha.
+ * Look first (already merged?), wait out `mergeable: null`, require green checks and the head
+ * loopwright pushed (`pushed`: the judged commit; a head someone else moved is not merged), then
+ * merge at that sha. A PR that no longer exists (404) is `gone`.
  */
-async function mergeWhenReady(gh: Github, r: PrRef, number: number): Promise<MergeResult> {
-  let pull = (await gh.rest.pulls.get({ ...r, pull_number: number })).data;
+async function mergeWhenReady(
+  gh: Github,
+  r: PrRef,
+  number: number,
+  pushed: string | null,
+): Promise<MergeResult> {
+  const get = async () => (await gh.rest.pulls.get({ ...r, pull_number: number })).data;
+  let pull: Awaited<ReturnType<typeof get>>;
+  try {
+    pull = await get();
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+    return { outcome: 'gone', detail: `pull request #${number} no longer exists on GitHub (404)` };
+  }
   for (let i = 0; pull.mergeable === null && !pull.merged && pull.state === 'open' && i < 10; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 500 * (i + 1)));
-    pull = (await gh.rest.pulls.get({ ...r, pull_number: number })).data;
+    await setTimeout(500 * (i + 1));
+    pull = await get();
   }
   if (pull.merged && pull.merge_commit_sha)
     return { outcome: 'merged', commit: pull.merge_commit_sha };
   if (pull.state !== 'open') return { outcome: 'conflict', detail: `PR #${number} is closed` };
   if (pull.mergeable === null)
     throw new PrNotReadyError(`PR #${number}: GitHub is still computing mergeability`);
+  if (pushed && pull.head.sha !== pushed)
+    return {
+      outcome: 'conflict',
+      detail:
+        `PR #${number}'s head is ${pull.head.sha.slice(0, 12)}, not ${pushed.slice(0, 12)} ` +
+        "(the commit loopwright's gates judged and pushed): someone else pushed to the branch",
+    };
   if (pull.mergeable === false)
     return {
       outcome: 'conflict',
@@ -209,7 +309,9 @@ async function mergeWhenReady(gh: Github, r: PrRef, number: number): Promise<Mer
       sha: pull.head.sha,
       merge_method: 'merge',
     });
-    return { outcome: 'merged', commit: merged.data.sha };
+    const commit = merged.data.sha ?? (await get()).merge_commit_sha;
+    if (!commit) throw new PrNotReadyError(`PR #${number}: merged, merge commit not reported yet`);
+    return { outcome: 'merged', commit };
   } catch (error) {
     if (statusOf(error) !== 405 && statusOf(error) !== 409) throw error;
     const again = (await gh.rest.pulls.get({ ...r, pull_number: number })).data;
