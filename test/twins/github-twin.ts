@@ -17,6 +17,10 @@ export interface TwinRequest {
   readonly method: string;
   readonly path: string;
   readonly at: number;
+  /** The request carried `If-None-Match` (a conditional GET). */
+  readonly conditional: boolean;
+  /** The status answered (set when the answer is sent). */
+  status?: number;
 }
 
 interface Pull {
@@ -34,6 +38,8 @@ interface Pull {
   closed_at: string | null;
   merged_at: string | null;
   merged_by: { login: string } | null;
+  /** Changes only when the PR does (GitHub's ETags are stable while nothing changes). */
+  updated_at: string;
 }
 interface Comment {
   id: number;
@@ -99,6 +105,8 @@ export interface GithubTwin {
       body?: string;
       comments?: { path: string; line: number; body: string }[];
       login?: string;
+      /** List it the way a terse fake might: no commit_id, body or user. */
+      bare?: boolean;
     },
   ): Record<string, unknown>;
   /** A commit status on the PR's head (what "required checks" read). */
@@ -107,6 +115,8 @@ export interface GithubTwin {
   mergeByHuman(number: number): Record<string, unknown>;
   /** A human closes the PR unmerged; returns the webhook payload. */
   close(number: number): Record<string, unknown>;
+  /** The PR disappears (a deleted fork, a transferred repository): 404 from then on. */
+  deletePull(number: number): void;
   pullPayload(number: number): Record<string, unknown>;
   close_server(): Promise<void>;
 }
@@ -123,6 +133,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
   const faults: Fault[] = [];
   const merges: { number: number; sha: string }[] = [];
   let nextId = 1000;
+  let pullCount = 0;
   let url = '';
   const full = `${o.owner}/${o.repo}`;
   const gitIn = (args: string[]) =>
@@ -150,6 +161,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
     if (headSha !== p.lastHeadSha) {
       p.lastHeadSha = headSha;
       p.mergeableComputed = false;
+      p.updated_at = now();
     }
     let mergeable: boolean | null = null;
     if (p.state === 'open' && p.mergeableComputed) mergeable = mergeTree(p) !== null;
@@ -173,7 +185,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
       merged_by: p.merged_by,
       closed_at: p.closed_at,
       created_at: p.created_at,
-      updated_at: now(),
+      updated_at: p.updated_at,
     };
   };
   const mergeTree = (p: Pull): string | null => {
@@ -223,6 +235,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
       merged_at: now(),
       closed_at: now(),
       merged_by: user(by),
+      updated_at: now(),
     });
     merges.push({ number: p.number, sha });
     return sha;
@@ -238,7 +251,14 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
 
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://twin');
-    requests.push({ method: req.method ?? 'GET', path: u.pathname, at: Date.now() });
+    const logged: TwinRequest = {
+      method: req.method ?? 'GET',
+      path: u.pathname,
+      at: Date.now(),
+      conditional: req.headers['if-none-match'] !== undefined,
+    };
+    requests.push(logged);
+    res.on('finish', () => (logged.status = res.statusCode));
     if (u.pathname.startsWith('/git/')) return gitBackend(req, res, u);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -293,6 +313,20 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
       const rest = u.pathname.slice(prefix.length);
       const m = (re: RegExp) => rest.match(re);
       let g: RegExpMatchArray | null;
+      /** A list answered a page at a time (per_page default 30), `Link: rel="next"` while more. */
+      const paged = (list: unknown[]) => {
+        const per = Math.min(Number(u.searchParams.get('per_page') ?? 30) || 30, 100);
+        const page = Math.max(Number(u.searchParams.get('page') ?? 1) || 1, 1);
+        const next = new URL(u.toString());
+        next.searchParams.set('per_page', String(per));
+        next.searchParams.set('page', String(page + 1));
+        const link = `<${url}${next.pathname}${next.search}>; rel="next"`;
+        return send(
+          200,
+          list.slice((page - 1) * per, page * per),
+          page * per < list.length ? { link } : {},
+        );
+      };
       if (rest === '' && req.method === 'GET') return send(200, repoJson());
       if (rest === '/pulls' && req.method === 'GET') {
         const head = u.searchParams.get('head');
@@ -301,7 +335,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
           (p) =>
             (state === 'all' || p.state === state) && (!head || `${o.owner}:${p.head}` === head),
         );
-        return send(200, list.map(pullJson));
+        return paged(list.map(pullJson));
       }
       if (rest === '/pulls' && req.method === 'POST') {
         const head = String(body.head ?? '');
@@ -326,7 +360,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
             documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
           });
         const p: Pull = {
-          number: pulls.length + 1,
+          number: ++pullCount,
           title: String(body.title),
           body: String(body.body ?? ''),
           head,
@@ -340,6 +374,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
           closed_at: null,
           merged_at: null,
           merged_by: null,
+          updated_at: now(),
         };
         pulls.push(p);
         return send(201, pullJson(p));
@@ -348,6 +383,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
         const p = find(Number(g[1]));
         if (!p) return notFound();
         if (req.method === 'PATCH') {
+          p.updated_at = now();
           if (typeof body.title === 'string') p.title = body.title;
           if (typeof body.body === 'string') p.body = body.body;
           if (body.state === 'closed' && p.state === 'open') {
@@ -376,33 +412,21 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
         return send(200, { sha, merged: true, message: 'Pull Request successfully merged' });
       }
       if ((g = m(/^\/pulls\/(\d+)\/reviews$/)) && req.method === 'GET')
-        return send(200, reviews.get(Number(g[1])) ?? []);
+        return find(Number(g[1])) ? paged(reviews.get(Number(g[1])) ?? []) : notFound();
       if ((g = m(/^\/pulls\/(\d+)\/reviews\/(\d+)\/comments$/)) && req.method === 'GET')
-        return send(
-          200,
+        return paged(
           (reviewComments.get(Number(g[1])) ?? []).filter(
             (c) => c.pull_request_review_id === Number(g![2]),
           ),
         );
       if ((g = m(/^\/pulls\/(\d+)\/comments$/)) && req.method === 'GET')
-        return send(200, reviewComments.get(Number(g[1])) ?? []);
+        return paged(reviewComments.get(Number(g[1])) ?? []);
       if ((g = m(/^\/issues\/(\d+)\/comments$/))) {
         const n = Number(g[1]);
         if (!find(n)) return notFound();
         const list = comments.get(n) ?? [];
         if (req.method === 'GET') {
-          const per = Number(u.searchParams.get('per_page') ?? 30);
-          const page = Number(u.searchParams.get('page') ?? 1);
-          const slice = list.slice((page - 1) * per, page * per);
-          const headers: Record<string, string> =
-            page * per < list.length
-              ? {
-                  link:
-                    `<${url}${prefix}/issues/${n}/comments?per_page=${per}&page=${page + 1}>; ` +
-                    'rel="next"',
-                }
-              : {};
-          return send(200, slice, headers);
+          return paged(list);
         }
         if (req.method === 'POST') {
           if (typeof body.body !== 'string' || !body.body)
@@ -506,7 +530,9 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
         commit_id: head,
         submitted_at: now(),
       };
-      reviews.set(number, [...(reviews.get(number) ?? []), review]);
+      const listed = r.bare ? ({ id: review.id, state: review.state } as Review) : review;
+      reviews.set(number, [...(reviews.get(number) ?? []), listed]);
+      p.updated_at = now();
       const list = reviewComments.get(number) ?? [];
       for (const c of r.comments ?? [])
         list.push({
@@ -537,6 +563,10 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
       const list = (statuses.get(head) ?? []).filter((s) => s.context !== context);
       statuses.set(head, [...list, { state, context }]);
     },
+    deletePull(number) {
+      const i = pulls.findIndex((p) => p.number === number);
+      if (i >= 0) pulls.splice(i, 1);
+    },
     mergeByHuman(number) {
       const p = find(number)!;
       if (!doMerge(p, 'octo-human')) throw new Error('not mergeable');
@@ -546,6 +576,7 @@ export async function startGithubTwin(o: GithubTwinOptions): Promise<GithubTwin>
       const p = find(number)!;
       p.state = 'closed';
       p.closed_at = now();
+      p.updated_at = now();
       return eventPayload(p, 'closed');
     },
     pullPayload: (number) => pullJson(find(number)!),

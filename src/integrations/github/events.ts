@@ -119,8 +119,9 @@ async function reviewFindings(
   });
   const findings = comments.map((c) => {
     const line = c.line ?? c.original_line ?? null;
-    const where = line === null ? c.path : `${c.path}:${line}`;
-    return `${where}: ${c.body.slice(0, 3000)} (review comment by ${review.login})`;
+    const file = c.path ?? 'the pull request';
+    const where = line === null ? file : `${file}:${line}`;
+    return `${where}: ${(c.body ?? '').slice(0, 3000)} (review comment by ${review.login})`;
   });
   if (review.body.trim())
     findings.unshift(`review by ${review.login}: ${review.body.trim().slice(0, 3000)}`);
@@ -153,6 +154,17 @@ export async function applyClosed(
     t,
     { type: 'PR_CLOSED', detail: `pull request #${pull.number} was closed without merging` },
     `github:closed:${pull.number}:${t.ticket.version}`,
+  );
+}
+
+/** The PR no longer exists (404): the ticket escalates as for a PR closed unmerged. */
+export function applyGone(db: Kdb, logger: Logger, t: PrTicket, number: number): Promise<string> {
+  return apply(
+    db,
+    logger,
+    t,
+    { type: 'PR_CLOSED', detail: `pull request #${number} no longer exists on GitHub (404)` },
+    `github:gone:${number}:${t.ticket.version}`,
   );
 }
 

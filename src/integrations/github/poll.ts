@@ -11,8 +11,8 @@ import { linkOfTicket, pollState, recordPoll } from '../../db/integrations.js';
 import { ticketBranch } from '../../workspace/index.js';
 import { repoSettings } from '../../config/repo-settings.js';
 import { splitRepository } from '../settings.js';
-import { createGithub, statusOf, type Github } from './client.js';
-import { applyClosed, applyReview, ticketForPr } from './events.js';
+import { authFailure, createGithub, statusOf, type Github } from './client.js';
+import { applyClosed, applyGone, applyReview, ticketForPr } from './events.js';
 
 const WAITING = ['awaiting_review', 'awaiting_merge'];
 
@@ -59,7 +59,13 @@ export async function pollWaitingPrs(db: Kdb, logger: Logger): Promise<number> {
       const failures = state.failures + 1;
       const wait = Math.min(settings.pollSeconds * 2 ** failures, 3600);
       logger.warn(
-        { err: error, ticket: row.key, failures, waitSeconds: wait },
+        {
+          err: error,
+          ticket: row.key,
+          failures,
+          waitSeconds: wait,
+          ...(authFailure(error) ? { code: 'GITHUB_UNAUTHORIZED' } : {}),
+        },
         'Poll failed; backing off',
       );
       await recordPoll(db, key, { etag: state.etag, failures, nextInSeconds: wait });
@@ -89,15 +95,26 @@ async function pollOne(
   try {
     pull = await gh.rest.pulls.get({ ...r, pull_number: number, headers: conditional(etags.pull) });
   } catch (error) {
+    if (statusOf(error) === 404) {
+      // Deleted (or the repository moved): nothing will ever be reviewed or merged there.
+      const t = await ticketForPr(db, repository, known.ref, number);
+      if (t) await applyGone(db, logger, t, number);
+      return { pull: null, reviews: null };
+    }
     if (statusOf(error) !== 304) throw error;
   }
   const pullEtag = pull?.headers.etag ?? etags.pull;
   // Unchanged (304): the PR is still open on the head loopwright pushed last.
   const p = pull?.data ?? { state: 'open', merged: false, merge_commit_sha: null, head: known };
-  const t = await ticketForPr(db, repository, p.head.ref, number);
+  const head = { ref: p.head?.ref ?? known.ref, sha: p.head?.sha ?? known.sha };
+  const t = await ticketForPr(db, repository, head.ref, number);
   if (!t) return { pull: pullEtag, reviews: etags.reviews };
   if (p.state === 'closed') {
-    await applyClosed(db, logger, t, { number, merged: p.merged, mergeCommit: p.merge_commit_sha });
+    await applyClosed(db, logger, t, {
+      number,
+      merged: p.merged === true,
+      mergeCommit: p.merge_commit_sha ?? null,
+    });
     return { pull: pullEtag, reviews: etags.reviews };
   }
   let listed: Awaited<ReturnType<Github['rest']['pulls']['listReviews']>>;
@@ -112,11 +129,15 @@ async function pollOne(
     if (statusOf(error) === 304) return { pull: pullEtag, reviews: etags.reviews };
     throw error;
   }
-  const reviews = listed.data;
-  // The latest decisive review of each reviewer on the current head decides.
+  // More than one page (Link: rel="next"): read them all; only the first is conditional.
+  const reviews = /rel="next"/.test(listed.headers.link ?? '')
+    ? await gh.paginate(gh.rest.pulls.listReviews, { ...r, pull_number: number, per_page: 100 })
+    : listed.data;
+  // The latest decisive review of each reviewer on the current head decides (a server that
+  // leaves commit_id out is taken to mean the current head).
   const latest = new Map<string, (typeof reviews)[number]>();
   for (const review of reviews) {
-    if (review.commit_id !== p.head.sha) continue;
+    if (review.commit_id && review.commit_id !== head.sha) continue;
     if (review.state !== 'APPROVED' && review.state !== 'CHANGES_REQUESTED') continue;
     latest.set(review.user?.login ?? String(review.id), review);
   }
