@@ -192,6 +192,11 @@ describe('loopwright status', () => {
       total: 4,
       waiting: [],
       disk: expect.objectContaining({ bytes: expect.any(Number), runs: expect.any(Number) }),
+      shipModes: [
+        { repo: 'app', mode: 'local', github: null, pollSeconds: null },
+        { repo: 'idle', mode: 'local', github: null, pollSeconds: null },
+        { repo: 'web', mode: 'local', github: null, pollSeconds: null },
+      ],
     });
   });
 

@@ -5,6 +5,7 @@ import { TOP_STATES } from '../../../machines/ticket-states.js';
 import { listRepositories } from '../../db/repositories.js';
 import { boardCounts, waitingOnCheckout } from '../../db/tickets.js';
 import { resolveHome } from '../../config/home.js';
+import { describeShipMode, shipModeOf } from '../../integrations/ship-mode.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
 import { describeHomeDisk, measureHome } from '../home-disk.js';
 import type { Command } from '../command.js';
@@ -62,7 +63,9 @@ export const command: Command = {
 
 One row per registered repository, one column per state that has tickets, and totals. Below it,
 tickets whose merge waits for you: the base branch is checked out with uncommitted changes, and
-the line says what to run (the merge resumes by itself once the checkout is clean). Last, the
+the line says what to run (the merge resumes by itself once the checkout is clean). When a
+repository ships through GitHub, one line per repository names its ship mode: webhook (signed
+deliveries wake a waiting ticket, nothing polls), polling (ETags and backoff) or local. Last, the
 disk LOOPWRIGHT_HOME takes (transcripts, workspaces, scratch checkouts, database folder).`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {});
@@ -78,8 +81,9 @@ disk LOOPWRIGHT_HOME takes (transcripts, workspaces, scratch checkouts, database
       repos.map((r) => r.name),
       counts,
     );
+    const shipModes = repos.map(shipModeOf);
     if (values.json) {
-      printJson(ctx.io, { ...board, waiting, disk });
+      printJson(ctx.io, { ...board, waiting, disk, shipModes });
       return 0;
     }
     const rows: BoardRow[] = [
@@ -99,6 +103,9 @@ disk LOOPWRIGHT_HOME takes (transcripts, workspaces, scratch checkouts, database
       printTable(ctx.io, [], columns, '(no repositories: loopwright repo add <path>)');
     else printTable(ctx.io, rows, columns);
     for (const w of waiting) printLine(ctx.io, `${w.ticket} waits in SHIP: ${w.detail}`);
+    // Once any repository ships through GitHub, say how each one hears back.
+    if (shipModes.some((m) => m.mode !== 'local'))
+      for (const m of shipModes) printLine(ctx.io, `ship mode ${describeShipMode(m)}`);
     printLine(ctx.io, describeHomeDisk(disk));
     return 0;
   },
