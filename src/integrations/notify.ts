@@ -91,7 +91,7 @@ export function cardFor(row: JournalRow): Card | null {
   return null;
 }
 
-/** A ticket reached LIVE in a batch: if the batch's oracle now says done, send its card. */
+/** A ticket of a batch ended: if the batch's oracle now says done, its card. */
 export async function batchDoneCard(db: Kdb, home: string, batchId: string): Promise<Card | null> {
   const batch = await db
     .selectFrom('loopwright.batches')
@@ -115,7 +115,14 @@ export async function batchDoneCard(db: Kdb, home: string, batchId: string): Pro
   };
 }
 
-/** Follow the journal from `after`: send the cards of new rows; returns the last row id seen. */
+/** A batch can become done when one of its tickets goes LIVE or is cancelled (by a human). */
+const BATCH_ENDINGS: ReadonlySet<string> = new Set(['LIVE', 'CANCELLED']);
+
+/**
+ * Follow the journal from `after`: send the cards of new rows; returns the last row id seen. A
+ * card that cannot be delivered stops the pass there (the cursor stays before it), so the next
+ * pass retries it; a card already delivered is an effect and is never sent again.
+ */
 export async function notifyFromJournal(
   db: Kdb,
   home: string,
@@ -134,7 +141,7 @@ export async function notifyFromJournal(
   for (const row of rows) {
     const card =
       cardFor(row) ??
-      (row.to_state === 'LIVE' && row.batch_id
+      (BATCH_ENDINGS.has(row.to_state) && row.batch_id
         ? await batchDoneCard(db, home, row.batch_id)
         : null);
     if (card) {
