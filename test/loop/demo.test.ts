@@ -1,18 +1,19 @@
 /**
- * `loopwright demo`, in process: the real demo path (sample repo, scripted agents, the factory
- * until
- * idle) ships all three tickets, and the gates' own evidence backs every one of them.
+ * `loopwright demo --json`, in process: the real demo path (sample repo, scripted agents, the
+ * factory until idle) ships all three tickets, the gates' own evidence backs every one of them,
+ * and the answer validates against docs/json-schema/demo.schema.json.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDemo, type DemoResult } from '../../src/demo/run-demo.js';
+import type { DemoResult } from '../../src/demo/run-demo.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
 import { git, isMergedInto, runGit } from '../../src/workspace/index.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { gateResults, outcomeOf } from '../helpers/loop-harness.js';
+import { cliEnv, runCli } from '../cli/helpers.js';
+import { validateContract } from '../cli/json-schema.js';
 
 let t: TestDb;
 let home: string;
@@ -21,7 +22,13 @@ let demo: DemoResult;
 beforeAll(async () => {
   t = await createTestDb(8);
   home = await mkdtemp(path.join(os.tmpdir(), 'lw-demo-'));
-  demo = await runDemo(t, home, pino({ level: 'silent' }), 'operator:test');
+  const env = cliEnv(t, { LOOPWRIGHT_HOME: home, LOOPWRIGHT_LOG_LEVEL: 'silent' });
+  const result = await runCli(t, ['demo', '--json'], { env });
+  expect(result.code, result.stderr).toBe(0);
+  const doc = JSON.parse(result.stdout) as DemoResult & { schemaVersion: number };
+  // The answer follows its documented schema (test/cli/json-schema.test.ts lists demo here).
+  expect(validateContract('demo', doc)).toEqual([]);
+  demo = doc;
 }, 120_000);
 
 afterAll(async () => {
