@@ -24,11 +24,9 @@ import { applyEvent } from '../engine/apply-event.js';
 import { redispatchRun } from '../engine/redispatch.js';
 import { inTransaction } from '../engine/transaction.js';
 import {
-  branchTip,
-  git,
   outsideWriteProbe,
   resetWorkspace,
-  runIdOfCommit,
+  type RefTip,
   type Worktree,
 } from '../workspace/index.js';
 import {
@@ -65,15 +63,15 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   if (await haltedByTripwire(deps, d, payload.runId!)) return;
   const role = payload.role as Role;
   const phase = payload.phase as Phase;
-  const fresh = await ensureWorkspace(deps.db, deps.home, d);
-  const made = await commitOfThisRun(fresh, payload.runId!);
+  const opened = await ensureWorkspace(deps.db, deps.home, d);
+  const made = commitOfThisRun(opened.tip, payload.runId!);
   if (made) {
     // A retried job (crash or database outage after the commit, before the event): judge the
     // commit this run already made instead of running a fresh agent over it.
     log.info({ commit: made.commit }, 'Run already committed; re-evaluating its commit');
     const event = await evaluateRun(deps.db, {
       d,
-      wt: fresh,
+      wt: opened.wt,
       runId: payload.runId!,
       phase,
       headBefore: made.parent,
@@ -85,10 +83,13 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     });
     return report(deps, d, event, `agent:${role}:${payload.runId}`);
   }
-  await resetWorkspace(fresh);
-  const wt = SYNCED_PHASES.has(phase) ? await syncWithBase(deps.home, d, fresh) : fresh;
+  const { wt, tip: headBefore } = SYNCED_PHASES.has(phase)
+    ? await syncWithBase(d, opened)
+    : { wt: opened.wt, tip: opened.tip.commit };
+  // A clone made just now already holds the tip; anything else starts from it afresh.
+  if (!opened.cloned || headBefore !== opened.tip.commit) await resetWorkspace(wt, headBefore);
   if (phase === 'validate') {
-    const failed = await validateGates(deps.db, d, wt, payload.runId!, deps.home);
+    const failed = await validateGates(deps.db, d, wt, payload.runId!, deps.home, headBefore);
     if (failed) return report(deps, d, failed, 'orchestrator:gates');
   }
   const planned = phase === 'plan_draft' ? null : await currentPlan(deps.db, d.context);
@@ -109,7 +110,6 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     approvedPlanSha: planned?.sha256 ?? null,
     findings: await findingsFor(deps.db, d, phase),
   });
-  const headBefore = await branchTip(wt);
   await grantWorkspace(d, wt);
   const probe = await outsideWriteProbe({
     repoPath: d.repo.path,
@@ -377,17 +377,10 @@ async function discoveredWorkOf(worktree: string, phase: Phase): Promise<Discove
   return read.ok ? read.report.discoveredWork : [];
 }
 
-/**
- * The ticket branch's tip when this run made it (its `Loopwright-Run` trailer), with its parent.
- */
-async function commitOfThisRun(
-  wt: Worktree,
-  runId: string,
-): Promise<{ commit: string; parent: string } | null> {
-  const tip = await branchTip(wt);
-  if ((await runIdOfCommit(wt, tip)) !== runId) return null;
-  const parent = await git(wt.repoGitDir, ['rev-parse', `${tip}^1`], { gitDir: wt.repoGitDir });
-  return { commit: tip, parent };
+/** The ticket branch's tip when this run made it (its `Loopwright-Run` trailer), and its parent. */
+function commitOfThisRun(tip: RefTip, runId: string): { commit: string; parent: string } | null {
+  const parent = tip.parents[0];
+  return tip.run === runId && parent ? { commit: tip.commit, parent } : null;
 }
 
 function counterOf(d: Dispatch, phase: Phase): string | null {

@@ -10,11 +10,11 @@ import { getRepositoryById, type Repository } from '../db/repositories.js';
 import { getTicket, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
 import {
-  branchTip,
-  createWorktree,
   git,
-  resetWorkspace,
+  openWorkspace,
+  rememberForkPoint,
   runGit,
+  type OpenedWorkspace,
   type Worktree,
 } from '../workspace/index.js';
 import { planSchema, type Plan } from './report-schema.js';
@@ -54,14 +54,22 @@ export async function loadDispatch(db: Kdb, payload: WorkPayload): Promise<Dispa
   };
 }
 
-/** The ticket's worktree (created on first use, reused after), recorded in the database. */
-export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promise<Worktree> {
-  const wt = await createWorktree({
+/**
+ * The ticket's workspace (created on first use, reused after), recorded in the database, with the
+ * tips git reported while opening it.
+ */
+export async function ensureWorkspace(
+  db: Kdb,
+  home: string,
+  d: Dispatch,
+): Promise<OpenedWorkspace> {
+  const opened = await openWorkspace({
     repoPath: d.repo.path,
     baseBranch: d.repo.base_branch,
     ticketKey: d.ticket.key,
     root: worktreesRoot(home),
   });
+  const { wt } = opened;
   await upsertWorkspace(db, {
     ticket_id: d.ticket.id,
     repo_id: d.repo.id,
@@ -69,52 +77,40 @@ export async function ensureWorkspace(db: Kdb, home: string, d: Dispatch): Promi
     branch: wt.branch,
     base_commit: wt.baseCommit,
   });
-  return wt;
+  return opened;
 }
 
 /**
  * Bring the base branch's new commits into the ticket branch before RED, BUILD and VALIDATE, so a
  * ticket that waited for a blocker builds on the blocker's merged work and is validated as it will
  * be merged. The merge is made from objects in the repository (`merge-tree --write-tree`, no
- * checkout) and the ticket branch moved by compare-and-swap; the workspace is then reset to it. A
- * conflict is left for the SHIP merge to report (MERGE_CONFLICT); the branch is untouched then.
+ * checkout) and the ticket branch moved by compare-and-swap; the caller then resets the workspace
+ * to the returned tip. A conflict is left for the SHIP merge to report (MERGE_CONFLICT); the
+ * branch is untouched then. The base is already in the branch when it is the fork point.
  */
-export async function syncWithBase(home: string, d: Dispatch, wt: Worktree): Promise<Worktree> {
+export async function syncWithBase(
+  d: Dispatch,
+  opened: OpenedWorkspace,
+): Promise<{ wt: Worktree; tip: string }> {
+  const { wt, baseTip } = opened;
+  const tip = opened.tip.commit;
+  if (wt.baseCommit === baseTip) return { wt, tip };
   const gitDir = wt.repoGitDir;
-  const baseTip = await git(
-    gitDir,
-    ['rev-parse', '--verify', `refs/heads/${d.repo.base_branch}^{commit}`],
-    { gitDir },
-  );
-  const tip = await branchTip(wt);
-  const upToDate = await runGit(gitDir, ['merge-base', '--is-ancestor', baseTip, tip], {
-    gitDir,
-    okExitCodes: [0, 1],
-  });
-  if (upToDate.exitCode === 0) return wt;
   const merged = await runGit(
     gitDir,
     ['merge-tree', '--write-tree', '--no-messages', tip, baseTip],
-    {
-      gitDir,
-      okExitCodes: [0, 1],
-    },
+    { gitDir, okExitCodes: [0, 1] },
   );
-  if (merged.exitCode !== 0) return wt;
+  if (merged.exitCode !== 0) return { wt, tip };
   const tree = merged.stdout.split('\n')[0]!.trim();
   const commit = await git(gitDir, ['commit-tree', tree, '-p', tip, '-p', baseTip, '-F', '-'], {
     gitDir,
     input: `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}\n`,
   });
   await git(gitDir, ['update-ref', `refs/heads/${wt.branch}`, commit, tip], { gitDir });
-  const synced = await createWorktree({
-    repoPath: d.repo.path,
-    baseBranch: d.repo.base_branch,
-    ticketKey: d.ticket.key,
-    root: worktreesRoot(home),
-  });
-  await resetWorkspace(synced);
-  return synced;
+  // The base tip is a parent of the merge: it is the new fork point.
+  rememberForkPoint(gitDir, wt.branch, baseTip, commit, baseTip);
+  return { wt: { ...wt, baseCommit: baseTip }, tip: commit };
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   missingTestFiles,
   redTestFiles,
   treeChanges,
+  type TreeChange,
 } from '../workspace/commit-gates.js';
 import { globToRegExp } from '../workspace/glob.js';
 import type { Dispatch } from './dispatch.js';
@@ -97,18 +98,31 @@ async function tamperingOf(f: RunFacts): Promise<string[]> {
   return problems;
 }
 
-/** The orchestrator's commit of the workspace for this run (or the one a retried job found). */
+/**
+ * The orchestrator's commit of the workspace for this run (or the one a retried job found), on
+ * `headBefore`: the tampering check has just seen the branch there.
+ */
 async function commitOf(f: RunFacts, message: string): Promise<StagedCommit> {
   if (f.madeCommit) return { commit: f.madeCommit, parent: f.headBefore, anomalies: [] };
-  return stageCommit(f.wt, message, { runId: f.runId, ticket: f.d.ticket.key, phase: f.phase });
+  const trailers = { runId: f.runId, ticket: f.d.ticket.key, phase: f.phase };
+  return stageCommit(f.wt, message, trailers, f.headBefore);
+}
+
+/** What a staged commit changed against its parent (computed while staging, or by git). */
+async function stagedChanges(f: RunFacts, staged: StagedCommit): Promise<readonly TreeChange[]> {
+  if (staged.changes) return staged.changes;
+  return staged.commit ? treeChanges(f.wt.repoGitDir, staged.parent, staged.commit) : [];
 }
 
 /** Paths the agent changed, as violations of a phase that may change nothing. */
 async function anyChange(f: RunFacts): Promise<Violation[]> {
-  const staged = await stageCommit(f.wt, 'probe');
-  const changes = staged.commit
-    ? await treeChanges(f.wt.repoGitDir, staged.parent, staged.commit)
-    : [];
+  const staged = await stageCommit(
+    f.wt,
+    'probe',
+    undefined,
+    f.madeCommit ? undefined : f.headBefore,
+  );
+  const changes = await stagedChanges(f, staged);
   return [
     ...changes.map((c) => ({
       path: c.path,
@@ -171,7 +185,7 @@ async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
   const plan = f.plan!;
   const gitDir = f.wt.repoGitDir;
   const staged = await commitOf(f, `loopwright(${f.d.ticket.key}): failing tests (RED)`);
-  const changes = staged.commit ? await treeChanges(gitDir, staged.parent, staged.commit) : [];
+  const changes = await stagedChanges(f, staged);
   const scope = [
     ...(await commitScopeViolations(gitDir, changes, plan.testFiles)),
     ...staged.anomalies,
@@ -190,6 +204,7 @@ async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
         gitDir,
         staged.commit,
         plan.testFiles.filter((t) => !/[*?]/.test(t)),
+        staged.tree,
       )
     : [];
   if (!changes.some((c) => c.status !== 'deleted' && patterns.some((p) => p.test(c.path))))
@@ -299,9 +314,9 @@ export async function validateGates(
   wt: Worktree,
   runId: string,
   home: string,
+  tip: string,
 ): Promise<Event | null> {
   const facts = { d, wt, runId, home } as RunFacts;
-  const tip = await branchTip(wt);
   const green = await runTests(db, facts, 'GREEN', tip);
   if (!green.passed)
     return {

@@ -115,19 +115,23 @@ function symlinkViolations(
   return [];
 }
 
-/** Planned test files (exact paths, no globs) that are not regular files in `commit`. */
+/**
+ * Planned test files (exact paths, no globs) that are not regular files in `commit` (looked up in
+ * `tree`, the commit's listing, when the caller has it; else one `ls-tree`).
+ */
 export async function missingTestFiles(
   gitDir: string,
   commit: string,
   planned: readonly string[],
+  tree?: ReadonlyMap<string, { readonly mode: string }>,
 ): Promise<Violation[]> {
-  const missing: Violation[] = [];
-  for (const file of planned) {
-    const mode = await blobMode(gitDir, commit, file);
-    if (checkGlob(file) !== null || (mode !== '100644' && mode !== '100755'))
-      missing.push({ path: file, why: 'missing-planned-test' });
-  }
-  return missing;
+  const modes = tree ?? (await entriesAt(gitDir, commit, planned));
+  return planned
+    .filter((file) => {
+      const mode = modes.get(file)?.mode;
+      return checkGlob(file) !== null || (mode !== '100644' && mode !== '100755');
+    })
+    .map((file) => ({ path: file, why: 'missing-planned-test' as const }));
 }
 
 /**
@@ -148,23 +152,36 @@ export async function changedRedTests(
   redCommit: string,
   commit: string,
 ): Promise<Violation[]> {
+  const files = await redTestFiles(gitDir, redCommit);
+  if (files.length === 0) return [];
+  const before = await entriesAt(gitDir, redCommit, files);
+  const after = await entriesAt(gitDir, commit, files);
   const violations: Violation[] = [];
-  for (const file of await redTestFiles(gitDir, redCommit)) {
-    const before = await entryOf(gitDir, redCommit, file);
-    const after = await entryOf(gitDir, commit, file);
-    if (after === null) violations.push({ path: file, why: 'red-test-deleted' });
-    else if (after !== before) violations.push({ path: file, why: 'red-test-modified' });
+  for (const file of files) {
+    const now = after.get(file);
+    const then = before.get(file);
+    if (!now) violations.push({ path: file, why: 'red-test-deleted' });
+    else if (now.mode !== then?.mode || now.sha !== then.sha)
+      violations.push({ path: file, why: 'red-test-modified' });
   }
   return violations;
 }
 
-async function entryOf(gitDir: string, commit: string, file: string): Promise<string | null> {
-  const out = await git(gitDir, ['ls-tree', '-z', '--full-tree', commit, '--', file], { gitDir });
-  const entry = splitNul(out)[0];
-  return entry ? entry.split('\t')[0]! : null;
-}
-
-async function blobMode(gitDir: string, commit: string, file: string): Promise<string | null> {
-  const entry = await entryOf(gitDir, commit, file);
-  return entry ? entry.split(' ')[0]! : null;
+/** The entries of `files` in `commit` (one `ls-tree`, paths taken literally). */
+async function entriesAt(
+  gitDir: string,
+  commit: string,
+  files: readonly string[],
+): Promise<Map<string, { mode: string; sha: string }>> {
+  const out = await git(gitDir, ['ls-tree', '-z', '--full-tree', commit, '--', ...files], {
+    gitDir,
+    env: { GIT_LITERAL_PATHSPECS: '1' },
+  });
+  const entries = new Map<string, { mode: string; sha: string }>();
+  for (const line of splitNul(out)) {
+    const tab = line.indexOf('\t');
+    const [mode = '', , sha = ''] = line.slice(0, tab).split(' ');
+    entries.set(line.slice(tab + 1), { mode, sha });
+  }
+  return entries;
 }

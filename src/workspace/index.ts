@@ -12,22 +12,27 @@ export {
 } from './repository.js';
 export {
   BRANCH_PREFIX,
-  acceptCommit,
   branchTip,
-  commitAll,
   createWorktree,
+  openWorkspace,
   removeWorktree,
   resetWorkspace,
-  runIdOfCommit,
-  stageCommit,
   ticketBranch,
   workspaceTampering,
-  type CommitTrailers,
   type CreateWorktreeOptions,
+  type OpenedWorkspace,
   type RemoveWorktreeResult,
-  type StagedCommit,
   type Worktree,
 } from './worktree.js';
+export {
+  acceptCommit,
+  commitAll,
+  stageCommit,
+  type CommitTrailers,
+  type StagedCommit,
+  type TreeEntry,
+} from './stage-commit.js';
+export { rememberForkPoint, type RefTip } from './ticket-refs.js';
 export { readUntrustedFile, type UntrustedRead } from './untrusted-file.js';
 export { changedPaths, type ChangeStatus, type ChangedPath } from './changes.js';
 export { checkGlob, globToRegExp, matchesGlob } from './glob.js';

@@ -22,7 +22,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gateResult, type ScopeGateResult, type Violation } from './gate-result.js';
 import { runGit, splitNul } from './git.js';
-import { canonical, commonGitDir, listWorktrees } from './repository.js';
+import { canonical, commonGitDir, mainCheckout } from './repository.js';
 
 const SKIP_NAMES = new Set(['.git', 'node_modules']);
 const DEFAULT_MAX_ENTRIES = 200_000;
@@ -86,10 +86,10 @@ export async function outsideWriteProbe(
   options: OutsideWriteProbeOptions,
 ): Promise<OutsideWriteProbe> {
   const areas: Area[] = [];
-  const main = (await listWorktrees(options.repoPath))[0];
-  if (main && !main.bare)
+  const main = await mainCheckout(options.repoPath);
+  if (main)
     areas.push({
-      root: await canonical(main.path),
+      root: await canonical(main),
       maxDepth: UNLIMITED_DEPTH,
       reportDirs: true,
       checkout: true,

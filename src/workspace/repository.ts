@@ -4,7 +4,7 @@
  * exclude.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, realpath } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkspaceError } from './errors.js';
 import { git, runGit } from './git.js';
@@ -26,13 +26,24 @@ export interface WorktreeEntry {
   readonly prunable: boolean;
 }
 
-/** The repository's common git dir (shared by all its worktrees), absolute and symlink-free. */
+/**
+ * The repository's common git dir (shared by all its worktrees), absolute and symlink-free.
+ * Asked of git once per repository path and process: a repository's git dir does not move while
+ * loopwright works on it (a found answer is kept while that directory exists).
+ */
 export async function commonGitDir(repoPath: string): Promise<string> {
+  const key = path.resolve(repoPath);
+  const known = COMMON_DIRS.get(key);
+  if (known && (await stat(known).catch(() => null))?.isDirectory()) return known;
   const out = await runGit(repoPath, ['rev-parse', '--git-common-dir'], { okExitCodes: [0, 128] });
   if (out.exitCode !== 0)
     throw new WorkspaceError('NOT_A_REPOSITORY', `not a git repository: ${repoPath}`);
-  return realpath(path.resolve(repoPath, out.stdout.trim()));
+  const common = await realpath(path.resolve(repoPath, out.stdout.trim()));
+  COMMON_DIRS.set(key, common);
+  return common;
 }
+
+const COMMON_DIRS = new Map<string, string>();
 
 /**
  * A directory name that identifies the repository: its name plus a short hash of its common git
@@ -92,6 +103,23 @@ export async function listWorktrees(repoPath: string): Promise<WorktreeEntry[]> 
       };
     });
 }
+
+/**
+ * The repository's main checkout (the first entry of `git worktree list`), or null for a bare
+ * repository; listed once per repository path and process, since it never moves.
+ */
+export async function mainCheckout(repoPath: string): Promise<string | null> {
+  const key = path.resolve(repoPath);
+  let known = MAIN_CHECKOUTS.get(key);
+  if (known === undefined) {
+    const main = (await listWorktrees(repoPath))[0];
+    known = main && !main.bare ? main.path : null;
+    MAIN_CHECKOUTS.set(key, known);
+  }
+  return known;
+}
+
+const MAIN_CHECKOUTS = new Map<string, string | null>();
 
 /** The registered worktree at `dir` (compared after resolving symlinks), if any. */
 export async function findWorktreeAt(

@@ -16,7 +16,7 @@ import { processStartTime } from '../agents/process-identity.js';
 import { resolveHome } from '../config/home.js';
 import { BadInputError, LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
-import { resolveCommit, runGit, runGitBytes, splitNul } from './git.js';
+import { GitError, resolveCommit, runGit, runGitBytes, splitNul } from './git.js';
 
 /** Every scratch checkout's directory name starts with this (what `gc` sweeps). */
 export const SCRATCH_DIR_PREFIX = 'scratch-';
@@ -204,14 +204,27 @@ async function plannedEntries(
   return checkedEntries([...kept, ...fromOverlay]);
 }
 
-/** `ls-tree -r` of a commit: every blob, symlink and gitlink with its size. */
+/**
+ * `ls-tree -r` of a commit (one call; an unknown commit fails it): every blob, symlink and gitlink
+ * with its size.
+ */
 async function listTree(repo: string, commit: string): Promise<TreeEntry[]> {
-  const sha = await resolveCommit(repo, commit);
-  if (!sha) throw new BadInputError(`unknown commit ${commit} in ${repo}`);
-  const { stdout } = await runGit(repo, ['ls-tree', '-r', '-l', '-z', '--full-tree', sha], {
-    env: ISOLATED_GIT_ENV,
-  });
-  return splitNul(stdout).map((line) => {
+  const args = [
+    'ls-tree',
+    '-r',
+    '-l',
+    '-z',
+    '--full-tree',
+    '--end-of-options',
+    `${commit}^{commit}`,
+  ];
+  const listed = await runGit(repo, args, { env: ISOLATED_GIT_ENV, okExitCodes: [0, 128] });
+  if (listed.exitCode !== 0) {
+    if (!(await resolveCommit(repo, commit)))
+      throw new BadInputError(`unknown commit ${commit} in ${repo}`);
+    throw new GitError(args, repo, listed.exitCode, listed.stderr);
+  }
+  return splitNul(listed.stdout).map((line) => {
     const tab = line.indexOf('\t');
     const [mode = '', , object = '', size = '-'] = line.slice(0, tab).split(/ +/);
     return { mode, sha: object, size: size === '-' ? 0 : Number(size), path: line.slice(tab + 1) };

@@ -4,19 +4,17 @@
  * `alternates` (read-only in the sandbox) and has its own refs, config, index and HEAD on
  * `loopwright/<ticketKey>`; its `.git` is the orchestrator's (see workspace-integrity.ts). The
  * repository's branch `loopwright/<ticketKey>` is the ticket's truth, and only the orchestrator
- * moves it: it commits the workspace's files itself (objects written straight into the
- * repository's store with `hash-object --no-filters`, a private index, `commit-tree`) and moves
- * the branch by compare-and-swap. Creation is idempotent; a tampered clone is re-created.
+ * moves it: it commits the workspace's files itself (stage-commit.ts) and moves the branch by
+ * compare-and-swap. Creation is idempotent; a tampered clone is re-created.
  */
-import { lstat, mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
-import type { Violation } from './gate-result.js';
-import { git, resolveCommit, runGit, splitNul } from './git.js';
-import { LOOPWRIGHT_DIR, commonGitDir, listWorktrees, repoDirName } from './repository.js';
+import { git, resolveCommit, runGit } from './git.js';
+import { commonGitDir, listWorktrees, repoDirName } from './repository.js';
+import { forkPoint, readTicketTips, type RefTip } from './ticket-refs.js';
 import { initWorkspaceGit, workspaceGitProblems } from './workspace-integrity.js';
 
 /** Prefix of every branch loopwright creates; the only branches it will ever delete. */
@@ -53,6 +51,17 @@ export function ticketBranch(ticketKey: string): string {
   return `${BRANCH_PREFIX}${ticketKey}`;
 }
 
+/** A workspace opened for a job, with what git said about its refs then (not asked again). */
+export interface OpenedWorkspace {
+  readonly wt: Worktree;
+  /** The base branch's tip. */
+  readonly baseTip: string;
+  /** The ticket branch's tip in the repository, with its parents and run trailer. */
+  readonly tip: RefTip;
+  /** The clone was made just now: it already holds the tip, a reset would change nothing. */
+  readonly cloned: boolean;
+}
+
 /**
  * Create the ticket's workspace, or return the existing one when its `.git` is intact. The
  * repository's ticket branch is created from the base on first use and never reset; a clone whose
@@ -66,38 +75,51 @@ export function ticketBranch(ticketKey: string): string {
  * ```
  */
 export async function createWorktree(options: CreateWorktreeOptions): Promise<Worktree> {
+  return (await openWorkspace(options)).wt;
+}
+
+/**
+ * {@link createWorktree}, also returning the tips it read (one `for-each-ref`) so that the job
+ * does not ask git for them again.
+ *
+ * @example
+ * ```ts
+ * const { wt, tip, baseTip } = await openWorkspace({ repoPath, baseBranch, ticketKey, root });
+ * ```
+ */
+export async function openWorkspace(options: CreateWorktreeOptions): Promise<OpenedWorkspace> {
   const { repoPath, baseBranch, ticketKey, root } = options;
   const branch = ticketBranch(ticketKey);
   const repoGitDir = await commonGitDir(repoPath);
-  const baseRef = `refs/heads/${baseBranch}`;
-  const baseTip = await resolveCommit(repoGitDir, baseRef, { gitDir: repoGitDir });
-  if (!baseTip) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
+  const refs = [`refs/heads/${baseBranch}`, `refs/heads/${branch}`] as const;
+  let tips = await readTicketTips(repoGitDir, ...refs);
+  const base = tips.base;
+  if (!base) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
   const dir = path.join(path.resolve(root), await repoDirName(repoPath), ticketKey);
-  let tip = await resolveCommit(repoGitDir, `refs/heads/${branch}`, { gitDir: repoGitDir });
-  const resumed = tip !== null;
-  if (!tip) {
+  const resumed = tips.branch !== null;
+  if (!tips.branch) {
     // Create-only (old value must be absent): two racing creators agree on one branch.
-    await runGit(repoGitDir, ['update-ref', `refs/heads/${branch}`, baseTip, ''], {
+    const created = await runGit(repoGitDir, ['update-ref', refs[1], base.commit, ''], {
       gitDir: repoGitDir,
       okExitCodes: [0, 128],
     });
-    tip = (await resolveCommit(repoGitDir, `refs/heads/${branch}`, { gitDir: repoGitDir }))!;
+    tips =
+      created.exitCode === 0 ? { base, branch: base } : await readTicketTips(repoGitDir, ...refs);
   }
-  const wt: Worktree = {
-    path: dir,
-    branch,
-    baseCommit: await git(repoGitDir, ['merge-base', baseRef, tip], { gitDir: repoGitDir }),
-    repoGitDir,
-  };
+  const tip = tips.branch;
+  if (!tip) throw new WorkspaceError('WORKTREE_INVALID', `branch ${branch} is gone`);
+  const fork = await forkPoint(repoGitDir, branch, base.commit, tip.commit, tip.parents);
+  const wt: Worktree = { path: dir, branch, baseCommit: fork, repoGitDir };
+  const opened = { wt, baseTip: base.commit, tip };
   const state = await workspaceState(wt);
-  if (state === 'intact') return wt;
+  if (state === 'intact') return { ...opened, cloned: false };
   if (state === 'tampered') {
     logger().warn({ ticket: ticketKey, path: dir }, 'Workspace git dir tampered; re-cloning');
     await rm(dir, { recursive: true, force: true });
   }
-  await cloneInto(wt, tip);
+  await cloneInto(wt, tip.commit);
   logger().info({ ticket: ticketKey, repoPath, path: dir, branch, resumed }, 'Workspace created');
-  return wt;
+  return { ...opened, cloned: true };
 }
 
 /**
@@ -116,21 +138,22 @@ export async function workspaceTampering(wt: Worktree): Promise<string[]> {
 }
 
 /**
- * Bring the workspace back to the ticket branch's tip in the repository: tracked files as
- * committed, untracked files removed (ignored ones and `.loopwright/` stay), the clone's branch
- * and index at the tip. A tampered clone is re-created instead.
+ * Bring the workspace back to the ticket branch's tip in the repository (or `tip`, when the caller
+ * has just read it): tracked files as committed, untracked files removed (ignored ones and
+ * `.loopwright/` stay), the clone's branch and index at the tip. A tampered clone is re-created
+ * instead.
  */
-export async function resetWorkspace(wt: Worktree): Promise<void> {
-  const tip = await branchTip(wt);
+export async function resetWorkspace(wt: Worktree, tip?: string): Promise<void> {
+  const target = tip ?? (await branchTip(wt));
   if ((await workspaceState(wt)) !== 'intact') {
     await rm(wt.path, { recursive: true, force: true });
-    await cloneInto(wt, tip);
+    await cloneInto(wt, target);
     return;
   }
   const opts = cloneGit(wt);
   await rm(path.join(wt.path, '.git', 'index'), { force: true });
-  await git(wt.path, ['update-ref', `refs/heads/${wt.branch}`, tip], opts);
-  await git(wt.path, ['reset', '--hard', '-q', tip], opts);
+  // HEAD is the symbolic ref to the ticket branch (checked above): the reset moves the branch too.
+  await git(wt.path, ['reset', '--hard', '-q', target], opts);
   await git(wt.path, ['clean', '-fdq'], opts);
 }
 
@@ -226,248 +249,6 @@ export async function deleteTicketBranch(
   return deleted.exitCode === 0;
 }
 
-/** Lines appended to the message of every commit the orchestrator makes for a run. */
-export interface CommitTrailers {
-  readonly runId: string;
-  readonly ticket: string;
-  readonly phase: string;
-}
-
-/** A commit of the workspace's files, made but not yet on the branch. */
-export interface StagedCommit {
-  /** The new commit, or null when the files equal the parent's tree. */
-  readonly commit: string | null;
-  readonly parent: string;
-  /** Files that cannot be committed honestly: hard links, FIFOs, devices, nested repositories. */
-  readonly anomalies: readonly Violation[];
-}
-
-/**
- * Commit the workspace's files as the orchestrator, on top of the repository's ticket branch,
- * without moving any ref: regular files and symlinks (as links, never followed), `.gitignore`d
- * files and `.loopwright/` left out, no filter, hook or config of the workspace involved.
- *
- * @example
- * ```ts
- * const trailers = { runId, ticket: 'LW-12', phase: 'build' };
- * const staged = await stageCommit(wt, 'LW-12: build attempt 1', trailers);
- * ```
- */
-export async function stageCommit(
-  wt: Worktree,
-  message: string,
-  trailers?: CommitTrailers,
-): Promise<StagedCommit> {
-  const parent = await branchTip(wt);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lw-index-'));
-  try {
-    const opts = {
-      gitDir: wt.repoGitDir,
-      workTree: wt.path,
-      env: { GIT_INDEX_FILE: path.join(tmp, 'index') },
-    };
-    await git(wt.path, ['read-tree', parent], opts);
-    const listed = await runGit(
-      wt.path,
-      [
-        'ls-files',
-        '-z',
-        '--cached',
-        '--others',
-        '--exclude-per-directory=.gitignore',
-        `--exclude=/${LOOPWRIGHT_DIR}/`,
-      ],
-      opts,
-    );
-    const gitlinks = await gitlinkPaths(wt, parent);
-    const entries = await collectEntries(wt.path, splitNul(listed.stdout), gitlinks);
-    const regular = entries.updates.filter((u) => u.kind === 'file');
-    const shas = regular.length
-      ? await hashFiles(
-          wt,
-          regular.map((u) => u.path),
-        )
-      : [];
-    const lines: string[] = entries.removals.map((p) => `0 ${'0'.repeat(40)}\t${p}`);
-    for (const [i, u] of regular.entries()) lines.push(`${u.mode} ${shas[i]}\t${u.path}`);
-    for (const link of entries.updates.filter((u) => u.kind === 'symlink')) {
-      const sha = await git(wt.path, ['hash-object', '-w', '--stdin'], {
-        gitDir: wt.repoGitDir,
-        input: link.target!,
-      });
-      lines.push(`120000 ${sha}\t${link.path}`);
-    }
-    if (lines.length)
-      await git(wt.path, ['update-index', '-z', '--index-info'], {
-        ...opts,
-        input: lines.map((l) => `${l}\0`).join(''),
-      });
-    const tree = await git(wt.path, ['write-tree'], opts);
-    const parentTree = await git(wt.path, ['rev-parse', `${parent}^{tree}`], opts);
-    if (tree === parentTree) return { commit: null, parent, anomalies: entries.anomalies };
-    const body = trailers
-      ? `${message}\n\nLoopwright-Run: ${trailers.runId}\n` +
-        `Loopwright-Ticket: ${trailers.ticket}\nLoopwright-Phase: ${trailers.phase}\n`
-      : `${message}\n`;
-    const commit = await git(wt.path, ['commit-tree', tree, '-p', parent, '-F', '-'], {
-      gitDir: wt.repoGitDir,
-      input: body,
-    });
-    return { commit, parent, anomalies: entries.anomalies };
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
-/**
- * Put a staged commit on the ticket branch: compare-and-swap in the repository (fails if the
- * branch moved), then the clone's branch and index follow (its files already match).
- */
-export async function acceptCommit(wt: Worktree, staged: StagedCommit): Promise<void> {
-  if (!staged.commit) return;
-  // A retried job accepting the commit it already put there: nothing to move in the repository.
-  if ((await branchTip(wt)) !== staged.commit)
-    await git(
-      wt.repoGitDir,
-      ['update-ref', `refs/heads/${wt.branch}`, staged.commit, staged.parent],
-      {
-        gitDir: wt.repoGitDir,
-      },
-    );
-  if ((await workspaceState(wt)) !== 'intact') return; // re-created at the next reset
-  const opts = cloneGit(wt);
-  await git(wt.path, ['update-ref', `refs/heads/${wt.branch}`, staged.commit], opts);
-  await git(wt.path, ['read-tree', staged.commit], opts);
-}
-
-/**
- * Stage and accept in one step. Returns the new commit's sha, or null when there was nothing to
- * commit.
- *
- * @example
- * ```ts
- * const sha = await commitAll(wt, 'LW-12: RED tests');
- * ```
- */
-export async function commitAll(
-  wt: Worktree,
-  message: string,
-  trailers?: CommitTrailers,
-): Promise<string | null> {
-  const staged = await stageCommit(wt, message, trailers);
-  await acceptCommit(wt, staged);
-  return staged.commit;
-}
-
-/** The `Loopwright-Run` trailer of a commit, or null. */
-export async function runIdOfCommit(wt: Worktree, commit: string): Promise<string | null> {
-  const text = await git(wt.repoGitDir, ['cat-file', 'commit', commit], { gitDir: wt.repoGitDir });
-  const match = /\nLoopwright-Run: ([0-9a-f-]{36})\n/.exec(text);
-  return match ? match[1]! : null;
-}
-
-interface Update {
-  readonly path: string;
-  readonly kind: 'file' | 'symlink';
-  readonly mode?: string;
-  readonly target?: string;
-}
-
-/** Sort the listed paths into index updates, removals and anomalies, by lstat (never following). */
-async function collectEntries(
-  root: string,
-  listed: readonly string[],
-  gitlinks: ReadonlySet<string>,
-): Promise<{ updates: Update[]; removals: string[]; anomalies: Violation[] }> {
-  const updates: Update[] = [];
-  const removals: string[] = [];
-  const anomalies: Violation[] = [];
-  const realDirs = new Map<string, boolean>();
-  const seen = new Set<string>();
-  for (const raw of listed) {
-    const nested = raw.endsWith('/');
-    const file = nested ? raw.slice(0, -1) : raw;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    if (file === LOOPWRIGHT_DIR || file.startsWith(`${LOOPWRIGHT_DIR}/`)) continue;
-    if (nested) {
-      if (!gitlinks.has(file))
-        anomalies.push({ path: file, why: 'git-internals', detail: 'nested repository' });
-      continue;
-    }
-    if (gitlinks.has(file)) continue;
-    if (!(await parentsAreDirs(root, file, realDirs))) {
-      removals.push(file);
-      continue;
-    }
-    const info = await lstat(path.join(root, file)).catch(() => null);
-    if (!info || info.isDirectory()) removals.push(file);
-    else if (info.isSymbolicLink())
-      updates.push({ path: file, kind: 'symlink', target: await readlink(path.join(root, file)) });
-    else if (info.isFile()) {
-      if (info.nlink > 1)
-        anomalies.push({ path: file, why: 'hardlink', detail: `${info.nlink} links` });
-      updates.push({ path: file, kind: 'file', mode: info.mode & 0o111 ? '100755' : '100644' });
-    } else {
-      removals.push(file);
-      anomalies.push({ path: file, why: 'out-of-scope', detail: 'not a regular file or symlink' });
-    }
-  }
-  return { updates, removals, anomalies };
-}
-
-/** True when every directory between the root and `file` is a real directory (no symlink). */
-async function parentsAreDirs(
-  root: string,
-  file: string,
-  cache: Map<string, boolean>,
-): Promise<boolean> {
-  const parts = file.split('/').slice(0, -1);
-  let rel = '';
-  for (const part of parts) {
-    rel = rel ? `${rel}/${part}` : part;
-    let ok = cache.get(rel);
-    if (ok === undefined) {
-      const info = await lstat(path.join(root, rel)).catch(() => null);
-      ok = info?.isDirectory() ?? false;
-      cache.set(rel, ok);
-    }
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** Blob ids of regular files, written into the repository's store without any filter. */
-async function hashFiles(wt: Worktree, files: readonly string[]): Promise<string[]> {
-  const plain = files.filter((f) => !f.includes('\n'));
-  const out = new Map<string, string>();
-  if (plain.length) {
-    const shas = await git(wt.path, ['hash-object', '-w', '--no-filters', '--stdin-paths'], {
-      gitDir: wt.repoGitDir,
-      input: `${plain.map((f) => path.join(wt.path, f)).join('\n')}\n`,
-    });
-    for (const [i, sha] of shas.split('\n').entries()) out.set(plain[i]!, sha);
-  }
-  for (const odd of files.filter((f) => f.includes('\n'))) {
-    out.set(
-      odd,
-      await git(wt.path, ['hash-object', '-w', '--no-filters', '--', path.join(wt.path, odd)], {
-        gitDir: wt.repoGitDir,
-      }),
-    );
-  }
-  return files.map((f) => out.get(f)!);
-}
-
-/** Paths that are submodules (gitlinks) in `commit`: left as they are. */
-async function gitlinkPaths(wt: Worktree, commit: string): Promise<Set<string>> {
-  const out = await git(wt.repoGitDir, ['ls-tree', '-r', '-z', commit], { gitDir: wt.repoGitDir });
-  const links = new Set<string>();
-  for (const entry of splitNul(out))
-    if (entry.startsWith('160000 ')) links.add(entry.split('\t')[1]!);
-  return links;
-}
-
 type WorkspaceState = 'absent' | 'intact' | 'tampered';
 
 async function workspaceState(wt: Worktree): Promise<WorkspaceState> {
@@ -485,23 +266,35 @@ async function workspaceState(wt: Worktree): Promise<WorkspaceState> {
   return (await workspaceTampering(wt)).length === 0 ? 'intact' : 'tampered';
 }
 
+/**
+ * After a commit of the workspace's files: the clone's branch and index at `commit` (its files
+ * already match). Nothing when the clone is not intact: the next reset re-creates it.
+ */
+export async function refreshCloneTo(wt: Worktree, commit: string): Promise<void> {
+  if ((await workspaceState(wt)) !== 'intact') return;
+  await rm(path.join(wt.path, '.git', 'index'), { force: true });
+  // A mixed reset from no index: branch moved, index read from the commit, files left alone.
+  await git(wt.path, ['reset', '-q', '--no-refresh', commit], cloneGit(wt));
+}
+
 /** Run git with the clone's own git dir, named explicitly (call only when it is intact). */
 function cloneGit(wt: Worktree) {
   return { gitDir: path.join(wt.path, '.git'), workTree: wt.path };
 }
 
+/**
+ * A fresh clone: its `.git` written directly (what `git init` would make, minus templates and
+ * hooks, plus the fixed parts of workspace-integrity.ts), then one `reset --hard` to the tip.
+ */
 async function cloneInto(wt: Worktree, tip: string): Promise<void> {
-  await mkdir(wt.path, { recursive: true });
   const gitDir = path.join(wt.path, '.git');
-  await git(wt.path, ['init', '-q', '--template=', wt.path], { gitDir });
-  await rm(path.join(gitDir, 'hooks'), { recursive: true, force: true });
+  for (const dir of ['objects/pack', 'refs/heads', 'refs/tags'])
+    await mkdir(path.join(gitDir, dir), { recursive: true });
   await initWorkspaceGit(gitDir, {
     objectsDir: path.join(wt.repoGitDir, 'objects'),
     headRef: `refs/heads/${wt.branch}`,
   });
-  const opts = cloneGit(wt);
-  await git(wt.path, ['update-ref', `refs/heads/${wt.branch}`, tip], opts);
-  await git(wt.path, ['reset', '--hard', '-q', tip], opts);
+  await git(wt.path, ['reset', '--hard', '-q', tip], cloneGit(wt));
 }
 
 function assertTicketKey(ticketKey: string): void {

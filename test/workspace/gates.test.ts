@@ -5,7 +5,8 @@ import { changedPaths } from '../../src/workspace/changes.js';
 import { leadEncroachmentGate } from '../../src/workspace/lead-encroachment-gate.js';
 import { scopeGate } from '../../src/workspace/scope-gate.js';
 import { testFilesGate } from '../../src/workspace/test-files-gate.js';
-import { commitAll, createWorktree, type Worktree } from '../../src/workspace/worktree.js';
+import { commitAll } from '../../src/workspace/stage-commit.js';
+import { createWorktree, type Worktree } from '../../src/workspace/worktree.js';
 import { commit, git, put, sampleSetup, tempDir } from './helpers.js';
 
 async function ticketWorktree(

@@ -8,7 +8,8 @@ import {
   type MergeCheck,
   mergeToBase,
 } from '../../src/workspace/merge.js';
-import { commitAll, createWorktree, type Worktree } from '../../src/workspace/worktree.js';
+import { commitAll } from '../../src/workspace/stage-commit.js';
+import { createWorktree, type Worktree } from '../../src/workspace/worktree.js';
 import { commit, git, put, read, sampleSetup } from './helpers.js';
 
 /** A sample repo (main checked out, clean) and a ticket worktree with one commit on its branch. */

@@ -5,7 +5,8 @@ import { runCommandGate } from '../../src/workspace/command-gate.js';
 import { mergeToBase } from '../../src/workspace/merge.js';
 import { checkOutsideWrites, outsideWriteProbe } from '../../src/workspace/outside-write-probe.js';
 import { scopeGate } from '../../src/workspace/scope-gate.js';
-import { commitAll, createWorktree } from '../../src/workspace/worktree.js';
+import { commitAll } from '../../src/workspace/stage-commit.js';
+import { createWorktree } from '../../src/workspace/worktree.js';
 import { put, sampleSetup } from './helpers.js';
 
 /** A stand-in for an agent: a shell script run with the worktree as cwd. */

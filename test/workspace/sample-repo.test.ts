@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runCommandGate } from '../../src/workspace/command-gate.js';
 import { createSampleRepo } from '../../src/workspace/sample-repo.js';
-import { commitAll, createWorktree } from '../../src/workspace/worktree.js';
+import { commitAll } from '../../src/workspace/stage-commit.js';
+import { createWorktree } from '../../src/workspace/worktree.js';
 import { git, put, tempDir } from './helpers.js';
 
 describe('createSampleRepo', () => {

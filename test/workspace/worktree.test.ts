@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../../src/errors.js';
 import { WorkspaceError } from '../../src/workspace/errors.js';
 import { listWorktrees } from '../../src/workspace/repository.js';
+import { commitAll } from '../../src/workspace/stage-commit.js';
 import {
-  commitAll,
   createWorktree,
   removeWorktree,
   workspaceTampering,

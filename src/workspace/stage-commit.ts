@@ -1,0 +1,317 @@
+/**
+ * The orchestrator's commits of a workspace's files: made from objects it writes itself
+ * (`hash-object --no-filters` into the repository's store, a private index, `commit-tree`), so no
+ * filter, hook or config of the workspace takes part, and put on the ticket branch by
+ * compare-and-swap. Files that equal the parent's blobs are recognized by hashing them here, so a
+ * phase that changed nothing costs two git calls (`ls-tree` of the parent, `ls-files`).
+ */
+import { createHash } from 'node:crypto';
+import { lstat, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TreeChange } from './commit-gates.js';
+import type { Violation } from './gate-result.js';
+import { GitError, git, runGit, splitNul } from './git.js';
+import { LOOPWRIGHT_DIR } from './repository.js';
+import { branchTip, refreshCloneTo, type Worktree } from './worktree.js';
+
+/** Lines appended to the message of every commit the orchestrator makes for a run. */
+export interface CommitTrailers {
+  readonly runId: string;
+  readonly ticket: string;
+  readonly phase: string;
+}
+
+/** A commit of the workspace's files, made but not yet on the branch. */
+export interface StagedCommit {
+  /** The new commit, or null when the files equal the parent's tree. */
+  readonly commit: string | null;
+  readonly parent: string;
+  /** Files that cannot be committed honestly: hard links, FIFOs, devices, nested repositories. */
+  readonly anomalies: readonly Violation[];
+  /** What differs from the parent (as `diff-tree --raw` would say), when this call computed it. */
+  readonly changes?: readonly TreeChange[];
+  /** The new commit's tree, path -> mode and blob, when this call computed it. */
+  readonly tree?: ReadonlyMap<string, TreeEntry>;
+}
+
+/** One blob (or gitlink) of a tree. */
+export interface TreeEntry {
+  readonly mode: string;
+  readonly sha: string;
+}
+
+/**
+ * Commit the workspace's files as the orchestrator, on top of the repository's ticket branch (or
+ * `parent`, when the caller has just checked the branch is there), without moving any ref: regular
+ * files and symlinks (as links, never followed), `.gitignore`d files and `.loopwright/` left out,
+ * no filter, hook or config of the workspace involved.
+ *
+ * @example
+ * ```ts
+ * const trailers = { runId, ticket: 'LW-12', phase: 'build' };
+ * const staged = await stageCommit(wt, 'LW-12: build attempt 1', trailers, knownTip);
+ * ```
+ */
+export async function stageCommit(
+  wt: Worktree,
+  message: string,
+  trailers?: CommitTrailers,
+  parent?: string,
+): Promise<StagedCommit> {
+  const base = parent ?? (await branchTip(wt));
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lw-index-'));
+  try {
+    // An empty private index: `ls-files --others` lists every file not ignored by a .gitignore,
+    // and the parent's own paths (tracked files that match a .gitignore too) are added to it.
+    const opts = {
+      gitDir: wt.repoGitDir,
+      workTree: wt.path,
+      env: { GIT_INDEX_FILE: path.join(tmp, 'index') },
+    };
+    const before = await listTree(wt.repoGitDir, base);
+    const listed = await runGit(
+      wt.path,
+      [
+        'ls-files',
+        '-z',
+        '--others',
+        '--exclude-per-directory=.gitignore',
+        `--exclude=/${LOOPWRIGHT_DIR}/`,
+      ],
+      opts,
+    );
+    const gitlinks = new Set([...before].filter(([, e]) => e.mode === '160000').map(([p]) => p));
+    const entries = await collectEntries(
+      wt.path,
+      [...before.keys(), ...splitNul(listed.stdout)],
+      gitlinks,
+    );
+    const after = await nextTree(wt, before, entries);
+    const changes = treeDiff(before, after);
+    if (changes.length === 0)
+      return { commit: null, parent: base, anomalies: entries.anomalies, changes, tree: after };
+    const lines = [...after].map(([p, e]) => `${e.mode} ${e.sha}\t${p}\0`);
+    await git(wt.path, ['update-index', '-z', '--index-info'], { ...opts, input: lines.join('') });
+    const tree = await git(wt.path, ['write-tree'], opts);
+    const body = trailers
+      ? `${message}\n\nLoopwright-Run: ${trailers.runId}\nLoopwright-Ticket: ${trailers.ticket}\n` +
+        `Loopwright-Phase: ${trailers.phase}\n`
+      : `${message}\n`;
+    const commit = await git(wt.path, ['commit-tree', tree, '-p', base, '-F', '-'], {
+      gitDir: wt.repoGitDir,
+      input: body,
+    });
+    return { commit, parent: base, anomalies: entries.anomalies, changes, tree: after };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Put a staged commit on the ticket branch: compare-and-swap in the repository (fails if the
+ * branch moved), then the clone's branch and index follow (its files already match).
+ */
+export async function acceptCommit(wt: Worktree, staged: StagedCommit): Promise<void> {
+  if (!staged.commit) return;
+  const ref = `refs/heads/${wt.branch}`;
+  const args = ['update-ref', ref, staged.commit, staged.parent];
+  const moved = await runGit(wt.repoGitDir, args, {
+    gitDir: wt.repoGitDir,
+    okExitCodes: [0, 1, 128],
+  });
+  // A retried job accepting the commit it already put there: nothing to move in the repository.
+  if (moved.exitCode !== 0 && (await branchTip(wt)) !== staged.commit)
+    throw new GitError(args, wt.repoGitDir, moved.exitCode, moved.stderr);
+  await refreshCloneTo(wt, staged.commit);
+}
+
+/**
+ * Stage and accept in one step. Returns the new commit's sha, or null when there was nothing to
+ * commit.
+ *
+ * @example
+ * ```ts
+ * const sha = await commitAll(wt, 'LW-12: RED tests');
+ * ```
+ */
+export async function commitAll(
+  wt: Worktree,
+  message: string,
+  trailers?: CommitTrailers,
+): Promise<string | null> {
+  const staged = await stageCommit(wt, message, trailers);
+  await acceptCommit(wt, staged);
+  return staged.commit;
+}
+
+/** `ls-tree -r` of a commit: path -> mode and object (gitlinks included). */
+async function listTree(gitDir: string, commit: string): Promise<Map<string, TreeEntry>> {
+  const out = await git(gitDir, ['ls-tree', '-r', '-z', '--full-tree', commit], { gitDir });
+  const tree = new Map<string, TreeEntry>();
+  for (const line of splitNul(out)) {
+    const tab = line.indexOf('\t');
+    const [mode = '', , sha = ''] = line.slice(0, tab).split(' ');
+    tree.set(line.slice(tab + 1), { mode, sha });
+  }
+  return tree;
+}
+
+/**
+ * The tree the workspace's files make: the parent's entries, minus removals, with every file and
+ * link as it is now. Blobs equal to the parent's are recognized by their hash, computed here;
+ * only the others are written to the store (by git, without filters).
+ */
+async function nextTree(
+  wt: Worktree,
+  before: ReadonlyMap<string, TreeEntry>,
+  entries: { updates: readonly Update[]; removals: readonly string[] },
+): Promise<Map<string, TreeEntry>> {
+  const after = new Map(before);
+  for (const removed of entries.removals) after.delete(removed);
+  const hashAlgo = [...before.values()][0]?.sha.length === 64 ? 'sha256' : 'sha1';
+  const unseen: Update[] = [];
+  for (const u of entries.updates) {
+    const old = before.get(u.path);
+    const mode = u.kind === 'symlink' ? '120000' : u.mode!;
+    const bytes =
+      u.kind === 'symlink' ? Buffer.from(u.target!) : await readFile(path.join(wt.path, u.path));
+    if (old?.mode === mode && old.sha === blobId(bytes, hashAlgo)) continue;
+    unseen.push(u);
+  }
+  const files = unseen.filter((u) => u.kind === 'file');
+  const shas = files.length
+    ? await hashFiles(
+        wt,
+        files.map((u) => u.path),
+      )
+    : [];
+  for (const [i, u] of files.entries()) after.set(u.path, { mode: u.mode!, sha: shas[i]! });
+  for (const link of unseen.filter((u) => u.kind === 'symlink')) {
+    const sha = await git(wt.path, ['hash-object', '-w', '--stdin'], {
+      gitDir: wt.repoGitDir,
+      input: link.target!,
+    });
+    after.set(link.path, { mode: '120000', sha });
+  }
+  return after;
+}
+
+/** A blob's object id, as git computes it (`blob <size>\0<bytes>`). */
+function blobId(bytes: Buffer, algorithm: 'sha1' | 'sha256'): string {
+  return createHash(algorithm).update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+}
+
+const ZERO_SHA = '0'.repeat(40);
+const KIND = (mode: string) =>
+  mode === '120000' ? 'link' : mode === '160000' ? 'gitlink' : 'file';
+
+/** `diff-tree -r --raw --no-renames` of two listings, in git's (byte) path order. */
+function treeDiff(
+  before: ReadonlyMap<string, TreeEntry>,
+  after: ReadonlyMap<string, TreeEntry>,
+): TreeChange[] {
+  const changes: TreeChange[] = [];
+  for (const p of before.keys())
+    if (!after.has(p)) changes.push({ path: p, status: 'deleted', mode: '000000', sha: ZERO_SHA });
+  for (const [p, now] of after) {
+    const old = before.get(p);
+    if (old && old.mode === now.mode && old.sha === now.sha) continue;
+    const status = !old ? 'added' : KIND(old.mode) === KIND(now.mode) ? 'modified' : 'typechange';
+    changes.push({ path: p, status, mode: now.mode, sha: now.sha });
+  }
+  return changes.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+}
+
+interface Update {
+  readonly path: string;
+  readonly kind: 'file' | 'symlink';
+  readonly mode?: string;
+  readonly target?: string;
+}
+
+/** Sort the listed paths into index updates, removals and anomalies, by lstat (never following). */
+async function collectEntries(
+  root: string,
+  listed: readonly string[],
+  gitlinks: ReadonlySet<string>,
+): Promise<{ updates: Update[]; removals: string[]; anomalies: Violation[] }> {
+  const updates: Update[] = [];
+  const removals: string[] = [];
+  const anomalies: Violation[] = [];
+  const realDirs = new Map<string, boolean>();
+  const seen = new Set<string>();
+  for (const raw of listed) {
+    const nested = raw.endsWith('/');
+    const file = nested ? raw.slice(0, -1) : raw;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    if (file === LOOPWRIGHT_DIR || file.startsWith(`${LOOPWRIGHT_DIR}/`)) continue;
+    if (nested) {
+      if (!gitlinks.has(file))
+        anomalies.push({ path: file, why: 'git-internals', detail: 'nested repository' });
+      continue;
+    }
+    if (gitlinks.has(file)) continue;
+    if (!(await parentsAreDirs(root, file, realDirs))) {
+      removals.push(file);
+      continue;
+    }
+    const info = await lstat(path.join(root, file)).catch(() => null);
+    if (!info || info.isDirectory()) removals.push(file);
+    else if (info.isSymbolicLink())
+      updates.push({ path: file, kind: 'symlink', target: await readlink(path.join(root, file)) });
+    else if (info.isFile()) {
+      if (info.nlink > 1)
+        anomalies.push({ path: file, why: 'hardlink', detail: `${info.nlink} links` });
+      updates.push({ path: file, kind: 'file', mode: info.mode & 0o111 ? '100755' : '100644' });
+    } else {
+      removals.push(file);
+      anomalies.push({ path: file, why: 'out-of-scope', detail: 'not a regular file or symlink' });
+    }
+  }
+  return { updates, removals, anomalies };
+}
+
+/** True when every directory between the root and `file` is a real directory (no symlink). */
+async function parentsAreDirs(
+  root: string,
+  file: string,
+  cache: Map<string, boolean>,
+): Promise<boolean> {
+  const parts = file.split('/').slice(0, -1);
+  let rel = '';
+  for (const part of parts) {
+    rel = rel ? `${rel}/${part}` : part;
+    let ok = cache.get(rel);
+    if (ok === undefined) {
+      const info = await lstat(path.join(root, rel)).catch(() => null);
+      ok = info?.isDirectory() ?? false;
+      cache.set(rel, ok);
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Blob ids of regular files, written into the repository's store without any filter. */
+async function hashFiles(wt: Worktree, files: readonly string[]): Promise<string[]> {
+  const plain = files.filter((f) => !f.includes('\n'));
+  const out = new Map<string, string>();
+  if (plain.length) {
+    const shas = await git(wt.path, ['hash-object', '-w', '--no-filters', '--stdin-paths'], {
+      gitDir: wt.repoGitDir,
+      input: `${plain.map((f) => path.join(wt.path, f)).join('\n')}\n`,
+    });
+    for (const [i, sha] of shas.split('\n').entries()) out.set(plain[i]!, sha);
+  }
+  for (const odd of files.filter((f) => f.includes('\n'))) {
+    out.set(
+      odd,
+      await git(wt.path, ['hash-object', '-w', '--no-filters', '--', path.join(wt.path, odd)], {
+        gitDir: wt.repoGitDir,
+      }),
+    );
+  }
+  return files.map((f) => out.get(f)!);
+}
