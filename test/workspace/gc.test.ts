@@ -108,6 +108,10 @@ afterAll(async () => {
   removeTempDirs();
 });
 
+/** A dry run as if `days` had passed. */
+const dryRunDaysOn = (days: number) =>
+  runGc({ db: t.db, home, osTmpDir: osTmp, now: Date.now() + days * 86_400_000, dryRun: true });
+
 const workspaceDir = async (key: string) =>
   (await getWorkspace(t.db, (await getTicket(t.db, key)).id))!.path;
 
@@ -116,24 +120,12 @@ describe('loopwright gc', () => {
     const result = await gc();
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe('nothing to prune');
-    const later = await runGc({
-      db: t.db,
-      home,
-      osTmpDir: osTmp,
-      now: Date.now() + 13 * 86_400_000,
-      dryRun: true,
-    });
+    const later = await dryRunDaysOn(13);
     expect(later.items).toEqual([]);
   });
 
   it('a dry run 15 days on lists the final tickets files and removes nothing', async () => {
-    const report = await runGc({
-      db: t.db,
-      home,
-      osTmpDir: osTmp,
-      now: Date.now() + 15 * 86_400_000,
-      dryRun: true,
-    });
+    const report = await dryRunDaysOn(15);
     const got = report.items.map((i) => `${i.kind} ${i.ticket}`).sort();
     expect(got).toEqual(
       [
