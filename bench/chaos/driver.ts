@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase } from '../../src/db/connection.js';
-import { type Cycle, FAULT_KINDS, type FaultKind, injectFault, isPgRestart } from './faults.js';
+import { type Cycle, FAULT_KINDS, type FaultKind, injectFault, needsNoWork } from './faults.js';
 import { type CliMode, cliArgv, cliEnv, Fleet, packageRootHere } from './fleet.js';
 import { checkInvariants, type InvariantInput, type InvariantResult } from './invariants.js';
 import { Monitor } from './monitor.js';
@@ -171,7 +171,7 @@ async function injectCycles(
     if (round.length === 0) round = shuffle([...FAULT_KINDS], random);
     let kind = round.shift()!;
     // Once every ticket is final only the database faults have a moment left.
-    if (!isPgRestart(kind) && kind !== 'pg-terminate-backends' && (await workDone(d.monitor)))
+    if (!needsNoWork(kind) && (await workDone(d.monitor)))
       kind = random() < 0.5 ? 'pg-restart-immediate' : 'pg-restart-fast';
     const outcome = await injectFault(kind, context);
     const cycle = {

@@ -23,13 +23,20 @@ export const FAULT_KINDS = [
   'pg-restart-immediate',
   'pg-terminate-backends',
   'pg-outage',
+  'pg-crash-after-commit',
   'kill-agent',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** True for the faults that restart or stop Postgres. */
-export const isPgRestart = (kind: FaultKind) =>
-  kind === 'pg-restart-fast' || kind === 'pg-restart-immediate' || kind === 'pg-outage';
+export const isPgRestart = (kind: FaultKind) => /^pg-(restart|outage|crash)/.test(kind);
+
+/** Faults whose moment needs no work in progress (what is left once every ticket is final). */
+export const needsNoWork = (kind: FaultKind) =>
+  kind === 'pg-restart-fast' ||
+  kind === 'pg-restart-immediate' ||
+  kind === 'pg-outage' ||
+  kind === 'pg-terminate-backends';
 
 /** One injected fault. `landed` is false when its moment never came (nothing was done). */
 export interface Cycle {
@@ -85,6 +92,8 @@ export async function injectFault(kind: FaultKind, c: FaultContext): Promise<Out
       await awaitMoment(c, () => poolsRunningAgents(c));
       return { landed: true, detail: `${await c.pg.terminateBackends()} backend(s) terminated` };
     }
+    case 'pg-crash-after-commit':
+      return crashAfterCommit(c);
     case 'kill-agent':
       return killAgent(c);
   }
@@ -150,14 +159,27 @@ function ours(c: FaultContext, rows: Holder[]): Holder[] {
   return rows.filter((r) => pids.has(r.pool_pid));
 }
 
-/** Right after a merge commit lands on a base branch or an effect row is written. */
-async function killAfterCommit(c: FaultContext): Promise<Outcome> {
-  const tips = await baseTips(c);
+/** A commit (or effect row) that just appeared: what it was and whose ticket. */
+interface Landed {
+  readonly what: string;
+  readonly key: string;
+}
+
+/**
+ * Wait for the next commit on a ticket branch (RED, BUILD: the orchestrator moved
+ * `loopwright/<key>` in the repository), a merge commit on a base branch, or an effect row.
+ */
+async function awaitCommit(c: FaultContext): Promise<Landed | null> {
+  const before = await refTips(c);
   const [since] = await c.monitor.rows<{ now: Date }>('select now() as now');
-  const found = await awaitMoment(c, async () => {
-    const now = await baseTips(c);
-    const moved = c.scenario.repos.find((r) => now.get(r.name) !== tips.get(r.name));
-    if (moved) return { what: 'merge commit', key: await mergedTicket(moved.path) };
+  return awaitMoment(c, async () => {
+    for (const [ref, sha] of await refTips(c)) {
+      if (before.get(ref) === sha) continue;
+      const [repo, name] = ref.split(' ') as [string, string];
+      if (name === 'refs/heads/main')
+        return { what: 'merge commit', key: await mergedTicket(repo) };
+      return { what: 'ticket commit', key: name.replace('refs/heads/loopwright/', '') };
+    }
     const rows = await c.monitor.rows<{ key: string }>(
       `select t.key from loopwright.effects e join loopwright.tickets t on t.id = e.ticket_id
        where e.created_at > $1 order by e.created_at desc limit 1`,
@@ -165,6 +187,11 @@ async function killAfterCommit(c: FaultContext): Promise<Outcome> {
     );
     return rows[0] ? { what: 'effect row', key: rows[0].key } : null;
   });
+}
+
+/** Right after a commit or effect: SIGKILL the process holding that ticket's job. */
+async function killAfterCommit(c: FaultContext): Promise<Outcome> {
+  const found = await awaitCommit(c);
   if (!found) return { landed: false, detail: 'no commit or effect within the wait' };
   const holders = ours(c, await lockedJobs(c, null));
   const victim =
@@ -173,11 +200,26 @@ async function killAfterCommit(c: FaultContext): Promise<Outcome> {
   return killPool(c, victim, `after a ${found.what} of ${found.key}`);
 }
 
-async function baseTips(c: FaultContext): Promise<Map<string, string>> {
+/** Right after a commit or effect, before its event can be journaled: crash Postgres. */
+async function crashAfterCommit(c: FaultContext): Promise<Outcome> {
+  const found = await awaitCommit(c);
+  if (!found) return { landed: false, detail: 'no commit or effect within the wait' };
+  await c.pg.restart('immediate');
+  return { landed: true, detail: `restart -m immediate after a ${found.what} of ${found.key}` };
+}
+
+/** `<repo path> <ref>` -> commit, for the base branch and every ticket branch of every repo. */
+async function refTips(c: FaultContext): Promise<Map<string, string>> {
   const tips = new Map<string, string>();
   for (const r of c.scenario.repos) {
-    const { stdout } = await run('git', ['-C', r.path, 'rev-parse', 'refs/heads/main']);
-    tips.set(r.name, stdout.trim());
+    const { stdout } = await run('git', [
+      ...['-C', r.path, 'for-each-ref', '--format=%(refname) %(objectname)'],
+      ...['refs/heads/main', 'refs/heads/loopwright/'],
+    ]);
+    for (const line of stdout.trim().split('\n').filter(Boolean)) {
+      const [ref, sha] = line.split(' ');
+      tips.set(`${r.path} ${ref}`, sha!);
+    }
   }
   return tips;
 }

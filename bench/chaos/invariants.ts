@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { processStartTime } from '../../src/agents/reap.js';
-import type { Cycle } from './faults.js';
+import { type Cycle, isPgRestart } from './faults.js';
 import type { SelfExit } from './fleet.js';
 import type { Monitor } from './monitor.js';
 import type { Scenario } from './scenario.js';
@@ -252,7 +252,7 @@ async function deadPoolLocks(i: InvariantInput): Promise<InvariantResult> {
 
 function cycleCount(i: InvariantInput): InvariantResult {
   const landed = i.cycles.filter((c) => c.landed);
-  const pg = landed.filter((c) => /^pg-(restart|outage)/.test(c.kind)).length;
+  const pg = landed.filter((c) => isPgRestart(c.kind)).length;
   const offenders = [
     ...(landed.length < i.minCycles ? [`${landed.length} cycles landed, want ${i.minCycles}`] : []),
     ...(pg === 0 ? ['no Postgres restart among the faults'] : []),
