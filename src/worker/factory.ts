@@ -110,15 +110,24 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     unguard();
     throw error;
   }
-  const integrations: Integrations | null =
-    lanes === 'agents'
-      ? null
-      : await startIntegrations({
-          db,
-          home: o.home,
-          logger: o.logger,
-          ...(o.webhookPort === undefined ? {} : { webhookPort: o.webhookPort }),
-        });
+  let integrations: Integrations | null;
+  try {
+    integrations =
+      lanes === 'agents'
+        ? null
+        : await startIntegrations({
+            db,
+            home: o.home,
+            logger: o.logger,
+            ...(o.webhookPort === undefined ? {} : { webhookPort: o.webhookPort }),
+          });
+  } catch (error) {
+    // A half-started factory (the database went away meanwhile) leaves no runner behind, so the
+    // caller can start again.
+    await runner.stop().catch(() => {});
+    unguard();
+    throw error;
+  }
   o.logger.info({ pool: poolId, concurrency: o.concurrency, lanes }, 'Factory started');
   await scheduleReady(db, { maxActive }).catch((e) =>
     tickFailed(o.logger, availability, e, 'Scheduling failed'),

@@ -8,7 +8,12 @@ import { resolveHome } from '../../config/home.js';
 import { repoSettingsSchema } from '../../config/repo-settings.js';
 import { parseHost, serveConsole } from '../../console/serve-console.js';
 import { DEFAULT_CONSOLE_PORT } from '../../console/server.js';
-import { DatabaseAvailability } from '../../db/availability.js';
+import {
+  backoffMs,
+  DatabaseAvailability,
+  isTransientDbError,
+  pause,
+} from '../../db/availability.js';
 import { type Db, openDatabase } from '../../db/connection.js';
 import { listRepositories } from '../../db/repositories.js';
 import { logger } from '../../log/logger.js';
@@ -121,32 +126,42 @@ does not work here, run refuses to start and names the repos and the fix.`,
     process.once('SIGTERM', onEarlySignal);
     const availability = new DatabaseAvailability(logger());
     let handle: Db | undefined;
-    let factory: Factory;
+    let factory!: Factory;
     let progressFrom = '0';
     try {
-      // Its own pool, patient with outages (the context's fails fast, as other commands want).
-      handle = await openDatabase({
-        env: ctx.io.env,
-        max: concurrency + 6,
-        patience: { availability, signal: waiting.signal },
-      });
-      await checkSandbox(handle, ctx);
-      progressFrom = await progressStart(handle.db);
-      factory = await startFactory({
-        handle,
-        availability,
-        stopWaiting: () => waiting.abort(),
-        home: resolveHome(ctx.io.env),
-        concurrency,
-        maxActive,
-        untilIdle: values['until-idle'] === true,
-        logger: logger(),
-        lanes,
-        ...(webhookPort === undefined ? {} : { webhookPort }),
-      });
-    } catch (error) {
-      await handle?.close().catch(() => {});
-      throw error;
+      // A connection lost during start-up (a restart, terminated backends) is an outage like
+      // any other: start again once the database is back. Only a real error ends the process.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          // Its own pool, patient with outages (the context's fails fast, as other commands want).
+          handle = await openDatabase({
+            env: ctx.io.env,
+            max: concurrency + 6,
+            patience: { availability, signal: waiting.signal },
+          });
+          await checkSandbox(handle, ctx);
+          progressFrom = await progressStart(handle.db);
+          factory = await startFactory({
+            handle,
+            availability,
+            stopWaiting: () => waiting.abort(),
+            home: resolveHome(ctx.io.env),
+            concurrency,
+            maxActive,
+            untilIdle: values['until-idle'] === true,
+            logger: logger(),
+            lanes,
+            ...(webhookPort === undefined ? {} : { webhookPort }),
+          });
+          break;
+        } catch (error) {
+          await handle?.close().catch(() => {});
+          handle = undefined;
+          if (waiting.signal.aborted || !isTransientDbError(error)) throw error;
+          availability.down(error);
+          await pause(backoffMs(attempt), waiting.signal);
+        }
+      }
     } finally {
       process.off('SIGINT', onEarlySignal);
       process.off('SIGTERM', onEarlySignal);
