@@ -11,7 +11,7 @@ import { demoScript, SLUGIFY } from '../../src/demo/playbook.js';
 import { prettyLine } from '../../src/log/pretty.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { type ScriptedRepo, scriptedRepo } from '../helpers/scripted-repo.js';
-import { cliEnv, removeTempDirs, runCli } from './helpers.js';
+import { cliEnv, makeGitRepo, removeTempDirs, runCli, tempDir } from './helpers.js';
 
 let t: TestDb;
 const repos: ScriptedRepo[] = [];
@@ -48,15 +48,21 @@ function node(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
   });
 }
 
-/** stderr lines that are log records (not the CLI's own `loopwright: ...` messages). */
-const logLines = (stderr: string) =>
-  stderr.split('\n').filter((l) => l !== '' && !l.startsWith('loopwright: '));
+/** stderr's lines: with --log-format json every one is a record (warnings included). */
+const logLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '');
 
 describe('run logs', () => {
   let exit: Exit;
   let records: Record<string, unknown>[];
   beforeAll(async () => {
-    const env = cliEnv(t, { LOOPWRIGHT_HOME: repos[0]!.home });
+    // No keys and a HOME without logins: the default agents of a third, idle repo cannot work.
+    const env = cliEnv(t, { LOOPWRIGHT_HOME: repos[0]!.home, HOME: tempDir('lw-nologin-') });
+    delete env.ANTHROPIC_API_KEY;
+    delete env.OPENAI_API_KEY;
+    const idle = await runCli(t, ['repo', 'add', makeGitRepo('idle'), '--sandbox', 'none'], {
+      env,
+    });
+    expect(idle.code, idle.stderr).toBe(0);
     for (const repo of ['web', 'app']) {
       const filed = await runCli(t, ['ticket', 'add', '--repo', repo, '--title', SLUGIFY.title], {
         env,
@@ -67,6 +73,14 @@ describe('run logs', () => {
     exit = await node(['src/cli/entry.ts', ...run, '--log-format', 'json'], env);
     expect(exit.code, exit.stdout + exit.stderr).toBe(0);
     records = logLines(exit.stderr).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The start-up warning about the idle repo's agents is a record too, not a text line.
+    expect(records.filter((r) => r.msg === 'Agent preflight failed')).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        repo: 'idle',
+        problem: expect.stringMatching(/claude/),
+      }),
+    );
   }, 180_000);
 
   it.each([

@@ -16,6 +16,7 @@ import {
 } from '../../db/availability.js';
 import { type Db, openDatabase } from '../../db/connection.js';
 import { listRepositories } from '../../db/repositories.js';
+import type { Logger } from 'pino';
 import { logger } from '../../log/logger.js';
 import { applyLogging, chooseLogging, LOG_FLAGS, type LogChoice } from '../../log/log-options.js';
 import { type Factory, startFactory } from '../../worker/factory.js';
@@ -58,7 +59,8 @@ exact command to act (loopwright approve app-3, retry, ...). Exit codes: 0 nothi
 person; 4 some ticket waits for a person (escalated, dead-lettered, awaiting approval); 130
 after SIGINT, 143 after SIGTERM. Without a terminal it prints one line per phase change:
   23:00:31 demo-1 PLAN_DRAFT -> PLAN_NEGOTIATE.critique (PLAN_READY, lead scripted, run 7c928f3d)
-(with --log-format json or --json: a "Ticket moved" JSON log record on stderr instead).
+(with --log-format json or --json: a "Ticket moved" JSON log record on stderr instead; with
+--log-format json start-up warnings are JSON records too, so stderr is JSON lines only).
   --log-level L     trace, debug, info, warn, error, fatal or silent (default info; warn on a
                     terminal, where progress is redrawn in place); env LOOPWRIGHT_LOG_LEVEL
   --log-format F    pretty (one readable line per record; default on a terminal) or json
@@ -139,7 +141,7 @@ does not work here, run refuses to start and names the repos and the fix.`,
             max: concurrency + 6,
             patience: { availability, signal: waiting.signal },
           });
-          await checkSandbox(handle, ctx);
+          await checkSandbox(handle, ctx, jsonLogs(logging) ? logger() : null);
           progressFrom = await progressStart(handle.db);
           factory = await startFactory({
             handle,
@@ -230,7 +232,7 @@ does not work here, run refuses to start and names the repos and the fix.`,
  * (one line naming the repositories and the fix), and warn once when the database lets anyone in
  * without a password (sandboxed agents keep the network).
  */
-async function checkSandbox(handle: Db, ctx: CliContext): Promise<void> {
+async function checkSandbox(handle: Db, ctx: CliContext, log: Logger | null): Promise<void> {
   const repos = await listRepositories(handle.db);
   await assertSandboxReady(repos);
   // Preflight: an agent that cannot start or has no credentials is named now, with its fix;
@@ -242,12 +244,17 @@ async function checkSandbox(handle: Db, ctx: CliContext): Promise<void> {
       env: ctx.io.env,
       skipVersion: true,
     }))
-      ctx.io.stderr(`loopwright: warning: repo ${repo.name}: ${problem.message}\n`);
+      if (log) log.warn({ repo: repo.name, problem: problem.message }, 'Agent preflight failed');
+      else ctx.io.stderr(`loopwright: warning: repo ${repo.name}: ${problem.message}\n`);
   }
   const url = ctx.io.env.LOOPWRIGHT_DATABASE_URL || ctx.io.env.DATABASE_URL;
   const warning = url ? await passwordlessDatabaseWarning(url) : undefined;
-  if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
+  if (warning && log) log.warn({ problem: warning }, 'Database lets anyone in without a password');
+  else if (warning) ctx.io.stderr(`loopwright: ${warning}\n`);
 }
+
+/** Logs asked to be JSON: then stderr is JSON lines only (warnings become records too). */
+const jsonLogs = (logging: LogChoice) => logging.formatChosen && logging.format === 'json';
 
 function showProgress(ctx: CliContext): () => void {
   let previous = 0;
@@ -269,7 +276,6 @@ export function progressSink(
   logging: LogChoice,
   json: boolean | undefined,
 ): (move: JournalMove) => void {
-  if (json || (logging.formatChosen && logging.format === 'json'))
-    return (move) => logMove(logger(), move);
+  if (json || jsonLogs(logging)) return (move) => logMove(logger(), move);
   return (move) => printLine(ctx.io, formatMove(move));
 }
