@@ -5,7 +5,8 @@
  * Deleting the home leaves a root cluster behind: the next start reuses it through its record,
  * and without a record says to run `loopwright db destroy`, which finds and removes it.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,8 +37,15 @@ async function query(url: string, text: string): Promise<unknown[]> {
   }
 }
 
+// A record whose cluster folder is gone (deleted by hand): the next initialisation removes it.
+const staleRecord = `/var/lib/loopwright/${randomBytes(6).toString('hex')}.json`;
+
 beforeAll(async () => {
   home = tempDir('lw-destroy-home-');
+  if (isRoot()) {
+    mkdirSync('/var/lib/loopwright', { recursive: true });
+    writeFileSync(staleRecord, '{}');
+  }
   const { url } = await ensureEmbeddedServer(home);
   dataDir = (await embeddedServerStatus(home)).dataDir!;
   await query(url, 'create table kept (v text); insert into kept values ($$still here$$)');
@@ -46,10 +54,15 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever a failed assertion left: the cluster goes with db destroy.
   if (existsSync(dataDir)) await db('destroy', '--yes', '--force');
+  rmSync(staleRecord, { force: true });
   removeTempDirs();
 }, 120_000);
 
 describe('loopwright db status and db destroy', () => {
+  it('initialising a cluster removes records whose cluster is gone', () => {
+    expect(existsSync(staleRecord)).toBe(false);
+  });
+
   it('status names the data dir, port, owner and size', async () => {
     const result = await db('status', '--json');
     expect(result.code, result.stderr).toBe(0);

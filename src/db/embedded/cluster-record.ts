@@ -7,8 +7,10 @@
  * need no record.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { readClusterVersion } from './cluster-files.js';
 import { EmbeddedPostgresError } from './errors.js';
+import { SYSTEM_DIR } from './layout.js';
 import {
   clusterRecordPath,
   parseServerConfig,
@@ -55,4 +57,19 @@ export async function ensureClusterRecord(home: string, config: ServerConfig): P
   const file = clusterRecordPath(config.dataDir);
   if (!file || (await fs.lstat(file).catch(() => undefined))) return;
   await writeServerConfig(home, config);
+}
+
+/**
+ * Remove records whose cluster folder is gone (deleted by hand, or by a test's clean-up that
+ * predates records). A record is written only after its folder exists, so none in use is touched.
+ */
+export async function sweepStaleClusterRecords(): Promise<void> {
+  const names = await fs.readdir(SYSTEM_DIR).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = /^([0-9a-f]{12})\.json$/.exec(name);
+    if (!match) continue;
+    const dir = path.join(SYSTEM_DIR, match[1]!);
+    if (await fs.lstat(dir).catch(() => null)) continue;
+    await fs.rm(path.join(SYSTEM_DIR, name), { force: true });
+  }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { PgBinaries } from './binaries.js';
-import { recoverOrphanCluster } from './cluster-record.js';
+import { recoverOrphanCluster, sweepStaleClusterRecords } from './cluster-record.js';
 import { EmbeddedPostgresError } from './errors.js';
 import { giveTo } from './fs-access.js';
 import { createDataDir, planClusterLayout } from './layout.js';
@@ -42,6 +42,7 @@ export async function initialiseCluster(
   env: NodeJS.ProcessEnv,
 ): Promise<ServerConfig> {
   const layout = await planClusterLayout(home, user, env);
+  if (user) await sweepStaleClusterRecords();
   const orphan = await recoverOrphanCluster(home, layout.dataDir);
   if (orphan) {
     // Its home was deleted; the record beside the cluster still knows the password: reuse it.
