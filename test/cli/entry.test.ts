@@ -1,9 +1,9 @@
 /**
  * The real process: exit codes reach the shell and nothing (a pool, a timer) keeps it alive.
  */
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { runNode } from './helpers.js';
 
 let t: TestDb;
 
@@ -12,27 +12,9 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-interface Exit {
-  readonly code: number | null;
-  readonly killed: boolean;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `node --import tsx src/cli/entry.ts ...args`, killed if it has not exited after 30 s. */
-function runEntry(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/entry.ts', ...args],
-      { env, timeout: 30_000, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ code, killed: error?.killed ?? false, stdout, stderr });
-      },
-    );
-  });
-}
+const runEntry = (args: readonly string[], env: NodeJS.ProcessEnv) =>
+  runNode(['src/cli/entry.ts', ...args], env);
 
 describe('the loopwright process', () => {
   const env = () => ({
@@ -58,6 +40,7 @@ describe('the loopwright process', () => {
       totals: {},
       total: 0,
       waiting: [],
+      shipModes: [],
       disk: expect.objectContaining({ bytes: expect.any(Number) }),
     });
   });

@@ -3,7 +3,7 @@
  * make real git repositories in temp dirs, and dump the stored state so a test can prove that bad
  * input changed nothing.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -219,4 +219,31 @@ export async function driveToShip(db: Kdb, key: string): Promise<void> {
   await send(db, key, { type: 'RED_CONFIRMED' });
   await send(db, key, { type: 'BUILD_READY' });
   await send(db, key, { type: 'VERDICT', verdict: 'PASS' });
+}
+
+/** How a real process ended: its code (null after a signal), output, killed by the time limit. */
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly killed: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `node --import tsx ...args` (source, not dist/) with `env`, killed after `timeoutMs`. */
+export function runNode(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<ProcessExit> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', ...args],
+      { env, timeout: timeoutMs, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, killed: error?.killed ?? false, stdout, stderr });
+      },
+    );
+  });
 }

@@ -5,13 +5,20 @@
  * change on stdout, or "Ticket moved" records with --log-format json. Secrets logged by path are
  * redacted in both formats.
  */
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoScript, SLUGIFY } from '../../src/demo/playbook.js';
 import { prettyLine } from '../../src/log/pretty.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { type ScriptedRepo, scriptedRepo } from '../helpers/scripted-repo.js';
-import { cliEnv, makeGitRepo, removeTempDirs, runCli, tempDir } from './helpers.js';
+import {
+  cliEnv,
+  makeGitRepo,
+  type ProcessExit,
+  removeTempDirs,
+  runCli,
+  runNode,
+  tempDir,
+} from './helpers.js';
 
 let t: TestDb;
 const repos: ScriptedRepo[] = [];
@@ -27,32 +34,11 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-interface Exit {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `node --import tsx <args>` with `env`, killed after 120 s. */
-function node(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', ...args],
-      { env, timeout: 120_000, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
 /** stderr's lines: with --log-format json every one is a record (warnings included). */
 const logLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '');
 
 describe('run logs', () => {
-  let exit: Exit;
+  let exit: ProcessExit;
   let records: Record<string, unknown>[];
   beforeAll(async () => {
     // No keys and a HOME without logins: the default agents of a third, idle repo cannot work.
@@ -70,7 +56,7 @@ describe('run logs', () => {
       expect(filed.code, filed.stderr).toBe(0);
     }
     const run = ['run', '--until-idle', '--no-console', '--log-level', 'debug'];
-    exit = await node(['src/cli/entry.ts', ...run, '--log-format', 'json'], env);
+    exit = await runNode(['src/cli/entry.ts', ...run, '--log-format', 'json'], env, 120_000);
     expect(exit.code, exit.stdout + exit.stderr).toBe(0);
     records = logLines(exit.stderr).map((l) => JSON.parse(l) as Record<string, unknown>);
     // The start-up warning about the idle repo's agents is a record too, not a text line.
@@ -138,7 +124,7 @@ describe('run logs', () => {
       import { logger } from './src/log/logger.ts';
       logger().warn({ token: '${secret}', env: { GITHUB_TOKEN: '${secret}' },
         request: { headers: { authorization: 'Bearer ${secret}' } } }, 'Request failed');`;
-    const exit = await node(['--input-type=module', '-e', code], {
+    const exit = await runNode(['--input-type=module', '-e', code], {
       PATH: process.env.PATH,
       LOOPWRIGHT_LOG_FORMAT: format,
     });
