@@ -11,7 +11,7 @@
  */
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
-import { GitError, git, resolveCommit, runGit, splitNul } from './git.js';
+import { GitError, git, resolveCommit, resolveCommits, runGit, splitNul } from './git.js';
 import { listWorktrees } from './repository.js';
 
 /** What a merge check said about a candidate merge commit. */
@@ -85,10 +85,10 @@ const MERGE_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } a
 export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeResult> {
   const { repoPath, baseBranch, message } = options;
   const baseRef = `refs/heads/${baseBranch}`;
-  const tip = await resolveCommit(repoPath, options.tip);
+  const [tip, first] = await resolveCommits(repoPath, [options.tip, baseRef]);
   if (!tip) throw new BadInputError(`unknown commit ${options.tip} in ${repoPath}`);
   for (let attempt = 1; ; attempt++) {
-    const old = await resolveCommit(repoPath, baseRef);
+    const old = attempt === 1 ? first : await resolveCommit(repoPath, baseRef);
     if (!old) throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
     if (await isAncestor(repoPath, tip, old)) {
       const commit = await mergeCommitOf(repoPath, tip, old);
@@ -101,26 +101,36 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
         attempts: attempt - 1,
       };
     }
-    const dirty = await checkoutBlocker(repoPath, baseRef, old, null);
+    const dirty = await checkoutBlocker(await baseCheckout(repoPath, baseRef), old, null);
     if (dirty) return dirty;
     const built = await buildMergeCommit(repoPath, old, tip, message);
     if ('conflicts' in built)
       return { ok: false, reason: 'MERGE_CONFLICT', detail: built.conflicts };
     const verdict = options.check ? await options.check(built.commit) : ({ passed: true } as const);
-    const now = await resolveCommit(repoPath, baseRef);
-    if (now !== old) {
-      logBaseMoved(repoPath, baseBranch, old, now, attempt);
-      continue;
-    }
-    if (!verdict.passed)
+    if (!verdict.passed) {
+      // A failure on a base that has moved since says nothing: merge onto the new tip instead.
+      const now = await resolveCommit(repoPath, baseRef);
+      if (now !== old) {
+        logBaseMoved(repoPath, baseBranch, old, now, attempt);
+        continue;
+      }
       return {
         ok: false,
         reason: 'MERGE_CHECK_FAILED',
         commit: built.commit,
         detail: verdict.detail,
       };
-    const late = await checkoutBlocker(repoPath, baseRef, old, built.commit);
-    if (late) return late;
+    }
+    // A base that moved is found by the compare-and-swap below; the checkout is listed afresh.
+    const checkout = await baseCheckout(repoPath, baseRef);
+    const late = await checkoutBlocker(checkout, old, built.commit);
+    if (late) {
+      // A checkout that moved on with the base is not dirty: merge onto the new tip.
+      const now = await resolveCommit(repoPath, baseRef);
+      if (now === old) return late;
+      logBaseMoved(repoPath, baseBranch, old, now, attempt);
+      continue;
+    }
     const moved = await advanceRef({
       repoPath,
       ref: baseRef,
@@ -132,8 +142,8 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
       logBaseMoved(repoPath, baseBranch, old, moved.actual, attempt);
       continue;
     }
-    const checkout = await followCheckout(repoPath, baseRef, old, built.commit);
-    return { ok: true, commit: built.commit, alreadyMerged: false, ...checkout, attempts: attempt };
+    const followed = await followCheckout(repoPath, checkout, old, built.commit);
+    return { ok: true, commit: built.commit, alreadyMerged: false, ...followed, attempts: attempt };
   }
 }
 
@@ -274,25 +284,21 @@ async function baseCheckout(repoPath: string, baseRef: string): Promise<{ path: 
 }
 
 /**
- * Why the user's checkout of the base must not be moved from `old` (to `next`, when known): its
- * index or tracked files differ from `old`, or (with `next`) an untracked file is in the way.
- * Null when there is no such checkout or it is clean.
+ * Why the user's checkout of the base (`checkout`, from {@link baseCheckout}) must not be moved
+ * from `old` (to `next`, when known): its index or tracked files differ from `old` (one
+ * `diff-index` against the work tree covers both, after a refresh), or (with `next`) an untracked
+ * file is in the way. Null when there is no such checkout or it is clean.
  */
 async function checkoutBlocker(
-  repoPath: string,
-  baseRef: string,
+  checkout: { path: string } | null,
   old: string,
   next: string | null,
 ): Promise<Extract<MergeResult, { reason: 'CHECKOUT_DIRTY' }> | null> {
-  const checkout = await baseCheckout(repoPath, baseRef);
   if (!checkout) return null;
   const dir = checkout.path;
   await runGit(dir, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
-  const staged = splitNul(
-    (await runGit(dir, ['diff-index', '--cached', '--name-only', '-z', old, '--'])).stdout,
-  );
-  const modified = splitNul((await runGit(dir, ['diff-files', '--name-only', '-z'])).stdout);
-  const dirty = [...new Set([...staged, ...modified])].sort();
+  const changed = (await runGit(dir, ['diff-index', '--name-only', '-z', old, '--'])).stdout;
+  const dirty = [...new Set(splitNul(changed))].sort();
   if (dirty.length === 0 && next !== null) {
     const dry = await runGit(dir, ['read-tree', '-m', '-u', '-n', old, next], {
       okExitCodes: [0, 128],
@@ -331,10 +337,10 @@ async function catchUpCheckout(
   const parent = base === merge ? await resolveCommit(repoPath, `${merge}^1`) : null;
   const behind =
     parent !== null &&
-    (await checkoutBlocker(repoPath, baseRef, parent, merge)) === null &&
-    (await checkoutBlocker(repoPath, baseRef, merge, null)) !== null;
+    (await checkoutBlocker(checkout, parent, merge)) === null &&
+    (await checkoutBlocker(checkout, merge, null)) !== null;
   if (!behind) return { checkoutPath: checkout.path, checkoutUpdated: false };
-  return followCheckout(repoPath, baseRef, parent, merge);
+  return followCheckout(repoPath, checkout, parent, merge);
 }
 
 /**
@@ -344,11 +350,10 @@ async function catchUpCheckout(
  */
 async function followCheckout(
   repoPath: string,
-  baseRef: string,
+  checkout: { path: string } | null,
   old: string,
   next: string,
 ): Promise<{ checkoutPath: string | null; checkoutUpdated: boolean }> {
-  const checkout = await baseCheckout(repoPath, baseRef);
   if (!checkout) return { checkoutPath: null, checkoutUpdated: false };
   const read = await runGit(checkout.path, ['read-tree', '-m', '-u', old, next], {
     okExitCodes: [0, 128],
