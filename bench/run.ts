@@ -27,7 +27,201 @@ async function withDb<T>(fn: (bench: BenchDb) => Promise<T>): Promise<T> {
   }
 }
 
+type SectionRun = (report: BenchReport) => Promise<void>;
+
+/** The report's sections in order, by the name `--only` selects them with. */
+const SECTIONS: Record<string, SectionRun> = {
+  engine: (report) =>
+    withDb(async (bench) => {
+      const rows = await benchEngineThroughput(bench);
+      report.add({
+        title: 'applyEvent vs bare SQL',
+        note:
+          'Events/s; the bare side does the same row work (lock, idempotency, journal, ' +
+          'ticket, run, add_jobs) without xstate, zod or kysely.',
+        figures: rows.map((r) => ({
+          name: `${r.clients} client(s)`,
+          value: r.engine,
+          unit: 'events/s',
+          baseline: { name: 'bare SQL', value: r.bare },
+          ratio: r.ratio,
+          ...(r.clients === 8 ? { target: { text: '>= 0.9x', met: r.ratio >= 0.9 } } : {}),
+        })),
+      });
+    }),
+
+  dbos: (report) =>
+    withDb(async (bench) => {
+      report.add({
+        title: 'Engine-only lifecycle vs DBOS Transact',
+        note: 'Same Postgres server; DBOS keeps its system database in a database of its own.',
+        figures: await benchEngineVsDbos(bench, bench.serverUrl),
+      });
+    }),
+
+  lifecycle: (report) =>
+    withDb(async (bench) => {
+      const lifecycle = await benchLifecycle(bench);
+      const base = lifecycle.rows[0]!.ticketsPerSecond;
+      const baselines = await benchBaselines(lifecycle.rows[0]!.tickets);
+      const perTicket = 1 / base;
+      const vsBash = Math.round((perTicket / baselines.bashSecondsPerTicket) * 100) / 100;
+      report.add({
+        title: 'Full lifecycle with instant scripted agents',
+        note: 'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; shell test command.',
+        figures: [
+          ...lifecycle.rows.map((r, i) => {
+            const ratio = Math.round((r.ticketsPerSecond / base) * 100) / 100;
+            const previous = lifecycle.rows[i - 1]?.ticketsPerSecond ?? 0;
+            const target =
+              r.workers === 2
+                ? { text: '>= 1.6x', met: ratio >= 1.6 }
+                : r.workers === 4
+                  ? { text: '>= the 2-worker rate', met: r.ticketsPerSecond >= previous }
+                  : undefined;
+            return {
+              name: `${r.workers} worker(s), ${r.tickets} tickets, all LIVE`,
+              value: r.ticketsPerSecond,
+              unit: 'tickets/s',
+              baseline: { name: '1 worker', value: base },
+              ratio,
+              ...(target ? { target } : {}),
+            };
+          }),
+          {
+            name: 'seconds per ticket at 1 worker',
+            value: perTicket,
+            unit: 's',
+            baseline: {
+              name: 'bash loop (bench/bash-loop.sh)',
+              value: baselines.bashSecondsPerTicket,
+            },
+            ratio: vsBash,
+            target: { text: '<= 1.1x', met: vsBash <= 1.1 },
+          },
+          {
+            name: 'seconds per ticket at 1 worker',
+            value: perTicket,
+            unit: 's',
+            baseline: { name: 'bare subprocess floor', value: baselines.floorSecondsPerTicket },
+            ratio: Math.round((perTicket / baselines.floorSecondsPerTicket) * 100) / 100,
+          },
+          {
+            name: 'git spawns per ticket (1 worker)',
+            value: lifecycle.perTicket.gitSpawns,
+            unit: '',
+            target: { text: '<= 30', met: lifecycle.perTicket.gitSpawns <= 30 },
+          },
+          { name: 'queries per ticket (1 worker)', value: lifecycle.perTicket.queries, unit: '' },
+          {
+            name:
+              `dispatch p50 (journal row -> agent process ` +
+              `started; ${lifecycle.perTicket.dispatchMs.samples} runs)`,
+            value: lifecycle.perTicket.dispatchMs.p50,
+            unit: 'ms',
+            target: { text: '<= 20 ms', met: lifecycle.perTicket.dispatchMs.p50 <= 20 },
+          },
+          {
+            name: 'dispatch p99',
+            value: lifecycle.perTicket.dispatchMs.p99,
+            unit: 'ms',
+            target: { text: '<= 60 ms', met: lifecycle.perTicket.dispatchMs.p99 <= 60 },
+          },
+          {
+            name: 'dependency LIVE -> dependent START (median)',
+            value: lifecycle.dependencyDelayMs.median,
+            unit: 'ms',
+            target: {
+              text: '< 1000 ms',
+              met: lifecycle.dependencyDelayMs.median < 1000,
+            },
+          },
+        ],
+      });
+    }),
+
+  cli: (report) =>
+    withDb(async (bench) => {
+      report.add({
+        title: 'CLI start-up',
+        note:
+          'Whole processes, alternating, medians; the CLI on DATABASE_URL with an ' +
+          'up-to-date schema.',
+        figures: await benchCliStart(bench.url),
+      });
+    }),
+
+  idle: (report) =>
+    withDb((ours) =>
+      withDb((bare) =>
+        withDb(async (watcher) => {
+          report.add({
+            title: 'Idle `run`',
+            note:
+              'No tickets; each process on an empty database of its own, measured over ' +
+              'the same window.',
+            figures: await benchIdleRun(ours, bare, watcher),
+          });
+        }),
+      ),
+    ),
+
+  sandbox: async (report) =>
+    report.add({
+      title: 'Sandbox cost per agent run',
+      note:
+        'The same trivial command through the one process-group runner, sandbox none vs ' +
+        'bwrap (namespaces, mounts, private /tmp and HOME, setpriv as root), alternating, medians.',
+      figures: await benchSandboxCost(),
+    }),
+
+  console: (report) =>
+    withDb(async (bench) => {
+      const r = await benchConsole(bench);
+      report.add({
+        title: 'Console',
+        note:
+          `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded ` +
+          `directly, 40 running agents; board = the whole GET / (SQL, render, 50 newest cards ` +
+          `per column); events = commit of a journal row -> its card on an open SSE stream.`,
+        figures: [
+          { name: 'board GET / p50', value: r.board.p50, unit: 'ms' },
+          {
+            name: 'board GET / p95',
+            value: r.board.p95,
+            unit: 'ms',
+            target: { text: '< 100 ms', met: r.board.p95 < 100 },
+          },
+          {
+            name: 'board GET /?repo=R p50 (500 tickets, every card)',
+            value: r.boardAll.p50,
+            unit: 'ms',
+          },
+          {
+            name: `event -> open page p50 (${r.sse.samples} events)`,
+            value: r.sse.p50,
+            unit: 'ms',
+          },
+          {
+            name: 'event -> open page p99',
+            value: r.sse.p99,
+            unit: 'ms',
+            target: { text: '< 250 ms', met: r.sse.p99 < 250 },
+          },
+        ],
+      });
+    }),
+};
+
 async function main() {
+  const only = option('--only')?.split(',');
+  const unknown = only?.filter((name) => !(name in SECTIONS)) ?? [];
+  if (unknown.length > 0) {
+    console.error(
+      `bench: unknown section ${unknown.join(', ')} (${Object.keys(SECTIONS).join(', ')})`,
+    );
+    process.exit(2);
+  }
   const report = await withDb(async (bench) => {
     const { rows } = await bench.pool.query<{ v: string }>(
       "select current_setting('server_version') as v",
@@ -35,179 +229,21 @@ async function main() {
     return new BenchReport(machineFacts(`PostgreSQL ${rows[0]!.v}`, bench.target.source));
   });
   console.log(`# loopwright bench (${report.machine.database}, ${report.machine.postgres})`);
-
-  await withDb(async (bench) => {
-    const rows = await benchEngineThroughput(bench);
-    report.add({
-      title: 'applyEvent vs bare SQL',
-      note:
-        'Events/s; the bare side does the same row work (lock, idempotency, journal, ' +
-        'ticket, run, add_jobs) without xstate, zod or kysely.',
-      figures: rows.map((r) => ({
-        name: `${r.clients} client(s)`,
-        value: r.engine,
-        unit: 'events/s',
-        baseline: { name: 'bare SQL', value: r.bare },
-        ratio: r.ratio,
-        ...(r.clients === 8 ? { target: { text: '>= 0.9x', met: r.ratio >= 0.9 } } : {}),
-      })),
-    });
-  });
-
-  await withDb(async (bench) => {
-    report.add({
-      title: 'Engine-only lifecycle vs DBOS Transact',
-      note: 'Same Postgres server; DBOS keeps its system database in a database of its own.',
-      figures: await benchEngineVsDbos(bench, bench.serverUrl),
-    });
-  });
-
-  await withDb(async (bench) => {
-    const lifecycle = await benchLifecycle(bench);
-    const base = lifecycle.rows[0]!.ticketsPerSecond;
-    const baselines = await benchBaselines(lifecycle.rows[0]!.tickets);
-    const perTicket = 1 / base;
-    const vsBash = Math.round((perTicket / baselines.bashSecondsPerTicket) * 100) / 100;
-    report.add({
-      title: 'Full lifecycle with instant scripted agents',
-      note: 'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; shell test command.',
-      figures: [
-        ...lifecycle.rows.map((r, i) => {
-          const ratio = Math.round((r.ticketsPerSecond / base) * 100) / 100;
-          const previous = lifecycle.rows[i - 1]?.ticketsPerSecond ?? 0;
-          const target =
-            r.workers === 2
-              ? { text: '>= 1.6x', met: ratio >= 1.6 }
-              : r.workers === 4
-                ? { text: '>= the 2-worker rate', met: r.ticketsPerSecond >= previous }
-                : undefined;
-          return {
-            name: `${r.workers} worker(s), ${r.tickets} tickets, all LIVE`,
-            value: r.ticketsPerSecond,
-            unit: 'tickets/s',
-            baseline: { name: '1 worker', value: base },
-            ratio,
-            ...(target ? { target } : {}),
-          };
-        }),
-        {
-          name: 'seconds per ticket at 1 worker',
-          value: perTicket,
-          unit: 's',
-          baseline: {
-            name: 'bash loop (bench/bash-loop.sh)',
-            value: baselines.bashSecondsPerTicket,
-          },
-          ratio: vsBash,
-          target: { text: '<= 1.1x', met: vsBash <= 1.1 },
-        },
-        {
-          name: 'seconds per ticket at 1 worker',
-          value: perTicket,
-          unit: 's',
-          baseline: { name: 'bare subprocess floor', value: baselines.floorSecondsPerTicket },
-          ratio: Math.round((perTicket / baselines.floorSecondsPerTicket) * 100) / 100,
-        },
-        {
-          name: 'git spawns per ticket (1 worker)',
-          value: lifecycle.perTicket.gitSpawns,
-          unit: '',
-          target: { text: '<= 30', met: lifecycle.perTicket.gitSpawns <= 30 },
-        },
-        { name: 'queries per ticket (1 worker)', value: lifecycle.perTicket.queries, unit: '' },
-        {
-          name:
-            `dispatch p50 (journal row -> agent process ` +
-            `started; ${lifecycle.perTicket.dispatchMs.samples} runs)`,
-          value: lifecycle.perTicket.dispatchMs.p50,
-          unit: 'ms',
-          target: { text: '<= 20 ms', met: lifecycle.perTicket.dispatchMs.p50 <= 20 },
-        },
-        {
-          name: 'dispatch p99',
-          value: lifecycle.perTicket.dispatchMs.p99,
-          unit: 'ms',
-          target: { text: '<= 60 ms', met: lifecycle.perTicket.dispatchMs.p99 <= 60 },
-        },
-        {
-          name: 'dependency LIVE -> dependent START (median)',
-          value: lifecycle.dependencyDelayMs.median,
-          unit: 'ms',
-          target: {
-            text: '< 1000 ms',
-            met: lifecycle.dependencyDelayMs.median < 1000,
-          },
-        },
-      ],
-    });
-  });
-
-  await withDb(async (bench) => {
-    report.add({
-      title: 'CLI start-up',
-      note:
-        'Whole processes, alternating, medians; the CLI on DATABASE_URL with an ' +
-        'up-to-date schema.',
-      figures: await benchCliStart(bench.url),
-    });
-  });
-
-  await withDb((ours) =>
-    withDb((bare) =>
-      withDb(async (watcher) => {
-        report.add({
-          title: 'Idle `run`',
-          note:
-            'No tickets; each process on an empty database of its own, measured over ' +
-            'the same window.',
-          figures: await benchIdleRun(ours, bare, watcher),
-        });
-      }),
-    ),
-  );
-
-  report.add({
-    title: 'Sandbox cost per agent run',
-    note:
-      'The same trivial command through the one process-group runner, sandbox none vs ' +
-      'bwrap (namespaces, mounts, private /tmp and HOME, setpriv as root), alternating, medians.',
-    figures: await benchSandboxCost(),
-  });
-
-  await withDb(async (bench) => {
-    const r = await benchConsole(bench);
-    report.add({
-      title: 'Console',
-      note:
-        `${r.tickets.toLocaleString('en-US')} tickets across 20 repositories seeded ` +
-        `directly, 40 running agents; board = the whole GET / (SQL, render, 50 newest cards ` +
-        `per column); events = commit of a journal row -> its card on an open SSE stream.`,
-      figures: [
-        { name: 'board GET / p50', value: r.board.p50, unit: 'ms' },
-        {
-          name: 'board GET / p95',
-          value: r.board.p95,
-          unit: 'ms',
-          target: { text: '< 100 ms', met: r.board.p95 < 100 },
-        },
-        {
-          name: 'board GET /?repo=R p50 (500 tickets, every card)',
-          value: r.boardAll.p50,
-          unit: 'ms',
-        },
-        { name: `event -> open page p50 (${r.sse.samples} events)`, value: r.sse.p50, unit: 'ms' },
-        {
-          name: 'event -> open page p99',
-          value: r.sse.p99,
-          unit: 'ms',
-          target: { text: '< 250 ms', met: r.sse.p99 < 250 },
-        },
-      ],
-    });
-  });
-
+  for (const [name, run] of Object.entries(SECTIONS))
+    if (!only || only.includes(name)) await run(report);
+  // A partial run prints; only the whole report replaces docs/bench.md.
+  if (only) return;
   const file = await report.write(packageRoot());
   console.log(`\nwrote ${file}`);
+}
+
+/** `--name value` or `--name=value` from the command line. */
+function option(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const eq = args.find((a) => a.startsWith(`${name}=`));
+  if (eq) return eq.slice(name.length + 1);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
 }
 
 await main();
