@@ -9,6 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MACHINE_VERSION } from '../../machines/ticket.js';
+import { packageRoot } from '../config/package-root.js';
 import { skillsDir } from '../config/skills.js';
 import type { Kdb } from '../db/connection.js';
 
@@ -51,7 +52,7 @@ export async function computePins(
     ),
   );
   pins['charter:validator'] = sha(charter.join('\0'));
-  pins.oracle = sha(`${ORACLE_VERSION}\0${await oracleSource()}`);
+  pins.oracle = await oracleCodeDigest();
   pins.machine = sha(MACHINE_VERSION);
   return pins;
 }
@@ -62,11 +63,30 @@ export function changedPins(pinned: Pins, current: Pins): string[] {
   return [...keys].filter((k) => pinned[k] !== current[k]).sort();
 }
 
-async function oracleSource(): Promise<string> {
-  const dir = path.dirname(fileURLToPath(import.meta.url));
+/**
+ * The oracle's code, as one digest: the TypeScript sources in `src/oracle/` under the package
+ * root (shipped with the package), whether this process runs from src/ (tsx, vitest) or from the
+ * compiled dist/ — so every process on a database pins the same value. Only a package without
+ * the sources falls back to the compiled files beside this module.
+ *
+ * @example
+ * ```ts
+ * const digest = await oracleCodeDigest(); // same from `tsx src/...` and `node dist/...`
+ * ```
+ */
+export async function oracleCodeDigest(root: string = packageRoot()): Promise<string> {
+  const sources = path.join(root, 'src', 'oracle');
+  const texts = await readModules(sources, /\.ts$/).catch(() =>
+    readModules(path.dirname(fileURLToPath(import.meta.url)), /\.(ts|js)$/),
+  );
+  return sha(`${ORACLE_VERSION}\0${texts}`);
+}
+
+async function readModules(dir: string, pattern: RegExp): Promise<string> {
   const files = (await readdir(dir))
-    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
+    .filter((f) => pattern.test(f) && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
     .sort();
+  if (files.length === 0) throw new Error(`no oracle modules in ${dir}`);
   const texts = await Promise.all(files.map((f) => readFile(path.join(dir, f), 'utf8')));
   return files.map((f, i) => `${f}\0${texts[i]}`).join('\0');
 }
