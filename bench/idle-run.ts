@@ -14,6 +14,7 @@ import type { BenchDb } from './bench-db.js';
 import { type Figure, ratioOf } from './report.js';
 
 const SETTLE_MS = 4000;
+const MAX_SETTLE_MS = 30_000;
 const WINDOW_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 20) * 1000;
 
 const BARE_RUNNER = (workerPath: string) => `
@@ -53,9 +54,27 @@ function rssMiB(pid: number): number {
   return line ? Number(line[1]) / 1024 : Number.NaN;
 }
 
-async function measure(child: ChildProcess, watcher: BenchDb, database: string) {
+/**
+ * Start-up is over once the process has talked to its database and then stayed quiet (at most a
+ * couple of transactions a second) for three seconds; on a loaded machine importing alone can
+ * take far longer than SETTLE_MS.
+ */
+async function settle(child: ChildProcess, watcher: BenchDb, database: string) {
   await delay(SETTLE_MS);
-  if (child.exitCode !== null) throw new Error(`idle bench: process exited ${child.exitCode}`);
+  const first = await transactions(watcher, database);
+  let previous = first;
+  let quiet = 0;
+  for (let waited = 0; waited < MAX_SETTLE_MS && quiet < 3; waited += 1100) {
+    if (child.exitCode !== null) throw new Error(`idle bench: process exited ${child.exitCode}`);
+    await delay(1100); // statistics are flushed at most once a second
+    const now = await transactions(watcher, database);
+    quiet = now - first >= 2 && now - previous <= 2 ? quiet + 1 : 0;
+    previous = now;
+  }
+}
+
+async function measure(child: ChildProcess, watcher: BenchDb, database: string) {
+  await settle(child, watcher, database);
   const pid = child.pid!;
   const t0 = performance.now();
   const [c0, x0] = [cpuTicks(pid), await transactions(watcher, database)];

@@ -24,6 +24,8 @@ export interface IntegrationsOptions {
   readonly webhookHost?: string;
   /** Loop period (default 2 s). */
   readonly tickMs?: number;
+  /** Whether anything uses an integration now; the loop skips its passes (no query) while not. */
+  readonly active?: () => boolean;
 }
 
 export interface Integrations {
@@ -53,7 +55,7 @@ export async function startIntegrations(o: IntegrationsOptions): Promise<Integra
     if (next !== cursor) await advanceCursor(o.db, NOTIFY_CURSOR, (cursor = next));
   };
   const timer = setInterval(() => {
-    if (stopped) return;
+    if (stopped || (o.active && !o.active())) return;
     running = running
       .then(tick)
       .catch((error: unknown) => o.logger.warn({ err: error }, 'Integrations tick failed'));

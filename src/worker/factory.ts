@@ -1,6 +1,7 @@
 /**
  * `loopwright run`: a pool of graphile-worker runners executing the jobs the engine enqueues, a
- * pool row with a heartbeat, the sweeper, and a scheduling tick as a safety net. Several of these
+ * pool row with a heartbeat, the sweeper and a scheduling safety net on one quiet tick
+ * (src/worker/maintenance.ts), and the journal's LISTEN feed for whatever reacts to moves. Several of these
  * processes (on one or many machines) may share one database; all coordination is in Postgres.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,13 +18,20 @@ import {
   isTransientDbError,
 } from '../db/availability.js';
 import type { Db } from '../db/connection.js';
-import { addWorkerId, heartbeatPool, registerPool, stopPool } from '../db/pools.js';
+import { addWorkerId, registerPool, stopPool } from '../db/pools.js';
 import { scheduleReady } from '../scheduler/schedule.js';
-import { isIdle } from './idle.js';
+import { type IdleWatch, watchIdle } from './idle.js';
+import { createMaintenance, type Maintenance, TICK_MS } from './maintenance.js';
 import { sweepDeadPools } from './sweeper.js';
+import { openLiveFeed, type LiveFeed } from '../console/live-feed.js';
+import { readSecret } from '../integrations/credentials.js';
 import { runGc } from '../workspace/gc.js';
 import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
-import { startSupervisedRunner, type SupervisedRunner } from './supervised-runner.js';
+import {
+  type JobActivity,
+  startSupervisedRunner,
+  type SupervisedRunner,
+} from './supervised-runner.js';
 import { bindJobLogs, createTaskList } from './tasks.js';
 import { integrationTaskList, tasksForLane, type Lane } from '../integrations/jobs.js';
 import { startIntegrations, type Integrations } from '../integrations/service.js';
@@ -45,6 +53,7 @@ export interface FactoryOptions {
   readonly logger: Logger;
   /** A pool silent this long is dead (default 30 s). */
   readonly staleSeconds?: number;
+  /** The tick: heartbeat, sweep check, delayed-job wake-ups (default 10 s). */
   readonly heartbeatMs?: number;
   /** Shared with the handle's patient pool, so an outage is logged once per process. */
   readonly availability?: DatabaseAvailability;
@@ -62,6 +71,8 @@ export interface Factory {
   readonly done: Promise<'idle' | 'stopped'>;
   /** The webhook receiver's address, when this process runs one. */
   readonly webhookUrl: string | null;
+  /** Subscribe to ticket moves anywhere on the database (LISTEN); null without the feed. */
+  readonly onChange: ((listener: () => void) => () => void) | null;
   /**
    * Graceful: kill running agents (their jobs are retried later), stop the runners, mark the pool
    * stopped.
@@ -95,6 +106,15 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     lanes,
   );
   const unguard = guardUnhandledRejections(o.logger, availability);
+  let running = 0;
+  let idle: IdleWatch | null = null;
+  let maintenance: Maintenance | null = null;
+  const onJobEvent = (event: JobActivity) => {
+    if (event === 'start') running++;
+    else if (event === 'end') running--;
+    else if (event === 'failed') maintenance?.jobFailed();
+    if (event !== 'start') idle?.poke();
+  };
   let runner: SupervisedRunner;
   try {
     runner = await startSupervisedRunner({
@@ -105,11 +125,25 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       logger: o.logger,
       availability,
       onWorkerPool: (id) => addWorkerId(db, poolId, id),
+      onJobEvent,
     });
   } catch (error) {
     unguard();
     throw error;
   }
+  const ticks = createMaintenance({
+    db,
+    poolId,
+    staleSeconds,
+    maxActive,
+    logger: o.logger,
+    availability,
+    unlockRetired: () => runner.unlockRetired(),
+    // A dead pool's scratch checkouts (its gates' and merge checks') go with it.
+    onSwept: () => sweepOrphanScratch(o.home, o.logger),
+  });
+  maintenance = ticks;
+  const feed = await openFeed(o);
   let integrations: Integrations | null;
   try {
     integrations =
@@ -119,12 +153,14 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
             db,
             home: o.home,
             logger: o.logger,
+            active: () => ticks.integrationsInUse() || integrationSecretsSet(),
             ...(o.webhookPort === undefined ? {} : { webhookPort: o.webhookPort }),
           });
   } catch (error) {
     // A half-started factory (the database went away meanwhile) leaves no runner behind, so the
     // caller can start again.
     await runner.stop().catch(() => {});
+    await feed?.close();
     unguard();
     throw error;
   }
@@ -132,43 +168,36 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   await scheduleReady(db, { maxActive }).catch((e) =>
     tickFailed(o.logger, availability, e, 'Scheduling failed'),
   );
+  const runTick = () =>
+    void ticks.tick().then(
+      () => availability.up(),
+      (e: unknown) => tickFailed(o.logger, availability, e, 'Factory tick failed'),
+    );
+  runTick(); // reads integrations and delayed jobs now, not a tick from now
+  const timer = setInterval(runTick, o.heartbeatMs ?? TICK_MS);
+  const gcTimer = setInterval(
+    () =>
+      void collect().catch((e: unknown) =>
+        tickFailed(o.logger, availability, e, 'Retention failed'),
+      ),
+    GC_INTERVAL_MS,
+  );
 
   let resolveDone!: (why: 'idle' | 'stopped') => void;
   const done = new Promise<'idle' | 'stopped'>((resolve) => (resolveDone = resolve));
-  const tick = (ms: number, what: string, work: () => Promise<unknown>) =>
-    setInterval(
-      () =>
-        void work().then(
-          () => availability.up(),
-          (e: unknown) => tickFailed(o.logger, availability, e, what),
-        ),
-      ms,
-    );
-  const timers = [
-    tick(o.heartbeatMs ?? 5000, 'Heartbeat failed', async () => {
-      await heartbeatPool(db, poolId);
-      await runner.unlockRetired();
-    }),
-    tick(10_000, 'Sweep failed', async () => {
-      const swept = await sweepDeadPools(db, poolId, staleSeconds, o.logger, {
-        // Right after an outage every pool looks silent: give the others time to heartbeat.
-        silenceCounts: availability.upForMs() > staleSeconds * 1000,
-      });
-      // A dead pool's scratch checkouts (its gates' and merge checks') go with it.
-      if (swept.deadPools.length > 0) await sweepOrphanScratch(o.home, o.logger);
-    }),
-    tick(5000, 'Scheduling failed', () => scheduleReady(db, { maxActive })),
-    tick(GC_INTERVAL_MS, 'Retention failed', collect),
-  ];
   let stopping: Promise<void> | undefined;
   let reason: 'idle' | 'stopped' = 'stopped';
   const stop = () =>
     (stopping ??= (async () => {
-      timers.forEach(clearInterval);
+      clearInterval(timer);
+      clearInterval(gcTimer);
+      ticks.stop();
+      idle?.stop();
       abort.abort();
       o.stopWaiting?.();
       await integrations?.stop();
       await runner.stop();
+      await feed?.close();
       await stopPool(db, poolId).catch((e: unknown) =>
         o.logger.warn({ code: dbErrorCode(e), reason: firstLine(e) }, 'Pool stop not recorded'),
       );
@@ -177,16 +206,24 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       resolveDone(reason);
     })());
   if (o.untilIdle) {
-    watchIdle(
-      o,
+    idle = watchIdle(
+      db,
       () => {
         reason = 'idle';
         void stop();
       },
       abort.signal,
+      { running: () => running },
     );
   }
-  return { poolId, done, stop, webhookUrl: integrations?.webhookUrl ?? null };
+  feed?.subscribe(() => idle?.poke());
+  return {
+    poolId,
+    done,
+    stop,
+    webhookUrl: integrations?.webhookUrl ?? null,
+    onChange: feed ? (listener) => feed.subscribe(() => listener()) : null,
+  };
 }
 
 async function sweepOrphanScratch(home: string, logger: Logger): Promise<void> {
@@ -194,6 +231,24 @@ async function sweepOrphanScratch(home: string, logger: Logger): Promise<void> {
   const removed = await sweepScratchCheckouts({ root, olderThanMs: SCRATCH_MAX_AGE_MS });
   if (removed.length > 0)
     logger.info({ removed: removed.length }, 'Orphaned scratch checkouts removed');
+}
+
+/**
+ * The journal's LISTEN feed (ticket moves, agent runs), or null when it cannot be opened: idle
+ * detection then falls back to its timers.
+ */
+async function openFeed(o: FactoryOptions): Promise<LiveFeed | null> {
+  try {
+    return await openLiveFeed({ url: o.handle.target.url, logger: o.logger });
+  } catch (error) {
+    o.logger.warn({ code: dbErrorCode(error), reason: firstLine(error) }, 'No live feed');
+    return null;
+  }
+}
+
+/** Integration secrets in the environment make the integrations loop run without repo settings. */
+function integrationSecretsSet(): boolean {
+  return Boolean(readSecret('LINEAR_API_KEY') || readSecret('LOOPWRIGHT_NOTIFY_WEBHOOK_URL'));
 }
 
 /** A timer's failure: an outage is logged once (availability), anything else as a warning. */
@@ -219,16 +274,4 @@ function guardUnhandledRejections(logger: Logger, availability: DatabaseAvailabi
   };
   process.on('unhandledRejection', onRejection);
   return () => process.off('unhandledRejection', onRejection);
-}
-
-/** Poll for "no ticket can move"; two idle readings a second apart, to step over hand-offs. */
-function watchIdle(o: FactoryOptions, onIdle: () => void, signal: AbortSignal): void {
-  let streak = 0;
-  const tick = async () => {
-    if (signal.aborted) return;
-    streak = (await isIdle(o.handle.db).catch(() => false)) ? streak + 1 : 0;
-    if (streak >= 2) return onIdle();
-    setTimeout(() => void tick(), 500);
-  };
-  setTimeout(() => void tick(), 500);
 }

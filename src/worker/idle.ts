@@ -20,3 +20,81 @@ export async function isIdle(db: Kdb): Promise<boolean> {
   if ((rows[0]?.pending ?? 0) > 0) return false;
   return (await readyTickets(db, 1)).length === 0;
 }
+
+export interface IdleWatch {
+  /** Something may have changed (a job ended, a worker found the queue empty, a ticket moved). */
+  poke(): void;
+  stop(): void;
+}
+
+export interface IdleWatchOptions {
+  /** Jobs this process is running now; while any runs, their end pokes. */
+  readonly running: () => number;
+  /** Coalescing delay after a poke (default 20 ms). */
+  readonly settleMs?: number;
+  /** Longest wait between readings when nothing pokes (default 2 s). */
+  readonly maxWaitMs?: number;
+}
+
+/**
+ * `--until-idle`: read {@link isIdle} when something changes, not on a clock. A reading that is
+ * not idle while this process runs no job is repeated with backoff (20 ms doubling to `maxWaitMs`):
+ * graphile-worker records a finished job a moment after announcing it, and another process's or a
+ * delayed job's progress announces nothing here.
+ */
+export function watchIdle(
+  db: Kdb,
+  onIdle: () => void,
+  signal: AbortSignal,
+  o: IdleWatchOptions,
+): IdleWatch {
+  const settle = o.settleMs ?? 20;
+  const maxWait = o.maxWaitMs ?? 2000;
+  let timer: NodeJS.Timeout | null = null;
+  let checking = false;
+  let again = false;
+  let backoff = settle;
+  const arm = (ms: number) => {
+    if (signal.aborted || timer) return;
+    timer = setTimeout(() => void check(), ms);
+  };
+  const check = async () => {
+    timer = null;
+    // A job running here is pending work: its end pokes. (The long timer is a safety net.)
+    if (o.running() > 0) return arm(maxWait);
+    if (checking) {
+      again = true;
+      return;
+    }
+    checking = true;
+    const idle = await isIdle(db).catch(() => false);
+    checking = false;
+    if (signal.aborted) return;
+    if (idle) return onIdle();
+    if (again) {
+      again = false;
+      backoff = settle;
+      return arm(settle);
+    }
+    if (o.running() > 0) return arm(maxWait);
+    backoff = Math.min(backoff * 2, maxWait);
+    arm(backoff);
+  };
+  const poke = () => {
+    backoff = settle;
+    if (checking) again = true;
+    else if (timer) {
+      clearTimeout(timer);
+      timer = null;
+      arm(settle);
+    } else arm(settle);
+  };
+  poke();
+  return {
+    poke,
+    stop: () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}

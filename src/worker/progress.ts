@@ -97,7 +97,8 @@ function senderOf(move: JournalMove): string {
 export const progressStart = (db: Kdb): Promise<string> => lastJournalId(db);
 
 /**
- * Call `onMove` for each journal row as tickets move, polling every `intervalMs`; returns a stop
+ * Call `onMove` for each journal row as tickets move — when `onChange` (the journal's LISTEN feed,
+ * `Factory.onChange`) says something moved, else polling every `intervalMs`; returns a stop
  * function that hands over what is left first. Notes that change nothing are skipped.
  *
  * @example
@@ -111,6 +112,7 @@ export function followProgress(
   onMove: (move: JournalMove) => void,
   from: string,
   intervalMs = 500,
+  onChange: ((listener: () => void) => () => void) | null = null,
 ): () => Promise<void> {
   let after = from;
   const drain = async () => {
@@ -125,14 +127,28 @@ export function followProgress(
     }
   };
   let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
+  let again = false;
+  const pass = () => {
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     void drain()
       .catch(() => {})
-      .finally(() => (busy = false));
-  }, intervalMs);
+      .finally(() => {
+        busy = false;
+        if (again) {
+          again = false;
+          pass();
+        }
+      });
+  };
+  // With the journal's LISTEN feed, a pass runs when something moved; else on a timer.
+  const unsubscribe = onChange?.(pass);
+  const timer = unsubscribe ? undefined : setInterval(pass, intervalMs);
   return async () => {
+    unsubscribe?.();
     clearInterval(timer);
     while (busy) await setTimeout(20);
     await drain().catch(() => {});

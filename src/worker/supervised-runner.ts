@@ -31,8 +31,24 @@ export interface SupervisedRunnerOptions {
   readonly availability: DatabaseAvailability;
   /** Called for every graphile worker pool id, before it takes a job (recorded on the pool row). */
   readonly onWorkerPool: (workerPoolId: string) => Promise<void>;
+  /** How often an idle worker looks for jobs LISTEN did not announce (default 10 s). */
   readonly pollInterval?: number;
+  /** Job activity of this process's workers, for idle detection and delayed-job wake-ups. */
+  readonly onJobEvent?: (event: JobActivity) => void;
 }
+
+/**
+ * `start`/`end`: a job began or ended here; `failed`: it ended with an error (a retry is due
+ * later); `empty`: a worker looked and found nothing to do.
+ */
+export type JobActivity = 'start' | 'end' | 'failed' | 'empty';
+
+/**
+ * Idle workers look for jobs this often. New jobs are announced (graphile-worker LISTENs on
+ * `jobs:insert`) and delayed ones are nudged when due (src/worker/factory.ts), so the poll only
+ * bounds how late a job is found whose announcement was lost.
+ */
+export const POLL_INTERVAL_MS = 10_000;
 
 export interface SupervisedRunner {
   /** Runners started so far (1 + restarts). */
@@ -71,6 +87,15 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
       workerPoolId = workerPool.id;
       registered.push(o.onWorkerPool(workerPool.id));
     });
+    const activity = o.onJobEvent;
+    if (activity) {
+      events.on('job:start', () => activity('start'));
+      events.on('job:complete', ({ error }) => {
+        activity('end');
+        if (error) activity('failed');
+      });
+      events.on('worker:getJob:empty', () => activity('empty'));
+    }
     let runner: Runner | undefined;
     events.on('pool:gracefulShutdown', ({ message }) => {
       if (stopped || runner === undefined || runner !== current) return;
@@ -87,7 +112,7 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
       concurrency: o.concurrency,
       taskList: o.taskList,
       noHandleSignals: true,
-      pollInterval: o.pollInterval ?? 2000,
+      pollInterval: o.pollInterval ?? POLL_INTERVAL_MS,
       logger: createWorkerLogger(),
       events,
       // No ./crontab from whatever directory `run` was started in: loopwright has no cron items.

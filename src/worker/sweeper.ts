@@ -117,7 +117,7 @@ async function serverUptimeSeconds(trx: Kdb): Promise<number> {
 }
 
 /** A pool on this host whose process is gone (or whose pid now belongs to another process). */
-function diedOnThisHost(pool: PoolRow): boolean {
+export function diedOnThisHost(pool: PoolRow): boolean {
   if (pool.host !== os.hostname() || !pool.process_started_at) return false;
   return processStartTime(pool.pid) !== pool.process_started_at;
 }

@@ -193,7 +193,13 @@ does not work here, run refuses to start and names the repos and the fix.`,
     const stopProgress = tty ? showProgress(ctx) : () => {};
     const stopLines = tty
       ? null
-      : followProgress(handle.db, progressSink(ctx, logging, values.json), progressFrom);
+      : followProgress(
+          handle.db,
+          progressSink(ctx, logging, values.json),
+          progressFrom,
+          500,
+          factory.onChange,
+        );
     try {
       const why = await factory.done;
       stopProgress();
