@@ -42,8 +42,8 @@ export interface ApplyEventOptions {
   readonly idempotencyKey?: string;
   /** Apply only if the ticket is still at this version (timers, checks of a moment). */
   readonly expectedVersion?: number;
-  /** Test seam: runs after the journal row is written and before the jobs are enqueued. */
-  readonly beforeEnqueue?: (trx: Kdb) => Promise<void>;
+  /** Test seam: runs after the journal row, ticket and jobs are written, before the commit. */
+  readonly afterWrite?: (trx: Kdb) => Promise<void>;
 }
 
 export type ApplyOutcome =
@@ -148,7 +148,7 @@ async function applyParsedEvent(
     actions,
     actor: options.actor,
     idempotencyKey: options.idempotencyKey ?? null,
-    beforeEnqueue: options.beforeEnqueue,
+    afterWrite: options.afterWrite,
   });
   return { status: 'applied', duplicate: false, ...committed };
 }

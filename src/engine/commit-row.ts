@@ -1,6 +1,6 @@
 /**
  * Writing one accepted change of a locked ticket: the journal row (seq = version + 1), the ticket
- * row, the agent run it dispatches, and its jobs — all on the caller's transaction.
+ * row, the agent run it dispatches, and its jobs — one statement on the caller's transaction.
  */
 import type { TicketContext } from '../../machines/ticket.js';
 import { subState, topState } from '../../machines/ticket.js';
@@ -8,7 +8,7 @@ import type { Kdb } from '../db/connection.js';
 import { writeTicketRow } from '../db/ticket-rows.js';
 import type { PersistedSnapshot, StoredAction } from '../db/schema.js';
 import type { Ticket } from '../db/tickets.js';
-import { enqueueJobs, planWork, workActionsOf } from './work.js';
+import { planWork, workActionsOf } from './work.js';
 
 export interface RowChange {
   readonly eventType: string;
@@ -19,7 +19,7 @@ export interface RowChange {
   readonly actions: readonly { type: string; params?: unknown }[];
   readonly actor: string;
   readonly idempotencyKey: string | null;
-  readonly beforeEnqueue?: ((trx: Kdb) => Promise<void>) | undefined;
+  readonly afterWrite?: ((trx: Kdb) => Promise<void>) | undefined;
 }
 
 export interface CommittedRow {
@@ -49,7 +49,7 @@ export async function commitTicketRow(
   const samePlace = toState === ticket.state && substate === ticket.substate;
   const runId = work.runId ?? (samePlace ? ticket.current_run_id : null);
 
-  await writeTicketRow(trx, {
+  const jobIds = await writeTicketRow(trx, {
     ticketId: ticket.id,
     seq,
     eventType: change.eventType,
@@ -64,9 +64,9 @@ export async function commitTicketRow(
     runId,
     supersededRunId: runId !== ticket.current_run_id ? ticket.current_run_id : null,
     newRun: work.agentRun ? { ...work.agentRun, ticket_id: ticket.id, seq } : null,
+    jobs: work.jobs,
   });
-  if (change.beforeEnqueue) await change.beforeEnqueue(trx);
-  const jobIds = await enqueueJobs(trx, work.jobs);
+  if (change.afterWrite) await change.afterWrite(trx);
   return {
     ticketId: ticket.id,
     key: ticket.key,

@@ -8,6 +8,7 @@ import type { Phase, Role, TicketContext, WorkAction } from '../../machines/tick
 import { WORK_ACTIONS } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
 import type { StoredAction } from '../db/schema.js';
+import { addJobs, type JobSpec } from '../db/ticket-rows.js';
 
 /** Task identifiers the worker (src/worker) implements, one per work action. */
 export const TASKS: Record<WorkAction, string> = {
@@ -33,13 +34,7 @@ const REPORTING: ReadonlySet<WorkAction> = new Set([
   'mergePr',
 ]);
 
-export interface JobSpec {
-  readonly identifier: string;
-  readonly payload: Record<string, unknown>;
-  readonly job_key: string;
-  readonly delay_seconds: number;
-  readonly max_attempts: number;
-}
+export type { JobSpec } from '../db/ticket-rows.js';
 
 export interface AgentRunSpec {
   readonly id: string;
@@ -135,14 +130,7 @@ function job(
 /** Enqueue jobs with graphile_worker.add_jobs on the given (transaction) connection. */
 export async function enqueueJobs(db: Kdb, jobs: readonly JobSpec[]): Promise<string[]> {
   if (jobs.length === 0) return [];
-  const result = await sql<{ id: string }>`
-    select j.id from graphile_worker.add_jobs(array(
-      select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
-        s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
-      from json_to_recordset(${JSON.stringify(jobs)}::json)
-        as s(identifier text, payload json, delay_seconds double precision, max_attempts int,
-          job_key text)
-    )) j`.execute(db);
+  const result = await addJobs(jobs).execute(db);
   return result.rows.map((r) => r.id);
 }
 

@@ -227,8 +227,8 @@ describe('applyEvent', () => {
   });
 
   it(
-    'commits an event and its jobs together or not at all: killing the transaction between ' +
-      'them leaves neither',
+    'commits an event and its jobs together or not at all: killing the transaction before ' +
+      'its commit leaves neither',
     async () => {
       const key = await newTicket(t.db, repo);
       const before = await getTicket(t.db, key);
@@ -241,12 +241,12 @@ describe('applyEvent', () => {
           { type: 'START' },
           {
             actor: 'scheduler',
-            beforeEnqueue: async (trx) => {
+            afterWrite: async (trx) => {
               const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(
                 trx,
               );
-              // The journal row and ticket update are written; now the backend dies before
-              // add_jobs.
+              // The journal row, ticket and jobs are written; now the backend dies before the
+              // commit.
               const written = await sql<{
                 n: string;
               }>`select count(*) as n from loopwright.ticket_events
@@ -272,7 +272,7 @@ describe('applyEvent', () => {
     },
   );
 
-  it('rolls back the journal row when enqueueing the jobs fails', async () => {
+  it('rolls back the journal row when the transaction fails after the write', async () => {
     const key = await newTicket(t.db, repo);
     const attempt = applyEvent(
       t.db,
@@ -280,13 +280,13 @@ describe('applyEvent', () => {
       { type: 'START' },
       {
         actor: 'scheduler',
-        beforeEnqueue: async (trx) => {
+        afterWrite: async (trx) => {
           void trx;
-          throw new Error('enqueue failed');
+          throw new Error('failed after the write');
         },
       },
     );
-    await expect(attempt).rejects.toThrow('enqueue failed');
+    await expect(attempt).rejects.toThrow('failed after the write');
     const after = await getTicket(t.db, key);
     expect(after.version).toBe(1);
     expect(await readJournal(t.db, after.id)).toHaveLength(1);
