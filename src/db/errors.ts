@@ -65,5 +65,14 @@ export function mapDbError(error: unknown): unknown {
 /** True when the error is Postgres telling us the transaction must be retried. */
 export function isSerializationFailure(error: unknown): boolean {
   const code = (error as PgError)?.code;
-  return code === '40001' || code === '40P01';
+  return code === '40001' || code === '40P01' || isIdempotencyRace(error);
+}
+
+/**
+ * A unique violation on an idempotency key: a concurrent writer recorded the same key first (see
+ * `lockTicket`); the retried transaction answers with that outcome.
+ */
+function isIdempotencyRace(error: unknown): boolean {
+  const e = error as PgError & { constraint?: string };
+  return e?.code === '23505' && /_idempotency_key_key$/.test(e.constraint ?? '');
 }

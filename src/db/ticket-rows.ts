@@ -3,8 +3,10 @@
  * row, the agent run it dispatches, the run it supersedes and the jobs it implies. One round trip
  * instead of five keeps the lock on the ticket row short (see bench/engine-throughput.ts).
  */
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
+import { NotFoundError } from '../errors.js';
 import type { Kdb } from './connection.js';
+import type { Ticket, TicketRef } from './tickets.js';
 import type { QueuedRun } from './runs.js';
 
 /** One graphile-worker job to add (see `addJobs`). */
@@ -110,15 +112,65 @@ export async function findPriorOutcome(
   ticketId: string,
   key: string,
 ): Promise<PriorOutcome | undefined> {
-  const { rows } = await sql<PriorOutcome>`
+  const { rows } =
+    await sql<PriorOutcome>`${priorOutcomeQuery(sql`${ticketId}::bigint`, key)}`.execute(trx);
+  return rows[0];
+}
+
+function priorOutcomeQuery(ticketId: RawBuilder<unknown>, key: string) {
+  return sql<PriorOutcome>`
     select 'applied' as kind, seq, from_state as "fromState", to_state as "toState", snapshot,
-      actions,
-           null as state, null::int as version, null as reason
-    from loopwright.ticket_events where ticket_id = ${ticketId}::bigint and idempotency_key = ${key}
+           actions, null as state, null::int as version, null as reason
+    from loopwright.ticket_events where ticket_id = ${ticketId} and idempotency_key = ${key}
     union all
     select 'rejected', null, null, null, null, null, state, version, reason
-    from loopwright.rejected_events where ticket_id = ${ticketId}::bigint
-      and idempotency_key = ${key}
-    limit 1`.execute(trx);
-  return rows[0];
+    from loopwright.rejected_events where ticket_id = ${ticketId} and idempotency_key = ${key}
+    limit 1`;
+}
+
+const priorAsJson = (key: string) =>
+  sql`(select row_to_json(p) from (${priorOutcomeQuery(sql`t.id`, key)}) p)`;
+
+export interface LockedTicket {
+  readonly ticket: Ticket;
+  /** What the idempotency key already produced, read in the same statement as the lock. */
+  readonly prior: PriorOutcome | undefined;
+}
+
+/**
+ * Lock a ticket's row (`FOR UPDATE`) and look up an idempotency key in one round trip.
+ *
+ * The look-up reads the statement's snapshot, taken before any wait for the lock; a writer that
+ * held the lock meanwhile may have journaled the key. So when the locked row is newer than the
+ * one the snapshot shows, the key is looked up again (now visible). A writer that held the lock
+ * without changing the row can only have recorded the same refusal, which the unique key on
+ * `rejected_events` turns into a retried transaction (src/engine/transaction.ts).
+ *
+ * @example
+ * ```ts
+ * const { ticket, prior } = await lockTicket(trx, 'app-12', 'result:4f2a...');
+ * ```
+ */
+export async function lockTicket(
+  trx: Kdb,
+  ref: TicketRef,
+  key: string | null,
+): Promise<LockedTicket> {
+  const where =
+    typeof ref === 'object'
+      ? sql`t.id = ${ref.id}::bigint`
+      : /^\d+$/.test(ref)
+        ? sql`t.id = ${ref}::bigint`
+        : sql`t.key = ${ref}`;
+  const { rows } = await sql<Ticket & { seen_version: number; prior: PriorOutcome | null }>`
+    select t.*,
+      (select s.version from loopwright.tickets s where s.id = t.id) as seen_version,
+      ${key === null ? sql`null::json` : priorAsJson(key)} as prior
+    from loopwright.tickets t where ${where} for update of t`.execute(trx);
+  const row = rows[0];
+  if (!row) throw new NotFoundError('ticket', typeof ref === 'object' ? `#${ref.id}` : ref);
+  const { seen_version: seen, prior, ...ticket } = row;
+  if (key !== null && seen !== ticket.version)
+    return { ticket, prior: await findPriorOutcome(trx, ticket.id, key) };
+  return { ticket, prior: prior ?? undefined };
 }

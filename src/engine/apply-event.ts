@@ -21,9 +21,9 @@ import {
 import { backoffMs, isTransientDbError, pause } from '../db/availability.js';
 import type { Kdb } from '../db/connection.js';
 import { recordRejected } from '../db/journal.js';
-import { findPriorOutcome } from '../db/ticket-rows.js';
+import { lockTicket, type PriorOutcome } from '../db/ticket-rows.js';
 import type { StoredAction } from '../db/schema.js';
-import { getTicket, type Ticket, type TicketRef } from '../db/tickets.js';
+import type { Ticket, TicketRef } from '../db/tickets.js';
 import { BadInputError } from '../errors.js';
 import { persistSnapshot, restoreSnapshot } from './snapshot.js';
 import { commitTicketRow, type CommittedRow } from './commit-row.js';
@@ -116,11 +116,8 @@ async function applyParsedEvent(
   event: TicketEvent,
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome> {
-  const ticket = await getTicket(trx, ref, { forUpdate: true });
-  if (options.idempotencyKey) {
-    const previous = await previousOutcome(trx, ticket, options.idempotencyKey);
-    if (previous) return previous;
-  }
+  const { ticket, prior } = await lockTicket(trx, ref, options.idempotencyKey ?? null);
+  if (prior) return previousOutcome(ticket, prior);
   const fence = checkFences(ticket, event, options);
   if (fence) return reject(trx, ticket, event, options, fence.reason, fence.detail);
   const snapshot = restoreSnapshot(ticket.snapshot);
@@ -164,13 +161,7 @@ export function parseEvent(input: TicketEventInput | unknown): TicketEvent {
   return parsed.data;
 }
 
-async function previousOutcome(
-  trx: Kdb,
-  ticket: Ticket,
-  key: string,
-): Promise<ApplyOutcome | undefined> {
-  const prior = await findPriorOutcome(trx, ticket.id, key);
-  if (!prior) return undefined;
+function previousOutcome(ticket: Ticket, prior: PriorOutcome): ApplyOutcome {
   if (prior.kind === 'applied') {
     return {
       status: 'applied',

@@ -1,8 +1,9 @@
 /**
  * `loopwright run`: a pool of graphile-worker runners executing the jobs the engine enqueues, a
  * pool row with a heartbeat, the sweeper and a scheduling safety net on one quiet tick
- * (src/worker/maintenance.ts), and the journal's LISTEN feed for whatever reacts to moves. Several of these
- * processes (on one or many machines) may share one database; all coordination is in Postgres.
+ * (src/worker/maintenance.ts), and the journal's LISTEN feed for whatever reacts to moves. Several
+ * of these processes (on one or many machines) may share one database; all coordination is in
+ * Postgres.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';

@@ -121,6 +121,69 @@ describe('applyEvent', () => {
   });
 
   it(
+    'applies a key sent by 8 connections at once exactly once; every sender gets that ' + 'outcome',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      const clients = Array.from({ length: 8 }, () =>
+        connect({ url: t.url, source: 'DATABASE_URL' }, 1),
+      );
+      try {
+        const send = (type: 'START' | 'UNBLOCK', idem: string) =>
+          Promise.all(
+            clients.map((c) =>
+              applyEvent(c.db, key, { type }, { actor: 'test', idempotencyKey: idem }),
+            ),
+          );
+        const started = await send('START', 'race-start');
+        expect(started.map((o) => o.status)).toEqual(Array(8).fill('applied'));
+        expect(started.filter((o) => !o.duplicate)).toHaveLength(1);
+        expect(new Set(started.map((o) => (o.status === 'applied' ? o.seq : 0)))).toEqual(
+          new Set([2]),
+        );
+        const refused = await send('UNBLOCK', 'race-unblock');
+        expect(refused.map((o) => o.status)).toEqual(Array(8).fill('rejected'));
+        expect(refused.filter((o) => !o.duplicate)).toHaveLength(1);
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+      }
+      const ticket = await getTicket(t.db, key);
+      expect(await readJournal(t.db, ticket.id)).toHaveLength(2);
+      expect(await readRejected(t.db, ticket.id)).toHaveLength(1);
+    },
+  );
+
+  it(
+    'costs four round trips per transition: begin, lock with key look-up, one write, ' + 'commit',
+    async () => {
+      const key = await newTicket(t.db, repo);
+      const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+      const original = proto.query;
+      const sent: string[] = [];
+      proto.query = function (this: unknown, ...args: unknown[]) {
+        const q = args[0] as string | { text: string };
+        sent.push((typeof q === 'string' ? q : q.text).trim().split(/\s+/)[0]!.toLowerCase());
+        return original.apply(this, args);
+      };
+      try {
+        const outcome = await applyEvent(
+          t.db,
+          key,
+          { type: 'START' },
+          { actor: 'scheduler', idempotencyKey: 'count-start' },
+        );
+        expect(outcome).toMatchObject({ status: 'applied', seq: 2 });
+      } finally {
+        proto.query = original;
+      }
+      expect(sent).toEqual(['start', 'select', 'with', 'commit']);
+      expect((await jobsOf((await getTicket(t.db, key)).id)).map((j) => j.task)).toEqual([
+        'schedule',
+        'agent_run',
+      ]);
+    },
+  );
+
+  it(
     'answers a repeated key of a rejected event with the same ' + 'rejection, recorded once',
     async () => {
       const key = await newTicket(t.db, repo);
