@@ -2,6 +2,7 @@
  * The shape every CLI command has, and what it is handed when it runs. Commands are registered in
  * `registry.ts`; each lives in its own module under `commands/` and is imported only when used.
  */
+import type pg from 'pg';
 import type { Db, Kdb } from '../db/connection.js';
 
 /** Where a command reads its environment and writes its answer. Tests pass their own. */
@@ -21,6 +22,8 @@ export interface CliContext {
   db(): Promise<Kdb>;
   /** The same connection with its pool and resolved target. */
   handle(): Promise<Db>;
+  /** The same database's pg pool alone (no kysely loaded: for start-up-critical reads). */
+  pool(): Promise<pg.Pool>;
   /** `operator:<name>`: LOOPWRIGHT_ACTOR, else the OS user name. */
   actor(): string;
 }

@@ -4,6 +4,7 @@
  */
 import { userInfo } from 'node:os';
 import type { Db } from '../db/connection.js';
+import type { PoolHandle } from '../db/pool.js';
 import type { CliContext, CliIo } from './command.js';
 
 export interface OwnedContext extends CliContext {
@@ -11,11 +12,21 @@ export interface OwnedContext extends CliContext {
   close(): Promise<void>;
 }
 
-/** Build a context whose database is opened lazily from `io.env`. */
+/**
+ * Build a context whose database is opened lazily from `io.env`: the pg pool first (all `status`
+ * needs), kysely on top of the same pool when a command asks for it.
+ */
 export function createContext(io: CliIo, attached: boolean): OwnedContext {
+  let pooling: Promise<PoolHandle> | undefined;
   let opening: Promise<Db> | undefined;
+  const pool = (): Promise<PoolHandle> => {
+    pooling ??= import('../db/pool.js').then((m) => m.openPool({ env: io.env, max: 4 }));
+    return pooling;
+  };
   const handle = (): Promise<Db> => {
-    opening ??= import('../db/connection.js').then((m) => m.openDatabase({ env: io.env, max: 4 }));
+    opening ??= Promise.all([pool(), import('../db/connection.js')]).then(([p, m]) =>
+      m.withKysely(p),
+    );
     return opening;
   };
   return {
@@ -23,11 +34,13 @@ export function createContext(io: CliIo, attached: boolean): OwnedContext {
     attached,
     handle,
     db: async () => (await handle()).db,
+    pool: async () => (await pool()).pool,
     actor: () => `operator:${operatorName(io.env)}`,
     async close() {
-      if (!opening) return;
+      const open = opening ?? pooling;
+      if (!open) return;
       try {
-        await (await opening).close();
+        await (await open).close();
       } catch {
         // Opening failed (already reported) or the pool is gone: nothing left to close.
       }

@@ -2,8 +2,7 @@
  * `loopwright status`: the board — how many tickets each repository has in each state.
  */
 import { TOP_STATES } from '../../../machines/ticket-states.js';
-import { listRepositories } from '../../db/repositories.js';
-import { boardCounts, waitingOnCheckout } from '../../db/tickets.js';
+import { readStatus } from '../../db/status-board.js';
 import { resolveHome } from '../../config/home.js';
 import { describeShipMode, shipModeOf } from '../../integrations/ship-mode.js';
 import { expectPositionals, parseCommandArgs } from '../args.js';
@@ -70,11 +69,8 @@ disk LOOPWRIGHT_HOME takes (transcripts, workspaces, scratch checkouts, database
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {});
     expectPositionals(positionals, []);
-    const db = await ctx.db();
-    const [repos, counts, waiting, disk] = await Promise.all([
-      listRepositories(db),
-      boardCounts(db),
-      waitingOnCheckout(db),
+    const [{ repos, counts, waiting }, disk] = await Promise.all([
+      ctx.pool().then(readStatus),
       measureHome(resolveHome(ctx.io.env)),
     ]);
     const board = buildBoard(
