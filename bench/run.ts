@@ -68,7 +68,9 @@ const SECTIONS: Record<string, SectionRun> = {
       const vsBash = Math.round((perTicket / baselines.bashSecondsPerTicket) * 100) / 100;
       report.add({
         title: 'Full lifecycle with instant scripted agents',
-        note: 'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; shell test command.',
+        note:
+          'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; ' +
+          'shell test command.',
         figures: [
           ...lifecycle.rows.map((r, i) => {
             const ratio = Math.round((r.ticketsPerSecond / base) * 100) / 100;

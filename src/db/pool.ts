@@ -23,7 +23,6 @@ export interface DatabaseTarget {
   readonly source: DatabaseSource;
 }
 
-
 /**
  * Resolve the database URL; starts the embedded server when no URL is configured and `start` is
  * set.

@@ -29,7 +29,8 @@ describe('the oracle code pin', () => {
     const root = await fakeRoot();
     const expected = createHash('sha256')
       .update(
-        `${ORACLE_VERSION}\0oracle.ts\0export const a: number = 1;\n\0pins.ts\0export const b = 2;\n`,
+        `${ORACLE_VERSION}\0oracle.ts\0export const a: number = 1;\n` +
+          `\0pins.ts\0export const b = 2;\n`,
       )
       .digest('hex');
     expect(await oracleCodeDigest(root)).toBe(expected);
