@@ -1,5 +1,5 @@
 /**
- * Agents that break the contract, end to end: a `command` Generator that writes a non-JSON
+ * Agents that break the contract, end to end: a `command` Lead that writes a non-JSON
  * report, a report over the 1 MiB cap, a report with wrong types, no report (exit 1 and exit 0),
  * that leaves a daemon behind, or that floods stdout without end. Every ticket ends with a
  * journaled reason (a REPORT_INVALID retry, then CONTRACT_VIOLATION) or goes on to LIVE; none is
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoopHarness, type LoopHarness } from '../helpers/loop-harness.js';
-import { baseReport, feature, happySteps, type Feature } from '../helpers/loop-script.js';
+import { baseReport, feature, happySteps, planFor, type Feature } from '../helpers/loop-script.js';
 
 const MODES = ['nonjson', 'huge', 'types', 'noreport', 'silent', 'daemon', 'flood'] as const;
 type Mode = (typeof MODES)[number];
@@ -26,16 +26,11 @@ const OUTPUT_CAP = 4 * 1024 * 1024;
 
 const PROGRAM = `
 import fs from 'node:fs';
-import path from 'node:path';
 import { spawn } from 'node:child_process';
 const plans = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const name = /\\[([a-z]+)\\]/.exec(process.env.LOOPWRIGHT_TICKET_TITLE ?? '')?.[1];
 const plan = plans[name];
 const step = plan.phases[process.env.LOOPWRIGHT_PHASE] ?? {};
-for (const [file, content] of Object.entries(step.write ?? {})) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-}
 fs.mkdirSync('.loopwright', { recursive: true });
 const report = (text) => fs.writeFileSync('.loopwright/report.json', text);
 switch (plan.mode) {
@@ -67,15 +62,10 @@ let dir: string;
 const keys = {} as Record<Mode, string>;
 let peakRssGrowth = 0;
 
-/** The Generator's files and reports per phase for a feature (honest content, broken contract). */
+/** The Lead's reports per phase for a feature (an honest plan, unless the mode breaks it). */
 function phasesOf(f: Feature) {
-  return {
-    red: { write: { [f.testFile]: f.test }, report: baseReport(`RED ${f.name}`, [f.testFile]) },
-    build: {
-      write: { [f.module]: f.impl, [f.liveFile]: f.live },
-      report: baseReport(`Implemented ${f.name}`, [f.module, f.liveFile]),
-    },
-  };
+  const report = { ...baseReport(`Plan for ${f.name}`), plan: planFor(f) };
+  return { plan_draft: { report }, plan_revise: { report } };
 }
 
 /** Process ids whose command line carries `marker`. */
@@ -103,11 +93,9 @@ beforeAll(async () => {
   await writeFile(planFile, JSON.stringify(plans));
   lh = await createLoopHarness({
     script: {
-      steps: MODES.flatMap((m) => happySteps(FEATURES[m])).filter(
-        (s) => s.match?.role !== 'generator',
-      ),
+      steps: MODES.flatMap((m) => happySteps(FEATURES[m])).filter((s) => s.match?.role !== 'lead'),
     },
-    agents: { generator: { provider: 'command', command: [process.execPath, program, planFile] } },
+    agents: { lead: { provider: 'command', command: [process.execPath, program, planFile] } },
     concurrency: 4,
   });
   await lh.db.db
@@ -158,7 +146,7 @@ describe('agents that break the contract', () => {
         reason: 'CONTRACT_VIOLATION',
       });
       const invalid = o.events('REPORT_INVALID');
-      expect(invalid.map((r) => r.to_state)).toEqual(['RED', 'DEAD_LETTER']);
+      expect(invalid.map((r) => r.to_state)).toEqual(['PLAN_DRAFT', 'DEAD_LETTER']);
       for (const row of invalid)
         expect((row.event.errors as string[]).join('\n')).toMatch(ERRORS[mode]);
       // No run of the ticket is left queued or running.
@@ -175,7 +163,7 @@ describe('agents that break the contract', () => {
   it('a flood ends at the output cap, with a bounded transcript and bounded memory', async () => {
     const o = await lh.outcome(keys.flood);
     const transcripts = o.runs
-      .filter((r) => r.phase === 'red')
+      .filter((r) => r.phase === 'plan_draft')
       .map((r) => r.transcript_path)
       .filter((p): p is string => !!p);
     expect(transcripts.length).toBe(2);
