@@ -22,7 +22,7 @@ import { createLinear } from '../../src/integrations/linear/client.js';
 import { importLinearIssues } from '../../src/integrations/linear/import.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { startLinearTwin, type LinearTwin } from '../twins/linear-twin.js';
-import { dumpDb } from './db-snapshot.js';
+import { dumpDb } from './helpers.js';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/loopwright.js');
 const GH_TOKEN = `ghp_${randomUUID().replace(/-/g, '')}`;

@@ -1,9 +1,11 @@
 /**
  * End to end on the twins (test/twins): a Linear issue becomes a ticket, goes through the loop with
  * scripted agents, a PR is opened on the GitHub twin (through a secondary rate limit and a lost
- * response after the write), a signed changes_requested review sends it back to BUILD with the
- * reviewer's line comment in the handover, the rebuilt branch is pushed to the same PR, a signed
- * approval merges it through the API, the live check passes and the Linear issue ends in Done.
+ * response after the write: the job died between the API write and its journal row), a signed
+ * changes_requested review sends it back to BUILD with the reviewer's line comment in the
+ * handover, the rebuilt branch is pushed to the same PR, a signed approval merges it through the
+ * API (through a 429 and a merge whose answer was lost), the live check passes and the Linear
+ * issue ends in Done.
  * Duplicate and replayed deliveries change nothing; exactly one PR, one merge, one plan comment
  * and one verdict comment per validation. While the ticket waits: no job, no agent process and no
  * request to the twin over a 5 s window (the issue's 60 s, shortened for the suite). No token
@@ -242,7 +244,13 @@ describe('GitHub and Linear end to end on the twins', () => {
           'before you try again.',
       },
     });
+    // Then the PR is created but the answer is lost (the job dies between the write and its
+    // journal row): the retry must find that PR, not open a second one.
+    gh.fault({ method: 'POST', path: /\/pulls$/, status: 502, afterWrite: true });
     gh.fault({ method: 'POST', path: /\/issues\/\d+\/comments$/, status: 502, afterWrite: true });
+    // The merge: rate limited once (429, retry-after), then merged with the answer lost.
+    gh.fault({ method: 'PUT', path: /\/merge$/, status: 429, headers: { 'retry-after': '1' } });
+    gh.fault({ method: 'PUT', path: /\/merge$/, status: 502, afterWrite: true });
     gh.fault({
       method: 'POST',
       path: /\/issues\/\d+\/comments$/,
@@ -363,6 +371,15 @@ describe('GitHub and Linear end to end on the twins', () => {
 
     expect(gh.merges).toHaveLength(1);
     expect(gh.pulls).toHaveLength(1);
+    // Every injected fault was met (so each was survived without a repeat).
+    const answered = (method: string, re: RegExp, status: number) =>
+      gh.requests.filter((r) => r.method === method && re.test(r.path) && r.status === status);
+    expect(answered('POST', /\/pulls$/, 403)).toHaveLength(1);
+    expect(answered('POST', /\/pulls$/, 502)).toHaveLength(1);
+    expect(answered('PUT', /\/merge$/, 429)).toHaveLength(1);
+    expect(answered('PUT', /\/merge$/, 502)).toHaveLength(1);
+    // mergeable was null at first (GitHub still computing): the merge job waited it out.
+    expect(answered('GET', /\/pulls\/1$/, 200).length).toBeGreaterThanOrEqual(2);
     const bodies = gh.comments.get(1)!.map((c) => c.body);
     expect(bodies.filter((b) => b.includes(':plan:'))).toHaveLength(1);
     const verdicts = bodies.filter((b) => b.includes(':verdict -->'));

@@ -23,6 +23,7 @@ import { getTicket } from '../../src/db/tickets.js';
 import { startFactory, type Factory } from '../../src/worker/factory.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import type { TwinRequest } from '../twins/github-twin.js';
+import { setEnv } from './helpers.js';
 import { jobsOf, processesOfTicket, shipRepo, waitingTicket, type ShipRepo } from './pr-fixture.js';
 
 const WINDOW_MS = Number(process.env.LOOPWRIGHT_TEST_WAIT_MS ?? 8000);
@@ -35,11 +36,10 @@ let root: string;
 let hooked: ShipRepo;
 let polled: ShipRepo;
 let factory: Factory | null = null;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv = () => {};
 
 beforeAll(async () => {
-  for (const k of ['GITHUB_TOKEN', 'GITHUB_WEBHOOK_SECRET']) saved[k] = process.env[k];
-  Object.assign(process.env, { GITHUB_TOKEN: TOKEN, GITHUB_WEBHOOK_SECRET: SECRET });
+  restoreEnv = setEnv({ GITHUB_TOKEN: TOKEN, GITHUB_WEBHOOK_SECRET: SECRET });
   db = await createTestDb(12);
   root = await mkdtemp(path.join(os.tmpdir(), 'lw-gh-wait-'));
   hooked = await shipRepo(db.db, root, 'hooked', { token: TOKEN, events: 'webhook' });
@@ -55,10 +55,7 @@ afterAll(async () => {
   await factory?.stop();
   await hooked?.twin.close_server();
   await polled?.twin.close_server();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv();
   await db?.drop();
   await rm(root, { recursive: true, force: true });
 });

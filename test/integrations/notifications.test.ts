@@ -22,6 +22,7 @@ import { startIntegrations, type Integrations } from '../../src/integrations/ser
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { driveTo, newTicket, sendResult } from '../helpers/fixtures.js';
 import { startSlackTwin, type SlackTwin } from '../twins/slack-twin.js';
+import { setEnv } from './helpers.js';
 
 let db: TestDb;
 let root: string;
@@ -30,8 +31,7 @@ let loop: Integrations | null = null;
 let dark: Repository;
 let copilot: Repository;
 let mainSha: string;
-const saved: Record<string, string | undefined> = {};
-const SECRET_ENV = ['LOOPWRIGHT_NOTIFY_WEBHOOK_URL', 'LINEAR_API_KEY', 'GITHUB_TOKEN'];
+let restoreEnv = () => {};
 
 const startLoop = async () =>
   startIntegrations({
@@ -59,13 +59,14 @@ const someCards = (text: string) => () => {
 };
 
 beforeAll(async () => {
-  for (const k of SECRET_ENV) saved[k] = process.env[k];
-  delete process.env.LINEAR_API_KEY;
-  delete process.env.GITHUB_TOKEN;
   db = await createTestDb(6);
   root = await mkdtemp(path.join(os.tmpdir(), 'lw-notify-'));
   slack = await startSlackTwin();
-  process.env.LOOPWRIGHT_NOTIFY_WEBHOOK_URL = slack.url;
+  restoreEnv = setEnv({
+    LOOPWRIGHT_NOTIFY_WEBHOOK_URL: slack.url,
+    LINEAR_API_KEY: undefined,
+    GITHUB_TOKEN: undefined,
+  });
   // A real repository: the oracle checks that a LIVE ticket's merge commit is on the base.
   const repoPath = path.join(root, 'repo');
   await mkdir(repoPath, { recursive: true });
@@ -93,10 +94,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await loop?.stop();
   await slack?.close();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv();
   await db?.drop();
   await rm(root, { recursive: true, force: true });
 });

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startWebhookServer, type WebhookServer } from '../../src/integrations/webhooks/server.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { snapshotDb } from './db-snapshot.js';
+import { snapshotDb } from './helpers.js';
 
 const GH_SECRET = `whsec-${randomUUID()}`;
 const LINEAR_SECRET = `lin-wh-${randomUUID()}`;

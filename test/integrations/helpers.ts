@@ -1,7 +1,8 @@
 /**
- * What "the database is unchanged" means in the integration tests: for every loopwright table and
- * graphile-worker's job and queue tables, the row count and a hash of all rows (each row as JSON,
- * sorted), and the text of every row for searching (tokens must appear in none).
+ * Shared by the integration tests. What "the database is unchanged" means: for every loopwright
+ * table and graphile-worker's job and queue tables, the row count and a hash of all rows (each
+ * row as JSON, sorted); the text of every row, to search for tokens; and setting this process's
+ * environment for a file's tests.
  */
 import { sql } from 'kysely';
 import type { Kdb } from '../../src/db/connection.js';
@@ -44,4 +45,20 @@ export async function dumpDb(db: Kdb): Promise<string> {
     dump += `${r.rows.map((x) => x.j).join('\n')}\n`;
   }
   return dump;
+}
+
+/**
+ * Set (a string) or unset (undefined) environment variables of this test process; returns the
+ * function that puts back what was there.
+ */
+export function setEnv(values: Record<string, string | undefined>): () => void {
+  const saved = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
+  };
+  apply(values);
+  return () => apply(saved);
 }
