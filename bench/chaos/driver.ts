@@ -59,6 +59,10 @@ export interface ChaosEnv {
 }
 
 const FINAL = ['LIVE', 'ESCALATED', 'DEAD_LETTER', 'CANCELLED'];
+/** A ticket `t` that waits on a dependency that ended without going LIVE: it cannot move. */
+const WAITS_ON_ENDED = `select 1 from loopwright.ticket_dependencies d
+  join loopwright.tickets x on x.id = d.depends_on_id
+  where d.ticket_id = t.id and x.state in ('ESCALATED', 'DEAD_LETTER', 'CANCELLED')`;
 
 /** Run the whole chaos scenario once; `afterChecks` sees the environment before it is removed. */
 export async function runChaos(
@@ -109,6 +113,7 @@ export async function runChaos(
       minCycles: o.cycles,
     };
     const invariants = await checkInvariants(input);
+    for (const line of await historyOfMisfits(monitor, scenario)) say(`history: ${line}`);
     const states = await stateCounts(monitor);
     await afterChecks?.({ monitor, scenario, home, recheck: () => checkInvariants(input) });
     return {
@@ -212,7 +217,8 @@ async function settle(monitor: Monitor, fleet: Fleet, seconds: number): Promise<
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline && fleet.pids().length > 0) {
     const [row] = await monitor.rows<{ open: number; jobs: number }>(
-      `select (select count(*) from loopwright.tickets where state <> all($1::text[]))
+      `select (select count(*) from loopwright.tickets t where state <> all($1::text[])
+                and not exists (${WAITS_ON_ENDED}))
             + (select count(*) from loopwright.agent_runs where status in ('queued', 'running'))
               as open,
               (select count(*) from graphile_worker._private_jobs)::int as jobs`,
@@ -246,6 +252,19 @@ async function unsettled(monitor: Monitor): Promise<string[]> {
      join graphile_worker._private_tasks k on k.id = j.task_id`,
   );
   return [...tickets, ...runs, ...jobs].map((r) => r.line);
+}
+
+/** The journal of every ticket that did not end as intended: how it got there. */
+async function historyOfMisfits(monitor: Monitor, scenario: Scenario): Promise<string[]> {
+  const rows = await monitor.rows<{ key: string; state: string; line: string }>(
+    `select t.key, t.state, e.seq || ' ' || e.event_type || ' ' || coalesce(e.from_state, '-')
+       || '>' || e.to_state || ' ' || e.actor || coalesce(' ' || left(coalesce(
+       e.event->>'reason', e.event->>'detail', e.event->>'errors'), 160), '') as line
+     from loopwright.tickets t join loopwright.ticket_events e on e.ticket_id = t.id
+     order by t.key, e.seq`,
+  );
+  const intended = new Map(scenario.tickets.map((t) => [t.key, t.state]));
+  return rows.filter((r) => intended.get(r.key) !== r.state).map((r) => `${r.key} ${r.line}`);
 }
 
 async function stateCounts(monitor: Monitor): Promise<Record<string, number>> {
