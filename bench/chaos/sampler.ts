@@ -3,6 +3,7 @@
  * recorded start time), and jobs still locked by a pool the driver killed long enough ago that
  * the sweeper should have freed them.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processStartTime } from '../../src/agents/reap.js';
 import type { Monitor } from './monitor.js';
@@ -41,12 +42,35 @@ export async function sample(
   return out;
 }
 
+/** Live scripted-agent processes per ticket, from /proc (their LOOPWRIGHT_TICKET). */
+function agentProcesses(): Map<string, number[]> {
+  const byTicket = new Map<string, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const read = (f: string) => {
+      try {
+        return readFileSync(`/proc/${entry}/${f}`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    if (read('comm').trim() !== 'node' || !/scripted\/agent\.[jt]s/.test(read('cmdline'))) continue;
+    const ticket = /(?:^|\0)LOOPWRIGHT_TICKET=([^\0]+)/.exec(read('environ'))?.[1];
+    if (ticket) byTicket.set(ticket, [...(byTicket.get(ticket) ?? []), Number(entry)]);
+  }
+  return byTicket;
+}
+
 async function sampleOnce(
   monitor: Monitor,
   killedAt: ReadonlyMap<number, number>,
   out: Sampled,
   note: (list: string[], s: string) => void,
 ): Promise<void> {
+  // What the runs table cannot show: one run id executed twice (a pid recorded over another).
+  for (const [key, pids] of agentProcesses())
+    if (pids.length > 1)
+      note(out.doubleRuns, `${key}: agent processes ${pids.join(', ')} alive at once`);
   const runs = await monitor.rows<{ key: string; pid: number; started: string; id: string }>(
     `select t.key, r.pid, r.process_started_at as started, r.id from loopwright.agent_runs r
      join loopwright.tickets t on t.id = r.ticket_id
