@@ -64,6 +64,13 @@ export function isGroupAlive(pgid: number): boolean {
   return signalZero(-pgid) && findRunMembers(pgid).length > 0;
 }
 
+/**
+ * True if any process (a zombie included) is still in group `pgid`: one `kill(-pgid, 0)`, no scan.
+ */
+export function groupExists(pgid: number): boolean {
+  return signalZero(-pgid);
+}
+
 /** Set in every agent's environment to a fresh UUID; descendants inherit it. */
 export const PROCESS_TAG_ENV = 'LOOPWRIGHT_PROCESS_TAG';
 
@@ -83,15 +90,20 @@ export interface RunMember {
  * Every live (non-zombie) process that is in group `pgid` or carries the run's `tag` in its
  * initial environment. The tag finds descendants that left the group — Claude Code, for one, runs
  * its Bash tool's commands in a session of their own — even after they were re-parented to init.
+ * With `since` (the leader's start time, {@link processStartTime}) only processes started no
+ * earlier are read for the tag: a descendant never predates its ancestor, and reading every
+ * process's environment is what made this scan slow on a busy machine.
  * Linux only; elsewhere it can only say whether the group exists.
  */
-export function findRunMembers(pgid: number, tag?: string): RunMember[] {
+export function findRunMembers(pgid: number, tag?: string, since?: string): RunMember[] {
   if (!Number.isInteger(pgid) || pgid <= 1)
     throw new RangeError(`not an agent process group: ${pgid}`);
   if (process.platform !== 'linux') return signalZero(-pgid) ? [{ pid: pgid, pgrp: pgid }] : [];
   const entry = tag === undefined ? undefined : tagEntry(tag);
+  const from = since !== undefined && /^\d+$/.test(since) ? Number(since) : 0;
   return scanProcesses(
-    (pid, pgrp) => pgrp === pgid || (entry !== undefined && hasEnvEntry(pid, entry)),
+    (pid, pgrp, started) =>
+      pgrp === pgid || (entry !== undefined && started >= from && hasEnvEntry(pid, entry)),
   );
 }
 
@@ -102,7 +114,9 @@ export function findTaggedProcesses(tag: string): RunMember[] {
   return scanProcesses((pid) => hasEnvEntry(pid, entry));
 }
 
-function scanProcesses(select: (pid: number, pgrp: number) => boolean): RunMember[] {
+function scanProcesses(
+  select: (pid: number, pgrp: number, started: number) => boolean,
+): RunMember[] {
   const members: RunMember[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -111,7 +125,8 @@ function scanProcesses(select: (pid: number, pgrp: number) => boolean): RunMembe
     if (!fields || statField(fields, 3) === 'Z') continue;
     const pgrp = Number(statField(fields, 5));
     // Never pid 1 or the kernel's threads (pgrp 0), whatever they claim.
-    if (pid > 1 && pgrp > 0 && select(pid, pgrp)) members.push({ pid, pgrp });
+    const started = Number(statField(fields, 22));
+    if (pid > 1 && pgrp > 0 && select(pid, pgrp, started)) members.push({ pid, pgrp });
   }
   return members;
 }

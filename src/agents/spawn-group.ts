@@ -14,6 +14,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import {
   findRunMembers,
+  groupExists,
   PROCESS_TAG_ENV,
   processStartTime,
   type RunMember,
@@ -130,7 +131,7 @@ export async function runProcessGroup(spec: GroupSpec): Promise<GroupResult> {
     const child = launch
       ? spawnSandboxed(launch, spec.cwd, tag)
       : spawnPlain(file, args, spec.cwd, env);
-    const run = new GroupRun(spec, child, transcript, tag);
+    const run = new GroupRun(spec, child, transcript, tag, launch !== undefined);
     const result = await run.settle();
     return { ...result, durationMs: Date.now() - started };
   } finally {
@@ -195,6 +196,8 @@ class GroupRun {
     private readonly child: ChildProcess,
     private readonly transcript: WriteStream | null,
     private readonly tag: string,
+    /** Run under bwrap (its own pid namespace). */
+    private readonly contained: boolean,
   ) {}
 
   async settle(): Promise<Omit<GroupResult, 'durationMs'>> {
@@ -215,8 +218,11 @@ class GroupRun {
     this.arm();
     await this.announce();
     const { code, signal } = await exited;
-    // Whatever the leader left behind (background shells, servers) dies with the run.
-    if (this.members().length > 0) await this.killGroup();
+    // Whatever the leader left behind (background shells, servers) dies with the run. In the
+    // sandbox nothing can be left outside bwrap's group: its processes live in a pid namespace
+    // the kernel kills before bwrap exits, so only a group still there is worth a /proc scan.
+    const leftovers = this.contained ? groupExists(pid) : this.members().length > 0;
+    if (leftovers) await this.killGroup();
     this.disarm();
     await Promise.race([streamsClosed, delay(STDIO_DRAIN_MS)]);
     this.child.stdout?.destroy();
@@ -301,7 +307,7 @@ class GroupRun {
 
   /** Live processes of this run: the group, plus tagged descendants that left it. */
   private members(): RunMember[] {
-    return this.group ? findRunMembers(this.group.pgid, this.tag) : [];
+    return this.group ? findRunMembers(this.group.pgid, this.tag, this.group.startTime) : [];
   }
 
   /**
