@@ -104,6 +104,7 @@ function oneOf<T extends string>(allowed: readonly T[], value: string | undefine
  */
 export function createWorkerLogger(): WorkerLogger {
   const factory: LogFunctionFactory = (scope) => (level, message, meta) => {
+    // `options` (the pool's options, start-up) is dropped: noise, and it holds the connection.
     const { job, duration, error, fatalError, success, failure, options, ...rest } = (meta ??
       {}) as Record<string, unknown>;
     const row = job as { id?: unknown; task_identifier?: unknown; attempts?: unknown } | undefined;
