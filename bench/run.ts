@@ -70,7 +70,11 @@ const SECTIONS: Record<string, SectionRun> = {
         title: 'Full lifecycle with instant scripted agents',
         note:
           'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; ' +
-          'shell test command.',
+          'shell test command. Git spawns per ticket by subcommand (1 worker): ' +
+          `${Object.entries(lifecycle.perTicket.gitBySubcommand)
+            .map(([sub, n]) => `${sub} ${n}`)
+            .join(', ')} ` +
+          '(LOOPWRIGHT_GIT_TRACE=1 BENCH_GIT_LOG=file adds each call site).',
         figures: [
           ...lifecycle.rows.map((r, i) => {
             const ratio = Math.round((r.ticketsPerSecond / base) * 100) / 100;
