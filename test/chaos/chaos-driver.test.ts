@@ -1,6 +1,7 @@
 /**
- * `npm run chaos` in a tiny mode: the real driver (its own Postgres, real repositories, two real
- * `loopwright run` processes, fault cycles) must finish with every invariant holding; then
+ * `npm run chaos` in a tiny mode (5 tickets, 3 cycles): the real driver (its own Postgres, real
+ * repositories, two real `loopwright run` processes, fault cycles) must finish with every
+ * invariant holding; then
  * violations planted by hand — a gap in a journal's seq, a second merge commit of a ticket, a stray
  * process in the chaos home — must each make the checker fail and name the offender.
  */
@@ -47,7 +48,7 @@ describe('the chaos driver', () => {
     const result = await runChaos(
       {
         cycles: 3,
-        tickets: 6,
+        tickets: 5,
         repos: 2,
         orchestrators: 2,
         seed: 8,
@@ -70,7 +71,7 @@ describe('the chaos driver', () => {
     );
     expect(failing(result.invariants), JSON.stringify(result, null, 2)).toEqual([]);
     expect(result.cycles.filter((c) => c.landed)).toHaveLength(3);
-    expect(result.states).toEqual({ ESCALATED: 2, LIVE: 4 });
+    expect(result.states).toEqual({ ESCALATED: 1, LIVE: 4 });
 
     const byName = new Map(failing(planted).map((r) => [r.name, r.detail]));
     expect([...byName.keys()].sort()).toEqual(
