@@ -7,13 +7,14 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import { dumpedWithPgDump, dumpSchemas } from '../helpers/schema-dump.js';
 import {
+  cliDb,
   driveToShip,
-  expectBadInput,
+  dropCliDb,
   makeGitRepo,
-  removeTempDirs,
+  expectBadInput,
   runCli,
   send,
   tempDir,
@@ -24,8 +25,7 @@ let live: string;
 let cancelled: string;
 
 beforeAll(async () => {
-  t = await createTestDb();
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
+  t = await cliDb('app');
   const add = async (title: string) =>
     (await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', title])).stdout.trim();
   cancelled = await add('to be cancelled');
@@ -36,10 +36,7 @@ beforeAll(async () => {
   await send(t.db, live, { type: 'LIVE_CHECK_PASSED', evidence: 'ok' });
 }, 60_000);
 
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 /**
  * Run a command, expect bad input, and expect the stored state unchanged: a pg_dump of the

@@ -14,7 +14,7 @@ import type { Kdb } from '../../src/db/connection.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { applyEvent } from '../../src/engine/apply-event.js';
 import { main } from '../../src/cli/main.js';
-import type { TestDb } from '../helpers/db.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
 
 export interface CliResult {
   readonly code: number;
@@ -187,6 +187,25 @@ export function makeGitRepo(
   }
   // git reports real paths (on macOS /tmp is /private/tmp), so compare against the same.
   return realpathSync(dir);
+}
+
+/**
+ * A test database with `repos` registered through `repo add`, each a name or `[name, ...flags]`
+ * (a fresh git repository per name). Pair it with {@link dropCliDb} in `afterAll`.
+ */
+export async function cliDb(...repos: (string | readonly string[])[]): Promise<TestDb> {
+  const t = await createTestDb(4);
+  for (const repo of repos) {
+    const [name, ...flags] = typeof repo === 'string' ? [repo] : repo;
+    expect((await runCli(t, ['repo', 'add', makeGitRepo(name), ...flags])).code).toBe(0);
+  }
+  return t;
+}
+
+/** Drop a CLI test file's database and remove its temp dirs. */
+export async function dropCliDb(t: TestDb | undefined): Promise<void> {
+  await t?.drop();
+  removeTempDirs();
 }
 
 /**

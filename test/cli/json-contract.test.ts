@@ -3,14 +3,13 @@
  * snake_case key anywhere (outside verbatim data); bad input under --json is the error document.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { makeGitRepo, parseContract, removeTempDirs, runCli, send } from './helpers.js';
+import type { TestDb } from '../helpers/db.js';
+import { cliDb, dropCliDb, parseContract, runCli, send } from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
+  t = await cliDb('app');
   expect((await runCli(t, ['batch', 'create', 'b1'])).code).toBe(0);
   expect(
     (await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'One', '--batch', 'b1'])).code,
@@ -21,10 +20,7 @@ beforeAll(async () => {
   ).toBe(0);
   await send(t.db, 'app-1', { type: 'START' });
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 const COMMANDS: string[][] = [
   ['status'],

@@ -7,14 +7,14 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTicket } from '../../src/db/tickets.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import {
+  cliDb,
   cliEnv,
+  dropCliDb,
   dumpState,
   expectBadInput,
-  makeGitRepo,
   parseContract,
-  removeTempDirs,
   runCli,
   runJson,
   send,
@@ -26,14 +26,10 @@ const home = tempDir('lw-logs-home-');
 const env = () => ({ ...cliEnv(t), LOOPWRIGHT_HOME: home });
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app'), '--sandbox', 'none'])).code).toBe(0);
+  t = await cliDb(['app', '--sandbox', 'none']);
   expect((await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'Logs'])).code).toBe(0);
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 describe('loopwright logs', () => {
   it('renders a claude transcript readably and gives the raw lines with --json', async () => {

@@ -3,32 +3,27 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readJournal } from '../../src/db/journal.js';
 import { getTicket } from '../../src/db/tickets.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import {
   agentRunJobs,
+  cliDb,
   cliEnv,
   driveToShip,
+  dropCliDb,
   dumpState,
   expectBadInput,
-  makeGitRepo,
-  removeTempDirs,
+  parseContract,
   runCli,
   runJson,
   send,
-  parseContract,
 } from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('co'), '--mode', 'copilot'])).code).toBe(0);
+  t = await cliDb('app', ['co', '--mode', 'copilot']);
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 async function newTicket(repo = 'app'): Promise<string> {
   const { stdout } = await runCli(t, ['ticket', 'add', '--repo', repo, '--title', 'work']);

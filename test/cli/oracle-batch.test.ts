@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import {
-  dumpState,
-  expectBadInput,
-  makeGitRepo,
-  removeTempDirs,
-  runCli,
-  runJson,
-} from './helpers.js';
+import type { TestDb } from '../helpers/db.js';
+import { cliDb, dropCliDb, dumpState, expectBadInput, runCli, runJson } from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('shop'), '--name', 'shop'])).code).toBe(0);
+  t = await cliDb(['shop', '--name', 'shop']);
   expect((await runCli(t, ['batch', 'create', 'spring'])).code).toBe(0);
   expect(
     (
@@ -30,10 +22,7 @@ beforeAll(async () => {
     ).code,
   ).toBe(0);
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 describe('loopwright oracle, batch show|repin, stats', () => {
   it('exits 3 with what is missing while a batch is not done', async () => {

@@ -3,20 +3,16 @@ import path from 'node:path';
 import { runStatement } from '../../src/db/admin.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withDatabase } from '../global-setup.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { expectBadInput, makeGitRepo, removeTempDirs, runCli, tempDir } from './helpers.js';
+import type { TestDb } from '../helpers/db.js';
+import { cliDb, dropCliDb, expectBadInput, runCli, tempDir } from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
+  t = await cliDb('app');
   await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'one']);
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 /** An environment with no database URL: loopwright falls back to the embedded server in `home`. */
 function embeddedEnv(home: string): NodeJS.ProcessEnv {

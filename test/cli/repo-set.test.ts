@@ -9,12 +9,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRepositoryByName } from '../../src/db/repositories.js';
 import { getTicket } from '../../src/db/tickets.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import {
+  cliDb,
+  dropCliDb,
   dumpState,
   expectBadInput,
   makeGitRepo,
-  removeTempDirs,
   runCli,
   runJson,
   tempDir,
@@ -24,13 +25,9 @@ let t: TestDb;
 const dir = tempDir('lw-settings-');
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
+  t = await cliDb('app');
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 describe('loopwright repo set and show', () => {
   it(

@@ -2,12 +2,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutNote } from '../../src/cli/commands/repo.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import {
+  cliDb,
+  dropCliDb,
   dumpState,
   expectBadInput,
   makeGitRepo,
-  removeTempDirs,
   runCli,
   runJson,
   tempDir,
@@ -16,12 +17,9 @@ import {
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
+  t = await cliDb();
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 describe('loopwright repo add', () => {
   it(

@@ -1,22 +1,12 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import {
-  dumpState,
-  expectBadInput,
-  makeGitRepo,
-  removeTempDirs,
-  runCli,
-  runJson,
-  send,
-} from './helpers.js';
+import type { TestDb } from '../helpers/db.js';
+import { cliDb, dropCliDb, dumpState, expectBadInput, runCli, runJson, send } from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  for (const name of ['app', 'web', 'idle'])
-    expect((await runCli(t, ['repo', 'add', makeGitRepo(name)])).code).toBe(0);
+  t = await cliDb('app', 'web', 'idle');
   await runCli(t, ['batch', 'create', 'b1']);
   await runCli(t, [
     'ticket',
@@ -59,10 +49,7 @@ beforeAll(async () => {
   expect((await runCli(t, ['note', 'app-1', 'looking into it'])).code).toBe(0);
   await runCli(t, ['cancel', 'web-2']);
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 describe('loopwright show', () => {
   it(

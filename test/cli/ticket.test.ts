@@ -3,12 +3,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dependenciesOf } from '../../src/db/dependencies.js';
 import { getTicket } from '../../src/db/tickets.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import {
+  cliDb,
+  dropCliDb,
   dumpState,
   expectBadInput,
-  makeGitRepo,
-  removeTempDirs,
   runCli,
   runJson,
   send,
@@ -19,17 +19,12 @@ let t: TestDb;
 let bodyDir: string;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('web')])).code).toBe(0);
+  t = await cliDb('app', 'web');
   expect((await runCli(t, ['batch', 'create', 'sprint-1'])).code).toBe(0);
   bodyDir = tempDir();
   writeFileSync(path.join(bodyDir, 'body.md'), '## Why\nBecause.\n');
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 describe('loopwright ticket add', () => {
   it('files a ticket and prints its key', async () => {

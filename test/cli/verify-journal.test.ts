@@ -1,31 +1,19 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTicket } from '../../src/db/tickets.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import {
-  dumpState,
-  expectBadInput,
-  makeGitRepo,
-  removeTempDirs,
-  runCli,
-  runJson,
-  send,
-} from './helpers.js';
+import type { TestDb } from '../helpers/db.js';
+import { cliDb, dropCliDb, dumpState, expectBadInput, runCli, runJson, send } from './helpers.js';
 
 let t: TestDb;
 
 beforeAll(async () => {
-  t = await createTestDb(4);
-  expect((await runCli(t, ['repo', 'add', makeGitRepo('app')])).code).toBe(0);
+  t = await cliDb('app');
   await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'one']);
   await runCli(t, ['ticket', 'add', '--repo', 'app', '--title', 'two']);
   await send(t.db, 'app-1', { type: 'START' });
   await runCli(t, ['note', 'app-1', 'checked']);
 });
-afterAll(async () => {
-  await t?.drop();
-  removeTempDirs();
-});
+afterAll(() => dropCliDb(t));
 
 /** Edit a journal row behind the append-only trigger's back, as a careless superuser might. */
 async function tamper(key: string, seq: number): Promise<void> {
