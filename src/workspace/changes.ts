@@ -18,7 +18,8 @@ export interface ChangedPath {
   readonly symlink: boolean;
 }
 
-const STATUS: Readonly<Record<string, ChangeStatus>> = {
+/** git's one-letter status codes (`--name-status`, `--raw`) as a {@link ChangeStatus}. */
+export const STATUS: Readonly<Record<string, ChangeStatus>> = {
   A: 'added',
   M: 'modified',
   D: 'deleted',

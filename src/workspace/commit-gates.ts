@@ -6,10 +6,11 @@
  * workspace's files, so an untracked or ignored file, or anything in `.loopwright/`, cannot count.
  */
 import path from 'node:path';
-import type { ChangeStatus } from './changes.js';
+import { type ChangeStatus, STATUS } from './changes.js';
 import type { Violation } from './gate-result.js';
 import { git, splitNul } from './git.js';
-import { checkGlob, globToRegExp } from './glob.js';
+import { checkGlob } from './glob.js';
+import { compileScope } from './scope-gate.js';
 
 /** One path that differs between two commits. */
 export interface TreeChange {
@@ -20,14 +21,6 @@ export interface TreeChange {
   /** Blob id in the newer commit (zeros when deleted). */
   readonly sha: string;
 }
-
-const STATUS: Readonly<Record<string, ChangeStatus>> = {
-  A: 'added',
-  M: 'modified',
-  D: 'deleted',
-  T: 'typechange',
-  U: 'unmerged',
-};
 
 /**
  * Every path that differs between `from` and `to` in the repository at `gitDir`, renames split
@@ -67,14 +60,7 @@ export async function commitScopeViolations(
   changes: readonly TreeChange[],
   allowedGlobs: readonly string[],
 ): Promise<Violation[]> {
-  const violations: Violation[] = [];
-  const patterns: RegExp[] = [];
-  for (const glob of allowedGlobs) {
-    const problem = checkGlob(glob);
-    if (problem) violations.push({ path: glob, why: 'glob-refused', detail: problem });
-    else patterns.push(globToRegExp(glob));
-  }
-  const inScope = (file: string) => patterns.some((pattern) => pattern.test(file));
+  const { violations, inScope } = compileScope(allowedGlobs);
   for (const change of changes) {
     const file = change.path;
     const segments = file.split('/');

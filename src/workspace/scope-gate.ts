@@ -48,6 +48,22 @@ export async function scopeViolations(
   changes: readonly ChangedPath[],
   allowedGlobs: readonly string[],
 ): Promise<Violation[]> {
+  const { violations, inScope } = compileScope(allowedGlobs);
+  const root = await realpath(worktree);
+  for (const change of changes) {
+    violations.push(...(await changeViolations(root, change, inScope)));
+  }
+  return violations;
+}
+
+/**
+ * Rule 1 for both scope gates (this one and the commit's): a refused glob is a violation; the
+ * rest become the `inScope` matcher.
+ */
+export function compileScope(allowedGlobs: readonly string[]): {
+  violations: Violation[];
+  inScope: (file: string) => boolean;
+} {
   const violations: Violation[] = [];
   const patterns: RegExp[] = [];
   for (const glob of allowedGlobs) {
@@ -55,12 +71,7 @@ export async function scopeViolations(
     if (problem) violations.push({ path: glob, why: 'glob-refused', detail: problem });
     else patterns.push(globToRegExp(glob));
   }
-  const inScope = (file: string) => patterns.some((pattern) => pattern.test(file));
-  const root = await realpath(worktree);
-  for (const change of changes) {
-    violations.push(...(await changeViolations(root, change, inScope)));
-  }
-  return violations;
+  return { violations, inScope: (file) => patterns.some((pattern) => pattern.test(file)) };
 }
 
 async function changeViolations(
