@@ -5,7 +5,7 @@
  * commit. The agent's word is only used for what cannot be checked (a plan, a critique, a
  * verdict) — and a PASS without evidence is a FAIL.
  */
-import type { Phase, TicketEventInput } from '../../machines/ticket.js';
+import type { GATE_REASONS, Phase, TicketEventInput } from '../../machines/ticket.js';
 import { insertArtifact } from '../db/artifacts.js';
 import type { Kdb } from '../db/connection.js';
 import {
@@ -186,18 +186,8 @@ async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
   const gitDir = f.wt.repoGitDir;
   const staged = await commitOf(f, `loopwright(${f.d.ticket.key}): failing tests (RED)`);
   const changes = await stagedChanges(f, staged);
-  const scope = [
-    ...(await commitScopeViolations(gitDir, changes, plan.testFiles)),
-    ...staged.anomalies,
-    ...(f.outside.ok ? [] : f.outside.violations),
-  ];
-  if (scope.length)
-    return {
-      type: 'GATE_FAILED',
-      ...run,
-      reason: 'SCOPE_VIOLATION',
-      detail: describe('SCOPE_VIOLATION', scope),
-    };
+  const scope = await commitScope(f, staged, changes, plan.testFiles);
+  if (scope.length) return gateFailed(run, 'SCOPE_VIOLATION', scope);
   const patterns = plan.testFiles.map((g) => globToRegExp(g));
   const missing = staged.commit
     ? await missingTestFiles(
@@ -209,13 +199,7 @@ async function evaluateRed(db: Kdb, f: RunFacts): Promise<Event> {
     : [];
   if (!changes.some((c) => c.status !== 'deleted' && patterns.some((p) => p.test(c.path))))
     missing.push({ path: plan.testFiles.join(', '), why: 'no-test-changes' });
-  if (missing.length)
-    return {
-      type: 'GATE_FAILED',
-      ...run,
-      reason: 'RED_NOT_RED',
-      detail: describe('RED_NOT_RED', missing),
-    };
+  if (missing.length) return gateFailed(run, 'RED_NOT_RED', missing);
   const tests = await runTests(db, f, 'RED', staged.commit!);
   if (tests.passed)
     return {
@@ -238,18 +222,8 @@ async function evaluateBuild(db: Kdb, f: RunFacts): Promise<Event> {
   );
   const head = staged.commit ?? staged.parent;
   const changes = await treeChanges(gitDir, f.wt.baseCommit, head);
-  const scope = [
-    ...(await commitScopeViolations(gitDir, changes, [...plan.allowedFiles, ...plan.testFiles])),
-    ...staged.anomalies,
-    ...(f.outside.ok ? [] : f.outside.violations),
-  ];
-  if (scope.length)
-    return {
-      type: 'GATE_FAILED',
-      ...run,
-      reason: 'SCOPE_VIOLATION',
-      detail: describe('SCOPE_VIOLATION', scope),
-    };
+  const scope = await commitScope(f, staged, changes, [...plan.allowedFiles, ...plan.testFiles]);
+  if (scope.length) return gateFailed(run, 'SCOPE_VIOLATION', scope);
   const redCommit = f.d.context.redCommit;
   if (redCommit) {
     const touched = await changedRedTests(gitDir, redCommit, head);
@@ -413,6 +387,32 @@ async function gateCommand(
     timeoutMs: d.settings.gateTimeoutSeconds * 1000,
     sandbox: gateSandbox(d, dir, wt.repoGitDir),
   });
+}
+
+/**
+ * What RED and BUILD commits are judged on: their changes within `globs`, the anomalies staging
+ * found, and writes outside the workspace.
+ */
+async function commitScope(
+  f: RunFacts,
+  staged: StagedCommit,
+  changes: readonly TreeChange[],
+  globs: readonly string[],
+): Promise<Violation[]> {
+  return [
+    ...(await commitScopeViolations(f.wt.repoGitDir, changes, globs)),
+    ...staged.anomalies,
+    ...(f.outside.ok ? [] : f.outside.violations),
+  ];
+}
+
+/** A GATE_FAILED event for `reason`, its detail the described violations. */
+function gateFailed(
+  run: { runId: string; costUsd: number },
+  reason: (typeof GATE_REASONS)[number],
+  violations: readonly Violation[],
+): Event {
+  return { type: 'GATE_FAILED', ...run, reason, detail: describe(reason, violations) };
 }
 
 function describe(reason: string, violations: readonly Violation[]): string {
