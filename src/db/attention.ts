@@ -3,19 +3,14 @@
  * reason codes, and dead letters with the validation errors that put them there.
  */
 import { sql } from 'kysely';
+import type { TicketHeadline } from './board.js';
 import type { Kdb } from './connection.js';
 
 export type AttentionKind = 'approval' | 'escalation' | 'dead_letter';
 
 /** One ticket waiting for a human decision. */
-export interface AttentionItem {
+export interface AttentionItem extends TicketHeadline {
   readonly kind: AttentionKind;
-  readonly key: string;
-  readonly title: string;
-  readonly repo: string;
-  readonly batch: string | null;
-  readonly state: string;
-  readonly substate: string | null;
   readonly reason: string | null;
   readonly detail: string | null;
   /** For dead letters: the report validation errors of the last REPORT_INVALID row. */

@@ -7,15 +7,19 @@ import { sql } from 'kysely';
 import { TOP_STATES } from '../../machines/ticket.js';
 import type { Kdb } from './connection.js';
 
-/** One ticket as a board card. */
-export interface BoardCard {
-  readonly id: string;
+/** What every list of tickets shows of one (the board's cards, the needs-a-person items). */
+export interface TicketHeadline {
   readonly key: string;
   readonly title: string;
   readonly repo: string;
   readonly batch: string | null;
   readonly state: string;
   readonly substate: string | null;
+}
+
+/** One ticket as a board card. */
+export interface BoardCard extends TicketHeadline {
+  readonly id: string;
   readonly attempt: number | null;
   readonly round: number | null;
   readonly reason: string | null;
