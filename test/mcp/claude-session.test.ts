@@ -7,15 +7,13 @@
  * oracle. Scripted agents drive the tickets to LIVE in between; the journal shows the MCP actor
  * on every operator action.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoScript, createDemoRepo, DEMO_TICKETS } from '../../src/demo/playbook.js';
+import { DEMO_TICKETS } from '../../src/demo/playbook.js';
 import { getBatchByName } from '../../src/db/batches.js';
 import { readJournal } from '../../src/db/journal.js';
-import { insertRepository } from '../../src/db/repositories.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import {
@@ -25,6 +23,7 @@ import {
   type FakeTurn,
   type RecordedRequest,
 } from '../helpers/fake-model-server.js';
+import { type Exit, registerDemoRepo, runClosedStdin } from '../helpers/mcp-session.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLAUDE = path.join(ROOT, 'node_modules/.bin/claude');
@@ -40,22 +39,7 @@ beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'lw-mcp-claude-'));
   home = path.join(root, 'factory');
   mkdirSync(home);
-  const repoPath = await createDemoRepo(path.join(root, 'demo'));
-  const script = path.join(root, 'script.json');
-  writeFileSync(script, JSON.stringify(demoScript()));
-  const scripted = { provider: 'scripted' };
-  await insertRepository(t.db, {
-    name: 'demo',
-    path: repoPath,
-    test_cmd: 'node --test',
-    live_cmd: 'node scripts/live-check.mjs',
-    mode: 'copilot',
-    settings: JSON.stringify({
-      agents: { lead: scripted, generator: scripted, validator: scripted },
-      script,
-      agentTimeoutSeconds: 60,
-    }),
-  });
+  await registerDemoRepo(t.db, root, 'copilot');
   const printed = await run(
     process.execPath,
     [BIN, 'mcp', 'install', '--client', 'claude', '--print'],
@@ -81,27 +65,9 @@ function factoryEnv(): NodeJS.ProcessEnv {
   };
 }
 
-interface Exit {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Run a command with stdin closed (as a pasted command in a script would), killed after 5 min. */
+/** Run a command with stdin closed, killed after 5 min. */
 function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runClosedStdin(command, args, { env });
 }
 
 /** One `claude -p` session whose model plays `turns`; returns the requests the CLI sent. */

@@ -6,15 +6,13 @@
  * batch is refused with nothing stored, a dependent batch is filed, scripted agents drive it to
  * LIVE (dark mode: no approvals), and the oracle says done.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoRepo, DEMO_TICKETS, demoScript } from '../../src/demo/playbook.js';
+import { DEMO_TICKETS } from '../../src/demo/playbook.js';
 import { getBatchByName } from '../../src/db/batches.js';
 import { readJournal } from '../../src/db/journal.js';
-import { insertRepository } from '../../src/db/repositories.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import {
@@ -25,6 +23,7 @@ import {
   type FakeTurn,
   type RecordedRequest,
 } from '../helpers/fake-model-server.js';
+import { registerDemoRepo, runClosedStdin } from '../helpers/mcp-session.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CODEX = path.join(ROOT, 'node_modules/.bin/codex');
@@ -38,22 +37,7 @@ beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'lw-mcp-codex-'));
   mkdirSync(path.join(root, 'factory'));
   mkdirSync(path.join(root, 'home', '.codex'), { recursive: true });
-  const repoPath = await createDemoRepo(path.join(root, 'demo'));
-  const script = path.join(root, 'script.json');
-  writeFileSync(script, JSON.stringify(demoScript()));
-  const scripted = { provider: 'scripted' };
-  await insertRepository(t.db, {
-    name: 'demo',
-    path: repoPath,
-    test_cmd: 'node --test',
-    live_cmd: 'node scripts/live-check.mjs',
-    mode: 'dark',
-    settings: JSON.stringify({
-      agents: { lead: scripted, generator: scripted, validator: scripted },
-      script,
-      agentTimeoutSeconds: 60,
-    }),
-  });
+  await registerDemoRepo(t.db, root, 'dark');
   const installed = await run(
     process.execPath,
     [BIN, 'mcp', 'install', '--client', 'codex'],
@@ -78,19 +62,7 @@ function env(): NodeJS.ProcessEnv {
 }
 
 function run(command: string, args: readonly string[], e: NodeJS.ProcessEnv, cwd = root) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, [...args], { env: e, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runClosedStdin(command, args, { env: e, cwd });
 }
 
 /** One `codex exec` session whose model plays `turns`; the requests Codex sent. */

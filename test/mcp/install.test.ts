@@ -3,7 +3,6 @@
  * the file is kept, and the real clients read it back — `claude mcp get` even starts the server
  * and reports it connected; `codex mcp get --json` shows the same command and environment.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { parse } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { runClosedStdin } from '../helpers/mcp-session.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/loopwright.js');
@@ -59,19 +59,7 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv, cwd = root) {
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = root) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runClosedStdin(command, args, { env, cwd, timeoutMs: 60_000 });
 }
 
 describe('loopwright mcp install --client claude', () => {
