@@ -12,15 +12,9 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScriptStep } from '../../src/agents/scripted/script.js';
-import { insertRepository } from '../../src/db/repositories.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
-import {
-  CHECK_CMD,
-  checkRepoSteps,
-  makeCheckRepo,
-  scriptedSettings,
-} from '../helpers/check-repo.js';
+import { addCheckRepo, checkRepoSteps } from '../helpers/check-repo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 let t: TestDb;
@@ -47,26 +41,9 @@ beforeAll(async () => {
   ];
   const script = path.join(home, 'script.json');
   await writeFile(script, JSON.stringify({ steps }));
-  const dir = path.join(home, 'repos', 'b');
-  await makeCheckRepo(dir);
-  await insertRepository(t.db, {
-    name: 'b',
-    path: dir,
-    test_cmd: CHECK_CMD,
-    live_cmd: CHECK_CMD,
-    concurrency: 3,
-    settings: scriptedSettings(script),
-  });
+  await addCheckRepo(t.db, home, 'b', script, 3);
   // A repository whose directory disappears: every attempt at its work fails the same way.
-  const gone = path.join(home, 'repos', 'g');
-  await makeCheckRepo(gone);
-  await insertRepository(t.db, {
-    name: 'g',
-    path: gone,
-    test_cmd: CHECK_CMD,
-    live_cmd: CHECK_CMD,
-    settings: scriptedSettings(script),
-  });
+  const gone = await addCheckRepo(t.db, home, 'g', script);
   await createTicket(t.db, { repo: 'g', title: 'in a vanished repo', actor: 'operator:test' });
   await rm(gone, { recursive: true, force: true });
   for (const [n, dependsOn] of [

@@ -13,16 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOwnPostgres, type OwnPostgres } from '../../bench/chaos/own-postgres.js';
 import type { ScriptStep } from '../../src/agents/scripted/script.js';
 import { openDatabase, type Db } from '../../src/db/connection.js';
-import { insertRepository } from '../../src/db/repositories.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
 import { main } from '../../src/cli/main.js';
-import {
-  CHECK_CMD,
-  checkRepoSteps,
-  makeCheckRepo,
-  scriptedSettings,
-} from '../helpers/check-repo.js';
+import { addCheckRepo, checkRepoSteps } from '../helpers/check-repo.js';
 
 const TICKETS = 4;
 let pg: OwnPostgres;
@@ -38,16 +32,7 @@ beforeAll(async () => {
   for (let n = 1; n <= TICKETS; n++) steps.push(...checkRepoSteps(`o-${n}`, 1500));
   const script = path.join(home, 'script.json');
   await writeFile(script, JSON.stringify({ steps }));
-  const dir = path.join(home, 'repos', 'o');
-  await makeCheckRepo(dir);
-  await insertRepository(handle.db, {
-    name: 'o',
-    path: dir,
-    test_cmd: CHECK_CMD,
-    live_cmd: CHECK_CMD,
-    concurrency: 2,
-    settings: scriptedSettings(script),
-  });
+  await addCheckRepo(handle.db, home, 'o', script, 2);
   for (let n = 1; n <= TICKETS; n++)
     await createTicket(handle.db, {
       repo: 'o',

@@ -2,12 +2,13 @@
  * A minimal repository whose test command is a shell script (no Node start-up per gate), and the
  * scripted steps that take one ticket through the whole lifecycle in it: RED adds
  * `tests/<key>.t`, BUILD adds `src/<key>.txt`, and `scripts/check.sh` passes once every test has
- * its
- * source. Used by the multi-orchestrator test and the lifecycle benchmark.
+ * its source. Used by the scale and chaos tests and the lifecycle benchmark.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ScriptStep } from '../../src/agents/scripted/script.js';
+import type { Kdb } from '../../src/db/connection.js';
+import { insertRepository } from '../../src/db/repositories.js';
 import { git } from '../../src/workspace/index.js';
 
 export const CHECK_CMD = 'sh scripts/check.sh';
@@ -86,4 +87,28 @@ export function scriptedSettings(script: string): string {
     script,
     agentTimeoutSeconds: 60,
   });
+}
+
+/**
+ * A check repository made at `<home>/repos/<name>` and registered as `name`, every role a
+ * scripted agent playing `script`. Returns its directory.
+ */
+export async function addCheckRepo(
+  db: Kdb,
+  home: string,
+  name: string,
+  script: string,
+  concurrency?: number,
+): Promise<string> {
+  const dir = path.join(home, 'repos', name);
+  await makeCheckRepo(dir);
+  await insertRepository(db, {
+    name,
+    path: dir,
+    test_cmd: CHECK_CMD,
+    live_cmd: CHECK_CMD,
+    ...(concurrency === undefined ? {} : { concurrency }),
+    settings: scriptedSettings(script),
+  });
+  return dir;
 }

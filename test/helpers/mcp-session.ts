@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Kdb } from '../../src/db/connection.js';
 import { insertRepository } from '../../src/db/repositories.js';
 import { createDemoRepo, demoScript } from '../../src/demo/playbook.js';
+import { scriptedSettings } from './check-repo.js';
 
 export interface Exit {
   readonly code: number | null;
@@ -55,17 +56,12 @@ export async function registerDemoRepo(
   const repoPath = await createDemoRepo(path.join(root, 'demo'));
   const script = path.join(root, 'script.json');
   writeFileSync(script, JSON.stringify(demoScript()));
-  const scripted = { provider: 'scripted' };
   await insertRepository(db, {
     name: 'demo',
     path: repoPath,
     test_cmd: 'node --test',
     live_cmd: 'node scripts/live-check.mjs',
     mode,
-    settings: JSON.stringify({
-      agents: { lead: scripted, generator: scripted, validator: scripted },
-      script,
-      agentTimeoutSeconds: 60,
-    }),
+    settings: scriptedSettings(script),
   });
 }

@@ -12,15 +12,9 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScriptStep } from '../../src/agents/scripted/script.js';
-import { insertRepository } from '../../src/db/repositories.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
-import {
-  CHECK_CMD,
-  checkRepoSteps,
-  makeCheckRepo,
-  scriptedSettings,
-} from '../helpers/check-repo.js';
+import { addCheckRepo, checkRepoSteps } from '../helpers/check-repo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const REPOS = Number(process.env.LW_SCALE_REPOS ?? 5);
@@ -74,16 +68,7 @@ beforeAll(async () => {
   const script = path.join(home, 'script.json');
   await writeFile(script, JSON.stringify({ steps }));
   for (let r = 1; r <= REPOS; r++) {
-    const dir = path.join(home, 'repos', `r${r}`);
-    await makeCheckRepo(dir);
-    await insertRepository(t.db, {
-      name: `r${r}`,
-      path: dir,
-      test_cmd: CHECK_CMD,
-      live_cmd: CHECK_CMD,
-      concurrency: REPO_CONCURRENCY,
-      settings: scriptedSettings(script),
-    });
+    await addCheckRepo(t.db, home, `r${r}`, script, REPO_CONCURRENCY);
   }
   for (let r = 1; r <= REPOS; r++) {
     for (let n = 1; n <= PER_REPO; n++) {

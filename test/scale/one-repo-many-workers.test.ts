@@ -12,17 +12,11 @@ import { pino } from 'pino';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScriptStep } from '../../src/agents/scripted/script.js';
-import { insertRepository } from '../../src/db/repositories.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { verifyJournal } from '../../src/engine/verify-journal.js';
 import { startFactory } from '../../src/worker/factory.js';
 import { git } from '../../src/workspace/index.js';
-import {
-  CHECK_CMD,
-  checkRepoSteps,
-  makeCheckRepo,
-  scriptedSettings,
-} from '../helpers/check-repo.js';
+import { addCheckRepo, checkRepoSteps } from '../helpers/check-repo.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const TICKETS = 16;
@@ -37,16 +31,7 @@ beforeAll(async () => {
   for (let n = 1; n <= TICKETS; n++) steps.push(...checkRepoSteps(`one-${n}`));
   const script = path.join(home, 'script.json');
   await writeFile(script, JSON.stringify({ steps }));
-  repoDir = path.join(home, 'repos', 'one');
-  await makeCheckRepo(repoDir);
-  await insertRepository(t.db, {
-    name: 'one',
-    path: repoDir,
-    test_cmd: CHECK_CMD,
-    live_cmd: CHECK_CMD,
-    concurrency: 4,
-    settings: scriptedSettings(script),
-  });
+  repoDir = await addCheckRepo(t.db, home, 'one', script, 4);
   for (let n = 1; n <= TICKETS; n++)
     await createTicket(t.db, { repo: 'one', title: `ticket ${n}`, actor: 'operator:test' });
 }, 60_000);
