@@ -18,6 +18,8 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { insertRepository } from '../../src/db/repositories.js';
 import { pollWaitingPrs } from '../../src/integrations/github/poll.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { startFactory, type Factory } from '../../src/worker/factory.js';
@@ -257,5 +259,36 @@ describe('the polling fallback', () => {
       reason: 'PR_CLOSED',
       detail: expect.stringContaining('no longer exists'),
     });
+  });
+});
+
+describe('status', () => {
+  it('says which mode each repository ships in: webhook, polling or local', async () => {
+    await insertRepository(db.db, { name: 'plain', path: path.join(root, 'plain') });
+    const run = async (argv: string[]) => {
+      let stdout = '';
+      const code = await main(argv, {
+        stdout: (s) => void (stdout += s),
+        stderr: () => {},
+        env: { LOOPWRIGHT_DATABASE_URL: db.url, LOOPWRIGHT_HOME: path.join(root, 'home') },
+        cwd: root,
+      });
+      expect(code).toBe(0);
+      return stdout;
+    };
+    const doc = JSON.parse(await run(['status', '--json'])) as { shipModes: unknown };
+    expect(doc.shipModes).toEqual([
+      { repo: 'hooked', mode: 'webhook', github: 'acme/hooked', pollSeconds: null },
+      { repo: 'plain', mode: 'local', github: null, pollSeconds: null },
+      { repo: 'polled', mode: 'polling', github: 'acme/polled', pollSeconds: 1 },
+    ]);
+    const lines = (await run(['status'])).split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ship mode hooked: webhook .*acme\/hooked/),
+        expect.stringMatching(/^ship mode plain: local /),
+        expect.stringMatching(/^ship mode polled: polling .*every 1s/),
+      ]),
+    );
   });
 });
