@@ -12,6 +12,7 @@
  * failure count, and escalates a PR that was deleted (404).
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { insertRepository } from '../../src/db/repositories.js';
 import { pollWaitingPrs } from '../../src/integrations/github/poll.js';
+import { publishPrJob } from '../../src/integrations/github/ship-jobs.js';
+import { driveTo, newTicket } from '../helpers/fixtures.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { startFactory, type Factory } from '../../src/worker/factory.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -290,5 +293,36 @@ describe('status', () => {
         expect.stringMatching(/^ship mode polled: polling .*every 1s/),
       ]),
     );
+  });
+});
+
+describe('publish_pr with a refused token', () => {
+  it('escalates at once with GITHUB_UNAUTHORIZED instead of failing into retries', async () => {
+    const key = await newTicket(db.db, polled.repo, 'refused');
+    await driveTo(db.db, key, 'SHIP');
+    execFileSync('git', ['branch', `loopwright/${key}`, 'main'], { cwd: polled.path });
+    const t = await getTicket(db.db, key);
+    expect(`${t.state}.${t.substate}`).toBe('SHIP.publishing');
+    const restore = setEnv({ GITHUB_TOKEN: 'ghp_revoked' });
+    try {
+      const deps = {
+        db: db.db,
+        home: root,
+        poolId: null,
+        logger: log,
+        signal: AbortSignal.abort(),
+      };
+      const payload = { ticketId: t.id, seq: t.version, runId: t.current_run_id! };
+      // Resolves (the job is done): graphile-worker has nothing to retry.
+      await expect(publishPrJob(deps, payload)).resolves.toBeUndefined();
+    } finally {
+      restore();
+    }
+    const after = await getTicket(db.db, key);
+    expect(after.state).toBe('ESCALATED');
+    expect(after.snapshot.context).toMatchObject({
+      reason: 'JOB_FAILED',
+      detail: expect.stringMatching(/^GITHUB_UNAUTHORIZED: .*loopwright retry/),
+    });
   });
 });
