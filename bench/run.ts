@@ -3,6 +3,8 @@
  * printed beside the baseline measured with it, and the whole report written to docs/bench.md.
  * Uses the database loopwright would use (LOOPWRIGHT_DATABASE_URL / DATABASE_URL / embedded).
  */
+// First: --quick sets the BENCH_* defaults before the benchmarks read them.
+import { quick } from './quick.js';
 import { packageRoot } from '../src/config/package-root.js';
 import { type BenchDb, createBenchDb } from './bench-db.js';
 import { benchBaselines } from './bash-baseline.js';
@@ -12,6 +14,7 @@ import { benchEngineThroughput } from './engine-throughput.js';
 import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
 import { benchLifecycle } from './lifecycle.js';
+import { benchRecovery } from './recovery.js';
 import { BenchReport, machineFacts } from './report.js';
 import { benchSandboxCost } from './sandbox-cost.js';
 
@@ -157,6 +160,16 @@ const SECTIONS: Record<string, SectionRun> = {
       });
     }),
 
+  recovery: (report) =>
+    withDb(async (bench) => {
+      report.add({
+        title: 'Recovery after SIGKILL',
+        note:
+          'Real `loopwright run` processes on DATABASE_URL; the next run sweeps the dead pool at ' +
+          'start (same host: its process is gone), reaps its agent and re-dispatches the run.',
+        figures: await benchRecovery(bench),
+      });
+    }),
   idle: (report) =>
     withDb((ours) =>
       withDb((bare) =>
@@ -235,8 +248,15 @@ async function main() {
     return new BenchReport(machineFacts(`PostgreSQL ${rows[0]!.v}`, bench.target.source));
   });
   console.log(`# loopwright bench (${report.machine.database}, ${report.machine.postgres})`);
-  for (const [name, run] of Object.entries(SECTIONS))
-    if (!only || only.includes(name)) await run(report);
+  const started = performance.now();
+  for (const [name, run] of Object.entries(SECTIONS)) {
+    if (only && !only.includes(name)) continue;
+    const t = performance.now();
+    await run(report);
+    console.log(`\n(${name}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+  }
+  const minutes = (performance.now() - started) / 60_000;
+  console.log(`\nbench took ${minutes.toFixed(1)} min${quick ? ' (--quick)' : ''}`);
   // A partial run prints; only the whole report replaces docs/bench.md.
   if (only) return;
   const file = await report.write(packageRoot());
