@@ -3,7 +3,7 @@
  * printed as it is measured and written at the end to docs/bench.md (a markdown table per section
  * plus the JSON of the whole run), with the machine, Postgres version and date.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -49,13 +49,52 @@ export class BenchReport {
     for (const line of renderSection(section)) this.print(line);
   }
 
-  /** Write docs/bench.md under `root`. */
+  /**
+   * Write docs/bench.md under `root`, and replace README.md's block between the
+   * {@link README_START} and {@link README_END} markers with this run's headline figures (every
+   * figure that has a target), so the README quotes the report rather than memory.
+   */
   async write(root: string): Promise<string> {
     const file = path.join(root, 'docs', 'bench.md');
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, renderDocument(this));
+    const readme = path.join(root, 'README.md');
+    const text = await readFile(readme, 'utf8').catch(() => null);
+    const start = text?.indexOf(README_START) ?? -1;
+    const end = text?.indexOf(README_END) ?? -1;
+    if (text && start >= 0 && end > start) {
+      const head = text.slice(0, start + README_START.length);
+      await writeFile(readme, `${head}\n${renderHeadlines(this)}\n${text.slice(end)}`);
+    }
     return file;
   }
+}
+
+export const README_START = '<!-- bench:start (written by npm run bench) -->';
+export const README_END = '<!-- bench:end -->';
+
+/** The figures with a target, one table row each, with the run's date and machine. */
+export function renderHeadlines(r: BenchReport): string {
+  const m = r.machine;
+  const rows = r.sections.flatMap((s) =>
+    s.figures
+      .filter((f) => f.target)
+      .map((f) => {
+        const baseline = f.baseline
+          ? `${fmt(f.baseline.value)} ${f.unit} (${f.baseline.name})`
+          : '';
+        const ratio = f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`;
+        const target = `${f.target!.text} ${f.target!.met ? 'met' : 'MISSED'}`;
+        return `| ${f.name} | ${fmt(f.value)} ${f.unit} | ${baseline} | ${ratio} | ${target} |`;
+      }),
+  );
+  return [
+    `From \`docs/bench.md\` of ${m.date.slice(0, 10)} (${m.cpus}, ${m.postgres}):`,
+    '',
+    '| figure | value | baseline | ratio | target |',
+    '| --- | ---: | --- | ---: | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 export function machineFacts(postgres: string, database: string): MachineFacts {
