@@ -68,31 +68,28 @@ describe('GitHub SHIP path', () => {
     expect(human.snapshot.context.mergeCommit).toBe('abcdef1');
   });
 
-  it(
-    'requested changes become the findings of a fresh BUILD, then VALIDATE, ' + 'then the same PR',
-    () => {
-      const findings = ['src/a.ts:3: handle the empty case (reviewer)'];
-      const rebuilt = drive(
-        [...TO_SHIP, OPENED, { type: 'PR_CHANGES_REQUESTED', reviewId: 12, findings }],
-        GITHUB,
-      );
-      expect(rebuilt.snapshot.value).toBe('BUILD');
-      expect(rebuilt.snapshot.context).toMatchObject({ findings, attempt: 2 });
-      expect(rebuilt.actions).toEqual(['dispatchAgent']);
-      const again = drive(
-        [
-          ...TO_SHIP,
-          OPENED,
-          { type: 'PR_CHANGES_REQUESTED', reviewId: 12, findings },
-          { type: 'BUILD_READY', ...RUN },
-          { type: 'VERDICT', ...RUN, verdict: 'PASS' },
-        ],
-        GITHUB,
-      );
-      expect(again.snapshot.value).toEqual({ SHIP: 'publishing' });
-      expect(again.snapshot.context.pr?.number).toBe(3);
-    },
-  );
+  it("requested changes become a fresh BUILD's findings, then VALIDATE, then the same PR", () => {
+    const findings = ['src/a.ts:3: handle the empty case (reviewer)'];
+    const rebuilt = drive(
+      [...TO_SHIP, OPENED, { type: 'PR_CHANGES_REQUESTED', reviewId: 12, findings }],
+      GITHUB,
+    );
+    expect(rebuilt.snapshot.value).toBe('BUILD');
+    expect(rebuilt.snapshot.context).toMatchObject({ findings, attempt: 2 });
+    expect(rebuilt.actions).toEqual(['dispatchAgent']);
+    const again = drive(
+      [
+        ...TO_SHIP,
+        OPENED,
+        { type: 'PR_CHANGES_REQUESTED', reviewId: 12, findings },
+        { type: 'BUILD_READY', ...RUN },
+        { type: 'VERDICT', ...RUN, verdict: 'PASS' },
+      ],
+      GITHUB,
+    );
+    expect(again.snapshot.value).toEqual({ SHIP: 'publishing' });
+    expect(again.snapshot.context.pr?.number).toBe(3);
+  });
 
   it('review feedback with no attempt left escalates ATTEMPTS_EXHAUSTED with the findings', () => {
     const findings = ['a.ts:1: still wrong'];

@@ -259,56 +259,53 @@ describe('happy path', () => {
     });
   });
 
-  it(
-    'walks QUEUED to LIVE returning the work of each step and counting ' + 'rounds and attempts',
-    () => {
-      const steps: [TicketEventInput, Snapshot['value'], WorkAction[], Partial<TicketContext>][] = [
-        [START, 'PLAN_DRAFT', [ARM, dispatch('lead', 'plan_draft')], { round: 0, timer: 0 }],
-        [
-          planReady(),
-          { PLAN_NEGOTIATE: 'critique' },
-          [dispatch('validator', 'plan_critique')],
-          { round: 1, planArtifactId: 7 },
-        ],
-        [reviewed('APPROVE'), 'PLAN_APPROVED', work('freezePlan'), { round: 1 }],
-        [
-          FROZEN,
-          'RED',
-          [dispatch('generator', 'red')],
-          { redAttempt: 1, approvedPlan: { artifactId: 7, sha256: SHA256 } },
-        ],
-        [RED_CONFIRMED, 'BUILD', [dispatch('generator', 'build')], { attempt: 1, findings: [] }],
-        [buildReady(), 'VALIDATE', [dispatch('validator', 'validate')], { attempt: 1 }],
-        [verdict('PASS'), { SHIP: 'merging' }, work('mergeBranch'), { mergeCommit: null }],
-        [MERGED, { SHIP: 'verifying' }, work('runLiveCheck'), { mergeCommit: 'abc1234' }],
-        [
-          LIVE_OK,
-          'LIVE',
-          work('notifyDependents', 'releaseWorkspace'),
-          { liveEvidence: 'GET /health 200' },
-        ],
-      ];
-      let current = begin().snapshot;
-      for (const [event, value, actions, context] of steps) {
-        const next = step(current, event);
-        expect({ event: event.type, value: next.snapshot.value, actions: next.actions }).toEqual({
-          event: event.type,
-          value,
-          actions,
-        });
-        expect(next.snapshot.context).toMatchObject(context);
-        current = next.snapshot;
-      }
-      expect(current.context).toMatchObject({
-        round: 1,
-        redAttempt: 1,
-        attempt: 1,
-        humanGated: false,
-        reason: null,
-        contractFailures: 0,
+  it("walks QUEUED to LIVE returning each step's work and counting rounds and attempts", () => {
+    const steps: [TicketEventInput, Snapshot['value'], WorkAction[], Partial<TicketContext>][] = [
+      [START, 'PLAN_DRAFT', [ARM, dispatch('lead', 'plan_draft')], { round: 0, timer: 0 }],
+      [
+        planReady(),
+        { PLAN_NEGOTIATE: 'critique' },
+        [dispatch('validator', 'plan_critique')],
+        { round: 1, planArtifactId: 7 },
+      ],
+      [reviewed('APPROVE'), 'PLAN_APPROVED', work('freezePlan'), { round: 1 }],
+      [
+        FROZEN,
+        'RED',
+        [dispatch('generator', 'red')],
+        { redAttempt: 1, approvedPlan: { artifactId: 7, sha256: SHA256 } },
+      ],
+      [RED_CONFIRMED, 'BUILD', [dispatch('generator', 'build')], { attempt: 1, findings: [] }],
+      [buildReady(), 'VALIDATE', [dispatch('validator', 'validate')], { attempt: 1 }],
+      [verdict('PASS'), { SHIP: 'merging' }, work('mergeBranch'), { mergeCommit: null }],
+      [MERGED, { SHIP: 'verifying' }, work('runLiveCheck'), { mergeCommit: 'abc1234' }],
+      [
+        LIVE_OK,
+        'LIVE',
+        work('notifyDependents', 'releaseWorkspace'),
+        { liveEvidence: 'GET /health 200' },
+      ],
+    ];
+    let current = begin().snapshot;
+    for (const [event, value, actions, context] of steps) {
+      const next = step(current, event);
+      expect({ event: event.type, value: next.snapshot.value, actions: next.actions }).toEqual({
+        event: event.type,
+        value,
+        actions,
       });
-    },
-  );
+      expect(next.snapshot.context).toMatchObject(context);
+      current = next.snapshot;
+    }
+    expect(current.context).toMatchObject({
+      round: 1,
+      redAttempt: 1,
+      attempt: 1,
+      humanGated: false,
+      reason: null,
+      contractFailures: 0,
+    });
+  });
 });
 
 describe('plan negotiation', () => {
@@ -386,32 +383,28 @@ describe('RED', () => {
 });
 
 describe('BUILD and VALIDATE', () => {
-  it(
-    'retries a scope violation as the next attempt with its findings, then escalates ' +
-      'SCOPE_VIOLATION',
-    () => {
-      const second = drive([...TO_BUILD, gate('SCOPE_VIOLATION', 'touched docs/x.md')]);
-      expect(outcome(second)).toEqual({
-        value: 'BUILD',
-        actions: [dispatch('generator', 'build')],
-      });
-      expect(second.snapshot.context).toMatchObject({
-        attempt: 2,
-        findings: ['touched docs/x.md'],
-      });
+  it('retries a scope violation as the next attempt with findings, then escalates it', () => {
+    const second = drive([...TO_BUILD, gate('SCOPE_VIOLATION', 'touched docs/x.md')]);
+    expect(outcome(second)).toEqual({
+      value: 'BUILD',
+      actions: [dispatch('generator', 'build')],
+    });
+    expect(second.snapshot.context).toMatchObject({
+      attempt: 2,
+      findings: ['touched docs/x.md'],
+    });
 
-      const third = step(second.snapshot, gate('SCOPE_VIOLATION'));
-      expect(third.snapshot.context.attempt).toBe(3);
-      const { snapshot } = step(third.snapshot, gate('SCOPE_VIOLATION', 'again'));
-      expect(snapshot.value).toBe('ESCALATED');
-      expect(snapshot.context).toMatchObject({
-        reason: 'SCOPE_VIOLATION',
-        returnTo: 'BUILD',
-        detail: 'again',
-        attempt: 3,
-      });
-    },
-  );
+    const third = step(second.snapshot, gate('SCOPE_VIOLATION'));
+    expect(third.snapshot.context.attempt).toBe(3);
+    const { snapshot } = step(third.snapshot, gate('SCOPE_VIOLATION', 'again'));
+    expect(snapshot.value).toBe('ESCALATED');
+    expect(snapshot.context).toMatchObject({
+      reason: 'SCOPE_VIOLATION',
+      returnTo: 'BUILD',
+      detail: 'again',
+      attempt: 3,
+    });
+  });
 
   it('sends a FAIL verdict back to BUILD as the next attempt with the findings', () => {
     const next = drive([...TO_VALIDATE, verdict('FAIL', ['no test for empty input'])]);
@@ -534,20 +527,16 @@ describe('budgets', () => {
     );
   });
 
-  it(
-    'escalates BUDGET_EXCEEDED when a result takes spend past maxCostUsd, ' +
-      'discarding that result',
-    () => {
-      const next = drive([START, planReady(6)], capped);
-      expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
-      expect(next.snapshot.context).toMatchObject({
-        reason: 'BUDGET_EXCEEDED',
-        returnTo: 'PLAN_DRAFT',
-        costUsd: 6,
-        planArtifactId: null,
-      });
-    },
-  );
+  it('escalates BUDGET_EXCEEDED when a result pushes spend past maxCostUsd, dropping it', () => {
+    const next = drive([START, planReady(6)], capped);
+    expect(outcome(next)).toEqual({ value: 'ESCALATED', actions: [] });
+    expect(next.snapshot.context).toMatchObject({
+      reason: 'BUDGET_EXCEEDED',
+      returnTo: 'PLAN_DRAFT',
+      costUsd: 6,
+      planArtifactId: null,
+    });
+  });
 
   it('allows spend exactly at maxCostUsd', () => {
     expect(drive([START, planReady(5)], capped).snapshot.value).toEqual({
@@ -586,13 +575,10 @@ describe('budgets', () => {
     expect(step(retried.snapshot, timeUp(1)).snapshot.value).toBe('ESCALATED');
   });
 
-  it(
-    'refuses a wall-clock BUDGET_EXCEEDED that names no timer arming (it ' + 'cannot be fenced)',
-    () => {
-      const retried = drive([...TO_BUILD, timeUp(0), RETRY]).snapshot;
-      expect(accepts(retried, { type: 'BUDGET_EXCEEDED', kind: 'time' })).toBe(false);
-    },
-  );
+  it('refuses a wall-clock BUDGET_EXCEEDED naming no timer arming (it cannot be fenced)', () => {
+    const retried = drive([...TO_BUILD, timeUp(0), RETRY]).snapshot;
+    expect(accepts(retried, { type: 'BUDGET_EXCEEDED', kind: 'time' })).toBe(false);
+  });
 });
 
 describe('SHIP', () => {
@@ -627,23 +613,19 @@ describe('SHIP', () => {
     });
   });
 
-  it(
-    'escalates LIVE_CHECK_FAILED, and RETRY re-verifies the merge commit ' +
-      'without merging again',
-    () => {
-      const escalated = drive([...TO_VERIFYING, LIVE_FAILED]);
-      expect(escalated.snapshot.context).toMatchObject({
-        reason: 'LIVE_CHECK_FAILED',
-        returnTo: 'SHIP',
-        mergeCommit: 'abc1234',
-      });
-      const retried = step(escalated.snapshot, RETRY);
-      expect(outcome(retried)).toEqual({
-        value: { SHIP: 'verifying' },
-        actions: work('armBudgetTimer', 'runLiveCheck'),
-      });
-    },
-  );
+  it('escalates LIVE_CHECK_FAILED; RETRY re-verifies the merge commit, no second merge', () => {
+    const escalated = drive([...TO_VERIFYING, LIVE_FAILED]);
+    expect(escalated.snapshot.context).toMatchObject({
+      reason: 'LIVE_CHECK_FAILED',
+      returnTo: 'SHIP',
+      mergeCommit: 'abc1234',
+    });
+    const retried = step(escalated.snapshot, RETRY);
+    expect(outcome(retried)).toEqual({
+      value: { SHIP: 'verifying' },
+      actions: work('armBudgetTimer', 'runLiveCheck'),
+    });
+  });
 
   it('returns to awaiting approval after a block in copilot mode', () => {
     const blocked = drive([...TO_MERGING, BLOCK], { mode: 'copilot' });
@@ -738,43 +720,39 @@ describe('ESCALATED', () => {
     },
   );
 
-  it(
-    'resets attempts, contract failures, cost window and timer on RETRY after ' +
-      'ATTEMPTS_EXHAUSTED',
-    () => {
-      const fails = [
-        INVALID,
-        verdict('FAIL'),
-        buildReady(),
-        verdict('FAIL'),
-        buildReady(1),
-        INVALID,
-        verdict('FAIL', ['x']),
-      ];
-      const escalated = drive([...TO_VALIDATE, ...fails]);
-      expect(escalated.snapshot.context).toMatchObject({
-        reason: 'ATTEMPTS_EXHAUSTED',
-        attempt: 3,
-        contractFailures: 1,
-      });
-      const next = step(escalated.snapshot, RETRY);
-      expect(outcome(next)).toEqual({
-        value: 'BUILD',
-        actions: [ARM, dispatch('generator', 'build')],
-      });
-      expect(next.snapshot.context).toMatchObject({
-        attempt: 1,
-        redAttempt: 1,
-        contractFailures: 0,
-        timer: 1,
-        costWindowStartUsd: 1,
-        reason: null,
-        detail: null,
-        returnTo: null,
-        findings: ['x'],
-      });
-    },
-  );
+  it('resets attempts, contract failures, cost window and timer on RETRY when exhausted', () => {
+    const fails = [
+      INVALID,
+      verdict('FAIL'),
+      buildReady(),
+      verdict('FAIL'),
+      buildReady(1),
+      INVALID,
+      verdict('FAIL', ['x']),
+    ];
+    const escalated = drive([...TO_VALIDATE, ...fails]);
+    expect(escalated.snapshot.context).toMatchObject({
+      reason: 'ATTEMPTS_EXHAUSTED',
+      attempt: 3,
+      contractFailures: 1,
+    });
+    const next = step(escalated.snapshot, RETRY);
+    expect(outcome(next)).toEqual({
+      value: 'BUILD',
+      actions: [ARM, dispatch('generator', 'build')],
+    });
+    expect(next.snapshot.context).toMatchObject({
+      attempt: 1,
+      redAttempt: 1,
+      contractFailures: 0,
+      timer: 1,
+      costWindowStartUsd: 1,
+      reason: null,
+      detail: null,
+      returnTo: null,
+      findings: ['x'],
+    });
+  });
 
   it('restarts plan negotiation at round 1 on RETRY after PLAN_ROUNDS_EXHAUSTED', () => {
     const retried = drive([...TO_CRITIQUE, ...revisions(4), reviewed('REVISE'), RETRY]);
@@ -1098,10 +1076,7 @@ describe('SHIP: the merge is tested before the base moves, and waits for a dirty
     });
   });
 
-  it(
-    'does not take a second CHECKOUT_DIRTY while already waiting (no ' + 'journal row per poll)',
-    () => {
-      expect(accepts(drive(TO_WAITING).snapshot, DIRTY)).toBe(false);
-    },
-  );
+  it('takes no second CHECKOUT_DIRTY while already waiting (no journal row per poll)', () => {
+    expect(accepts(drive(TO_WAITING).snapshot, DIRTY)).toBe(false);
+  });
 });

@@ -32,22 +32,18 @@ describe('buildAgentEnv', () => {
     expect(buildAgentEnv({ vendor: 'none', parent })).toEqual({ PATH: '/bin', HOME: '/home/u' });
   });
 
-  it(
-    'lets configuration override the parent and task variables override both, ' +
-      'LOOPWRIGHT_* only',
-    () => {
-      const env = buildAgentEnv({
-        vendor: 'none',
-        parent,
-        configured: { HOME: '/agent', GH_TOKEN: 'x' },
-        task: {
-          LOOPWRIGHT_TICKET: 'LW-1',
-          LOOPWRIGHT_DATABASE_URL: 'postgres://x',
-          PATH: '/evil',
-          GITHUB_TOKEN: 'g2',
-        },
-      });
-      expect(env).toEqual({ PATH: '/bin', HOME: '/agent', LOOPWRIGHT_TICKET: 'LW-1' });
-    },
-  );
+  it('lets configuration override the parent and task variables (LOOPWRIGHT_*) both', () => {
+    const env = buildAgentEnv({
+      vendor: 'none',
+      parent,
+      configured: { HOME: '/agent', GH_TOKEN: 'x' },
+      task: {
+        LOOPWRIGHT_TICKET: 'LW-1',
+        LOOPWRIGHT_DATABASE_URL: 'postgres://x',
+        PATH: '/evil',
+        GITHUB_TOKEN: 'g2',
+      },
+    });
+    expect(env).toEqual({ PATH: '/bin', HOME: '/agent', LOOPWRIGHT_TICKET: 'LW-1' });
+  });
 });

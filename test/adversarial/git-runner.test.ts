@@ -39,27 +39,24 @@ async function config(repo: string, key: string, value: string): Promise<void> {
 }
 
 describe('the hardened git runner', () => {
-  it(
-    'runs no hook: pre-commit, post-checkout, reference-transaction, nor a ' + 'core.hooksPath dir',
-    async () => {
-      const { repo, script, marker } = await trapRepo();
-      for (const hook of ['pre-commit', 'post-commit', 'post-checkout', 'reference-transaction']) {
-        await writeFile(path.join(repo, '.git', 'hooks', hook), `#!/bin/sh\n${script} ${hook}\n`);
-        await chmod(path.join(repo, '.git', 'hooks', hook), 0o755);
-      }
-      const hooksDir = path.join(repo, 'myhooks');
-      await mkdir(hooksDir);
-      await writeFile(path.join(hooksDir, 'pre-commit'), `#!/bin/sh\n${script} hooksPath\n`);
-      await chmod(path.join(hooksDir, 'pre-commit'), 0o755);
-      await config(repo, 'core.hooksPath', hooksDir);
+  it('runs no hook: pre-commit, post-checkout, reference-transaction, core.hooksPath', async () => {
+    const { repo, script, marker } = await trapRepo();
+    for (const hook of ['pre-commit', 'post-commit', 'post-checkout', 'reference-transaction']) {
+      await writeFile(path.join(repo, '.git', 'hooks', hook), `#!/bin/sh\n${script} ${hook}\n`);
+      await chmod(path.join(repo, '.git', 'hooks', hook), 0o755);
+    }
+    const hooksDir = path.join(repo, 'myhooks');
+    await mkdir(hooksDir);
+    await writeFile(path.join(hooksDir, 'pre-commit'), `#!/bin/sh\n${script} hooksPath\n`);
+    await chmod(path.join(hooksDir, 'pre-commit'), 0o755);
+    await config(repo, 'core.hooksPath', hooksDir);
 
-      await writeFile(path.join(repo, 'a.txt'), 'two\n');
-      await git(repo, ['commit', '-q', '-am', 'two']);
-      await git(repo, ['checkout', '-q', '-b', 'side']);
-      await git(repo, ['update-ref', 'refs/heads/x', 'HEAD']);
-      expect(await exists(marker)).toBe(false);
-    },
-  );
+    await writeFile(path.join(repo, 'a.txt'), 'two\n');
+    await git(repo, ['commit', '-q', '-am', 'two']);
+    await git(repo, ['checkout', '-q', '-b', 'side']);
+    await git(repo, ['update-ref', 'refs/heads/x', 'HEAD']);
+    expect(await exists(marker)).toBe(false);
+  });
 
   it('runs no fsmonitor, pager, external diff or textconv, even via include.path', async () => {
     const { repo, script, marker } = await trapRepo();

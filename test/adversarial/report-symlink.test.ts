@@ -90,52 +90,49 @@ describe('reading report.json as untrusted input', () => {
 });
 
 describe('the handover is verifiable', () => {
-  it(
-    'writes approved-plan.json so that sha256sum of the file equals the ' + 'digest in task.md',
-    async () => {
-      const { ws } = await setup();
-      const plan = {
-        goal: 'g',
-        allowedFiles: ['src/a.js'],
-        testFiles: ['test/a.test.js'],
-        acceptanceCriteria: [{ name: 'a', test: 'a' }],
-      };
-      const planText = JSON.stringify(plan, null, 2); // as the artifact stores it, no newline
-      const sha = createHash('sha256').update(planText).digest('hex');
-      const h: Handover = {
-        ticketKey: 'T-1',
-        title: 't',
-        body: 'b',
-        repoName: 'r',
-        role: 'generator',
-        phase: 'build',
-        counter: '1 of 3',
-        baseCommit: 'a'.repeat(40),
-        redCommit: 'b'.repeat(40),
-        testCommand: 'npm test',
-        checks: [],
-        plan,
-        planText,
-        approvedPlanSha: sha,
-        findings: [],
-      };
-      await writeHandover(ws, h);
-      // Hash the file exactly as an agent following its charter would.
-      const printed = execFileSync('sha256sum', ['.loopwright/approved-plan.json'], { cwd: ws })
-        .toString()
-        .split(' ')[0];
-      expect(printed).toBe(sha);
-      const task = await readFile(path.join(ws, '.loopwright', 'task.md'), 'utf8');
-      expect(task).toContain(`sha256 ${sha}`);
-      expect(task).toContain(`| red commit | ${'b'.repeat(40)} |`);
-      // The charter and contract are copies in the handover, not a path into the package.
-      expect(task).not.toMatch(/\/skills\//);
-      expect(await readFile(path.join(ws, '.loopwright', 'charter.md'), 'utf8')).toMatch(
-        /Generator/i,
-      );
-      expect(await readFile(path.join(ws, '.loopwright', 'report-contract.md'), 'utf8')).toMatch(
-        /report/i,
-      );
-    },
-  );
+  it('writes approved-plan.json so its sha256sum equals the digest in task.md', async () => {
+    const { ws } = await setup();
+    const plan = {
+      goal: 'g',
+      allowedFiles: ['src/a.js'],
+      testFiles: ['test/a.test.js'],
+      acceptanceCriteria: [{ name: 'a', test: 'a' }],
+    };
+    const planText = JSON.stringify(plan, null, 2); // as the artifact stores it, no newline
+    const sha = createHash('sha256').update(planText).digest('hex');
+    const h: Handover = {
+      ticketKey: 'T-1',
+      title: 't',
+      body: 'b',
+      repoName: 'r',
+      role: 'generator',
+      phase: 'build',
+      counter: '1 of 3',
+      baseCommit: 'a'.repeat(40),
+      redCommit: 'b'.repeat(40),
+      testCommand: 'npm test',
+      checks: [],
+      plan,
+      planText,
+      approvedPlanSha: sha,
+      findings: [],
+    };
+    await writeHandover(ws, h);
+    // Hash the file exactly as an agent following its charter would.
+    const printed = execFileSync('sha256sum', ['.loopwright/approved-plan.json'], { cwd: ws })
+      .toString()
+      .split(' ')[0];
+    expect(printed).toBe(sha);
+    const task = await readFile(path.join(ws, '.loopwright', 'task.md'), 'utf8');
+    expect(task).toContain(`sha256 ${sha}`);
+    expect(task).toContain(`| red commit | ${'b'.repeat(40)} |`);
+    // The charter and contract are copies in the handover, not a path into the package.
+    expect(task).not.toMatch(/\/skills\//);
+    expect(await readFile(path.join(ws, '.loopwright', 'charter.md'), 'utf8')).toMatch(
+      /Generator/i,
+    );
+    expect(await readFile(path.join(ws, '.loopwright', 'report-contract.md'), 'utf8')).toMatch(
+      /report/i,
+    );
+  });
 });

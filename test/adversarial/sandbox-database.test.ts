@@ -61,17 +61,14 @@ afterAll(async () => {
 }, SLOW);
 
 describe('sandboxed agent against the embedded database', () => {
-  it(
-    'keeps the password file 0600, owned by the orchestrator, and refuses ' + 'passwordless logins',
-    async () => {
-      const stat = await fs.stat(path.join(home, 'db', 'server.json'));
-      expect(stat.mode & 0o777).toBe(0o600);
-      expect(stat.uid).toBe(process.getuid?.());
-      expect(await tryLogin(config.user, undefined)).not.toBe('connected');
-      expect(await tryLogin(config.user, 'guess')).toMatch(/password authentication failed/);
-      expect(await tryLogin(config.user, config.password)).toBe('connected');
-    },
-  );
+  it("keeps the password file 0600, the orchestrator's; refuses passwordless logins", async () => {
+    const stat = await fs.stat(path.join(home, 'db', 'server.json'));
+    expect(stat.mode & 0o777).toBe(0o600);
+    expect(stat.uid).toBe(process.getuid?.());
+    expect(await tryLogin(config.user, undefined)).not.toBe('connected');
+    expect(await tryLogin(config.user, 'guess')).toMatch(/password authentication failed/);
+    expect(await tryLogin(config.user, config.password)).toBe('connected');
+  });
 
   it('cannot read the password from any file and cannot log in without it', async () => {
     const { ws } = await sandboxDirs();

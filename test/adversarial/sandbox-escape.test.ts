@@ -61,21 +61,18 @@ describe('a sandboxed agent writing outside its workspace', () => {
       await expect(fs.lstat(p)).rejects.toThrow();
   });
 
-  it(
-    'a planted symlink or hard link does not make the next grant ' + 'chown outside files',
-    async () => {
-      const { ws, outside } = await sandboxDirs();
-      const victim = path.join(outside, 'victim.txt');
-      await fs.writeFile(victim, 'original\n');
-      await fs.mkdir(path.join(ws, 'sub'));
-      await fs.symlink(victim, path.join(ws, 'sub', 'link'));
-      await fs.symlink(outside, path.join(ws, 'dirlink'));
-      await fs.link(victim, path.join(ws, 'hard'));
-      const before = await fs.stat(victim);
-      await grantToSandbox(ws);
-      const after = await fs.stat(victim);
-      expect([after.uid, after.gid]).toEqual([before.uid, before.gid]);
-      expect((await fs.stat(outside)).uid).toBe(before.uid);
-    },
-  );
+  it('a planted symlink or hard link does not make the next grant chown outside', async () => {
+    const { ws, outside } = await sandboxDirs();
+    const victim = path.join(outside, 'victim.txt');
+    await fs.writeFile(victim, 'original\n');
+    await fs.mkdir(path.join(ws, 'sub'));
+    await fs.symlink(victim, path.join(ws, 'sub', 'link'));
+    await fs.symlink(outside, path.join(ws, 'dirlink'));
+    await fs.link(victim, path.join(ws, 'hard'));
+    const before = await fs.stat(victim);
+    await grantToSandbox(ws);
+    const after = await fs.stat(victim);
+    expect([after.uid, after.gid]).toEqual([before.uid, before.gid]);
+    expect((await fs.stat(outside)).uid).toBe(before.uid);
+  });
 });

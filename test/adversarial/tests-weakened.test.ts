@@ -104,28 +104,25 @@ describe.each(['none', 'bwrap'] as const)('hidden-implementation attacks, sandbo
     expect(await repoState(lh)).toEqual(before);
   });
 
-  it(
-    'an implementation hidden in an untracked file outside the plan is ' + 'committed and refused',
-    async () => {
-      const f = feature('untracked');
-      const plan = {
-        ...honestPlan(f),
-        build: {
-          write: {
-            'lib/impl.js': f.impl,
-            [f.module]: "export { untracked } from '../lib/impl.js';\n",
-            [f.liveFile]: f.live,
-          },
-          report: baseReport('done', [f.module]),
+  it('an implementation hidden in an untracked file off plan is committed, refused', async () => {
+    const f = feature('untracked');
+    const plan = {
+      ...honestPlan(f),
+      build: {
+        write: {
+          'lib/impl.js': f.impl,
+          [f.module]: "export { untracked } from '../lib/impl.js';\n",
+          [f.liveFile]: f.live,
         },
-      };
-      const lh = await harness(await attackOptions(f, plan, mode));
-      const key = await lh.file(f.title);
-      await lh.run({ timeoutMs: 180_000 });
-      const o = await lh.outcome(key);
-      expect(o.state).toBe('ESCALATED');
-      expect(o.context.reason).toBe('SCOPE_VIOLATION');
-      expect(String(o.events('GATE_FAILED')[0]!.event.detail)).toContain('lib/impl.js');
-    },
-  );
+        report: baseReport('done', [f.module]),
+      },
+    };
+    const lh = await harness(await attackOptions(f, plan, mode));
+    const key = await lh.file(f.title);
+    await lh.run({ timeoutMs: 180_000 });
+    const o = await lh.outcome(key);
+    expect(o.state).toBe('ESCALATED');
+    expect(o.context.reason).toBe('SCOPE_VIOLATION');
+    expect(String(o.events('GATE_FAILED')[0]!.event.detail)).toContain('lib/impl.js');
+  });
 });

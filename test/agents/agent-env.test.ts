@@ -91,16 +91,12 @@ function expectTaskAndBase(env: Record<string, string>): void {
 }
 
 describe('agent environment', () => {
-  it(
-    'gives a claude child its own Anthropic variables and nothing of OpenAI, trackers, ' +
-      'GitHub or the database',
-    async () => {
-      const env = await envSeenBy(createProvider('claude'), true);
-      expectTaskAndBase(env);
-      for (const name of ANTHROPIC_VARS) expect(env[name], name).toBe(PARENT_ENV[name]);
-      for (const name of OPENAI_VARS) expect(env, name).not.toHaveProperty(name);
-    },
-  );
+  it('gives a claude child its Anthropic variables, none of OpenAI, trackers, db', async () => {
+    const env = await envSeenBy(createProvider('claude'), true);
+    expectTaskAndBase(env);
+    for (const name of ANTHROPIC_VARS) expect(env[name], name).toBe(PARENT_ENV[name]);
+    for (const name of OPENAI_VARS) expect(env, name).not.toHaveProperty(name);
+  });
 
   it('gives a codex child its own OpenAI variables and no Anthropic key', async () => {
     const env = await envSeenBy(createProvider('codex'), true);
@@ -109,30 +105,27 @@ describe('agent environment', () => {
     for (const name of ANTHROPIC_VARS) expect(env, name).not.toHaveProperty(name);
   });
 
-  it(
-    'gives a command child the key of the vendor it is configured for, ' + 'and none by default',
-    async () => {
-      const sandbox = makeSandbox();
-      const dumper = [
-        process.execPath,
-        '-e',
-        `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env))`,
-      ];
-      const anthropicEnv = await envSeenBy(
-        createProvider('command', { command: dumper, vendor: 'anthropic' }),
-        false,
-      );
-      expectTaskAndBase(anthropicEnv);
-      expect(anthropicEnv.ANTHROPIC_API_KEY).toBe('sk-ant-parent');
-      expect(anthropicEnv).not.toHaveProperty('OPENAI_API_KEY');
-      expect(anthropicEnv.LOOPWRIGHT_PROMPT).toBe(invocation(sandbox).prompt);
+  it("gives a command child its configured vendor's key, and none by default", async () => {
+    const sandbox = makeSandbox();
+    const dumper = [
+      process.execPath,
+      '-e',
+      `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env))`,
+    ];
+    const anthropicEnv = await envSeenBy(
+      createProvider('command', { command: dumper, vendor: 'anthropic' }),
+      false,
+    );
+    expectTaskAndBase(anthropicEnv);
+    expect(anthropicEnv.ANTHROPIC_API_KEY).toBe('sk-ant-parent');
+    expect(anthropicEnv).not.toHaveProperty('OPENAI_API_KEY');
+    expect(anthropicEnv.LOOPWRIGHT_PROMPT).toBe(invocation(sandbox).prompt);
 
-      const plainEnv = await envSeenBy(createProvider('command', { command: dumper }), false);
-      expectTaskAndBase(plainEnv);
-      for (const name of [...ANTHROPIC_VARS, ...OPENAI_VARS])
-        expect(plainEnv, name).not.toHaveProperty(name);
-    },
-  );
+    const plainEnv = await envSeenBy(createProvider('command', { command: dumper }), false);
+    expectTaskAndBase(plainEnv);
+    for (const name of [...ANTHROPIC_VARS, ...OPENAI_VARS])
+      expect(plainEnv, name).not.toHaveProperty(name);
+  });
 
   it('gives the scripted agent no vendor key at all', async () => {
     const env = await envSeenBy(createProvider('scripted'), true);

@@ -66,56 +66,53 @@ function firstTurn(server: FakeModelServer): Record<string, unknown> {
 }
 
 describe('claude provider with the real Claude Code CLI', () => {
-  it(
-    'writes the report through the Write tool and reports cost, usage, ' + 'session and subtype',
-    async () => {
-      const sandbox = makeSandbox();
-      const reportPath = path.join(sandbox.cwd, '.loopwright/report.json');
-      const { server, provider } = await claudeAgainstFake(sandbox, [
-        toolCall('Write', {
-          file_path: reportPath,
-          content: '{"summary":"written by the Write tool"}\n',
-        }),
-        text('Report written.'),
-      ]);
+  it('writes the report with the Write tool; reports cost, usage, session, subtype', async () => {
+    const sandbox = makeSandbox();
+    const reportPath = path.join(sandbox.cwd, '.loopwright/report.json');
+    const { server, provider } = await claudeAgainstFake(sandbox, [
+      toolCall('Write', {
+        file_path: reportPath,
+        content: '{"summary":"written by the Write tool"}\n',
+      }),
+      text('Report written.'),
+    ]);
 
-      const outcome = await provider.run(
-        invocation(sandbox, {
-          model: MODEL,
-          prompt: '-Read .loopwright/task.md (a prompt that starts like a flag).',
-          systemPrompt: 'CHARTER: you are the Generator.',
-          options: { maxTurns: 5, maxBudgetUsd: 5 },
-        }),
-      );
+    const outcome = await provider.run(
+      invocation(sandbox, {
+        model: MODEL,
+        prompt: '-Read .loopwright/task.md (a prompt that starts like a flag).',
+        systemPrompt: 'CHARTER: you are the Generator.',
+        options: { maxTurns: 5, maxBudgetUsd: 5 },
+      }),
+    );
 
-      expect(outcome).toMatchObject({
-        status: 'ok',
-        exitCode: 0,
-        subtype: 'success',
-        outputTruncated: false,
-      });
-      expect(JSON.parse(readFileSync(reportPath, 'utf8'))).toEqual({
-        summary: 'written by the Write tool',
-      });
-      const result = transcriptEvents(sandbox.transcript()).find((e) => e.type === 'result')!;
-      expect(outcome.costUsd).toBe(result.total_cost_usd);
-      expect(outcome.costUsd).toBeGreaterThan(0);
-      // Two model calls of the fake's default usage: 120 input + 5 cache writes + 7 cache reads, 30
-      // output.
-      expect(outcome.tokensIn).toBe(2 * (120 + 5 + 7));
-      expect(outcome.tokensOut).toBe(2 * 30);
-      expect(outcome.sessionId).toBe(result.session_id);
-      expect(outcome.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(outcome).toMatchObject({
+      status: 'ok',
+      exitCode: 0,
+      subtype: 'success',
+      outputTruncated: false,
+    });
+    expect(JSON.parse(readFileSync(reportPath, 'utf8'))).toEqual({
+      summary: 'written by the Write tool',
+    });
+    const result = transcriptEvents(sandbox.transcript()).find((e) => e.type === 'result')!;
+    expect(outcome.costUsd).toBe(result.total_cost_usd);
+    expect(outcome.costUsd).toBeGreaterThan(0);
+    // Two model calls of the fake's default usage: 120 input + 5 cache writes + 7 cache reads, 30
+    // output.
+    expect(outcome.tokensIn).toBe(2 * (120 + 5 + 7));
+    expect(outcome.tokensOut).toBe(2 * 30);
+    expect(outcome.sessionId).toBe(result.session_id);
+    expect(outcome.sessionId).toMatch(/^[0-9a-f-]{36}$/);
 
-      const request = firstTurn(server);
-      expect(request.model).toBe(MODEL);
-      expect(JSON.stringify(request.system)).toContain('CHARTER: you are the Generator.');
-      expect(JSON.stringify(request.messages)).toContain(
-        '-Read .loopwright/task.md (a prompt that starts like a flag).',
-      );
-      expect(server.turnRequests('anthropic')).toHaveLength(2);
-    },
-  );
+    const request = firstTurn(server);
+    expect(request.model).toBe(MODEL);
+    expect(JSON.stringify(request.system)).toContain('CHARTER: you are the Generator.');
+    expect(JSON.stringify(request.messages)).toContain(
+      '-Read .loopwright/task.md (a prompt that starts like a flag).',
+    );
+    expect(server.turnRequests('anthropic')).toHaveLength(2);
+  });
 
   it('reports a model API error as status error with the API message', async () => {
     const sandbox = makeSandbox();
@@ -145,32 +142,29 @@ describe('claude provider with the real Claude Code CLI', () => {
     expect(server.turnRequests('anthropic')).toHaveLength(1);
   });
 
-  it(
-    'on timeout also kills the commands its Bash tool started in a ' + 'session of their own',
-    async () => {
-      const sandbox = makeSandbox();
-      const { provider } = await claudeAgainstFake(
-        sandbox,
-        [
-          toolCall('Bash', {
-            command: 'echo $$ > sleeper.pid && exec sleep 120',
-            description: 'wait a long time',
-          }),
-          text('done'),
-        ],
-        { extraArgs: ['--allowedTools', 'Bash'], killGraceMs: 1_000 },
-      );
+  it('on timeout also kills what its Bash tool started in a session of its own', async () => {
+    const sandbox = makeSandbox();
+    const { provider } = await claudeAgainstFake(
+      sandbox,
+      [
+        toolCall('Bash', {
+          command: 'echo $$ > sleeper.pid && exec sleep 120',
+          description: 'wait a long time',
+        }),
+        text('done'),
+      ],
+      { extraArgs: ['--allowedTools', 'Bash'], killGraceMs: 1_000 },
+    );
 
-      const outcome = await provider.run(invocation(sandbox, { model: MODEL, timeoutMs: 4_000 }));
+    const outcome = await provider.run(invocation(sandbox, { model: MODEL, timeoutMs: 4_000 }));
 
-      expect(outcome.status).toBe('timeout');
-      const sleeper = Number(readFileSync(path.join(sandbox.cwd, 'sleeper.pid'), 'utf8'));
-      onCleanup(() => killGroupQuietly(sleeper));
-      expect(sleeper).toBeGreaterThan(0);
-      expect(isProcessAlive(sleeper)).toBe(false);
-      expect(await eventually(() => isGone(sleeper))).toBe(true);
-    },
-  );
+    expect(outcome.status).toBe('timeout');
+    const sleeper = Number(readFileSync(path.join(sandbox.cwd, 'sleeper.pid'), 'utf8'));
+    onCleanup(() => killGroupQuietly(sleeper));
+    expect(sleeper).toBeGreaterThan(0);
+    expect(isProcessAlive(sleeper)).toBe(false);
+    expect(await eventually(() => isGone(sleeper))).toBe(true);
+  });
 
   it("runs the agent's shell tools with the scrubbed environment", async () => {
     for (const [name, value] of Object.entries({

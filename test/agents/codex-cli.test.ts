@@ -51,55 +51,50 @@ const shell = (cmd: string): FakeTurn =>
   toolCall('exec_command', { cmd, login: false, yield_time_ms: 5_000 });
 
 describe('codex provider with the real Codex CLI', () => {
-  it(
-    'writes the report through its shell tool and reports token usage ' + 'and the thread id',
-    async () => {
-      const sandbox = makeSandbox();
-      const { server, provider } = await codexAgainstFake(sandbox, [
-        shell(
-          `mkdir -p .loopwright && printf '%s\\n' '{"summary":"written by codex"}' > ` +
-            `.loopwright/report.json`,
-        ),
-        text('Report written.'),
-      ]);
+  it('writes the report with its shell tool; reports token usage and the thread id', async () => {
+    const sandbox = makeSandbox();
+    const { server, provider } = await codexAgainstFake(sandbox, [
+      shell(
+        `mkdir -p .loopwright && printf '%s\\n' '{"summary":"written by codex"}' > ` +
+          `.loopwright/report.json`,
+      ),
+      text('Report written.'),
+    ]);
 
-      const outcome = await provider.run(
-        invocation(sandbox, {
-          role: 'validator',
-          model: MODEL,
-          prompt: '-Review the change (a prompt that starts like a flag).',
-          systemPrompt: 'CHARTER: you are the "Validator".\nFail when in doubt.',
-        }),
-      );
+    const outcome = await provider.run(
+      invocation(sandbox, {
+        role: 'validator',
+        model: MODEL,
+        prompt: '-Review the change (a prompt that starts like a flag).',
+        systemPrompt: 'CHARTER: you are the "Validator".\nFail when in doubt.',
+      }),
+    );
 
-      expect(outcome).toMatchObject({
-        status: 'ok',
-        exitCode: 0,
-        subtype: 'turn.completed',
-        costUsd: null,
-        outputTruncated: false,
-      });
-      expect(
-        JSON.parse(readFileSync(path.join(sandbox.cwd, '.loopwright/report.json'), 'utf8')),
-      ).toEqual({ summary: 'written by codex' });
-      // Two model calls of the fake's default usage (120 in, 30 out each).
-      expect(outcome.tokensIn).toBe(240);
-      expect(outcome.tokensOut).toBe(60);
-      const thread = transcriptEvents(sandbox.transcript()).find(
-        (e) => e.type === 'thread.started',
-      )!;
-      expect(outcome.sessionId).toBe(thread.thread_id);
+    expect(outcome).toMatchObject({
+      status: 'ok',
+      exitCode: 0,
+      subtype: 'turn.completed',
+      costUsd: null,
+      outputTruncated: false,
+    });
+    expect(
+      JSON.parse(readFileSync(path.join(sandbox.cwd, '.loopwright/report.json'), 'utf8')),
+    ).toEqual({ summary: 'written by codex' });
+    // Two model calls of the fake's default usage (120 in, 30 out each).
+    expect(outcome.tokensIn).toBe(240);
+    expect(outcome.tokensOut).toBe(60);
+    const thread = transcriptEvents(sandbox.transcript()).find((e) => e.type === 'thread.started')!;
+    expect(outcome.sessionId).toBe(thread.thread_id);
 
-      const request = server.turnRequests('openai')[0]!.body as Record<string, unknown>;
-      expect(request.model).toBe(MODEL);
-      expect(JSON.stringify(request.input)).toContain(
-        JSON.stringify('CHARTER: you are the "Validator".\nFail when in doubt.').slice(1, -1),
-      );
-      expect(JSON.stringify(request.input)).toContain(
-        '-Review the change (a prompt that starts like a flag).',
-      );
-    },
-  );
+    const request = server.turnRequests('openai')[0]!.body as Record<string, unknown>;
+    expect(request.model).toBe(MODEL);
+    expect(JSON.stringify(request.input)).toContain(
+      JSON.stringify('CHARTER: you are the "Validator".\nFail when in doubt.').slice(1, -1),
+    );
+    expect(JSON.stringify(request.input)).toContain(
+      '-Review the change (a prompt that starts like a flag).',
+    );
+  });
 
   it('reports a failed turn as status error with the API message', async () => {
     const sandbox = makeSandbox();

@@ -109,25 +109,22 @@ describe('process groups', () => {
     expect(run.spawned()).toBeUndefined();
   });
 
-  it(
-    'stops capturing at maxOutputBytes, kills the group and marks the ' + 'output truncated',
-    async () => {
-      const sandbox = makeSandbox();
-      const script = sandbox.writeScript({ steps: [{ floodBytes: 1_000_000, hang: true }] });
-      const outcome = await scripted.run(
-        invocation(sandbox, { maxOutputBytes: 64 * 1024, env: { LOOPWRIGHT_SCRIPT: script } }),
-      );
-      onCleanup(() => killGroupQuietly(outcome.process?.pgid));
+  it('stops capturing at maxOutputBytes, kills the group, marks output truncated', async () => {
+    const sandbox = makeSandbox();
+    const script = sandbox.writeScript({ steps: [{ floodBytes: 1_000_000, hang: true }] });
+    const outcome = await scripted.run(
+      invocation(sandbox, { maxOutputBytes: 64 * 1024, env: { LOOPWRIGHT_SCRIPT: script } }),
+    );
+    onCleanup(() => killGroupQuietly(outcome.process?.pgid));
 
-      expect(outcome.outputTruncated).toBe(true);
-      expect(outcome.status).toBe('error');
-      expect(outcome.errorMessage).toMatch(/maxOutputBytes/);
-      const transcript = sandbox.transcript();
-      expect(Buffer.byteLength(transcript)).toBeLessThan(64 * 1024 + 200);
-      expect(transcript).toContain('output cap of 65536 bytes reached');
-      expect(await eventually(() => isGone(-outcome.process!.pgid))).toBe(true);
-    },
-  );
+    expect(outcome.outputTruncated).toBe(true);
+    expect(outcome.status).toBe('error');
+    expect(outcome.errorMessage).toMatch(/maxOutputBytes/);
+    const transcript = sandbox.transcript();
+    expect(Buffer.byteLength(transcript)).toBeLessThan(64 * 1024 + 200);
+    expect(transcript).toContain('output cap of 65536 bytes reached');
+    expect(await eventually(() => isGone(-outcome.process!.pgid))).toBe(true);
+  });
 
   it('kills what a finished agent left running in its group', async () => {
     const sandbox = makeSandbox();

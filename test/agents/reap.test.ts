@@ -51,36 +51,33 @@ describe('reapOrphans', () => {
     expect(processStartTime(pid)).toBe(startTime);
   });
 
-  it(
-    'kills processes carrying the run tag that left the group, even when ' + 'the leader is gone',
-    async () => {
-      const tag = 'reap-test-' + process.pid + '-' + Date.now();
-      const starter = `
+  it('kills run-tagged processes that left the group, even with the leader gone', async () => {
+    const tag = 'reap-test-' + process.pid + '-' + Date.now();
+    const starter = `
       const { spawn } = require('node:child_process');
       const env = { ...process.env, LOOPWRIGHT_PROCESS_TAG: ${JSON.stringify(tag)} };
       const child = spawn('sh', ['-c', 'setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!'],
         { detached: true, env, stdio: ['ignore', 'pipe', 'ignore'] });
       child.stdout.on('data', (d) => process.stdout.write(child.pid + ' ' + d));`;
-      const [leader, escapee] = execFileSync(process.execPath, ['-e', starter], {
-        encoding: 'utf8',
-      })
-        .trim()
-        .split(' ')
-        .map(Number) as [number, number];
-      onCleanup(() => killGroupQuietly(escapee));
-      // the sh leader is gone
-      expect(await eventually(() => processStartTime(leader) === null)).toBe(true);
-      expect(isGone(escapee)).toBe(false);
+    const [leader, escapee] = execFileSync(process.execPath, ['-e', starter], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split(' ')
+      .map(Number) as [number, number];
+    onCleanup(() => killGroupQuietly(escapee));
+    // the sh leader is gone
+    expect(await eventually(() => processStartTime(leader) === null)).toBe(true);
+    expect(isGone(escapee)).toBe(false);
 
-      const untagged = reapOrphans([{ pid: leader, pgid: leader, startTime: '1' }]);
-      expect(untagged.killed).toEqual([]);
-      expect(isGone(escapee)).toBe(false);
+    const untagged = reapOrphans([{ pid: leader, pgid: leader, startTime: '1' }]);
+    expect(untagged.killed).toEqual([]);
+    expect(isGone(escapee)).toBe(false);
 
-      const result = reapOrphans([{ pid: leader, pgid: leader, startTime: '1', tag }]);
-      expect(result.killed).toHaveLength(1);
-      expect(await eventually(() => isGone(escapee))).toBe(true);
-    },
-  );
+    const result = reapOrphans([{ pid: leader, pgid: leader, startTime: '1', tag }]);
+    expect(result.killed).toHaveLength(1);
+    expect(await eventually(() => isGone(escapee))).toBe(true);
+  });
 
   it('skips a leader that is gone and a record that is not a group leader', () => {
     const beyondPidMax = 2 ** 22 + 1; // above Linux's largest pid_max: never a live process

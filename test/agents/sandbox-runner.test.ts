@@ -61,34 +61,27 @@ describe('sandboxed runner', () => {
     await expect(lstat(path.join(outside, 'y'))).rejects.toThrow();
   });
 
-  it(
-    'hides LOOPWRIGHT_HOME, the orchestrator HOME and spec.hide, but shows a ' +
-      'workspace below them',
-    async () => {
-      const { ws, tmp } = await sandboxDirs();
-      const secret = path.join(tmp, 'secret.txt');
-      await writeFile(secret, 'TOPSECRET');
-      const r = await inSandbox(
-        `cat ${secret} 2>&1; ls -A ${os.homedir()} | grep -v '^\\.' ; ls ${ws} >/dev/null && ` +
-          `echo ws-visible`,
-        ws,
-        { spec: { hide: [tmp] } },
-      );
-      expect(r.output).not.toContain('TOPSECRET');
-      expect(r.output).toContain('ws-visible');
-    },
-  );
+  it('hides LOOPWRIGHT_HOME, HOME and spec.hide but shows a workspace below them', async () => {
+    const { ws, tmp } = await sandboxDirs();
+    const secret = path.join(tmp, 'secret.txt');
+    await writeFile(secret, 'TOPSECRET');
+    const r = await inSandbox(
+      `cat ${secret} 2>&1; ls -A ${os.homedir()} | grep -v '^\\.' ; ls ${ws} >/dev/null && ` +
+        `echo ws-visible`,
+      ws,
+      { spec: { hide: [tmp] } },
+    );
+    expect(r.output).not.toContain('TOPSECRET');
+    expect(r.output).toContain('ws-visible');
+  });
 
-  it(
-    'refuses a read-only path redirected by a symlink inside the workspace, ' + 'before starting',
-    async () => {
-      const { ws, outside } = await sandboxDirs();
-      await symlink(outside, path.join(ws, '.git'));
-      await expect(
-        inSandbox('true', ws, { spec: { readOnly: [path.join(ws, '.git')] } }),
-      ).rejects.toThrow(/symlink inside a writable tree/);
-    },
-  );
+  it('refuses a read-only path redirected by a workspace symlink, before starting', async () => {
+    const { ws, outside } = await sandboxDirs();
+    await symlink(outside, path.join(ws, '.git'));
+    await expect(
+      inSandbox('true', ws, { spec: { readOnly: [path.join(ws, '.git')] } }),
+    ).rejects.toThrow(/symlink inside a writable tree/);
+  });
 
   it('kills a setsid, double-forked daemon when the run times out', async () => {
     const { ws } = await sandboxDirs();

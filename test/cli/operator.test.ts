@@ -45,23 +45,20 @@ async function lastRow(key: string) {
 }
 
 describe('operator events', () => {
-  it(
-    'retry sends an escalated ticket back to work, journaled with the ' + 'operator as actor',
-    async () => {
-      const key = await escalated();
-      const result = await runCli(t, ['retry', key, '--reason', 'flaky network']);
-      expect(result).toEqual({
-        code: 0,
-        stdout: `${key}: ESCALATED -> PLAN_DRAFT (row 4)\n`,
-        stderr: '',
-      });
-      expect(await lastRow(key)).toMatchObject({
-        event_type: 'RETRY',
-        actor: 'operator:tester',
-        event: { type: 'RETRY', reason: 'flaky network' },
-      });
-    },
-  );
+  it('retry sends an escalated ticket back to work, journaled as the operator', async () => {
+    const key = await escalated();
+    const result = await runCli(t, ['retry', key, '--reason', 'flaky network']);
+    expect(result).toEqual({
+      code: 0,
+      stdout: `${key}: ESCALATED -> PLAN_DRAFT (row 4)\n`,
+      stderr: '',
+    });
+    expect(await lastRow(key)).toMatchObject({
+      event_type: 'RETRY',
+      actor: 'operator:tester',
+      event: { type: 'RETRY', reason: 'flaky network' },
+    });
+  });
 
   it('approve lets a copilot ticket waiting in SHIP merge, and reports it as JSON', async () => {
     const key = await newTicket('co');
@@ -79,33 +76,30 @@ describe('operator events', () => {
     });
   });
 
-  it(
-    'says in one line why the machine refused an event, naming the ' + 'state, and exits 2',
-    async () => {
-      const key = await newTicket();
-      await send(t.db, key, { type: 'START' });
-      expect(await runCli(t, ['approve', key])).toEqual({
-        code: 2,
-        stdout: '',
-        stderr: `loopwright: ${key}: APPROVE is not accepted in PLAN_DRAFT\n`,
-      });
-      const json = await runCli(t, ['retry', key, '--json']);
-      expect(json.code).toBe(2);
-      expect(JSON.parse(json.stderr)).toEqual({
-        schemaVersion: 1,
-        error: { code: 'NOT_ACCEPTED', message: `${key}: RETRY is not accepted in PLAN_DRAFT` },
-      });
-      expect(parseContract(json.stdout)).toEqual({
-        status: 'rejected',
-        ticket: key,
-        state: 'PLAN_DRAFT',
-        version: 2,
-        reason: 'NOT_ACCEPTED',
-        detail: 'RETRY is not accepted in PLAN_DRAFT',
-      });
-      expect((await getTicket(t.db, key)).version).toBe(2);
-    },
-  );
+  it('says in one line why the machine refused an event, naming the state; exits 2', async () => {
+    const key = await newTicket();
+    await send(t.db, key, { type: 'START' });
+    expect(await runCli(t, ['approve', key])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `loopwright: ${key}: APPROVE is not accepted in PLAN_DRAFT\n`,
+    });
+    const json = await runCli(t, ['retry', key, '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr)).toEqual({
+      schemaVersion: 1,
+      error: { code: 'NOT_ACCEPTED', message: `${key}: RETRY is not accepted in PLAN_DRAFT` },
+    });
+    expect(parseContract(json.stdout)).toEqual({
+      status: 'rejected',
+      ticket: key,
+      state: 'PLAN_DRAFT',
+      version: 2,
+      reason: 'NOT_ACCEPTED',
+      detail: 'RETRY is not accepted in PLAN_DRAFT',
+    });
+    expect((await getTicket(t.db, key)).version).toBe(2);
+  });
 
   it('reject cancels an escalated ticket; cancel records its reason', async () => {
     const rejected = await escalated();

@@ -30,98 +30,92 @@ beforeAll(async () => {
 afterAll(() => dropCliDb(t));
 
 describe('loopwright repo set and show', () => {
-  it(
-    'configures a claude generator, a codex validator and a command ' + 'lead without SQL',
-    async () => {
-      const shown = await runJson(t, [
-        'repo',
-        'set',
-        'app',
-        '--agent',
-        'generator=claude:opus',
-        '--agent-opt',
-        'generator.permissionMode=bypassPermissions',
-        '--agent-opt',
-        'generator.extraArgs=["--allowedTools","Bash"]',
-        '--agent-opt',
-        'generator.maxTurns=40',
-        '--agent',
-        'validator=codex:gpt-5',
-        '--agent-env',
-        'validator.OPENAI_BASE_URL=http://127.0.0.1:8080/v1',
-        '--agent-command',
-        'lead=["./bin/lead-agent","--fast"]',
-        '--agent-opt',
-        'lead.vendor=anthropic',
-        '--set',
-        'agentStallSeconds=90',
-        '--limit',
-        'maxAttempts=5',
-        '--mode',
-        'copilot',
-        '--check-cmd',
-        'npm run lint',
-      ]);
-      expect(shown).toMatchObject({
-        name: 'app',
-        mode: 'copilot',
-        checkCmds: ['npm run lint'],
-        agents: {
-          generator: {
-            provider: 'claude',
-            model: 'opus',
-            permissionMode: 'bypassPermissions',
-            extraArgs: ['--allowedTools', 'Bash'],
-            maxTurns: 40,
-          },
-          validator: {
-            provider: 'codex',
-            model: 'gpt-5',
-            env: { OPENAI_BASE_URL: 'http://127.0.0.1:8080/v1' },
-          },
-          lead: {
-            provider: 'command',
-            command: ['./bin/lead-agent', '--fast'],
-            vendor: 'anthropic',
-          },
+  it('configures a claude generator, codex validator and command lead without SQL', async () => {
+    const shown = await runJson(t, [
+      'repo',
+      'set',
+      'app',
+      '--agent',
+      'generator=claude:opus',
+      '--agent-opt',
+      'generator.permissionMode=bypassPermissions',
+      '--agent-opt',
+      'generator.extraArgs=["--allowedTools","Bash"]',
+      '--agent-opt',
+      'generator.maxTurns=40',
+      '--agent',
+      'validator=codex:gpt-5',
+      '--agent-env',
+      'validator.OPENAI_BASE_URL=http://127.0.0.1:8080/v1',
+      '--agent-command',
+      'lead=["./bin/lead-agent","--fast"]',
+      '--agent-opt',
+      'lead.vendor=anthropic',
+      '--set',
+      'agentStallSeconds=90',
+      '--limit',
+      'maxAttempts=5',
+      '--mode',
+      'copilot',
+      '--check-cmd',
+      'npm run lint',
+    ]);
+    expect(shown).toMatchObject({
+      name: 'app',
+      mode: 'copilot',
+      checkCmds: ['npm run lint'],
+      agents: {
+        generator: {
+          provider: 'claude',
+          model: 'opus',
+          permissionMode: 'bypassPermissions',
+          extraArgs: ['--allowedTools', 'Bash'],
+          maxTurns: 40,
         },
-        settings: { agentStallSeconds: 90, limits: { maxAttempts: 5 } },
-      });
-      expect(await runJson(t, ['repo', 'show', 'app'])).toMatchObject({
-        agents: shown.agents,
-        settings: shown.settings,
-      });
-      const human = await runCli(t, ['repo', 'show', 'app']);
-      expect(human.stdout).toMatch(
-        new RegExp(
-          '^generator: +claude {2}model opus {2}permissionMode bypassPermissions {2}' +
-            'extraArgs \\["--allowedTools","Bash"\\]',
-          'm',
-        ),
-      );
-      expect(human.stdout).toMatch(/^validator: +codex {2}model gpt-5 {2}env OPENAI_BASE_URL$/m);
-      expect(human.stdout).toMatch(/^agentStallSeconds: +90$/m);
-    },
-  );
+        validator: {
+          provider: 'codex',
+          model: 'gpt-5',
+          env: { OPENAI_BASE_URL: 'http://127.0.0.1:8080/v1' },
+        },
+        lead: {
+          provider: 'command',
+          command: ['./bin/lead-agent', '--fast'],
+          vendor: 'anthropic',
+        },
+      },
+      settings: { agentStallSeconds: 90, limits: { maxAttempts: 5 } },
+    });
+    expect(await runJson(t, ['repo', 'show', 'app'])).toMatchObject({
+      agents: shown.agents,
+      settings: shown.settings,
+    });
+    const human = await runCli(t, ['repo', 'show', 'app']);
+    expect(human.stdout).toMatch(
+      new RegExp(
+        '^generator: +claude {2}model opus {2}permissionMode bypassPermissions {2}' +
+          'extraArgs \\["--allowedTools","Bash"\\]',
+        'm',
+      ),
+    );
+    expect(human.stdout).toMatch(/^validator: +codex {2}model gpt-5 {2}env OPENAI_BASE_URL$/m);
+    expect(human.stdout).toMatch(/^agentStallSeconds: +90$/m);
+  });
 
-  it(
-    'changes one option and keeps the rest; --unset drops one; a new ' + 'provider starts fresh',
-    async () => {
-      await runJson(t, ['repo', 'set', 'app', '--agent-opt', 'generator.maxTurns=10']);
-      let shown = await runJson(t, ['repo', 'show', 'app']);
-      expect(shown.agents.generator).toMatchObject({
-        maxTurns: 10,
-        permissionMode: 'bypassPermissions',
-      });
-      await runJson(t, ['repo', 'set', 'app', '--unset', 'agents.generator.maxTurns']);
-      shown = await runJson(t, ['repo', 'show', 'app']);
-      expect(shown.agents.generator.maxTurns).toBeUndefined();
-      await runJson(t, ['repo', 'set', 'app', '--agent', 'generator=codex']);
-      shown = await runJson(t, ['repo', 'show', 'app']);
-      expect(shown.agents.generator).toEqual({ provider: 'codex' });
-      await runJson(t, ['repo', 'set', 'app', '--agent', 'generator=claude:opus']);
-    },
-  );
+  it('changes one option, keeps the rest; --unset drops one; new provider, fresh', async () => {
+    await runJson(t, ['repo', 'set', 'app', '--agent-opt', 'generator.maxTurns=10']);
+    let shown = await runJson(t, ['repo', 'show', 'app']);
+    expect(shown.agents.generator).toMatchObject({
+      maxTurns: 10,
+      permissionMode: 'bypassPermissions',
+    });
+    await runJson(t, ['repo', 'set', 'app', '--unset', 'agents.generator.maxTurns']);
+    shown = await runJson(t, ['repo', 'show', 'app']);
+    expect(shown.agents.generator.maxTurns).toBeUndefined();
+    await runJson(t, ['repo', 'set', 'app', '--agent', 'generator=codex']);
+    shown = await runJson(t, ['repo', 'show', 'app']);
+    expect(shown.agents.generator).toEqual({ provider: 'codex' });
+    await runJson(t, ['repo', 'set', 'app', '--agent', 'generator=claude:opus']);
+  });
 
   it('applies a YAML settings file, then the flags on top', async () => {
     const file = path.join(dir, 'app.yaml');

@@ -22,38 +22,35 @@ beforeAll(async () => {
 afterAll(() => dropCliDb(t));
 
 describe('loopwright repo add', () => {
-  it(
-    'stores the top level of the work tree, a sanitized default name and ' + 'the current branch',
-    async () => {
-      const repo = makeGitRepo('My Web.App', { branch: 'trunk' });
-      mkdirSync(path.join(repo, 'src', 'deep'), { recursive: true });
-      const result = await runCli(t, ['repo', 'add', path.join(repo, 'src', 'deep')]);
-      expect(result).toMatchObject({
-        code: 0,
-        stderr: 'loopwright: test command: npm test (package.json has scripts.test)\n',
-      });
-      expect(result.stdout).toBe(
-        `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2, tests: npm ` +
-          `test)\n${checkoutNote(repo, 'trunk')}\n`,
-      );
-      expect(checkoutNote(repo, 'trunk')).toBe(
-        `note: where trunk is checked out (e.g. ${repo}), a clean checkout follows each tested ` +
-          `merge; with uncommitted changes the merge waits (status says so) until you ` +
-          `commit or stash`,
-      );
-      const {
-        repos: [stored],
-      } = await runJson(t, ['repo', 'list']);
-      expect(stored).toMatchObject({
-        name: 'my-web-app',
-        path: repo,
-        baseBranch: 'trunk',
-        mode: 'dark',
-        concurrency: 2,
-        checkCmds: [],
-      });
-    },
-  );
+  it("stores the work tree's top level, a sanitized default name and the branch", async () => {
+    const repo = makeGitRepo('My Web.App', { branch: 'trunk' });
+    mkdirSync(path.join(repo, 'src', 'deep'), { recursive: true });
+    const result = await runCli(t, ['repo', 'add', path.join(repo, 'src', 'deep')]);
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: 'loopwright: test command: npm test (package.json has scripts.test)\n',
+    });
+    expect(result.stdout).toBe(
+      `added repo my-web-app: ${repo} (base trunk, dark, concurrency 2, tests: npm ` +
+        `test)\n${checkoutNote(repo, 'trunk')}\n`,
+    );
+    expect(checkoutNote(repo, 'trunk')).toBe(
+      `note: where trunk is checked out (e.g. ${repo}), a clean checkout follows each tested ` +
+        `merge; with uncommitted changes the merge waits (status says so) until you ` +
+        `commit or stash`,
+    );
+    const {
+      repos: [stored],
+    } = await runJson(t, ['repo', 'list']);
+    expect(stored).toMatchObject({
+      name: 'my-web-app',
+      path: repo,
+      baseBranch: 'trunk',
+      mode: 'dark',
+      concurrency: 2,
+      checkCmds: [],
+    });
+  });
 
   it('takes every option and prints the repository as JSON', async () => {
     const repo = makeGitRepo('svc', { branches: ['release'] });
@@ -98,52 +95,49 @@ describe('loopwright repo add', () => {
     });
   });
 
-  it(
-    'stores agents per role and limits, and warns when validator and ' + 'generator share a vendor',
-    async () => {
-      const repo = makeGitRepo('agents');
-      const result = await runCli(t, [
-        'repo',
-        'add',
-        repo,
-        '--agent',
-        'generator=claude:opus',
-        '--agent',
-        'validator=claude',
-        '--limit',
-        'maxAttempts=5',
-        '--limit',
-        'maxCostUsd=none',
-        '--json',
-      ]);
-      expect(result).toMatchObject({ code: 0, stderr: '' });
-      const added = JSON.parse(result.stdout);
-      expect(added.warnings).toEqual([
-        expect.stringMatching(
-          /^warning: the validator uses the same vendor as the generator \(anthropic\)/,
-        ),
-      ]);
-      const human = await runCli(t, ['repo', 'set', 'agents', '--limit', 'maxAttempts=4']);
-      expect(human.stderr).toMatch(/^loopwright: warning: the validator uses the same vendor/);
-      expect(added.settings).toMatchObject({
-        agents: {
-          generator: { provider: 'claude', model: 'opus' },
-          validator: { provider: 'claude' },
-        },
-        limits: { maxAttempts: 5, maxCostUsd: null },
-      });
-      const quiet = await runCli(t, [
-        'repo',
-        'add',
-        makeGitRepo('agents2'),
-        '--name',
-        'agents2',
-        '--test-cmd',
-        'npm test',
-      ]);
-      expect(quiet).toMatchObject({ code: 0, stderr: '' });
-    },
-  );
+  it('stores agents per role and limits; warns when two roles share a vendor', async () => {
+    const repo = makeGitRepo('agents');
+    const result = await runCli(t, [
+      'repo',
+      'add',
+      repo,
+      '--agent',
+      'generator=claude:opus',
+      '--agent',
+      'validator=claude',
+      '--limit',
+      'maxAttempts=5',
+      '--limit',
+      'maxCostUsd=none',
+      '--json',
+    ]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const added = JSON.parse(result.stdout);
+    expect(added.warnings).toEqual([
+      expect.stringMatching(
+        /^warning: the validator uses the same vendor as the generator \(anthropic\)/,
+      ),
+    ]);
+    const human = await runCli(t, ['repo', 'set', 'agents', '--limit', 'maxAttempts=4']);
+    expect(human.stderr).toMatch(/^loopwright: warning: the validator uses the same vendor/);
+    expect(added.settings).toMatchObject({
+      agents: {
+        generator: { provider: 'claude', model: 'opus' },
+        validator: { provider: 'claude' },
+      },
+      limits: { maxAttempts: 5, maxCostUsd: null },
+    });
+    const quiet = await runCli(t, [
+      'repo',
+      'add',
+      makeGitRepo('agents2'),
+      '--name',
+      'agents2',
+      '--test-cmd',
+      'npm test',
+    ]);
+    expect(quiet).toMatchObject({ code: 0, stderr: '' });
+  });
 
   it('refuses an unknown agent, role or limit, storing nothing', async () => {
     const repo = makeGitRepo('agents3');

@@ -52,41 +52,37 @@ beforeAll(async () => {
 afterAll(() => dropCliDb(t));
 
 describe('loopwright show', () => {
-  it(
-    'prints the header, dependencies, timeline with the escalation reason, runs and ' +
-      'rejected events',
-    async () => {
-      const { code, stdout, stderr } = await runCli(t, ['show', 'app-1']);
-      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-      const lines = stdout.split('\n');
-      expect(lines[0]).toBe('app-1  Add health');
-      expect(stdout).toMatch(/^repo: +app \(batch b1\)$/m);
-      expect(stdout).toMatch(/^state: +ESCALATED \(reason LEAD_ENCROACHMENT\)$/m);
-      expect(stdout).toMatch(/^detail: +lead edited src\/app\.ts$/m);
-      expect(stdout).toMatch(/^version: +4 \(ticket\/\d+\)$/m);
-      expect(stdout).toMatch(/^current run: +-$/m);
-      expect(stdout).toMatch(/^depends on: +-$/m);
-      expect(stdout).toMatch(/^dependents: +app-2 \(QUEUED\)$/m);
-      expect(stdout).toMatch(/^ +1 +\S+ \S+ +CREATED +\(new\) -> QUEUED +operator:tester +-$/m);
-      expect(stdout).toMatch(/^ +2 +\S+ \S+ +START +QUEUED -> PLAN_DRAFT +worker:test +-$/m);
-      expect(stdout).toMatch(
-        new RegExp(
-          '^ +3 +\\S+ \\S+ +GATE_FAILED +PLAN_DRAFT -> ESCALATED +worker:test ' +
-            '+LEAD_ENCROACHMENT: lead edited src/app\\.ts$',
-          'm',
-        ),
-      );
-      expect(stdout).toMatch(
-        /^ +4 +\S+ \S+ +NOTE +ESCALATED -> ESCALATED +operator:tester +looking into it$/m,
-      );
-      expect(stdout).toMatch(/^ROLE +PHASE +ATTEMPT +STATUS +DURATION +COST +RUN$/m);
-      expect(stdout).toMatch(/^lead +plan_draft +0 +failed +1m02s +\$0\.25 +[0-9a-f]{8}$/m);
-      expect(stdout).toMatch(/^rejected events$/m);
-      expect(stdout).toMatch(
-        /^\S+ \S+ +APPROVE +operator:tester +NOT_ACCEPTED: APPROVE is not accepted in ESCALATED$/m,
-      );
-    },
-  );
+  it('prints header, dependencies, timeline with escalation reason, runs, rejections', async () => {
+    const { code, stdout, stderr } = await runCli(t, ['show', 'app-1']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = stdout.split('\n');
+    expect(lines[0]).toBe('app-1  Add health');
+    expect(stdout).toMatch(/^repo: +app \(batch b1\)$/m);
+    expect(stdout).toMatch(/^state: +ESCALATED \(reason LEAD_ENCROACHMENT\)$/m);
+    expect(stdout).toMatch(/^detail: +lead edited src\/app\.ts$/m);
+    expect(stdout).toMatch(/^version: +4 \(ticket\/\d+\)$/m);
+    expect(stdout).toMatch(/^current run: +-$/m);
+    expect(stdout).toMatch(/^depends on: +-$/m);
+    expect(stdout).toMatch(/^dependents: +app-2 \(QUEUED\)$/m);
+    expect(stdout).toMatch(/^ +1 +\S+ \S+ +CREATED +\(new\) -> QUEUED +operator:tester +-$/m);
+    expect(stdout).toMatch(/^ +2 +\S+ \S+ +START +QUEUED -> PLAN_DRAFT +worker:test +-$/m);
+    expect(stdout).toMatch(
+      new RegExp(
+        '^ +3 +\\S+ \\S+ +GATE_FAILED +PLAN_DRAFT -> ESCALATED +worker:test ' +
+          '+LEAD_ENCROACHMENT: lead edited src/app\\.ts$',
+        'm',
+      ),
+    );
+    expect(stdout).toMatch(
+      /^ +4 +\S+ \S+ +NOTE +ESCALATED -> ESCALATED +operator:tester +looking into it$/m,
+    );
+    expect(stdout).toMatch(/^ROLE +PHASE +ATTEMPT +STATUS +DURATION +COST +RUN$/m);
+    expect(stdout).toMatch(/^lead +plan_draft +0 +failed +1m02s +\$0\.25 +[0-9a-f]{8}$/m);
+    expect(stdout).toMatch(/^rejected events$/m);
+    expect(stdout).toMatch(
+      /^\S+ \S+ +APPROVE +operator:tester +NOT_ACCEPTED: APPROVE is not accepted in ESCALATED$/m,
+    );
+  });
 
   it('gives all of it as one JSON document', async () => {
     const view = await runJson(t, ['show', 'app-1']);

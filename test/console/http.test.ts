@@ -86,140 +86,123 @@ afterAll(async () => {
 });
 
 describe('console requests', () => {
-  it(
-    'sends a strict Content-Security-Policy and pages with no inline ' + 'script or style',
-    async () => {
-      const repo = await addRepo(t.db);
-      await newTicket(t.db, repo, 'csp <b>check</b>');
-      for (const path of ['', 'attention', 'batches', 'nope']) {
-        const reply = await call(`${local.url}${path}`);
-        const csp = String(reply.headers['content-security-policy']);
-        expect(csp).toContain("default-src 'none'");
-        expect(csp).toContain("script-src 'self'");
-        expect(csp).not.toContain('unsafe-inline');
-        expect(reply.headers['x-frame-options']).toBe('DENY');
-        expect(reply.body).not.toMatch(/<script(?![^>]*\bsrc="\/assets\/console\.js")/);
-        expect(reply.body).not.toMatch(/\sstyle=|<style|\son[a-z]+=/i);
-      }
-      expect((await call(local.url)).body).toContain('csp &lt;b&gt;check&lt;/b&gt;');
-    },
-  );
+  it('sends a strict Content-Security-Policy and pages without inline script, style', async () => {
+    const repo = await addRepo(t.db);
+    await newTicket(t.db, repo, 'csp <b>check</b>');
+    for (const path of ['', 'attention', 'batches', 'nope']) {
+      const reply = await call(`${local.url}${path}`);
+      const csp = String(reply.headers['content-security-policy']);
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(reply.headers['x-frame-options']).toBe('DENY');
+      expect(reply.body).not.toMatch(/<script(?![^>]*\bsrc="\/assets\/console\.js")/);
+      expect(reply.body).not.toMatch(/\sstyle=|<style|\son[a-z]+=/i);
+    }
+    expect((await call(local.url)).body).toContain('csp &lt;b&gt;check&lt;/b&gt;');
+  });
 
-  it(
-    'refuses a POST without a CSRF token, with a wrong one, or from another origin, and ' +
-      'changes nothing',
-    async () => {
-      const repo = await addRepo(t.db);
-      const key = await newTicket(t.db, repo);
-      const before = await stored(key);
-      const { cookie, token } = await session(local.url, key);
-      expect(token).toBeTruthy();
-      const other = await session(local.url, key);
-      const post = (fields: Record<string, string>, headers: Record<string, string>) =>
-        call(`${local.url}tickets/${key}/actions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-          body: form(fields),
-        });
-      const origin = local.url.replace(/\/$/, '');
-      const attempts = [
-        post({ action: 'cancel', version: String(before.version) }, { cookie, origin }),
-        post({ action: 'cancel', version: String(before.version), _csrf: 'x' }, { cookie, origin }),
-        post(
-          { action: 'cancel', version: String(before.version), _csrf: other.token! },
-          { cookie, origin },
-        ),
-        post({ action: 'cancel', version: String(before.version), _csrf: token! }, { origin }),
-        post(
-          { action: 'cancel', version: String(before.version), _csrf: token! },
-          { cookie, origin: 'http://evil.example' },
-        ),
-        post({ action: 'cancel', version: String(before.version), _csrf: token! }, { cookie }),
-        post(
-          { action: 'cancel', version: String(before.version), _csrf: token! },
-          { cookie, origin, 'sec-fetch-site': 'cross-site' },
-        ),
-      ];
-      for (const reply of await Promise.all(attempts)) expect(reply.status).toBe(403);
-      expect(await stored(key)).toEqual(before);
-
-      // The same request, done right, is applied and journaled with the console's actor.
-      const ok = await post(
-        { action: 'cancel', version: String(before.version), _csrf: token!, reason: 'not needed' },
+  it('refuses a POST with no or a wrong CSRF token or origin; changes nothing', async () => {
+    const repo = await addRepo(t.db);
+    const key = await newTicket(t.db, repo);
+    const before = await stored(key);
+    const { cookie, token } = await session(local.url, key);
+    expect(token).toBeTruthy();
+    const other = await session(local.url, key);
+    const post = (fields: Record<string, string>, headers: Record<string, string>) =>
+      call(`${local.url}tickets/${key}/actions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: form(fields),
+      });
+    const origin = local.url.replace(/\/$/, '');
+    const attempts = [
+      post({ action: 'cancel', version: String(before.version) }, { cookie, origin }),
+      post({ action: 'cancel', version: String(before.version), _csrf: 'x' }, { cookie, origin }),
+      post(
+        { action: 'cancel', version: String(before.version), _csrf: other.token! },
         { cookie, origin },
-      );
-      expect(ok.status).toBe(303);
-      expect(ok.headers.location).toBe(`/tickets/${key}`);
-      const after = await getTicket(t.db, key);
-      expect(after.state).toBe('CANCELLED');
-      const { rows } = await sql<{ actor: string; event: { reason?: string } }>`
+      ),
+      post({ action: 'cancel', version: String(before.version), _csrf: token! }, { origin }),
+      post(
+        { action: 'cancel', version: String(before.version), _csrf: token! },
+        { cookie, origin: 'http://evil.example' },
+      ),
+      post({ action: 'cancel', version: String(before.version), _csrf: token! }, { cookie }),
+      post(
+        { action: 'cancel', version: String(before.version), _csrf: token! },
+        { cookie, origin, 'sec-fetch-site': 'cross-site' },
+      ),
+    ];
+    for (const reply of await Promise.all(attempts)) expect(reply.status).toBe(403);
+    expect(await stored(key)).toEqual(before);
+
+    // The same request, done right, is applied and journaled with the console's actor.
+    const ok = await post(
+      { action: 'cancel', version: String(before.version), _csrf: token!, reason: 'not needed' },
+      { cookie, origin },
+    );
+    expect(ok.status).toBe(303);
+    expect(ok.headers.location).toBe(`/tickets/${key}`);
+    const after = await getTicket(t.db, key);
+    expect(after.state).toBe('CANCELLED');
+    const { rows } = await sql<{ actor: string; event: { reason?: string } }>`
       select actor, event from loopwright.ticket_events where ticket_id = ${after.id}::bigint
         order by seq desc limit 1`.execute(t.db);
-      expect(rows[0]).toMatchObject({
-        actor: 'operator:console:tester',
-        event: { reason: 'not needed' },
-      });
-    },
-  );
+    expect(rows[0]).toMatchObject({
+      actor: 'operator:console:tester',
+      event: { reason: 'not needed' },
+    });
+  });
 
-  it(
-    'refuses a button pressed on a stale page, bad forms, GET-only routes ' + 'and other methods',
-    async () => {
-      const repo = await addRepo(t.db);
-      const key = await newTicket(t.db, repo);
-      const { cookie, token } = await session(local.url, key);
-      const origin = local.url.replace(/\/$/, '');
-      const post = (fields: Record<string, string>) =>
-        call(`${local.url}tickets/${key}/actions`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            cookie,
-            origin,
-            accept: 'application/json',
-          },
-          body: form({ _csrf: token!, ...fields }),
-        });
-      const version = (await getTicket(t.db, key)).version;
-      await applyEvent(
-        t.db,
-        key,
-        { type: 'NOTE', text: 'moved meanwhile' },
-        { actor: 'operator:x' },
-      );
-      const before = await stored(key);
-      const stale = await post({ action: 'cancel', version: String(version) });
-      expect(stale.status).toBe(409);
-      expect(JSON.parse(stale.body)).toMatchObject({ status: 'rejected', reason: 'STALE_VERSION' });
-      expect((await getTicket(t.db, key)).state).toBe('QUEUED');
-      const bads: Record<string, string>[] = [
-        { action: 'delete', version: '1' },
-        { action: 'cancel', version: 'abc' },
-        { action: 'cancel' },
-        { action: 'replay', version: '3', reason: 'x' },
-        { action: 'cancel', version: '3', reason: 'r'.repeat(501) },
-      ];
-      for (const bad of bads) {
-        expect((await post(bad)).status).toBe(400);
-      }
-      expect((await call(`${local.url}tickets/${key}/actions`, { method: 'PUT' })).status).toBe(
-        405,
-      );
-      expect((await call(`${local.url}tickets/${key}/actions`, { method: 'DELETE' })).status).toBe(
-        405,
-      );
-      expect((await call(`${local.url}tickets/${key}/actions`)).status).toBe(404);
-      const missing = await call(`${local.url}tickets/nope-1/actions`, {
+  it('refuses a button from a stale page, bad forms, GET-only routes, other methods', async () => {
+    const repo = await addRepo(t.db);
+    const key = await newTicket(t.db, repo);
+    const { cookie, token } = await session(local.url, key);
+    const origin = local.url.replace(/\/$/, '');
+    const post = (fields: Record<string, string>) =>
+      call(`${local.url}tickets/${key}/actions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin },
-        body: form({ _csrf: token!, action: 'cancel', version: '1' }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          cookie,
+          origin,
+          accept: 'application/json',
+        },
+        body: form({ _csrf: token!, ...fields }),
       });
-      expect(missing.status).toBe(404);
-      // Only the STALE_VERSION refusal was recorded (as the engine records every refusal).
-      expect((await stored(key)).rows).toBe(before.rows + 1);
-      expect((await stored(key)).version).toBe(before.version);
-    },
-  );
+    const version = (await getTicket(t.db, key)).version;
+    await applyEvent(t.db, key, { type: 'NOTE', text: 'moved meanwhile' }, { actor: 'operator:x' });
+    const before = await stored(key);
+    const stale = await post({ action: 'cancel', version: String(version) });
+    expect(stale.status).toBe(409);
+    expect(JSON.parse(stale.body)).toMatchObject({ status: 'rejected', reason: 'STALE_VERSION' });
+    expect((await getTicket(t.db, key)).state).toBe('QUEUED');
+    const bads: Record<string, string>[] = [
+      { action: 'delete', version: '1' },
+      { action: 'cancel', version: 'abc' },
+      { action: 'cancel' },
+      { action: 'replay', version: '3', reason: 'x' },
+      { action: 'cancel', version: '3', reason: 'r'.repeat(501) },
+    ];
+    for (const bad of bads) {
+      expect((await post(bad)).status).toBe(400);
+    }
+    expect((await call(`${local.url}tickets/${key}/actions`, { method: 'PUT' })).status).toBe(405);
+    expect((await call(`${local.url}tickets/${key}/actions`, { method: 'DELETE' })).status).toBe(
+      405,
+    );
+    expect((await call(`${local.url}tickets/${key}/actions`)).status).toBe(404);
+    const missing = await call(`${local.url}tickets/nope-1/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin },
+      body: form({ _csrf: token!, action: 'cancel', version: '1' }),
+    });
+    expect(missing.status).toBe(404);
+    // Only the STALE_VERSION refusal was recorded (as the engine records every refusal).
+    expect((await stored(key)).rows).toBe(before.rows + 1);
+    expect((await stored(key)).version).toBe(before.version);
+  });
 
   it('answers only to loopback Host names when bound to loopback (no DNS rebinding)', async () => {
     for (const host of [

@@ -112,28 +112,25 @@ describe('transcript tail', () => {
     expect(events.at(-1)).toEqual({ event: 'end', data: '{"why":"succeeded"}' });
   }, 20_000);
 
-  it(
-    'never reads a transcript path outside the runs directory, nor ' + 'through a symlink',
-    async () => {
-      const repo = await addRepo(t.db);
-      const secret = path.join(home, 'secret.txt');
-      await writeFile(secret, 'TOP-SECRET-VALUE\n');
-      const outside = await newTicket(t.db, repo);
-      await runningRun(outside, secret);
-      const traversal = await newTicket(t.db, repo);
-      await runningRun(traversal, path.join(home, 'runs', '..', 'secret.txt'));
-      const linked = await newTicket(t.db, repo);
-      const link = path.join(home, 'runs', linked, 'run.jsonl');
-      await mkdir(path.dirname(link), { recursive: true });
-      await symlink(secret, link);
-      await runningRun(linked, link);
-      for (const key of [outside, traversal, linked]) {
-        const page = await get(`${c.url}tickets/${key}`);
-        expect(page).toContain('transcript');
-        expect(page).not.toContain('TOP-SECRET-VALUE');
-      }
-    },
-  );
+  it('never reads a transcript outside the runs directory, nor through a symlink', async () => {
+    const repo = await addRepo(t.db);
+    const secret = path.join(home, 'secret.txt');
+    await writeFile(secret, 'TOP-SECRET-VALUE\n');
+    const outside = await newTicket(t.db, repo);
+    await runningRun(outside, secret);
+    const traversal = await newTicket(t.db, repo);
+    await runningRun(traversal, path.join(home, 'runs', '..', 'secret.txt'));
+    const linked = await newTicket(t.db, repo);
+    const link = path.join(home, 'runs', linked, 'run.jsonl');
+    await mkdir(path.dirname(link), { recursive: true });
+    await symlink(secret, link);
+    await runningRun(linked, link);
+    for (const key of [outside, traversal, linked]) {
+      const page = await get(`${c.url}tickets/${key}`);
+      expect(page).toContain('transcript');
+      expect(page).not.toContain('TOP-SECRET-VALUE');
+    }
+  });
 
   it('refuses a malformed stream request', async () => {
     const repo = await addRepo(t.db);

@@ -28,35 +28,32 @@ async function jobsOf(ticketId: string) {
 }
 
 describe('applyEvent', () => {
-  it(
-    'applies an accepted event: journal row, ticket row and the implied ' + 'job in one commit',
-    async () => {
-      const key = await newTicket(t.db, repo);
-      const outcome = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' });
-      expect(outcome).toMatchObject({
-        status: 'applied',
-        seq: 2,
-        fromState: 'QUEUED',
-        toState: 'PLAN_DRAFT',
-      });
-      const ticket = await getTicket(t.db, key);
-      expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 2 });
-      expect(ticket.current_run_id).toMatch(/^[0-9a-f-]{36}$/);
-      const journal = await readJournal(t.db, ticket.id);
-      expect(journal.map((r) => [r.seq, r.event_type, r.to_state])).toEqual([
-        [1, 'CREATED', 'QUEUED'],
-        [2, 'START', 'PLAN_DRAFT'],
-      ]);
-      const jobs = await jobsOf(ticket.id);
-      expect(jobs.map((j) => j.task)).toEqual(['schedule', 'agent_run']);
-      expect(jobs[1]!.payload).toMatchObject({
-        role: 'lead',
-        phase: 'plan_draft',
-        runId: ticket.current_run_id,
-        seq: 2,
-      });
-    },
-  );
+  it('applies an accepted event: journal row, ticket row and job in one commit', async () => {
+    const key = await newTicket(t.db, repo);
+    const outcome = await applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' });
+    expect(outcome).toMatchObject({
+      status: 'applied',
+      seq: 2,
+      fromState: 'QUEUED',
+      toState: 'PLAN_DRAFT',
+    });
+    const ticket = await getTicket(t.db, key);
+    expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 2 });
+    expect(ticket.current_run_id).toMatch(/^[0-9a-f-]{36}$/);
+    const journal = await readJournal(t.db, ticket.id);
+    expect(journal.map((r) => [r.seq, r.event_type, r.to_state])).toEqual([
+      [1, 'CREATED', 'QUEUED'],
+      [2, 'START', 'PLAN_DRAFT'],
+    ]);
+    const jobs = await jobsOf(ticket.id);
+    expect(jobs.map((j) => j.task)).toEqual(['schedule', 'agent_run']);
+    expect(jobs[1]!.payload).toMatchObject({
+      role: 'lead',
+      phase: 'plan_draft',
+      runId: ticket.current_run_id,
+      seq: 2,
+    });
+  });
 
   it('keeps a contiguous journal with no lost update under 16 concurrent connections ' +
     'and 1,000 events', async () => {
@@ -183,27 +180,24 @@ describe('applyEvent', () => {
     },
   );
 
-  it(
-    'answers a repeated key of a rejected event with the same ' + 'rejection, recorded once',
-    async () => {
-      const key = await newTicket(t.db, repo);
-      const first = await applyEvent(
-        t.db,
-        key,
-        { type: 'UNBLOCK' },
-        { actor: 'test', idempotencyKey: 'u1' },
-      );
-      const again = await applyEvent(
-        t.db,
-        key,
-        { type: 'UNBLOCK' },
-        { actor: 'test', idempotencyKey: 'u1' },
-      );
-      expect(first).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: false });
-      expect(again).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: true });
-      expect(await readRejected(t.db, (await getTicket(t.db, key)).id)).toHaveLength(1);
-    },
-  );
+  it("answers a rejected event's repeated key with the same rejection, stored once", async () => {
+    const key = await newTicket(t.db, repo);
+    const first = await applyEvent(
+      t.db,
+      key,
+      { type: 'UNBLOCK' },
+      { actor: 'test', idempotencyKey: 'u1' },
+    );
+    const again = await applyEvent(
+      t.db,
+      key,
+      { type: 'UNBLOCK' },
+      { actor: 'test', idempotencyKey: 'u1' },
+    );
+    expect(first).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: false });
+    expect(again).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED', duplicate: true });
+    expect(await readRejected(t.db, (await getTicket(t.db, key)).id)).toHaveLength(1);
+  });
 
   it('rejects a result from a stale run and changes nothing', async () => {
     const key = await newTicket(t.db, repo);
@@ -244,19 +238,16 @@ describe('applyEvent', () => {
     );
   });
 
-  it(
-    'records an event the state does not accept as rejected, without ' + 'touching the ticket',
-    async () => {
-      const key = await newTicket(t.db, repo);
-      const outcome = await applyEvent(t.db, key, { type: 'APPROVE' }, { actor: 'operator:me' });
-      expect(outcome).toMatchObject({
-        status: 'rejected',
-        reason: 'NOT_ACCEPTED',
-        detail: 'APPROVE is not accepted in QUEUED',
-      });
-      expect((await getTicket(t.db, key)).version).toBe(1);
-    },
-  );
+  it('records an event the state refuses as rejected, without touching the ticket', async () => {
+    const key = await newTicket(t.db, repo);
+    const outcome = await applyEvent(t.db, key, { type: 'APPROVE' }, { actor: 'operator:me' });
+    expect(outcome).toMatchObject({
+      status: 'rejected',
+      reason: 'NOT_ACCEPTED',
+      detail: 'APPROVE is not accepted in QUEUED',
+    });
+    expect((await getTicket(t.db, key)).version).toBe(1);
+  });
 
   it('drops an event whose expected version is stale', async () => {
     const key = await newTicket(t.db, repo);

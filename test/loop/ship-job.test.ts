@@ -76,71 +76,65 @@ const noReschedule = async () => {
 };
 
 describe('mergeJob', () => {
-  it(
-    'recognizes a merge made before a crash (CAS done, no event) and ' + 'journals the same commit',
-    async () => {
-      const { repo, key, deps } = await shippable();
-      // The first attempt got as far as moving main, then the process died.
-      const first = await mergeToBase({
-        repoPath: repo.path,
-        baseBranch: 'main',
-        tip: `refs/heads/loopwright/${key}`,
-        message: `Merge ${key}`,
-      });
-      expect(first.ok).toBe(true);
-      const mergedTip = await git(repo.path, ['rev-parse', 'main']);
+  it('recognizes a merge made before a crash (CAS, no event), journals that commit', async () => {
+    const { repo, key, deps } = await shippable();
+    // The first attempt got as far as moving main, then the process died.
+    const first = await mergeToBase({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      tip: `refs/heads/loopwright/${key}`,
+      message: `Merge ${key}`,
+    });
+    expect(first.ok).toBe(true);
+    const mergedTip = await git(repo.path, ['rev-parse', 'main']);
 
-      await mergeJob(deps, await payloadOf(key), noReschedule);
-      const ticket = await getTicket(t.db, key);
-      expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
-      const merged = (await readJournal(t.db, ticket.id)).filter((r) => r.event_type === 'MERGED');
-      expect(merged.map((r) => r.event.commit)).toEqual([mergedTip]);
-      expect(await git(repo.path, ['rev-parse', 'main'])).toBe(mergedTip);
-      expect(await git(repo.path, ['rev-list', '--count', '--merges', 'main'])).toBe('1');
-    },
-  );
+    await mergeJob(deps, await payloadOf(key), noReschedule);
+    const ticket = await getTicket(t.db, key);
+    expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
+    const merged = (await readJournal(t.db, ticket.id)).filter((r) => r.event_type === 'MERGED');
+    expect(merged.map((r) => r.event.commit)).toEqual([mergedTip]);
+    expect(await git(repo.path, ['rev-parse', 'main'])).toBe(mergedTip);
+    expect(await git(repo.path, ['rev-list', '--count', '--merges', 'main'])).toBe('1');
+  });
 
-  it(
-    'journals one CHECKOUT_DIRTY, then polls quietly with backoff, then ' + 'merges once clean',
-    async () => {
-      const { repo, key, deps } = await shippable();
-      const base = await git(repo.path, ['rev-parse', 'main']);
-      const script = path.join(repo.path, 'scripts/check.sh');
-      const original = await readFile(script, 'utf8');
-      await writeFile(script, `${original}# my local edit\n`);
+  it('journals one CHECKOUT_DIRTY, polls quietly with backoff, merges once clean', async () => {
+    const { repo, key, deps } = await shippable();
+    const base = await git(repo.path, ['rev-parse', 'main']);
+    const script = path.join(repo.path, 'scripts/check.sh');
+    const original = await readFile(script, 'utf8');
+    await writeFile(script, `${original}# my local edit\n`);
 
-      await mergeJob(deps, await payloadOf(key), noReschedule);
-      let ticket = await getTicket(t.db, key);
-      expect(ticket.snapshot.value).toEqual({ SHIP: 'waiting_checkout' });
-      const journalled = (await readJournal(t.db, ticket.id)).length;
-      expect((ticket.snapshot.context as { detail: string }).detail).toContain(
-        `main is checked out in ${repo.path} with uncommitted changes (scripts/check.sh); ` +
-          `commit or stash in ${repo.path}`,
-      );
+    await mergeJob(deps, await payloadOf(key), noReschedule);
+    let ticket = await getTicket(t.db, key);
+    expect(ticket.snapshot.value).toEqual({ SHIP: 'waiting_checkout' });
+    const journalled = (await readJournal(t.db, ticket.id)).length;
+    expect((ticket.snapshot.context as { detail: string }).detail).toContain(
+      `main is checked out in ${repo.path} with uncommitted changes (scripts/check.sh); ` +
+        `commit or stash in ${repo.path}`,
+    );
 
-      const asked: [WorkPayload, number][] = [];
-      const reschedule = async (next: WorkPayload, delay: number) => void asked.push([next, delay]);
-      await mergeJob(deps, await payloadOf(key), reschedule);
-      await mergeJob(deps, { ...(await payloadOf(key)), wait: 3 }, reschedule);
-      await mergeJob(deps, { ...(await payloadOf(key)), wait: 9 }, reschedule);
-      expect(asked.map(([p, d]) => [p.wait, d])).toEqual([
-        [1, 1],
-        [4, 8],
-        [10, 30],
-      ]);
-      ticket = await getTicket(t.db, key);
-      expect((await readJournal(t.db, ticket.id)).length).toBe(journalled);
-      expect(await git(repo.path, ['rev-parse', 'main'])).toBe(base);
-      expect(await readFile(script, 'utf8')).toBe(`${original}# my local edit\n`);
+    const asked: [WorkPayload, number][] = [];
+    const reschedule = async (next: WorkPayload, delay: number) => void asked.push([next, delay]);
+    await mergeJob(deps, await payloadOf(key), reschedule);
+    await mergeJob(deps, { ...(await payloadOf(key)), wait: 3 }, reschedule);
+    await mergeJob(deps, { ...(await payloadOf(key)), wait: 9 }, reschedule);
+    expect(asked.map(([p, d]) => [p.wait, d])).toEqual([
+      [1, 1],
+      [4, 8],
+      [10, 30],
+    ]);
+    ticket = await getTicket(t.db, key);
+    expect((await readJournal(t.db, ticket.id)).length).toBe(journalled);
+    expect(await git(repo.path, ['rev-parse', 'main'])).toBe(base);
+    expect(await readFile(script, 'utf8')).toBe(`${original}# my local edit\n`);
 
-      await writeFile(script, original);
-      await mergeJob(deps, { ...(await payloadOf(key)), wait: 10 }, noReschedule);
-      ticket = await getTicket(t.db, key);
-      expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
-      expect(await git(repo.path, ['rev-parse', 'main'])).not.toBe(base);
-      expect(await readFile(path.join(repo.path, 'src', `${key}.txt`), 'utf8')).toBe(`${key}\n`);
-    },
-  );
+    await writeFile(script, original);
+    await mergeJob(deps, { ...(await payloadOf(key)), wait: 10 }, noReschedule);
+    ticket = await getTicket(t.db, key);
+    expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
+    expect(await git(repo.path, ['rev-parse', 'main'])).not.toBe(base);
+    expect(await readFile(path.join(repo.path, 'src', `${key}.txt`), 'utf8')).toBe(`${key}\n`);
+  });
 
   it('escalates MERGE_CHECK_FAILED when the test command fails on the merge commit', async () => {
     const { repo, key, deps } = await shippable();
@@ -168,56 +162,44 @@ describe('mergeJob', () => {
 });
 
 describe('merge check sandbox', () => {
-  it(
-    'runs the test command on the merge commit in the sandbox: the registered ' +
-      'repository is out of reach',
-    async () => {
-      const { repo, key, deps } = await shippable(
-        (dir) =>
-          `touch ${dir}/planted 2>/dev/null; ls ${dir}/scripts >/dev/null 2>&1 && exit ` +
-          `1; ${CHECK_CMD}`,
-      );
-      await mergeJob(deps, await payloadOf(key), noReschedule);
-      const ticket = await getTicket(t.db, key);
-      expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
-      await expect(readFile(path.join(repo.path, 'planted'))).rejects.toMatchObject({
-        code: 'ENOENT',
-      });
-    },
-  );
+  it('tests the merge commit in the sandbox: the registered repository is hidden', async () => {
+    const { repo, key, deps } = await shippable(
+      (dir) =>
+        `touch ${dir}/planted 2>/dev/null; ls ${dir}/scripts >/dev/null 2>&1 && exit ` +
+        `1; ${CHECK_CMD}`,
+    );
+    await mergeJob(deps, await payloadOf(key), noReschedule);
+    const ticket = await getTicket(t.db, key);
+    expect(ticket.snapshot.value).toEqual({ SHIP: 'verifying' });
+    await expect(readFile(path.join(repo.path, 'planted'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
 });
 
 describe('withRepoLock', () => {
-  it(
-    'runs one holder at a time per repository, and different ' + 'repositories side by side',
-    async () => {
-      const events: string[] = [];
-      const hold = (repo: string, tag: string) =>
-        withRepoLock(
-          t.db,
-          repo,
-          async () => {
-            events.push(`${tag}+`);
-            await new Promise((resolve) => setTimeout(resolve, 300));
-            events.push(`${tag}-`);
-          },
-          { pollMs: 20 },
-        );
-      await Promise.all([hold('repo-a', 'a1'), hold('repo-a', 'a2'), hold('repo-b', 'b1')]);
-      const a = events.filter((e) => e.startsWith('a'));
-      expect(a).toHaveLength(4);
-      // The two holders of repo-a never overlap: the first leaves before the second enters.
-      expect(a[0]!.slice(0, 2)).toBe(a[1]!.slice(0, 2));
-      expect([a[0]!.at(-1), a[1]!.at(-1), a[2]!.at(-1), a[3]!.at(-1)]).toEqual([
-        '+',
-        '-',
-        '+',
-        '-',
-      ]);
-      // repo-b's holder entered while repo-a's first holder was still inside.
-      expect(events.indexOf('b1+')).toBeLessThan(events.indexOf(a[1]!));
-    },
-  );
+  it('runs one holder at a time per repository, different repositories side by side', async () => {
+    const events: string[] = [];
+    const hold = (repo: string, tag: string) =>
+      withRepoLock(
+        t.db,
+        repo,
+        async () => {
+          events.push(`${tag}+`);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          events.push(`${tag}-`);
+        },
+        { pollMs: 20 },
+      );
+    await Promise.all([hold('repo-a', 'a1'), hold('repo-a', 'a2'), hold('repo-b', 'b1')]);
+    const a = events.filter((e) => e.startsWith('a'));
+    expect(a).toHaveLength(4);
+    // The two holders of repo-a never overlap: the first leaves before the second enters.
+    expect(a[0]!.slice(0, 2)).toBe(a[1]!.slice(0, 2));
+    expect([a[0]!.at(-1), a[1]!.at(-1), a[2]!.at(-1), a[3]!.at(-1)]).toEqual(['+', '-', '+', '-']);
+    // repo-b's holder entered while repo-a's first holder was still inside.
+    expect(events.indexOf('b1+')).toBeLessThan(events.indexOf(a[1]!));
+  });
 
   it('releases the lock when the holder throws', async () => {
     await expect(

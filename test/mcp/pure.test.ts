@@ -64,37 +64,34 @@ describe('setCodexServer', () => {
     expect(parse(text)).toEqual({ mcp_servers: { loopwright: entry } });
   });
 
-  it(
-    'replaces an earlier entry and its sub-tables, keeping everything else ' + 'and its comments',
-    () => {
-      const original = [
-        '# my settings',
-        'model = "o3"',
-        '',
-        '[mcp_servers.loopwright]',
-        'command = "old"',
-        '',
-        '[mcp_servers.loopwright.env]',
-        'OLD = "1"',
-        '',
-        '[mcp_servers.other]',
-        'command = "other" # keep me',
-        '',
-        "[profiles.'fast']",
-        'model = "o4-mini"',
-        '',
-      ].join('\n');
-      const text = setCodexServer(original, 'loopwright', entry, 'config.toml');
-      expect(text).toContain('# my settings');
-      expect(text).toContain('command = "other" # keep me');
-      expect(text).not.toContain('OLD');
-      expect(parse(text)).toEqual({
-        model: 'o3',
-        mcp_servers: { other: { command: 'other' }, loopwright: entry },
-        profiles: { fast: { model: 'o4-mini' } },
-      });
-    },
-  );
+  it('replaces an earlier entry and its sub-tables, keeping the rest and its comments', () => {
+    const original = [
+      '# my settings',
+      'model = "o3"',
+      '',
+      '[mcp_servers.loopwright]',
+      'command = "old"',
+      '',
+      '[mcp_servers.loopwright.env]',
+      'OLD = "1"',
+      '',
+      '[mcp_servers.other]',
+      'command = "other" # keep me',
+      '',
+      "[profiles.'fast']",
+      'model = "o4-mini"',
+      '',
+    ].join('\n');
+    const text = setCodexServer(original, 'loopwright', entry, 'config.toml');
+    expect(text).toContain('# my settings');
+    expect(text).toContain('command = "other" # keep me');
+    expect(text).not.toContain('OLD');
+    expect(parse(text)).toEqual({
+      model: 'o3',
+      mcp_servers: { other: { command: 'other' }, loopwright: entry },
+      profiles: { fast: { model: 'o4-mini' } },
+    });
+  });
 
   it('handles a quoted table name', () => {
     const text = setCodexServer(

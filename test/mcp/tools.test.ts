@@ -224,33 +224,30 @@ describe('loopwright mcp tools', () => {
     await refusedWithoutChange('nope_tool', {}, /unknown tool: nope_tool/);
   });
 
-  it(
-    'journals operator actions with the MCP actor and refuses what the ' + 'state cannot take',
-    async () => {
-      const line = await mcp.fails('approve', { ticket: 'app-2' });
-      expect(line).toMatch(/^approve: app-2 \(QUEUED\): /);
-      await refusedWithoutChange('retry', { ticket: 'app-404' }, /unknown ticket: app-404/);
-      await refusedWithoutChange(
-        'cancel',
-        { ticket: 'app-2', reason: '  ' },
-        /reason: must not be empty/,
-      );
-      const cancelled = await mcp.ok('cancel', { ticket: 'app-2', reason: 'not needed' });
-      expect(cancelled).toMatchObject({ status: 'applied', ticket: 'app-2', toState: 'CANCELLED' });
-      const ticket = await getTicket(t.db, 'app-2');
-      const journal = await readJournal(t.db, ticket.id);
-      expect(journal.at(-1)).toMatchObject({ event_type: 'CANCEL', actor: ACTOR });
-      const replayed = await mcp.call('replay', { ticket: 'app-1' });
-      expect(replayed.isError).toBeFalsy();
-      expect(replayed.structuredContent).toMatchObject({ dispatched: expect.any(Boolean) });
-      await refusedWithoutChange(
-        'replay',
-        { ticket: 'app-1', reason: 'x' },
-        /reason applies only with fromSeq/,
-      );
-      await refusedWithoutChange('replay', { ticket: 'app-1', fromSeq: 0 }, /fromSeq/);
-    },
-  );
+  it("journals operator actions as the MCP actor, refuses what the state can't take", async () => {
+    const line = await mcp.fails('approve', { ticket: 'app-2' });
+    expect(line).toMatch(/^approve: app-2 \(QUEUED\): /);
+    await refusedWithoutChange('retry', { ticket: 'app-404' }, /unknown ticket: app-404/);
+    await refusedWithoutChange(
+      'cancel',
+      { ticket: 'app-2', reason: '  ' },
+      /reason: must not be empty/,
+    );
+    const cancelled = await mcp.ok('cancel', { ticket: 'app-2', reason: 'not needed' });
+    expect(cancelled).toMatchObject({ status: 'applied', ticket: 'app-2', toState: 'CANCELLED' });
+    const ticket = await getTicket(t.db, 'app-2');
+    const journal = await readJournal(t.db, ticket.id);
+    expect(journal.at(-1)).toMatchObject({ event_type: 'CANCEL', actor: ACTOR });
+    const replayed = await mcp.call('replay', { ticket: 'app-1' });
+    expect(replayed.isError).toBeFalsy();
+    expect(replayed.structuredContent).toMatchObject({ dispatched: expect.any(Boolean) });
+    await refusedWithoutChange(
+      'replay',
+      { ticket: 'app-1', reason: 'x' },
+      /reason applies only with fromSeq/,
+    );
+    await refusedWithoutChange('replay', { ticket: 'app-1', fromSeq: 0 }, /fromSeq/);
+  });
 
   it('logs refuses a ticket without runs and an unknown ticket', async () => {
     await refusedWithoutChange('logs', { ticket: 'app-1' }, /app-1 has no agent runs yet/);

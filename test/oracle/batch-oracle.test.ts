@@ -189,27 +189,24 @@ describe('batches and the done-oracle', () => {
     expect((await judgeBatch(t.db, 'release-1', { recheck: false, home })).done).toBe(true);
   }, 180_000);
 
-  it(
-    'reports interventions, runs, cost, time per phase and false starts ' + 'from the journal',
-    async () => {
-      const batch = await getBatchByName(t.db, 'release-1');
-      const stats = await factoryStats(t.db, batch.id);
-      expect(stats.tickets).toBe(4);
-      expect(stats.interventions).toEqual([
-        { event: 'REPIN', count: 2 },
-        { event: 'RETRY', count: 1 },
-      ]);
-      expect(stats.perTicket.every((x) => x.agentRuns >= 5 && x.costUsd > 0)).toBe(true);
-      expect(stats.perTicket.find((x) => x.interventions === 1)?.ticket).toBeDefined();
-      expect(stats.timePerPhase.map((p) => p.state)).toEqual(
-        expect.arrayContaining(['BUILD', 'PLAN_DRAFT', 'RED', 'SHIP', 'VALIDATE', 'ESCALATED']),
-      );
-      expect(stats.falseStarts).toEqual(
-        expect.arrayContaining([
-          { kind: 'escalation', count: 1 },
-          { kind: 'validator FAIL', count: 1 },
-        ]),
-      );
-    },
-  );
+  it('reports interventions, runs, cost, phase times, false starts from the journal', async () => {
+    const batch = await getBatchByName(t.db, 'release-1');
+    const stats = await factoryStats(t.db, batch.id);
+    expect(stats.tickets).toBe(4);
+    expect(stats.interventions).toEqual([
+      { event: 'REPIN', count: 2 },
+      { event: 'RETRY', count: 1 },
+    ]);
+    expect(stats.perTicket.every((x) => x.agentRuns >= 5 && x.costUsd > 0)).toBe(true);
+    expect(stats.perTicket.find((x) => x.interventions === 1)?.ticket).toBeDefined();
+    expect(stats.timePerPhase.map((p) => p.state)).toEqual(
+      expect.arrayContaining(['BUILD', 'PLAN_DRAFT', 'RED', 'SHIP', 'VALIDATE', 'ESCALATED']),
+    );
+    expect(stats.falseStarts).toEqual(
+      expect.arrayContaining([
+        { kind: 'escalation', count: 1 },
+        { kind: 'validator FAIL', count: 1 },
+      ]),
+    );
+  });
 });

@@ -107,21 +107,18 @@ describe('runCommandGate', () => {
     expect(isAlive(child)).toBe(false);
   });
 
-  it(
-    'reaps background processes a passing command left behind, without ' + 'waiting for them',
-    async () => {
-      const dir = await tempDir();
-      const started = Date.now();
-      const result = await runCommandGate('sleep 60 & echo $! > gc.pid; echo done', dir, {
-        timeoutMs: 5_000,
-      });
-      const background = await pidFrom(dir);
-      leftovers.push(background);
-      expect(result).toMatchObject({ passed: true, exitCode: 0, output: 'done\n' });
-      expect(Date.now() - started).toBeLessThan(3_000);
-      expect(isAlive(background)).toBe(false);
-    },
-  );
+  it('reaps background processes a passing command left, without waiting for them', async () => {
+    const dir = await tempDir();
+    const started = Date.now();
+    const result = await runCommandGate('sleep 60 & echo $! > gc.pid; echo done', dir, {
+      timeoutMs: 5_000,
+    });
+    const background = await pidFrom(dir);
+    leftovers.push(background);
+    expect(result).toMatchObject({ passed: true, exitCode: 0, output: 'done\n' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(isAlive(background)).toBe(false);
+  });
 
   it('keeps only the tail of a large output', async () => {
     const dir = await tempDir();

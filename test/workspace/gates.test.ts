@@ -21,32 +21,28 @@ const whys = (result: { ok: boolean; violations?: readonly { path: string; why: 
   result.ok ? [] : (result.violations ?? []).map((v) => `${v.why}:${v.path}`);
 
 describe('changedPaths', () => {
-  it(
-    'sees committed, staged, unstaged, untracked and deleted changes but not ignored files ' +
-      'or .loopwright/',
-    async () => {
-      const { wt } = await ticketWorktree();
-      await put(wt.path, '.gitignore', 'build/\n');
-      await put(wt.path, 'src/committed.js', '1\n');
-      await commitAll(wt, 'one');
-      await put(wt.path, 'src/staged.js', '2\n');
-      await git(wt.path, ['add', 'src/staged.js']);
-      await put(wt.path, 'src/greet.js', 'changed\n');
-      await put(wt.path, 'notes/untracked.md', 'new\n');
-      await rm(path.join(wt.path, 'README.md'));
-      await put(wt.path, 'build/out.js', 'ignored\n');
-      await put(wt.path, '.loopwright/report.json', '{}\n');
+  it('sees committed, staged, unstaged, untracked, deleted; no ignored, .loopwright/', async () => {
+    const { wt } = await ticketWorktree();
+    await put(wt.path, '.gitignore', 'build/\n');
+    await put(wt.path, 'src/committed.js', '1\n');
+    await commitAll(wt, 'one');
+    await put(wt.path, 'src/staged.js', '2\n');
+    await git(wt.path, ['add', 'src/staged.js']);
+    await put(wt.path, 'src/greet.js', 'changed\n');
+    await put(wt.path, 'notes/untracked.md', 'new\n');
+    await rm(path.join(wt.path, 'README.md'));
+    await put(wt.path, 'build/out.js', 'ignored\n');
+    await put(wt.path, '.loopwright/report.json', '{}\n');
 
-      expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([
-        { path: '.gitignore', status: 'added', symlink: false },
-        { path: 'README.md', status: 'deleted', symlink: false },
-        { path: 'notes/untracked.md', status: 'added', symlink: false },
-        { path: 'src/committed.js', status: 'added', symlink: false },
-        { path: 'src/greet.js', status: 'modified', symlink: false },
-        { path: 'src/staged.js', status: 'added', symlink: false },
-      ]);
-    },
-  );
+    expect(await changedPaths(wt.path, wt.baseCommit)).toEqual([
+      { path: '.gitignore', status: 'added', symlink: false },
+      { path: 'README.md', status: 'deleted', symlink: false },
+      { path: 'notes/untracked.md', status: 'added', symlink: false },
+      { path: 'src/committed.js', status: 'added', symlink: false },
+      { path: 'src/greet.js', status: 'modified', symlink: false },
+      { path: 'src/staged.js', status: 'added', symlink: false },
+    ]);
+  });
 
   it('still reports a file hidden through info/exclude, which lives outside the tree', async () => {
     const { wt } = await ticketWorktree();
@@ -151,21 +147,18 @@ describe('scopeGate', () => {
     ]);
   });
 
-  it(
-    'passes a symlink to an in-scope file, but not to an out-of-scope ' + 'one or to nothing',
-    async () => {
-      const { wt } = await ticketWorktree();
-      await symlink('greet.js', path.join(wt.path, 'src/alias.js'));
-      expect(await scopeGate(wt.path, wt.baseCommit, ['src/**'])).toEqual({ ok: true });
+  it('passes a symlink to an in-scope file, not to an out-of-scope one or nothing', async () => {
+    const { wt } = await ticketWorktree();
+    await symlink('greet.js', path.join(wt.path, 'src/alias.js'));
+    expect(await scopeGate(wt.path, wt.baseCommit, ['src/**'])).toEqual({ ok: true });
 
-      await symlink('../package.json', path.join(wt.path, 'src/pkg.json'));
-      await symlink('missing.js', path.join(wt.path, 'src/dangling.js'));
-      expect(whys(await scopeGate(wt.path, wt.baseCommit, ['src/**']))).toEqual([
-        'symlink-dangling:src/dangling.js',
-        'symlink-target-out-of-scope:src/pkg.json',
-      ]);
-    },
-  );
+    await symlink('../package.json', path.join(wt.path, 'src/pkg.json'));
+    await symlink('missing.js', path.join(wt.path, 'src/dangling.js'));
+    expect(whys(await scopeGate(wt.path, wt.baseCommit, ['src/**']))).toEqual([
+      'symlink-dangling:src/dangling.js',
+      'symlink-target-out-of-scope:src/pkg.json',
+    ]);
+  });
 
   it('fails a hard link, whose writes would land in a file outside the worktree', async () => {
     const { wt } = await ticketWorktree();

@@ -80,180 +80,158 @@ describe('mergeToBase', () => {
     expect(await isMergedInto(repoPath, tip, 'main')).toBe(true);
   });
 
-  it(
-    'reports a conflict by file and leaves the base, checkout and ' + 'worktree list untouched',
-    async () => {
-      const { repoPath, wt } = await withTicketCommit(
-        'src/greet.js',
-        'export const greet = (n) => `Hey ${n}`;\n',
-      );
-      await put(repoPath, 'src/greet.js', 'export const greet = (n) => `Yo ${n}`;\n');
-      const baseTip = await commit(repoPath, 'conflicting change on main');
-      const worktreesBefore = await listWorktrees(repoPath);
-      let checked = 0;
-      const result = await mergeToBase({
-        ...mergeArgs(repoPath, wt),
-        check: async () => {
-          checked++;
-          return { passed: true };
-        },
+  it('reports a conflict by file; base, checkout and worktree list stay untouched', async () => {
+    const { repoPath, wt } = await withTicketCommit(
+      'src/greet.js',
+      'export const greet = (n) => `Hey ${n}`;\n',
+    );
+    await put(repoPath, 'src/greet.js', 'export const greet = (n) => `Yo ${n}`;\n');
+    const baseTip = await commit(repoPath, 'conflicting change on main');
+    const worktreesBefore = await listWorktrees(repoPath);
+    let checked = 0;
+    const result = await mergeToBase({
+      ...mergeArgs(repoPath, wt),
+      check: async () => {
+        checked++;
+        return { passed: true };
+      },
+    });
+    expect(result).toEqual({ ok: false, reason: 'MERGE_CONFLICT', detail: ['src/greet.js'] });
+    expect(checked).toBe(0);
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(baseTip);
+    expect(await listWorktrees(repoPath)).toEqual(worktreesBefore);
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+  });
+
+  it('checks the exact merge commit before moving the base; a failed check stops it', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    const seen: { commit: string; parents: string[]; baseThen: string }[] = [];
+    const check = async (candidate: string): Promise<MergeCheck> => {
+      seen.push({
+        commit: candidate,
+        parents: await parentsOf(repoPath, candidate),
+        baseThen: await git(repoPath, ['rev-parse', 'main']),
       });
-      expect(result).toEqual({ ok: false, reason: 'MERGE_CONFLICT', detail: ['src/greet.js'] });
-      expect(checked).toBe(0);
-      expect(await git(repoPath, ['rev-parse', 'main'])).toBe(baseTip);
-      expect(await listWorktrees(repoPath)).toEqual(worktreesBefore);
-      expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
-    },
-  );
+      return { passed: false, detail: 'tests failed on the merge' };
+    };
+    const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
+    expect(seen).toEqual([{ commit: expect.any(String), parents: [old, tip], baseThen: old }]);
+    expect(result).toEqual({
+      ok: false,
+      reason: 'MERGE_CHECK_FAILED',
+      commit: seen[0]!.commit,
+      detail: 'tests failed on the merge',
+    });
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await isMergedInto(repoPath, tip, 'main')).toBe(false);
+    await expect(read(repoPath, 'src/farewell.js')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+  });
 
-  it(
-    'checks the exact merge commit before the base moves; a failing check ' + 'never reaches it',
-    async () => {
-      const { repoPath, wt, tip } = await withTicketCommit();
-      const old = await git(repoPath, ['rev-parse', 'main']);
-      const seen: { commit: string; parents: string[]; baseThen: string }[] = [];
-      const check = async (candidate: string): Promise<MergeCheck> => {
-        seen.push({
-          commit: candidate,
-          parents: await parentsOf(repoPath, candidate),
-          baseThen: await git(repoPath, ['rev-parse', 'main']),
-        });
-        return { passed: false, detail: 'tests failed on the merge' };
-      };
-      const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
-      expect(seen).toEqual([{ commit: expect.any(String), parents: [old, tip], baseThen: old }]);
-      expect(result).toEqual({
-        ok: false,
-        reason: 'MERGE_CHECK_FAILED',
-        commit: seen[0]!.commit,
-        detail: 'tests failed on the merge',
-      });
-      expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
-      expect(await isMergedInto(repoPath, tip, 'main')).toBe(false);
-      await expect(read(repoPath, 'src/farewell.js')).rejects.toMatchObject({ code: 'ENOENT' });
-      expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
-    },
-  );
+  it('waits (CHECKOUT_DIRTY) rather than move the ref under a dirty checkout', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    await put(repoPath, 'README.md', 'my uncommitted edit\n');
+    await put(repoPath, 'src/greet.js', 'staged edit\n');
+    await git(repoPath, ['add', 'src/greet.js']);
+    const result = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(result).toEqual({
+      ok: false,
+      reason: 'CHECKOUT_DIRTY',
+      path: repoPath,
+      detail: ['README.md', 'src/greet.js'],
+    });
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
+    // Once the user stashes, the same call merges and the checkout follows.
+    await git(repoPath, ['stash', '-q']);
+    const after = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(after).toMatchObject({ ok: true, checkoutUpdated: true });
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+    await git(repoPath, ['stash', 'pop', '-q']);
+    expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
+    await git(repoPath, ['commit', '-qam', 'the user commits everything']);
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+    expect(await isMergedInto(repoPath, tip, 'main')).toBe(true);
+    expect(await git(repoPath, ['show', 'HEAD:src/farewell.js'])).toContain('bye');
+  });
 
-  it(
-    'waits (CHECKOUT_DIRTY) instead of moving the ref under a dirty ' + 'checkout, losing nothing',
-    async () => {
-      const { repoPath, wt, tip } = await withTicketCommit();
-      const old = await git(repoPath, ['rev-parse', 'main']);
-      await put(repoPath, 'README.md', 'my uncommitted edit\n');
-      await put(repoPath, 'src/greet.js', 'staged edit\n');
-      await git(repoPath, ['add', 'src/greet.js']);
-      const result = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(result).toEqual({
-        ok: false,
-        reason: 'CHECKOUT_DIRTY',
-        path: repoPath,
-        detail: ['README.md', 'src/greet.js'],
-      });
-      expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
-      expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
-      // Once the user stashes, the same call merges and the checkout follows.
-      await git(repoPath, ['stash', '-q']);
-      const after = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(after).toMatchObject({ ok: true, checkoutUpdated: true });
-      expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
-      await git(repoPath, ['stash', 'pop', '-q']);
-      expect(await read(repoPath, 'README.md')).toBe('my uncommitted edit\n');
-      await git(repoPath, ['commit', '-qam', 'the user commits everything']);
-      expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
-      expect(await isMergedInto(repoPath, tip, 'main')).toBe(true);
-      expect(await git(repoPath, ['show', 'HEAD:src/farewell.js'])).toContain('bye');
-    },
-  );
+  it('treats an untracked file the merge would overwrite as dirty, keeps the others', async () => {
+    const { repoPath, wt } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    await put(repoPath, 'src/farewell.js', 'the user has their own file here\n');
+    const blocked = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(blocked).toMatchObject({
+      ok: false,
+      reason: 'CHECKOUT_DIRTY',
+      detail: ['src/farewell.js'],
+    });
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await read(repoPath, 'src/farewell.js')).toBe('the user has their own file here\n');
 
-  it(
-    'treats an untracked file the merge would overwrite as dirty, and keeps other ' +
-      'untracked files',
-    async () => {
-      const { repoPath, wt } = await withTicketCommit();
-      const old = await git(repoPath, ['rev-parse', 'main']);
-      await put(repoPath, 'src/farewell.js', 'the user has their own file here\n');
-      const blocked = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(blocked).toMatchObject({
-        ok: false,
-        reason: 'CHECKOUT_DIRTY',
-        detail: ['src/farewell.js'],
-      });
-      expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
-      expect(await read(repoPath, 'src/farewell.js')).toBe('the user has their own file here\n');
+    await rename(path.join(repoPath, 'src/farewell.js'), path.join(repoPath, 'notes.txt'));
+    await put(repoPath, 'notes.txt', 'moved aside, still untracked\n');
+    const merged = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });
+    expect(await read(repoPath, 'notes.txt')).toBe('moved aside, still untracked\n');
+  });
 
-      await rename(path.join(repoPath, 'src/farewell.js'), path.join(repoPath, 'notes.txt'));
-      await put(repoPath, 'notes.txt', 'moved aside, still untracked\n');
-      const merged = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });
-      expect(await read(repoPath, 'notes.txt')).toBe('moved aside, still untracked\n');
-    },
-  );
+  it('updates a clean base checked out in a linked worktree, not the main checkout', async () => {
+    const { repoPath, wt } = await withTicketCommit();
+    await git(repoPath, ['checkout', '--quiet', '--detach']);
+    const root = `${repoPath}-base`;
+    await git(repoPath, ['worktree', 'add', '--quiet', root, 'main']);
+    const result = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(result).toMatchObject({ ok: true, checkoutPath: root, checkoutUpdated: true });
+    expect(await read(root, 'src/farewell.js')).toContain('bye');
+    expect(await git(root, ['status', '--porcelain'])).toBe('');
+    await git(repoPath, ['worktree', 'remove', '--force', root]);
+  });
 
-  it(
-    'updates a clean base checked out in a linked worktree rather than ' + 'the main checkout',
-    async () => {
-      const { repoPath, wt } = await withTicketCommit();
-      await git(repoPath, ['checkout', '--quiet', '--detach']);
-      const root = `${repoPath}-base`;
-      await git(repoPath, ['worktree', 'add', '--quiet', root, 'main']);
-      const result = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(result).toMatchObject({ ok: true, checkoutPath: root, checkoutUpdated: true });
-      expect(await read(root, 'src/farewell.js')).toContain('bye');
-      expect(await git(root, ['status', '--porcelain'])).toBe('');
-      await git(repoPath, ['worktree', 'remove', '--force', root]);
-    },
-  );
+  it('is idempotent: a retry finds the merge commit it made, even after more merges', async () => {
+    const { repoPath, wt } = await withTicketCommit();
+    const first = await mergeToBase(mergeArgs(repoPath, wt));
+    await put(repoPath, 'README.md', '# later work on main\n');
+    await commit(repoPath, 'later on main');
+    const second = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(first.ok && second.ok).toBe(true);
+    expect(second).toMatchObject({
+      ok: true,
+      alreadyMerged: true,
+      commit: first.ok ? first.commit : 'x',
+    });
+    expect(await git(repoPath, ['rev-list', '--count', '--merges', 'main'])).toBe('1');
+  });
 
-  it(
-    'is idempotent: a retried merge finds the merge commit it made, even ' + 'after later merges',
-    async () => {
-      const { repoPath, wt } = await withTicketCommit();
-      const first = await mergeToBase(mergeArgs(repoPath, wt));
-      await put(repoPath, 'README.md', '# later work on main\n');
-      await commit(repoPath, 'later on main');
-      const second = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(first.ok && second.ok).toBe(true);
-      expect(second).toMatchObject({
-        ok: true,
-        alreadyMerged: true,
-        commit: first.ok ? first.commit : 'x',
-      });
-      expect(await git(repoPath, ['rev-list', '--count', '--merges', 'main'])).toBe('1');
-    },
-  );
+  it('a retry after a crash between CAS and checkout update brings the checkout', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    // What the first attempt did before dying: the merge commit and the CAS, not the read-tree.
+    const tree = await git(repoPath, ['merge-tree', '--write-tree', old, tip]);
+    const merge = await git(repoPath, [
+      'commit-tree',
+      '-p',
+      old,
+      '-p',
+      tip,
+      '-m',
+      'Merge LW-1',
+      tree,
+    ]);
+    await git(repoPath, ['update-ref', 'refs/heads/main', merge, old]);
+    expect(await git(repoPath, ['status', '--porcelain'])).not.toBe('');
 
-  it(
-    'a retry after a crash between the CAS and the checkout update brings ' + 'the checkout along',
-    async () => {
-      const { repoPath, wt, tip } = await withTicketCommit();
-      const old = await git(repoPath, ['rev-parse', 'main']);
-      // What the first attempt did before dying: the merge commit and the CAS, not the read-tree.
-      const tree = await git(repoPath, ['merge-tree', '--write-tree', old, tip]);
-      const merge = await git(repoPath, [
-        'commit-tree',
-        '-p',
-        old,
-        '-p',
-        tip,
-        '-m',
-        'Merge LW-1',
-        tree,
-      ]);
-      await git(repoPath, ['update-ref', 'refs/heads/main', merge, old]);
-      expect(await git(repoPath, ['status', '--porcelain'])).not.toBe('');
-
-      const retried = await mergeToBase(mergeArgs(repoPath, wt));
-      expect(retried).toMatchObject({
-        ok: true,
-        alreadyMerged: true,
-        commit: merge,
-        checkoutUpdated: true,
-      });
-      expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
-      expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
-    },
-  );
+    const retried = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(retried).toMatchObject({
+      ok: true,
+      alreadyMerged: true,
+      commit: merge,
+      checkoutUpdated: true,
+    });
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+    expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
+  });
 
   it('refuses an unknown tip as bad input', async () => {
     const { repoPath } = await withTicketCommit();
@@ -264,34 +242,31 @@ describe('mergeToBase', () => {
 });
 
 describe('mergeToBase under a concurrently moving base', () => {
-  it(
-    'rebuilds and re-checks on the new tip every time the base ' + 'moves, never giving up',
-    async () => {
-      const { repoPath, wt, tip } = await withTicketCommit();
-      let moves = 0;
-      const checked: string[] = [];
-      const check = async (candidate: string): Promise<MergeCheck> => {
-        checked.push(candidate);
-        if (moves < 5) {
-          // Someone else lands a commit on main while the tests run.
-          moves++;
-          await put(repoPath, `other-${moves}.txt`, `${moves}\n`);
-          await commit(repoPath, `concurrent ${moves}`);
-        }
-        return { passed: true };
-      };
-      const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
-      expect(result).toMatchObject({ ok: true, attempts: 6 });
-      expect(new Set(checked).size).toBe(6);
-      const merged = result.ok ? result.commit : '';
-      expect(checked.at(-1)).toBe(merged);
-      const [first, second] = await parentsOf(repoPath, merged);
-      expect(await git(repoPath, ['log', '-1', '--format=%s', first!])).toBe('concurrent 5');
-      expect(second).toBe(tip);
-      expect(await readFile(path.join(repoPath, 'other-5.txt'), 'utf8')).toBe('5\n');
-      expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
-    },
-  );
+  it('rebuilds and re-checks on the new tip each time the base moves, never gives up', async () => {
+    const { repoPath, wt, tip } = await withTicketCommit();
+    let moves = 0;
+    const checked: string[] = [];
+    const check = async (candidate: string): Promise<MergeCheck> => {
+      checked.push(candidate);
+      if (moves < 5) {
+        // Someone else lands a commit on main while the tests run.
+        moves++;
+        await put(repoPath, `other-${moves}.txt`, `${moves}\n`);
+        await commit(repoPath, `concurrent ${moves}`);
+      }
+      return { passed: true };
+    };
+    const result = await mergeToBase({ ...mergeArgs(repoPath, wt), check });
+    expect(result).toMatchObject({ ok: true, attempts: 6 });
+    expect(new Set(checked).size).toBe(6);
+    const merged = result.ok ? result.commit : '';
+    expect(checked.at(-1)).toBe(merged);
+    const [first, second] = await parentsOf(repoPath, merged);
+    expect(await git(repoPath, ['log', '-1', '--format=%s', first!])).toBe('concurrent 5');
+    expect(second).toBe(tip);
+    expect(await readFile(path.join(repoPath, 'other-5.txt'), 'utf8')).toBe('5\n');
+    expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
+  });
 
   it('a failing check on a base that moved meanwhile is retried on the new base', async () => {
     const { repoPath, wt } = await withTicketCommit();

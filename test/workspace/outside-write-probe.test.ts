@@ -60,60 +60,54 @@ describe('outsideWriteProbe', () => {
     ]);
   });
 
-  it(
-    'catches writes into the main checkout and its git hooks, ' + 'ignored files included',
-    async () => {
-      const { repo, wt, probe } = await setup();
-      const main = path.relative(wt.path, repo.path);
-      await put(repo.path, '.gitignore', '.env\n');
-      const before = await outsideWriteProbe({
-        repoPath: repo.path,
-        worktreesRoot: path.dirname(path.dirname(wt.path)),
-        worktreePath: wt.path,
-      });
-      await scriptedAgent(
-        wt.path,
-        `echo hacked > ${main}/src/greet.js && echo K=1 > ${main}/.env && echo '#!/bin/sh' ` +
-          `> ${main}/.git/hooks/post-merge`,
-      );
-      const result = await before.check();
-      expect(
-        result.ok === false &&
-          result.violations.map((v) => `${v.detail}:${path.relative(repo.path, v.path)}`),
-      ).toEqual(['created:.env', 'created:.git/hooks/post-merge', 'modified:src/greet.js']);
-      expect((await probe.check()).ok).toBe(false);
-    },
-  );
+  it('catches writes to the main checkout and its git hooks, ignored files included', async () => {
+    const { repo, wt, probe } = await setup();
+    const main = path.relative(wt.path, repo.path);
+    await put(repo.path, '.gitignore', '.env\n');
+    const before = await outsideWriteProbe({
+      repoPath: repo.path,
+      worktreesRoot: path.dirname(path.dirname(wt.path)),
+      worktreePath: wt.path,
+    });
+    await scriptedAgent(
+      wt.path,
+      `echo hacked > ${main}/src/greet.js && echo K=1 > ${main}/.env && echo '#!/bin/sh' ` +
+        `> ${main}/.git/hooks/post-merge`,
+    );
+    const result = await before.check();
+    expect(
+      result.ok === false &&
+        result.violations.map((v) => `${v.detail}:${path.relative(repo.path, v.path)}`),
+    ).toEqual(['created:.env', 'created:.git/hooks/post-merge', 'modified:src/greet.js']);
+    expect((await probe.check()).ok).toBe(false);
+  });
 
-  it(
-    'does not blame the agent for a loopwright merge that updates the main ' + 'checkout meanwhile',
-    async () => {
-      const { repo, root, wt, probe } = await setup();
-      const other = await createWorktree({
-        repoPath: repo.path,
-        baseBranch: 'main',
-        ticketKey: 'LW-2',
-        root,
-      });
-      await put(
-        other.path,
-        'src/greet.js',
-        'export function greet(n) { return `Hello, ${n}!`; } // v2\n',
-      );
-      await put(other.path, 'src/new/feature.js', 'x\n');
-      await commitAll(other, 'LW-2');
-      const merged = await mergeToBase({
-        repoPath: repo.path,
-        baseBranch: 'main',
-        tip: other.branch,
-        message: 'LW-2',
-      });
-      expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });
-      expect(await readFile(path.join(repo.path, 'src/new/feature.js'), 'utf8')).toBe('x\n');
-      await scriptedAgent(wt.path, 'echo fine > src/mine.js');
-      expect(await probe.check()).toEqual({ ok: true });
-    },
-  );
+  it('does not blame the agent for a loopwright merge updating the main checkout', async () => {
+    const { repo, root, wt, probe } = await setup();
+    const other = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-2',
+      root,
+    });
+    await put(
+      other.path,
+      'src/greet.js',
+      'export function greet(n) { return `Hello, ${n}!`; } // v2\n',
+    );
+    await put(other.path, 'src/new/feature.js', 'x\n');
+    await commitAll(other, 'LW-2');
+    const merged = await mergeToBase({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      tip: other.branch,
+      message: 'LW-2',
+    });
+    expect(merged).toMatchObject({ ok: true, checkoutUpdated: true });
+    expect(await readFile(path.join(repo.path, 'src/new/feature.js'), 'utf8')).toBe('x\n');
+    await scriptedAgent(wt.path, 'echo fine > src/mine.js');
+    expect(await probe.check()).toEqual({ ok: true });
+  });
 
   it('works from a stored (JSON round-tripped) snapshot', async () => {
     const { wt, probe } = await setup();

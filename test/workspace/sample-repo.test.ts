@@ -27,37 +27,33 @@ describe('createSampleRepo', () => {
     expect(live).toMatchObject({ passed: true, output: 'live check ok\n' });
   });
 
-  it(
-    'gives gates something to catch: a RED test fails the test command and broken code ' +
-      'fails the live check',
-    async () => {
-      const repo = await createSampleRepo(await tempDir());
-      const wt = await createWorktree({
-        repoPath: repo.path,
-        baseBranch: 'main',
-        ticketKey: 'LW-1',
-        root: await tempDir(),
-      });
-      await put(
-        wt.path,
-        'test/farewell.test.js',
-        [
-          "import { test } from 'node:test';",
-          "import assert from 'node:assert/strict';",
-          "test('says goodbye', async () => {",
-          "  const { farewell } = await import('../src/farewell.js');",
-          "  assert.equal(farewell('Ada'), 'Goodbye, Ada!');",
-          '});',
-          '',
-        ].join('\n'),
-      );
-      const red = await runCommandGate(repo.testCmd, wt.path, { timeoutMs: 20_000 });
-      expect(red).toMatchObject({ passed: false, exitCode: 1 });
+  it('gives gates something to catch: RED fails tests, broken code the live check', async () => {
+    const repo = await createSampleRepo(await tempDir());
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-1',
+      root: await tempDir(),
+    });
+    await put(
+      wt.path,
+      'test/farewell.test.js',
+      [
+        "import { test } from 'node:test';",
+        "import assert from 'node:assert/strict';",
+        "test('says goodbye', async () => {",
+        "  const { farewell } = await import('../src/farewell.js');",
+        "  assert.equal(farewell('Ada'), 'Goodbye, Ada!');",
+        '});',
+        '',
+      ].join('\n'),
+    );
+    const red = await runCommandGate(repo.testCmd, wt.path, { timeoutMs: 20_000 });
+    expect(red).toMatchObject({ passed: false, exitCode: 1 });
 
-      await put(wt.path, 'src/greet.js', 'export function greet() { return "nope"; }\n');
-      await commitAll(wt, 'break it');
-      const live = await runCommandGate(repo.liveCmd, wt.path, { timeoutMs: 20_000 });
-      expect(live).toMatchObject({ passed: false, exitCode: 1, output: 'live check FAILED\n' });
-    },
-  );
+    await put(wt.path, 'src/greet.js', 'export function greet() { return "nope"; }\n');
+    await commitAll(wt, 'break it');
+    const live = await runCommandGate(repo.liveCmd, wt.path, { timeoutMs: 20_000 });
+    expect(live).toMatchObject({ passed: false, exitCode: 1, output: 'live check FAILED\n' });
+  });
 });

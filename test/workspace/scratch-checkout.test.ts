@@ -80,48 +80,45 @@ describe('withScratchCheckout', () => {
     expect(await fileExists(seen)).toBe(false);
   });
 
-  it(
-    'restores overlay paths from another commit, dropping files that ' + 'commit lacks there',
-    async () => {
-      const { repo } = await sampleSetup();
-      await put(repo.path, 'test/a.test.js', 'strict a\n');
-      await put(repo.path, 'test/b.test.js', 'strict b\n');
-      await put(repo.path, 'src/x.js', 'red\n');
-      const red = await commit(repo.path, 'red tests');
-      await put(repo.path, 'test/a.test.js', 'weakened\n');
-      await git(repo.path, ['rm', '-q', 'test/b.test.js']);
-      await put(repo.path, 'test/extra.test.js', 'added by build\n');
-      await put(repo.path, 'src/x.js', 'build\n');
-      const build = await commit(repo.path, 'build');
+  it('restores overlay paths from another commit, dropping files it lacks there', async () => {
+    const { repo } = await sampleSetup();
+    await put(repo.path, 'test/a.test.js', 'strict a\n');
+    await put(repo.path, 'test/b.test.js', 'strict b\n');
+    await put(repo.path, 'src/x.js', 'red\n');
+    const red = await commit(repo.path, 'red tests');
+    await put(repo.path, 'test/a.test.js', 'weakened\n');
+    await git(repo.path, ['rm', '-q', 'test/b.test.js']);
+    await put(repo.path, 'test/extra.test.js', 'added by build\n');
+    await put(repo.path, 'src/x.js', 'build\n');
+    const build = await commit(repo.path, 'build');
 
-      await withScratchCheckout(
-        repo.path,
-        build,
-        async (dir) => {
-          expect(await readFile(path.join(dir, 'test/a.test.js'), 'utf8')).toBe('strict a\n');
-          expect(await readFile(path.join(dir, 'test/b.test.js'), 'utf8')).toBe('strict b\n');
-          expect(await fileExists(path.join(dir, 'test/extra.test.js'))).toBe(false);
-          expect(await readFile(path.join(dir, 'src/x.js'), 'utf8')).toBe('build\n');
-        },
-        { overlay: { commit: red, paths: ['test/'] } },
-      );
-      await withScratchCheckout(
-        repo.path,
-        build,
-        async (dir) => {
-          expect(await readFile(path.join(dir, 'test/a.test.js'), 'utf8')).toBe('strict a\n');
-          expect(await fileExists(path.join(dir, 'test/b.test.js'))).toBe(false);
-          expect(await fileExists(path.join(dir, 'test/extra.test.js'))).toBe(true);
-        },
-        { overlay: { commit: red, paths: ['./test/a.test.js'] } },
-      );
-      await expect(
-        withScratchCheckout(repo.path, build, async () => 1, {
-          overlay: { commit: red, paths: ['../outside'] },
-        }),
-      ).rejects.toBeInstanceOf(BadInputError);
-    },
-  );
+    await withScratchCheckout(
+      repo.path,
+      build,
+      async (dir) => {
+        expect(await readFile(path.join(dir, 'test/a.test.js'), 'utf8')).toBe('strict a\n');
+        expect(await readFile(path.join(dir, 'test/b.test.js'), 'utf8')).toBe('strict b\n');
+        expect(await fileExists(path.join(dir, 'test/extra.test.js'))).toBe(false);
+        expect(await readFile(path.join(dir, 'src/x.js'), 'utf8')).toBe('build\n');
+      },
+      { overlay: { commit: red, paths: ['test/'] } },
+    );
+    await withScratchCheckout(
+      repo.path,
+      build,
+      async (dir) => {
+        expect(await readFile(path.join(dir, 'test/a.test.js'), 'utf8')).toBe('strict a\n');
+        expect(await fileExists(path.join(dir, 'test/b.test.js'))).toBe(false);
+        expect(await fileExists(path.join(dir, 'test/extra.test.js'))).toBe(true);
+      },
+      { overlay: { commit: red, paths: ['./test/a.test.js'] } },
+    );
+    await expect(
+      withScratchCheckout(repo.path, build, async () => 1, {
+        overlay: { commit: red, paths: ['../outside'] },
+      }),
+    ).rejects.toBeInstanceOf(BadInputError);
+  });
 
   it('lets an overlay file replace a directory of the main commit', async () => {
     const { repo } = await sampleSetup();
@@ -156,35 +153,32 @@ describe('withScratchCheckout', () => {
     expect(await fileExists(seen)).toBe(false);
   });
 
-  it(
-    'gives 20 parallel checkouts of one repository their own ' + 'directories, none left over',
-    async () => {
-      const { repo, tmp } = await sampleSetup();
-      const root = path.join(tmp, 'scratch');
-      const head = await git(repo.path, ['rev-parse', 'HEAD']);
-      const expected = await trackedFiles(repo.path, head);
-      const dirs = await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          withScratchCheckout(
-            repo.path,
-            head,
-            async (dir) => {
-              expect(await listFiles(dir)).toEqual(expected);
-              await put(dir, 'own.txt', String(i));
-              await new Promise((resolve) => setTimeout(resolve, 10));
-              expect(await readFile(path.join(dir, 'own.txt'), 'utf8')).toBe(String(i));
-              return dir;
-            },
-            { root },
-          ),
+  it('gives 20 parallel checkouts of one repository own directories, none left over', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    const head = await git(repo.path, ['rev-parse', 'HEAD']);
+    const expected = await trackedFiles(repo.path, head);
+    const dirs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        withScratchCheckout(
+          repo.path,
+          head,
+          async (dir) => {
+            expect(await listFiles(dir)).toEqual(expected);
+            await put(dir, 'own.txt', String(i));
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            expect(await readFile(path.join(dir, 'own.txt'), 'utf8')).toBe(String(i));
+            return dir;
+          },
+          { root },
         ),
-      );
-      expect(new Set(dirs).size).toBe(20);
-      expect(await readdir(root)).toEqual([]);
-      const worktrees = await git(repo.path, ['worktree', 'list', '--porcelain']);
-      expect(worktrees.split('\n').filter((l) => l.startsWith('worktree '))).toHaveLength(1);
-    },
-  );
+      ),
+    );
+    expect(new Set(dirs).size).toBe(20);
+    expect(await readdir(root)).toEqual([]);
+    const worktrees = await git(repo.path, ['worktree', 'list', '--porcelain']);
+    expect(worktrees.split('\n').filter((l) => l.startsWith('worktree '))).toHaveLength(1);
+  });
 
   it('refuses an unknown commit with bad input and creates nothing', async () => {
     const { repo, tmp } = await sampleSetup();

@@ -57,30 +57,26 @@ describe('createWorktree', () => {
     expect(await read(wt.path, 'RELEASE.md')).toBe('v2\n');
   });
 
-  it(
-    'is idempotent: a second call returns the same worktree with its work and ' +
-      'fork point intact',
-    async () => {
-      const { repo, root } = await sampleSetup();
-      const args = { repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-3', root };
-      const first = await createWorktree(args);
-      await put(first.path, 'src/new.js', 'export const x = 1;\n');
-      await commitAll(first, 'work');
-      await put(first.path, 'scratch.txt', 'uncommitted\n');
-      await put(repo.path, 'README.md', 'moved on\n');
-      await commit(repo.path, 'base moves');
+  it('is idempotent: a second call returns the same worktree, work and fork point', async () => {
+    const { repo, root } = await sampleSetup();
+    const args = { repoPath: repo.path, baseBranch: 'main', ticketKey: 'LW-3', root };
+    const first = await createWorktree(args);
+    await put(first.path, 'src/new.js', 'export const x = 1;\n');
+    await commitAll(first, 'work');
+    await put(first.path, 'scratch.txt', 'uncommitted\n');
+    await put(repo.path, 'README.md', 'moved on\n');
+    await commit(repo.path, 'base moves');
 
-      const second = await createWorktree(args);
-      expect(second).toEqual(first);
-      expect(await read(second.path, 'scratch.txt')).toBe('uncommitted\n');
-      // The repository's own info/exclude is not touched; the clone excludes .loopwright/ itself.
-      const exclude = await readFile(path.join(repo.path, '.git/info/exclude'), 'utf8').catch(
-        () => '',
-      );
-      expect(exclude).not.toContain('/.loopwright/');
-      expect(await read(second.path, '.git/info/exclude')).toBe('/.loopwright/\n');
-    },
-  );
+    const second = await createWorktree(args);
+    expect(second).toEqual(first);
+    expect(await read(second.path, 'scratch.txt')).toBe('uncommitted\n');
+    // The repository's own info/exclude is not touched; the clone excludes .loopwright/ itself.
+    const exclude = await readFile(path.join(repo.path, '.git/info/exclude'), 'utf8').catch(
+      () => '',
+    );
+    expect(exclude).not.toContain('/.loopwright/');
+    expect(await read(second.path, '.git/info/exclude')).toBe('/.loopwright/\n');
+  });
 
   it('recreates a worktree whose folder vanished, on the existing branch', async () => {
     const { repo, root } = await sampleSetup();
@@ -96,72 +92,64 @@ describe('createWorktree', () => {
     expect(again.baseCommit).toBe(first.baseCommit);
   });
 
-  it(
-    'refuses unsafe ticket keys, unknown bases, occupied folders and worktrees moved ' +
-      'off their branch',
-    async () => {
-      const { repo, root } = await sampleSetup();
-      const base = { repoPath: repo.path, baseBranch: 'main', root };
-      await expect(createWorktree({ ...base, ticketKey: '../x' })).rejects.toBeInstanceOf(
-        BadInputError,
-      );
-      await expect(createWorktree({ ...base, ticketKey: 'a..b' })).rejects.toBeInstanceOf(
-        BadInputError,
-      );
-      await expect(
-        createWorktree({ ...base, ticketKey: 'LW-5', baseBranch: 'nope' }),
-      ).rejects.toBeInstanceOf(BadInputError);
+  it('refuses unsafe keys, unknown bases, occupied folders, worktrees off branch', async () => {
+    const { repo, root } = await sampleSetup();
+    const base = { repoPath: repo.path, baseBranch: 'main', root };
+    await expect(createWorktree({ ...base, ticketKey: '../x' })).rejects.toBeInstanceOf(
+      BadInputError,
+    );
+    await expect(createWorktree({ ...base, ticketKey: 'a..b' })).rejects.toBeInstanceOf(
+      BadInputError,
+    );
+    await expect(
+      createWorktree({ ...base, ticketKey: 'LW-5', baseBranch: 'nope' }),
+    ).rejects.toBeInstanceOf(BadInputError);
 
-      const wt = await createWorktree({ ...base, ticketKey: 'LW-5' });
-      const occupied = path.join(path.dirname(wt.path), 'LW-6');
-      await put(occupied, 'stray.txt', 'not a worktree\n');
-      await expect(createWorktree({ ...base, ticketKey: 'LW-6' })).rejects.toMatchObject({
-        code: 'WORKTREE_PATH_OCCUPIED',
-      });
+    const wt = await createWorktree({ ...base, ticketKey: 'LW-5' });
+    const occupied = path.join(path.dirname(wt.path), 'LW-6');
+    await put(occupied, 'stray.txt', 'not a worktree\n');
+    await expect(createWorktree({ ...base, ticketKey: 'LW-6' })).rejects.toMatchObject({
+      code: 'WORKTREE_PATH_OCCUPIED',
+    });
 
-      // An agent that moves the clone off its branch tampered with the orchestrator's .git: the
-      // workspace is cloned again, back on loopwright/LW-5 (the repository's branch is the truth).
-      await git(wt.path, ['checkout', '--quiet', '-b', 'agent-went-rogue']);
-      expect(await workspaceTampering(wt)).toEqual(['.git/HEAD was changed']);
-      const again = await createWorktree({ ...base, ticketKey: 'LW-5' });
-      expect(again.path).toBe(wt.path);
-      expect(await git(wt.path, ['symbolic-ref', 'HEAD'])).toBe('refs/heads/loopwright/LW-5');
-      expect(await workspaceTampering(again)).toEqual([]);
-      expect(WorkspaceError).toBeDefined();
-    },
-  );
+    // An agent that moves the clone off its branch tampered with the orchestrator's .git: the
+    // workspace is cloned again, back on loopwright/LW-5 (the repository's branch is the truth).
+    await git(wt.path, ['checkout', '--quiet', '-b', 'agent-went-rogue']);
+    expect(await workspaceTampering(wt)).toEqual(['.git/HEAD was changed']);
+    const again = await createWorktree({ ...base, ticketKey: 'LW-5' });
+    expect(again.path).toBe(wt.path);
+    expect(await git(wt.path, ['symbolic-ref', 'HEAD'])).toBe('refs/heads/loopwright/LW-5');
+    expect(await workspaceTampering(again)).toEqual([]);
+    expect(WorkspaceError).toBeDefined();
+  });
 });
 
 describe('commitAll', () => {
-  it(
-    'commits everything except .loopwright/ as loopwright, and returns null when ' +
-      'nothing changed',
-    async () => {
-      const { repo, root } = await sampleSetup();
-      const wt = await createWorktree({
-        repoPath: repo.path,
-        baseBranch: 'main',
-        ticketKey: 'LW-7',
-        root,
-      });
-      await put(wt.path, '.loopwright/report.json', '{}\n');
-      await put(wt.path, '.loopwright/task.md', '# task\n');
-      await put(wt.path, 'src/feature.js', 'export const feature = true;\n');
-      await rm(path.join(wt.path, 'README.md'));
+  it('commits all but .loopwright/ as loopwright; null when nothing changed', async () => {
+    const { repo, root } = await sampleSetup();
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-7',
+      root,
+    });
+    await put(wt.path, '.loopwright/report.json', '{}\n');
+    await put(wt.path, '.loopwright/task.md', '# task\n');
+    await put(wt.path, 'src/feature.js', 'export const feature = true;\n');
+    await rm(path.join(wt.path, 'README.md'));
 
-      const sha = await commitAll(wt, 'LW-7: feature');
-      expect(sha).toMatch(/^[0-9a-f]{40}$/);
-      const files = (await git(wt.path, ['ls-tree', '-r', '--name-only', 'HEAD'])).split('\n');
-      expect(files).toContain('src/feature.js');
-      expect(files).not.toContain('README.md');
-      expect(files.some((f) => f.startsWith('.loopwright'))).toBe(false);
-      expect(await git(wt.path, ['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s'])).toBe(
-        'loopwright <loopwright@localhost>|loopwright <loopwright@localhost>|LW-7: feature',
-      );
-      expect(await commitAll(wt, 'nothing')).toBeNull();
-      expect(await stat(path.join(wt.path, '.loopwright/report.json'))).toBeTruthy();
-    },
-  );
+    const sha = await commitAll(wt, 'LW-7: feature');
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+    const files = (await git(wt.path, ['ls-tree', '-r', '--name-only', 'HEAD'])).split('\n');
+    expect(files).toContain('src/feature.js');
+    expect(files).not.toContain('README.md');
+    expect(files.some((f) => f.startsWith('.loopwright'))).toBe(false);
+    expect(await git(wt.path, ['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s'])).toBe(
+      'loopwright <loopwright@localhost>|loopwright <loopwright@localhost>|LW-7: feature',
+    );
+    expect(await commitAll(wt, 'nothing')).toBeNull();
+    expect(await stat(path.join(wt.path, '.loopwright/report.json'))).toBeTruthy();
+  });
 });
 
 describe('removeWorktree', () => {
@@ -194,24 +182,21 @@ describe('removeWorktree', () => {
     expect(again).toEqual({ worktreeRemoved: false, branchDeleted: false });
   });
 
-  it(
-    'keeps the branch unless asked, and never deletes a branch that ' + 'is not loopwright/',
-    async () => {
-      const { repo, root } = await sampleSetup();
-      const wt = await createWorktree({
-        repoPath: repo.path,
-        baseBranch: 'main',
-        ticketKey: 'LW-9',
-        root,
-      });
-      expect(await removeWorktree({ repoPath: repo.path, path: wt.path })).toEqual({
-        worktreeRemoved: true,
-        branchDeleted: false,
-      });
-      expect(await git(repo.path, ['branch', '--list', wt.branch])).toContain(wt.branch);
-      await expect(
-        removeWorktree({ repoPath: repo.path, path: wt.path, branch: 'main', deleteBranch: true }),
-      ).rejects.toBeInstanceOf(BadInputError);
-    },
-  );
+  it('keeps the branch unless asked; never deletes a branch outside loopwright/', async () => {
+    const { repo, root } = await sampleSetup();
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'LW-9',
+      root,
+    });
+    expect(await removeWorktree({ repoPath: repo.path, path: wt.path })).toEqual({
+      worktreeRemoved: true,
+      branchDeleted: false,
+    });
+    expect(await git(repo.path, ['branch', '--list', wt.branch])).toContain(wt.branch);
+    await expect(
+      removeWorktree({ repoPath: repo.path, path: wt.path, branch: 'main', deleteBranch: true }),
+    ).rejects.toBeInstanceOf(BadInputError);
+  });
 });

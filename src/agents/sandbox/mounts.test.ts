@@ -24,26 +24,23 @@ function tree() {
 }
 
 describe('planMounts', () => {
-  it(
-    'orders parents before children whatever the input order, and read-only ' + 'wins at one path',
-    () => {
-      const t = tree();
-      const mounts = planMounts(
-        { mode: 'bwrap', writable: [t.ws], readOnly: [path.join(t.ws, '.git')], hide: [t.repo] },
-        { soft: [t.lw, t.home], protected: [t.db] },
-      );
-      expect(mounts).toEqual(
-        [
-          { kind: 'hide', path: t.home },
-          { kind: 'writable', path: t.ws },
-          { kind: 'readOnly', path: path.join(t.ws, '.git') },
-          { kind: 'hide', path: t.repo },
-        ].sort((a, b) => a.path.split('/').length - b.path.split('/').length || 0),
-      );
-      // nested hides (.loopwright and its db inside the hidden home) are collapsed into the home's
-      expect(mounts.some((m) => m.path === t.lw || m.path === t.db)).toBe(false);
-    },
-  );
+  it('orders parents before children whatever the input order; read-only wins at a path', () => {
+    const t = tree();
+    const mounts = planMounts(
+      { mode: 'bwrap', writable: [t.ws], readOnly: [path.join(t.ws, '.git')], hide: [t.repo] },
+      { soft: [t.lw, t.home], protected: [t.db] },
+    );
+    expect(mounts).toEqual(
+      [
+        { kind: 'hide', path: t.home },
+        { kind: 'writable', path: t.ws },
+        { kind: 'readOnly', path: path.join(t.ws, '.git') },
+        { kind: 'hide', path: t.repo },
+      ].sort((a, b) => a.path.split('/').length - b.path.split('/').length || 0),
+    );
+    // nested hides (.loopwright and its db inside the hidden home) are collapsed into the home's
+    expect(mounts.some((m) => m.path === t.lw || m.path === t.db)).toBe(false);
+  });
 
   it('keeps a protected hide below a writable tree that contains it', () => {
     const t = tree();
