@@ -12,7 +12,8 @@ try {
   const lifecycle = await benchLifecycle(bench);
   const one = lifecycle.rows[0]!;
   const baselines = await benchBaselines(one.tickets);
-  const perTicket = 1 / one.ticketsPerSecond;
+  // From the unrounded time: at a fraction of a ticket per second the rounded rate is coarse.
+  const perTicket = one.seconds / one.tickets;
   for (const r of lifecycle.rows)
     console.log(`${r.workers} worker(s): ${r.ticketsPerSecond} tickets/s (${r.seconds} s)`);
   console.log(
