@@ -163,8 +163,9 @@ describe('agents that cannot reach their model', () => {
       choice: { provider: 'command', command: ['sh'] },
     });
     expect(event).toMatchObject({ reason: 'AGENT_STALLED' });
-    expect(event?.detail).toContain('no progress for 1s (only silence or reconnect messages)');
-    expect(event?.detail.match(/no progress/g)).toHaveLength(1);
+    const detail = (event && 'detail' in event ? event.detail : undefined) ?? '';
+    expect(detail).toContain('no progress for 1s (only silence or reconnect messages)');
+    expect(detail.match(/no progress/g)).toHaveLength(1);
     const talking = createProvider('command', {
       command: ['sh', '-c', 'for i in 1 2 3 4; do echo working; sleep 0.5; done'],
     });
