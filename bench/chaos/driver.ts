@@ -83,7 +83,7 @@ export async function runChaos(
     fleet.start();
     const killedAt = new Map<number, number>();
     const stopSampling = new AbortController();
-    const sampled = sample(monitor, killedAt, stopSampling.signal);
+    const sampled = sample(monitor, home, killedAt, stopSampling.signal);
     await firstAgent(monitor, 120_000);
     const cycles = await injectCycles(o, { monitor, fleet, pg, scenario, killedAt }, say);
     const settled = await settle(monitor, fleet, o.settleSeconds);

@@ -31,6 +31,7 @@ export interface InvariantInput {
   readonly sampled: {
     readonly doubleRuns: readonly string[];
     readonly staleLocks: readonly string[];
+    readonly agentsSeen: number;
   };
   readonly selfExits: readonly SelfExit[];
   readonly cycles: readonly Cycle[];
@@ -132,7 +133,7 @@ async function oneLiveRunPerTicket(i: InvariantInput): Promise<InvariantResult> 
       ...rows.map((r) => `${r.key}: runs ${r.x.slice(0, 8)} and ${r.y.slice(0, 8)} overlap`),
       ...i.sampled.doubleRuns.map((s) => `sampled: ${s}`),
     ],
-    `${n} runs, none overlapping`,
+    `${n} runs, none overlapping; ${i.sampled.agentsSeen} agent processes sampled`,
   );
 }
 

@@ -15,16 +15,19 @@ export interface Sampled {
   readonly doubleRuns: string[];
   readonly staleLocks: string[];
   samples: number;
+  /** Agent processes of this run seen in /proc over all samples (proves the probe sees them). */
+  agentsSeen: number;
 }
 
 /** Sample every `everyMs` until `signal` aborts. */
 export async function sample(
   monitor: Monitor,
+  home: string,
   killedAt: ReadonlyMap<number, number>,
   signal: AbortSignal,
   everyMs = 500,
 ): Promise<Sampled> {
-  const out: Sampled = { doubleRuns: [], staleLocks: [], samples: 0 };
+  const out: Sampled = { doubleRuns: [], staleLocks: [], samples: 0, agentsSeen: 0 };
   const seen = new Set<string>();
   const note = (list: string[], s: string) => {
     if (!seen.has(s)) list.push(s);
@@ -32,7 +35,7 @@ export async function sample(
   };
   while (!signal.aborted) {
     try {
-      await sampleOnce(monitor, killedAt, out, note);
+      await sampleOnce(monitor, home, killedAt, out, note);
       out.samples++;
     } catch {
       // The database is down (injected): the next sample tries again.
@@ -42,8 +45,11 @@ export async function sample(
   return out;
 }
 
-/** Live scripted-agent processes per ticket, from /proc (their LOOPWRIGHT_TICKET). */
-function agentProcesses(): Map<string, number[]> {
+/**
+ * Live scripted-agent processes per ticket, from /proc (their LOOPWRIGHT_TICKET); only this run's
+ * (their script is in the chaos home), not those of anything else on the machine.
+ */
+function agentProcesses(home: string): Map<string, number[]> {
   const byTicket = new Map<string, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -55,7 +61,9 @@ function agentProcesses(): Map<string, number[]> {
       }
     };
     if (read('comm').trim() !== 'node' || !/scripted\/agent\.[jt]s/.test(read('cmdline'))) continue;
-    const ticket = /(?:^|\0)LOOPWRIGHT_TICKET=([^\0]+)/.exec(read('environ'))?.[1];
+    const environ = read('environ');
+    if (!environ.includes(`\0LOOPWRIGHT_SCRIPT=${home}/`)) continue;
+    const ticket = /(?:^|\0)LOOPWRIGHT_TICKET=([^\0]+)/.exec(environ)?.[1];
     if (ticket) byTicket.set(ticket, [...(byTicket.get(ticket) ?? []), Number(entry)]);
   }
   return byTicket;
@@ -63,14 +71,17 @@ function agentProcesses(): Map<string, number[]> {
 
 async function sampleOnce(
   monitor: Monitor,
+  home: string,
   killedAt: ReadonlyMap<number, number>,
   out: Sampled,
   note: (list: string[], s: string) => void,
 ): Promise<void> {
   // What the runs table cannot show: one run id executed twice (a pid recorded over another).
-  for (const [key, pids] of agentProcesses())
+  for (const [key, pids] of agentProcesses(home)) {
+    out.agentsSeen += pids.length;
     if (pids.length > 1)
       note(out.doubleRuns, `${key}: agent processes ${pids.join(', ')} alive at once`);
+  }
   const runs = await monitor.rows<{ key: string; pid: number; started: string; id: string }>(
     `select t.key, r.pid, r.process_started_at as started, r.id from loopwright.agent_runs r
      join loopwright.tickets t on t.id = r.ticket_id
