@@ -33,10 +33,10 @@ describe('sandboxed runner', () => {
     if (asRoot) expect(uid).not.toBe('0');
     expect(home).toBe('/tmp/home');
     // Only the private HOME, plus what is bound there on purpose: the workspace, and loopwright's
-    // own
-    // package (read-only) when they live under /tmp.
+    // own package (read-only) when they live under /tmp, and the empty mount point that hides the
+    // orchestrator's HOME when that lives under /tmp.
     const top = (p: string) => path.relative('/tmp', p).split(path.sep)[0]!;
-    const bound = [ws, packageRoot()].filter((p) => p.startsWith('/tmp/')).map(top);
+    const bound = [ws, packageRoot(), os.homedir()].filter((p) => p.startsWith('/tmp/')).map(top);
     const expected = [...new Set(['home', ...bound])].sort();
     expect(tmpList!.split(' ').sort()).toEqual(expected);
     // sh, the pipeline and bwrap's init: a handful, never the host's hundreds.

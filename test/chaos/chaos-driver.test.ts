@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type ChaosEnv, runChaos } from '../../bench/chaos/driver.js';
 import type { InvariantResult } from '../../bench/chaos/invariants.js';
+import { gitIdentityEnv } from '../helpers/fixtures.js';
 
 const git = promisify(execFile);
 
@@ -32,10 +33,14 @@ async function plantJournalGap(env: ChaosEnv): Promise<string> {
 async function plantSecondMerge(env: ChaosEnv): Promise<string> {
   const live = env.scenario.tickets.find((t) => t.state === 'LIVE')!;
   const repo = env.scenario.repos.find((r) => r.name === live.repo)!.path;
-  const { stdout } = await git('git', [
-    ...['-C', repo, 'commit-tree', 'main^{tree}', '-p', 'main', '-p', 'main~1'],
-    ...['-m', `Merge ${live.key} again\n\nLoopwright-Ticket: ${live.key}\n`],
-  ]);
+  const { stdout } = await git(
+    'git',
+    [
+      ...['-C', repo, 'commit-tree', 'main^{tree}', '-p', 'main', '-p', 'main~1'],
+      ...['-m', `Merge ${live.key} again\n\nLoopwright-Ticket: ${live.key}\n`],
+    ],
+    { env: gitIdentityEnv() },
+  );
   await git('git', ['-C', repo, 'update-ref', 'refs/heads/main', stdout.trim()]);
   return live.key;
 }

@@ -66,3 +66,17 @@ export async function driveTo(
     if (state === until) return;
   }
 }
+
+/**
+ * The environment for a test's own `git commit`/`commit-tree` calls: an identity, so they work
+ * on a machine (a CI runner, a fresh HOME) with no git user configured.
+ */
+export function gitIdentityEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'loopwright test',
+    GIT_AUTHOR_EMAIL: 'test@loopwright.invalid',
+    GIT_COMMITTER_NAME: 'loopwright test',
+    GIT_COMMITTER_EMAIL: 'test@loopwright.invalid',
+  };
+}

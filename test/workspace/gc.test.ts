@@ -24,6 +24,7 @@ import {
   tempDir,
 } from '../cli/helpers.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { gitIdentityEnv } from '../helpers/fixtures.js';
 
 let t: TestDb;
 let home: string;
@@ -39,7 +40,8 @@ const keys: Record<'live' | 'cancelled' | 'escalated' | 'working' | 'elsewhere',
 const userDir = () => path.join(path.dirname(repo), 'user-files');
 const env = () => cliEnv(t, { LOOPWRIGHT_HOME: home, TMPDIR: osTmp });
 const gc = (...args: string[]) => runCli(t, ['gc', ...args], { env: env() });
-const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' });
+const git = (...args: string[]) =>
+  execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: gitIdentityEnv() });
 const hasBranch = (key: string) => git('branch', '--list', `loopwright/${key}`).trim() !== '';
 
 /** A ticket with a transcript and a real workspace clone on its branch. */
