@@ -3,6 +3,8 @@
  * printed as it is measured and written at the end to docs/bench.md (a markdown table per section
  * plus the JSON of the whole run), with the machine, Postgres version and date.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,8 +68,19 @@ export class BenchReport {
       const head = text.slice(0, start + README_START.length);
       await writeFile(readme, `${head}\n${renderHeadlines(this)}\n${text.slice(end)}`);
     }
+    formatMarkdown(root, [file, readme]);
     return file;
   }
+}
+
+/**
+ * Lay the written tables out as the repository's formatter (Biome) would, so a bench run leaves
+ * `npm run lint` clean. Best effort: without the dev dependency the files stay as written.
+ */
+function formatMarkdown(root: string, files: readonly string[]): void {
+  const biome = path.join(root, 'node_modules', '.bin', 'biome');
+  if (!existsSync(biome)) return;
+  spawnSync(biome, ['format', '--write', ...files], { cwd: root, stdio: 'ignore' });
 }
 
 export const README_START = '<!-- bench:start (written by npm run bench) -->';
