@@ -39,9 +39,9 @@ export function unavailableEvent(
   const evidence = outcome.errorMessage ?? 'no output';
   const detail =
     outcome.status === 'stalled'
-      ? `${who}: no progress for ${facts.stallSeconds}s (${stallEvidence(evidence)}), so it ` +
-        `was stopped; check the model API is reachable (network, base URL) or raise ` +
-        `agentStallSeconds (loopwright repo set NAME --set agentStallSeconds=N)`
+      ? `${who}: no progress for ${facts.stallSeconds}s (only silence or reconnect ` +
+        `messages), so it was stopped; check the model API is reachable (network, base URL) ` +
+        `or raise agentStallSeconds (loopwright repo set NAME --set agentStallSeconds=N)`
       : `${who}: ${fixFor(facts.choice, evidence)} (agent said: ${evidence})`;
   return {
     type: 'AGENT_UNAVAILABLE',
@@ -50,12 +50,6 @@ export function unavailableEvent(
     reason: outcome.status === 'stalled' ? 'AGENT_STALLED' : 'AGENT_UNAVAILABLE',
     detail: detail.slice(0, 8000),
   };
-}
-
-/** The stall's evidence without the runner's own "no progress for Ns" prefix said again. */
-function stallEvidence(evidence: string): string {
-  const said = evidence.replace(/^no progress for \d+s\s*/, '').replace(/^\((.*)\)$/, '$1');
-  return said || 'only silence or reconnect messages';
 }
 
 function fixFor(choice: AgentChoice, evidence: string): string {

@@ -20,7 +20,7 @@ import { applyEvent } from '../../src/engine/apply-event.js';
 import { createTicket } from '../../src/engine/create-ticket.js';
 import { startIntegrations, type Integrations } from '../../src/integrations/service.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { driveTo, newTicket, sendResult } from '../helpers/fixtures.js';
+import { driveTo, gitIdentityEnv, newTicket, sendResult } from '../helpers/fixtures.js';
 import { startSlackTwin, type SlackTwin } from '../twins/slack-twin.js';
 import { setEnv } from './helpers.js';
 
@@ -74,12 +74,12 @@ beforeAll(async () => {
     execFileSync('git', args, {
       cwd: repoPath,
       encoding: 'utf8',
-      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x.test' },
+      env: gitIdentityEnv(),
     }).trim();
   git(['init', '-q', '-b', 'main']);
   await writeFile(path.join(repoPath, 'a.txt'), 'a\n');
   git(['add', '-A']);
-  git(['-c', 'user.name=t', '-c', 'user.email=t@x.test', 'commit', '-q', '-m', 'a']);
+  git(['commit', '-q', '-m', 'a']);
   mainSha = git(['rev-parse', 'HEAD']);
   dark = await insertRepository(db.db, { name: 'app', path: repoPath, base_branch: 'main' });
   copilot = await insertRepository(db.db, {

@@ -14,7 +14,7 @@ import type { Kdb } from '../../src/db/connection.js';
 import { upsertLink } from '../../src/db/integrations.js';
 import { insertRepository, type Repository } from '../../src/db/repositories.js';
 import { getTicket } from '../../src/db/tickets.js';
-import { driveTo, newTicket, sendResult } from '../helpers/fixtures.js';
+import { driveTo, gitIdentityEnv, newTicket, sendResult } from '../helpers/fixtures.js';
 import { startGithubTwin, type GithubTwin } from '../twins/github-twin.js';
 
 export interface ShipRepo {
@@ -29,13 +29,7 @@ const git = (cwd: string, args: string[]) =>
   execFileSync('git', args, {
     cwd,
     encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'test',
-      GIT_AUTHOR_EMAIL: 'test@example.test',
-      GIT_COMMITTER_NAME: 'test',
-      GIT_COMMITTER_EMAIL: 'test@example.test',
-    },
+    env: gitIdentityEnv(),
   }).trim();
 
 /** A git repository with one commit on main, its bare remote, the twin and the repo row. */
