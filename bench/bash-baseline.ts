@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { scriptedAgentCommand } from '../src/agents/scripted-provider.js';
 import { packageRoot } from '../src/config/package-root.js';
+import type { GitCounter } from './git-counter.js';
 import { CHECK_CMD, checkRepoSteps, makeCheckRepo } from '../test/helpers/check-repo.js';
 
 const PHASES = [
@@ -19,15 +20,30 @@ const PHASES = [
   ['validator', 'validate'],
 ] as const;
 
-/** Seconds per ticket for the bash loop and for the bare floor, over `tickets` tickets. */
-export async function benchBaselines(
-  tickets: number,
-): Promise<{ bashSecondsPerTicket: number; floorSecondsPerTicket: number }> {
+export interface Baselines {
+  readonly bashSecondsPerTicket: number;
+  /** The bash loop's git processes per ticket, counted by the same wrapper as loopwright's. */
+  readonly bashGitSpawnsPerTicket: number;
+  readonly floorSecondsPerTicket: number;
+}
+
+/**
+ * Seconds per ticket for the bash loop and for the bare floor, over `tickets` tickets; the bash
+ * loop runs under `counter` (as loopwright's timed run does), which counts its git processes.
+ */
+export async function benchBaselines(tickets: number, counter: GitCounter): Promise<Baselines> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-bash-'));
   try {
-    const bash = await timeBashLoop(home, tickets);
+    const { repo, keys, script } = await prepare(home, 'bash', tickets);
+    const before = (await counter.lines()).length;
+    const bash = await timeBashLoop(home, { repo, keys, script });
+    const bashSpawns = (await counter.lines()).length - before;
     const floor = await timeFloor(home, tickets);
-    return { bashSecondsPerTicket: bash / tickets, floorSecondsPerTicket: floor / tickets };
+    return {
+      bashSecondsPerTicket: bash / tickets,
+      bashGitSpawnsPerTicket: Math.round((bashSpawns / tickets) * 100) / 100,
+      floorSecondsPerTicket: floor / tickets,
+    };
   } finally {
     await rm(home, { recursive: true, force: true });
   }
@@ -42,8 +58,10 @@ async function prepare(home: string, name: string, tickets: number) {
   return { repo, keys, script };
 }
 
-async function timeBashLoop(home: string, tickets: number): Promise<number> {
-  const { repo, keys, script } = await prepare(home, 'bash', tickets);
+async function timeBashLoop(
+  home: string,
+  { repo, keys, script }: { repo: string; keys: readonly string[]; script: string },
+): Promise<number> {
   const manifest = path.join(home, 'manifest.json');
   await writeFile(manifest, JSON.stringify({ tickets: keys }));
   const loop = path.join(packageRoot(), 'bench', 'bash-loop.sh');

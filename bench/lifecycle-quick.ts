@@ -6,12 +6,15 @@
 import { benchBaselines } from './bash-baseline.js';
 import { createBenchDb } from './bench-db.js';
 import { benchLifecycle } from './lifecycle.js';
+import { withGitCounter } from './git-counter.js';
 
 const bench = await createBenchDb();
 try {
-  const lifecycle = await benchLifecycle(bench);
+  const { lifecycle, baselines } = await withGitCounter(async (counter) => {
+    const lifecycle = await benchLifecycle(bench, counter);
+    return { lifecycle, baselines: await benchBaselines(lifecycle.rows[0]!.tickets, counter) };
+  });
   const one = lifecycle.rows[0]!;
-  const baselines = await benchBaselines(one.tickets);
   // From the unrounded time: at a fraction of a ticket per second the rounded rate is coarse.
   const perTicket = one.seconds / one.tickets;
   for (const r of lifecycle.rows)
@@ -19,7 +22,8 @@ try {
   console.log(
     `s/ticket ${perTicket.toFixed(3)} vs bash ${baselines.bashSecondsPerTicket.toFixed(3)}` +
       ` (${(perTicket / baselines.bashSecondsPerTicket).toFixed(2)}x),` +
-      ` floor ${baselines.floorSecondsPerTicket.toFixed(3)}`,
+      ` floor ${baselines.floorSecondsPerTicket.toFixed(3)};` +
+      ` bash git spawns/ticket ${baselines.bashGitSpawnsPerTicket}`,
   );
   console.log(JSON.stringify(lifecycle.perTicket));
   if (process.env.BENCH_TIMELINE) {

@@ -4,9 +4,11 @@
  * a dependency going LIVE to its dependent starting (a chain of tickets, each waiting for the
  * last).
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import childProcess from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+import { PROCESS_TAG_ENV } from '../src/agents/process-identity.js';
+import { bySubcommand, type GitCounter } from './git-counter.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -34,6 +36,8 @@ export interface LifecycleRow {
   readonly tickets: number;
   readonly seconds: number;
   readonly ticketsPerSecond: number;
+  /** Unrounded: at a fraction of a ticket per second the rounded rate is coarse. */
+  readonly secondsPerTicket: number;
 }
 
 /** What one ticket costs in subprocesses and round trips, from the 1-worker run. */
@@ -46,34 +50,42 @@ export interface PerTicket {
   readonly dispatchMs: { readonly p50: number; readonly p99: number; readonly samples: number };
 }
 
-export async function benchLifecycle(bench: BenchDb): Promise<{
+/**
+ * The lifecycle runs; `counter` (bench/git-counter.ts, installed by the caller so the baselines
+ * run under it too) counts the 1-worker run's git processes.
+ */
+export async function benchLifecycle(
+  bench: BenchDb,
+  counter: GitCounter,
+): Promise<{
   rows: LifecycleRow[];
   dependencyDelayMs: { median: number; samples: number };
   perTicket: PerTicket;
 }> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-'));
-  const gitLog = await installGitCounter(home);
   try {
     const rows: LifecycleRow[] = [];
     let perTicket: PerTicket | undefined;
     for (const workers of WORKERS) {
       const keys = await setupRepo(bench, home, `w${workers}`, TICKETS, workers, false);
-      const counted = workers === 1 ? await countSpawnsAndQueries(gitLog) : null;
-      const seconds = await runToIdle(bench, home, workers);
+      const counted = workers === 1 ? await countSpawnsAndQueries(counter) : null;
+      const spawns = workers === 1 ? recordSpawns() : null;
+      const seconds = await runToIdle(bench, home, workers).finally(() => spawns?.stop());
       const counts = counted ? await counted.stop() : null;
       await assertAllLive(bench, keys);
       if (counts)
         perTicket = {
           gitSpawns: round(counts.git.length / TICKETS),
-          gitBySubcommand: bySubcommand(counts.git),
+          gitBySubcommand: bySubcommand(counts.git, TICKETS),
           queries: round(counts.queries / TICKETS),
-          dispatchMs: await dispatchLatency(bench, keys),
+          dispatchMs: await dispatchLatency(bench, keys, spawns!.at),
         };
       rows.push({
         workers,
         tickets: TICKETS,
         seconds: round(seconds),
         ticketsPerSecond: round(TICKETS / seconds),
+        secondsPerTicket: seconds / TICKETS,
       });
     }
     const chain = await setupRepo(bench, home, 'chain', CHAIN, 2, true);
@@ -85,7 +97,6 @@ export async function benchLifecycle(bench: BenchDb): Promise<{
       perTicket: perTicket!,
     };
   } finally {
-    process.env.PATH = gitLog.originalPath;
     await rm(home, { recursive: true, force: true });
   }
 }
@@ -165,40 +176,9 @@ async function dependencyDelays(
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-/**
- * A `git` first on PATH that appends one line per invocation to a log and execs the real git:
- * counts every git process of the run (the orchestrator's, and any a gate or agent starts).
- */
-async function installGitCounter(home: string) {
-  const bin = path.join(home, 'git-counter');
-  const log = path.join(home, 'git-spawns.log');
-  const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
-  await mkdir(bin, { recursive: true });
-  await writeFile(
-    path.join(bin, 'git'),
-    `#!/bin/sh
-# the subcommand: the first argument that is neither an option nor the value of -c / -C
-sub=
-skip=
-for a in "$@"; do
-  if [ -n "$skip" ]; then skip=; continue; fi
-  case "$a" in -c|-C) skip=1 ;; -*) ;; *) sub=$a; break ;; esac
-done
-echo "$sub $LOOPWRIGHT_GIT_SITE" >> ${JSON.stringify(log)}
-exec ${JSON.stringify(real)} "$@"
-`,
-    { mode: 0o755 },
-  );
-  const originalPath = process.env.PATH ?? '';
-  process.env.PATH = `${bin}:${originalPath}`;
-  return { log, originalPath };
-}
-
 /** Start counting git spawns (lines in the log) and pg queries (every Client#query in-process). */
-async function countSpawnsAndQueries(gitLog: { log: string }) {
-  const lines = async () =>
-    (await readFile(gitLog.log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  const gitBefore = (await lines()).length;
+async function countSpawnsAndQueries(counter: GitCounter) {
+  const gitBefore = (await counter.lines()).length;
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const original = proto.query;
   let queries = 0;
@@ -209,42 +189,56 @@ async function countSpawnsAndQueries(gitLog: { log: string }) {
   return {
     async stop() {
       proto.query = original;
-      const git = (await lines()).slice(gitBefore);
+      const git = (await counter.lines()).slice(gitBefore);
       if (process.env.BENCH_GIT_LOG) await writeFile(process.env.BENCH_GIT_LOG, git.join('\n'));
       return { git, queries };
     },
   };
 }
 
-/** Log lines (`<subcommand> <site>`) -> spawns per ticket by subcommand, most first. */
-function bySubcommand(lines: readonly string[]): Record<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of lines) {
-    const sub = line.split(' ')[0] || '(none)';
-    counts.set(sub, (counts.get(sub) ?? 0) + 1);
-  }
-  return Object.fromEntries(
-    [...counts].sort((a, b) => b[1] - a[1]).map(([sub, n]) => [sub, round(n / TICKETS)]),
-  );
-}
-
 /**
- * Boot time in epoch ms, precise to /proc/uptime's 10 ms (btime in /proc/stat is whole seconds).
+ * Spawn moments of tagged process groups (agents and gates) in this process, by process tag:
+ * `child_process.spawn` is wrapped (and the ESM bindings synced) so the moment is node's clock
+ * when the child exists, not /proc's 10 ms start-time ticks.
  */
-function bootTimeMs(): number {
-  const uptime = Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0]!);
-  return Date.now() - uptime * 1000;
+function recordSpawns(): { readonly at: Map<string, number>; stop(): void } {
+  const at = new Map<string, number>();
+  const cp = childProcess;
+  const original = cp.spawn;
+  cp.spawn = function (this: unknown, ...args: Parameters<typeof original>) {
+    const child = original.apply(this, args);
+    const options = args.find((a) => a && typeof a === 'object' && !Array.isArray(a)) as
+      | { env?: Record<string, string> }
+      | undefined;
+    const tag = options?.env?.[PROCESS_TAG_ENV];
+    if (tag) child.once('spawn', () => at.set(tag, Date.now()));
+    return child;
+  } as typeof original;
+  syncBuiltinESMExports();
+  return {
+    at,
+    stop() {
+      cp.spawn = original;
+      syncBuiltinESMExports();
+    },
+  };
 }
 
-async function dispatchLatency(bench: BenchDb, keys: readonly string[]) {
-  const { rows } = await sql<{ created: Date; started: string | null }>`
-    select r.created_at as created, r.process_started_at as started
-    from loopwright.agent_runs r join loopwright.tickets t on t.id = r.ticket_id
-    where t.key = any(${[...keys]}::text[]) and r.process_started_at is not null`.execute(bench.db);
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-  const boot = bootTimeMs();
-  const ms = rows.map(
-    (r) => boot + (Number(r.started) / ticksPerSecond) * 1000 - r.created.getTime(),
-  );
+/** The journal row that dispatched each agent run (its clock_timestamp) -> the agent spawned. */
+async function dispatchLatency(
+  bench: BenchDb,
+  keys: readonly string[],
+  spawned: ReadonlyMap<string, number>,
+) {
+  const { rows } = await sql<{ written: Date; tag: string | null }>`
+    select e.created_at as written, r.process_tag as tag
+    from loopwright.agent_runs r
+    join loopwright.tickets t on t.id = r.ticket_id
+    join loopwright.ticket_events e on e.ticket_id = r.ticket_id and e.seq = r.seq
+    where t.key = any(${[...keys]}::text[]) and r.process_tag is not null`.execute(bench.db);
+  const ms = rows.flatMap((r) => {
+    const at = r.tag ? spawned.get(r.tag) : undefined;
+    return at === undefined ? [] : [at - r.written.getTime()];
+  });
   return { p50: round(percentile(ms, 50)), p99: round(percentile(ms, 99)), samples: ms.length };
 }

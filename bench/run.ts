@@ -14,6 +14,7 @@ import { benchEngineThroughput } from './engine-throughput.js';
 import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
 import { benchLifecycle } from './lifecycle.js';
+import { withGitCounter } from './git-counter.js';
 import { benchRecovery } from './recovery.js';
 import { BenchReport, machineFacts } from './report.js';
 import { benchSandboxCost } from './sandbox-cost.js';
@@ -64,10 +65,12 @@ const SECTIONS: Record<string, SectionRun> = {
 
   lifecycle: (report) =>
     withDb(async (bench) => {
-      const lifecycle = await benchLifecycle(bench);
+      const { lifecycle, baselines } = await withGitCounter(async (counter) => {
+        const lifecycle = await benchLifecycle(bench, counter);
+        return { lifecycle, baselines: await benchBaselines(lifecycle.rows[0]!.tickets, counter) };
+      });
       const base = lifecycle.rows[0]!.ticketsPerSecond;
-      const baselines = await benchBaselines(lifecycle.rows[0]!.tickets);
-      const perTicket = 1 / base;
+      const perTicket = Math.round(lifecycle.rows[0]!.secondsPerTicket * 1000) / 1000;
       const vsBash = Math.round((perTicket / baselines.bashSecondsPerTicket) * 100) / 100;
       report.add({
         title: 'Full lifecycle with instant scripted agents',
@@ -119,6 +122,7 @@ const SECTIONS: Record<string, SectionRun> = {
             name: 'git spawns per ticket (1 worker)',
             value: lifecycle.perTicket.gitSpawns,
             unit: '',
+            baseline: { name: 'bash loop', value: baselines.bashGitSpawnsPerTicket },
             target: { text: '<= 30', met: lifecycle.perTicket.gitSpawns <= 30 },
           },
           { name: 'queries per ticket (1 worker)', value: lifecycle.perTicket.queries, unit: '' },
