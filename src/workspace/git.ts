@@ -21,7 +21,7 @@
  * (workspace-integrity.ts)
  * and which the orchestrator's commits bypass altogether (`hash-object --no-filters`).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { BadInputError, LoopwrightError } from '../errors.js';
 
@@ -303,6 +303,27 @@ export async function runGitBytes(
   options: RunGitBytesOptions = {},
 ): Promise<Buffer> {
   return (await execGit(cwd, args, options, 'buffer')).stdout;
+}
+
+/**
+ * Start a long-lived hardened git (same arguments, environment and git dir rules as
+ * {@link runGit}) with all three streams piped, for a process that answers many requests, e.g.
+ * `cat-file --batch-command` (object-store.ts). The caller owns its lifetime.
+ *
+ * @example
+ * ```ts
+ * const child = startGit(gitDir, ['cat-file', '--batch-command'], { gitDir });
+ * ```
+ */
+export function startGit(
+  cwd: string,
+  args: readonly string[],
+  options: Pick<RunGitOptions, 'env' | 'gitDir' | 'baseEnv'> = {},
+): ChildProcessWithoutNullStreams {
+  const env = process.env.LOOPWRIGHT_GIT_TRACE
+    ? { ...gitEnv(options), LOOPWRIGHT_GIT_SITE: traceSite() }
+    : gitEnv(options);
+  return spawn('git', hardenedArgs(args), { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** One hardened git process; throws for a missing git or an exit code not in `okExitCodes`. */
