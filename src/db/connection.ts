@@ -27,6 +27,14 @@ export interface Db {
 
 export type Kdb = Kysely<Database>;
 
+/** The pg pool under each kysely instance made here (the engine's pipelined transactions). */
+const POOLS = new WeakMap<Kdb, pg.Pool>();
+
+/** The pg pool `db` runs on, when it was made by {@link withKysely}. */
+export function poolOf(db: Kdb): pg.Pool | undefined {
+  return POOLS.get(db);
+}
+
 /** Open a pool on a URL. `max` bounds connections (default 10). */
 export function connect(target: DatabaseTarget, max = 10, patience?: Patience): Db {
   return withKysely({ pool: createPool(target, max, patience), target, close: async () => {} });
@@ -36,6 +44,7 @@ export function connect(target: DatabaseTarget, max = 10, patience?: Patience): 
 export function withKysely(handle: PoolHandle): Db {
   const { pool, target } = handle;
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  POOLS.set(db, pool);
   return { db, pool, target, close: () => db.destroy() };
 }
 

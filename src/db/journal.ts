@@ -4,6 +4,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Kdb } from './connection.js';
 import type { RejectedEventsTable, TicketEventsTable } from './schema.js';
+import type { Statement } from './tx-session.js';
 
 export type JournalRow = Selectable<TicketEventsTable>;
 export type RejectedRow = Selectable<RejectedEventsTable>;
@@ -13,8 +14,36 @@ export async function appendJournal(db: Kdb, row: Insertable<TicketEventsTable>)
   await db.insertInto('loopwright.ticket_events').values(row).execute();
 }
 
-export async function recordRejected(db: Kdb, row: Insertable<RejectedEventsTable>): Promise<void> {
-  await db.insertInto('loopwright.rejected_events').values(row).execute();
+/** A refused event (the engine records it as its transaction's last statement). */
+export interface RejectedEvent {
+  readonly ticketId: string;
+  readonly eventType: string;
+  readonly event: unknown;
+  readonly state: string;
+  readonly version: number;
+  readonly actor: string;
+  readonly reason: string;
+  readonly idempotencyKey: string | null;
+}
+
+/** The insert that records a refused event. */
+export function recordRejectedStatement(r: RejectedEvent): Statement {
+  return {
+    name: 'lw_record_rejected',
+    text: `insert into loopwright.rejected_events
+      (ticket_id, event_type, event, state, version, actor, reason, idempotency_key)
+      values ($1::bigint, $2, $3::jsonb, $4, $5::int, $6, $7, $8)`,
+    values: [
+      r.ticketId,
+      r.eventType,
+      JSON.stringify(r.event),
+      r.state,
+      r.version,
+      r.actor,
+      r.reason,
+      r.idempotencyKey,
+    ],
+  };
 }
 
 /** Every journal row of a ticket, in order. */

@@ -1,13 +1,13 @@
 /**
- * The engine's write of one accepted change, as a single statement: the journal row, the ticket
- * row, the agent run it dispatches, the run it supersedes and the jobs it implies. One round trip
+ * The engine's statements: the lock with its idempotency look-up, and the write of one accepted
+ * change as a single statement (the journal row, the ticket row, the agent run it dispatches, the
+ * run it supersedes and the jobs it implies). Each is prepared once per connection; one write
  * instead of five keeps the lock on the ticket row short (see bench/engine-throughput.ts).
  */
-import { type RawBuilder, sql } from 'kysely';
 import { NotFoundError } from '../errors.js';
-import type { Kdb } from './connection.js';
 import type { Ticket, TicketRef } from './tickets.js';
 import type { QueuedRun } from './runs.js';
+import type { Statement, TxSession } from './tx-session.js';
 
 /** One graphile-worker job to add (see `addJobs`). */
 export interface JobSpec {
@@ -39,60 +39,84 @@ export interface TicketRowWrite {
 }
 
 /**
- * Append the journal row, move the ticket and enqueue its jobs (caller holds its row lock);
- * returns the job ids.
+ * Append the journal row, move the ticket and enqueue its jobs (caller holds its row lock): the
+ * statement returns the job ids (`jobIds`). The snapshot is sent once and stored twice.
  */
-export async function writeTicketRow(trx: Kdb, w: TicketRowWrite): Promise<string[]> {
+export function writeTicketRowStatement(w: TicketRowWrite): Statement {
   const run = w.newRun;
-  const { rows } = await sql<{ jobIds: string[] }>`
-    with superseded as (
-      update loopwright.agent_runs set status = 'superseded'
-      where id = ${w.supersededRunId}::uuid and status = 'queued'
-    ), new_run as (
-      insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, attempt, round, status)
-      select ${run?.id ?? null}::uuid, ${w.ticketId}::bigint, ${w.seq}::int,
-             ${run?.role ?? null}, ${run?.phase ?? null},
-             ${run?.attempt ?? 0}::int, ${run?.round ?? 0}::int, 'queued'
-      where ${run !== null}::boolean
-    ), journal as (
-      insert into loopwright.ticket_events
-        (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
-          snapshot, actions, created_at)
-      values (${w.ticketId}::bigint, ${w.seq}::int, ${w.eventType},
-              ${JSON.stringify(w.event)}::jsonb, ${w.fromState}, ${w.toState},
-              ${w.actor}, ${w.idempotencyKey}, ${JSON.stringify(w.snapshot)}::jsonb,
-              ${JSON.stringify(w.actions)}::jsonb,
-              -- the moment of the write (after the reads that justified it), not the
-              -- transaction's start
-              clock_timestamp())
-    ), jobs as (${w.jobs.length > 0 ? addJobs(w.jobs) : NO_JOBS})
-    update loopwright.tickets set
-      state = ${w.toState}, substate = ${w.substate},
-        snapshot = ${JSON.stringify(w.snapshot)}::jsonb, version = ${w.seq}::int,
-      current_run_id = ${w.runId}::uuid, updated_at = now(),
-      state_changed_at = case when state is distinct from ${w.toState} then now()
-        else state_changed_at end
-    where id = ${w.ticketId}::bigint
-    returning array(select id::text from jobs) as "jobIds"`.execute(trx);
-  return rows[0]?.jobIds ?? [];
+  const jobs = w.jobs.length > 0;
+  return {
+    name: jobs ? 'lw_write_ticket_row_jobs' : 'lw_write_ticket_row',
+    text: jobs ? WRITE_WITH_JOBS : WRITE_WITHOUT_JOBS,
+    values: [
+      w.supersededRunId,
+      run?.id ?? null,
+      w.ticketId,
+      w.seq,
+      run?.role ?? null,
+      run?.phase ?? null,
+      run?.attempt ?? 0,
+      run?.round ?? 0,
+      run !== null,
+      w.eventType,
+      JSON.stringify(w.event),
+      w.fromState,
+      w.toState,
+      w.actor,
+      w.idempotencyKey,
+      JSON.stringify(w.snapshot),
+      JSON.stringify(w.actions),
+      w.substate,
+      w.runId,
+      ...(jobs ? [JSON.stringify(w.jobs)] : []),
+    ],
+  };
 }
+
+const writeTicketRowText = (jobs: string) => `
+  with superseded as (
+    update loopwright.agent_runs set status = 'superseded'
+    where id = $1::uuid and status = 'queued'
+  ), new_run as (
+    insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, attempt, round, status)
+    select $2::uuid, $3::bigint, $4::int, $5, $6, $7::int, $8::int, 'queued'
+    where $9::boolean
+  ), journal as (
+    insert into loopwright.ticket_events
+      (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
+        snapshot, actions, created_at)
+    values ($3::bigint, $4::int, $10, $11::jsonb, $12, $13, $14, $15, $16::jsonb, $17::jsonb,
+            -- the moment of the write (after the reads that justified it), not the
+            -- transaction's start
+            clock_timestamp())
+  ), jobs as (${jobs})
+  update loopwright.tickets set
+    state = $13, substate = $18, snapshot = $16::jsonb, version = $4::int,
+    current_run_id = $19::uuid, updated_at = now(),
+    state_changed_at = case when state is distinct from $13 then now() else state_changed_at end
+  where id = $3::bigint
+  returning array(select id::text from jobs) as "jobIds"`;
+
+/** add_jobs on the job specs of parameter `param` (a JSON array of {@link JobSpec}). */
+const addJobsText = (param: string) => `
+  select j.id from graphile_worker.add_jobs(array(
+    select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
+               s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
+    from json_to_recordset(${param}::json)
+      as s(identifier text, payload json, delay_seconds double precision, max_attempts int,
+           job_key text)
+  )) j`;
+
+const WRITE_WITH_JOBS = writeTicketRowText(addJobsText('$20'));
+const WRITE_WITHOUT_JOBS = writeTicketRowText('select null::bigint as id where false');
 
 /**
  * `graphile_worker.add_jobs` for these specs, as a query returning the job ids (the engine's
  * outbox: it runs in the statement or transaction that records the change).
  */
-export function addJobs(jobs: readonly JobSpec[]) {
-  return sql<{ id: string }>`
-    select j.id from graphile_worker.add_jobs(array(
-      select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
-                 s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
-      from json_to_recordset(${JSON.stringify(jobs)}::json)
-        as s(identifier text, payload json, delay_seconds double precision, max_attempts int,
-             job_key text)
-    )) j`;
+export function addJobsStatement(jobs: readonly JobSpec[]): Statement {
+  return { name: 'lw_add_jobs', text: addJobsText('$1'), values: [JSON.stringify(jobs)] };
 }
-
-const NO_JOBS = sql`select null::bigint as id where false`;
 
 export interface PriorOutcome {
   readonly kind: 'applied' | 'rejected';
@@ -106,36 +130,60 @@ export interface PriorOutcome {
   readonly reason: string | null;
 }
 
+/** `$ticket` and `$key` name the parameters; the statement returns at most one row. */
+const priorOutcomeText = (ticket: string, key: string) => `
+  select 'applied' as kind, seq, from_state as "fromState", to_state as "toState", snapshot,
+         actions, null as state, null::int as version, null as reason
+  from loopwright.ticket_events where ticket_id = ${ticket} and idempotency_key = ${key}
+  union all
+  select 'rejected', null, null, null, null, null, state, version, reason
+  from loopwright.rejected_events where ticket_id = ${ticket} and idempotency_key = ${key}
+  limit 1`;
+
 /** What an idempotency key already produced for this ticket (accepted or rejected), if anything. */
 export async function findPriorOutcome(
-  trx: Kdb,
+  session: TxSession,
   ticketId: string,
   key: string,
 ): Promise<PriorOutcome | undefined> {
-  const { rows } =
-    await sql<PriorOutcome>`${priorOutcomeQuery(sql`${ticketId}::bigint`, key)}`.execute(trx);
+  const rows = await session.query<PriorOutcome>({
+    name: 'lw_prior_outcome',
+    text: priorOutcomeText('$1::bigint', '$2'),
+    values: [ticketId, key],
+  });
   return rows[0];
 }
 
-function priorOutcomeQuery(ticketId: RawBuilder<unknown>, key: string) {
-  return sql<PriorOutcome>`
-    select 'applied' as kind, seq, from_state as "fromState", to_state as "toState", snapshot,
-           actions, null as state, null::int as version, null as reason
-    from loopwright.ticket_events where ticket_id = ${ticketId} and idempotency_key = ${key}
-    union all
-    select 'rejected', null, null, null, null, null, state, version, reason
-    from loopwright.rejected_events where ticket_id = ${ticketId} and idempotency_key = ${key}
-    limit 1`;
-}
-
-const priorAsJson = (key: string) =>
-  sql`(select row_to_json(p) from (${priorOutcomeQuery(sql`t.id`, key)}) p)`;
+/** The columns of a ticket the engine reads under its lock. */
+export type LockedTicketRow = Pick<
+  Ticket,
+  'id' | 'key' | 'state' | 'substate' | 'snapshot' | 'version' | 'current_run_id'
+>;
 
 export interface LockedTicket {
-  readonly ticket: Ticket;
+  readonly ticket: LockedTicketRow;
   /** What the idempotency key already produced, read in the same statement as the lock. */
   readonly prior: PriorOutcome | undefined;
 }
+
+const lockText = (where: string, prior: string) => `
+  select t.id, t.key, t.state, t.substate, t.snapshot, t.version, t.current_run_id,
+    (select s.version from loopwright.tickets s where s.id = t.id) as seen_version,
+    ${prior} as prior
+  from loopwright.tickets t where ${where} for update of t`;
+
+const LOCK_STATEMENTS = {
+  id: lockText('t.id = $1::bigint', 'null::json'),
+  key: lockText('t.key = $1', 'null::json'),
+  idWithKey: lockText(
+    't.id = $1::bigint',
+    `(select row_to_json(p) from (${priorOutcomeText('t.id', '$2')}) p)`,
+  ),
+  keyWithKey: lockText(
+    't.key = $1',
+    `(select row_to_json(p) from (${priorOutcomeText('t.id', '$2')}) p)`,
+  ),
+} as const;
 
 /**
  * Lock a ticket's row (`FOR UPDATE`) and look up an idempotency key in one round trip.
@@ -148,29 +196,27 @@ export interface LockedTicket {
  *
  * @example
  * ```ts
- * const { ticket, prior } = await lockTicket(trx, 'app-12', 'result:4f2a...');
+ * const { ticket, prior } = await lockTicket(session, 'app-12', 'result:4f2a...');
  * ```
  */
 export async function lockTicket(
-  trx: Kdb,
+  session: TxSession,
   ref: TicketRef,
   key: string | null,
 ): Promise<LockedTicket> {
-  const where =
-    typeof ref === 'object'
-      ? sql`t.id = ${ref.id}::bigint`
-      : /^\d+$/.test(ref)
-        ? sql`t.id = ${ref}::bigint`
-        : sql`t.key = ${ref}`;
-  const { rows } = await sql<Ticket & { seen_version: number; prior: PriorOutcome | null }>`
-    select t.*,
-      (select s.version from loopwright.tickets s where s.id = t.id) as seen_version,
-      ${key === null ? sql`null::json` : priorAsJson(key)} as prior
-    from loopwright.tickets t where ${where} for update of t`.execute(trx);
+  const byId = typeof ref === 'object' || /^\d+$/.test(ref);
+  const which = `${byId ? 'id' : 'key'}${key === null ? '' : 'WithKey'}` as const;
+  const rows = await session.query<
+    LockedTicketRow & { seen_version: number; prior: PriorOutcome | null }
+  >({
+    name: `lw_lock_ticket_${which}`,
+    text: LOCK_STATEMENTS[which],
+    values: [typeof ref === 'object' ? ref.id : ref, ...(key === null ? [] : [key])],
+  });
   const row = rows[0];
   if (!row) throw new NotFoundError('ticket', typeof ref === 'object' ? `#${ref.id}` : ref);
   const { seen_version: seen, prior, ...ticket } = row;
   if (key !== null && seen !== ticket.version)
-    return { ticket, prior: await findPriorOutcome(trx, ticket.id, key) };
+    return { ticket, prior: await findPriorOutcome(session, ticket.id, key) };
   return { ticket, prior: prior ?? undefined };
 }

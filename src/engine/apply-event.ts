@@ -20,15 +20,16 @@ import {
 } from '../../machines/ticket.js';
 import { backoffMs, isTransientDbError, pause } from '../db/availability.js';
 import type { Kdb } from '../db/connection.js';
-import { recordRejected } from '../db/journal.js';
-import { lockTicket, type PriorOutcome } from '../db/ticket-rows.js';
+import { recordRejectedStatement } from '../db/journal.js';
+import { type LockedTicketRow, lockTicket, type PriorOutcome } from '../db/ticket-rows.js';
 import type { StoredAction } from '../db/schema.js';
-import type { Ticket, TicketRef } from '../db/tickets.js';
+import type { TicketRef } from '../db/tickets.js';
+import { kyselySession, type TxSession } from '../db/tx-session.js';
 import { BadInputError } from '../errors.js';
-import { persistSnapshot, restoreSnapshot } from './snapshot.js';
+import { restoreSnapshot } from './snapshot.js';
 import { commitTicketRow, type CommittedRow } from './commit-row.js';
 import { pendingWork, type PendingJob } from './work.js';
-import { inTransaction } from './transaction.js';
+import { inSession } from './transaction.js';
 
 /** Why an event was not applied. */
 export type RejectReason = 'NOT_ACCEPTED' | 'STALE_RUN' | 'STALE_VERSION' | 'WORK_PENDING';
@@ -82,7 +83,7 @@ export async function applyEvent(
   const event = parseEvent(input);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await inTransaction(db, (trx) => applyParsedEvent(trx, ref, event, options));
+      return await inSession(db, (session) => applyParsedEvent(session, ref, event, options));
     } catch (error) {
       // The connection went mid-transaction: with a key, repeating is safe — if the first try
       // committed after all, the repeat answers with its outcome. Connects wait on their own
@@ -107,23 +108,23 @@ export async function applyEventIn(
   input: TicketEventInput,
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome> {
-  return applyParsedEvent(trx, ref, parseEvent(input), options);
+  return applyParsedEvent(kyselySession(trx), ref, parseEvent(input), options);
 }
 
 async function applyParsedEvent(
-  trx: Kdb,
+  session: TxSession,
   ref: TicketRef,
   event: TicketEvent,
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome> {
-  const { ticket, prior } = await lockTicket(trx, ref, options.idempotencyKey ?? null);
+  const { ticket, prior } = await lockTicket(session, ref, options.idempotencyKey ?? null);
   if (prior) return previousOutcome(ticket, prior);
   const fence = checkFences(ticket, event, options);
-  if (fence) return reject(trx, ticket, event, options, fence.reason, fence.detail);
+  if (fence) return reject(session, ticket, event, options, fence.reason, fence.detail);
   const snapshot = restoreSnapshot(ticket.snapshot);
   if (!snapshot.can(event)) {
     return reject(
-      trx,
+      session,
       ticket,
       event,
       options,
@@ -132,15 +133,16 @@ async function applyParsedEvent(
     );
   }
   if (event.type === 'REPLAY') {
-    const pending = await pendingWork(trx, ticket.id);
+    const pending = await pendingWork(session.kdb, ticket.id);
     if (pending.length > 0)
-      return reject(trx, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
+      return reject(session, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
   }
   const [next, actions] = transition(ticketMachine, snapshot, event);
-  const committed = await commitTicketRow(trx, ticket, {
+  const committed = await commitTicketRow(session, ticket, {
     eventType: event.type,
     event: event as unknown as Record<string, unknown>,
-    snapshot: persistSnapshot(next),
+    // Serialised once, by the write (JSON drops what jsonb could not store anyway).
+    snapshot: { value: next.value, context: { ...next.context } },
     context: next.context as TicketContext,
     actions,
     actor: options.actor,
@@ -161,7 +163,7 @@ export function parseEvent(input: TicketEventInput | unknown): TicketEvent {
   return parsed.data;
 }
 
-function previousOutcome(ticket: Ticket, prior: PriorOutcome): ApplyOutcome {
+function previousOutcome(ticket: LockedTicketRow, prior: PriorOutcome): ApplyOutcome {
   if (prior.kind === 'applied') {
     return {
       status: 'applied',
@@ -189,7 +191,7 @@ function previousOutcome(ticket: Ticket, prior: PriorOutcome): ApplyOutcome {
   };
 }
 
-function checkFences(ticket: Ticket, event: TicketEvent, options: ApplyEventOptions) {
+function checkFences(ticket: LockedTicketRow, event: TicketEvent, options: ApplyEventOptions) {
   if (options.expectedVersion !== undefined && options.expectedVersion !== ticket.version) {
     return {
       reason: 'STALE_VERSION' as const,
@@ -215,23 +217,25 @@ function describePending(job: PendingJob): string {
 }
 
 async function reject(
-  trx: Kdb,
-  ticket: Ticket,
+  session: TxSession,
+  ticket: LockedTicketRow,
   event: TicketEvent,
   options: ApplyEventOptions,
   reason: RejectReason,
   detail: string,
 ): Promise<ApplyOutcome> {
-  await recordRejected(trx, {
-    ticket_id: ticket.id,
-    event_type: event.type,
-    event: JSON.stringify(event),
-    state: ticket.state,
-    version: ticket.version,
-    actor: options.actor,
-    reason: `${reason}: ${detail}`,
-    idempotency_key: options.idempotencyKey ?? null,
-  });
+  await session.queryAndCommit(
+    recordRejectedStatement({
+      ticketId: ticket.id,
+      eventType: event.type,
+      event,
+      state: ticket.state,
+      version: ticket.version,
+      actor: options.actor,
+      reason: `${reason}: ${detail}`,
+      idempotencyKey: options.idempotencyKey ?? null,
+    }),
+  );
   return {
     status: 'rejected',
     duplicate: false,

@@ -1,13 +1,14 @@
 /**
  * Writing one accepted change of a locked ticket: the journal row (seq = version + 1), the ticket
- * row, the agent run it dispatches, and its jobs — one statement on the caller's transaction.
+ * row, the agent run it dispatches, and its jobs — one statement, the transaction's last (a
+ * session that owns its transaction sends COMMIT with it).
  */
 import type { TicketContext } from '../../machines/ticket.js';
 import { subState, topState } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
-import { writeTicketRow } from '../db/ticket-rows.js';
+import { type LockedTicketRow, writeTicketRowStatement } from '../db/ticket-rows.js';
 import type { PersistedSnapshot, StoredAction } from '../db/schema.js';
-import type { Ticket } from '../db/tickets.js';
+import type { TxSession } from '../db/tx-session.js';
 import { planWork, workActionsOf } from './work.js';
 
 export interface RowChange {
@@ -19,6 +20,7 @@ export interface RowChange {
   readonly actions: readonly { type: string; params?: unknown }[];
   readonly actor: string;
   readonly idempotencyKey: string | null;
+  /** Runs after the write, before the commit (which then is not sent with the write). */
   readonly afterWrite?: ((trx: Kdb) => Promise<void>) | undefined;
 }
 
@@ -37,8 +39,8 @@ export interface CommittedRow {
 
 /** Append the change to a ticket whose row the caller holds `FOR UPDATE`. */
 export async function commitTicketRow(
-  trx: Kdb,
-  ticket: Ticket,
+  session: TxSession,
+  ticket: LockedTicketRow,
   change: RowChange,
 ): Promise<CommittedRow> {
   const seq = ticket.version + 1;
@@ -49,7 +51,7 @@ export async function commitTicketRow(
   const samePlace = toState === ticket.state && substate === ticket.substate;
   const runId = work.runId ?? (samePlace ? ticket.current_run_id : null);
 
-  const jobIds = await writeTicketRow(trx, {
+  const statement = writeTicketRowStatement({
     ticketId: ticket.id,
     seq,
     eventType: change.eventType,
@@ -66,7 +68,12 @@ export async function commitTicketRow(
     newRun: work.agentRun ? { ...work.agentRun, ticket_id: ticket.id, seq } : null,
     jobs: work.jobs,
   });
-  if (change.afterWrite) await change.afterWrite(trx);
+  const { afterWrite } = change;
+  const [row] = afterWrite
+    ? await session.query<{ jobIds: string[] }>(statement)
+    : await session.queryAndCommit<{ jobIds: string[] }>(statement);
+  if (afterWrite) await afterWrite(session.kdb);
+  const jobIds = row?.jobIds ?? [];
   return {
     ticketId: ticket.id,
     key: ticket.key,

@@ -8,6 +8,7 @@ import type { TicketContext } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
 import { getJournalRow } from '../db/journal.js';
 import { getTicket, type TicketRef } from '../db/tickets.js';
+import { kyselySession } from '../db/tx-session.js';
 import { BadInputError } from '../errors.js';
 import { commitTicketRow, type CommittedRow } from './commit-row.js';
 import { inTransaction } from './transaction.js';
@@ -64,7 +65,7 @@ export async function rewindTicket(
     const row = await getJournalRow(trx, ticket.id, toSeq);
     if (!row) throw new BadInputError(`${ticket.key} has no journal row ${toSeq}`);
     const withdrawnJobs = await withdrawWork(trx, ticket.id);
-    const committed = await commitTicketRow(trx, ticket, {
+    const committed = await commitTicketRow(kyselySession(trx), ticket, {
       eventType: 'REWIND',
       event: { type: 'REWIND', toSeq, ...(options.reason ? { reason: options.reason } : {}) },
       snapshot: row.snapshot,

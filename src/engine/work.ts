@@ -8,7 +8,8 @@ import type { Phase, Role, TicketContext, WorkAction } from '../../machines/tick
 import { WORK_ACTIONS } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
 import type { StoredAction } from '../db/schema.js';
-import { addJobs, type JobSpec } from '../db/ticket-rows.js';
+import { addJobsStatement, type JobSpec } from '../db/ticket-rows.js';
+import { kyselySession } from '../db/tx-session.js';
 
 /** Task identifiers the worker (src/worker) implements, one per work action. */
 export const TASKS: Record<WorkAction, string> = {
@@ -130,8 +131,8 @@ function job(
 /** Enqueue jobs with graphile_worker.add_jobs on the given (transaction) connection. */
 export async function enqueueJobs(db: Kdb, jobs: readonly JobSpec[]): Promise<string[]> {
   if (jobs.length === 0) return [];
-  const result = await addJobs(jobs).execute(db);
-  return result.rows.map((r) => r.id);
+  const rows = await kyselySession(db).query<{ id: string }>(addJobsStatement(jobs));
+  return rows.map((r) => r.id);
 }
 
 export interface PendingJob {

@@ -150,32 +150,46 @@ describe('applyEvent', () => {
   );
 
   it(
-    'costs four round trips per transition: begin, lock with key look-up, one write, ' + 'commit',
+    'costs two round trips per transition: begin with the lock and key look-up, then the ' +
+      'one write with the commit',
     async () => {
       const key = await newTicket(t.db, repo);
-      const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-      const original = proto.query;
-      const sent: string[] = [];
-      proto.query = function (this: unknown, ...args: unknown[]) {
-        const q = args[0] as string | { text: string };
-        sent.push((typeof q === 'string' ? q : q.text).trim().split(/\s+/)[0]!.toLowerCase());
-        return original.apply(this, args);
-      };
-      try {
-        const outcome = await applyEvent(
+      const sent = await roundTripsOf(() =>
+        applyEvent(
           t.db,
           key,
           { type: 'START' },
           { actor: 'scheduler', idempotencyKey: 'count-start' },
-        );
-        expect(outcome).toMatchObject({ status: 'applied', seq: 2 });
-      } finally {
-        proto.query = original;
-      }
-      expect(sent).toEqual(['start', 'select', 'with', 'commit']);
+        ),
+      );
+      expect(sent.result).toMatchObject({ status: 'applied', seq: 2 });
+      expect(sent.trips).toEqual([
+        ['begin', 'select'],
+        ['with', 'commit'],
+      ]);
       expect((await jobsOf((await getTicket(t.db, key)).id)).map((j) => j.task)).toEqual([
         'schedule',
         'agent_run',
+      ]);
+      // A repeated key is answered from the lock statement; a refusal is one insert with the
+      // commit.
+      const again = await roundTripsOf(() =>
+        applyEvent(
+          t.db,
+          key,
+          { type: 'START' },
+          { actor: 'scheduler', idempotencyKey: 'count-start' },
+        ),
+      );
+      expect(again.result).toMatchObject({ status: 'applied', duplicate: true, seq: 2 });
+      expect(again.trips).toEqual([['begin', 'select'], ['commit']]);
+      const refused = await roundTripsOf(() =>
+        applyEvent(t.db, key, { type: 'START' }, { actor: 'scheduler' }),
+      );
+      expect(refused.result).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED' });
+      expect(refused.trips).toEqual([
+        ['begin', 'select'],
+        ['insert', 'commit'],
       ]);
     },
   );
@@ -346,3 +360,31 @@ describe('applyEvent', () => {
     expect(await readJournal(t.db, after.id)).toHaveLength(1);
   });
 });
+
+/**
+ * The statements `run` sends, grouped by round trip: a statement sent while none of its client's
+ * earlier ones is still unanswered starts a new trip.
+ */
+async function roundTripsOf<T>(run: () => Promise<T>): Promise<{ result: T; trips: string[][] }> {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  const trips: string[][] = [];
+  const unanswered = new Map<unknown, number>();
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const q = args[0] as string | { text: string };
+    const verb = (typeof q === 'string' ? q : q.text).trim().split(/\s+/)[0]!.toLowerCase();
+    const waiting = unanswered.get(this) ?? 0;
+    if (waiting === 0) trips.push([verb]);
+    else trips.at(-1)!.push(verb);
+    unanswered.set(this, waiting + 1);
+    const answer = original.apply(this, args) as Promise<unknown>;
+    const settled = () => unanswered.set(this, unanswered.get(this)! - 1);
+    answer.then(settled, settled);
+    return answer;
+  };
+  try {
+    return { result: await run(), trips };
+  } finally {
+    proto.query = original;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The engine's transaction as a sequence of statements, on one of two connections: a pooled pg
+ * client of its own, pipelined so BEGIN rides with the first statement and COMMIT with the last
+ * (a transition is two round trips), or a kysely transaction a caller already holds (the caller
+ * commits). The statements themselves live in their entity modules (src/db/ticket-rows.ts).
+ */
+import { CompiledQuery, Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import type pg from 'pg';
+import type { Kdb } from './connection.js';
+import type { Database } from './schema.js';
+
+/** One parameterised statement; `name` prepares it once per connection on a pg client. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+/**
+ * A transaction the engine writes through.
+ *
+ * @example
+ * ```ts
+ * const [ticket] = await session.query<Ticket>(lockStatement);
+ * const [row] = await session.queryAndCommit<{ jobIds: string[] }>(writeStatement);
+ * ```
+ */
+export interface TxSession {
+  /** Kysely on the same transaction, for the rarer queries not written as statements. */
+  readonly kdb: Kdb;
+  query<R>(statement: Statement): Promise<R[]>;
+  /**
+   * The transaction's last statement. A session that owns its transaction sends COMMIT with it
+   * and resolves once both are done; on a caller's transaction it is just a statement.
+   */
+  queryAndCommit<R>(statement: Statement): Promise<R[]>;
+}
+
+/** A session on a transaction the caller holds and commits. */
+export function kyselySession(trx: Kdb): TxSession {
+  const query = async <R>(s: Statement): Promise<R[]> =>
+    (await trx.executeQuery<R>(CompiledQuery.raw(s.text, [...s.values]))).rows as R[];
+  return { kdb: trx, query, queryAndCommit: query };
+}
+
+const BEGIN = 'begin isolation level read committed';
+
+/**
+ * Run `work` in one READ COMMITTED transaction on a client of `pool`, with the client in pg's
+ * pipeline mode so a statement is sent without waiting for the answer to the one before: BEGIN
+ * goes out with the first statement, COMMIT with {@link TxSession.queryAndCommit}'s. Commits when
+ * `work` returns (unless it already did), rolls back when it throws. One attempt; retries are
+ * the caller's (src/engine/transaction.ts).
+ */
+export async function inPipelinedTransaction<T>(
+  pool: pg.Pool,
+  work: (session: TxSession) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  setPipeline(client, true);
+  const session = new PipelinedSession(client);
+  let broken: unknown;
+  try {
+    const result = await work(session);
+    if (!session.ended) await session.end('commit');
+    return result;
+  } catch (error) {
+    // The answer to ROLLBACK comes after every statement sent before it, so once it is back the
+    // client has nothing in flight and can go back to the pool.
+    await session.end('rollback').catch((lost: unknown) => {
+      broken = lost;
+    });
+    throw error;
+  } finally {
+    setPipeline(client, false);
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+// `pipeline` is a pg client option that pg reads on every query: on for the engine's own
+// transaction only, so every other user of the pool keeps the one-query-at-a-time client. (A pg
+// without it ignores the flag and queues the statements: slower, the same result.)
+function setPipeline(client: pg.PoolClient, on: boolean): void {
+  (client as unknown as { pipeline: boolean }).pipeline = on;
+}
+
+class PipelinedSession implements TxSession {
+  /** BEGIN's answer, awaited with the first statement's. */
+  private begin: Promise<unknown> | null;
+  private kysely: Kdb | undefined;
+  ended = false;
+
+  constructor(private readonly client: pg.PoolClient) {
+    this.begin = client.query(BEGIN);
+    // Marked handled here; its failure surfaces through the first statement that awaits it.
+    this.begin.catch(() => {});
+  }
+
+  get kdb(): Kdb {
+    this.kysely ??= new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: singleClientPool(this.client) }),
+    });
+    return this.kysely;
+  }
+
+  async query<R>(s: Statement): Promise<R[]> {
+    this.assertOpen();
+    const sent = this.send<R>(s);
+    const [, result] = await Promise.all([this.takeBegin(), sent]);
+    return result.rows;
+  }
+
+  async queryAndCommit<R>(s: Statement): Promise<R[]> {
+    this.assertOpen();
+    const sent = this.send<R>(s);
+    const commit = this.client.query('commit');
+    this.ended = true;
+    const [, result, committed] = await Promise.allSettled([this.takeBegin(), sent, commit]);
+    if (result.status === 'rejected') throw result.reason;
+    if (committed.status === 'rejected') throw committed.reason;
+    return result.value.rows;
+  }
+
+  /** Send COMMIT or ROLLBACK (once). */
+  async end(how: 'commit' | 'rollback'): Promise<void> {
+    if (this.ended && how === 'commit') return;
+    this.ended = true;
+    await Promise.all([this.takeBegin(), this.client.query(how)]);
+  }
+
+  private send<R>(s: Statement): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+    return this.client.query<R & pg.QueryResultRow>({
+      name: s.name,
+      text: s.text,
+      values: [...s.values],
+    });
+  }
+
+  private takeBegin(): Promise<unknown> {
+    const begin = this.begin ?? Promise.resolve();
+    this.begin = null;
+    return begin;
+  }
+
+  private assertOpen(): void {
+    if (this.ended) throw new Error('statement after the end of a pipelined transaction');
+  }
+}
+
+/** A kysely "pool" that always hands out the session's client (and never ends it). */
+function singleClientPool(client: pg.PoolClient): PostgresPool {
+  return {
+    connect: async () => ({
+      query: client.query.bind(client) as never,
+      release: () => {},
+    }),
+    end: async () => {},
+  };
+}
