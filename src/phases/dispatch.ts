@@ -14,6 +14,8 @@ import {
   openWorkspace,
   rememberForkPoint,
   runGit,
+  algorithmOf,
+  writeCommit,
   type OpenedWorkspace,
   type Worktree,
 } from '../workspace/index.js';
@@ -103,10 +105,12 @@ export async function syncWithBase(
   );
   if (merged.exitCode !== 0) return { wt, tip };
   const tree = merged.stdout.split('\n')[0]!.trim();
-  const commit = await git(gitDir, ['commit-tree', tree, '-p', tip, '-p', baseTip, '-F', '-'], {
-    gitDir,
-    input: `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}\n`,
-  });
+  const message = `loopwright(${d.ticket.key}): merge ${d.repo.base_branch}\n`;
+  const commit = await writeCommit(
+    path.join(gitDir, 'objects'),
+    { tree, parents: [tip, baseTip], message },
+    algorithmOf(tip),
+  );
   await git(gitDir, ['update-ref', `refs/heads/${wt.branch}`, commit, tip], { gitDir });
   // The base tip is a parent of the merge: it is the new fork point.
   rememberForkPoint(gitDir, wt.branch, baseTip, commit, baseTip);

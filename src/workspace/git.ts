@@ -19,7 +19,8 @@
  * Filter drivers (`filter.<name>.clean`) cannot be switched off by name; they are only ever defined
  * in a repository's own config, which for a workspace is checked before use
  * (workspace-integrity.ts)
- * and which the orchestrator's commits bypass altogether (`hash-object --no-filters`).
+ * and which the orchestrator's commits bypass altogether (their objects are written in-process,
+ * object-writer.ts).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';

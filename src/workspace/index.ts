@@ -32,6 +32,7 @@ export {
   type StagedCommit,
   type TreeEntry,
 } from './stage-commit.js';
+export { algorithmOf, writeCommit, writeObject, writeTree } from './object-writer.js';
 export { rememberForkPoint, type RefTip } from './ticket-refs.js';
 export { readUntrustedFile, type UntrustedRead } from './untrusted-file.js';
 export { changedPaths, type ChangeStatus, type ChangedPath } from './changes.js';

@@ -1,18 +1,21 @@
 /**
  * Local shipping, bors-style: the base branch only ever points at a commit that was tested exactly
- * as it is. The merge commit is built from objects (`merge-tree --write-tree` + `commit-tree`, no
- * checkout, no worktree), the caller's check (test command, live check) runs on that exact commit,
- * and only then is the base ref moved by compare-and-swap. A base that moved meanwhile means a new
- * merge on the new tip and a new check, until the merge succeeds or really conflicts.
+ * as it is. The merge commit is built from objects (`merge-tree --write-tree`, the commit object
+ * written in-process; no checkout, no worktree), the caller's check (test command, live check)
+ * runs on that exact commit, and only then is the base ref moved by compare-and-swap. A base
+ * that moved meanwhile means a new merge on the new tip and a new check, until the merge
+ * succeeds or really conflicts.
  *
  * The user's checkout of the base branch (main worktree or any other worktree) stays honest: a
  * clean one follows the ref (`read-tree -m -u old new`), a dirty one stops the merge before the
  * ref moves (`CHECKOUT_DIRTY`), so `git commit -a` there can never revert merged work.
  */
+import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { GitError, git, resolveCommit, resolveCommits, runGit, splitNul } from './git.js';
-import { listWorktrees } from './repository.js';
+import { algorithmOf, writeCommit } from './object-writer.js';
+import { commonGitDir, listWorktrees } from './repository.js';
 
 /** What a merge check said about a candidate merge commit. */
 export type MergeCheck =
@@ -238,8 +241,8 @@ async function mergeCommitOf(repoPath: string, tip: string, base: string): Promi
 
 /**
  * Build the merge commit of `tip` into `old` from objects only: `merge-tree --write-tree` for the
- * tree (or the conflicting files), `commit-tree` with `old` as first parent. No ref, index or
- * working tree is touched.
+ * tree (or the conflicting files), the commit written in-process with `old` as first parent. No
+ * ref, index or working tree is touched.
  */
 export async function buildMergeCommit(
   repoPath: string,
@@ -269,10 +272,13 @@ export async function buildMergeCommit(
       throw new GitError(['merge-tree', old, tip], repoPath, 1, merged.stderr);
     return { conflicts };
   }
-  const commit = await git(repoPath, ['commit-tree', '-p', old, '-p', tip, '-m', message, tree], {
-    env: MERGE_ENV,
-  });
-  return { commit };
+  const objectsDir = path.join(await commonGitDir(repoPath), 'objects');
+  const fields = {
+    tree,
+    parents: [old, tip],
+    message: message.endsWith('\n') ? message : `${message}\n`,
+  };
+  return { commit: await writeCommit(objectsDir, fields, algorithmOf(old)) };
 }
 
 /** The non-bare worktree that has `baseRef` checked out, if any. */

@@ -1,17 +1,25 @@
 /**
- * The orchestrator's commits of a workspace's files: made from objects it writes itself
- * (`hash-object --no-filters` into the repository's store, a private index, `commit-tree`), so no
- * filter, hook or config of the workspace takes part, and put on the ticket branch by
- * compare-and-swap. Files that equal the parent's blobs are recognized by hashing them here, so a
- * phase that changed nothing costs two git calls (`ls-tree` of the parent, `ls-files`).
+ * The orchestrator's commits of a workspace's files: blob, tree and commit objects it writes
+ * itself into the repository's store (object-writer.ts, no git process), so no filter, hook or
+ * config of the workspace takes part, and put on the ticket branch by compare-and-swap. Only the
+ * list of files is git's (`ls-files --others`, for .gitignore semantics). Files that equal the
+ * parent's blobs are recognized by their hash; only changed ones are written.
  */
-import { createHash } from 'node:crypto';
 import { lstat, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TreeChange } from './commit-gates.js';
 import type { Violation } from './gate-result.js';
 import { GitError, git, runGit, splitNul } from './git.js';
+import {
+  algorithmOf,
+  gitRefusesPath,
+  objectId,
+  writeCommit,
+  writeObject,
+  writeTree,
+  type HashAlgorithm,
+} from './object-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
 import { branchTip, refreshCloneTo, type Worktree } from './worktree.js';
 
@@ -60,52 +68,40 @@ export async function stageCommit(
   parent?: string,
 ): Promise<StagedCommit> {
   const base = parent ?? (await branchTip(wt));
+  // `ls-files --others` with an empty private index lists every file not ignored by a
+  // .gitignore; the parent's own paths (tracked files that match a .gitignore too) are added.
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'lw-index-'));
-  try {
-    // An empty private index: `ls-files --others` lists every file not ignored by a .gitignore,
-    // and the parent's own paths (tracked files that match a .gitignore too) are added to it.
-    const opts = {
-      gitDir: wt.repoGitDir,
-      workTree: wt.path,
-      env: { GIT_INDEX_FILE: path.join(tmp, 'index') },
-    };
-    const before = await listTree(wt.repoGitDir, base);
-    const listed = await runGit(
-      wt.path,
-      [
-        'ls-files',
-        '-z',
-        '--others',
-        '--exclude-per-directory=.gitignore',
-        `--exclude=/${LOOPWRIGHT_DIR}/`,
-      ],
-      opts,
-    );
-    const gitlinks = new Set([...before].filter(([, e]) => e.mode === '160000').map(([p]) => p));
-    const entries = await collectEntries(
-      wt.path,
-      [...before.keys(), ...splitNul(listed.stdout)],
-      gitlinks,
-    );
-    const after = await nextTree(wt, before, entries);
-    const changes = treeDiff(before, after);
-    if (changes.length === 0)
-      return { commit: null, parent: base, anomalies: entries.anomalies, changes, tree: after };
-    const lines = [...after].map(([p, e]) => `${e.mode} ${e.sha}\t${p}\0`);
-    await git(wt.path, ['update-index', '-z', '--index-info'], { ...opts, input: lines.join('') });
-    const tree = await git(wt.path, ['write-tree'], opts);
-    const body = trailers
-      ? `${message}\n\nLoopwright-Run: ${trailers.runId}\nLoopwright-Ticket: ${trailers.ticket}\n` +
-        `Loopwright-Phase: ${trailers.phase}\n`
-      : `${message}\n`;
-    const commit = await git(wt.path, ['commit-tree', tree, '-p', base, '-F', '-'], {
-      gitDir: wt.repoGitDir,
-      input: body,
-    });
-    return { commit, parent: base, anomalies: entries.anomalies, changes, tree: after };
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  const listing = runGit(
+    wt.path,
+    [
+      'ls-files',
+      '-z',
+      '--others',
+      '--exclude-per-directory=.gitignore',
+      `--exclude=/${LOOPWRIGHT_DIR}/`,
+    ],
+    { gitDir: wt.repoGitDir, workTree: wt.path, env: { GIT_INDEX_FILE: path.join(tmp, 'index') } },
+  ).finally(() => rm(tmp, { recursive: true, force: true }));
+  const [before, listed] = await Promise.all([listTree(wt.repoGitDir, base), listing]);
+  const gitlinks = new Set([...before].filter(([, e]) => e.mode === '160000').map(([p]) => p));
+  const entries = await collectEntries(
+    wt.path,
+    [...before.keys(), ...splitNul(listed.stdout)],
+    gitlinks,
+  );
+  const algorithm = algorithmOf(base);
+  const objectsDir = path.join(wt.repoGitDir, 'objects');
+  const after = await nextTree(wt, before, entries, algorithm);
+  const changes = treeDiff(before, after);
+  if (changes.length === 0)
+    return { commit: null, parent: base, anomalies: entries.anomalies, changes, tree: after };
+  const tree = await writeTree(objectsDir, after, algorithm);
+  const body = trailers
+    ? `${message}\n\nLoopwright-Run: ${trailers.runId}\nLoopwright-Ticket: ${trailers.ticket}\n` +
+      `Loopwright-Phase: ${trailers.phase}\n`
+    : `${message}\n`;
+  const commit = await writeCommit(objectsDir, { tree, parents: [base], message: body }, algorithm);
+  return { commit, parent: base, anomalies: entries.anomalies, changes, tree: after };
 }
 
 /**
@@ -159,47 +155,29 @@ async function listTree(gitDir: string, commit: string): Promise<Map<string, Tre
 
 /**
  * The tree the workspace's files make: the parent's entries, minus removals, with every file and
- * link as it is now. Blobs equal to the parent's are recognized by their hash, computed here;
- * only the others are written to the store (by git, without filters).
+ * link as it is now. Blobs equal to the parent's are recognized by their hash; only the others
+ * are written to the store, from the very bytes that were hashed (no filter involved).
  */
 async function nextTree(
   wt: Worktree,
   before: ReadonlyMap<string, TreeEntry>,
   entries: { updates: readonly Update[]; removals: readonly string[] },
+  algorithm: HashAlgorithm,
 ): Promise<Map<string, TreeEntry>> {
   const after = new Map(before);
   for (const removed of entries.removals) after.delete(removed);
-  const hashAlgo = [...before.values()][0]?.sha.length === 64 ? 'sha256' : 'sha1';
-  const unseen: Update[] = [];
+  const objectsDir = path.join(wt.repoGitDir, 'objects');
   for (const u of entries.updates) {
     const old = before.get(u.path);
     const mode = u.kind === 'symlink' ? '120000' : u.mode!;
     const bytes =
       u.kind === 'symlink' ? Buffer.from(u.target!) : await readFile(path.join(wt.path, u.path));
-    if (old?.mode === mode && old.sha === blobId(bytes, hashAlgo)) continue;
-    unseen.push(u);
-  }
-  const files = unseen.filter((u) => u.kind === 'file');
-  const shas = files.length
-    ? await hashFiles(
-        wt,
-        files.map((u) => u.path),
-      )
-    : [];
-  for (const [i, u] of files.entries()) after.set(u.path, { mode: u.mode!, sha: shas[i]! });
-  for (const link of unseen.filter((u) => u.kind === 'symlink')) {
-    const sha = await git(wt.path, ['hash-object', '-w', '--stdin'], {
-      gitDir: wt.repoGitDir,
-      input: link.target!,
-    });
-    after.set(link.path, { mode: '120000', sha });
+    const sha = objectId('blob', bytes, algorithm);
+    if (old?.mode === mode && old.sha === sha) continue;
+    await writeObject(objectsDir, 'blob', bytes, algorithm);
+    after.set(u.path, { mode, sha });
   }
   return after;
-}
-
-/** A blob's object id, as git computes it (`blob <size>\0<bytes>`). */
-function blobId(bytes: Buffer, algorithm: 'sha1' | 'sha256'): string {
-  return createHash(algorithm).update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
 const ZERO_SHA = '0'.repeat(40);
@@ -253,13 +231,21 @@ async function collectEntries(
       continue;
     }
     if (gitlinks.has(file)) continue;
+    if (gitRefusesPath(file, '100644')) {
+      removals.push(file);
+      anomalies.push({ path: file, why: 'git-internals', detail: 'a path git refuses' });
+      continue;
+    }
     if (!(await parentsAreDirs(root, file, realDirs))) {
       removals.push(file);
       continue;
     }
     const info = await lstat(path.join(root, file)).catch(() => null);
     if (!info || info.isDirectory()) removals.push(file);
-    else if (info.isSymbolicLink())
+    else if (info.isSymbolicLink() && gitRefusesPath(file, '120000')) {
+      removals.push(file);
+      anomalies.push({ path: file, why: 'git-internals', detail: 'a symlinked .gitmodules' });
+    } else if (info.isSymbolicLink())
       updates.push({ path: file, kind: 'symlink', target: await readlink(path.join(root, file)) });
     else if (info.isFile()) {
       if (info.nlink > 1)
@@ -292,26 +278,4 @@ async function parentsAreDirs(
     if (!ok) return false;
   }
   return true;
-}
-
-/** Blob ids of regular files, written into the repository's store without any filter. */
-async function hashFiles(wt: Worktree, files: readonly string[]): Promise<string[]> {
-  const plain = files.filter((f) => !f.includes('\n'));
-  const out = new Map<string, string>();
-  if (plain.length) {
-    const shas = await git(wt.path, ['hash-object', '-w', '--no-filters', '--stdin-paths'], {
-      gitDir: wt.repoGitDir,
-      input: `${plain.map((f) => path.join(wt.path, f)).join('\n')}\n`,
-    });
-    for (const [i, sha] of shas.split('\n').entries()) out.set(plain[i]!, sha);
-  }
-  for (const odd of files.filter((f) => f.includes('\n'))) {
-    out.set(
-      odd,
-      await git(wt.path, ['hash-object', '-w', '--no-filters', '--', path.join(wt.path, odd)], {
-        gitDir: wt.repoGitDir,
-      }),
-    );
-  }
-  return files.map((f) => out.get(f)!);
 }
