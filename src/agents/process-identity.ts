@@ -4,6 +4,7 @@
  * pid and start time both still match.
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** The fields of /proc/<pid>/stat that follow the parenthesised command name (field 3 on). */
@@ -71,8 +72,37 @@ export function groupExists(pgid: number): boolean {
   return signalZero(-pgid);
 }
 
-/** Set in every agent's environment to a fresh UUID; descendants inherit it. */
+/**
+ * Set in every agent's and gate's environment; descendants inherit it. A gate's tag is a fresh
+ * UUID; an agent's is derived from its run id ({@link agentProcessTag}), so the processes of a run
+ * whose pid was never recorded (its orchestrator died between spawn and write) can still be found.
+ */
 export const PROCESS_TAG_ENV = 'LOOPWRIGHT_PROCESS_TAG';
+
+/**
+ * A fresh process tag for an agent run, prefixed with its run id: unique per process group (a
+ * group's post-exit scan never touches another's processes), yet a sweeper can find the run's
+ * processes from its row alone ({@link findRunProcesses}).
+ *
+ * @example
+ * ```ts
+ * agentProcessTag(run.id); // "run-<run id>.<uuid>"
+ * ```
+ */
+export function agentProcessTag(runId: string): string {
+  return `${runTagPrefix(runId)}${randomUUID()}`;
+}
+
+/** Every live process whose tag says it belongs to agent run `runId` (any of its groups). */
+export function findRunProcesses(runId: string): RunMember[] {
+  if (process.platform !== 'linux') return [];
+  const prefix = tagEntry(runTagPrefix(runId));
+  return scanProcesses((pid) => hasEnvEntry(pid, (entry) => entry.startsWith(prefix)));
+}
+
+function runTagPrefix(runId: string): string {
+  return `run-${runId}.`;
+}
 
 /** The `NAME=value` environment entry for a run's tag. */
 export function tagEntry(tag: string): string {
@@ -103,7 +133,8 @@ export function findRunMembers(pgid: number, tag?: string, since?: string): RunM
   const from = since !== undefined && /^\d+$/.test(since) ? Number(since) : 0;
   return scanProcesses(
     (pid, pgrp, started) =>
-      pgrp === pgid || (entry !== undefined && started >= from && hasEnvEntry(pid, entry)),
+      pgrp === pgid ||
+      (entry !== undefined && started >= from && hasEnvEntry(pid, (e) => e === entry)),
   );
 }
 
@@ -111,7 +142,7 @@ export function findRunMembers(pgid: number, tag?: string, since?: string): RunM
 export function findTaggedProcesses(tag: string): RunMember[] {
   if (process.platform !== 'linux') return [];
   const entry = tagEntry(tag);
-  return scanProcesses((pid) => hasEnvEntry(pid, entry));
+  return scanProcesses((pid) => hasEnvEntry(pid, (e) => e === entry));
 }
 
 function scanProcesses(
@@ -131,9 +162,9 @@ function scanProcesses(
   return members;
 }
 
-function hasEnvEntry(pid: number, entry: string): boolean {
+function hasEnvEntry(pid: number, matches: (entry: string) => boolean): boolean {
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(entry);
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').some(matches);
   } catch {
     return false; // gone, or not ours to read
   }

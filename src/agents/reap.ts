@@ -2,7 +2,13 @@
  * Reaping orphaned agent groups: a pool that died left its agents running; the next pool on the
  * same host kills them — but only those it can prove are still the same processes.
  */
-import { findTaggedProcesses, isGroupAlive, processStartTime } from './process-identity.js';
+import {
+  findRunProcesses,
+  findTaggedProcesses,
+  isGroupAlive,
+  processStartTime,
+  type RunMember,
+} from './process-identity.js';
 import type { SpawnedGroup } from './provider.js';
 
 export { processStartTime } from './process-identity.js';
@@ -56,11 +62,27 @@ function reapLeader(group: SpawnedGroup): ReapSkipReason | null {
   }
 }
 
+/**
+ * SIGKILL every live process of agent run `runId`, found by the run-id prefix of its tag: the
+ * run of a pool that died between spawning the agent and recording its pid names no process.
+ * Returns how many processes were signalled.
+ */
+export function reapUnrecordedRun(runId: string): number {
+  const members = findRunProcesses(runId);
+  killMembers(members);
+  return members.length;
+}
+
 /** Kill the live processes carrying the group's tag (outside its group); true if there were any. */
 function killTagged(group: SpawnedGroup): boolean {
   if (!group.tag) return false;
   const tagged = findTaggedProcesses(group.tag);
-  for (const member of tagged) {
+  killMembers(tagged);
+  return tagged.length > 0;
+}
+
+function killMembers(members: readonly RunMember[]): void {
+  for (const member of members) {
     try {
       if (member.pgrp === member.pid) process.kill(-member.pid, 'SIGKILL');
       process.kill(member.pid, 'SIGKILL');
@@ -68,5 +90,4 @@ function killTagged(group: SpawnedGroup): boolean {
       // gone meanwhile
     }
   }
-  return tagged.length > 0;
 }

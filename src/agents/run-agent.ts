@@ -7,6 +7,7 @@ import { EMPTY_PARSE, settleOutcome, type ParsedRun } from './outcome.js';
 import type { AgentInvocation, AgentOutcome, AgentVendor } from './provider.js';
 import { DEFAULT_KILL_GRACE_MS, type LineWatch, runProcessGroup } from './spawn-group.js';
 import { classifyAgentLine } from './unavailable.js';
+import { agentProcessTag } from './process-identity.js';
 
 /** Reconnect chatter does not count as progress; refused credentials stop the run at once. */
 function watchLine(line: string, stream: 'stdout' | 'stderr'): LineWatch {
@@ -67,6 +68,7 @@ export async function runAgent(
     argv: spec.argv,
     cwd: inv.cwd,
     env,
+    tag: agentProcessTag(inv.runId),
     timeoutMs: inv.timeoutMs,
     maxOutputBytes: inv.maxOutputBytes,
     transcriptPath: inv.transcriptPath,

@@ -1,8 +1,9 @@
 /**
  * Subprocess discipline for agents: each child leads its own process group (so a timeout kills
  * the grandchildren too), has stdin closed, writes a transcript, and cannot flood memory or disk.
- * Every child also gets a fresh `LOOPWRIGHT_PROCESS_TAG`, so descendants that leave the group
- * (Claude Code runs its Bash tool's commands with setsid) are found and killed with it.
+ * Every child also gets a `LOOPWRIGHT_PROCESS_TAG` (a fresh UUID, or for an agent one derived
+ * from its run id), so descendants that leave the group (Claude Code runs its Bash tool's commands
+ * with setsid) are found and killed with it.
  *
  * Node's child_process is used directly rather than execa: execa signals only the child it
  * spawned, and every kill here must address the whole group (`kill(-pgid)`).
@@ -50,6 +51,8 @@ export type LineWatch = 'progress' | 'noise' | { readonly stop: string };
 export interface GroupSpec {
   readonly argv: readonly string[];
   readonly cwd: string;
+  /** The group's process tag (default: a fresh UUID); agents pass `agentProcessTag(runId)`. */
+  readonly tag?: string;
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   /**
@@ -111,7 +114,7 @@ export async function runProcessGroup(spec: GroupSpec): Promise<GroupResult> {
   if (!file) throw new TypeError('runProcessGroup: empty argv');
   if (!existsSync(spec.cwd))
     return notStarted('spawn-failed', `working directory does not exist: ${spec.cwd}`);
-  const tag = randomUUID();
+  const tag = spec.tag ?? randomUUID();
   const env = { ...spec.env, [PROCESS_TAG_ENV]: tag };
   let launch: SandboxedLaunch | undefined;
   if (wantsSandbox(spec.sandbox)) {

@@ -11,7 +11,7 @@
 import os from 'node:os';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { processStartTime, reapOrphans } from '../agents/reap.js';
+import { processStartTime, reapOrphans, reapUnrecordedRun } from '../agents/reap.js';
 import type { Kdb } from '../db/connection.js';
 import { stopPool, unclaimedLockHolders, unstoppedPools, type PoolRow } from '../db/pools.js';
 import { runningRunsOf, type AgentRun } from '../db/runs.js';
@@ -61,17 +61,21 @@ export async function sweepDeadPools(
       trx,
       dead.map((p) => p.id),
     );
-    const local = runs.filter(
-      (r) => r.host === os.hostname() && r.pid && r.pgid && r.process_started_at,
-    );
+    const local = runs.filter((r) => r.host === os.hostname());
+    const recorded = local.filter((r) => r.pid && r.pgid && r.process_started_at);
     const reaped = reapOrphans(
-      local.map((r) => ({
+      recorded.map((r) => ({
         pid: r.pid!,
         pgid: r.pgid!,
         startTime: r.process_started_at!,
         ...(r.process_tag ? { tag: r.process_tag } : {}),
       })),
     );
+    // A run whose pool died between spawning its agent and recording the pid names no process:
+    // its processes are found by the run id in their tag.
+    const unrecorded = local
+      .filter((r) => !r.pid)
+      .filter((r) => reapUnrecordedRun(r.id) > 0).length;
     await trx
       .updateTable('loopwright.agent_runs')
       .set({ status: 'failed', error: 'orchestrator pool died', finished_at: new Date() })
@@ -87,12 +91,15 @@ export async function sweepDeadPools(
       {
         pools: dead.map((p) => p.id),
         jobsUnlockedFor: workerIds.length,
-        reaped: reaped.killed.length,
+        reaped: reaped.killed.length + unrecorded,
         redispatched,
       },
       'Swept dead orchestrator pools',
     );
-    return { deadPools: dead.map((p) => p.id), reapedGroups: reaped.killed.length };
+    return {
+      deadPools: dead.map((p) => p.id),
+      reapedGroups: reaped.killed.length + unrecorded,
+    };
   });
 }
 
