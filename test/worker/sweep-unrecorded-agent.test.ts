@@ -31,7 +31,8 @@ function taggedOrphan(tag: string): number {
   const starter = `
     const { spawn } = require('node:child_process');
     const child = spawn('sh', ['-c', 'sleep 60 & exec sleep 60'], {
-      detached: true, stdio: 'ignore', env: { ...process.env, ${PROCESS_TAG_ENV}: ${JSON.stringify(tag)} },
+      detached: true, stdio: 'ignore',
+      env: { ...process.env, ${PROCESS_TAG_ENV}: ${JSON.stringify(tag)} },
     });
     child.unref();
     process.stdout.write(String(child.pid));`;
@@ -41,7 +42,7 @@ function taggedOrphan(tag: string): number {
 }
 
 describe('sweeping a dead pool whose agent was never recorded', () => {
-  it("kills the run's processes found by the tag its run id implies, and re-dispatches", async () => {
+  it("kills the run's processes, found by the run id in their tag, and re-dispatches", async () => {
     const repo = await addRepo(t.db);
     const key = await newTicket(t.db, repo);
     await driveTo(t.db, key, 'PLAN_DRAFT');
