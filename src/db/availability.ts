@@ -100,6 +100,27 @@ export function backoffMs(attempt: number, capMs = 5000): number {
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
+/**
+ * Run an idempotent database write again while the database is briefly away (a restart,
+ * terminated backends, a short outage): up to `tries` attempts with backoff; any other error, or
+ * the last transient one, is thrown.
+ *
+ * @example
+ * ```ts
+ * await retryTransient(() => markRunSpawned(db, runId, group));
+ * ```
+ */
+export async function retryTransient<T>(work: () => Promise<T>, tries = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= tries || !isTransientDbError(error)) throw error;
+      await pause(backoffMs(attempt - 1));
+    }
+  }
+}
+
 /** Sleep `ms`, or less when `signal` aborts. */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

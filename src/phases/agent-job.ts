@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Phase, Role, TicketEventInput } from '../../machines/ticket.js';
-import type { AgentOutcome, AgentProvider } from '../agents/provider.js';
+import type { AgentOutcome, AgentProvider, SpawnedGroup } from '../agents/provider.js';
+import { retryTransient } from '../db/availability.js';
 import { createProvider } from '../agents/providers.js';
 import type { Kdb } from '../db/connection.js';
 import { latestArtifact } from '../db/artifacts.js';
@@ -188,6 +189,14 @@ async function runAgent(
     transcriptPath,
   });
   const superseded = watchFence(deps, d.ticket.id, runId);
+  // Recording the group is the orchestrator's write, not the agent's doing: a database that stays
+  // away through the retries fails the job (retried later), never the agent's contract.
+  let unrecorded: unknown;
+  const record = (p: SpawnedGroup) =>
+    retryTransient(() => markRunSpawned(deps.db, runId, p)).catch((error: unknown) => {
+      unrecorded = error;
+      throw error;
+    });
   const outcome = await providerFor(choice, d)
     .run({
       runId,
@@ -203,11 +212,12 @@ async function runAgent(
       transcriptPath,
       env: taskEnv(d, role, phase),
       options: runOptions(choice),
-      onSpawn: (p) => markRunSpawned(deps.db, runId, p),
+      onSpawn: record,
       sandbox: agentSandbox(d, wt, role),
       signal: AbortSignal.any([deps.signal, superseded.signal]),
     })
     .finally(() => superseded.stop());
+  if (unrecorded !== undefined) throw unrecorded;
   if (superseded.signal.aborted) {
     await markRunFinished(deps.db, runId, {
       ...finishedFields(outcome),
