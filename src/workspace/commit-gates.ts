@@ -1,26 +1,23 @@
 /**
  * Gates that judge a commit, not a directory: what changed between two commits (from objects,
- * `diff-tree --raw`, modes included), scope over those changes (globs, `..`, `.git`, submodules,
+ * as `diff-tree --raw` says it, modes included; tree-diff.ts), scope over those changes (globs, `..`, `.git`, submodules,
  * symlink blobs whose target leaves the tree or the scope), the planned test files present as
  * regular files, and RED's test files unchanged in a BUILD commit. Nothing here reads the
  * workspace's files, so an untracked or ignored file, or anything in `.loopwright/`, cannot count.
+ * Objects are read through the repository's object store (object-store.ts): no git process.
  */
 import path from 'node:path';
-import { type ChangeStatus, STATUS } from './changes.js';
 import type { Violation } from './gate-result.js';
-import { git, splitNul } from './git.js';
+import type { TreeRecord } from './git-objects.js';
 import { checkGlob } from './glob.js';
+import { type ObjectStore, ObjectStoreError, objectStore } from './object-store.js';
 import { compileScope } from './scope-gate.js';
+import { diffTrees, type TreeChange } from './tree-diff.js';
 
-/** One path that differs between two commits. */
-export interface TreeChange {
-  readonly path: string;
-  readonly status: ChangeStatus;
-  /** Mode in the newer commit (`000000` when deleted). */
-  readonly mode: string;
-  /** Blob id in the newer commit (zeros when deleted). */
-  readonly sha: string;
-}
+export type { TreeChange } from './tree-diff.js';
+
+/** Longer than any symlink target a file system takes (PATH_MAX is 4096 on Linux). */
+const MAX_LINK_BYTES = 64 * 1024;
 
 /**
  * Every path that differs between `from` and `to` in the repository at `gitDir`, renames split
@@ -32,22 +29,7 @@ export interface TreeChange {
  * ```
  */
 export async function treeChanges(gitDir: string, from: string, to: string): Promise<TreeChange[]> {
-  const out = await git(gitDir, ['diff-tree', '-r', '-z', '--raw', '--no-renames', from, to], {
-    gitDir,
-  });
-  const fields = splitNul(out);
-  const changes: TreeChange[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    // ":<old mode> <new mode> <old sha> <new sha> <status>"
-    const [, newMode, , newSha, status] = fields[i]!.slice(1).split(' ');
-    changes.push({
-      path: fields[i + 1]!,
-      status: STATUS[status!.charAt(0)] ?? 'modified',
-      mode: newMode!,
-      sha: newSha!,
-    });
-  }
-  return changes;
+  return diffTrees(objectStore(gitDir), from, to);
 }
 
 /**
@@ -61,6 +43,7 @@ export async function commitScopeViolations(
   allowedGlobs: readonly string[],
 ): Promise<Violation[]> {
   const { violations, inScope } = compileScope(allowedGlobs);
+  const store = objectStore(gitDir);
   for (const change of changes) {
     const file = change.path;
     const segments = file.split('/');
@@ -76,11 +59,22 @@ export async function commitScopeViolations(
     if (change.status === 'deleted') continue;
     if (change.mode === '160000') violations.push({ path: file, why: 'submodule' });
     if (change.mode === '120000') {
-      const target = await git(gitDir, ['cat-file', 'blob', change.sha], { gitDir });
+      const target = await linkTarget(store, change.sha);
       violations.push(...symlinkViolations(file, target, inScope));
     }
   }
   return violations;
+}
+
+/** A symlink blob's target; '' (dangling) when it is missing or longer than any real target. */
+async function linkTarget(store: ObjectStore, sha: string): Promise<string> {
+  try {
+    const blob = await store.read(sha, { maxBytes: MAX_LINK_BYTES });
+    return blob?.type === 'blob' ? blob.content.toString('utf8') : '';
+  } catch (error) {
+    if (error instanceof ObjectStoreError && error.code === 'OBJECT_TOO_LARGE') return '';
+    throw error;
+  }
 }
 
 function symlinkViolations(
@@ -153,21 +147,33 @@ export async function changedRedTests(
   return violations;
 }
 
-/** The entries of `files` in `commit` (one `ls-tree`, paths taken literally). */
+/**
+ * The entries of `files` in `commit`, as `ls-tree <commit> -- <files>` with literal paths gives
+ * them (a directory is its tree entry): the tree of each file's directory read once. A path with
+ * an empty, `.` or `..` segment names nothing.
+ */
 async function entriesAt(
   gitDir: string,
   commit: string,
   files: readonly string[],
 ): Promise<Map<string, { mode: string; sha: string }>> {
-  const out = await git(gitDir, ['ls-tree', '-z', '--full-tree', commit, '--', ...files], {
-    gitDir,
-    env: { GIT_LITERAL_PATHSPECS: '1' },
-  });
+  const store = objectStore(gitDir);
+  const dirs = new Map<string, Promise<TreeRecord[] | null>>();
+  const wanted = files.filter((f) =>
+    f.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
+  );
+  for (const file of wanted) {
+    const dir = path.posix.dirname(file);
+    if (dirs.has(dir)) continue;
+    const read = store.readTree(dir === '.' ? `${commit}^{tree}` : `${commit}:${dir}`);
+    read.catch(() => undefined); // awaited below, maybe after an earlier one threw
+    dirs.set(dir, read);
+  }
   const entries = new Map<string, { mode: string; sha: string }>();
-  for (const line of splitNul(out)) {
-    const tab = line.indexOf('\t');
-    const [mode = '', , sha = ''] = line.slice(0, tab).split(' ');
-    entries.set(line.slice(tab + 1), { mode, sha });
+  for (const file of wanted) {
+    const records = await dirs.get(path.posix.dirname(file))!;
+    const found = records?.find((r) => r.name === path.posix.basename(file));
+    if (found) entries.set(file, { mode: found.mode, sha: found.sha });
   }
   return entries;
 }

@@ -23,6 +23,7 @@ import {
   parseTree,
   TREE_MODE,
   type TreeEntry,
+  type TreeRecord,
 } from './git-objects.js';
 
 /**
@@ -95,6 +96,12 @@ export interface ObjectStore {
    * @throws {ObjectStoreError} OBJECT_TOO_LARGE above `maxBytes` (default {@link MAX_OBJECT_BYTES}).
    */
   read(name: string, options?: { readonly maxBytes?: number }): Promise<GitObject | null>;
+  /**
+   * The entries of the one tree `name` names (a commit's root tree for `<commit>^{tree}`, a
+   * directory for `<commit>:<dir>`), modes canonical; null when it names no tree.
+   * @throws {ObjectStoreError} OBJECT_MALFORMED for a tree that does not parse.
+   */
+  readTree(name: string): Promise<TreeRecord[] | null>;
   /** The commit `rev` names (a tag is peeled), parsed; null when it names no commit. */
   readCommit(rev: string): Promise<CommitObject | null>;
   /**
@@ -180,6 +187,12 @@ class BatchReader implements ObjectStore {
       name,
       options.maxBytes ?? MAX_OBJECT_BYTES,
     ) as Promise<GitObject | null>;
+  }
+
+  async readTree(name: string): Promise<TreeRecord[] | null> {
+    const tree = await this.read(name);
+    if (tree?.type !== 'tree') return null;
+    return malformedAsStoreError(() => parseTree(tree.content, tree.sha.length / 2));
   }
 
   async readCommit(rev: string): Promise<CommitObject | null> {

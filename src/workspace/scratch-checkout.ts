@@ -4,37 +4,36 @@
  * the live check) run here so that nothing outside the commit can influence them.
  *
  * No `git worktree` (no registry entries that parallel workers could collide on), no index, no
- * `checkout-index`: the tree is listed with `ls-tree` and blob bytes are read with `cat-file
- * --batch`, which never runs clean/smudge filters, eol conversion, `export-ignore`/`export-subst`,
- * hooks or any program named in the repository's config. Symlinks stay symlinks, executable bits
+ * `checkout-index`: the tree is listed and blob bytes are read through the repository's object
+ * store (object-store.ts, one long-lived `cat-file --batch-command`), which never runs
+ * clean/smudge filters, eol conversion, `export-ignore`/`export-subst`, hooks or any program
+ * named in the repository's config. Symlinks stay symlinks, executable bits
  * are kept, submodules (gitlinks) become empty directories, as `git checkout` leaves them.
  */
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { processStartTime } from '../agents/process-identity.js';
 import { resolveHome } from '../config/home.js';
 import { BadInputError, LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
-import { GitError, resolveCommit, runGit, runGitBytes, splitNul } from './git.js';
+import { GitError, startGit } from './git.js';
+import {
+  ISOLATED_GIT_ENV,
+  type ObjectStore,
+  ObjectStoreError,
+  objectStore,
+} from './object-store.js';
+import { commonGitDir } from './repository.js';
 
 /** Every scratch checkout's directory name starts with this (what `gc` sweeps). */
 export const SCRATCH_DIR_PREFIX = 'scratch-';
 
 /**
- * Config from outside the repository is never read while materializing a tree (no system or
- * global config, no global attributes file); what is left (the repository's own config) cannot
- * make `ls-tree`/`cat-file` run a program.
+ * Upper bound on the blob bytes held in memory at once; a larger blob is streamed to its file by
+ * its own `cat-file blob`.
  */
-const ISOLATED_GIT_ENV = {
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_ATTR_NOSYSTEM: '1',
-  GIT_NO_REPLACE_OBJECTS: '1',
-  GIT_NO_LAZY_FETCH: '1',
-} as const;
-
-/** Upper bound on the blob bytes read by one `cat-file --batch` process. */
 const BATCH_BYTES = 32 * 1024 * 1024;
 
 /** A commit's tree could not be materialized safely (a crafted tree, a missing object). */
@@ -69,7 +68,6 @@ export interface ScratchCheckoutOptions {
 interface TreeEntry {
   readonly mode: string;
   readonly sha: string;
-  readonly size: number;
   readonly path: string;
 }
 
@@ -104,13 +102,15 @@ export async function withScratchCheckout<T>(
   fn: (dir: string) => Promise<T>,
   options: ScratchCheckoutOptions = {},
 ): Promise<T> {
-  const entries = await plannedEntries(repoGitDir, commit, options.overlay);
+  const gitDir = await commonGitDir(repoGitDir);
+  const store = objectStore(gitDir);
+  const entries = await plannedEntries(store, commit, options.overlay);
   const root = options.root ?? (options.home ? path.join(options.home, 'tmp') : scratchRoot());
   await mkdir(root, { recursive: true, mode: 0o700 });
   const name = `${SCRATCH_DIR_PREFIX}${commit.slice(0, 8)}-${ownerTag()}`;
   const dir = await mkdtemp(path.join(root, name));
   try {
-    await writeTree(repoGitDir, dir, entries);
+    await writeTree(store, dir, entries);
     return await fn(dir);
   } finally {
     await removeScratchTree(dir);
@@ -186,15 +186,15 @@ export async function sweepScratchCheckouts(options: {
 
 /** The entries to write: the commit's tree, with the overlay's paths taken from its commit. */
 async function plannedEntries(
-  repo: string,
+  store: ObjectStore,
   commit: string,
   overlay: ScratchCheckoutOptions['overlay'],
 ): Promise<TreeEntry[]> {
-  const base = await listTree(repo, commit);
+  const base = await listTree(store, commit);
   if (!overlay || overlay.paths.length === 0) return checkedEntries(base);
   const prefixes = overlay.paths.map(normalizeOverlayPath);
   const covered = (p: string) => prefixes.some((pre) => p === pre || p.startsWith(`${pre}/`));
-  const fromOverlay = (await listTree(repo, overlay.commit)).filter((e) => covered(e.path));
+  const fromOverlay = (await listTree(store, overlay.commit)).filter((e) => covered(e.path));
   // An overlay file may sit where the main commit has a directory, or the reverse: overlay wins.
   const overlayPaths = new Set(fromOverlay.map((e) => e.path));
   const clashes = (p: string) =>
@@ -204,31 +204,21 @@ async function plannedEntries(
   return checkedEntries([...kept, ...fromOverlay]);
 }
 
-/**
- * `ls-tree -r` of a commit (one call; an unknown commit fails it): every blob, symlink and gitlink
- * with its size.
- */
-async function listTree(repo: string, commit: string): Promise<TreeEntry[]> {
-  const args = [
-    'ls-tree',
-    '-r',
-    '-l',
-    '-z',
-    '--full-tree',
-    '--end-of-options',
-    `${commit}^{commit}`,
-  ];
-  const listed = await runGit(repo, args, { env: ISOLATED_GIT_ENV, okExitCodes: [0, 128] });
-  if (listed.exitCode !== 0) {
-    if (!(await resolveCommit(repo, commit)))
-      throw new BadInputError(`unknown commit ${commit} in ${repo}`);
-    throw new GitError(args, repo, listed.exitCode, listed.stderr);
+/** Every blob, symlink and gitlink of a commit's tree (an unknown commit is bad input). */
+async function listTree(store: ObjectStore, commit: string): Promise<TreeEntry[]> {
+  let listed: Awaited<ReturnType<ObjectStore['listTree']>>;
+  try {
+    listed = await store.listTree(`${commit}^{commit}`);
+  } catch (error) {
+    if (!(error instanceof ObjectStoreError)) throw error;
+    const code =
+      error.code === 'OBJECT_MISSING' ? 'SCRATCH_OBJECT_MISSING' : 'SCRATCH_TREE_INVALID';
+    throw new ScratchCheckoutError(code, `cannot check out ${commit}: ${error.message}`, {
+      cause: error,
+    });
   }
-  return splitNul(listed.stdout).map((line) => {
-    const tab = line.indexOf('\t');
-    const [mode = '', , object = '', size = '-'] = line.slice(0, tab).split(/ +/);
-    return { mode, sha: object, size: size === '-' ? 0 : Number(size), path: line.slice(tab + 1) };
-  });
+  if (!listed) throw new BadInputError(`unknown commit ${commit} in ${store.gitDir}`);
+  return [...listed].map(([p, e]) => ({ mode: e.mode, sha: e.sha, path: p }));
 }
 
 /** Refuse what git itself would never check out: `..`, `.git`, duplicates, a file used as a dir. */
@@ -276,41 +266,94 @@ function normalizeOverlayPath(raw: string): string {
   return p;
 }
 
-/** Write every entry into `dir`, reading blobs in size-bounded `cat-file --batch` rounds. */
-async function writeTree(repo: string, dir: string, entries: readonly TreeEntry[]): Promise<void> {
+/**
+ * Write every entry into `dir`: blob sizes asked first, then contents read in rounds of at most
+ * {@link BATCH_BYTES} (requests pipelined), a blob larger than that streamed on its own.
+ */
+async function writeTree(
+  store: ObjectStore,
+  dir: string,
+  entries: readonly TreeEntry[],
+): Promise<void> {
   const blobs = entries.filter((e) => e.mode !== '160000');
   for (const e of entries) if (e.mode === '160000') await makeDirs(dir, e.path);
-  let batch: TreeEntry[] = [];
+  const infos = await Promise.all(blobs.map((e) => store.info(e.sha)));
+  const sized = blobs.map((entry, i) => {
+    const info = infos[i];
+    if (info?.type !== 'blob') missing(store, entry);
+    return { entry, size: info.size };
+  });
+  let round: TreeEntry[] = [];
   let bytes = 0;
-  for (const entry of blobs) {
-    if (batch.length > 0 && bytes + entry.size > BATCH_BYTES) {
-      await writeBatch(repo, dir, batch);
-      batch = [];
+  for (const { entry, size } of sized) {
+    if (size > BATCH_BYTES) {
+      await streamEntry(store, dir, entry);
+      continue;
+    }
+    if (bytes + size > BATCH_BYTES) {
+      await writeRound(store, dir, round);
+      round = [];
       bytes = 0;
     }
-    batch.push(entry);
-    bytes += entry.size;
+    round.push(entry);
+    bytes += size;
   }
-  if (batch.length > 0) await writeBatch(repo, dir, batch);
+  await writeRound(store, dir, round);
 }
 
-async function writeBatch(repo: string, dir: string, batch: readonly TreeEntry[]): Promise<void> {
-  const input = batch.map((e) => `${e.sha}\n`).join('');
-  const out = await runGitBytes(repo, ['cat-file', '--batch'], { input, env: ISOLATED_GIT_ENV });
-  let at = 0;
-  for (const entry of batch) {
-    const eol = out.indexOf(0x0a, at);
-    const header = out.subarray(at, eol).toString('utf8').split(' ');
-    if (eol === -1 || header[1] !== 'blob' || header[0] !== entry.sha)
-      throw new ScratchCheckoutError(
-        'SCRATCH_OBJECT_MISSING',
-        `${entry.path}: object ${entry.sha} is missing from ${repo} or not a blob`,
-      );
-    const size = Number(header[2]);
-    const content = out.subarray(eol + 1, eol + 1 + size);
-    at = eol + 1 + size + 1;
-    await writeEntry(dir, entry, content);
+async function writeRound(
+  store: ObjectStore,
+  dir: string,
+  round: readonly TreeEntry[],
+): Promise<void> {
+  const reads = round.map((e) => store.read(e.sha, { maxBytes: BATCH_BYTES }));
+  for (const pending of reads) pending.catch(() => undefined); // each is awaited below
+  for (const [i, entry] of round.entries()) {
+    const blob = await reads[i]!;
+    if (blob?.type !== 'blob') missing(store, entry);
+    await writeEntry(dir, entry, blob.content);
   }
+}
+
+function missing(store: ObjectStore, entry: TreeEntry): never {
+  throw new ScratchCheckoutError(
+    'SCRATCH_OBJECT_MISSING',
+    `${entry.path}: object ${entry.sha} is missing from ${store.gitDir} or not a blob`,
+  );
+}
+
+/** A blob too large to hold in memory: its own `cat-file blob`, piped into the new file. */
+async function streamEntry(store: ObjectStore, dir: string, entry: TreeEntry): Promise<void> {
+  if (entry.mode === '120000') invalid(entry.path, 'symlink target too long');
+  await makeDirs(dir, path.dirname(entry.path));
+  const handle = await openNew(path.join(dir, entry.path), entry.mode);
+  const args = ['cat-file', 'blob', entry.sha];
+  const child = startGit(store.gitDir, args, { gitDir: store.gitDir, env: ISOLATED_GIT_ENV });
+  child.stdin.end();
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(null));
+    child.on('close', (code) => resolve(code));
+  });
+  try {
+    await handle.chmod(entry.mode === '100755' ? 0o755 : 0o644);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await handle.close();
+    throw error;
+  }
+  // The stream owns the handle from here on and closes it, also on failure.
+  await pipeline(child.stdout, handle.createWriteStream()).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  const code = await exited;
+  if (code !== 0) throw new GitError(args, store.gitDir, code ?? undefined, 'blob not streamed');
+}
+
+/** O_EXCL + O_NOFOLLOW: never write through anything that already exists at the path. */
+function openNew(target: string, gitMode: string) {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  return open(target, flags, gitMode === '100755' ? 0o755 : 0o644);
 }
 
 async function writeEntry(dir: string, entry: TreeEntry, content: Buffer): Promise<void> {
@@ -320,13 +363,10 @@ async function writeEntry(dir: string, entry: TreeEntry, content: Buffer): Promi
     await symlink(content.toString('utf8'), target);
     return;
   }
-  const mode = entry.mode === '100755' ? 0o755 : 0o644;
-  // O_EXCL + O_NOFOLLOW: never write through anything that already exists at the path.
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await open(target, flags, mode);
+  const handle = await openNew(target, entry.mode);
   try {
     await handle.writeFile(content);
-    await handle.chmod(mode);
+    await handle.chmod(entry.mode === '100755' ? 0o755 : 0o644);
   } finally {
     await handle.close();
   }

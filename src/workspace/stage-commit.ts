@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TreeChange } from './commit-gates.js';
 import type { Violation } from './gate-result.js';
-import { GitError, git, runGit, splitNul } from './git.js';
+import { GitError, runGit, splitNul } from './git.js';
 import {
   algorithmOf,
   gitRefusesPath,
@@ -20,7 +20,9 @@ import {
   writeTree,
   type HashAlgorithm,
 } from './object-writer.js';
+import { ObjectStoreError, objectStore } from './object-store.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
+import { diffListings } from './tree-diff.js';
 import { branchTip, refreshCloneTo, type Worktree } from './worktree.js';
 
 /** Lines appended to the message of every commit the orchestrator makes for a run. */
@@ -92,7 +94,7 @@ export async function stageCommit(
   const algorithm = algorithmOf(base);
   const objectsDir = path.join(wt.repoGitDir, 'objects');
   const after = await nextTree(wt, before, entries, algorithm);
-  const changes = treeDiff(before, after);
+  const changes = diffListings(before, after);
   if (changes.length === 0)
     return { commit: null, parent: base, anomalies: entries.anomalies, changes, tree: after };
   const tree = await writeTree(objectsDir, after, algorithm);
@@ -141,15 +143,10 @@ export async function commitAll(
   return staged.commit;
 }
 
-/** `ls-tree -r` of a commit: path -> mode and object (gitlinks included). */
+/** A commit's tree, path -> mode and object (gitlinks included), from the object store. */
 async function listTree(gitDir: string, commit: string): Promise<Map<string, TreeEntry>> {
-  const out = await git(gitDir, ['ls-tree', '-r', '-z', '--full-tree', commit], { gitDir });
-  const tree = new Map<string, TreeEntry>();
-  for (const line of splitNul(out)) {
-    const tab = line.indexOf('\t');
-    const [mode = '', , sha = ''] = line.slice(0, tab).split(' ');
-    tree.set(line.slice(tab + 1), { mode, sha });
-  }
+  const tree = await objectStore(gitDir).listTree(commit);
+  if (!tree) throw new ObjectStoreError('OBJECT_MISSING', `no commit ${commit} in ${gitDir}`);
   return tree;
 }
 
@@ -178,27 +175,6 @@ async function nextTree(
     after.set(u.path, { mode, sha });
   }
   return after;
-}
-
-const ZERO_SHA = '0'.repeat(40);
-const KIND = (mode: string) =>
-  mode === '120000' ? 'link' : mode === '160000' ? 'gitlink' : 'file';
-
-/** `diff-tree -r --raw --no-renames` of two listings, in git's (byte) path order. */
-function treeDiff(
-  before: ReadonlyMap<string, TreeEntry>,
-  after: ReadonlyMap<string, TreeEntry>,
-): TreeChange[] {
-  const changes: TreeChange[] = [];
-  for (const p of before.keys())
-    if (!after.has(p)) changes.push({ path: p, status: 'deleted', mode: '000000', sha: ZERO_SHA });
-  for (const [p, now] of after) {
-    const old = before.get(p);
-    if (old && old.mode === now.mode && old.sha === now.sha) continue;
-    const status = !old ? 'added' : KIND(old.mode) === KIND(now.mode) ? 'modified' : 'typechange';
-    changes.push({ path: p, status, mode: now.mode, sha: now.sha });
-  }
-  return changes.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
 }
 
 interface Update {

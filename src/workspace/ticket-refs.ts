@@ -1,12 +1,14 @@
 /**
- * What a job needs to know about a ticket's refs, asked of git once and passed on: the base
- * branch's tip and the ticket branch's tip with its parents and `Loopwright-Run` trailer (one
- * `for-each-ref`), and where the branch forked from the base (`merge-base`, remembered per
- * process while the answer provably still holds).
+ * What a job needs to know about a ticket's refs, asked once and passed on: the base branch's tip
+ * and the ticket branch's tip with its parents and `Loopwright-Run` trailer (two pipelined reads
+ * of the repository's object store, no process), and where the branch forked from the base
+ * (`merge-base`, remembered per process while the answer provably still holds).
  */
-import { git, resolveCommit, runGit } from './git.js';
+import { git } from './git.js';
+import { trailerValue } from './git-objects.js';
+import { type ObjectStore, objectStore } from './object-store.js';
 
-/** A branch's tip commit as `for-each-ref` described it. */
+/** A branch's tip commit. */
 export interface RefTip {
   readonly commit: string;
   /** The commit's parents (first parent first). */
@@ -23,21 +25,8 @@ export interface TicketTips {
 
 const RUN_ID = /^[0-9a-f-]{36}$/;
 
-/** refname, type, object, peeled object (tags), parents, the run trailer: one record per ref. */
-const FORMAT = [
-  '%(refname)',
-  '%(objecttype)',
-  '%(objectname)',
-  '%(*objectname)',
-  '%(parent)',
-  '%(trailers:key=Loopwright-Run,valueonly,unfold,separator=%x20)',
-]
-  .map((field) => `${field}%00`)
-  .join('');
-
 /**
- * Both tips in one `for-each-ref` (exact ref names; a tag on the base is peeled to its commit,
- * whose parents and trailer are then not known).
+ * Both tips, read together (full ref names; a tag is peeled to its commit).
  *
  * @example
  * ```ts
@@ -49,41 +38,16 @@ export async function readTicketTips(
   baseRef: string,
   branchRef: string,
 ): Promise<TicketTips> {
-  const args = ['for-each-ref', `--format=${FORMAT}`, baseRef, branchRef];
-  const { stdout } = await runGit(gitDir, args, { gitDir });
-  const records = new Map<string, string[]>();
-  for (const record of stdout.split('\0\n').filter((r) => r.length > 0)) {
-    const parts = record.split('\0');
-    if (parts.length !== 6) return slowTips(gitDir, baseRef, branchRef);
-    records.set(parts[0]!, parts);
-  }
-  return { base: tipOf(records.get(baseRef)), branch: tipOf(records.get(branchRef)) };
+  const store = objectStore(gitDir);
+  const [base, branch] = await Promise.all([baseRef, branchRef].map((ref) => readTip(store, ref)));
+  return { base: base ?? null, branch: branch ?? null };
 }
 
-function tipOf(record: readonly string[] | undefined): RefTip | null {
-  if (!record) return null;
-  if (record[1] === 'tag' && record[3]) return { commit: record[3], parents: [], run: null };
-  if (record[1] !== 'commit') return null;
-  const run = record[5]!.trim().split(' ')[0] ?? '';
-  return {
-    commit: record[2]!,
-    parents: record[4]!.split(' ').filter(Boolean),
-    run: RUN_ID.test(run) ? run : null,
-  };
-}
-
-/** The same answer one question at a time (for a record that did not parse). */
-async function slowTips(gitDir: string, baseRef: string, branchRef: string): Promise<TicketTips> {
-  const one = async (ref: string): Promise<RefTip | null> => {
-    const commit = await resolveCommit(gitDir, ref, { gitDir });
-    if (!commit) return null;
-    const text = await git(gitDir, ['cat-file', 'commit', commit], { gitDir });
-    const header = text.slice(0, text.indexOf('\n\n'));
-    const parents = [...header.matchAll(/^parent ([0-9a-f]+)$/gm)].map((m) => m[1]!);
-    const match = /\nLoopwright-Run: ([0-9a-f-]{36})\n/.exec(text);
-    return { commit, parents, run: match ? match[1]! : null };
-  };
-  return { base: await one(baseRef), branch: await one(branchRef) };
+async function readTip(store: ObjectStore, ref: string): Promise<RefTip | null> {
+  const commit = await store.readCommit(ref);
+  if (!commit) return null;
+  const run = trailerValue(commit.message, 'Loopwright-Run')?.split(' ')[0] ?? '';
+  return { commit: commit.sha, parents: commit.parents, run: RUN_ID.test(run) ? run : null };
 }
 
 /** The last fork point computed per ticket branch: (base tip, branch tip) -> merge-base. */

@@ -13,6 +13,7 @@ import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
 import { git, resolveCommit, runGit } from './git.js';
+import { objectStore } from './object-store.js';
 import { commonGitDir, listWorktrees, repoDirName } from './repository.js';
 import { forkPoint, readTicketTips, type RefTip } from './ticket-refs.js';
 import { initWorkspaceGit, workspaceGitProblems } from './workspace-integrity.js';
@@ -159,9 +160,7 @@ export async function resetWorkspace(wt: Worktree, tip?: string): Promise<void> 
 
 /** The repository's ticket branch tip (the orchestrator's truth, never the clone's). */
 export async function branchTip(wt: Worktree): Promise<string> {
-  const tip = await resolveCommit(wt.repoGitDir, `refs/heads/${wt.branch}`, {
-    gitDir: wt.repoGitDir,
-  });
+  const tip = await objectStore(wt.repoGitDir).resolve(`refs/heads/${wt.branch}^{commit}`);
   if (!tip) throw new WorkspaceError('WORKTREE_INVALID', `branch ${wt.branch} is gone`);
   return tip;
 }

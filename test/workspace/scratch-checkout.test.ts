@@ -8,6 +8,7 @@ import {
   stat,
   symlink,
   utimes,
+  writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -217,6 +218,42 @@ describe('withScratchCheckout', () => {
     ).rejects.toBeInstanceOf(ScratchCheckoutError);
     expect(await fileExists(path.join(tmp, 'escaped.txt'))).toBe(false);
     expect(await readdir(root).catch(() => [])).toEqual([]);
+  });
+});
+
+describe('withScratchCheckout objects', () => {
+  it('streams a blob larger than the in-memory bound to its file, mode kept', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const big = Buffer.alloc(33 * 1024 * 1024 + 7, 'z');
+    await put(repo.path, 'big.bin', '');
+    await writeFile(path.join(repo.path, 'big.bin'), big);
+    await chmod(path.join(repo.path, 'big.bin'), 0o755);
+    const head = await commit(repo.path, 'large file');
+    const seen = await withScratchCheckout(
+      repo.path,
+      head,
+      async (dir) => {
+        const info = await stat(path.join(dir, 'big.bin'));
+        const same = (await readFile(path.join(dir, 'big.bin'))).equals(big);
+        return { size: info.size, mode: info.mode & 0o777, same };
+      },
+      { root: path.join(tmp, 'scratch') },
+    );
+    expect(seen).toEqual({ size: big.length, mode: 0o755, same: true });
+  });
+
+  it('refuses a tree naming a blob the repository does not have', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const entry = Buffer.concat([Buffer.from('100644 ghost\0'), Buffer.alloc(20, 0xab)]);
+    const tree = await execa('git', ['hash-object', '-t', 'tree', '-w', '--literally', '--stdin'], {
+      cwd: repo.path,
+      input: entry,
+    });
+    const crafted = await git(repo.path, ['commit-tree', '-m', 'ghost', tree.stdout.trim()]);
+    const failure = withScratchCheckout(repo.path, crafted, async () => 1, {
+      root: path.join(tmp, 'scratch'),
+    });
+    await expect(failure).rejects.toMatchObject({ code: 'SCRATCH_OBJECT_MISSING' });
   });
 });
 
