@@ -1,10 +1,11 @@
 /**
  * Gates that judge a commit, not a directory: what changed between two commits (from objects,
- * as `diff-tree --raw` says it, modes included; tree-diff.ts), scope over those changes (globs, `..`, `.git`, submodules,
- * symlink blobs whose target leaves the tree or the scope), the planned test files present as
- * regular files, and RED's test files unchanged in a BUILD commit. Nothing here reads the
- * workspace's files, so an untracked or ignored file, or anything in `.loopwright/`, cannot count.
- * Objects are read through the repository's object store (object-store.ts): no git process.
+ * as `diff-tree --raw` says it, modes included; tree-diff.ts), scope over those changes (globs,
+ * `..`, `.git`, submodules, symlink blobs whose target leaves the tree or the scope), the planned
+ * test files present as regular files, and RED's test files unchanged in a BUILD commit. Nothing
+ * here reads the workspace's files, so an untracked or ignored file, or anything in
+ * `.loopwright/`, cannot count. Objects are read through the repository's object store
+ * (object-store.ts): no git process.
  */
 import path from 'node:path';
 import type { Violation } from './gate-result.js';

@@ -93,7 +93,8 @@ export interface ObjectStore {
   resolve(name: string): Promise<string | null>;
   /**
    * The object with its content, or null when `name` names none.
-   * @throws {ObjectStoreError} OBJECT_TOO_LARGE above `maxBytes` (default {@link MAX_OBJECT_BYTES}).
+   * @throws {ObjectStoreError} OBJECT_TOO_LARGE above `maxBytes` (default
+   * {@link MAX_OBJECT_BYTES}).
    */
   read(name: string, options?: { readonly maxBytes?: number }): Promise<GitObject | null>;
   /**
@@ -258,7 +259,8 @@ class BatchReader implements ObjectStore {
     name: string,
     maxBytes: number,
   ): Promise<GitObject | ObjectInfo | null> {
-    if (/[\n\0]/.test(name) || name.trim() !== name || name === '') return Promise.resolve(null); // no object is named so; never a second command on the line
+    // No object is named so, and a newline would smuggle in a second command.
+    if (/[\n\0]/.test(name) || name.trim() !== name || name === '') return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.send({ command, name, maxBytes, resolve, reject, sent: 0 });
     });

@@ -40,7 +40,7 @@ async function lsTree(
 }
 
 describe('objectStore', () => {
-  it('lists a tree exactly as ls-tree -r does: order, modes, symlinks, gitlinks, odd names', async () => {
+  it('lists a tree as ls-tree -r does: order, modes, symlinks, gitlinks, odd names', async () => {
     const { repo } = await sampleSetup();
     await put(repo.path, 'bin/run.sh', '#!/bin/sh\n');
     await chmod(path.join(repo.path, 'bin/run.sh'), 0o755);

@@ -23,7 +23,7 @@ async function gitDiffTree(repo: string, from: string, to: string): Promise<Tree
 }
 
 describe('diffTrees', () => {
-  it('says what diff-tree says: adds, deletes, modes, typechanges, files <-> directories', async () => {
+  it('says what diff-tree says: adds, deletes, modes, typechanges, file <-> dir', async () => {
     const { repo } = await sampleSetup();
     await put(repo.path, 'keep/same.txt', 'same\n');
     await put(repo.path, 'mod.txt', 'one\n');
