@@ -125,7 +125,7 @@ export const DEFAULT_AGENTS: Record<Role, AgentChoice> = {
   validator: { provider: 'codex' },
 };
 
-export function repoSettings(repo: Repository): RepoSettings {
+export function repoSettings(repo: Pick<Repository, 'name' | 'settings'>): RepoSettings {
   const parsed = repoSettingsSchema.safeParse(repo.settings ?? {});
   if (!parsed.success)
     throw new BadInputError(

@@ -1,18 +1,13 @@
 /**
  * The journal: one append-only row per accepted event, and a record of rejected ones.
  */
-import type { Insertable, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Kdb } from './connection.js';
 import type { RejectedEventsTable, TicketEventsTable } from './schema.js';
 import type { Statement } from './tx-session.js';
 
 export type JournalRow = Selectable<TicketEventsTable>;
 export type RejectedRow = Selectable<RejectedEventsTable>;
-
-/** Append one journal row (the creation row; transitions use src/db/ticket-rows.ts). */
-export async function appendJournal(db: Kdb, row: Insertable<TicketEventsTable>): Promise<void> {
-  await db.insertInto('loopwright.ticket_events').values(row).execute();
-}
 
 /** A refused event (the engine records it as its transaction's last statement). */
 export interface RejectedEvent {

@@ -136,12 +136,3 @@ export async function getRepositoryById(db: Kdb, id: string): Promise<Repository
 }
 
 /** Reserve the next ticket number of a repository (row-locked, so numbers are never reused). */
-export async function reserveTicketNumber(db: Kdb, repoId: string): Promise<number> {
-  const row = await db
-    .updateTable('loopwright.repositories')
-    .set((eb) => ({ next_ticket_number: eb('next_ticket_number', '+', 1) }))
-    .where('id', '=', repoId)
-    .returning('next_ticket_number')
-    .executeTakeFirstOrThrow();
-  return row.next_ticket_number - 1;
-}

@@ -98,7 +98,7 @@ const writeTicketRowText = (jobs: string) => `
   returning array(select id::text from jobs) as "jobIds"`;
 
 /** add_jobs on the job specs of parameter `param` (a JSON array of {@link JobSpec}). */
-const addJobsText = (param: string) => `
+export const addJobsText = (param: string) => `
   select j.id from graphile_worker.add_jobs(array(
     select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
                s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
@@ -108,7 +108,9 @@ const addJobsText = (param: string) => `
   )) j`;
 
 const WRITE_WITH_JOBS = writeTicketRowText(addJobsText('$20'));
-const WRITE_WITHOUT_JOBS = writeTicketRowText('select null::bigint as id where false');
+/** The `jobs` of a statement that enqueues none. */
+export const NO_JOBS_TEXT = 'select null::bigint as id where false';
+const WRITE_WITHOUT_JOBS = writeTicketRowText(NO_JOBS_TEXT);
 
 /**
  * `graphile_worker.add_jobs` for these specs, as a query returning the job ids (the engine's

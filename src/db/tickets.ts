@@ -35,14 +35,6 @@ export async function getTicket(
   return ticket;
 }
 
-export async function insertTicket(db: Kdb, ticket: NewTicket): Promise<Ticket> {
-  return db
-    .insertInto('loopwright.tickets')
-    .values(ticket)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
 export interface TicketFilter {
   readonly repo?: string;
   readonly state?: string;

@@ -1,6 +1,7 @@
 /**
  * Filing a ticket: the row, its dependency edges, journal row 1 (CREATED, carrying the machine
- * input so verify-journal can replay from it) and the scheduling job — in one transaction.
+ * input so verify-journal can replay from it) and the scheduling job — in one transaction, two
+ * round trips when it depends on nothing.
  */
 import { initialTransition } from 'xstate';
 import {
@@ -12,14 +13,18 @@ import {
 import { getBatchByName } from '../db/batches.js';
 import type { Kdb } from '../db/connection.js';
 import { addDependencies } from '../db/dependencies.js';
-import { appendJournal } from '../db/journal.js';
-import { getRepositoryByName, reserveTicketNumber, type Repository } from '../db/repositories.js';
-import { getTicket, insertTicket } from '../db/tickets.js';
+import {
+  type FilingRepository,
+  fileTicketStatement,
+  repositoryForFiling,
+} from '../db/ticket-filing.js';
+import { getTicket } from '../db/tickets.js';
+import { kyselySession, type TxSession } from '../db/tx-session.js';
 import { repoSettings } from '../config/repo-settings.js';
-import { BadInputError } from '../errors.js';
+import { BadInputError, NotFoundError } from '../errors.js';
 import { persistSnapshot } from './snapshot.js';
-import { inTransaction } from './transaction.js';
-import { enqueueJobs, planWork, workActionsOf } from './work.js';
+import { inSession } from './transaction.js';
+import { planWork, workActionsOf } from './work.js';
 
 export interface NewTicketInput {
   readonly repo: string;
@@ -60,7 +65,7 @@ const TAG = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
  * ```
  */
 export async function createTicket(db: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
-  return inTransaction(db, (trx) => createTicketIn(trx, input));
+  return inSession(db, (session) => fileTicket(session, input));
 }
 
 /**
@@ -68,61 +73,56 @@ export async function createTicket(db: Kdb, input: NewTicketInput): Promise<Crea
  * Everything is validated before the first write, so a BadInputError leaves the transaction usable.
  */
 export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
+  return fileTicket(kyselySession(trx), input);
+}
+
+/** Two round trips on a session of its own: the repository look-up, then the write (+ commit). */
+async function fileTicket(session: TxSession, input: NewTicketInput): Promise<CreatedTicket> {
   const title = validateNew(input);
-  const repo = await getRepositoryByName(trx, input.repo);
-  const batch = input.batch ? await getBatchByName(trx, input.batch) : null;
-  const dependsOn = await Promise.all((input.dependsOn ?? []).map((key) => getTicket(trx, key)));
-  const number = await reserveTicketNumber(trx, repo.id);
+  const { repo, ticketId } = await repositoryForFiling(session, input.repo);
+  const batch = input.batch ? await getBatchByName(session.kdb, input.batch) : null;
+  const dependsOn = await Promise.all(
+    (input.dependsOn ?? []).map((key) => getTicket(session.kdb, key)),
+  );
   const machineInput = machineInputFor(repo);
   const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
-  const persisted = persistSnapshot(snapshot);
-  const ticket = await insertTicket(trx, {
-    key: `${repo.name}-${number}`,
-    repo_id: repo.id,
-    number,
-    batch_id: batch?.id ?? null,
-    origin_ticket_id: input.originTicketId ?? null,
+  const stored = workActionsOf(actions);
+  const statement = fileTicketStatement({
+    ticketId,
+    repo,
+    batchId: batch?.id ?? null,
+    originTicketId: input.originTicketId ?? null,
     title,
     body: input.body ?? '',
     priority: input.priority ?? 0,
     tags: [...new Set(input.tags ?? [])],
-    state: 'QUEUED',
-    substate: null,
-    snapshot: JSON.stringify(persisted),
-    version: 1,
-    machine_version: MACHINE_VERSION,
-  });
-  await addDependencies(
-    trx,
-    ticket.id,
-    dependsOn.map((t) => t.id),
-  );
-  const stored = workActionsOf(actions);
-  await appendJournal(trx, {
-    ticket_id: ticket.id,
-    seq: 1,
-    event_type: 'CREATED',
-    event: JSON.stringify({
+    snapshot: persistSnapshot(snapshot),
+    machineVersion: MACHINE_VERSION,
+    event: {
       type: 'CREATED',
       input: machineInput,
       ...(input.origin ? { origin: input.origin } : {}),
-    }),
-    from_state: null,
-    to_state: 'QUEUED',
+    },
     actor: input.actor,
-    idempotency_key: null,
-    snapshot: JSON.stringify(persisted),
-    actions: JSON.stringify(stored),
+    actions: stored,
+    jobs: planWork(ticketId, 1, stored, snapshot.context as TicketContext).jobs,
   });
-  const jobIds = await enqueueJobs(
-    trx,
-    planWork(ticket.id, 1, stored, snapshot.context as TicketContext).jobs,
+  type Filed = { key: string; jobIds: string[] };
+  const [filed] =
+    dependsOn.length > 0
+      ? await session.query<Filed>(statement)
+      : await session.queryAndCommit<Filed>(statement);
+  if (!filed) throw new NotFoundError('repo', input.repo);
+  await addDependencies(
+    session.kdb,
+    ticketId,
+    dependsOn.map((t) => t.id),
   );
-  return { id: ticket.id, key: ticket.key, state: ticket.state, jobIds };
+  return { id: ticketId, key: filed.key, state: 'QUEUED', jobIds: filed.jobIds };
 }
 
 /** The machine input a repository's settings imply (ship mode, budgets). */
-export function machineInputFor(repo: Repository): TicketInput {
+export function machineInputFor(repo: FilingRepository): TicketInput {
   const settings = repoSettings(repo);
   return {
     mode: repo.mode,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTicket } from '../../src/db/tickets.js';
 import { readJournal, readRejected } from '../../src/db/journal.js';
 import { applyEvent } from '../../src/engine/apply-event.js';
+import { createTicket } from '../../src/engine/create-ticket.js';
 import { connect } from '../../src/db/connection.js';
 import { BadInputError, NotFoundError } from '../../src/errors.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -191,6 +192,28 @@ describe('applyEvent', () => {
         ['begin', 'select'],
         ['insert', 'commit'],
       ]);
+    },
+  );
+
+  it(
+    'files a ticket in two round trips: begin with the repository look-up, then the one ' +
+      'write (number, ticket, journal row, job) with the commit',
+    async () => {
+      const filed = await roundTripsOf(() =>
+        createTicket(t.db, { repo: repo.name, title: 'counted', tags: ['x'], actor: 'test' }),
+      );
+      expect(filed.trips).toEqual([
+        ['begin', 'select'],
+        ['with', 'commit'],
+      ]);
+      const ticket = await getTicket(t.db, filed.result.key);
+      expect(ticket).toMatchObject({ id: filed.result.id, title: 'counted', tags: ['x'] });
+      expect(ticket.key).toBe(`app-${ticket.number}`);
+      expect((await readJournal(t.db, ticket.id)).map((r) => r.event_type)).toEqual(['CREATED']);
+      expect((await jobsOf(ticket.id)).map((j) => j.task)).toEqual(['schedule']);
+      expect(filed.result.jobIds).toHaveLength(1);
+      const next = await createTicket(t.db, { repo: repo.name, title: 'next', actor: 'test' });
+      expect((await getTicket(t.db, next.key)).number).toBe(ticket.number + 1);
     },
   );
 
