@@ -7,11 +7,9 @@
  * commits or none of it does. Events the current state does not accept change nothing and are
  * recorded as rejected.
  */
-import { transition } from 'xstate';
 import {
   isRunResult,
   ticketEventSchema,
-  ticketMachine,
   topState,
   subState,
   type TicketContext,
@@ -26,7 +24,7 @@ import type { StoredAction } from '../db/schema.js';
 import type { TicketRef } from '../db/tickets.js';
 import { kyselySession, type TxSession } from '../db/tx-session.js';
 import { BadInputError } from '../errors.js';
-import { restoreSnapshot } from './snapshot.js';
+import { restoreSnapshot, transitionTicket } from './snapshot.js';
 import { commitTicketRow, type CommittedRow } from './commit-row.js';
 import { pendingWork, type PendingJob } from './work.js';
 import { inSession } from './transaction.js';
@@ -137,7 +135,7 @@ async function applyParsedEvent(
     if (pending.length > 0)
       return reject(session, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
   }
-  const [next, actions] = transition(ticketMachine, snapshot, event);
+  const [next, actions] = transitionTicket(snapshot, event);
   const committed = await commitTicketRow(session, ticket, {
     eventType: event.type,
     event: event as unknown as Record<string, unknown>,

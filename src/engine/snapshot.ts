@@ -2,10 +2,57 @@
  * Converting between xstate snapshots and what Postgres stores (`{ value, context }`), and a
  * canonical JSON form so snapshots can be compared regardless of jsonb's key order.
  */
-import { ticketMachine, type TicketContext } from '../../machines/ticket.js';
+import { type AnyActorScope, createActor, type ExecutableActionsFrom } from 'xstate';
+import { ticketMachine, type TicketContext, type TicketEvent } from '../../machines/ticket.js';
 import type { PersistedSnapshot } from '../db/schema.js';
 
 export type TicketSnapshot = ReturnType<typeof ticketMachine.resolveState>;
+type TicketAction = ExecutableActionsFrom<typeof ticketMachine>;
+
+let inertScope: AnyActorScope | undefined;
+
+/**
+ * xstate's pure `transition(ticketMachine, snapshot, event)`, without the throw-away actor that
+ * xstate builds (and computes the machine's initial state with) on every call. The ticket machine
+ * spawns and invokes nothing, so one inert scope serves every call; the actions are collected per
+ * call. verify-journal replays through xstate's own `transition`, so the two are checked against
+ * each other on every journal.
+ *
+ * @example
+ * ```ts
+ * const [next, actions] = transitionTicket(restoreSnapshot(stored), { type: 'START' });
+ * ```
+ */
+export function transitionTicket(
+  snapshot: TicketSnapshot,
+  event: TicketEvent,
+): [TicketSnapshot, TicketAction[]] {
+  const scope = (inertScope ??= createInertScope());
+  const actions: TicketAction[] = [];
+  scope.actionExecutor = (action) => {
+    actions.push(action as TicketAction);
+  };
+  try {
+    return [ticketMachine.transition(snapshot, event, scope), actions];
+  } finally {
+    scope.actionExecutor = () => {};
+  }
+}
+
+function createInertScope(): AnyActorScope {
+  const self = createActor(ticketMachine, { input: {} });
+  return {
+    self,
+    id: '',
+    sessionId: '',
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    system: self.system,
+    stopChild: () => {},
+    actionExecutor: () => {},
+  };
+}
 
 /** The storable part of a snapshot. */
 export function persistSnapshot(snapshot: TicketSnapshot): PersistedSnapshot {
