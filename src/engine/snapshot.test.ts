@@ -10,7 +10,7 @@ const SHA = 'ab'.repeat(32);
 const WALK: TicketEventInput[] = [
   { type: 'START' },
   { type: 'PLAN_READY', runId: RUN, artifactId: 1 },
-  { type: 'PLAN_REVIEWED', runId: RUN, verdict: 'REVISE', findings: ['vague'] },
+  { type: 'PLAN_REVIEWED', runId: RUN, verdict: 'REVISE' },
   { type: 'PLAN_READY', runId: RUN, artifactId: 2 },
   { type: 'PLAN_REVIEWED', runId: RUN, verdict: 'APPROVE' },
   { type: 'PLAN_FROZEN', runId: RUN, artifactId: 2, sha256: SHA },
