@@ -10,11 +10,12 @@ import { getRepositoryById, type Repository } from '../db/repositories.js';
 import { getTicket, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
 import {
-  git,
   openWorkspace,
   rememberForkPoint,
   runGit,
   algorithmOf,
+  GitError,
+  moveRefs,
   writeCommit,
   type OpenedWorkspace,
   type Worktree,
@@ -111,7 +112,9 @@ export async function syncWithBase(
     { tree, parents: [tip, baseTip], message },
     algorithmOf(tip),
   );
-  await git(gitDir, ['update-ref', `refs/heads/${wt.branch}`, commit, tip], { gitDir });
+  const ref = `refs/heads/${wt.branch}`;
+  const moved = await moveRefs(gitDir, [{ ref, next: commit, expected: tip }]);
+  if (!moved.ok) throw new GitError(['update-ref', ref, commit, tip], gitDir, 1, moved.why);
   // The base tip is a parent of the merge: it is the new fork point.
   rememberForkPoint(gitDir, wt.branch, baseTip, commit, baseTip);
   return { wt: { ...wt, baseCommit: baseTip }, tip: commit };

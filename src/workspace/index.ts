@@ -33,6 +33,7 @@ export {
   type TreeEntry,
 } from './stage-commit.js';
 export { algorithmOf, writeCommit, writeObject, writeTree } from './object-writer.js';
+export { closeRefWriters, moveRefs, type RefMove, type RefMoveResult } from './ref-writer.js';
 export { rememberForkPoint, type RefTip } from './ticket-refs.js';
 export { readUntrustedFile, type UntrustedRead } from './untrusted-file.js';
 export { changedPaths, type ChangeStatus, type ChangedPath } from './changes.js';

@@ -21,6 +21,7 @@ import {
   type HashAlgorithm,
 } from './object-writer.js';
 import { ObjectStoreError, objectStore } from './object-store.js';
+import { moveRefs } from './ref-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
 import { diffListings } from './tree-diff.js';
 import { branchTip, refreshCloneTo, type Worktree } from './worktree.js';
@@ -113,15 +114,12 @@ export async function stageCommit(
 export async function acceptCommit(wt: Worktree, staged: StagedCommit): Promise<void> {
   if (!staged.commit) return;
   const ref = `refs/heads/${wt.branch}`;
-  const args = ['update-ref', ref, staged.commit, staged.parent];
-  const moved = await runGit(wt.repoGitDir, args, {
-    gitDir: wt.repoGitDir,
-    okExitCodes: [0, 1, 128],
-  });
+  const move = { ref, next: staged.commit, expected: staged.parent };
+  const moved = await moveRefs(wt.repoGitDir, [move]);
   // A retried job accepting the commit it already put there: nothing to move in the repository.
-  if (moved.exitCode !== 0 && (await branchTip(wt)) !== staged.commit)
-    throw new GitError(args, wt.repoGitDir, moved.exitCode, moved.stderr);
-  await refreshCloneTo(wt, staged.commit);
+  if (!moved.ok && (await branchTip(wt)) !== staged.commit)
+    throw new GitError(['update-ref', ref, move.next, move.expected], wt.repoGitDir, 1, moved.why);
+  await refreshCloneTo(wt, staged.commit, staged.tree);
 }
 
 /**

@@ -13,7 +13,11 @@ import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
 import { git, resolveCommit, runGit } from './git.js';
+import { holdsExactly, pointCloneAt } from './clone-files.js';
+import type { TreeEntry } from './git-objects.js';
+import { algorithmOf } from './object-writer.js';
 import { objectStore } from './object-store.js';
+import { moveRefs } from './ref-writer.js';
 import { commonGitDir, listWorktrees, repoDirName } from './repository.js';
 import { forkPoint, readTicketTips, type RefTip } from './ticket-refs.js';
 import { initWorkspaceGit, workspaceGitProblems } from './workspace-integrity.js';
@@ -100,12 +104,10 @@ export async function openWorkspace(options: CreateWorktreeOptions): Promise<Ope
   const resumed = tips.branch !== null;
   if (!tips.branch) {
     // Create-only (old value must be absent): two racing creators agree on one branch.
-    const created = await runGit(repoGitDir, ['update-ref', refs[1], base.commit, ''], {
-      gitDir: repoGitDir,
-      okExitCodes: [0, 128],
-    });
-    tips =
-      created.exitCode === 0 ? { base, branch: base } : await readTicketTips(repoGitDir, ...refs);
+    const created = await moveRefs(repoGitDir, [
+      { ref: refs[1], next: base.commit, expected: null },
+    ]);
+    tips = created.ok ? { base, branch: base } : await readTicketTips(repoGitDir, ...refs);
   }
   const tip = tips.branch;
   if (!tip) throw new WorkspaceError('WORKTREE_INVALID', `branch ${branch} is gone`);
@@ -142,7 +144,8 @@ export async function workspaceTampering(wt: Worktree): Promise<string[]> {
  * Bring the workspace back to the ticket branch's tip in the repository (or `tip`, when the caller
  * has just read it): tracked files as committed, untracked files removed (ignored ones and
  * `.loopwright/` stay), the clone's branch and index at the tip. A tampered clone is re-created
- * instead.
+ * instead. When the files already are exactly the tip's (checked in-process, see
+ * clone-files.ts), only the clone's branch and index are written; otherwise git resets.
  */
 export async function resetWorkspace(wt: Worktree, tip?: string): Promise<void> {
   const target = tip ?? (await branchTip(wt));
@@ -151,11 +154,21 @@ export async function resetWorkspace(wt: Worktree, tip?: string): Promise<void> 
     await cloneInto(wt, target);
     return;
   }
+  if (await resetInProcess(wt, target)) return;
   const opts = cloneGit(wt);
   await rm(path.join(wt.path, '.git', 'index'), { force: true });
   // HEAD is the symbolic ref to the ticket branch (checked above): the reset moves the branch too.
   await git(wt.path, ['reset', '--hard', '-q', target], opts);
   await git(wt.path, ['clean', '-fdq'], opts);
+}
+
+/** The reset without git when no file needs to change; false when git must do it. */
+async function resetInProcess(wt: Worktree, target: string): Promise<boolean> {
+  const tree = await objectStore(wt.repoGitDir)
+    .listTree(target)
+    .catch(() => null);
+  if (!tree || !(await holdsExactly(wt.path, tree, algorithmOf(target)))) return false;
+  return pointCloneAt(path.join(wt.path, '.git'), `refs/heads/${wt.branch}`, target, tree);
 }
 
 /** The repository's ticket branch tip (the orchestrator's truth, never the clone's). */
@@ -241,11 +254,10 @@ export async function deleteTicketBranch(
   // update-ref, not `git branch -D`: that rewrites .git/config (new inode) even for a branch with
   // no config, and the outside-write probe of every running agent watches .git/config. The old
   // value makes it a compare-and-swap: a branch that moved meanwhile is kept.
-  const deleted = await runGit(repoGitDir, ['update-ref', '-d', `refs/heads/${branch}`, tip], {
-    ...opts,
-    okExitCodes: [0, 1, 128],
-  });
-  return deleted.exitCode === 0;
+  const deleted = await moveRefs(repoGitDir, [
+    { ref: `refs/heads/${branch}`, next: null, expected: tip },
+  ]);
+  return deleted.ok;
 }
 
 type WorkspaceState = 'absent' | 'intact' | 'tampered';
@@ -267,10 +279,18 @@ async function workspaceState(wt: Worktree): Promise<WorkspaceState> {
 
 /**
  * After a commit of the workspace's files: the clone's branch and index at `commit` (its files
- * already match). Nothing when the clone is not intact: the next reset re-creates it.
+ * already match; `tree` is the commit's listing when the caller has it). Nothing when the clone is
+ * not intact: the next reset re-creates it.
  */
-export async function refreshCloneTo(wt: Worktree, commit: string): Promise<void> {
+export async function refreshCloneTo(
+  wt: Worktree,
+  commit: string,
+  tree?: ReadonlyMap<string, TreeEntry>,
+): Promise<void> {
   if ((await workspaceState(wt)) !== 'intact') return;
+  const listing = tree ?? (await objectStore(wt.repoGitDir).listTree(commit));
+  const ref = `refs/heads/${wt.branch}`;
+  if (listing && (await pointCloneAt(path.join(wt.path, '.git'), ref, commit, listing))) return;
   await rm(path.join(wt.path, '.git', 'index'), { force: true });
   // A mixed reset from no index: branch moved, index read from the commit, files left alone.
   await git(wt.path, ['reset', '-q', '--no-refresh', commit], cloneGit(wt));

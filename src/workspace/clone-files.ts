@@ -1,0 +1,179 @@
+/**
+ * A workspace clone's branch, index and files compared with or pointed at a commit in-process,
+ * without a git process: the common case of a reset (the files already are the tip's, as the
+ * last evaluation left them) and of following an accepted commit (the files are what was
+ * committed).
+ *
+ * {@link holdsExactly} is deliberately stricter than `reset --hard` + `clean`: any path that is
+ * not the tip's (untracked, ignored, an empty directory, a nested repository), any tracked file
+ * whose bytes, type, permissions or link count differ, and the reset is left to git. So when it
+ * says yes, git would have changed no file, and only the clone's branch and index are rewritten
+ * (from the tip's tree, like `read-tree`: no stat data, git re-checks the files when it looks).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { lstat, open, readFile, readdir, readlink, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { algorithmOf, objectId, type HashAlgorithm } from './object-writer.js';
+import { LOOPWRIGHT_DIR } from './repository.js';
+
+/** One entry of a commit's flat tree listing. */
+export interface CloneTreeEntry {
+  readonly mode: string;
+  readonly sha: string;
+}
+
+/**
+ * True when the workspace's files (everything but `.git/` and `.loopwright/`) are exactly `tree`:
+ * the same paths, no other file or directory, each regular file with the blob's bytes, its
+ * executable bit, the permissions git would create it with and a single link, each symlink with
+ * the blob as target, each gitlink an empty directory. Stops at the first difference.
+ *
+ * @example
+ * ```ts
+ * if (!(await holdsExactly(wt.path, tree, algorithmOf(tip)))) await gitResetHard(wt, tip);
+ * ```
+ */
+export async function holdsExactly(
+  root: string,
+  tree: ReadonlyMap<string, CloneTreeEntry>,
+  algorithm: HashAlgorithm,
+): Promise<boolean> {
+  const dirs = new Set<string>();
+  for (const file of tree.keys()) {
+    const parts = file.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  const files: { rel: string; entry: CloneTreeEntry }[] = [];
+  const seen = await walk(root, '', tree, dirs, files);
+  if (seen === null || seen !== tree.size) return false;
+  const umask = process.umask();
+  for (const { rel, entry } of files) {
+    const full = path.join(root, rel);
+    const info = await lstat(full).catch(() => null);
+    if (!info) return false;
+    let bytes: Buffer;
+    if (entry.mode === '120000') {
+      if (!info.isSymbolicLink()) return false;
+      bytes = Buffer.from(await readlink(full));
+    } else {
+      const exec = entry.mode === '100755';
+      const wanted = (exec ? 0o777 : 0o666) & ~umask;
+      if (!info.isFile() || info.nlink !== 1 || (info.mode & 0o777) !== wanted) return false;
+      bytes = await readFile(full);
+    }
+    if (objectId('blob', bytes, algorithm) !== entry.sha) return false;
+  }
+  return true;
+}
+
+/**
+ * Count the tree's paths found under `rel` (regular files and links queued in `files` for
+ * hashing), or null at the first path that is not the tree's.
+ */
+async function walk(
+  root: string,
+  rel: string,
+  tree: ReadonlyMap<string, CloneTreeEntry>,
+  dirs: ReadonlySet<string>,
+  files: { rel: string; entry: CloneTreeEntry }[],
+): Promise<number | null> {
+  let seen = 0;
+  for (const dirent of await readdir(path.join(root, rel), { withFileTypes: true })) {
+    const name = dirent.name;
+    if (rel === '' && (name === '.git' || name === LOOPWRIGHT_DIR)) continue;
+    const child = rel ? `${rel}/${name}` : name;
+    const entry = tree.get(child);
+    if (dirent.isDirectory()) {
+      if (entry?.mode === '160000') {
+        if ((await readdir(path.join(root, child))).length !== 0) return null;
+        seen++;
+        continue;
+      }
+      if (!dirs.has(child)) return null;
+      const below = await walk(root, child, tree, dirs, files);
+      if (below === null) return null;
+      seen += below;
+      continue;
+    }
+    if (!entry) return null;
+    const link = entry.mode === '120000';
+    if (link ? !dirent.isSymbolicLink() : !dirent.isFile() || entry.mode === '160000') return null;
+    files.push({ rel: child, entry });
+    seen++;
+  }
+  return seen;
+}
+
+/**
+ * Point the clone (its git dir `cloneGitDir`, whose HEAD is the symbolic ref `branchRef`) at
+ * `commit`: the branch ref and a fresh index of `tree` (stage 0, no stat data, as `read-tree`
+ * writes it), each written to a new file and renamed into place. False (nothing written) when a
+ * directory on the ref's path is not a real directory: git is left to do it then.
+ *
+ * @example
+ * ```ts
+ * await pointCloneAt(path.join(wt.path, '.git'), 'refs/heads/loopwright/LW-1', tip, tree);
+ * ```
+ */
+export async function pointCloneAt(
+  cloneGitDir: string,
+  branchRef: string,
+  commit: string,
+  tree: ReadonlyMap<string, CloneTreeEntry>,
+): Promise<boolean> {
+  const refFile = path.join(cloneGitDir, ...branchRef.split('/'));
+  let dir = cloneGitDir;
+  for (const part of branchRef.split('/').slice(0, -1)) {
+    dir = path.join(dir, part);
+    if (!(await lstat(dir).catch(() => null))?.isDirectory()) return false;
+  }
+  await replaceFile(path.join(cloneGitDir, 'index'), encodeIndex(tree, algorithmOf(commit)));
+  await replaceFile(refFile, Buffer.from(`${commit}\n`));
+  return true;
+}
+
+/**
+ * An index file (version 2) holding `tree`'s entries at stage 0 with zeroed stat data, sorted by
+ * path bytes, with git's trailing checksum.
+ */
+export function encodeIndex(
+  tree: ReadonlyMap<string, CloneTreeEntry>,
+  algorithm: HashAlgorithm,
+): Buffer {
+  const hashBytes = algorithm === 'sha256' ? 32 : 20;
+  const names = [...tree.keys()].map((p) => Buffer.from(p)).sort((a, b) => Buffer.compare(a, b));
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(12);
+  header.write('DIRC', 0, 'latin1');
+  header.writeUInt32BE(2, 4);
+  header.writeUInt32BE(names.length, 8);
+  parts.push(header);
+  for (const name of names) {
+    const entry = tree.get(name.toString())!;
+    const fixed = 40 + hashBytes + 2;
+    const size = Math.floor((fixed + name.length + 8) / 8) * 8;
+    const buf = Buffer.alloc(size);
+    buf.writeUInt32BE(Number.parseInt(entry.mode, 8), 24);
+    Buffer.from(entry.sha, 'hex').copy(buf, 40);
+    buf.writeUInt16BE(Math.min(name.length, 0xfff), 40 + hashBytes);
+    name.copy(buf, fixed);
+    parts.push(buf);
+  }
+  const body = Buffer.concat(parts);
+  return Buffer.concat([body, createHash(algorithm).update(body).digest()]);
+}
+
+/** Write `bytes` to a new file beside `file`, then rename it over `file` (a link is replaced). */
+async function replaceFile(file: string, bytes: Buffer): Promise<void> {
+  const tmp = `${file}.lw-${randomBytes(6).toString('hex')}`;
+  const handle = await open(tmp, 'wx', 0o644);
+  try {
+    await handle.writeFile(bytes);
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file).catch(async (error: unknown) => {
+    await unlink(tmp).catch(() => {});
+    throw error;
+  });
+}

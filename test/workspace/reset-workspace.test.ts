@@ -1,0 +1,107 @@
+import { chmod, link, lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeObjectStores } from '../../src/workspace/object-store.js';
+import { commitAll } from '../../src/workspace/stage-commit.js';
+import { branchTip, createWorktree, resetWorkspace } from '../../src/workspace/worktree.js';
+import { git, put, read, sampleSetup, tempDir } from './helpers.js';
+
+afterAll(closeObjectStores);
+
+async function workspace() {
+  const { repo, root } = await sampleSetup();
+  const wt = await createWorktree({
+    repoPath: repo.path,
+    baseBranch: 'main',
+    ticketKey: 'R-1',
+    root,
+  });
+  await put(wt.path, 'src/kept.js', 'export const kept = 1;\n');
+  await put(wt.path, '.gitignore', 'build/\n');
+  const tip = (await commitAll(wt, 'R-1: work'))!;
+  return { repo, wt, tip };
+}
+
+/** The clone as git sees it: branch, index and files all at `tip`, nothing else. */
+async function expectCleanAt(dir: string, tip: string): Promise<void> {
+  expect(await git(dir, ['rev-parse', 'HEAD'])).toBe(tip);
+  expect(await git(dir, ['diff-index', '--cached', '--name-only', tip])).toBe('');
+  expect(await git(dir, ['status', '--porcelain', '--untracked-files=all'])).toBe('');
+  expect(await git(dir, ['ls-files'])).toBe(await git(dir, ['ls-tree', '-r', '--name-only', tip]));
+}
+
+describe('resetWorkspace', () => {
+  it('leaves a workspace that already holds the tip untouched, and its index true', async () => {
+    const { wt, tip } = await workspace();
+    await put(wt.path, '.loopwright/report.json', '{}\n');
+    const before = await lstat(path.join(wt.path, 'src/kept.js'));
+    await resetWorkspace(wt, tip);
+    const after = await lstat(path.join(wt.path, 'src/kept.js'));
+    // Not rewritten (git's reset from no index would have re-created every file).
+    expect(after.ino).toBe(before.ino);
+    expect(after.mtimeMs).toBe(before.mtimeMs);
+    await expectCleanAt(wt.path, tip);
+    expect(await read(wt.path, '.loopwright/report.json')).toBe('{}\n');
+  });
+
+  it("removes an agent's leftovers: untracked files, empty dirs, edits, deletions", async () => {
+    const { wt, tip } = await workspace();
+    await put(wt.path, 'stray/notes.txt', 'leftover\n');
+    await mkdir(path.join(wt.path, 'empty-dir'));
+    await put(wt.path, 'src/kept.js', 'export const kept = 2;\n');
+    await rm(path.join(wt.path, 'README.md'));
+    await resetWorkspace(wt, tip);
+    await expectCleanAt(wt.path, tip);
+    expect(await read(wt.path, 'src/kept.js')).toBe('export const kept = 1;\n');
+    expect(await lstat(path.join(wt.path, 'stray')).catch(() => null)).toBeNull();
+    expect(await lstat(path.join(wt.path, 'empty-dir')).catch(() => null)).toBeNull();
+  });
+
+  it('undoes same-bytes tricks: a hard link out, a mode change, a symlink swap', async () => {
+    const { wt, tip } = await workspace();
+    const outside = path.join(await tempDir(), 'secret');
+    await writeFile(outside, 'export const kept = 1;\n');
+    await rm(path.join(wt.path, 'src/kept.js'));
+    await link(outside, path.join(wt.path, 'src/kept.js'));
+    await chmod(path.join(wt.path, 'README.md'), 0o600);
+    const readme = await read(wt.path, 'README.md');
+    await resetWorkspace(wt, tip);
+    await expectCleanAt(wt.path, tip);
+    const kept = await lstat(path.join(wt.path, 'src/kept.js'));
+    expect(kept.nlink).toBe(1);
+    expect((await lstat(path.join(wt.path, 'README.md'))).mode & 0o777).toBe(
+      0o666 & ~process.umask(),
+    );
+
+    // A tracked file replaced by a symlink to a file with its bytes is not the file.
+    await rm(path.join(wt.path, 'README.md'));
+    await writeFile(outside, readme);
+    await symlink(outside, path.join(wt.path, 'README.md'));
+    await resetWorkspace(wt, tip);
+    await expectCleanAt(wt.path, tip);
+    expect((await lstat(path.join(wt.path, 'README.md'))).isFile()).toBe(true);
+  });
+
+  it('rewrites the clone index or branch an agent moved; ignored files stay', async () => {
+    const { wt, tip } = await workspace();
+    await put(wt.path, 'staged.txt', 'staged by the agent\n');
+    await git(wt.path, ['add', 'staged.txt']);
+    await rm(path.join(wt.path, 'staged.txt'));
+    await resetWorkspace(wt, tip);
+    await expectCleanAt(wt.path, tip);
+
+    await put(wt.path, 'own.txt', 'x\n');
+    await git(wt.path, ['add', 'own.txt']);
+    await git(wt.path, ['commit', '-qm', 'agent commit in the clone']);
+    await rm(path.join(wt.path, 'own.txt'));
+    expect(await git(wt.path, ['rev-parse', 'HEAD'])).not.toBe(tip);
+    await resetWorkspace(wt, tip);
+    await expectCleanAt(wt.path, tip);
+    expect(await branchTip(wt)).toBe(tip);
+
+    await put(wt.path, 'build/out.js', 'ignored\n');
+    await resetWorkspace(wt, tip);
+    expect(await read(wt.path, 'build/out.js')).toBe('ignored\n');
+    expect(await git(wt.path, ['status', '--porcelain'])).toBe('');
+  });
+});
