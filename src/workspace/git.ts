@@ -184,33 +184,6 @@ export async function resolveCommit(
   return exitCode === 0 ? stdout.trim() : null;
 }
 
-/**
- * The shas several revisions name (null for one that names no commit): one `rev-parse` when all
- * resolve, else one {@link resolveCommit} each.
- *
- * @example
- * ```ts
- * const [tip, base] = await resolveCommits(repo, ['refs/heads/loopwright/LW-1', 'main']);
- * ```
- */
-export async function resolveCommits(
-  cwd: string,
-  revs: readonly string[],
-  options: Pick<RunGitOptions, 'gitDir'> = {},
-): Promise<(string | null)[]> {
-  // Without --verify, rev-parse has no end of options: a name starting with '-' goes one by one.
-  if (!revs.some((rev) => rev.startsWith('-'))) {
-    const args = ['rev-parse', ...revs.map((rev) => `${rev}^{commit}`)];
-    const all = await runGit(cwd, args, { okExitCodes: [0, 128], ...options });
-    const shas = all.stdout.split('\n').filter(Boolean);
-    if (all.exitCode === 0 && shas.length === revs.length && shas.every((s) => OBJECT_ID.test(s)))
-      return shas;
-  }
-  return Promise.all(revs.map((rev) => resolveCommit(cwd, rev, options)));
-}
-
-const OBJECT_ID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
-
 /** The environment of every git process: the allow-list, then loopwright's fixed settings. */
 function gitEnv(options: RunGitOptions): Record<string, string> {
   const base = options.baseEnv ?? process.env;

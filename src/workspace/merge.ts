@@ -13,8 +13,10 @@
 import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
-import { GitError, git, resolveCommit, resolveCommits, runGit, splitNul } from './git.js';
+import { walkIsAncestor } from './commit-walk.js';
+import { GitError, git, resolveCommit, runGit, splitNul } from './git.js';
 import { algorithmOf, writeCommit } from './object-writer.js';
+import { objectStore } from './object-store.js';
 import { commonGitDir, listWorktrees } from './repository.js';
 
 /** What a merge check said about a candidate merge commit. */
@@ -88,7 +90,10 @@ const MERGE_ENV = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } a
 export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeResult> {
   const { repoPath, baseBranch, message } = options;
   const baseRef = `refs/heads/${baseBranch}`;
-  const [tip, first] = await resolveCommits(repoPath, [options.tip, baseRef]);
+  const store = objectStore(await commonGitDir(repoPath));
+  const [tip, first] = await Promise.all(
+    [options.tip, baseRef].map((rev) => store.resolve(`${rev}^{commit}`)),
+  );
   if (!tip) throw new BadInputError(`unknown commit ${options.tip} in ${repoPath}`);
   for (let attempt = 1; ; attempt++) {
     const old = attempt === 1 ? first : await resolveCommit(repoPath, baseRef);
@@ -205,17 +210,25 @@ export async function isMergedInto(
   baseBranch: string,
 ): Promise<boolean> {
   const baseRef = `refs/heads/${baseBranch}`;
-  if (!(await resolveCommit(repoPath, baseRef)))
+  const store = objectStore(await commonGitDir(repoPath));
+  if (!(await store.resolve(`${baseRef}^{commit}`)))
     throw new BadInputError(`unknown base branch ${baseBranch} in ${repoPath}`);
-  const sha = await resolveCommit(repoPath, commit);
+  const sha = await store.resolve(`${commit}^{commit}`);
   return sha !== null && isAncestor(repoPath, sha, baseRef);
 }
 
+/** `merge-base --is-ancestor`, walked in-process when the answer is near (commit-walk.ts). */
 async function isAncestor(
   repoPath: string,
   ancestor: string,
   descendant: string,
 ): Promise<boolean> {
+  const store = objectStore(await commonGitDir(repoPath));
+  const [a, d] = await Promise.all(
+    [ancestor, descendant].map((rev) => store.resolve(`${rev}^{commit}`)),
+  );
+  const near = a && d ? await walkIsAncestor(store, a, d) : null;
+  if (near !== null) return near;
   const result = await runGit(repoPath, ['merge-base', '--is-ancestor', ancestor, descendant], {
     okExitCodes: [0, 1],
   });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
-import { git, resolveCommit, runGit } from './git.js';
+import { git, runGit } from './git.js';
 import { holdsExactly, pointCloneAt } from './clone-files.js';
 import type { TreeEntry } from './git-objects.js';
 import { algorithmOf } from './object-writer.js';
@@ -234,7 +234,7 @@ export async function deleteTicketBranch(
     );
   const repoGitDir = await commonGitDir(repoPath);
   const opts = { gitDir: repoGitDir };
-  const tip = await resolveCommit(repoGitDir, `refs/heads/${branch}`, opts);
+  const tip = await objectStore(repoGitDir).resolve(`refs/heads/${branch}^{commit}`);
   if (!tip) return false;
   if (options.onlyIfMergedInto) {
     const base = `refs/heads/${options.onlyIfMergedInto}`;
