@@ -66,7 +66,8 @@ export async function inPipelinedTransaction<T>(
     return result;
   } catch (error) {
     // The answer to ROLLBACK comes after every statement sent before it, so once it is back the
-    // client has nothing in flight and can go back to the pool.
+    // client has nothing in flight and can go back to the pool. (A commit sent with the last
+    // statement ended the transaction already: this ROLLBACK then only draws a warning.)
     await session.end('rollback').catch((lost: unknown) => {
       broken = lost;
     });
@@ -85,18 +86,15 @@ function setPipeline(client: pg.PoolClient, on: boolean): void {
 }
 
 class PipelinedSession implements TxSession {
-  /** BEGIN's answer, awaited with the first statement's. */
-  private begin: Promise<unknown> | null;
+  private begun = false;
   private kysely: Kdb | undefined;
   ended = false;
 
-  constructor(private readonly client: pg.PoolClient) {
-    this.begin = client.query(BEGIN);
-    // Marked handled here; its failure surfaces through the first statement that awaits it.
-    this.begin.catch(() => {});
-  }
+  constructor(private readonly client: pg.PoolClient) {}
 
   get kdb(): Kdb {
+    // Kysely's queries must come after BEGIN; its answer is awaited with theirs.
+    if (!this.begun) void Promise.allSettled(this.send([]));
     this.kysely ??= new Kysely<Database>({
       dialect: new PostgresDialect({ pool: singleClientPool(this.client) }),
     });
@@ -105,41 +103,47 @@ class PipelinedSession implements TxSession {
 
   async query<R>(s: Statement): Promise<R[]> {
     this.assertOpen();
-    const sent = this.send<R>(s);
-    const [, result] = await Promise.all([this.takeBegin(), sent]);
-    return result.rows;
+    const answers = await Promise.all(this.send([s]));
+    return answers.at(-1)!.rows as R[];
   }
 
   async queryAndCommit<R>(s: Statement): Promise<R[]> {
     this.assertOpen();
-    const sent = this.send<R>(s);
-    const commit = this.client.query('commit');
     this.ended = true;
-    const [, result, committed] = await Promise.allSettled([this.takeBegin(), sent, commit]);
-    if (result.status === 'rejected') throw result.reason;
-    if (committed.status === 'rejected') throw committed.reason;
-    return result.value.rows;
+    const answers = await Promise.allSettled(this.send([s, 'commit']));
+    const failed = answers.find((a) => a.status === 'rejected');
+    if (failed) throw failed.reason;
+    return (answers.at(-2) as PromiseFulfilledResult<pg.QueryResult>).value.rows as R[];
   }
 
-  /** Send COMMIT or ROLLBACK (once). */
+  /** Send COMMIT or ROLLBACK (once; nothing when no statement was sent). */
   async end(how: 'commit' | 'rollback'): Promise<void> {
-    if (this.ended && how === 'commit') return;
+    if (!this.begun || (this.ended && how === 'commit')) return;
     this.ended = true;
-    await Promise.all([this.takeBegin(), this.client.query(how)]);
+    await Promise.all(this.send([how]));
   }
 
-  private send<R>(s: Statement): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
-    return this.client.query<R & pg.QueryResultRow>({
-      name: s.name,
-      text: s.text,
-      values: [...s.values],
-    });
-  }
-
-  private takeBegin(): Promise<unknown> {
-    const begin = this.begin ?? Promise.resolve();
-    this.begin = null;
-    return begin;
+  /**
+   * Send `statements` (after BEGIN, when the transaction has not begun) in one write to the
+   * socket: one packet to the server, one wake-up of its backend.
+   */
+  private send(statements: readonly (Statement | string)[]): Promise<pg.QueryResult>[] {
+    const { stream } = (this.client as unknown as pg.Client).connection;
+    stream.cork();
+    try {
+      const sent = this.begun ? [] : [this.client.query(BEGIN)];
+      this.begun = true;
+      for (const s of statements) {
+        sent.push(
+          typeof s === 'string'
+            ? this.client.query(s)
+            : this.client.query({ name: s.name, text: s.text, values: [...s.values] }),
+        );
+      }
+      return sent;
+    } finally {
+      stream.uncork();
+    }
   }
 
   private assertOpen(): void {
