@@ -6,7 +6,8 @@ import { sql } from 'kysely';
 import type { Insertable, Selectable } from 'kysely';
 import { NotFoundError } from '../errors.js';
 import type { Kdb } from './connection.js';
-import type { TicketsTable } from './schema.js';
+import type { Repository } from './repositories.js';
+import type { RepositoriesTable, TicketsTable } from './schema.js';
 
 export type Ticket = Selectable<TicketsTable>;
 export type NewTicket = Insertable<TicketsTable>;
@@ -110,6 +111,61 @@ export async function currentRunIdOf(
     .where('id', '=', ticketId)
     .executeTakeFirst();
   return row ? row.current_run_id : undefined;
+}
+
+/** Every column of a repository row, for reading one beside its ticket under prefixed names. */
+const REPOSITORY_COLUMNS = [
+  'id',
+  'name',
+  'path',
+  'base_branch',
+  'test_cmd',
+  'live_cmd',
+  'check_cmds',
+  'concurrency',
+  'mode',
+  'settings',
+  'next_ticket_number',
+  'created_at',
+  'updated_at',
+  'removed_at',
+] as const satisfies readonly (keyof RepositoriesTable)[];
+
+/** The alias prefix of those columns (no ticket column starts with it). */
+const PREFIX = 'repository__';
+
+/** Compile-time: a column added to the table and not to the list above fails here. */
+type EveryRepositoryColumn =
+  Exclude<keyof RepositoriesTable, (typeof REPOSITORY_COLUMNS)[number]> extends never
+    ? true
+    : never;
+export const EVERY_REPOSITORY_COLUMN_READ: EveryRepositoryColumn = true;
+
+/**
+ * A ticket and its repository in one round trip (what every job loads first); the repository's
+ * columns come back as `repository__<column>` beside the ticket's and are split apart here.
+ *
+ * @example
+ * const { ticket, repo } = await getTicketWithRepository(db, ticketId);
+ */
+export async function getTicketWithRepository(
+  db: Kdb,
+  ticketId: string,
+): Promise<{ ticket: Ticket; repo: Repository }> {
+  const repoColumns = REPOSITORY_COLUMNS.map((c) => sql`r.${sql.id(c)} as ${sql.id(PREFIX + c)}`);
+  const { rows } = await sql<Record<string, unknown>>`
+    select t.*, ${sql.join(repoColumns)}
+    from loopwright.tickets t join loopwright.repositories r on r.id = t.repo_id
+    where t.id = ${ticketId}`.execute(db);
+  const row = rows[0];
+  if (!row) throw new NotFoundError('ticket', `#${ticketId}`);
+  const ticket: Record<string, unknown> = {};
+  const repo: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    if (column.startsWith(PREFIX)) repo[column.slice(PREFIX.length)] = value;
+    else ticket[column] = value;
+  }
+  return { ticket: ticket as Ticket, repo: repo as Repository };
 }
 
 /** A ticket's key and its repository's name (what log lines call it), or undefined. */
