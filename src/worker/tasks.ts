@@ -106,8 +106,28 @@ export function bindJobLogs(db: Kdb, tasks: TaskList): TaskList {
 async function bindingsOf(db: Kdb, payload: unknown): Promise<LogBindings | undefined> {
   const work = (payload ?? {}) as Partial<WorkPayload>;
   if (typeof work.ticketId !== 'string') return undefined;
-  // A lookup that fails (database away) leaves the lines unbound; the job itself will say why.
-  const names = await ticketNames(db, work.ticketId).catch(() => undefined);
+  const names = await namesOf(db, work.ticketId);
   if (!names) return undefined;
   return { ticket: names.key, run: work.runId ?? null, repo: names.repo };
 }
+
+/**
+ * A ticket's key and repository name, asked of the database once per ticket and process: neither
+ * ever changes (a key is the ticket's for life; a repository keeps its name, and a removed one
+ * keeps its row while it has tickets).
+ */
+async function namesOf(db: Kdb, ticketId: string): Promise<TicketNames | undefined> {
+  const known = NAMES.get(ticketId);
+  if (known) return known;
+  // A lookup that fails (database away) leaves the lines unbound; the job itself will say why.
+  const names = await ticketNames(db, ticketId).catch(() => undefined);
+  if (!names) return undefined;
+  if (NAMES.size >= MAX_NAMES) NAMES.clear();
+  NAMES.set(ticketId, names);
+  return names;
+}
+
+type TicketNames = { readonly key: string; readonly repo: string };
+const NAMES = new Map<string, TicketNames>();
+/** Enough for every ticket a factory works on at once; past it the cache starts over. */
+const MAX_NAMES = 10_000;
