@@ -25,6 +25,7 @@ import { applyEvent } from '../engine/apply-event.js';
 import { redispatchRun } from '../engine/redispatch.js';
 import { inTransaction } from '../engine/transaction.js';
 import {
+  type OutsideWriteProbe,
   outsideWriteProbe,
   resetWorkspace,
   type RefTip,
@@ -40,6 +41,7 @@ import {
   type WorkPayload,
 } from './dispatch.js';
 import { evaluateRun, validateGates } from './evaluate.js';
+import { handled } from './handled.js';
 import { writeHandover, systemPromptFor } from './handover.js';
 import { agentSandbox, grantWorkspace } from './sandbox-specs.js';
 import { agentFor, type AgentChoice } from '../config/repo-settings.js';
@@ -61,11 +63,17 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
   // Ticket key, run and repo are bound at the job boundary (src/worker/tasks.ts).
   const log = deps.logger.child({ phase: payload.phase });
   if (!d) return log.info('Run superseded; nothing to do');
-  if (await haltedByTripwire(deps, d, payload.runId!)) return;
+  const runId = payload.runId!;
+  if (await haltedByTripwire(deps, d, runId)) return;
   const role = payload.role as Role;
   const phase = payload.phase as Phase;
+  // Reads that need no workspace go out now and are awaited where used, while git works.
+  const planned = handled(
+    phase === 'plan_draft' ? Promise.resolve(null) : currentPlan(deps.db, d.context),
+  );
+  const findings = handled(findingsFor(deps.db, d, phase));
   const opened = await ensureWorkspace(deps.db, deps.home, d);
-  const made = commitOfThisRun(opened.tip, payload.runId!);
+  const made = commitOfThisRun(opened.tip, runId);
   if (made) {
     // A retried job (crash or database outage after the commit, before the event): judge the
     // commit this run already made instead of running a fresh agent over it.
@@ -73,27 +81,126 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     const event = await evaluateRun(deps.db, {
       d,
       wt: opened.wt,
-      runId: payload.runId!,
+      runId,
       phase,
       headBefore: made.parent,
-      plan: (await currentPlan(deps.db, d.context))?.plan ?? null,
+      plan: (await planned)?.plan ?? null,
       costUsd: 0,
       outside: { ok: true },
       home: deps.home,
       madeCommit: made.commit,
     });
-    return report(deps, d, event, `agent:${role}:${payload.runId}`);
+    return report(deps, d, event, `agent:${role}:${runId}`);
   }
   const { wt, tip: headBefore } = SYNCED_PHASES.has(phase)
     ? await syncWithBase(d, opened)
     : { wt: opened.wt, tip: opened.tip.commit };
+  // The "before" picture of what surrounds the workspace (never the workspace itself), taken
+  // while the workspace is reset: nothing here writes there.
+  const probe = handled(
+    outsideWriteProbe({
+      repoPath: d.repo.path,
+      worktreesRoot: worktreesRoot(deps.home),
+      worktreePath: wt.path,
+    }),
+  );
   // A clone made just now already holds the tip; anything else starts from it afresh.
   if (!opened.cloned || headBefore !== opened.tip.commit) await resetWorkspace(wt, headBefore);
   if (phase === 'validate') {
-    const failed = await validateGates(deps.db, d, wt, payload.runId!, deps.home, headBefore);
+    const failed = await validateGates(deps.db, d, wt, runId, deps.home, headBefore);
     if (failed) return report(deps, d, failed, 'orchestrator:gates');
   }
-  const planned = phase === 'plan_draft' ? null : await currentPlan(deps.db, d.context);
+  const plan = await planned;
+  const started = handled(startRun(deps, d, runId, role));
+  let prepared: { launch: Launch; outside: OutsideWriteProbe };
+  try {
+    prepared = await prepareRun(d, { wt, runId, role, phase, plan }, findings, probe, started);
+  } catch (error) {
+    await startFailed(deps, runId, started, error);
+    throw error;
+  }
+  const { launch, outside } = prepared;
+  await concludeRun(deps, d, { ...launch, headBefore, plan, outside });
+}
+
+/** Run the agent, judge what it left, and report the event (or why there is none). */
+async function concludeRun(
+  deps: JobDeps,
+  d: Dispatch,
+  run: Launch & { headBefore: string; plan: CurrentPlan; outside: OutsideWriteProbe },
+): Promise<void> {
+  const { wt, runId, role, phase } = run;
+  const log = deps.logger.child({ phase });
+  const { outcome, finished } = await runAgent(deps, d, run);
+  if (outcome.status === 'killed') {
+    await finished;
+    if (deps.signal.aborted) {
+      // Shutdown killed the agent: the same work goes out again under a new run id (this run's
+      // row stays as it ended), for whichever orchestrator is up next.
+      await markRunFinished(deps.db, runId, {
+        ...finishedFields(outcome),
+        status: 'cancelled',
+        error: 'interrupted: the orchestrator shut down; re-dispatched under a new run id',
+      });
+      await inTransaction(deps.db, (trx) =>
+        redispatchRun(trx, d.ticket.id, runId, `worker:${deps.poolId ?? 'local'}`),
+      );
+      return log.info('Run interrupted by shutdown; re-dispatched');
+    }
+    return log.info('Run superseded while running; agent stopped');
+  }
+  const unavailable = unavailableEvent(outcome, {
+    role,
+    choice: agentFor(d.settings, role),
+    runId,
+    costUsd: outcome.costUsd ?? 0,
+    stallSeconds: d.settings.agentStallSeconds,
+  });
+  const event =
+    unavailable ??
+    (await eventFor(deps.db, outcome, {
+      d,
+      wt,
+      runId,
+      phase,
+      headBefore: run.headBefore,
+      plan: run.plan?.plan ?? null,
+      costUsd: outcome.costUsd ?? 0,
+      outside: await run.outside.check(),
+      home: deps.home,
+    }));
+  // The run's row says how it ended before its result moves the ticket.
+  await finished;
+  log.info(
+    { event: event.type, status: outcome.status, ms: outcome.durationMs },
+    'Agent run evaluated',
+  );
+  const discovered = ACCEPTED_RESULTS.has(event.type) ? await discoveredWorkOf(wt.path, phase) : [];
+  const actor = `agent:${role}:${runId}`;
+  if (discovered.length === 0) return report(deps, d, event, actor);
+  const filed = await applyWithDiscoveries(
+    deps.db,
+    { id: d.ticket.id },
+    event,
+    { actor, idempotencyKey: `result:${runId}`, runId },
+    discovered,
+  );
+  log.info({ filed: filed.filed, refused: filed.refused }, 'Discovered work filed');
+}
+
+/**
+ * Everything the agent needs before it starts: the handover, the workspace handed to the sandbox
+ * user, the system prompt, the outside-write snapshot, and the run recorded as started.
+ */
+async function prepareRun(
+  d: Dispatch,
+  run: Pick<Launch, 'wt' | 'runId' | 'role' | 'phase'> & { plan: CurrentPlan },
+  findings: Promise<readonly string[]>,
+  probe: Promise<OutsideWriteProbe>,
+  started: Promise<string>,
+): Promise<{ launch: Launch; outside: OutsideWriteProbe }> {
+  const { wt, role, phase, plan } = run;
+  const systemPrompt = handled(systemPromptFor(role, wt.path));
   await writeHandover(wt.path, {
     ticketKey: d.ticket.key,
     title: d.ticket.title,
@@ -106,79 +213,42 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     redCommit: d.context.redCommit ?? null,
     testCommand: d.repo.test_cmd ?? 'npm test',
     checks: d.repo.check_cmds,
-    plan: planned?.plan ?? null,
-    planText: planned?.text ?? null,
-    approvedPlanSha: planned?.sha256 ?? null,
-    findings: await findingsFor(deps.db, d, phase),
+    plan: plan?.plan ?? null,
+    planText: plan?.text ?? null,
+    approvedPlanSha: plan?.sha256 ?? null,
+    findings: await findings,
   });
   await grantWorkspace(d, wt);
-  const probe = await outsideWriteProbe({
-    repoPath: d.repo.path,
-    worktreesRoot: worktreesRoot(deps.home),
-    worktreePath: wt.path,
-  });
-  const outcome = await runAgent(deps, d, wt, payload.runId!, role, phase);
-  if (outcome.status === 'killed') {
-    if (deps.signal.aborted) {
-      // Shutdown killed the agent: the same work goes out again under a new run id (this run's
-      // row stays as it ended), for whichever orchestrator is up next.
-      await markRunFinished(deps.db, payload.runId!, {
-        ...finishedFields(outcome),
-        status: 'cancelled',
-        error: 'interrupted: the orchestrator shut down; re-dispatched under a new run id',
-      });
-      await inTransaction(deps.db, (trx) =>
-        redispatchRun(trx, d.ticket.id, payload.runId!, `worker:${deps.poolId ?? 'local'}`),
-      );
-      return log.info('Run interrupted by shutdown; re-dispatched');
-    }
-    return log.info('Run superseded while running; agent stopped');
-  }
-  const unavailable = unavailableEvent(outcome, {
-    role,
-    choice: agentFor(d.settings, role),
-    runId: payload.runId!,
-    costUsd: outcome.costUsd ?? 0,
-    stallSeconds: d.settings.agentStallSeconds,
-  });
-  const event =
-    unavailable ??
-    (await eventFor(deps.db, outcome, {
-      d,
-      wt,
-      runId: payload.runId!,
-      phase,
-      headBefore,
-      plan: planned?.plan ?? null,
-      costUsd: outcome.costUsd ?? 0,
-      outside: await probe.check(),
-      home: deps.home,
-    }));
-  log.info(
-    { event: event.type, status: outcome.status, ms: outcome.durationMs },
-    'Agent run evaluated',
-  );
-  const discovered = ACCEPTED_RESULTS.has(event.type) ? await discoveredWorkOf(wt.path, phase) : [];
-  const actor = `agent:${role}:${payload.runId}`;
-  if (discovered.length === 0) return report(deps, d, event, actor);
-  const filed = await applyWithDiscoveries(
-    deps.db,
-    { id: d.ticket.id },
-    event,
-    { actor, idempotencyKey: `result:${payload.runId}`, runId: payload.runId! },
-    discovered,
-  );
-  log.info({ filed: filed.filed, refused: filed.refused }, 'Discovered work filed');
+  const [outside, transcriptPath] = await Promise.all([probe, started]);
+  return { launch: { ...run, systemPrompt: await systemPrompt, transcriptPath }, outside };
 }
 
-async function runAgent(
+/**
+ * The agent could not be started (the job will be retried): the run, already marked running,
+ * says so until the retry starts it again.
+ */
+async function startFailed(
   deps: JobDeps,
-  d: Dispatch,
-  wt: Worktree,
   runId: string,
-  role: Role,
-  phase: Phase,
-): Promise<AgentOutcome> {
+  started: Promise<string>,
+  error: unknown,
+): Promise<void> {
+  if (!(await started.then(() => true).catch(() => false))) return;
+  await markRunFinished(deps.db, runId, {
+    status: 'failed',
+    exitCode: null,
+    signal: null,
+    costUsd: null,
+    tokensIn: null,
+    tokensOut: null,
+    error: `not started: ${(error as Error).message ?? String(error)}`.slice(0, 2000),
+  }).catch(() => {});
+}
+
+type CurrentPlan = Awaited<ReturnType<typeof currentPlan>>;
+
+/** Record that the job picked the run up and where it runs; returns the transcript's path. */
+async function startRun(deps: JobDeps, d: Dispatch, runId: string, role: Role): Promise<string> {
   const choice = agentFor(d.settings, role);
   const transcriptPath = path.join(deps.home, 'runs', d.ticket.key, `${runId}.jsonl`);
   await markRunStarted(deps.db, runId, {
@@ -188,6 +258,29 @@ async function runAgent(
     model: choice.model ?? null,
     transcriptPath,
   });
+  return transcriptPath;
+}
+
+interface Launch {
+  readonly wt: Worktree;
+  readonly runId: string;
+  readonly role: Role;
+  readonly phase: Phase;
+  readonly systemPrompt: string;
+  readonly transcriptPath: string;
+}
+
+/**
+ * Run the agent (its run already marked started); `finished` records how it ended, while the
+ * caller evaluates the workspace.
+ */
+async function runAgent(
+  deps: JobDeps,
+  d: Dispatch,
+  l: Launch,
+): Promise<{ outcome: AgentOutcome; finished: Promise<void> }> {
+  const { runId, role, phase } = l;
+  const choice = agentFor(d.settings, role);
   const superseded = watchFence(deps, d.ticket.id, runId);
   // Recording the group is the orchestrator's write, not the agent's doing: a database that stays
   // away through the retries fails the job (retried later), never the agent's contract.
@@ -202,48 +295,44 @@ async function runAgent(
       runId,
       role,
       phase,
-      cwd: wt.path,
+      cwd: l.wt.path,
       prompt: AGENT_PROMPT,
-      systemPrompt: await systemPromptFor(role, wt.path),
+      systemPrompt: l.systemPrompt,
       ...(choice.model ? { model: choice.model } : {}),
       timeoutMs: d.settings.agentTimeoutSeconds * 1000,
       stallMs: d.settings.agentStallSeconds * 1000,
       maxOutputBytes: d.settings.maxOutputBytes,
-      transcriptPath,
+      transcriptPath: l.transcriptPath,
       env: taskEnv(d, role, phase),
       options: runOptions(choice),
       onSpawn: record,
-      sandbox: agentSandbox(d, wt, role),
+      sandbox: agentSandbox(d, l.wt, role),
       signal: AbortSignal.any([deps.signal, superseded.signal]),
     })
     .finally(() => superseded.stop());
   if (unrecorded !== undefined) throw unrecorded;
-  if (superseded.signal.aborted) {
-    await markRunFinished(deps.db, runId, {
-      ...finishedFields(outcome),
-      status: 'cancelled',
-      error: 'superseded: the ticket moved on while the agent ran',
-    });
-    return outcome;
-  }
-  await markRunFinished(deps.db, runId, {
-    status:
-      outcome.status === 'ok'
-        ? 'succeeded'
-        : outcome.status === 'timeout'
-          ? 'timed_out'
-          : outcome.status === 'killed'
-            ? 'cancelled'
-            : 'failed',
-    exitCode: outcome.exitCode,
-    signal: outcome.signal,
-    costUsd: outcome.costUsd,
-    tokensIn: outcome.tokensIn,
-    tokensOut: outcome.tokensOut,
-    error: outcome.errorMessage ?? null,
-  });
-  return outcome;
+  const finished = superseded.signal.aborted
+    ? markRunFinished(deps.db, runId, {
+        ...finishedFields(outcome),
+        status: 'cancelled',
+        error: 'superseded: the ticket moved on while the agent ran',
+      })
+    : markRunFinished(deps.db, runId, {
+        ...finishedFields(outcome),
+        status: RUN_STATUS[outcome.status],
+        error: outcome.errorMessage ?? null,
+      });
+  return { outcome, finished: handled(finished) };
 }
+
+const RUN_STATUS = {
+  ok: 'succeeded',
+  timeout: 'timed_out',
+  killed: 'cancelled',
+  error: 'failed',
+  unavailable: 'failed',
+  stalled: 'failed',
+} as const satisfies Record<AgentOutcome['status'], string>;
 
 function providerFor(choice: AgentChoice, d: Dispatch): AgentProvider {
   const extra = {

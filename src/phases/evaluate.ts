@@ -6,7 +6,7 @@
  * verdict) — and a PASS without evidence is a FAIL.
  */
 import type { GATE_REASONS, Phase, TicketEventInput } from '../../machines/ticket.js';
-import { insertArtifact } from '../db/artifacts.js';
+import { insertArtifact, type NewArtifact } from '../db/artifacts.js';
 import type { Kdb } from '../db/connection.js';
 import {
   acceptCommit,
@@ -33,6 +33,7 @@ import { globToRegExp } from '../workspace/glob.js';
 import type { Dispatch } from './dispatch.js';
 import { describeCommand, describeViolations } from './gate-text.js';
 import { gateSandbox, grantScratch } from './sandbox-specs.js';
+import { handled } from './handled.js';
 import { readReport, type Plan, type ReportOf } from './report-schema.js';
 
 export interface RunFacts {
@@ -50,6 +51,8 @@ export interface RunFacts {
   readonly home: string;
   /** A commit this run already made (a retried job found it by its trailer): judged again as is. */
   readonly madeCommit?: string | null;
+  /** The run's report being stored: artifacts the gates store wait for it, so they come after. */
+  readonly stored?: Promise<unknown>;
 }
 
 type Event = TicketEventInput;
@@ -57,34 +60,51 @@ type Event = TicketEventInput;
 /** The event an agent run's evidence implies (the report has already been found valid or not). */
 export async function evaluateRun(db: Kdb, f: RunFacts): Promise<Event> {
   const run = { runId: f.runId, costUsd: f.costUsd };
-  const tampered = f.madeCommit ? [] : await tamperingOf(f);
+  const [tampered, read] = await Promise.all([
+    f.madeCommit ? [] : tamperingOf(f),
+    readReport(f.wt.path, f.phase),
+  ]);
   if (tampered.length) {
     const detail = `workspace tampered: ${tampered.join('; ')}`;
     if (f.phase === 'plan_critique' || f.phase === 'validate')
       return { type: 'REPORT_INVALID', ...run, errors: [detail] };
     return { type: 'GATE_FAILED', ...run, reason: 'WORKSPACE_TAMPERED', detail };
   }
-  const read = await readReport(f.wt.path, f.phase);
   if (!read.ok) return { type: 'REPORT_INVALID', ...run, errors: read.errors };
-  await insertArtifact(db, {
-    ticketId: f.d.ticket.id,
-    kind: 'report',
-    runId: f.runId,
-    content: JSON.stringify(read.report),
-  });
+  // Stored while the phase's gates run; whatever they store goes in after it.
+  const stored = handled(
+    insertArtifact(db, {
+      ticketId: f.d.ticket.id,
+      kind: 'report',
+      runId: f.runId,
+      content: JSON.stringify(read.report),
+    }),
+  );
+  const event = await evaluatePhase(db, { ...f, stored }, read.report);
+  await stored;
+  return event;
+}
+
+function evaluatePhase(db: Kdb, f: RunFacts, report: ReportOf<Phase>): Promise<Event> {
   switch (f.phase) {
     case 'plan_draft':
     case 'plan_revise':
-      return evaluatePlan(db, f, read.report as ReportOf<'plan_draft'>);
+      return evaluatePlan(db, f, report as ReportOf<'plan_draft'>);
     case 'plan_critique':
-      return evaluateCritique(db, f, read.report as ReportOf<'plan_critique'>);
+      return evaluateCritique(db, f, report as ReportOf<'plan_critique'>);
     case 'red':
       return evaluateRed(db, f);
     case 'build':
       return evaluateBuild(db, f);
     case 'validate':
-      return evaluateVerdict(db, f, read.report as ReportOf<'validate'>);
+      return evaluateVerdict(db, f, report as ReportOf<'validate'>);
   }
+}
+
+/** An artifact of this run, stored after the run's report (see {@link RunFacts.stored}). */
+async function storeArtifact(db: Kdb, f: Pick<RunFacts, 'stored'>, artifact: NewArtifact) {
+  await f.stored;
+  return insertArtifact(db, artifact);
 }
 
 /** The workspace's `.git` as the orchestrator made it, and the ticket branch where it left it. */
@@ -145,7 +165,7 @@ async function evaluatePlan(db: Kdb, f: RunFacts, report: ReportOf<'plan_draft'>
       detail: describeViolations({ ok: false, reason: 'LEAD_ENCROACHMENT', violations }),
     };
   }
-  const plan = await insertArtifact(db, {
+  const plan = await storeArtifact(db, f, {
     ticketId: f.d.ticket.id,
     kind: 'plan',
     runId: f.runId,
@@ -167,7 +187,7 @@ async function evaluateCritique(
       ...run,
       errors: [`the validator changed files: ${describe('LEAD_ENCROACHMENT', changed)}`],
     };
-  const review = await insertArtifact(db, {
+  const review = await storeArtifact(db, f, {
     ticketId: f.d.ticket.id,
     kind: 'plan_review',
     runId: f.runId,
@@ -238,7 +258,7 @@ async function evaluateBuild(db: Kdb, f: RunFacts): Promise<Event> {
       };
   }
   await acceptCommit(f.wt, staged);
-  await insertArtifact(db, {
+  await storeArtifact(db, f, {
     ticketId: f.d.ticket.id,
     kind: 'gate_result',
     runId: f.runId,
@@ -264,7 +284,7 @@ async function evaluateVerdict(db: Kdb, f: RunFacts, report: ReportOf<'validate'
       findings: ['validator said PASS without evidence: treated as FAIL'],
     };
   }
-  await insertArtifact(db, {
+  await storeArtifact(db, f, {
     ticketId: f.d.ticket.id,
     kind: 'verdict',
     runId: f.runId,
@@ -351,7 +371,7 @@ async function runTests(
 
 async function recordGate(
   db: Kdb,
-  f: Pick<RunFacts, 'd' | 'runId'>,
+  f: Pick<RunFacts, 'd' | 'runId' | 'stored'>,
   gate: string,
   command: string,
   r: CommandGateResult,
@@ -367,7 +387,7 @@ async function recordGate(
     durationMs: Math.round(r.durationMs),
     output: r.output.slice(-8000),
   };
-  await insertArtifact(db, {
+  await storeArtifact(db, f, {
     ticketId: f.d.ticket.id,
     kind: 'gate_result',
     runId: f.runId,
