@@ -2,7 +2,7 @@
  * The handover: `.loopwright/task.md` (the agent's whole brief, skills/shared/task-format.md), the
  * plan files it points to, and the system prompt (role charter + the target repo's own rulebook).
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Phase, Role } from '../../machines/ticket.js';
 import { skillsDir } from '../config/skills.js';
@@ -64,29 +64,38 @@ export const CONTRACT_FILE = '.loopwright/report-contract.md';
  * editing its copy changes nothing the orchestrator reads.
  */
 export async function writeHandover(worktree: string, h: Handover): Promise<void> {
+  // Synchronous calls on purpose: a handful of small local files, where a hop through libuv's
+  // thread pool per call (three per written file) adds up on a busy machine.
   const dir = path.join(worktree, '.loopwright');
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
   if (h.plan) {
     const file = h.approvedPlanSha ? 'approved-plan.json' : 'plan.json';
-    await writeFile(path.join(dir, file), h.planText ?? `${JSON.stringify(h.plan, null, 2)}\n`);
+    writeFileSync(path.join(dir, file), h.planText ?? `${JSON.stringify(h.plan, null, 2)}\n`);
   }
-  const skills = skillsDir();
-  await writeFile(
-    path.join(worktree, CHARTER_FILE),
-    await readFile(path.join(skills, h.role, 'SKILL.md'), 'utf8'),
-  );
-  await writeFile(
-    path.join(worktree, CONTRACT_FILE),
-    await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'),
-  );
+  writeFileSync(path.join(worktree, CHARTER_FILE), readSkill(h.role, 'SKILL.md'));
+  writeFileSync(path.join(worktree, CONTRACT_FILE), readSkill('shared', 'report-contract.md'));
   if (h.role !== 'generator')
-    await writeFile(
-      path.join(dir, 'plan-format.md'),
-      await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'),
-    );
-  await writeFile(path.join(worktree, TASK_FILE), renderTask(h));
+    writeFileSync(path.join(dir, 'plan-format.md'), readSkill('shared', 'plan-format.md'));
+  writeFileSync(path.join(worktree, TASK_FILE), renderTask(h));
 }
+
+/**
+ * A file of the role skills (charters, shared contracts), read once and again only when it
+ * changes (size, times, inode): every handover and system prompt copies the same few files.
+ */
+function readSkill(...parts: string[]): string {
+  const file = path.join(skillsDir(), ...parts);
+  const info = statSync(file);
+  const version = `${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.ino}`;
+  const known = SKILL_FILES.get(file);
+  if (known?.version === version) return known.text;
+  const text = readFileSync(file, 'utf8');
+  SKILL_FILES.set(file, { version, text });
+  return text;
+}
+
+const SKILL_FILES = new Map<string, { readonly version: string; readonly text: string }>();
 
 /** The task file's Markdown. */
 export function renderTask(h: Handover): string {
@@ -138,16 +147,16 @@ const RULEBOOK_MAX_BYTES = 256 * 1024;
  * The system prompt: the role's charter, the shared contracts it needs, and the repo's rulebook.
  */
 export async function systemPromptFor(role: Role, worktree: string): Promise<string> {
-  const skills = skillsDir();
-  const parts = [await readFile(path.join(skills, role, 'SKILL.md'), 'utf8')];
-  parts.push(await readFile(path.join(skills, 'shared', 'report-contract.md'), 'utf8'));
-  if (role !== 'generator')
-    parts.push(await readFile(path.join(skills, 'shared', 'plan-format.md'), 'utf8'));
-  for (const rulebook of ['AGENTS.md', 'CLAUDE.md']) {
-    // Untrusted: a symlinked AGENTS.md must not put its target into the prompt.
-    const read = await readUntrustedFile(worktree, rulebook, { maxBytes: RULEBOOK_MAX_BYTES });
-    if (read.ok && read.text.trim())
-      parts.push(`# The repository's own rules (${rulebook})\n\n${read.text}`);
-  }
-  return parts.join('\n\n---\n\n');
+  const charters = [readSkill(role, 'SKILL.md'), readSkill('shared', 'report-contract.md')];
+  if (role !== 'generator') charters.push(readSkill('shared', 'plan-format.md'));
+  // Untrusted: a symlinked AGENTS.md must not put its target into the prompt.
+  const rules = await Promise.all(
+    ['AGENTS.md', 'CLAUDE.md'].map(async (rulebook) => {
+      const read = await readUntrustedFile(worktree, rulebook, { maxBytes: RULEBOOK_MAX_BYTES });
+      return read.ok && read.text.trim()
+        ? [`# The repository's own rules (${rulebook})\n\n${read.text}`]
+        : [];
+    }),
+  );
+  return [...charters, ...rules.flat()].join('\n\n---\n\n');
 }
