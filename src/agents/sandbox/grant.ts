@@ -27,15 +27,23 @@ export async function grantToSandbox(
   if (!root.isDirectory()) throw new TypeError(`grantToSandbox: not a directory: ${dir}`);
   await fs.lchown(dir, user.uid, user.gid);
   const entries = await fs.readdir(dir);
-  for (const name of entries) {
-    if (!exclude.has(name)) await chownTree(path.join(dir, name), user.uid, user.gid);
-  }
+  await Promise.all(
+    entries
+      .filter((name) => !exclude.has(name))
+      .map((name) => chownTree(path.join(dir, name), user.uid, user.gid)),
+  );
 }
 
+/**
+ * One entry and, for a directory, everything below it (siblings in parallel). An entry that
+ * already has the owner is not changed again: a workspace handed over before keeps most of its
+ * files between runs, and only what git rewrote since is the orchestrator's.
+ */
 async function chownTree(p: string, uid: number, gid: number): Promise<void> {
   const stat = await fs.lstat(p);
   if (stat.isFile() && stat.nlink > 1) return;
-  await fs.lchown(p, uid, gid);
+  if (stat.uid !== uid || stat.gid !== gid) await fs.lchown(p, uid, gid);
   if (!stat.isDirectory()) return;
-  for (const name of await fs.readdir(p)) await chownTree(path.join(p, name), uid, gid);
+  const names = await fs.readdir(p);
+  await Promise.all(names.map((name) => chownTree(path.join(p, name), uid, gid)));
 }
