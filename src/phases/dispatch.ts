@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { Phase, Role, TicketContext } from '../../machines/ticket.js';
 import { getArtifact } from '../db/artifacts.js';
 import type { Kdb } from '../db/connection.js';
-import { getRepositoryById, type Repository } from '../db/repositories.js';
-import { getTicket, type Ticket } from '../db/tickets.js';
+import type { Repository } from '../db/repositories.js';
+import { getTicketWithRepository, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
 import {
   openWorkspace,
@@ -46,9 +46,8 @@ export interface Dispatch {
 
 /** Load the ticket; null when this work is no longer the ticket's current run (superseded). */
 export async function loadDispatch(db: Kdb, payload: WorkPayload): Promise<Dispatch | null> {
-  const ticket = await getTicket(db, { id: payload.ticketId });
+  const { ticket, repo } = await getTicketWithRepository(db, payload.ticketId);
   if (payload.runId && ticket.current_run_id !== payload.runId) return null;
-  const repo = await getRepositoryById(db, ticket.repo_id);
   return {
     ticket,
     repo,
@@ -73,15 +72,26 @@ export async function ensureWorkspace(
     root: worktreesRoot(home),
   });
   const { wt } = opened;
-  await upsertWorkspace(db, {
-    ticket_id: d.ticket.id,
-    repo_id: d.repo.id,
-    path: wt.path,
-    branch: wt.branch,
-    base_commit: wt.baseCommit,
-  });
+  // Recorded once per clone: until the directory goes (gc and release remove it before they mark
+  // the row removed), the row this process wrote still says what it says.
+  const recorded = `${wt.path}\0${wt.branch}`;
+  if (opened.cloned || RECORDED.get(d.ticket.id) !== recorded) {
+    await upsertWorkspace(db, {
+      ticket_id: d.ticket.id,
+      repo_id: d.repo.id,
+      path: wt.path,
+      branch: wt.branch,
+      base_commit: wt.baseCommit,
+    });
+    if (RECORDED.size >= MAX_RECORDED) RECORDED.clear();
+    RECORDED.set(d.ticket.id, recorded);
+  }
   return opened;
 }
+
+/** Ticket id -> the workspace row this process last wrote for it (path and branch). */
+const RECORDED = new Map<string, string>();
+const MAX_RECORDED = 10_000;
 
 /**
  * Bring the base branch's new commits into the ticket branch before RED, BUILD and VALIDATE, so a
