@@ -17,7 +17,7 @@ import { walkIsAncestor } from './commit-walk.js';
 import { GitError, git, resolveCommit, runGit, splitNul } from './git.js';
 import { algorithmOf, writeCommit } from './object-writer.js';
 import { objectStore } from './object-store.js';
-import { commonGitDir, listWorktrees } from './repository.js';
+import { commonGitDir, knownWorktrees } from './repository.js';
 
 /** What a merge check said about a candidate merge commit. */
 export type MergeCheck =
@@ -296,7 +296,7 @@ export async function buildMergeCommit(
 
 /** The non-bare worktree that has `baseRef` checked out, if any. */
 async function baseCheckout(repoPath: string, baseRef: string): Promise<{ path: string } | null> {
-  const entry = (await listWorktrees(repoPath)).find(
+  const entry = (await knownWorktrees(repoPath)).find(
     (w) => w.branch === baseRef && !w.bare && !w.prunable,
   );
   return entry ? { path: entry.path } : null;
@@ -305,8 +305,8 @@ async function baseCheckout(repoPath: string, baseRef: string): Promise<{ path: 
 /**
  * Why the user's checkout of the base (`checkout`, from {@link baseCheckout}) must not be moved
  * from `old` (to `next`, when known): its index or tracked files differ from `old` (one
- * `diff-index` against the work tree covers both, after a refresh), or (with `next`) an untracked
- * file is in the way. Null when there is no such checkout or it is clean.
+ * `diff-index` against the work tree covers both, see {@link changedInCheckout}), or (with
+ * `next`) an untracked file is in the way. Null when there is no such checkout or it is clean.
  */
 async function checkoutBlocker(
   checkout: { path: string } | null,
@@ -315,9 +315,7 @@ async function checkoutBlocker(
 ): Promise<Extract<MergeResult, { reason: 'CHECKOUT_DIRTY' }> | null> {
   if (!checkout) return null;
   const dir = checkout.path;
-  await runGit(dir, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
-  const changed = (await runGit(dir, ['diff-index', '--name-only', '-z', old, '--'])).stdout;
-  const dirty = [...new Set(splitNul(changed))].sort();
+  const dirty = await changedInCheckout(dir, old);
   if (dirty.length === 0 && next !== null) {
     const dry = await runGit(dir, ['read-tree', '-m', '-u', '-n', old, next], {
       okExitCodes: [0, 128],
@@ -327,6 +325,22 @@ async function checkoutBlocker(
   return dirty.length === 0
     ? null
     : { ok: false, reason: 'CHECKOUT_DIRTY', path: dir, detail: dirty };
+}
+
+/**
+ * Paths whose index entry or file differs from `old`. A file git only sees as touched (its stat
+ * data changed, not its bytes) shows up in a plain `diff-index`; only then is the index refreshed
+ * and asked again, so a clean checkout costs one git process.
+ */
+async function changedInCheckout(dir: string, old: string): Promise<string[]> {
+  const ask = async () =>
+    splitNul((await runGit(dir, ['diff-index', '--name-only', '-z', old, '--'])).stdout);
+  let changed = await ask();
+  if (changed.length > 0) {
+    await runGit(dir, ['update-index', '-q', '--refresh'], { okExitCodes: [0, 1] });
+    changed = await ask();
+  }
+  return [...new Set(changed)].sort();
 }
 
 /** The paths `read-tree` names in "would be overwritten" errors (or a generic note). */

@@ -4,7 +4,7 @@
  * exclude.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkspaceError } from './errors.js';
 import { git, runGit } from './git.js';
@@ -102,6 +102,61 @@ export async function listWorktrees(repoPath: string): Promise<WorktreeEntry[]> 
         prunable: has('prunable'),
       };
     });
+}
+
+/**
+ * {@link listWorktrees}, asked of git again only when something that decides the list changed:
+ * the common git dir's `HEAD` and `config`, its `worktrees/` entries (their `HEAD`, `gitdir` and
+ * `locked` files), or a listed worktree's folder (gone: prunable). A few `lstat`s instead of a
+ * git process per look-up. Each entry's `head` is as of the listing (a branch moving does not
+ * change which worktree has it checked out).
+ *
+ * @example
+ * ```ts
+ * const holder = (await knownWorktrees(repoPath)).find((w) => w.branch === 'refs/heads/main');
+ * ```
+ */
+export async function knownWorktrees(repoPath: string): Promise<WorktreeEntry[]> {
+  const common = await commonGitDir(repoPath);
+  const known = LISTINGS.get(common);
+  if (known && (await worktreesStamp(common, known.entries)) === known.stamp) return known.entries;
+  // Files stamped before git lists: a change while it lists is seen next time.
+  const files = await gitDirStamp(common);
+  const entries = await listWorktrees(repoPath);
+  LISTINGS.set(common, { stamp: `${files}|${await foldersStamp(entries)}`, entries });
+  return entries;
+}
+
+const LISTINGS = new Map<string, { stamp: string; entries: WorktreeEntry[] }>();
+
+/** What {@link knownWorktrees} compares: the git dir's files, the listed folders. */
+async function worktreesStamp(common: string, entries: readonly WorktreeEntry[]): Promise<string> {
+  return `${await gitDirStamp(common)}|${await foldersStamp(entries)}`;
+}
+
+async function gitDirStamp(common: string): Promise<string> {
+  const parts = [
+    await fileStamp(path.join(common, 'HEAD')),
+    await fileStamp(path.join(common, 'config')),
+  ];
+  const names = await readdir(path.join(common, 'worktrees')).catch(() => [] as string[]);
+  for (const name of names.sort())
+    for (const file of ['HEAD', 'gitdir', 'locked'])
+      parts.push(`${name}/${file}=${await fileStamp(path.join(common, 'worktrees', name, file))}`);
+  return parts.join('|');
+}
+
+/** Each listed worktree's folder: there (and which directory) or gone. */
+async function foldersStamp(entries: readonly WorktreeEntry[]): Promise<string> {
+  const parts: string[] = [];
+  for (const e of entries) parts.push(`${e.path}=${await fileStamp(e.path, true)}`);
+  return parts.join('|');
+}
+
+async function fileStamp(p: string, identityOnly = false): Promise<string> {
+  const s = await lstat(p, { bigint: true }).catch(() => null);
+  if (!s) return '-';
+  return identityOnly ? `${s.dev}:${s.ino}` : `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
 /**

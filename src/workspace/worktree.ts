@@ -18,7 +18,7 @@ import type { TreeEntry } from './git-objects.js';
 import { algorithmOf } from './object-writer.js';
 import { objectStore } from './object-store.js';
 import { moveRefs } from './ref-writer.js';
-import { commonGitDir, listWorktrees, repoDirName } from './repository.js';
+import { commonGitDir, knownWorktrees, repoDirName } from './repository.js';
 import { forkPoint, readTicketTips, type RefTip } from './ticket-refs.js';
 import { initWorkspaceGit, workspaceGitProblems } from './workspace-integrity.js';
 
@@ -244,7 +244,7 @@ export async function deleteTicketBranch(
     });
     if (merged.exitCode !== 0) return false;
   }
-  const holder = (await listWorktrees(repoPath)).find((w) => w.branch === `refs/heads/${branch}`);
+  const holder = (await knownWorktrees(repoPath)).find((w) => w.branch === `refs/heads/${branch}`);
   if (holder)
     throw new WorkspaceError(
       'WORKTREE_INVALID',
