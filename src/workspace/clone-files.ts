@@ -80,7 +80,13 @@ async function walk(
   let seen = 0;
   for (const dirent of await readdir(path.join(root, rel), { withFileTypes: true })) {
     const name = dirent.name;
-    if (rel === '' && (name === '.git' || name === LOOPWRIGHT_DIR)) continue;
+    // `.git` was checked intact by the caller; the handover folder stays only as a real folder
+    // (clean removes anything else by that name).
+    if (rel === '' && name === '.git') continue;
+    if (rel === '' && name === LOOPWRIGHT_DIR) {
+      if (!dirent.isDirectory()) return null;
+      continue;
+    }
     const child = rel ? `${rel}/${name}` : name;
     const entry = tree.get(child);
     if (dirent.isDirectory()) {

@@ -2,8 +2,9 @@
  * The orchestrator's commits of a workspace's files: blob, tree and commit objects it writes
  * itself into the repository's store (object-writer.ts, no git process), so no filter, hook or
  * config of the workspace takes part, and put on the ticket branch by compare-and-swap. Only the
- * list of files is git's (`ls-files --others`, for .gitignore semantics). Files that equal the
- * parent's blobs are recognized by their hash; only changed ones are written.
+ * list of files is git's (`ls-files --others`, for .gitignore semantics), and not even that when
+ * the files are exactly the parent's (clone-files.ts). Files that equal the parent's blobs are
+ * recognized by their hash; only changed ones are written.
  */
 import { lstat, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +22,7 @@ import {
   type HashAlgorithm,
 } from './object-writer.js';
 import { ObjectStoreError, objectStore } from './object-store.js';
+import { holdsExactly } from './clone-files.js';
 import { moveRefs } from './ref-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
 import { diffListings } from './tree-diff.js';
@@ -71,10 +73,15 @@ export async function stageCommit(
   parent?: string,
 ): Promise<StagedCommit> {
   const base = parent ?? (await branchTip(wt));
+  const algorithm = algorithmOf(base);
+  const before = await listTree(wt.repoGitDir, base);
+  // Files exactly the parent's (nothing else there, ignored or not): nothing to commit, no git.
+  if (await holdsExactly(wt.path, before, algorithm))
+    return { commit: null, parent: base, anomalies: [], changes: [], tree: before };
   // `ls-files --others` with an empty private index lists every file not ignored by a
   // .gitignore; the parent's own paths (tracked files that match a .gitignore too) are added.
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'lw-index-'));
-  const listing = runGit(
+  const listed = await runGit(
     wt.path,
     [
       'ls-files',
@@ -85,14 +92,12 @@ export async function stageCommit(
     ],
     { gitDir: wt.repoGitDir, workTree: wt.path, env: { GIT_INDEX_FILE: path.join(tmp, 'index') } },
   ).finally(() => rm(tmp, { recursive: true, force: true }));
-  const [before, listed] = await Promise.all([listTree(wt.repoGitDir, base), listing]);
   const gitlinks = new Set([...before].filter(([, e]) => e.mode === '160000').map(([p]) => p));
   const entries = await collectEntries(
     wt.path,
     [...before.keys(), ...splitNul(listed.stdout)],
     gitlinks,
   );
-  const algorithm = algorithmOf(base);
   const objectsDir = path.join(wt.repoGitDir, 'objects');
   const after = await nextTree(wt, before, entries, algorithm);
   const changes = diffListings(before, after);

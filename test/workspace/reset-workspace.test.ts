@@ -99,6 +99,13 @@ describe('resetWorkspace', () => {
     await expectCleanAt(wt.path, tip);
     expect(await branchTip(wt)).toBe(tip);
 
+    // The handover folder stays only as a folder: a link by its name goes, as clean removes it.
+    await rm(path.join(wt.path, '.loopwright'), { recursive: true, force: true });
+    await symlink('src', path.join(wt.path, '.loopwright'));
+    await resetWorkspace(wt, tip);
+    expect(await lstat(path.join(wt.path, '.loopwright')).catch(() => null)).toBeNull();
+    await expectCleanAt(wt.path, tip);
+
     await put(wt.path, 'build/out.js', 'ignored\n');
     await resetWorkspace(wt, tip);
     expect(await read(wt.path, 'build/out.js')).toBe('ignored\n');
