@@ -2,7 +2,8 @@
  * The engine alone against DBOS Transact on the same Postgres server: tickets/s for a whole ticket
  * lifecycle through applyEvent (create + every event from QUEUED to LIVE, each a durable,
  * journaled, fenced transition that enqueues its work) vs DBOS workflows/s for 8-step durable
- * workflows (each step checkpointed). 8 concurrent drivers each, for BENCH_SECONDS.
+ * workflows (each step checkpointed). 8 concurrent drivers each, for BENCH_SECONDS, two windows
+ * each, alternated; the best window of each counts.
  */
 import { randomBytes } from 'node:crypto';
 import { DBOS } from '@dbos-inc/dbos-sdk';
@@ -78,7 +79,7 @@ async function engineDriver(url: string, deadline: number): Promise<number> {
   return done;
 }
 
-async function engineTicketsPerSecond(bench: BenchDb): Promise<{ rate: number; events: number }> {
+async function engineTicketsPerSecond(bench: BenchDb): Promise<{ rate: number; tickets: number }> {
   await insertRepository(bench.db, {
     name: 'bench',
     path: '/bench',
@@ -91,67 +92,85 @@ async function engineTicketsPerSecond(bench: BenchDb): Promise<{ rate: number; e
   );
   const seconds = (Date.now() - started) / 1000;
   const tickets = counts.reduce((a, b) => a + b, 0);
-  const { rows } = await bench.pool.query<{ n: string }>(
-    'select count(*) as n from loopwright.ticket_events',
-  );
-  return { rate: tickets / seconds, events: Math.round(Number(rows[0]!.n) / Math.max(1, tickets)) };
+  return { rate: tickets / seconds, tickets };
 }
 
-async function dbosWorkflowsPerSecond(serverUrl: string): Promise<number> {
+/** A DBOS system database of its own, the 8-step workflow registered; `run` times one window. */
+async function createDbosBench(serverUrl: string) {
   const name = `lw_bench_dbos_${randomBytes(4).toString('hex')}`;
   await runStatement(serverUrl, `create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  try {
-    const eightSteps = DBOS.registerWorkflow(
-      async (n: number) => {
-        let acc = n;
-        for (let i = 0; i < STEPS; i++) {
-          acc = await DBOS.runStep(async () => acc + 1, { name: `step${i}` });
-        }
-        return acc;
-      },
-      { name: 'eightSteps' },
-    );
-    DBOS.setConfig({
-      name: 'lw-bench',
-      systemDatabaseUrl: url.toString(),
-      systemDatabasePoolSize: DRIVERS + 2,
-      logLevel: 'error',
-    });
-    await DBOS.launch();
-    const started = Date.now();
-    const deadline = started + SECONDS * 1000;
-    const counts = await Promise.all(
-      Array.from({ length: DRIVERS }, async () => {
-        let n = 0;
-        while (Date.now() < deadline) {
-          if ((await eightSteps(n)) !== n + STEPS) throw new Error('dbos bench: wrong result');
-          n++;
-        }
-        return n;
-      }),
-    );
-    const seconds = (Date.now() - started) / 1000;
-    await DBOS.shutdown();
-    return counts.reduce((a, b) => a + b, 0) / seconds;
-  } finally {
-    await runStatement(serverUrl, `drop database if exists ${name} with (force)`);
-  }
+  const eightSteps = DBOS.registerWorkflow(
+    async (n: number) => {
+      let acc = n;
+      for (let i = 0; i < STEPS; i++) {
+        acc = await DBOS.runStep(async () => acc + 1, { name: `step${i}` });
+      }
+      return acc;
+    },
+    { name: 'eightSteps' },
+  );
+  DBOS.setConfig({
+    name: 'lw-bench',
+    systemDatabaseUrl: url.toString(),
+    systemDatabasePoolSize: DRIVERS + 2,
+    logLevel: 'error',
+  });
+  return {
+    /** Workflows per second for one window (DBOS is launched for it and shut down after). */
+    async run(): Promise<number> {
+      await DBOS.launch();
+      try {
+        const started = Date.now();
+        const deadline = started + SECONDS * 1000;
+        const counts = await Promise.all(
+          Array.from({ length: DRIVERS }, async () => {
+            let n = 0;
+            while (Date.now() < deadline) {
+              if ((await eightSteps(n)) !== n + STEPS) throw new Error('dbos bench: wrong result');
+              n++;
+            }
+            return n;
+          }),
+        );
+        return counts.reduce((a, b) => a + b, 0) / ((Date.now() - started) / 1000);
+      } finally {
+        await DBOS.shutdown();
+      }
+    },
+    drop: () => runStatement(serverUrl, `drop database if exists ${name} with (force)`),
+  };
 }
 
 export async function benchEngineVsDbos(bench: BenchDb, serverUrl: string): Promise<Figure[]> {
-  const engine = await engineTicketsPerSecond(bench);
-  const dbos = await dbosWorkflowsPerSecond(serverUrl);
-  const ratio = ratioOf(engine.rate, dbos);
+  const dbos = await createDbosBench(serverUrl);
+  let engine: { rate: number; tickets: number }[];
+  let workflows: number[];
+  try {
+    // Alternate the two contenders so drift on a shared machine hits both alike; keep the best
+    // of two windows each.
+    engine = [await engineTicketsPerSecond(bench)];
+    workflows = [await dbos.run()];
+    engine.push(await engineTicketsPerSecond(bench));
+    workflows.push(await dbos.run());
+  } finally {
+    await dbos.drop();
+  }
+  const { rows } = await bench.pool.query<{ n: string }>(
+    'select count(*) as n from loopwright.ticket_events',
+  );
+  const tickets = engine.reduce((a, e) => a + e.tickets, 0);
+  const events = Math.round(Number(rows[0]!.n) / Math.max(1, tickets));
+  const rate = Math.max(...engine.map((e) => e.rate));
+  const baseline = Math.max(...workflows);
+  const ratio = ratioOf(rate, baseline);
   return [
     {
-      name:
-        `engine-only ticket lifecycle (${engine.events} journaled events ` +
-        `each, ${DRIVERS} drivers)`,
-      value: engine.rate,
+      name: `engine-only ticket lifecycle (${events} journaled events each, ${DRIVERS} drivers)`,
+      value: rate,
       unit: '/s',
-      baseline: { name: `DBOS ${STEPS}-step durable workflows`, value: dbos },
+      baseline: { name: `DBOS ${STEPS}-step durable workflows`, value: baseline },
       ratio,
       target: { text: '>= 1.0x', met: ratio >= 1 },
     },
