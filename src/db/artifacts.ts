@@ -34,15 +34,31 @@ export async function insertArtifact(
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * One artifact by id. Artifacts never change (the database refuses updates), so a row once read is
+ * kept for later reads in this process: a ticket's plan is read by every phase after it.
+ */
 export async function getArtifact(db: Kdb, id: string | number): Promise<Artifact> {
+  const key = String(id);
+  const known = READ_ARTIFACTS.get(key);
+  if (known) return known;
   const row = await db
     .selectFrom('loopwright.artifacts')
     .selectAll()
-    .where('id', '=', String(id))
+    .where('id', '=', key)
     .executeTakeFirst();
-  if (!row) throw new NotFoundError('artifact', String(id));
+  if (!row) throw new NotFoundError('artifact', key);
+  if (row.content.length <= MAX_KEPT_CHARS) {
+    if (READ_ARTIFACTS.size >= MAX_KEPT) READ_ARTIFACTS.clear();
+    READ_ARTIFACTS.set(key, Object.freeze(row));
+  }
   return row;
 }
+
+const READ_ARTIFACTS = new Map<string, Artifact>();
+/** Enough for the plans of every ticket a factory works on at once; past it, start over. */
+const MAX_KEPT = 512;
+const MAX_KEPT_CHARS = 256 * 1024;
 
 /** The newest artifact of a kind for a ticket, if any. */
 export async function latestArtifact(
