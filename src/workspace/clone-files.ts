@@ -38,6 +38,16 @@ export async function holdsExactly(
   tree: ReadonlyMap<string, CloneTreeEntry>,
   algorithm: HashAlgorithm,
 ): Promise<boolean> {
+  // Anything unreadable (a folder or file an agent made private, a path that vanished) is a
+  // difference too: git is left to sort it out.
+  return compareFiles(root, tree, algorithm).catch(() => false);
+}
+
+async function compareFiles(
+  root: string,
+  tree: ReadonlyMap<string, CloneTreeEntry>,
+  algorithm: HashAlgorithm,
+): Promise<boolean> {
   const dirs = new Set<string>();
   for (const file of tree.keys()) {
     const parts = file.split('/');

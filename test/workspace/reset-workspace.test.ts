@@ -112,3 +112,15 @@ describe('resetWorkspace', () => {
     expect(await git(wt.path, ['status', '--porcelain'])).toBe('');
   });
 });
+
+describe('resetWorkspace with files it cannot read', () => {
+  it('leaves an unreadable file or folder to git, which restores the tip', async () => {
+    const { wt, tip } = await workspace();
+    await chmod(path.join(wt.path, 'src/kept.js'), 0o000);
+    await mkdir(path.join(wt.path, 'locked'));
+    await chmod(path.join(wt.path, 'locked'), 0o000);
+    await resetWorkspace(wt, tip);
+    await expectCleanAt(wt.path, tip);
+    expect(await read(wt.path, 'src/kept.js')).toBe('export const kept = 1;\n');
+  });
+});
