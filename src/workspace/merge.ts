@@ -10,6 +10,7 @@
  * clean one follows the ref (`read-tree -m -u old new`), a dirty one stops the merge before the
  * ref moves (`CHECKOUT_DIRTY`), so `git commit -a` there can never revert merged work.
  */
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
@@ -18,6 +19,7 @@ import { GitError, git, resolveCommit, runGit, splitNul } from './git.js';
 import { algorithmOf, writeCommit } from './object-writer.js';
 import { objectStore } from './object-store.js';
 import { commonGitDir, knownWorktrees } from './repository.js';
+import { diffTrees } from './tree-diff.js';
 
 /** What a merge check said about a candidate merge commit. */
 export type MergeCheck =
@@ -109,7 +111,7 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
         attempts: attempt - 1,
       };
     }
-    const dirty = await checkoutBlocker(await baseCheckout(repoPath, baseRef), old, null);
+    const dirty = await checkoutBlocker(repoPath, await baseCheckout(repoPath, baseRef), old, null);
     if (dirty) return dirty;
     const built = await buildMergeCommit(repoPath, old, tip, message);
     if ('conflicts' in built)
@@ -131,7 +133,7 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
     }
     // A base that moved is found by the compare-and-swap below; the checkout is listed afresh.
     const checkout = await baseCheckout(repoPath, baseRef);
-    const late = await checkoutBlocker(checkout, old, built.commit);
+    const late = await checkoutBlocker(repoPath, checkout, old, built.commit);
     if (late) {
       // A checkout that moved on with the base is not dirty: merge onto the new tip.
       const now = await resolveCommit(repoPath, baseRef);
@@ -309,6 +311,7 @@ async function baseCheckout(repoPath: string, baseRef: string): Promise<{ path: 
  * `next`) an untracked file is in the way. Null when there is no such checkout or it is clean.
  */
 async function checkoutBlocker(
+  repoPath: string,
   checkout: { path: string } | null,
   old: string,
   next: string | null,
@@ -316,7 +319,7 @@ async function checkoutBlocker(
   if (!checkout) return null;
   const dir = checkout.path;
   const dirty = await changedInCheckout(dir, old);
-  if (dirty.length === 0 && next !== null) {
+  if (dirty.length === 0 && next !== null && !(await nothingInTheWay(repoPath, dir, old, next))) {
     const dry = await runGit(dir, ['read-tree', '-m', '-u', '-n', old, next], {
       okExitCodes: [0, 128],
     });
@@ -342,6 +345,42 @@ async function changedInCheckout(dir: string, old: string): Promise<string[]> {
   }
   return [...new Set(changed)].sort();
 }
+
+/**
+ * True when no path the merge adds (from `old` to `next`) is taken in the checkout `dir`: nothing
+ * at the path, no file or link where a folder on its way must go. Then `read-tree -m -u` has no
+ * untracked file to refuse and its dry run can be skipped; anything there (even a folder) asks
+ * git.
+ */
+async function nothingInTheWay(
+  repoPath: string,
+  dir: string,
+  old: string,
+  next: string,
+): Promise<boolean> {
+  const store = objectStore(await commonGitDir(repoPath));
+  const added = (await diffTrees(store, old, next).catch(() => null))?.filter(
+    (c) => c.status === 'added',
+  );
+  if (!added || added.length > MAX_PATHS_CHECKED) return false;
+  const folders = new Map<string, boolean>();
+  for (const change of added) {
+    const parts = change.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      let ok = folders.get(folder);
+      if (ok === undefined) {
+        const info = await lstat(path.join(dir, folder)).catch(() => null);
+        folders.set(folder, (ok = !info || info.isDirectory()));
+      }
+      if (!ok) return false;
+    }
+    if (await lstat(path.join(dir, change.path)).catch(() => null)) return false;
+  }
+  return true;
+}
+
+const MAX_PATHS_CHECKED = 2_000;
 
 /** The paths `read-tree` names in "would be overwritten" errors (or a generic note). */
 function untrackedInTheWay(stderr: string): string[] {
@@ -370,8 +409,8 @@ async function catchUpCheckout(
   const parent = base === merge ? await resolveCommit(repoPath, `${merge}^1`) : null;
   const behind =
     parent !== null &&
-    (await checkoutBlocker(checkout, parent, merge)) === null &&
-    (await checkoutBlocker(checkout, merge, null)) !== null;
+    (await checkoutBlocker(repoPath, checkout, parent, merge)) === null &&
+    (await checkoutBlocker(repoPath, checkout, merge, null)) !== null;
   if (!behind) return { checkoutPath: checkout.path, checkoutUpdated: false };
   return followCheckout(repoPath, checkout, parent, merge);
 }

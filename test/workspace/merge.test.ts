@@ -177,6 +177,16 @@ describe('mergeToBase', () => {
     expect(await read(repoPath, 'notes.txt')).toBe('moved aside, still untracked\n');
   });
 
+  it('treats an untracked file where a merged folder must go as dirty', async () => {
+    const { repoPath, wt } = await withTicketCommit('lib/deep/new.js', 'export {};\n');
+    const old = await git(repoPath, ['rev-parse', 'main']);
+    await put(repoPath, 'lib', 'a file where the folder goes\n');
+    const blocked = await mergeToBase(mergeArgs(repoPath, wt));
+    expect(blocked).toMatchObject({ ok: false, reason: 'CHECKOUT_DIRTY' });
+    expect(await git(repoPath, ['rev-parse', 'main'])).toBe(old);
+    expect(await read(repoPath, 'lib')).toBe('a file where the folder goes\n');
+  });
+
   it('updates a clean base checked out in a linked worktree, not the main checkout', async () => {
     const { repoPath, wt } = await withTicketCommit();
     await git(repoPath, ['checkout', '--quiet', '--detach']);
