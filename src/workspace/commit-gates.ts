@@ -98,7 +98,8 @@ function symlinkViolations(
 
 /**
  * Planned test files (exact paths, no globs) that are not regular files in `commit` (looked up in
- * `tree`, the commit's listing, when the caller has it; else one `ls-tree`).
+ * `tree`, the commit's listing, when the caller has it; else in the directories' trees, read from
+ * the object store).
  */
 export async function missingTestFiles(
   gitDir: string,

@@ -260,7 +260,7 @@ class BatchReader implements ObjectStore {
     maxBytes: number,
   ): Promise<GitObject | ObjectInfo | null> {
     // No object is named so, and a newline would smuggle in a second command.
-    if (/[\n\0]/.test(name) || name.trim() !== name || name === '') return Promise.resolve(null);
+    if (/[\n\0]/.test(name) || name === '') return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       this.send({ command, name, maxBytes, resolve, reject, sent: 0 });
     });

@@ -84,8 +84,8 @@ export async function createWorktree(options: CreateWorktreeOptions): Promise<Wo
 }
 
 /**
- * {@link createWorktree}, also returning the tips it read (one `for-each-ref`) so that the job
- * does not ask git for them again.
+ * {@link createWorktree}, also returning the tips it read (from the object store) so that the
+ * job does not read them again.
  *
  * @example
  * ```ts

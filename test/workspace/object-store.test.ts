@@ -64,11 +64,14 @@ describe('objectStore', () => {
   it('reads blobs and commits, and says null for a name that names nothing', async () => {
     const { repo } = await sampleSetup();
     await put(repo.path, 'f.txt', 'hello\n');
+    await put(repo.path, ' lead/trail /f ', 'spaced\n');
     const head = await commit(repo.path, 'subject\n\nbody\n\nLoopwright-Run: 1234');
     const store = objectStore(path.join(repo.path, '.git'));
     const blob = await store.read(`${head}:f.txt`);
     expect(blob?.type).toBe('blob');
     expect(blob?.content.toString()).toBe('hello\n');
+    expect((await store.read(`${head}: lead/trail /f `))?.content.toString()).toBe('spaced\n');
+    expect((await store.readTree(`${head}: lead/trail `))?.map((r) => r.name)).toEqual(['f ']);
     const parsed = await store.readCommit('HEAD');
     expect(parsed?.sha).toBe(head);
     expect(parsed?.parents).toEqual([await git(repo.path, ['rev-parse', 'HEAD^'])]);
@@ -79,6 +82,7 @@ describe('objectStore', () => {
     expect(await store.readCommit(`${head}^{tree}`)).toBeNull();
     expect(await store.listTree('refs/heads/nope')).toBeNull();
     expect(await store.resolve('HEAD\ncontents HEAD')).toBeNull();
+    expect(await store.resolve(' HEAD')).toBeNull();
     // Still in step after the refusals.
     expect(await store.resolve('HEAD')).toBe(head);
   });
