@@ -36,6 +36,7 @@ import {
 import { bindJobLogs, createTaskList } from './tasks.js';
 import { integrationTaskList, tasksForLane, type Lane } from '../integrations/jobs.js';
 import { startIntegrations, type Integrations } from '../integrations/service.js';
+import { closeObjectStores } from '../workspace/object-store.js';
 
 /** Scratch checkouts without a named creator are a dead process's after this long. */
 const SCRATCH_MAX_AGE_MS = 24 * 3600_000;
@@ -198,6 +199,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       o.stopWaiting?.();
       await integrations?.stop();
       await runner.stop();
+      await closeObjectStores(); // the repositories' cat-file readers (each after its last answer)
       await feed?.close();
       await stopPool(db, poolId).catch((e: unknown) =>
         o.logger.warn({ code: dbErrorCode(e), reason: firstLine(e) }, 'Pool stop not recorded'),

@@ -43,7 +43,7 @@ export const ISOLATED_GIT_ENV = {
 export const MAX_OBJECT_BYTES = 32 * 1024 * 1024;
 
 /** A reader idle this long ends its git process (the next request starts another). */
-export const IDLE_MS = 30_000;
+export const IDLE_MS = 60_000;
 
 /** Caps of one recursive tree listing (a crafted tree must not exhaust memory or the stack). */
 const MAX_TREE_ENTRIES = 1_000_000;
@@ -130,8 +130,8 @@ export function objectStore(gitDir: string): ObjectStore {
 }
 
 /**
- * End every reader's git process (and wait until each has exited): for shutdown and tests. A
- * store used afterwards starts a new process.
+ * End every reader's git process (and wait until each has exited), each once its outstanding
+ * requests are answered: for shutdown and tests. A store asked afterwards starts a new process.
  *
  * @example
  * ```ts
@@ -139,9 +139,7 @@ export function objectStore(gitDir: string): ObjectStore {
  * ```
  */
 export async function closeObjectStores(): Promise<void> {
-  const readers = [...STORES.values()];
-  STORES.clear();
-  await Promise.all(readers.map((r) => r.close()));
+  await Promise.all([...STORES.values()].map((r) => r.close()));
 }
 
 /** The pids of the readers' running git processes (for tests). */
@@ -167,6 +165,8 @@ class BatchReader implements ObjectStore {
   private body: { info: ObjectInfo; bytes: Buffer; filled: number } | null = null;
   private stderr = '';
   private idle: NodeJS.Timeout | undefined;
+  /** Callers of {@link close} waiting for the outstanding requests to be answered. */
+  private closing: (() => void)[] = [];
 
   constructor(readonly gitDir: string) {}
 
@@ -242,11 +242,15 @@ class BatchReader implements ObjectStore {
     return object;
   }
 
-  /** End the process (EOF on stdin) and wait for it; unanswered requests fail. */
+  /**
+   * End the process (EOF on stdin) and wait for it to exit: at once when no request is
+   * outstanding, else as soon as the last one is answered (nothing is dropped).
+   */
   close(): Promise<void> {
     clearTimeout(this.idle);
+    if (this.pending.length > 0) return new Promise((resolve) => this.closing.push(resolve));
     const child = this.child;
-    this.detach(new GitError(['cat-file', '--batch-command'], this.gitDir, undefined, 'closed'));
+    this.detach(undefined);
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       child.once('close', () => resolve());
@@ -357,11 +361,17 @@ class BatchReader implements ObjectStore {
   private answer(settle: (request: Request) => void): void {
     const request = this.pending.shift()!;
     settle(request);
-    if (this.pending.length === 0 && this.child) {
-      socket(this.child.stdout).unref();
-      this.idle = setTimeout(() => void this.close(), IDLE_MS);
-      this.idle.unref();
+    if (this.pending.length > 0 || !this.child) return;
+    socket(this.child.stdout).unref();
+    if (this.closing.length > 0) {
+      const waiting = this.closing.splice(0);
+      void this.close().then(() => {
+        for (const resolve of waiting) resolve();
+      });
+      return;
     }
+    this.idle = setTimeout(() => void this.close(), IDLE_MS);
+    this.idle.unref();
   }
 
   private protocolError(why: string): void {
@@ -385,6 +395,7 @@ class BatchReader implements ObjectStore {
       if (request.sent >= 2) request.reject(failure);
       else this.send(request);
     }
+    if (this.pending.length === 0) this.releaseClosing();
   }
 
   private restart(): void {
@@ -408,7 +419,14 @@ class BatchReader implements ObjectStore {
     this.pending = [];
     this.head = Buffer.alloc(0);
     this.body = null;
-    if (error) for (const request of lost) request.reject(error);
+    if (!error) return;
+    for (const request of lost) request.reject(error);
+    this.releaseClosing();
+  }
+
+  /** Nothing is outstanding any more (the process is gone): waiting closers are done. */
+  private releaseClosing(): void {
+    for (const resolve of this.closing.splice(0)) resolve();
   }
 }
 

@@ -178,6 +178,24 @@ describe('objectStore', () => {
     expect(alive(Number(childGit))).toBe(false);
   });
 
+  it('answers what was asked before a close, then ends its process', async () => {
+    const { repo } = await sampleSetup();
+    const store = objectStore(path.join(repo.path, '.git'));
+    const head = await store.resolve('HEAD');
+    const [pid] = objectStorePids();
+    const asked = Promise.all([store.listTree('HEAD'), store.resolve('HEAD'), store.read('HEAD')]);
+    await closeObjectStores();
+    const [tree, sha, object] = await asked;
+    expect(tree?.has('README.md')).toBe(true);
+    expect(sha).toBe(head);
+    expect(object?.type).toBe('commit');
+    expect(alive(pid!)).toBe(false);
+    // A follow-up read (listTree's subtrees) may have started another: closing again ends it.
+    await closeObjectStores();
+    expect(objectStorePids()).toEqual([]);
+    expect(await objectStore(path.join(repo.path, '.git')).resolve('HEAD')).toBe(head);
+  });
+
   it('works on a bare repository and a tree deeper than one pipelined round', async () => {
     const dir = await tempDir();
     const { repo } = await sampleSetup();
