@@ -17,7 +17,7 @@ const whys = (violations: readonly { path: string; why: string }[]) =>
   violations.map((v) => `${v.why}:${v.path}`);
 
 describe('commit gates from the object store', () => {
-  it('names RED tests that BUILD deleted, edited, made executable or replaced by a dir', async () => {
+  it('names RED tests BUILD deleted, edited, made executable or replaced by a dir', async () => {
     const { repo } = await sampleSetup();
     const gitDir = path.join(repo.path, '.git');
     for (const name of ['kept', 'gone', 'edited', 'exec', 'dir'])
