@@ -28,7 +28,7 @@ const plain = (actions: readonly { type: string; params?: unknown }[]) =>
   actions.map(({ type, params }) => ({ type, params }));
 
 describe('transitionTicket', () => {
-  it("gives xstate's transition's snapshot and actions at every step, from stored snapshots", () => {
+  it("matches xstate's transition's snapshot and actions at every step, from stored rows", () => {
     let [snapshot] = initialTransition(ticketMachine, { mode: 'dark' });
     for (const input of WALK) {
       const event = ticketEventSchema.parse(input);
