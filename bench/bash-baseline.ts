@@ -29,12 +29,17 @@ export interface Baselines {
 
 /**
  * Seconds per ticket for the bash loop and for the bare floor, over `tickets` tickets; the bash
- * loop runs under `counter` (as loopwright's timed run does), which counts its git processes.
+ * loop runs under `counter` (as loopwright's timed run does), which counts its git processes, on
+ * a check repository with `padFiles` extra files.
  */
-export async function benchBaselines(tickets: number, counter: GitCounter): Promise<Baselines> {
+export async function benchBaselines(
+  tickets: number,
+  counter: GitCounter,
+  padFiles = 0,
+): Promise<Baselines> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-bash-'));
   try {
-    const { repo, keys, script } = await prepare(home, 'bash', tickets);
+    const { repo, keys, script } = await prepare(home, 'bash', tickets, padFiles);
     const before = (await counter.lines()).length;
     const bash = await timeBashLoop(home, { repo, keys, script });
     const bashSpawns = (await counter.lines()).length - before;
@@ -49,9 +54,9 @@ export async function benchBaselines(tickets: number, counter: GitCounter): Prom
   }
 }
 
-async function prepare(home: string, name: string, tickets: number) {
+async function prepare(home: string, name: string, tickets: number, padFiles = 0) {
   const repo = path.join(home, name);
-  await makeCheckRepo(repo);
+  await makeCheckRepo(repo, padFiles);
   const keys = Array.from({ length: tickets }, (_, i) => `${name}-${i + 1}`);
   const script = path.join(home, `${name}.json`);
   await writeFile(script, JSON.stringify({ steps: keys.flatMap((k) => checkRepoSteps(k)) }));

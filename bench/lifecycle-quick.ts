@@ -1,11 +1,12 @@
 /**
  * The lifecycle section alone, beside its bash baseline, for iterating on per-ticket overhead:
  * `tsc -p tsconfig.bench.json && BENCH_WORKERS=1 node dist/bench/lifecycle-quick.js`.
- * Prints seconds per ticket vs the bash loop, git spawns per ticket by subcommand, queries.
+ * Prints seconds per ticket vs the bash loop, git spawns per ticket by subcommand, queries;
+ * BENCH_LARGE_FILES=N adds the same on a repository of N extra files.
  */
 import { benchBaselines } from './bash-baseline.js';
 import { createBenchDb } from './bench-db.js';
-import { benchLifecycle } from './lifecycle.js';
+import { benchLargeRepo, benchLifecycle } from './lifecycle.js';
 import { withGitCounter } from './git-counter.js';
 
 const bench = await createBenchDb();
@@ -15,6 +16,20 @@ try {
     return { lifecycle, baselines: await benchBaselines(lifecycle.rows[0]!.tickets, counter) };
   });
   const one = lifecycle.rows[0]!;
+  const files = Number(process.env.BENCH_LARGE_FILES ?? 0);
+  if (files > 0) {
+    const tickets = Number(process.env.BENCH_LARGE_TICKETS ?? 4);
+    const large = await withGitCounter(async (counter) => ({
+      ours: await benchLargeRepo(bench, counter, files, tickets),
+      bash: await benchBaselines(tickets, counter, files),
+    }));
+    console.log(
+      `${files}-file repo: s/ticket ${large.ours.secondsPerTicket.toFixed(3)} vs bash ` +
+        `${large.bash.bashSecondsPerTicket.toFixed(3)} ` +
+        `(${(large.ours.secondsPerTicket / large.bash.bashSecondsPerTicket).toFixed(2)}x); ` +
+        `git spawns/ticket ${large.ours.gitSpawns} vs bash ${large.bash.bashGitSpawnsPerTicket}`,
+    );
+  }
   // From the unrounded time: at a fraction of a ticket per second the rounded rate is coarse.
   const perTicket = one.seconds / one.tickets;
   for (const r of lifecycle.rows)

@@ -101,6 +101,29 @@ export async function benchLifecycle(
   }
 }
 
+/**
+ * The 1-worker lifecycle on a repository of `padFiles` extra files (a workload unlike the tiny
+ * check repository): seconds and git spawns per ticket.
+ */
+export async function benchLargeRepo(
+  bench: BenchDb,
+  counter: GitCounter,
+  padFiles: number,
+  tickets: number,
+): Promise<{ secondsPerTicket: number; gitSpawns: number }> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-large-'));
+  try {
+    const keys = await setupRepo(bench, home, 'large', tickets, 1, false, padFiles);
+    const before = (await counter.lines()).length;
+    const seconds = await runToIdle(bench, home, 1);
+    const spawns = (await counter.lines()).length - before;
+    await assertAllLive(bench, keys);
+    return { secondsPerTicket: seconds / tickets, gitSpawns: round(spawns / tickets) };
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
 async function setupRepo(
   bench: BenchDb,
   home: string,
@@ -108,9 +131,10 @@ async function setupRepo(
   count: number,
   concurrency: number,
   chained: boolean,
+  padFiles = 0,
 ): Promise<string[]> {
   const dir = path.join(home, name);
-  await makeCheckRepo(dir);
+  await makeCheckRepo(dir, padFiles);
   const keys = Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);
   const script = path.join(home, `${name}.json`);
   await writeFile(script, JSON.stringify({ steps: keys.flatMap((k) => checkRepoSteps(k)) }));

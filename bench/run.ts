@@ -13,11 +13,15 @@ import { benchConsole } from './console.js';
 import { benchEngineThroughput } from './engine-throughput.js';
 import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
-import { benchLifecycle } from './lifecycle.js';
+import { benchLargeRepo, benchLifecycle } from './lifecycle.js';
 import { withGitCounter } from './git-counter.js';
 import { benchRecovery } from './recovery.js';
 import { BenchReport, machineFacts } from './report.js';
 import { benchSandboxCost } from './sandbox-cost.js';
+
+/** The second lifecycle workload: a checkout the size of a real project's (~4 MiB). */
+const LARGE_REPO_FILES = Number(process.env.BENCH_LARGE_FILES ?? 2000);
+const LARGE_REPO_TICKETS = Number(process.env.BENCH_LARGE_TICKETS ?? 4);
 
 /**
  * A fresh database per section: one section's leftovers (queued jobs, tickets) never slow another.
@@ -65,10 +69,15 @@ const SECTIONS: Record<string, SectionRun> = {
 
   lifecycle: (report) =>
     withDb(async (bench) => {
-      const { lifecycle, baselines } = await withGitCounter(async (counter) => {
+      const { lifecycle, baselines, large, largeBash } = await withGitCounter(async (counter) => {
         const lifecycle = await benchLifecycle(bench, counter);
-        return { lifecycle, baselines: await benchBaselines(lifecycle.rows[0]!.tickets, counter) };
+        const baselines = await benchBaselines(lifecycle.rows[0]!.tickets, counter);
+        const large = await benchLargeRepo(bench, counter, LARGE_REPO_FILES, LARGE_REPO_TICKETS);
+        const largeBash = await benchBaselines(LARGE_REPO_TICKETS, counter, LARGE_REPO_FILES);
+        return { lifecycle, baselines, large, largeBash };
       });
+      const largeVsBash =
+        Math.round((large.secondsPerTicket / largeBash.bashSecondsPerTicket) * 100) / 100;
       const base = lifecycle.rows[0]!.ticketsPerSecond;
       const perTicket = Math.round(lifecycle.rows[0]!.secondsPerTicket * 1000) / 1000;
       const vsBash = Math.round((perTicket / baselines.bashSecondsPerTicket) * 100) / 100;
@@ -126,6 +135,22 @@ const SECTIONS: Record<string, SectionRun> = {
             target: { text: '<= 30', met: lifecycle.perTicket.gitSpawns <= 30 },
           },
           { name: 'queries per ticket (1 worker)', value: lifecycle.perTicket.queries, unit: '' },
+          {
+            name: `seconds per ticket, ${LARGE_REPO_FILES}-file repository (1 worker)`,
+            value: Math.round(large.secondsPerTicket * 1000) / 1000,
+            unit: 's',
+            baseline: {
+              name: 'bash loop, same repository',
+              value: largeBash.bashSecondsPerTicket,
+            },
+            ratio: largeVsBash,
+          },
+          {
+            name: `git spawns per ticket, ${LARGE_REPO_FILES}-file repository`,
+            value: large.gitSpawns,
+            unit: '',
+            baseline: { name: 'bash loop', value: largeBash.bashGitSpawnsPerTicket },
+          },
           {
             name:
               `dispatch p50 (journal row -> agent process ` +

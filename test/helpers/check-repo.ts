@@ -23,9 +23,19 @@ done
 echo ok
 `;
 
-export async function makeCheckRepo(dir: string): Promise<void> {
+/**
+ * The check repository; `padFiles` adds that many committed files (~2 KiB each, 100 per folder
+ * under `vendor/`) for a workload the size of a real project's checkout.
+ */
+export async function makeCheckRepo(dir: string, padFiles = 0): Promise<void> {
   await mkdir(path.join(dir, 'scripts'), { recursive: true });
   await writeFile(path.join(dir, 'scripts/check.sh'), CHECK);
+  for (let i = 0; i < padFiles; i++) {
+    const folder = path.join(dir, 'vendor', `pkg-${Math.floor(i / 100)}`);
+    if (i % 100 === 0) await mkdir(folder, { recursive: true });
+    const line = `export const value${i} = ${JSON.stringify(`padding ${i}`.padEnd(60, '.'))};\n`;
+    await writeFile(path.join(folder, `f${i}.js`), line.repeat(28));
+  }
   for (const d of ['src', 'tests']) {
     await mkdir(path.join(dir, d), { recursive: true });
     await writeFile(path.join(dir, d, '.keep'), '');
