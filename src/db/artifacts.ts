@@ -40,7 +40,8 @@ export async function insertArtifact(
  */
 export async function getArtifact(db: Kdb, id: string | number): Promise<Artifact> {
   const key = String(id);
-  const known = READ_ARTIFACTS.get(key);
+  const kept = keptFor(READ_ARTIFACTS, db);
+  const known = kept.get(key);
   if (known) return known;
   const row = await db
     .selectFrom('loopwright.artifacts')
@@ -49,16 +50,23 @@ export async function getArtifact(db: Kdb, id: string | number): Promise<Artifac
     .executeTakeFirst();
   if (!row) throw new NotFoundError('artifact', key);
   if (row.content.length <= MAX_KEPT_CHARS) {
-    if (READ_ARTIFACTS.size >= MAX_KEPT) READ_ARTIFACTS.clear();
-    READ_ARTIFACTS.set(key, Object.freeze(row));
+    if (kept.size >= MAX_KEPT) kept.clear();
+    kept.set(key, Object.freeze(row));
   }
   return row;
 }
 
-const READ_ARTIFACTS = new Map<string, Artifact>();
+/** Per database handle: ids are only unique within one database. */
+const READ_ARTIFACTS = new WeakMap<Kdb, Map<string, Artifact>>();
 /** Enough for the plans of every ticket a factory works on at once; past it, start over. */
 const MAX_KEPT = 512;
 const MAX_KEPT_CHARS = 256 * 1024;
+
+function keptFor<T>(all: WeakMap<Kdb, Map<string, T>>, db: Kdb): Map<string, T> {
+  let kept = all.get(db);
+  if (!kept) all.set(db, (kept = new Map()));
+  return kept;
+}
 
 /** The newest artifact of a kind for a ticket, if any. */
 export async function latestArtifact(

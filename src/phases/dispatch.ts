@@ -75,7 +75,9 @@ export async function ensureWorkspace(
   // Recorded once per clone: until the directory goes (gc and release remove it before they mark
   // the row removed), the row this process wrote still says what it says.
   const recorded = `${wt.path}\0${wt.branch}`;
-  if (opened.cloned || RECORDED.get(d.ticket.id) !== recorded) {
+  let rows = RECORDED.get(db);
+  if (!rows) RECORDED.set(db, (rows = new Map()));
+  if (opened.cloned || rows.get(d.ticket.id) !== recorded) {
     await upsertWorkspace(db, {
       ticket_id: d.ticket.id,
       repo_id: d.repo.id,
@@ -83,14 +85,17 @@ export async function ensureWorkspace(
       branch: wt.branch,
       base_commit: wt.baseCommit,
     });
-    if (RECORDED.size >= MAX_RECORDED) RECORDED.clear();
-    RECORDED.set(d.ticket.id, recorded);
+    if (rows.size >= MAX_RECORDED) rows.clear();
+    rows.set(d.ticket.id, recorded);
   }
   return opened;
 }
 
-/** Ticket id -> the workspace row this process last wrote for it (path and branch). */
-const RECORDED = new Map<string, string>();
+/**
+ * Per database handle (ticket ids are only unique within one database): ticket id -> the
+ * workspace row this process last wrote for it (path and branch).
+ */
+const RECORDED = new WeakMap<Kdb, Map<string, string>>();
 const MAX_RECORDED = 10_000;
 
 /**

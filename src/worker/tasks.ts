@@ -117,17 +117,20 @@ async function bindingsOf(db: Kdb, payload: unknown): Promise<LogBindings | unde
  * keeps its row while it has tickets).
  */
 async function namesOf(db: Kdb, ticketId: string): Promise<TicketNames | undefined> {
-  const known = NAMES.get(ticketId);
+  let names = NAMES.get(db);
+  if (!names) NAMES.set(db, (names = new Map()));
+  const known = names.get(ticketId);
   if (known) return known;
   // A lookup that fails (database away) leaves the lines unbound; the job itself will say why.
-  const names = await ticketNames(db, ticketId).catch(() => undefined);
-  if (!names) return undefined;
-  if (NAMES.size >= MAX_NAMES) NAMES.clear();
-  NAMES.set(ticketId, names);
-  return names;
+  const found = await ticketNames(db, ticketId).catch(() => undefined);
+  if (!found) return undefined;
+  if (names.size >= MAX_NAMES) names.clear();
+  names.set(ticketId, found);
+  return found;
 }
 
 type TicketNames = { readonly key: string; readonly repo: string };
-const NAMES = new Map<string, TicketNames>();
+/** Per database handle: ticket ids are only unique within one database. */
+const NAMES = new WeakMap<Kdb, Map<string, TicketNames>>();
 /** Enough for every ticket a factory works on at once; past it the cache starts over. */
 const MAX_NAMES = 10_000;
