@@ -13,7 +13,7 @@ import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
 import { WorkspaceError } from './errors.js';
 import { git, runGit } from './git.js';
-import { holdsExactly, pointCloneAt } from './clone-files.js';
+import { holdsExactly, pointCloneAt, writeCloneFiles } from './clone-files.js';
 import type { TreeEntry } from './git-objects.js';
 import { algorithmOf } from './object-writer.js';
 import { objectStore } from './object-store.js';
@@ -303,7 +303,8 @@ function cloneGit(wt: Worktree) {
 
 /**
  * A fresh clone: its `.git` written directly (what `git init` would make, minus templates and
- * hooks, plus the fixed parts of workspace-integrity.ts), then one `reset --hard` to the tip.
+ * hooks, plus the fixed parts of workspace-integrity.ts), then the tip's files, index and branch
+ * (written in-process, or by one `reset --hard` to the tip).
  */
 async function cloneInto(wt: Worktree, tip: string): Promise<void> {
   const gitDir = path.join(wt.path, '.git');
@@ -313,6 +314,13 @@ async function cloneInto(wt: Worktree, tip: string): Promise<void> {
     objectsDir: path.join(wt.repoGitDir, 'objects'),
     headRef: `refs/heads/${wt.branch}`,
   });
+  // The files from the object store when it can (a small tree), else git's checkout.
+  const ref = `refs/heads/${wt.branch}`;
+  await mkdir(path.dirname(path.join(gitDir, ...ref.split('/'))), { recursive: true });
+  const store = objectStore(wt.repoGitDir);
+  const tree = await store.listTree(tip).catch(() => null);
+  if (tree && (await writeCloneFiles(wt.path, store, tree).catch(() => false)))
+    if (await pointCloneAt(gitDir, ref, tip, tree)) return;
   await git(wt.path, ['reset', '--hard', '-q', tip], cloneGit(wt));
 }
 

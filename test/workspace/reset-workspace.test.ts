@@ -124,3 +124,27 @@ describe('resetWorkspace with files it cannot read', () => {
     expect(await read(wt.path, 'src/kept.js')).toBe('export const kept = 1;\n');
   });
 });
+
+describe('a fresh clone', () => {
+  it("holds the tip's files, links and modes, with its index and branch at the tip", async () => {
+    const { repo, root } = await sampleSetup();
+    await put(repo.path, 'bin/run.sh', '#!/bin/sh\necho run\n');
+    await chmod(path.join(repo.path, 'bin/run.sh'), 0o755);
+    await symlink('bin/run.sh', path.join(repo.path, 'run'));
+    await git(repo.path, ['add', '--all']);
+    await git(repo.path, ['commit', '-qm', 'tools']);
+    const tip = await git(repo.path, ['rev-parse', 'main']);
+    const wt = await createWorktree({
+      repoPath: repo.path,
+      baseBranch: 'main',
+      ticketKey: 'F-1',
+      root,
+    });
+    await expectCleanAt(wt.path, tip);
+    const umask = process.umask();
+    expect((await lstat(path.join(wt.path, 'bin/run.sh'))).mode & 0o777).toBe(0o777 & ~umask);
+    expect((await lstat(path.join(wt.path, 'README.md'))).mode & 0o777).toBe(0o666 & ~umask);
+    expect((await lstat(path.join(wt.path, 'run'))).isSymbolicLink()).toBe(true);
+    expect(await git(wt.path, ['diff', '--quiet'])).toBe('');
+  });
+});
