@@ -92,17 +92,16 @@ describe('kill -9 of the orchestrator', () => {
   it('recovers: the next run sweeps the dead pool at once, reaps its agents, fails its runs ' +
     'and ships every ticket', async () => {
     const features = [feature('crasha'), feature('crashb'), feature('crashc')];
-    // The first ticket's RED agent is slow: the orchestrator dies while that agent sleeps with
-    // seconds
-    // left, so it is still alive (orphaned) when the next orchestrator starts and must be reaped by
-    // it. Everyone else is a little slow too, so more work is mid-flight at the kill.
+    // The first ticket's RED agent is slow: the orchestrator dies while that agent sleeps, so it
+    // is still alive (orphaned) when the next orchestrator starts and must be reaped by it.
+    // Everyone else is a little slow too, so more work is mid-flight at the kill.
     const [slow] = features;
     const slowRed = [
       {
         match: match(slow!, 'generator', 'red'),
         write: { [slow!.testFile]: slow!.test },
         report: baseReport('Failing test', [slow!.testFile]),
-        sleepMs: 8000,
+        sleepMs: 60_000,
         costUsd: 0.03,
       },
     ];
@@ -161,6 +160,12 @@ describe('kill -9 of the orchestrator', () => {
     );
     first.child.kill('SIGKILL');
     expect(await first.exited).toMatchObject({ signal: 'SIGKILL' });
+    // The orphan read its step already and sleeps a minute: however slowly the next run starts on
+    // a busy machine, it is still there to be reaped. The re-dispatched RED run is quick.
+    await writeFile(
+      lh.scriptPath,
+      JSON.stringify(scriptOf(features, [], { sleepMs: 300 }), null, 2),
+    );
     const [deadPool] = (
       await sql<{ id: string; pid: number }>`select id, pid from loopwright.pools`.execute(lh.db.db)
     ).rows;
