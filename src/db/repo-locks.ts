@@ -3,8 +3,10 @@
  * run one at a time across every `loopwright run` process on the database, so parallel workers
  * never race each other's merges (the CAS still guards against anyone else moving the base).
  *
- * A session-level advisory lock on a connection reserved for the holder; waiting callers poll with
- * `pg_try_advisory_lock` and hold no connection while they wait (the pool stays available). If the
+ * A session-level advisory lock on a connection reserved for the holder; callers in the same
+ * process take turns in a queue (the next starts as soon as the holder lets go), and a holder in
+ * another process is waited for by polling `pg_try_advisory_lock` (25 ms, doubling to 200 ms),
+ * holding no connection while waiting (the pool stays available). If the
  * holder's connection dies, the lock is released with it — correctness never depends on the lock.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +18,10 @@ const SHIP_LOCK_CLASS = 0x6c777368;
 
 /** Options for {@link withRepoLock}. */
 export interface RepoLockOptions {
-  /** Pause between attempts while another holder has the lock (default 200 ms). */
+  /**
+   * Longest pause between attempts while another process holds the lock (default 200 ms; the
+   * first is 25 ms, doubling). Jobs of the same process do not poll: they take turns.
+   */
   readonly pollMs?: number;
   /** Called once when the caller has to wait (for a log line). */
   readonly onWait?: () => void;
@@ -37,7 +42,51 @@ export async function withRepoLock<T>(
   fn: () => Promise<T>,
   options: RepoLockOptions = {},
 ): Promise<T> {
+  // Jobs of this process queue here and take over the moment the previous one lets go; only a
+  // holder in another process is waited for by polling.
+  const queue = localQueues(db);
+  const before = queue.get(repoId);
+  let release = () => {};
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = (before ?? Promise.resolve()).then(() => mine);
+  queue.set(repoId, tail);
+  try {
+    if (before) {
+      options.onWait?.();
+      await before;
+    }
+    return await lockAndRun(db, repoId, fn, {
+      ...options,
+      ...(before ? { onWait: () => {} } : {}),
+    });
+  } finally {
+    release();
+    if (queue.get(repoId) === tail) queue.delete(repoId);
+  }
+}
+
+/** Per database handle: repository id -> the last local holder's or waiter's turn. */
+const LOCAL_QUEUES = new WeakMap<Kdb, Map<string, Promise<void>>>();
+
+function localQueues(db: Kdb): Map<string, Promise<void>> {
+  let queue = LOCAL_QUEUES.get(db);
+  if (!queue) LOCAL_QUEUES.set(db, (queue = new Map()));
+  return queue;
+}
+
+/** First pause while another process holds the lock; doubled up to `pollMs`. */
+const FIRST_POLL_MS = 25;
+
+async function lockAndRun<T>(
+  db: Kdb,
+  repoId: string,
+  fn: () => Promise<T>,
+  options: RepoLockOptions,
+): Promise<T> {
   let waited = false;
+  let pause = FIRST_POLL_MS;
   for (;;) {
     const outcome = await db.connection().execute(async (conn) => {
       const { rows } = await sql<{ locked: boolean }>`
@@ -56,6 +105,7 @@ export async function withRepoLock<T>(
     if (outcome.held) return outcome.value;
     if (!waited) options.onWait?.();
     waited = true;
-    await sleep(options.pollMs ?? 200);
+    await sleep(Math.min(pause, options.pollMs ?? 200));
+    pause *= 2;
   }
 }
