@@ -44,18 +44,24 @@ try {
   // BENCH_TIMELINE=1: ticket w1-2; BENCH_TIMELINE=<key>: that ticket (e.g. large-2).
   const timelineKey = process.env.BENCH_TIMELINE === '1' ? 'w1-2' : process.env.BENCH_TIMELINE;
   if (timelineKey) {
-    const { rows } = await bench.pool.query(`
+    const { rows } = await bench.pool.query(
+      `
       select e.seq, e.event_type, e.to_state,
         round(extract(epoch from e.created_at - lag(e.created_at) over (order by e.seq)) * 1000)
           as ms
       from loopwright.ticket_events e join loopwright.tickets t on t.id = e.ticket_id
-      where t.key = $1 order by e.seq`, [timelineKey]);
+      where t.key = $1 order by e.seq`,
+      [timelineKey],
+    );
     for (const r of rows) console.log(`${r.seq} ${r.event_type} -> ${r.to_state} +${r.ms} ms`);
-    const runs = await bench.pool.query(`
+    const runs = await bench.pool.query(
+      `
       select r.phase, round(extract(epoch from r.started_at - r.created_at) * 1000) as to_start,
         round(extract(epoch from r.finished_at - r.started_at) * 1000) as run_ms
       from loopwright.agent_runs r join loopwright.tickets t on t.id = r.ticket_id
-      where t.key = $1 order by r.created_at`, [timelineKey]);
+      where t.key = $1 order by r.created_at`,
+      [timelineKey],
+    );
     for (const r of runs.rows)
       console.log(`run ${r.phase}: start +${r.to_start} ms, ran ${r.run_ms} ms`);
   }

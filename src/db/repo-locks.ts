@@ -46,6 +46,7 @@ export async function withRepoLock<T>(
   // holder in another process is waited for by polling.
   const queue = localQueues(db);
   const before = queue.get(repoId);
+  const queued = before !== undefined;
   let release = () => {};
   const mine = new Promise<void>((resolve) => {
     release = resolve;
@@ -53,13 +54,13 @@ export async function withRepoLock<T>(
   const tail = (before ?? Promise.resolve()).then(() => mine);
   queue.set(repoId, tail);
   try {
-    if (before) {
+    if (queued) {
       options.onWait?.();
       await before;
     }
     return await lockAndRun(db, repoId, fn, {
       ...options,
-      ...(before ? { onWait: () => {} } : {}),
+      ...(queued ? { onWait: () => {} } : {}),
     });
   } finally {
     release();
