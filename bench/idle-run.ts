@@ -71,7 +71,13 @@ async function settle(child: ChildProcess, watcher: BenchDb, database: string) {
     quiet = now - first >= 2 && now - previous <= 2 ? quiet + 1 : 0;
     previous = now;
   }
+  // A backend that goes idle flushes its pending statistics up to 10 s later (PostgreSQL 15+,
+  // PGSTAT_IDLE_INTERVAL): without this wait, start-up's transactions leak into the window.
+  await delay(STATS_IDLE_FLUSH_MS);
 }
+
+/** Longer than PostgreSQL's idle statistics flush interval (10 s). */
+const STATS_IDLE_FLUSH_MS = 11_000;
 
 async function measure(child: ChildProcess, watcher: BenchDb, database: string) {
   await settle(child, watcher, database);
