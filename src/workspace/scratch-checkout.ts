@@ -347,7 +347,6 @@ function missing(store: ObjectStore, entry: TreeEntry): never {
 /** A blob too large to hold in memory: its own `cat-file blob`, piped into the new file. */
 async function streamEntry(store: ObjectStore, dir: string, entry: TreeEntry): Promise<void> {
   if (entry.mode === '120000') invalid(entry.path, 'symlink target too long');
-  await makeDirs(dir, path.dirname(entry.path));
   const handle = await openNew(path.join(dir, entry.path), entry.mode);
   const args = ['cat-file', 'blob', entry.sha];
   const child = startGit(store.gitDir, args, { gitDir: store.gitDir, env: ISOLATED_GIT_ENV });
@@ -403,18 +402,6 @@ function makeDir(dir: string, rel: string): void {
   const info = lstatSync(current, { throwIfNoEntry: false });
   if (!info) mkdirSync(current, { mode: 0o755 });
   else if (!info.isDirectory()) invalid(rel, 'not a directory');
-}
-
-/** Create `rel`'s directories under `dir`; a symlink in the way is refused, never followed. */
-async function makeDirs(dir: string, rel: string): Promise<void> {
-  if (rel === '.' || rel === '') return;
-  let current = dir;
-  for (const part of rel.split('/')) {
-    current = path.join(current, part);
-    const info = await lstat(current).catch(() => null);
-    if (!info) await mkdir(current, { mode: 0o755 });
-    else if (!info.isDirectory()) invalid(path.relative(dir, current), 'not a directory');
-  }
 }
 
 /** `rm -rf`, also when a gate left directories without write permission. */
