@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { git } from '../../src/workspace/git.js';
+import { createWorktree } from '../../src/workspace/worktree.js';
 import { createSampleRepo, type SampleRepo } from '../../src/workspace/sample-repo.js';
 
 const created: string[] = [];
@@ -29,6 +30,18 @@ export async function sampleSetup(): Promise<{ repo: SampleRepo; root: string; t
   const root = path.join(tmp, 'worktrees');
   await mkdir(root);
   return { repo, root, tmp };
+}
+
+/** {@link sampleSetup} plus ticket `ticketKey`'s workspace, branched from `main`. */
+export async function sampleWorkspace(ticketKey = 'LW-1') {
+  const setup = await sampleSetup();
+  const wt = await createWorktree({
+    repoPath: setup.repo.path,
+    baseBranch: 'main',
+    ticketKey,
+    root: setup.root,
+  });
+  return { ...setup, wt };
 }
 
 /** Write `content` to `dir/file`, creating parent folders. */

@@ -9,21 +9,15 @@ import {
   mergeToBase,
 } from '../../src/workspace/merge.js';
 import { commitAll } from '../../src/workspace/stage-commit.js';
-import { createWorktree, type Worktree } from '../../src/workspace/worktree.js';
-import { commit, git, put, read, sampleSetup } from './helpers.js';
+import type { Worktree } from '../../src/workspace/worktree.js';
+import { commit, git, put, read, sampleWorkspace } from './helpers.js';
 
 /** A sample repo (main checked out, clean) and a ticket worktree with one commit on its branch. */
 async function withTicketCommit(
   file = 'src/farewell.js',
   content = 'export const bye = () => "bye";\n',
 ) {
-  const { repo, root } = await sampleSetup();
-  const wt = await createWorktree({
-    repoPath: repo.path,
-    baseBranch: 'main',
-    ticketKey: 'LW-1',
-    root,
-  });
+  const { repo, wt } = await sampleWorkspace('LW-1');
   await put(wt.path, file, content);
   const tip = (await commitAll(wt, 'LW-1: farewell'))!;
   return { repoPath: repo.path, wt, tip };

@@ -7,7 +7,7 @@ import { checkOutsideWrites, outsideWriteProbe } from '../../src/workspace/outsi
 import { scopeGate } from '../../src/workspace/scope-gate.js';
 import { commitAll } from '../../src/workspace/stage-commit.js';
 import { createWorktree } from '../../src/workspace/worktree.js';
-import { put, sampleSetup } from './helpers.js';
+import { put, sampleWorkspace } from './helpers.js';
 
 /** A stand-in for an agent: a shell script run with the worktree as cwd. */
 async function scriptedAgent(cwd: string, script: string): Promise<void> {
@@ -16,13 +16,7 @@ async function scriptedAgent(cwd: string, script: string): Promise<void> {
 }
 
 async function setup() {
-  const { repo, root } = await sampleSetup();
-  const wt = await createWorktree({
-    repoPath: repo.path,
-    baseBranch: 'main',
-    ticketKey: 'LW-1',
-    root,
-  });
+  const { repo, root, wt } = await sampleWorkspace('LW-1');
   const probe = await outsideWriteProbe({
     repoPath: repo.path,
     worktreesRoot: root,

@@ -4,18 +4,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeObjectStores } from '../../src/workspace/object-store.js';
 import { commitAll } from '../../src/workspace/stage-commit.js';
 import { branchTip, createWorktree, resetWorkspace } from '../../src/workspace/worktree.js';
-import { git, put, read, sampleSetup, tempDir } from './helpers.js';
+import { git, put, read, sampleSetup, sampleWorkspace, tempDir } from './helpers.js';
 
 afterAll(closeObjectStores);
 
 async function workspace() {
-  const { repo, root } = await sampleSetup();
-  const wt = await createWorktree({
-    repoPath: repo.path,
-    baseBranch: 'main',
-    ticketKey: 'R-1',
-    root,
-  });
+  const { repo, wt } = await sampleWorkspace('R-1');
   await put(wt.path, 'src/kept.js', 'export const kept = 1;\n');
   await put(wt.path, '.gitignore', 'build/\n');
   const tip = (await commitAll(wt, 'R-1: work'))!;

@@ -10,7 +10,7 @@ import {
   removeWorktree,
   workspaceTampering,
 } from '../../src/workspace/worktree.js';
-import { commit, git, put, read, sampleSetup } from './helpers.js';
+import { commit, git, put, read, sampleSetup, sampleWorkspace } from './helpers.js';
 
 describe('createWorktree', () => {
   it('creates <root>/<repo-dir>/<ticket> on loopwright/<ticket> from the base tip', async () => {
@@ -126,13 +126,7 @@ describe('createWorktree', () => {
 
 describe('commitAll', () => {
   it('commits all but .loopwright/ as loopwright; null when nothing changed', async () => {
-    const { repo, root } = await sampleSetup();
-    const wt = await createWorktree({
-      repoPath: repo.path,
-      baseBranch: 'main',
-      ticketKey: 'LW-7',
-      root,
-    });
+    const { wt } = await sampleWorkspace('LW-7');
     await put(wt.path, '.loopwright/report.json', '{}\n');
     await put(wt.path, '.loopwright/task.md', '# task\n');
     await put(wt.path, 'src/feature.js', 'export const feature = true;\n');
@@ -154,13 +148,7 @@ describe('commitAll', () => {
 
 describe('removeWorktree', () => {
   it('removes the worktree and its branch, and tolerates doing it again', async () => {
-    const { repo, root } = await sampleSetup();
-    const wt = await createWorktree({
-      repoPath: repo.path,
-      baseBranch: 'main',
-      ticketKey: 'LW-8',
-      root,
-    });
+    const { repo, wt } = await sampleWorkspace('LW-8');
     await put(wt.path, 'dirty.txt', 'uncommitted\n');
 
     const first = await removeWorktree({
@@ -183,13 +171,7 @@ describe('removeWorktree', () => {
   });
 
   it('keeps the branch unless asked; never deletes a branch outside loopwright/', async () => {
-    const { repo, root } = await sampleSetup();
-    const wt = await createWorktree({
-      repoPath: repo.path,
-      baseBranch: 'main',
-      ticketKey: 'LW-9',
-      root,
-    });
+    const { repo, wt } = await sampleWorkspace('LW-9');
     expect(await removeWorktree({ repoPath: repo.path, path: wt.path })).toEqual({
       worktreeRemoved: true,
       branchDeleted: false,
