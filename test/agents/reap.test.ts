@@ -5,23 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { processStartTime, reapOrphans } from '../../src/agents/reap.js';
-import { eventually, isGone, killGroupQuietly, onCleanup } from './support.js';
-
-/**
- * Start a detached `sh` group (with a `sleep` grandchild) from a short-lived Node process, the way
- * a crashed pool leaves its agents behind; returns the group's leader pid.
- */
-function orphanGroup(): number {
-  const starter = `
-    const { spawn } = require('node:child_process');
-    const child = spawn('sh', ['-c', 'sleep 60 & exec sleep 60'],
-      { detached: true, stdio: 'ignore' });
-    child.unref();
-    process.stdout.write(String(child.pid));`;
-  const pid = Number(execFileSync(process.execPath, ['-e', starter], { encoding: 'utf8' }));
-  onCleanup(() => killGroupQuietly(pid));
-  return pid;
-}
+import { eventually, isGone, killGroupQuietly, onCleanup, orphanGroup } from './support.js';
 
 describe('reapOrphans', () => {
   it('kills a detached group whose parent has exited, when the start time matches', async () => {

@@ -2,11 +2,13 @@
  * Shared helpers for the agent tests: temp dirs that clean themselves up, invocation defaults,
  * and checks that a process group is really gone.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import type { AgentInvocation } from '../../src/agents/provider.js';
+import { PROCESS_TAG_ENV } from '../../src/agents/process-identity.js';
 import type { Script } from '../../src/agents/scripted/script.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -115,4 +117,25 @@ export function killGroupQuietly(pgid: number | undefined): void {
   } catch {
     // already gone
   }
+}
+
+/**
+ * Start a detached `sh` group (with a `sleep` grandchild) from a short-lived Node process, the way
+ * a crashed pool leaves its agents behind, carrying process tag `tag` when given; returns the
+ * group's leader pid (killed after the test).
+ */
+export function orphanGroup(tag?: string): number {
+  const env =
+    tag === undefined
+      ? ''
+      : `, env: { ...process.env, ${PROCESS_TAG_ENV}: ${JSON.stringify(tag)} }`;
+  const starter = `
+    const { spawn } = require('node:child_process');
+    const child = spawn('sh', ['-c', 'sleep 60 & exec sleep 60'],
+      { detached: true, stdio: 'ignore'${env} });
+    child.unref();
+    process.stdout.write(String(child.pid));`;
+  const pid = Number(execFileSync(process.execPath, ['-e', starter], { encoding: 'utf8' }));
+  onCleanup(() => killGroupQuietly(pid));
+  return pid;
 }

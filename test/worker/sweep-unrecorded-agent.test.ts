@@ -9,12 +9,12 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentProcessTag, PROCESS_TAG_ENV } from '../../src/agents/process-identity.js';
+import { agentProcessTag } from '../../src/agents/process-identity.js';
 import { markRunStarted } from '../../src/db/runs.js';
 import { registerPool } from '../../src/db/pools.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { sweepDeadPools } from '../../src/worker/sweeper.js';
-import { eventually, isGone, killGroupQuietly, onCleanup } from '../agents/support.js';
+import { eventually, isGone, orphanGroup } from '../agents/support.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { addRepo, driveTo, newTicket } from '../helpers/fixtures.js';
 
@@ -25,21 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.drop();
 });
-
-/** A detached group carrying `tag`, left behind by a parent that has exited; its leader pid. */
-function taggedOrphan(tag: string): number {
-  const starter = `
-    const { spawn } = require('node:child_process');
-    const child = spawn('sh', ['-c', 'sleep 60 & exec sleep 60'], {
-      detached: true, stdio: 'ignore',
-      env: { ...process.env, ${PROCESS_TAG_ENV}: ${JSON.stringify(tag)} },
-    });
-    child.unref();
-    process.stdout.write(String(child.pid));`;
-  const pid = Number(execFileSync(process.execPath, ['-e', starter], { encoding: 'utf8' }));
-  onCleanup(() => killGroupQuietly(pid));
-  return pid;
-}
 
 describe('sweeping a dead pool whose agent was never recorded', () => {
   it("kills the run's processes, found by the run id in their tag, and re-dispatches", async () => {
@@ -65,9 +50,9 @@ describe('sweeping a dead pool whose agent was never recorded', () => {
       model: null,
       transcriptPath: '/nonexistent/run.jsonl',
     });
-    const agent = taggedOrphan(agentProcessTag(runId));
+    const agent = orphanGroup(agentProcessTag(runId));
     // Another run whose id starts like this one's: its processes are not this run's.
-    const other = taggedOrphan(agentProcessTag(`${runId}0`));
+    const other = orphanGroup(agentProcessTag(`${runId}0`));
 
     const swept = await sweepDeadPools(t.db, randomUUID(), 30, pino({ level: 'silent' }));
 
