@@ -50,6 +50,9 @@ export type JobActivity = 'start' | 'end' | 'failed' | 'empty';
  */
 export const POLL_INTERVAL_MS = 10_000;
 
+/** A runner's pool ended before its start was complete (the database went away again). */
+class WorkerPoolLostError extends Error {}
+
 export interface SupervisedRunner {
   /** Runners started so far (1 + restarts). */
   readonly generation: () => number;
@@ -79,6 +82,13 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
     for (const id of ids) retired.delete(id);
   };
 
+  /**
+   * Start one runner. Its pool can shut down at any moment — even before `run` resolves or its
+   * id is recorded (the database went away again while it started): a runner that does is
+   * retired (its locked jobs handed back once it drained) and, when it is or was about to be the
+   * current one, replaced; a launch that cannot finish stops its runner and retires it too, so no
+   * runner is ever left running, or holding jobs, unseen.
+   */
   const launch = async (): Promise<Runner> => {
     const events = new EventEmitter() as WorkerEvents;
     const registered: Promise<void>[] = [];
@@ -97,8 +107,13 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
       events.on('worker:getJob:empty', () => activity('empty'));
     }
     let runner: Runner | undefined;
+    let shutDownWhileStarting: string | undefined;
     events.on('pool:gracefulShutdown', ({ message }) => {
-      if (stopped || runner === undefined || runner !== current) return;
+      if (stopped) return;
+      if (runner === undefined || runner !== current) {
+        shutDownWhileStarting ??= firstLine(message);
+        return;
+      }
       o.logger.warn(
         { generation, reason: firstLine(message) },
         'Worker pool shutting down, restarting',
@@ -121,7 +136,17 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
       // instead of an unhandled rejection that would end the process.
       preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
     });
-    await Promise.all(registered);
+    try {
+      await Promise.all(registered);
+      if (shutDownWhileStarting !== undefined)
+        throw new WorkerPoolLostError(
+          `worker pool shut down while starting: ${shutDownWhileStarting}`,
+        );
+    } catch (error) {
+      retire(runner, workerPoolId);
+      await runner.stop().catch(() => {}); // already stopping: graphile says so, nothing else
+      throw error;
+    }
     generation++;
     current = runner;
     return runner;
@@ -151,6 +176,8 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
           return;
         } catch (error) {
           if (isTransientDbError(error)) o.availability.down(error);
+          else if (error instanceof WorkerPoolLostError)
+            o.logger.warn({ reason: error.message }, 'Worker pool restart failed, retrying');
           else
             o.logger.error(
               { code: dbErrorCode(error), reason: firstLine(error) },
@@ -178,7 +205,18 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
     );
   };
 
-  watch(await launch());
+  // The first start fails loudly on a real error; a pool lost while starting is tried again.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      watch(await launch());
+      break;
+    } catch (error) {
+      if (!(error instanceof WorkerPoolLostError)) throw error;
+      o.logger.warn({ reason: error.message }, 'Worker pool start failed, retrying');
+      await pause(backoffMs(attempt, 10_000));
+      await o.availability.whenAvailable();
+    }
+  }
   return {
     generation: () => generation,
     unlockRetired,
