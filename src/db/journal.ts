@@ -1,7 +1,7 @@
 /**
  * The journal: one append-only row per accepted event, and a record of rejected ones.
  */
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Kdb } from './connection.js';
 import type { RejectedEventsTable, TicketEventsTable } from './schema.js';
 import type { Statement } from './tx-session.js';
@@ -49,6 +49,22 @@ export async function readJournal(db: Kdb, ticketId: string): Promise<JournalRow
     .where('ticket_id', '=', ticketId)
     .orderBy('seq')
     .execute();
+}
+
+/** Which of `runIds` an accepted event of the ticket names: runs whose outcome was journaled. */
+export async function runsWithEvents(
+  db: Kdb,
+  ticketId: string,
+  runIds: readonly string[],
+): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('loopwright.ticket_events')
+    .select(sql<string>`event->>'runId'`.as('run'))
+    .where('ticket_id', '=', ticketId)
+    .where(sql<string>`event->>'runId'`, 'in', [...runIds])
+    .execute();
+  return new Set(rows.map((r) => r.run));
 }
 
 export async function getJournalRow(

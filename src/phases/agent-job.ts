@@ -36,6 +36,7 @@ import {
   ensureWorkspace,
   loadDispatch,
   syncWithBase,
+  withoutUnjudgedWork,
   worktreesRoot,
   type Dispatch,
   type WorkPayload,
@@ -92,9 +93,10 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     });
     return report(deps, d, event, `agent:${role}:${runId}`);
   }
+  const current = await withoutUnjudgedWork(deps.db, d, opened, runId, log);
   const { wt, tip: headBefore } = SYNCED_PHASES.has(phase)
-    ? await syncWithBase(d, opened)
-    : { wt: opened.wt, tip: opened.tip.commit };
+    ? await syncWithBase(d, current)
+    : { wt: current.wt, tip: current.tip.commit };
   // The "before" picture of what surrounds the workspace (never the workspace itself), taken
   // while the workspace is reset: nothing here writes there.
   const probe = handled(
@@ -105,7 +107,7 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     }),
   );
   // A clone made just now already holds the tip; anything else starts from it afresh.
-  if (!opened.cloned || headBefore !== opened.tip.commit) await resetWorkspace(wt, headBefore);
+  if (!current.cloned || headBefore !== current.tip.commit) await resetWorkspace(wt, headBefore);
   if (phase === 'validate') {
     const failed = await validateGates(deps.db, d, wt, runId, deps.home, headBefore);
     if (failed) return report(deps, d, failed, 'orchestrator:gates');

@@ -9,7 +9,11 @@ import type { Kdb } from '../db/connection.js';
 import type { Repository } from '../db/repositories.js';
 import { getTicketWithRepository, type Ticket } from '../db/tickets.js';
 import { upsertWorkspace } from '../db/workspaces.js';
+import { runsWithEvents } from '../db/journal.js';
+import type { Logger } from 'pino';
 import {
+  dropUnjudged,
+  runCommitsOnTop,
   openWorkspace,
   rememberForkPoint,
   runGit,
@@ -133,6 +137,33 @@ export async function syncWithBase(
   // The base tip is a parent of the merge: it is the new fork point.
   rememberForkPoint(gitDir, wt.branch, baseTip, commit, baseTip);
   return { wt: { ...wt, baseCommit: baseTip }, tip: commit };
+}
+
+/**
+ * Take off the ticket branch the commits of runs whose outcome never reached the journal (a
+ * process killed between committing a run's work and journaling its event; see
+ * src/workspace/unjudged-commits.ts), so a fresh run of the phase starts where the journal says
+ * the ticket is. `runId`'s own commit stays: its retried job judges it.
+ */
+export async function withoutUnjudgedWork(
+  db: Kdb,
+  d: Dispatch,
+  opened: OpenedWorkspace,
+  runId: string,
+  log: Logger,
+): Promise<OpenedWorkspace> {
+  const chain = await runCommitsOnTop(opened);
+  const others = [...new Set(chain.flatMap((c) => (c.run && c.run !== runId ? [c.run] : [])))];
+  if (others.length === 0) return opened;
+  const judged = await runsWithEvents(db, d.ticket.id, others);
+  const kept = (run: string) => run === runId || judged.has(run);
+  const { opened: rewound, dropped } = await dropUnjudged(opened, chain, kept);
+  if (dropped.length > 0)
+    log.warn(
+      { dropped, tip: rewound.tip.commit },
+      'Commits of runs that never reported taken off the ticket branch; the agent redoes them',
+    );
+  return rewound;
 }
 
 /**

@@ -35,6 +35,7 @@ export {
 export { algorithmOf, writeCommit, writeObject, writeTree } from './object-writer.js';
 export { closeRefWriters, moveRefs, type RefMove, type RefMoveResult } from './ref-writer.js';
 export { rememberForkPoint, type RefTip } from './ticket-refs.js';
+export { dropUnjudged, runCommitsOnTop } from './unjudged-commits.js';
 export { readUntrustedFile, type UntrustedRead } from './untrusted-file.js';
 export { changedPaths, type ChangeStatus, type ChangedPath } from './changes.js';
 export { checkGlob, globToRegExp, matchesGlob } from './glob.js';

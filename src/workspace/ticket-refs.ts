@@ -43,7 +43,8 @@ export async function readTicketTips(
   return { base: base ?? null, branch: branch ?? null };
 }
 
-async function readTip(store: ObjectStore, ref: string): Promise<RefTip | null> {
+/** The commit `ref` (any revision) names, as a tip: parents and run trailer. */
+export async function readTip(store: ObjectStore, ref: string): Promise<RefTip | null> {
   const commit = await store.readCommit(ref);
   if (!commit) return null;
   const run = trailerValue(commit.message, 'Loopwright-Run')?.split(' ')[0] ?? '';
