@@ -90,6 +90,8 @@ export async function runChaos(
     if (settled) say('work settled; stopping the fleet');
     else for (const line of await unsettled(monitor)) say(`did not settle: ${line}`);
     const stopCodes = await fleet.stop();
+    for (const end of stopCodes.filter((e) => e.how === 'SIGKILL'))
+      say(`pid ${end.pid} did not stop on SIGTERM; its stderr ended:\n${end.stderrTail}`);
     stopSampling.abort();
     const input: InvariantInput = {
       monitor,
@@ -100,13 +102,13 @@ export async function runChaos(
       selfExits: [
         ...fleet.selfExits,
         ...stopCodes
-          .filter((how) => how !== 143 && how !== 'SIGTERM')
-          .map((how) => ({
+          .filter((end) => end.how !== 143 && end.how !== 'SIGTERM')
+          .map((end) => ({
             slot: -1,
-            pid: 0,
-            code: null,
-            signal: String(how),
-            stderrTail: 'ended so when stopped with SIGTERM',
+            pid: end.pid,
+            code: typeof end.how === 'number' ? end.how : null,
+            signal: typeof end.how === 'string' ? end.how : null,
+            stderrTail: `ended so when stopped with SIGTERM; stderr: ${end.stderrTail}`,
           })),
       ],
       cycles,
@@ -251,7 +253,18 @@ async function unsettled(monitor: Monitor): Promise<string[]> {
      from graphile_worker._private_jobs j
      join graphile_worker._private_tasks k on k.id = j.task_id`,
   );
-  return [...tickets, ...runs, ...jobs].map((r) => r.line);
+  // Who holds what: a job locked for minutes is waiting on something (a lock, a connection).
+  const backends = await monitor.rows<{ line: string }>(
+    `select 'backend ' || a.pid || ' ' || coalesce(a.application_name, '') || ' ' ||
+       coalesce(a.state, '') || coalesce(' wait ' || a.wait_event_type || '/' || a.wait_event, '')
+       || coalesce(' xact ' || round(extract(epoch from now() - a.xact_start)) || 's', '')
+       || coalesce(' blocked by ' || nullif(pg_blocking_pids(a.pid)::text, '{}'), '')
+       || ': ' || left(regexp_replace(a.query, '\\s+', ' ', 'g'), 100) as line
+     from pg_stat_activity a
+     where a.datname = current_database() and a.pid <> pg_backend_pid()
+       and a.backend_type = 'client backend'`,
+  );
+  return [...tickets, ...runs, ...jobs, ...backends].map((r) => r.line);
 }
 
 /** The journal of every ticket that did not end as intended: how it got there. */

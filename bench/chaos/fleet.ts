@@ -28,6 +28,14 @@ export interface SelfExit {
   readonly stderrTail: string;
 }
 
+/** How a process ended when the driver stopped the fleet. */
+export interface StopOutcome {
+  readonly pid: number;
+  /** Exit code, or the name of the signal that ended it. */
+  readonly how: number | string;
+  readonly stderrTail: string;
+}
+
 interface Member {
   child: ChildProcess;
   /** Set when the driver signalled it: its exit is expected. */
@@ -94,9 +102,10 @@ export class Fleet {
 
   /**
    * SIGTERM every process still up and wait for it; returns how each ended: its exit code, or the
-   * signal's name (SIGTERM before the handler was installed; SIGKILL after `timeoutMs`).
+   * signal's name (SIGTERM before the handler was installed; SIGKILL after `timeoutMs`), with the
+   * tail of what it wrote to stderr.
    */
-  async stop(timeoutMs = 60_000): Promise<(number | string)[]> {
+  async stop(timeoutMs = 60_000): Promise<StopOutcome[]> {
     const up = this.members.filter((m) => isUp(m.child));
     for (const m of up) {
       m.expectExit = true;
@@ -107,7 +116,11 @@ export class Fleet {
     }, timeoutMs);
     await Promise.all(up.map((m) => m.exited));
     clearTimeout(timer);
-    return up.map((m) => m.child.exitCode ?? m.child.signalCode ?? 'unknown');
+    return up.map((m) => ({
+      pid: m.child.pid!,
+      how: m.child.exitCode ?? m.child.signalCode ?? 'unknown',
+      stderrTail: m.stderr.slice(-2000),
+    }));
   }
 
   /** Last kill: anything still up (after a failure elsewhere). */
