@@ -94,6 +94,16 @@ export async function markRunFinished(db: Kdb, runId: string, e: RunEnd): Promis
     .execute();
 }
 
+/** A run still marked running whose end went unrecorded: failed, with `why` (else nothing). */
+export async function closeRunLeftRunning(db: Kdb, runId: string, why: string): Promise<void> {
+  await db
+    .updateTable('loopwright.agent_runs')
+    .set({ status: 'failed', error: why, finished_at: new Date() })
+    .where('id', '=', runId)
+    .where('status', '=', 'running')
+    .execute();
+}
+
 /** Runs that were running in the given pools (dead ones, for the sweeper). */
 export async function runningRunsOf(db: Kdb, poolIds: readonly string[]): Promise<AgentRun[]> {
   if (poolIds.length === 0) return [];

@@ -20,7 +20,12 @@ import { currentRunIdOf } from '../db/tickets.js';
 import { batchStopped } from '../oracle/tripwire.js';
 import { applyWithDiscoveries, type DiscoveredItem } from '../engine/discovered-work.js';
 import { readReport } from './report-schema.js';
-import { markRunFinished, markRunSpawned, markRunStarted } from '../db/runs.js';
+import {
+  closeRunLeftRunning,
+  markRunFinished,
+  markRunSpawned,
+  markRunStarted,
+} from '../db/runs.js';
 import { applyEvent } from '../engine/apply-event.js';
 import { redispatchRun } from '../engine/redispatch.js';
 import { inTransaction } from '../engine/transaction.js';
@@ -79,6 +84,13 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     // A retried job (crash or database outage after the commit, before the event): judge the
     // commit this run already made instead of running a fresh agent over it.
     log.info({ commit: made.commit }, 'Run already committed; re-evaluating its commit');
+    // Its end may not have been recorded (the database went away just then): say so, or the
+    // run would read as running for ever.
+    await closeRunLeftRunning(
+      deps.db,
+      runId,
+      'its end was not recorded (database unavailable); the commit it made was judged on a retry',
+    );
     const event = await evaluateRun(deps.db, {
       d,
       wt: opened.wt,
@@ -313,17 +325,19 @@ async function runAgent(
     })
     .finally(() => superseded.stop());
   if (unrecorded !== undefined) throw unrecorded;
-  const finished = superseded.signal.aborted
-    ? markRunFinished(deps.db, runId, {
+  const end = superseded.signal.aborted
+    ? {
         ...finishedFields(outcome),
-        status: 'cancelled',
+        status: 'cancelled' as const,
         error: 'superseded: the ticket moved on while the agent ran',
-      })
-    : markRunFinished(deps.db, runId, {
+      }
+    : {
         ...finishedFields(outcome),
         status: RUN_STATUS[outcome.status],
         error: outcome.errorMessage ?? null,
-      });
+      };
+  // The orchestrator's write again: a database blip is waited out, not charged to the run.
+  const finished = retryTransient(() => markRunFinished(deps.db, runId, end));
   return { outcome, finished: handled(finished) };
 }
 

@@ -3,7 +3,7 @@
  * in-process: from two listings already in hand ({@link diffListings}), or from the object store
  * ({@link diffTrees}), which like git reads only the subtrees whose ids differ.
  */
-import { type ChangeStatus } from './changes.js';
+import type { ChangeStatus } from './changes.js';
 import { TREE_MODE, type TreeEntry, type TreeRecord } from './git-objects.js';
 import { type ObjectStore, ObjectStoreError } from './object-store.js';
 

@@ -59,6 +59,41 @@ describe('a commit of a run that never reported', () => {
   }, 90_000);
 });
 
+describe('a run whose end could not be recorded', () => {
+  it('is closed when the retried job judges the commit it made; no fresh agent', async () => {
+    const f = feature('unrecorded');
+    const lh = await harness({ script: scriptOf([f]) });
+    // The first attempt to record a BUILD run's end fails (a nextval is not rolled back with it).
+    await sql`create sequence lw_test_fail_once`.execute(lh.db.db);
+    await sql
+      .raw(`
+      create function lw_test_fail_once() returns trigger language plpgsql as $$
+      begin
+        if new.phase = 'build' and old.finished_at is null and new.finished_at is not null
+           and nextval('lw_test_fail_once') = 1 then
+          raise exception 'the test lost this write';
+        end if;
+        return new;
+      end $$;
+      create trigger lw_test_fail_once before update on loopwright.agent_runs
+        for each row execute function lw_test_fail_once();`)
+      .execute(lh.db.db);
+    const key = await lh.file(f.title);
+    await lh.run({ timeoutMs: 60_000 });
+
+    const o = await lh.outcome(key);
+    expect(o.state).toBe('LIVE');
+    const builds = o.runs.filter((r) => r.phase === 'build');
+    expect(builds.map((r) => [r.status, r.error])).toEqual([
+      [
+        'failed',
+        'its end was not recorded (database unavailable); the commit it made was judged on a retry',
+      ],
+    ]);
+    expect(o.runs.filter((r) => r.status === 'running')).toEqual([]);
+  }, 90_000);
+});
+
 /** The id of the ticket's RED run once its agent is running. */
 async function runningRed(db: import('../../src/db/connection.js').Kdb, key: string) {
   for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
