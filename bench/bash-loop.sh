@@ -3,14 +3,14 @@
 # the same scripted agents and gate commands from a JSON manifest, one ticket after another, with
 # no database, no journal, no sandbox and no recovery. Per ticket: a branch in a worktree; the five
 # agent runs (plan, critique, RED, BUILD, validate), each checked for its report; a commit and a
-# failing test run after RED; a commit and a passing test run after BUILD; a merge into main; the
-# live check on main.
+# failing test run after RED; a commit and a passing test run after BUILD; a merge into main, its
+# test run and the live check on main.
 #
-# usage: bash-loop.sh MANIFEST.json REPO_DIR SCRIPT.json TEST_CMD AGENT_ARGV...
+# usage: bash-loop.sh MANIFEST.json REPO_DIR SCRIPT.json TEST_CMD LIVE_CMD AGENT_ARGV...
 #   MANIFEST.json  {"tickets": ["key-1", "key-2", ...]}
 set -euo pipefail
-manifest=$1 repo=$2 script=$3 test_cmd=$4
-shift 4
+manifest=$1 repo=$2 script=$3 test_cmd=$4 live_cmd=$5
+shift 5
 agent=("$@")
 
 keys=$(tr -d '\n' < "$manifest" | sed -e 's/.*"tickets"[^[]*\[//' -e 's/\].*//' | tr ',' '\n' | tr -d ' "')
@@ -39,5 +39,6 @@ for key in $keys; do
   run_agent "$key" validator validate
   git -C "$repo" merge -q --no-ff -m "Merge $key" "loop/$key"
   (cd "$repo" && sh -c "$test_cmd" > /dev/null)
+  (cd "$repo" && sh -c "$live_cmd" > /dev/null)
   git -C "$repo" worktree remove --force "$wt"
 done

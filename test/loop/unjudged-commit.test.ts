@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import type { Kdb } from '../../src/db/connection.js';
 import { openWorkspace, acceptCommit, stageCommit, git } from '../../src/workspace/index.js';
 import { useLoopHarness } from '../helpers/loop-harness.js';
 import { feature, match, scriptOf } from '../helpers/loop-script.js';
@@ -95,13 +96,12 @@ describe('a run whose end could not be recorded', () => {
 });
 
 /** The id of the ticket's RED run once its agent is running. */
-async function runningRed(db: import('../../src/db/connection.js').Kdb, key: string) {
+async function runningRed(db: Kdb, key: string) {
   for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
     const { rows } = await sql<{ id: string }>`
       select r.id from loopwright.agent_runs r join loopwright.tickets t on t.id = r.ticket_id
-      where t.key = ${key} and r.phase = 'red' and r.status = 'running' and r.pid is not null`.execute(
-      db,
-    );
+      where t.key = ${key} and r.phase = 'red' and r.status = 'running'
+        and r.pid is not null`.execute(db);
     if (rows[0]) return rows[0].id;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
