@@ -205,17 +205,14 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
     );
   };
 
-  // The first start fails loudly on a real error; a pool lost while starting is tried again.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      watch(await launch());
-      break;
-    } catch (error) {
-      if (!(error instanceof WorkerPoolLostError)) throw error;
-      o.logger.warn({ reason: error.message }, 'Worker pool start failed, retrying');
-      await pause(backoffMs(attempt, 10_000));
-      await o.availability.whenAvailable();
-    }
+  // The first start fails loudly on a real error; a pool lost while starting is started again
+  // the way a restart is.
+  try {
+    watch(await launch());
+  } catch (error) {
+    if (!(error instanceof WorkerPoolLostError)) throw error;
+    o.logger.warn({ reason: error.message }, 'Worker pool start failed, retrying');
+    await restart();
   }
   return {
     generation: () => generation,

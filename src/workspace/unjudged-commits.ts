@@ -19,7 +19,7 @@ const MAX_DEPTH = 16;
 /**
  * The commits on top of the branch that belong to runs (their `Loopwright-Run` trailer) or are
  * the orchestrator's merges of the base (two parents, no trailer), tip first, down to the fork
- * point; every run named among them is one `isJudged` may be asked about.
+ * point: the runs named among them are the ones {@link dropUnjudged} asks `judged` about.
  */
 export async function runCommitsOnTop(opened: OpenedWorkspace): Promise<RefTip[]> {
   const store = objectStore(opened.wt.repoGitDir);
@@ -42,8 +42,9 @@ export async function runCommitsOnTop(opened: OpenedWorkspace): Promise<RefTip[]
  * @example
  * ```ts
  * const chain = await runCommitsOnTop(opened);
- * const judged = await runsWithEvents(db, ticketId, chain.map((c) => c.run!));
- * opened = await dropUnjudged(opened, chain, (run) => run === runId || judged.has(run));
+ * const runs = chain.flatMap((c) => (c.run ? [c.run] : []));
+ * const journaled = await runsWithEvents(db, ticketId, runs);
+ * ({ opened } = await dropUnjudged(opened, chain, (run) => journaled.has(run)));
  * ```
  */
 export async function dropUnjudged(
