@@ -324,7 +324,7 @@ export async function validateGates(
       wt.repoGitDir,
       tip,
       (dir) => gateCommand(d, wt, check, dir),
-      { home },
+      { home, prepare: (dir) => grantScratch(d, dir) },
     );
     await recordGate(db, facts, 'CHECK', check, r, tip);
     if (!r.passed)
@@ -362,6 +362,7 @@ async function runTests(
     (dir) => gateCommand(f.d, f.wt, command, dir),
     {
       home: f.home,
+      prepare: (dir) => grantScratch(f.d, dir),
       ...(redCommit && paths.length ? { overlay: { commit: redCommit, paths } } : {}),
     },
   );
@@ -395,14 +396,16 @@ async function recordGate(
   });
 }
 
-/** A gate command in its scratch checkout, sandboxed like an agent (a test suite is agent code). */
-async function gateCommand(
+/**
+ * A gate command in its scratch checkout (already handed to the sandbox user), sandboxed like an
+ * agent (a test suite is agent code).
+ */
+function gateCommand(
   d: Dispatch,
   wt: Worktree,
   command: string,
   dir: string,
 ): Promise<CommandGateResult> {
-  await grantScratch(d, dir);
   return runCommandGate(command, dir, {
     timeoutMs: d.settings.gateTimeoutSeconds * 1000,
     sandbox: gateSandbox(d, dir, wt.repoGitDir),

@@ -5,7 +5,8 @@
  * deployments that differ from the tree). Both run their commands in scratch checkouts.
  */
 import type { TicketEventInput } from '../../machines/ticket.js';
-import { grantToSandbox, type SandboxSpec } from '../agents/sandbox/index.js';
+import type { SandboxSpec } from '../agents/sandbox/index.js';
+import { grantScratch } from './sandbox-specs.js';
 import { subState } from '../../machines/ticket.js';
 import { insertArtifact } from '../db/artifacts.js';
 import { effectResult, recordEffect } from '../db/effects.js';
@@ -164,9 +165,8 @@ export async function liveCheckJob(deps: JobDeps, payload: WorkPayload): Promise
  * sandbox, writing only its scratch checkout (handed to the sandbox user), the registered
  * repository hidden.
  */
-async function gateSandbox(d: Dispatch, dir: string): Promise<{ sandbox?: SandboxSpec }> {
+function gateSandbox(d: Dispatch, dir: string): { sandbox?: SandboxSpec } {
   if (d.settings.sandbox !== 'bwrap') return {};
-  await grantToSandbox(dir);
   return { sandbox: { mode: 'bwrap', writable: [dir], hide: [d.repo.path] } };
 }
 
@@ -184,8 +184,12 @@ async function gateOnCommit(
   const result = await withScratchCheckout(
     d.repo.path,
     gate.commit,
-    async (dir) => runCommandGate(gate.command, dir, { timeoutMs, ...(await gateSandbox(d, dir)) }),
-    { home: deps.home },
+    (dir) => runCommandGate(gate.command, dir, { timeoutMs, ...gateSandbox(d, dir) }),
+    {
+      home: deps.home,
+      // The scratch checkout is the sandbox user's before the gate runs (see gateSandbox).
+      prepare: (dir) => grantScratch(d, dir),
+    },
   );
   await insertArtifact(deps.db, {
     ticketId: d.ticket.id,

@@ -27,7 +27,7 @@ import { sweepDeadPools } from './sweeper.js';
 import { openLiveFeed, type LiveFeed } from '../console/live-feed.js';
 import { readSecret } from '../integrations/credentials.js';
 import { runGc } from '../workspace/gc.js';
-import { sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
+import { drainScratchPool, sweepScratchCheckouts } from '../workspace/scratch-checkout.js';
 import {
   type JobActivity,
   startSupervisedRunner,
@@ -200,6 +200,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       await integrations?.stop();
       await runner.stop();
       await closeObjectStores(); // the repositories' cat-file readers (each after its last answer)
+      await drainScratchPool(path.join(o.home, 'tmp')); // gates' kept checkouts of this home
       await feed?.close();
       await stopPool(db, poolId).catch((e: unknown) =>
         o.logger.warn({ code: dbErrorCode(e), reason: firstLine(e) }, 'Pool stop not recorded'),

@@ -1,7 +1,9 @@
 /**
- * Scratch checkouts: exactly the tree of one commit, written from git objects into a fresh,
- * uniquely named directory that is always removed afterwards. Gates (RED, GREEN, the merge check,
- * the live check) run here so that nothing outside the commit can influence them.
+ * Scratch checkouts: exactly the tree of one commit, written from git objects into a uniquely
+ * named directory of this process, removed afterwards or kept for the next checkout of the same
+ * repository, which first removes whatever it cannot vouch for (scratch-pool.ts). Gates (RED,
+ * GREEN, the merge check, the live check) run here so that nothing outside the commit can
+ * influence them.
  *
  * No `git worktree` (no registry entries that parallel workers could collide on), no index, no
  * `checkout-index`: the tree is listed and blob bytes are read through the repository's object
@@ -11,9 +13,11 @@
  * are kept, submodules (gitlinks) become empty directories, as `git checkout` leaves them.
  */
 import {
+  type BigIntStats,
   closeSync,
   constants,
   fchmodSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -36,6 +40,15 @@ import {
   objectStore,
 } from './object-store.js';
 import { commonGitDir } from './repository.js';
+import {
+  givePooled,
+  type PooledFile,
+  type PooledScratch,
+  pruneToTree,
+  stampHandout,
+  takeAllPooled,
+  takePooled,
+} from './scratch-pool.js';
 
 /** Every scratch checkout's directory name starts with this (what `gc` sweeps). */
 export const SCRATCH_DIR_PREFIX = 'scratch-';
@@ -72,6 +85,17 @@ export interface ScratchCheckoutOptions {
   readonly home?: string;
   /** Exact directory to create the scratch directory in (overrides `home`). */
   readonly root?: string;
+  /**
+   * Run on the directory once it holds the tree, before the moment that later changes are
+   * measured from (e.g. handing it to the sandbox user, whose chown would otherwise count as a
+   * change): see scratch-pool.ts.
+   */
+  readonly prepare?: (dir: string) => Promise<void>;
+  /**
+   * Keep the directory afterwards for the next checkout of this repository, which then writes
+   * only what differs (default true); false removes it at once.
+   */
+  readonly reuse?: boolean;
 }
 
 /** One entry of a materialized tree. */
@@ -93,7 +117,9 @@ export function scratchRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Materialize exactly the tree of `commit` (from `repoGitDir`, a repository or its git dir) into a
- * new unique directory, call `fn(dir)`, and remove the directory afterwards, also when `fn` throws.
+ * unique directory, call `fn(dir)`, and afterwards keep the directory for the next checkout of the
+ * repository (scratch-pool.ts: it is brought back to exactly the next tree, writing only what
+ * differs) or remove it, also when `fn` throws.
  *
  * @throws {BadInputError} when `commit` (or the overlay commit) names no commit.
  * @throws {ScratchCheckoutError} for a tree that cannot be written safely.
@@ -117,13 +143,80 @@ export async function withScratchCheckout<T>(
   const entries = await plannedEntries(store, commit, options.overlay);
   const root = options.root ?? (options.home ? path.join(options.home, 'tmp') : scratchRoot());
   await mkdir(root, { recursive: true, mode: 0o700 });
+  const reuse = options.reuse ?? true;
+  const scratch =
+    (reuse ? await reusedScratch(store, root, gitDir, entries) : undefined) ??
+    (await freshScratch(store, root, commit, entries));
+  try {
+    await options.prepare?.(scratch.dir);
+    stampHandout(scratch);
+    return await fn(scratch.dir);
+  } finally {
+    if (!reuse || !givePooled(root, gitDir, scratch)) await removeScratchTree(scratch.dir);
+  }
+}
+
+/**
+ * Remove the scratch directories this process keeps for reuse (under `root`, or all); returns
+ * their paths. The factory calls it when it stops.
+ *
+ * @example
+ * ```ts
+ * await drainScratchPool(path.join(home, 'tmp'));
+ * ```
+ */
+export async function drainScratchPool(root?: string): Promise<string[]> {
+  const taken = takeAllPooled(root);
+  for (const scratch of taken) await removeScratchTree(scratch.dir);
+  return taken.map((s) => s.dir);
+}
+
+/** A new directory holding exactly `entries`. */
+async function freshScratch(
+  store: ObjectStore,
+  root: string,
+  commit: string,
+  entries: readonly TreeEntry[],
+): Promise<PooledScratch> {
   const name = `${SCRATCH_DIR_PREFIX}${commit.slice(0, 8)}-${ownerTag()}`;
   const dir = await mkdtemp(path.join(root, name));
   try {
-    await writeTree(store, dir, entries);
-    return await fn(dir);
-  } finally {
+    return { dir, files: await writeTree(store, dir, entries, new Set()), handedOutAt: 0n };
+  } catch (error) {
     await removeScratchTree(dir);
+    throw error;
+  }
+}
+
+/**
+ * A pooled directory of this repository made to hold exactly `entries` (only what differs is
+ * written), or undefined when there is none or it cannot be brought there (it is removed then).
+ */
+async function reusedScratch(
+  store: ObjectStore,
+  root: string,
+  gitDir: string,
+  entries: readonly TreeEntry[],
+): Promise<PooledScratch | undefined> {
+  const scratch = takePooled(root, gitDir);
+  if (!scratch) return undefined;
+  const files = new Map<string, { mode: string; sha: string }>();
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    for (const parent of ancestors(e.path)) dirs.add(parent);
+    if (e.mode === '160000') dirs.add(e.path);
+    else files.set(e.path, { mode: e.mode, sha: e.sha });
+  }
+  try {
+    const kept = await pruneToTree(scratch, { files, dirs });
+    const written = await writeTree(store, scratch.dir, entries, kept);
+    for (const [p, file] of written) scratch.files.set(p, file);
+    return scratch;
+  } catch (error) {
+    await removeScratchTree(scratch.dir);
+    if (error instanceof ScratchCheckoutError) throw error;
+    logger().debug({ dir: scratch.dir, err: error }, 'Pooled scratch checkout discarded');
+    return undefined;
   }
 }
 
@@ -277,15 +370,17 @@ function normalizeOverlayPath(raw: string): string {
 }
 
 /**
- * Write every entry into `dir`: blob sizes asked first, then contents read in rounds of at most
- * {@link BATCH_BYTES} (requests pipelined), a blob larger than that streamed on its own.
+ * Write every entry not in `kept` into `dir` (directories that exist are kept): blob sizes asked
+ * first, then contents read in rounds of at most {@link BATCH_BYTES} (requests pipelined), a blob
+ * larger than that streamed on its own. Returns what was written where (inode and size).
  */
 async function writeTree(
   store: ObjectStore,
   dir: string,
   entries: readonly TreeEntry[],
-): Promise<void> {
-  const blobs = entries.filter((e) => e.mode !== '160000');
+  kept: ReadonlySet<string>,
+): Promise<Map<string, PooledFile>> {
+  const blobs = entries.filter((e) => e.mode !== '160000' && !kept.has(e.path));
   // Every directory once, parents first (not an lstat of each path component per file).
   const dirs = new Set<string>();
   for (const e of entries) {
@@ -299,22 +394,31 @@ async function writeTree(
     if (info?.type !== 'blob') missing(store, entry);
     return { entry, size: info.size };
   });
+  const written = new Map<string, PooledFile>();
   let round: TreeEntry[] = [];
   let bytes = 0;
   for (const { entry, size } of sized) {
     if (size > BATCH_BYTES) {
       await streamEntry(store, dir, entry);
+      written.set(entry.path, pooledFile(entry, lstatSync(path.join(dir, entry.path), BIG)));
       continue;
     }
     if (bytes + size > BATCH_BYTES) {
-      await writeRound(store, dir, round);
+      await writeRound(store, dir, round, written);
       round = [];
       bytes = 0;
     }
     round.push(entry);
     bytes += size;
   }
-  await writeRound(store, dir, round);
+  await writeRound(store, dir, round, written);
+  return written;
+}
+
+const BIG = { bigint: true } as const;
+
+function pooledFile(entry: TreeEntry, info: BigIntStats): PooledFile {
+  return { mode: entry.mode, sha: entry.sha, ino: info.ino, size: info.size };
 }
 
 /** Files written per slice before the event loop gets a turn. */
@@ -324,6 +428,7 @@ async function writeRound(
   store: ObjectStore,
   dir: string,
   round: readonly TreeEntry[],
+  written: Map<string, PooledFile>,
 ): Promise<void> {
   const reads = round.map((e) => store.read(e.sha, { maxBytes: BATCH_BYTES }));
   for (const pending of reads) pending.catch(() => undefined); // each is awaited below
@@ -332,7 +437,7 @@ async function writeRound(
     if (blob?.type !== 'blob') missing(store, entry);
     // Small files are written with synchronous calls (no thread-pool hop per call: a tree of
     // thousands of files is written in tens of milliseconds), in slices so other work runs.
-    writeEntry(dir, entry, blob.content);
+    written.set(entry.path, pooledFile(entry, writeEntry(dir, entry, blob.content)));
     if (i % WRITE_SLICE === WRITE_SLICE - 1) await setImmediate();
   }
 }
@@ -377,11 +482,12 @@ function openNew(target: string, gitMode: string) {
   return open(target, flags, gitMode === '100755' ? 0o755 : 0o644);
 }
 
-function writeEntry(dir: string, entry: TreeEntry, content: Buffer): void {
+/** Write one blob or symlink as a new entry; returns its status (inode and size). */
+function writeEntry(dir: string, entry: TreeEntry, content: Buffer): BigIntStats {
   const target = path.join(dir, entry.path);
   if (entry.mode === '120000') {
     symlinkSync(content.toString('utf8'), target);
-    return;
+    return lstatSync(target, BIG);
   }
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   const mode = entry.mode === '100755' ? 0o755 : 0o644;
@@ -391,6 +497,7 @@ function writeEntry(dir: string, entry: TreeEntry, content: Buffer): void {
     while (written < content.length)
       written += writeSync(fd, content, written, content.length - written);
     fchmodSync(fd, mode);
+    return fstatSync(fd, BIG);
   } finally {
     closeSync(fd);
   }

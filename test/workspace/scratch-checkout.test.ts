@@ -1,10 +1,12 @@
 import {
   chmod,
+  link,
   lstat,
   mkdir,
   readdir,
   readFile,
   readlink,
+  rm,
   stat,
   symlink,
   utimes,
@@ -17,6 +19,7 @@ import { processStartTime } from '../../src/agents/process-identity.js';
 import { BadInputError } from '../../src/errors.js';
 import { runGit, splitNul } from '../../src/workspace/git.js';
 import {
+  drainScratchPool,
   ScratchCheckoutError,
   sweepScratchCheckouts,
   withScratchCheckout,
@@ -65,18 +68,23 @@ describe('withScratchCheckout', () => {
     await put(repo.path, '.loopwright/hidden.js', 'cheat\n');
     await put(repo.path, 'docs/a.txt', 'changed in the working tree\n');
 
-    const seen = await withScratchCheckout(repo.path, head, async (dir) => {
-      expect(await listFiles(dir)).toEqual(await trackedFiles(repo.path, head));
-      expect(await readFile(path.join(dir, 'docs/a.txt'), 'utf8')).toBe('line one\nline two\n');
-      expect(await readFile(path.join(dir, 'data.bin'), 'utf8')).toBe('\u0000\u0001binary\r\n');
-      expect((await stat(path.join(dir, 'bin/run.sh'))).mode & 0o777).toBe(0o755);
-      expect((await stat(path.join(dir, 'docs/a.txt'))).mode & 0o111).toBe(0);
-      expect((await lstat(path.join(dir, 'link'))).isSymbolicLink()).toBe(true);
-      expect(await readlink(path.join(dir, 'link'))).toBe('docs/a.txt');
-      expect(await readlink(path.join(dir, 'abs-link'))).toBe('/etc/passwd');
-      expect(await fileExists(path.join(dir, '.git'))).toBe(false);
-      return dir;
-    });
+    const seen = await withScratchCheckout(
+      repo.path,
+      head,
+      async (dir) => {
+        expect(await listFiles(dir)).toEqual(await trackedFiles(repo.path, head));
+        expect(await readFile(path.join(dir, 'docs/a.txt'), 'utf8')).toBe('line one\nline two\n');
+        expect(await readFile(path.join(dir, 'data.bin'), 'utf8')).toBe('\u0000\u0001binary\r\n');
+        expect((await stat(path.join(dir, 'bin/run.sh'))).mode & 0o777).toBe(0o755);
+        expect((await stat(path.join(dir, 'docs/a.txt'))).mode & 0o111).toBe(0);
+        expect((await lstat(path.join(dir, 'link'))).isSymbolicLink()).toBe(true);
+        expect(await readlink(path.join(dir, 'link'))).toBe('docs/a.txt');
+        expect(await readlink(path.join(dir, 'abs-link'))).toBe('/etc/passwd');
+        expect(await fileExists(path.join(dir, '.git'))).toBe(false);
+        return dir;
+      },
+      { reuse: false },
+    );
     expect(await fileExists(marker)).toBe(false);
     expect(await fileExists(seen)).toBe(false);
   });
@@ -139,19 +147,29 @@ describe('withScratchCheckout', () => {
   });
 
   it('removes the directory when the callback throws, also read-only leftovers', async () => {
-    const { repo } = await sampleSetup();
-    let seen = '';
-    const failure = withScratchCheckout(repo.path, 'HEAD', async (dir) => {
-      seen = dir;
-      await mkdir(path.join(dir, 'locked/deeper'), { recursive: true });
-      await put(dir, 'locked/deeper/f', 'x');
-      await chmod(path.join(dir, 'locked/deeper'), 0o500);
-      await chmod(path.join(dir, 'locked'), 0o500);
-      throw new Error('gate blew up');
-    });
-    await expect(failure).rejects.toThrow('gate blew up');
-    expect(seen).not.toBe('');
-    expect(await fileExists(seen)).toBe(false);
+    const { repo, tmp } = await sampleSetup();
+    for (const reuse of [false, true]) {
+      const root = path.join(tmp, `scratch-${reuse}`);
+      let seen = '';
+      const failure = withScratchCheckout(
+        repo.path,
+        'HEAD',
+        async (dir) => {
+          seen = dir;
+          await mkdir(path.join(dir, 'locked/deeper'), { recursive: true });
+          await put(dir, 'locked/deeper/f', 'x');
+          await chmod(path.join(dir, 'locked/deeper'), 0o500);
+          await chmod(path.join(dir, 'locked'), 0o500);
+          throw new Error('gate blew up');
+        },
+        { root, reuse },
+      );
+      await expect(failure).rejects.toThrow('gate blew up');
+      expect(seen).not.toBe('');
+      // A kept directory goes when the pool is drained (the factory does it when it stops).
+      if (reuse) expect(await drainScratchPool(root)).toEqual([seen]);
+      expect(await fileExists(seen)).toBe(false);
+    }
   });
 
   it('gives 20 parallel checkouts of one repository own directories, none left over', async () => {
@@ -176,6 +194,9 @@ describe('withScratchCheckout', () => {
       ),
     );
     expect(new Set(dirs).size).toBe(20);
+    // At most two are kept for the next checkout of this repository; the rest are gone.
+    expect((await readdir(root)).length).toBe(2);
+    await drainScratchPool(root);
     expect(await readdir(root)).toEqual([]);
     const worktrees = await git(repo.path, ['worktree', 'list', '--porcelain']);
     expect(worktrees.split('\n').filter((l) => l.startsWith('worktree '))).toHaveLength(1);
@@ -254,6 +275,133 @@ describe('withScratchCheckout objects', () => {
       root: path.join(tmp, 'scratch'),
     });
     await expect(failure).rejects.toMatchObject({ code: 'SCRATCH_OBJECT_MISSING' });
+  });
+});
+
+/** `dir` holds exactly `rev`'s tree: the same paths, bytes, link targets and executable bits. */
+async function expectExactly(dir: string, repo: string, rev: string): Promise<void> {
+  expect(await listFiles(dir)).toEqual(await trackedFiles(repo, rev));
+  const { stdout } = await runGit(repo, ['ls-tree', '-r', '-z', rev]);
+  for (const line of splitNul(stdout)) {
+    const [meta, file] = line.split('\t') as [string, string];
+    const [mode, , sha] = meta.split(' ') as [string, string, string];
+    const blob = (
+      await execa('git', ['-C', repo, 'cat-file', 'blob', sha], {
+        encoding: 'buffer',
+        stripFinalNewline: false,
+      })
+    ).stdout;
+    const full = path.join(dir, file);
+    if (mode === '120000') expect(await readlink(full)).toBe(Buffer.from(blob).toString());
+    else {
+      expect(Buffer.compare(await readFile(full), Buffer.from(blob)), file).toBe(0);
+      const info = await lstat(full);
+      expect(info.isFile() && info.nlink === 1, file).toBe(true);
+      expect(info.mode & 0o777, file).toBe(mode === '100755' ? 0o755 : 0o644);
+    }
+  }
+}
+
+describe('withScratchCheckout reusing a kept directory', () => {
+  it('brings a directory a gate tampered with back to exactly the tree', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    await put(repo.path, 'lib/deep/one.js', 'export const one = 1;\n');
+    await put(repo.path, 'lib/deep/two.js', 'export const two = 2;\n');
+    await put(repo.path, 'lib/three.js', 'export const three = 3;\n');
+    await put(repo.path, 'docs/same-size.txt', 'AAAA\n');
+    await put(repo.path, 'docs/kept.txt', 'untouched\n');
+    await put(repo.path, 'lib/untouched.js', 'export {};\n');
+    await symlink('kept.txt', path.join(repo.path, 'docs/link'));
+    const head = await commit(repo.path, 'reuse fixture');
+    const outside = path.join(tmp, 'outside');
+    await put(outside, 'planted.js', 'export const one = "planted";\n');
+    const first = await withScratchCheckout(
+      repo.path,
+      head,
+      async (dir) => {
+        const at = (p: string) => path.join(dir, p);
+        // Every kind of change a test suite (or a hostile one) can leave behind, done at once,
+        // so most land in the same clock tick as the hand-out.
+        await writeFile(at('docs/same-size.txt'), 'BBBB\n'); // same size, new bytes
+        await chmod(at('lib/three.js'), 0o755);
+        await writeFile(at('lib/deep/two.js'), 'appended\n', { flag: 'a' });
+        await rm(at('docs/kept.txt'));
+        await writeFile(at('docs/kept.txt'), 'untouched\n'); // same bytes, new inode
+        await rm(at('lib/deep'), { recursive: true });
+        await symlink(outside, at('lib/deep')); // a directory swapped for a link elsewhere
+        await put(dir, 'build/out.js', 'generated\n');
+        await put(dir, '.cache/x', 'cache\n');
+        await rm(at('docs/link'));
+        await symlink('/etc/passwd', at('docs/link'));
+        await link(at('lib/three.js'), at('hardlink.js'));
+        await execa('mkfifo', [at('fifo')]);
+        await chmod(at('docs'), 0o500);
+        return [dir, (await lstat(at('lib/untouched.js'))).ino];
+      },
+      // Everything written before the hand-out's clock tick, so that the untouched files are
+      // vouched for and kept: only what the gate changed may be rewritten.
+      { root, prepare: () => new Promise((resolve) => setTimeout(resolve, 20)) },
+    );
+    const second = await withScratchCheckout(
+      repo.path,
+      head,
+      async (dir) => {
+        await expectExactly(dir, repo.path, head);
+        expect((await lstat(path.join(dir, 'docs'))).mode & 0o777).toBe(0o755);
+        return [dir, (await lstat(path.join(dir, 'lib/untouched.js'))).ino];
+      },
+      { root },
+    );
+    expect(second).toEqual(first);
+    expect(await readFile(path.join(outside, 'planted.js'), 'utf8')).toContain('planted');
+    await drainScratchPool(root);
+  });
+
+  it('writes only what differs from the last tree, and keeps the rest in place', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    for (let i = 0; i < 50; i++) await put(repo.path, `vendor/f${i}.js`, `export default ${i};\n`);
+    await put(repo.path, 'src/change.js', 'old\n');
+    await put(repo.path, 'src/gone.js', 'gone\n');
+    const a = await commit(repo.path, 'a');
+    await put(repo.path, 'src/change.js', 'new\n');
+    await put(repo.path, 'src/added/new.js', 'added\n');
+    await git(repo.path, ['rm', '-q', 'src/gone.js']);
+    const b = await commit(repo.path, 'b');
+    const inode = (dir: string) => lstat(path.join(dir, 'vendor/f7.js')).then((s) => s.ino);
+    const before = await withScratchCheckout(repo.path, a, async (dir) => [dir, await inode(dir)], {
+      root,
+      // Files written in the very clock tick of the hand-out are not vouched for later (a change
+      // in that tick would leave the same ctime); a pause puts them all before it here.
+      prepare: () => new Promise((resolve) => setTimeout(resolve, 20)),
+    });
+    const after = await withScratchCheckout(
+      repo.path,
+      b,
+      async (dir) => {
+        await expectExactly(dir, repo.path, b);
+        return [dir, await inode(dir)];
+      },
+      { root },
+    );
+    expect(after).toEqual(before);
+    // And back: the directory follows whatever tree is asked for next.
+    await withScratchCheckout(repo.path, a, (dir) => expectExactly(dir, repo.path, a), { root });
+    await drainScratchPool(root);
+  });
+
+  it('keeps no more than two free directories of one repository', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    const hold = (n: number): Promise<unknown> =>
+      n === 0
+        ? Promise.resolve()
+        : withScratchCheckout(repo.path, 'HEAD', () => hold(n - 1), { root });
+    await hold(4);
+    expect((await readdir(root)).length).toBe(2);
+    expect(await drainScratchPool(root)).toHaveLength(2);
+    expect(await readdir(root)).toEqual([]);
   });
 });
 
