@@ -26,6 +26,7 @@ import {
 import path from 'node:path';
 import type { ObjectStore } from './object-store.js';
 import { algorithmOf, gitRefusesPath, objectId, type HashAlgorithm } from './object-writer.js';
+import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
 
 /** One entry of a commit's flat tree listing. */
@@ -69,21 +70,27 @@ async function compareFiles(
   const seen = await walk(root, '', tree, dirs, files);
   if (seen === null || seen !== tree.size) return false;
   const umask = process.umask();
+  const started = hashingStarted();
   for (const { rel, entry } of files) {
     const full = path.join(root, rel);
-    const info = await lstat(full).catch(() => null);
+    const info = await lstat(full, { bigint: true }).catch(() => null);
     if (!info) return false;
-    let bytes: Buffer;
-    if (entry.mode === '120000') {
-      if (!info.isSymbolicLink()) return false;
-      bytes = Buffer.from(await readlink(full));
-    } else {
+    if (entry.mode !== '120000') {
       const exec = entry.mode === '100755';
-      const wanted = (exec ? 0o777 : 0o666) & ~umask;
-      if (!info.isFile() || info.nlink !== 1 || (info.mode & 0o777) !== wanted) return false;
-      bytes = await readFile(full);
+      const wanted = BigInt((exec ? 0o777 : 0o666) & ~umask);
+      if (!info.isFile() || info.nlink !== 1n || (info.mode & 0o777n) !== wanted) return false;
+    } else if (!info.isSymbolicLink()) return false;
+    // A file unchanged since this process hashed it is not read again (known-blobs.ts).
+    const known = knownBlob(root, rel, info);
+    if (known !== undefined) {
+      if (known !== entry.sha) return false;
+      continue;
     }
-    if (objectId('blob', bytes, algorithm) !== entry.sha) return false;
+    const bytes =
+      entry.mode === '120000' ? Buffer.from(await readlink(full)) : await readFile(full);
+    const sha = objectId('blob', bytes, algorithm);
+    rememberBlob(root, rel, info, sha, started);
+    if (sha !== entry.sha) return false;
   }
   return true;
 }

@@ -6,6 +6,7 @@
  * the files are exactly the parent's (clone-files.ts). Files that equal the parent's blobs are
  * recognized by their hash; only changed ones are written.
  */
+import type { BigIntStats } from 'node:fs';
 import { lstat, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import {
 } from './object-writer.js';
 import { ObjectStoreError, objectStore } from './object-store.js';
 import { holdsExactly } from './clone-files.js';
+import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { moveRefs } from './ref-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
 import { diffListings } from './tree-diff.js';
@@ -167,12 +169,17 @@ async function nextTree(
   const after = new Map(before);
   for (const removed of entries.removals) after.delete(removed);
   const objectsDir = path.join(wt.repoGitDir, 'objects');
+  const started = hashingStarted();
   for (const u of entries.updates) {
     const old = before.get(u.path);
     const mode = u.kind === 'symlink' ? '120000' : u.mode!;
+    // A file unchanged since this process hashed it (known-blobs.ts) and equal to the parent's
+    // blob is not read again.
+    if (old?.mode === mode && knownBlob(wt.path, u.path, u.info) === old.sha) continue;
     const bytes =
       u.kind === 'symlink' ? Buffer.from(u.target!) : await readFile(path.join(wt.path, u.path));
     const sha = objectId('blob', bytes, algorithm);
+    rememberBlob(wt.path, u.path, u.info, sha, started);
     if (old?.mode === mode && old.sha === sha) continue;
     await writeObject(objectsDir, 'blob', bytes, algorithm);
     after.set(u.path, { mode, sha });
@@ -182,6 +189,8 @@ async function nextTree(
 
 interface Update {
   readonly path: string;
+  /** Its status when it was listed (before any read). */
+  readonly info: BigIntStats;
   readonly kind: 'file' | 'symlink';
   readonly mode?: string;
   readonly target?: string;
@@ -219,17 +228,23 @@ async function collectEntries(
       removals.push(file);
       continue;
     }
-    const info = await lstat(path.join(root, file)).catch(() => null);
+    const info = await lstat(path.join(root, file), { bigint: true }).catch(() => null);
     if (!info || info.isDirectory()) removals.push(file);
     else if (info.isSymbolicLink() && gitRefusesPath(file, '120000')) {
       removals.push(file);
       anomalies.push({ path: file, why: 'git-internals', detail: 'a symlinked .gitmodules' });
     } else if (info.isSymbolicLink())
-      updates.push({ path: file, kind: 'symlink', target: await readlink(path.join(root, file)) });
+      updates.push({
+        path: file,
+        info,
+        kind: 'symlink',
+        target: await readlink(path.join(root, file)),
+      });
     else if (info.isFile()) {
-      if (info.nlink > 1)
+      if (info.nlink > 1n)
         anomalies.push({ path: file, why: 'hardlink', detail: `${info.nlink} links` });
-      updates.push({ path: file, kind: 'file', mode: info.mode & 0o111 ? '100755' : '100644' });
+      const mode = info.mode & 0o111n ? '100755' : '100644';
+      updates.push({ path: file, info, kind: 'file', mode });
     } else {
       removals.push(file);
       anomalies.push({ path: file, why: 'out-of-scope', detail: 'not a regular file or symlink' });

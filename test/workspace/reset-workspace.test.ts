@@ -1,8 +1,8 @@
-import { chmod, link, lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeObjectStores } from '../../src/workspace/object-store.js';
-import { commitAll } from '../../src/workspace/stage-commit.js';
+import { commitAll, stageCommit } from '../../src/workspace/stage-commit.js';
 import { branchTip, createWorktree, resetWorkspace } from '../../src/workspace/worktree.js';
 import { git, put, read, sampleSetup, sampleWorkspace, tempDir } from './helpers.js';
 
@@ -49,6 +49,27 @@ describe('resetWorkspace', () => {
     expect(await read(wt.path, 'src/kept.js')).toBe('export const kept = 1;\n');
     expect(await lstat(path.join(wt.path, 'stray')).catch(() => null)).toBeNull();
     expect(await lstat(path.join(wt.path, 'empty-dir')).catch(() => null)).toBeNull();
+  });
+
+  it('sees a same-size rewrite with its times restored after the files were hashed', async () => {
+    const { wt, tip } = await workspace();
+    const file = path.join(wt.path, 'src/kept.js');
+    // Older than the settling window, so the first reset remembers its hash (known-blobs.ts).
+    const old = new Date(Date.now() - 60_000);
+    await utimes(file, old, old);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await resetWorkspace(wt, tip); // hashes every file: all are the tip's
+    const before = await lstat(file);
+    await writeFile(file, 'export const kept = 9;\n'); // same size, other bytes, same inode
+    await utimes(file, before.atime, before.mtime);
+    expect((await lstat(file)).ino).toBe(before.ino);
+    // Staged as the agent's work: the remembered hash must not stand in for the new bytes.
+    const staged = await stageCommit(wt, 'R-1: sneaky', undefined, tip);
+    expect(staged.commit).not.toBeNull();
+    expect(staged.changes?.map((c) => c.path)).toEqual(['src/kept.js']);
+    await resetWorkspace(wt, tip);
+    expect(await read(wt.path, 'src/kept.js')).toBe('export const kept = 1;\n');
+    await expectCleanAt(wt.path, tip);
   });
 
   it('undoes same-bytes tricks: a hard link out, a mode change, a symlink swap', async () => {
