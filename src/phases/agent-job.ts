@@ -110,13 +110,17 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
     ? await syncWithBase(d, current)
     : { wt: current.wt, tip: current.tip.commit };
   // The "before" picture of what surrounds the workspace (never the workspace itself), taken
-  // while the workspace is reset: nothing here writes there.
+  // while the workspace is reset: nothing here writes there. Under bwrap the agent cannot write
+  // any of those places (the repository and its git dir are hidden, the rest of the file system
+  // is read-only), so the two walks of the repository's checkout per run are skipped there.
   const probe = handled(
-    outsideWriteProbe({
-      repoPath: d.repo.path,
-      worktreesRoot: worktreesRoot(deps.home),
-      worktreePath: wt.path,
-    }),
+    d.settings.sandbox === 'bwrap'
+      ? Promise.resolve(SANDBOXED_PROBE)
+      : outsideWriteProbe({
+          repoPath: d.repo.path,
+          worktreesRoot: worktreesRoot(deps.home),
+          worktreePath: wt.path,
+        }),
   );
   // A clone made just now already holds the tip; anything else starts from it afresh.
   if (!current.cloned || headBefore !== current.tip.commit) await resetWorkspace(wt, headBefore);
@@ -201,6 +205,12 @@ async function concludeRun(
   );
   log.info({ filed: filed.filed, refused: filed.refused }, 'Discovered work filed');
 }
+
+/** The outside-write tripwire of a sandboxed run: the sandbox's mounts already forbid it all. */
+const SANDBOXED_PROBE: OutsideWriteProbe = {
+  snapshot: { areas: [], excluded: [], maxEntries: 0, entries: {}, listed: [] },
+  check: async () => ({ ok: true }),
+};
 
 /**
  * Everything the agent needs before it starts: the handover, the workspace handed to the sandbox
