@@ -123,7 +123,8 @@ export async function runAgentJob(deps: JobDeps, payload: WorkPayload): Promise<
         }),
   );
   // A clone made just now already holds the tip; anything else starts from it afresh.
-  if (!current.cloned || headBefore !== current.tip.commit) await resetWorkspace(wt, headBefore);
+  if (!current.cloned || headBefore !== current.tip.commit)
+    await resetWorkspace(wt, headBefore, { checkedIntact: true });
   if (phase === 'validate') {
     const failed = await validateGates(deps.db, d, wt, runId, deps.home, headBefore);
     if (failed) return report(deps, d, failed, 'orchestrator:gates');

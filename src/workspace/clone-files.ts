@@ -23,7 +23,7 @@ import {
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import type { ObjectStore } from './object-store.js';
@@ -220,9 +220,20 @@ export async function pointCloneAt(
     dir = path.join(dir, part);
     if (!(await lstat(dir).catch(() => null))?.isDirectory()) return false;
   }
-  await replaceFile(path.join(cloneGitDir, 'index'), encodeIndex(tree, algorithmOf(commit)));
-  await replaceFile(refFile, Buffer.from(`${commit}\n`));
+  await replaceUnlessSame(path.join(cloneGitDir, 'index'), encodeIndex(tree, algorithmOf(commit)));
+  await replaceUnlessSame(refFile, Buffer.from(`${commit}\n`));
   return true;
+}
+
+/**
+ * {@link replaceFile}, skipped when `file` is already a regular file holding exactly `bytes` (the
+ * common case between two jobs of a ticket: reading is far cheaper than creating and renaming).
+ */
+async function replaceUnlessSame(file: string, bytes: Buffer): Promise<void> {
+  const info = lstatSync(file, { throwIfNoEntry: false });
+  const same = info?.isFile() && info.nlink === 1 && info.size === bytes.length;
+  if (same && readFileSync(file).equals(bytes)) return;
+  await replaceFile(file, bytes);
 }
 
 /**

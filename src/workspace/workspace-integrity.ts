@@ -7,7 +7,8 @@
  * bytes, `hooks/` is empty, and there is no `commondir`/`gitdir` redirect. Any difference is
  * tampering; the workspace is then re-created (its work lives in the repository's ticket branch).
  */
-import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { lstatSync, readFileSync, readdirSync, type Stats } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The only config a workspace clone has (no remotes, no filters, no includes, no hooks path). */
@@ -64,44 +65,56 @@ export async function workspaceGitProblems(
   expected: WorkspaceGitExpectation,
 ): Promise<string[]> {
   const gitDir = path.join(workspace, '.git');
-  const top = await lstat(gitDir).catch(() => null);
+  const top = statOrNull(gitDir);
   if (!top) return ['.git is missing'];
   if (!top.isDirectory())
     return [`.git is ${top.isSymbolicLink() ? 'a symlink' : 'not a directory'}`];
   const problems: string[] = [];
-  const same = async (rel: string, content: string) => {
-    const actual = await readRegular(path.join(gitDir, rel));
+  const same = (rel: string, content: string) => {
+    const actual = readRegular(path.join(gitDir, rel));
     if (actual !== content)
       problems.push(`.git/${rel} ${actual === null ? 'is not a regular file' : 'was changed'}`);
   };
-  await same('config', WORKSPACE_CONFIG);
-  await same('HEAD', `ref: ${expected.headRef}\n`);
-  await same('info/exclude', WORKSPACE_EXCLUDE);
-  await same('objects/info/alternates', `${expected.objectsDir}\n`);
+  same('config', WORKSPACE_CONFIG);
+  same('HEAD', `ref: ${expected.headRef}\n`);
+  same('info/exclude', WORKSPACE_EXCLUDE);
+  same('objects/info/alternates', `${expected.objectsDir}\n`);
   for (const redirect of ['commondir', 'gitdir', 'config.worktree', 'shallow'])
-    if (await lstat(path.join(gitDir, redirect)).catch(() => null))
-      problems.push(`.git/${redirect} exists`);
-  const extra = (await listing(path.join(gitDir, 'info'))).filter((e) => e !== 'exclude');
+    if (statOrNull(path.join(gitDir, redirect))) problems.push(`.git/${redirect} exists`);
+  const extra = listing(path.join(gitDir, 'info')).filter((e) => e !== 'exclude');
   if (extra.length) problems.push(`.git/info holds ${extra.join(', ')}`);
-  const hooks = await listing(path.join(gitDir, 'hooks'));
+  const hooks = listing(path.join(gitDir, 'hooks'));
   if (hooks.length) problems.push(`.git/hooks holds ${hooks.join(', ')}`);
-  const objectInfo = (await listing(path.join(gitDir, 'objects', 'info'))).filter(
+  const objectInfo = listing(path.join(gitDir, 'objects', 'info')).filter(
     (e) => e !== 'alternates' && !OBJECT_INFO_EXTRA.has(e),
   );
   if (objectInfo.length) problems.push(`.git/objects/info holds ${objectInfo.join(', ')}`);
   for (const dir of ['info', 'hooks', 'objects', 'objects/info', 'refs']) {
-    const info = await lstat(path.join(gitDir, dir)).catch(() => null);
+    const info = statOrNull(path.join(gitDir, dir));
     if (info?.isSymbolicLink()) problems.push(`.git/${dir} is a symlink`);
   }
   return problems;
 }
 
-async function readRegular(file: string): Promise<string | null> {
-  const info = await lstat(file).catch(() => null);
-  if (!info?.isFile() || info.size > 64 * 1024) return null;
-  return readFile(file, 'utf8');
+// Synchronous on purpose: a score of tiny reads per job, each cheaper than a thread-pool hop.
+function statOrNull(file: string): Stats | null {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
 }
 
-async function listing(dir: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [] as string[])).sort();
+function readRegular(file: string): string | null {
+  const info = statOrNull(file);
+  if (!info?.isFile() || info.size > 64 * 1024) return null;
+  return readFileSync(file, 'utf8');
+}
+
+function listing(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
 }

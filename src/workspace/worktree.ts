@@ -147,9 +147,19 @@ export async function workspaceTampering(wt: Worktree): Promise<string[]> {
  * instead. When the files already are exactly the tip's (checked in-process, see
  * clone-files.ts), only the clone's branch and index are written; otherwise git resets.
  */
-export async function resetWorkspace(wt: Worktree, tip?: string): Promise<void> {
+export async function resetWorkspace(
+  wt: Worktree,
+  tip?: string,
+  options?: {
+    /**
+     * The caller found the clone's `.git` intact just now (openWorkspace), with nothing run in
+     * the workspace since: not checked again.
+     */
+    readonly checkedIntact?: boolean;
+  },
+): Promise<void> {
   const target = tip ?? (await branchTip(wt));
-  if ((await workspaceState(wt)) !== 'intact') {
+  if (!options?.checkedIntact && (await workspaceState(wt)) !== 'intact') {
     await rm(wt.path, { recursive: true, force: true });
     await cloneInto(wt, target);
     return;
