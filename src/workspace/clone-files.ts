@@ -23,13 +23,14 @@ import {
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import { lstatSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import type { ObjectStore } from './object-store.js';
 import { algorithmOf, gitRefusesPath, objectId, type HashAlgorithm } from './object-writer.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
+import { STAT_SLICE, statOrNull } from './sync-stat.js';
 
 /** One entry of a commit's flat tree listing. */
 export interface CloneTreeEntry {
@@ -77,7 +78,7 @@ async function compareFiles(
     // Synchronous lstat (a thread-pool hop per file costs more than the call), in slices.
     if (i % STAT_SLICE === STAT_SLICE - 1) await setImmediate();
     const full = path.join(root, rel);
-    const info = lstatSync(full, { bigint: true, throwIfNoEntry: false });
+    const info = statOrNull(full);
     if (!info) return false;
     if (entry.mode !== '120000') {
       const exec = entry.mode === '100755';
@@ -98,9 +99,6 @@ async function compareFiles(
   }
   return true;
 }
-
-/** Files looked at between two turns of the event loop. */
-const STAT_SLICE = 256;
 
 /**
  * Count the tree's paths found under `rel` (regular files and links queued in `files` for
@@ -230,8 +228,8 @@ export async function pointCloneAt(
  * common case between two jobs of a ticket: reading is far cheaper than creating and renaming).
  */
 async function replaceUnlessSame(file: string, bytes: Buffer): Promise<void> {
-  const info = lstatSync(file, { throwIfNoEntry: false });
-  const same = info?.isFile() && info.nlink === 1 && info.size === bytes.length;
+  const info = statOrNull(file);
+  const same = info?.isFile() && info.nlink === 1n && info.size === BigInt(bytes.length);
   if (same && readFileSync(file).equals(bytes)) return;
   await replaceFile(file, bytes);
 }

@@ -200,15 +200,9 @@ async function reusedScratch(
 ): Promise<PooledScratch | undefined> {
   const scratch = takePooled(root, gitDir);
   if (!scratch) return undefined;
-  const files = new Map<string, { mode: string; sha: string }>();
-  const dirs = new Set<string>();
-  for (const e of entries) {
-    for (const parent of ancestors(e.path)) dirs.add(parent);
-    if (e.mode === '160000') dirs.add(e.path);
-    else files.set(e.path, { mode: e.mode, sha: e.sha });
-  }
+  const files = new Map(entries.filter((e) => e.mode !== '160000').map((e) => [e.path, e]));
   try {
-    const kept = await pruneToTree(scratch, { files, dirs });
+    const kept = await pruneToTree(scratch, { files, dirs: treeDirs(entries) });
     const written = await writeTree(store, scratch.dir, entries, kept);
     for (const [p, file] of written) scratch.files.set(p, file);
     return scratch;
@@ -353,6 +347,16 @@ function invalid(p: string, why: string): never {
   throw new ScratchCheckoutError('SCRATCH_TREE_INVALID', `cannot check out ${p}: ${why}`);
 }
 
+/** Every directory the entries need: their parents, and gitlinks (kept as empty directories). */
+function treeDirs(entries: readonly TreeEntry[]): Set<string> {
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    for (const parent of ancestors(e.path)) dirs.add(parent);
+    if (e.mode === '160000') dirs.add(e.path);
+  }
+  return dirs;
+}
+
 /** `a/b/c` -> `a`, `a/b`. */
 function* ancestors(p: string): Generator<string> {
   let i = p.indexOf('/');
@@ -382,12 +386,7 @@ async function writeTree(
 ): Promise<Map<string, PooledFile>> {
   const blobs = entries.filter((e) => e.mode !== '160000' && !kept.has(e.path));
   // Every directory once, parents first (not an lstat of each path component per file).
-  const dirs = new Set<string>();
-  for (const e of entries) {
-    for (const parent of ancestors(e.path)) dirs.add(parent);
-    if (e.mode === '160000') dirs.add(e.path);
-  }
-  for (const rel of [...dirs].sort()) makeDir(dir, rel);
+  for (const rel of [...treeDirs(entries)].sort()) makeDir(dir, rel);
   const infos = await Promise.all(blobs.map((e) => store.info(e.sha)));
   const sized = blobs.map((entry, i) => {
     const info = infos[i];

@@ -28,6 +28,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
+import { STAT_SLICE } from './sync-stat.js';
 
 /** What the pool wrote at one path of a kept directory. */
 export interface PooledFile {
@@ -58,8 +59,6 @@ export interface WantedTree {
 const MAX_FREE_PER_TREE = 2;
 /** Free directories kept in all. */
 const MAX_FREE = 8;
-/** Entries looked at between two turns of the event loop. */
-const SLICE = 256;
 
 const free = new Map<string, PooledScratch[]>();
 
@@ -128,7 +127,7 @@ export async function pruneToTree(
   while (pending.length > 0) {
     const rel = pending.pop()!;
     for (const name of readdirSync(path.join(scratch.dir, rel))) {
-      if (++looked % SLICE === 0) await setImmediate();
+      if (++looked % STAT_SLICE === 0) await setImmediate();
       const child = rel ? `${rel}/${name}` : name;
       const full = path.join(scratch.dir, child);
       const info = lstatSync(full, { bigint: true });

@@ -6,7 +6,7 @@
  * the files are exactly the parent's (clone-files.ts). Files that equal the parent's blobs are
  * recognized by their hash; only changed ones are written.
  */
-import { type BigIntStats, lstatSync, readlinkSync } from 'node:fs';
+import { type BigIntStats, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import os from 'node:os';
@@ -25,6 +25,7 @@ import {
 } from './object-writer.js';
 import { ObjectStoreError, objectStore } from './object-store.js';
 import { holdsExactly } from './clone-files.js';
+import { STAT_SLICE, statOrNull } from './sync-stat.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { moveRefs } from './ref-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
@@ -254,18 +255,6 @@ async function collectEntries(
     }
   }
   return { updates, removals, anomalies };
-}
-
-/** Files looked at between two turns of the event loop. */
-const STAT_SLICE = 256;
-
-/** The path's own status (never followed), or null when it cannot be read. */
-function statOrNull(full: string): BigIntStats | null {
-  try {
-    return lstatSync(full, { bigint: true, throwIfNoEntry: false }) ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /** True when every directory between the root and `file` is a real directory (no symlink). */

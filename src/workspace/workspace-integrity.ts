@@ -7,9 +7,10 @@
  * bytes, `hooks/` is empty, and there is no `commondir`/`gitdir` redirect. Any difference is
  * tampering; the workspace is then re-created (its work lives in the repository's ticket branch).
  */
-import { lstatSync, readFileSync, readdirSync, type Stats } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { statOrNull } from './sync-stat.js';
 
 /** The only config a workspace clone has (no remotes, no filters, no includes, no hooks path). */
 export const WORKSPACE_CONFIG =
@@ -97,17 +98,9 @@ export async function workspaceGitProblems(
 }
 
 // Synchronous on purpose: a score of tiny reads per job, each cheaper than a thread-pool hop.
-function statOrNull(file: string): Stats | null {
-  try {
-    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 function readRegular(file: string): string | null {
   const info = statOrNull(file);
-  if (!info?.isFile() || info.size > 64 * 1024) return null;
+  if (!info?.isFile() || info.size > 64n * 1024n) return null;
   return readFileSync(file, 'utf8');
 }
 
