@@ -1,5 +1,6 @@
 /**
- * Applies the numbered, frozen SQL files in migrations/ and graphile-worker's own schema.
+ * Applies the numbered, frozen SQL files in migrations/ and graphile-worker's own schema, then
+ * the engine's tuning of graphile-worker's add_jobs (./worker-tuning.ts).
  * Concurrent migrators (several `loopwright` processes starting at once) serialize on an advisory
  * lock, so each file runs exactly once, inside its own transaction. A file changed after it was
  * applied is refused, not silently re-run.
@@ -11,6 +12,7 @@ import { MigrationError } from '../errors.js';
 import { packageRoot } from '../config/package-root.js';
 import { createWorkerLogger } from '../log/logger.js';
 import { type MigrationFile, readMigrationFiles } from './migration-files.js';
+import { tuneAddJobs } from './worker-tuning.js';
 
 /** Arbitrary constant: the advisory lock every migrator takes ("lw" + "mig" in hex-ish). */
 const MIGRATION_LOCK_KEY = 0x6c776d6967;
@@ -39,6 +41,7 @@ export async function migrate(
     try {
       const result = await applyPending(client, files);
       await runMigrations({ pgPool: pool, logger: createWorkerLogger() });
+      await tuneAddJobs(client);
       return result;
     } finally {
       await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);

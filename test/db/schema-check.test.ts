@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { schemaIsCurrent } from '../../src/db/schema-check.js';
+import { ADD_JOBS_SETTINGS } from '../../src/db/worker-tuning.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 describe('recognizing an up-to-date schema with one query', () => {
@@ -52,6 +53,26 @@ describe('recognizing an up-to-date schema with one query', () => {
       'insert into graphile_worker.migrations (id, ts, breaking) values ($1, $2, $3)',
       [row.id, row.ts, row.breaking],
     );
+    expect(await schemaIsCurrent(t.pool)).toBe(true);
+  });
+
+  it("says not current without add_jobs's tuning (an upgrade dropped it); migrate restores it", async () => {
+    const config = async () =>
+      (
+        await t.pool.query<{ c: string[] | null }>(
+          'select proconfig as c from pg_proc where oid = to_regprocedure(' +
+            "'graphile_worker.add_jobs(graphile_worker.job_spec[], boolean)')",
+        )
+      ).rows[0]!.c;
+    expect(await config()).toEqual(expect.arrayContaining([...ADD_JOBS_SETTINGS]));
+    // What CREATE OR REPLACE FUNCTION in a new graphile-worker migration would leave.
+    await t.pool.query(
+      'alter function graphile_worker.add_jobs(graphile_worker.job_spec[], boolean) reset all',
+    );
+    expect(await config()).toBeNull();
+    expect(await schemaIsCurrent(t.pool)).toBe(false);
+    expect((await migrate(t.pool)).applied).toEqual([]);
+    expect(await config()).toEqual(expect.arrayContaining([...ADD_JOBS_SETTINGS]));
     expect(await schemaIsCurrent(t.pool)).toBe(true);
   });
 });
