@@ -56,7 +56,7 @@ describe('recognizing an up-to-date schema with one query', () => {
     expect(await schemaIsCurrent(t.pool)).toBe(true);
   });
 
-  it("says not current without add_jobs's tuning (an upgrade dropped it); migrate restores it", async () => {
+  it("says not current without add_jobs's tuning; the migrator puts it back", async () => {
     const config = async () =>
       (
         await t.pool.query<{ c: string[] | null }>(
