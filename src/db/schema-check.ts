@@ -16,8 +16,8 @@ const CHECK_SQL = `select
 
 /**
  * True when every shipped migration is applied with the same checksum, nothing unknown is applied,
- * graphile-worker's schema is at the installed version and its add_jobs carries the tuning. False means "run the migrator", which
- * then also reports edited or unknown migrations as errors.
+ * graphile-worker's schema is at the installed version and its add_jobs carries the tuning.
+ * False means "run the migrator", which then also reports edited or unknown migrations as errors.
  *
  * @example
  * if (!(await schemaIsCurrent(pool))) await (await import('./migrate.js')).migrate(pool);
