@@ -37,7 +37,8 @@ export interface TicketFiling {
   readonly body: string;
   readonly priority: number;
   readonly tags: readonly string[];
-  readonly snapshot: unknown;
+  /** The initial snapshot as JSON text. */
+  readonly snapshotJson: string;
   readonly machineVersion: string;
   /** The CREATED row's event (the machine input, the origin). */
   readonly event: unknown;
@@ -65,7 +66,7 @@ export function fileTicketStatement(f: TicketFiling): Statement {
       f.body,
       f.priority,
       [...f.tags],
-      JSON.stringify(f.snapshot),
+      f.snapshotJson,
       f.machineVersion,
       JSON.stringify(f.event),
       f.actor,
@@ -86,7 +87,7 @@ const fileTicketText = (jobs: string) => `
     select $2::bigint, $3 || '-' || n, $1::bigint, n, $4::bigint, $5::bigint, $6, $7, $8::int,
       $9::text[], 'QUEUED', null, $10::jsonb, 1, $11
     from number
-    returning id, key
+    returning id, key, xmin::text as xmin
   ), journal as (
     insert into loopwright.ticket_events
       (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
@@ -94,7 +95,7 @@ const fileTicketText = (jobs: string) => `
     select id, 1, 'CREATED', $12::jsonb, null, 'QUEUED', $13, null, $10::jsonb, $14::jsonb
     from ticket
   ), jobs as (${jobs})
-  select key, array(select id::text from jobs) as "jobIds" from ticket`;
+  select key, xmin, array(select id::text from jobs) as "jobIds" from ticket`;
 
 const FILE_WITH_JOBS = fileTicketText(addJobsText('$15'));
 const FILE_WITHOUT_JOBS = fileTicketText(NO_JOBS_TEXT);

@@ -2,7 +2,9 @@
  * The engine's statements: the lock with its idempotency look-up, and the write of one accepted
  * change as a single statement (the journal row, the ticket row, the agent run it dispatches, the
  * run it supersedes and the jobs it implies). Each is prepared once per connection; one write
- * instead of five keeps the lock on the ticket row short (see bench/engine-throughput.ts).
+ * instead of five keeps the lock on the ticket row short (see bench/engine-throughput.ts). The
+ * fenced write is the same change without a lock before it: it moves the row only if the row is
+ * still the version the caller last saw (src/engine/known-tickets.ts).
  */
 import { NotFoundError } from '../errors.js';
 import type { Ticket, TicketRef } from './tickets.js';
@@ -28,7 +30,8 @@ export interface TicketRowWrite {
   readonly substate: string | null;
   readonly actor: string;
   readonly idempotencyKey: string | null;
-  readonly snapshot: unknown;
+  /** The snapshot as JSON text (serialised once: the caller keeps it too). */
+  readonly snapshotJson: string;
   readonly actions: unknown;
   readonly runId: string | null;
   /** A queued run that will never report now (its claim moved on). */
@@ -38,39 +41,64 @@ export interface TicketRowWrite {
   readonly jobs: readonly JobSpec[];
 }
 
+/** What a write returns: the new row version's `xmin` and the ids of the jobs it added. */
+export interface WrittenRow {
+  readonly xmin: string;
+  readonly jobIds: string[];
+}
+
 /**
  * Append the journal row, move the ticket and enqueue its jobs (caller holds its row lock): the
- * statement returns the job ids (`jobIds`). The snapshot is sent once and stored twice.
+ * statement returns one {@link WrittenRow}. The snapshot is sent once and stored twice.
  */
 export function writeTicketRowStatement(w: TicketRowWrite): Statement {
-  const run = w.newRun;
   const jobs = w.jobs.length > 0;
   return {
     name: jobs ? 'lw_write_ticket_row_jobs' : 'lw_write_ticket_row',
     text: jobs ? WRITE_WITH_JOBS : WRITE_WITHOUT_JOBS,
-    values: [
-      w.supersededRunId,
-      run?.id ?? null,
-      w.ticketId,
-      w.seq,
-      run?.role ?? null,
-      run?.phase ?? null,
-      run?.attempt ?? 0,
-      run?.round ?? 0,
-      run !== null,
-      w.eventType,
-      JSON.stringify(w.event),
-      w.fromState,
-      w.toState,
-      w.actor,
-      w.idempotencyKey,
-      JSON.stringify(w.snapshot),
-      JSON.stringify(w.actions),
-      w.substate,
-      w.runId,
-      ...(jobs ? [JSON.stringify(w.jobs)] : []),
-    ],
+    values: writeValues(w),
   };
+}
+
+/**
+ * The same write with no lock held: it changes nothing (and returns no row) unless the ticket row
+ * is still the version before `w.seq` with this `xmin` — no other write, by loopwright or anyone
+ * else, came between — and the idempotency key has no outcome yet. A row that is locked meanwhile
+ * is waited for and then re-checked, so a concurrent writer makes it return nothing.
+ */
+export function fencedWriteTicketRowStatement(w: TicketRowWrite, xmin: string): Statement {
+  const jobs = w.jobs.length > 0;
+  return {
+    name: jobs ? 'lw_fenced_write_ticket_row_jobs' : 'lw_fenced_write_ticket_row',
+    text: jobs ? FENCED_WITH_JOBS : FENCED_WITHOUT_JOBS,
+    values: [...writeValues(w), xmin],
+  };
+}
+
+function writeValues(w: TicketRowWrite): unknown[] {
+  const run = w.newRun;
+  return [
+    w.supersededRunId,
+    run?.id ?? null,
+    w.ticketId,
+    w.seq,
+    run?.role ?? null,
+    run?.phase ?? null,
+    run?.attempt ?? 0,
+    run?.round ?? 0,
+    run !== null,
+    w.eventType,
+    JSON.stringify(w.event),
+    w.fromState,
+    w.toState,
+    w.actor,
+    w.idempotencyKey,
+    w.snapshotJson,
+    JSON.stringify(w.actions),
+    w.substate,
+    w.runId,
+    ...(w.jobs.length > 0 ? [JSON.stringify(w.jobs)] : []),
+  ];
 }
 
 const writeTicketRowText = (jobs: string) => `
@@ -95,11 +123,53 @@ const writeTicketRowText = (jobs: string) => `
     current_run_id = $19::uuid, updated_at = now(),
     state_changed_at = case when state is distinct from $13 then now() else state_changed_at end
   where id = $3::bigint
-  returning array(select id::text from jobs) as "jobIds"`;
+  returning xmin::text as xmin, array(select id::text from jobs) as "jobIds"`;
 
-/** add_jobs on the job specs of parameter `param` (a JSON array of {@link JobSpec}). */
-export const addJobsText = (param: string) => `
-  select j.id from graphile_worker.add_jobs(array(
+/** The journal row's columns and values: `from` is the row source the insert is gated on. */
+const journalInsert = (from: string) => `
+    insert into loopwright.ticket_events
+      (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
+        snapshot, actions, created_at)
+    select $3::bigint, $4::int, $10, $11::jsonb, $12, $13, $14, $15, $16::jsonb, $17::jsonb,
+           -- the moment of the write, not the transaction's start
+           clock_timestamp()
+    from ${from}`;
+
+/**
+ * The fenced write: the ticket's update comes first (as `moved`) and every other part runs only
+ * when it moved the row. `$xmin` names the parameter holding the row version's `xmin`.
+ */
+const fencedWriteText = (jobs: string, xmin: string) => `
+  with moved as (
+    update loopwright.tickets set
+      state = $13, substate = $18, snapshot = $16::jsonb, version = $4::int,
+      current_run_id = $19::uuid, updated_at = now(),
+      state_changed_at = case when state is distinct from $13 then now() else state_changed_at end
+    where id = $3::bigint and version = $4::int - 1 and xmin = ${xmin}::xid
+      and ($15::text is null or not exists (
+        select from loopwright.ticket_events e
+        where e.ticket_id = $3::bigint and e.idempotency_key = $15::text
+        union all
+        select from loopwright.rejected_events r
+        where r.ticket_id = $3::bigint and r.idempotency_key = $15::text))
+    returning xmin::text as xmin
+  ), superseded as (
+    update loopwright.agent_runs set status = 'superseded'
+    where id = $1::uuid and status = 'queued' and exists (select from moved)
+  ), new_run as (
+    insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, attempt, round, status)
+    select $2::uuid, $3::bigint, $4::int, $5, $6, $7::int, $8::int, 'queued'
+    from moved where $9::boolean
+  ), journal as (${journalInsert('moved')}
+  ), jobs as (${jobs})
+  select m.xmin, array(select id::text from jobs) as "jobIds" from moved m`;
+
+/**
+ * add_jobs on the job specs of parameter `param` (a JSON array of {@link JobSpec}); `from` is a
+ * row source it runs once per row of (none: once).
+ */
+export const addJobsText = (param: string, from?: string) => `
+  select j.id from ${from ? `${from} cross join lateral ` : ''}graphile_worker.add_jobs(array(
     select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
                s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
     from json_to_recordset(${param}::json)
@@ -111,6 +181,8 @@ const WRITE_WITH_JOBS = writeTicketRowText(addJobsText('$20'));
 /** The `jobs` of a statement that enqueues none. */
 export const NO_JOBS_TEXT = 'select null::bigint as id where false';
 const WRITE_WITHOUT_JOBS = writeTicketRowText(NO_JOBS_TEXT);
+const FENCED_WITH_JOBS = fencedWriteText(addJobsText('$20', 'moved'), '$21');
+const FENCED_WITHOUT_JOBS = fencedWriteText(NO_JOBS_TEXT, '$20');
 
 /**
  * `graphile_worker.add_jobs` for these specs, as a query returning the job ids (the engine's
@@ -164,12 +236,15 @@ export type LockedTicketRow = Pick<
 
 export interface LockedTicket {
   readonly ticket: LockedTicketRow;
+  /** `xmin` of the locked row version (see {@link fencedWriteTicketRowStatement}). */
+  readonly xmin: string;
   /** What the idempotency key already produced, read in the same statement as the lock. */
   readonly prior: PriorOutcome | undefined;
 }
 
 const lockText = (where: string, prior: string) => `
   select t.id, t.key, t.state, t.substate, t.snapshot, t.version, t.current_run_id,
+    t.xmin::text as xmin,
     (select s.version from loopwright.tickets s where s.id = t.id) as seen_version,
     ${prior} as prior
   from loopwright.tickets t where ${where} for update of t`;
@@ -209,7 +284,7 @@ export async function lockTicket(
   const byId = typeof ref === 'object' || /^\d+$/.test(ref);
   const which = `${byId ? 'id' : 'key'}${key === null ? '' : 'WithKey'}` as const;
   const rows = await session.query<
-    LockedTicketRow & { seen_version: number; prior: PriorOutcome | null }
+    LockedTicketRow & { xmin: string; seen_version: number; prior: PriorOutcome | null }
   >({
     name: `lw_lock_ticket_${which}`,
     text: LOCK_STATEMENTS[which],
@@ -217,8 +292,8 @@ export async function lockTicket(
   });
   const row = rows[0];
   if (!row) throw new NotFoundError('ticket', typeof ref === 'object' ? `#${ref.id}` : ref);
-  const { seen_version: seen, prior, ...ticket } = row;
+  const { seen_version: seen, prior, xmin, ...ticket } = row;
   if (key !== null && seen !== ticket.version)
-    return { ticket, prior: await findPriorOutcome(session, ticket.id, key) };
-  return { ticket, prior: prior ?? undefined };
+    return { ticket, xmin, prior: await findPriorOutcome(session, ticket.id, key) };
+  return { ticket, xmin, prior: prior ?? undefined };
 }

@@ -6,6 +6,11 @@
  * row with the next contiguous seq, update the ticket, and enqueue the implied jobs — all of it
  * commits or none of it does. Events the current state does not accept change nothing and are
  * recorded as rejected.
+ *
+ * A ticket this process moved last is known (src/engine/known-tickets.ts): its event is judged
+ * against the remembered row and written by one fenced statement, which writes nothing unless the
+ * row is still that version; anything else — another writer came first, the key has an outcome,
+ * the event would be refused — goes the locked way above, so the result is the same either way.
  */
 import {
   isRunResult,
@@ -16,16 +21,37 @@ import {
   type TicketEvent,
   type TicketEventInput,
 } from '../../machines/ticket.js';
+import type pg from 'pg';
 import { backoffMs, isTransientDbError, pause } from '../db/availability.js';
-import type { Kdb } from '../db/connection.js';
+import { type Kdb, poolOf } from '../db/connection.js';
+import { isSerializationFailure, mapDbError } from '../db/errors.js';
 import { recordRejectedStatement } from '../db/journal.js';
-import { type LockedTicketRow, lockTicket, type PriorOutcome } from '../db/ticket-rows.js';
+import {
+  fencedWriteTicketRowStatement,
+  type LockedTicketRow,
+  lockTicket,
+  type PriorOutcome,
+  type WrittenRow,
+} from '../db/ticket-rows.js';
 import type { StoredAction } from '../db/schema.js';
 import type { TicketRef } from '../db/tickets.js';
 import { kyselySession, type TxSession } from '../db/tx-session.js';
 import { BadInputError } from '../errors.js';
 import { restoreSnapshot, transitionTicket } from './snapshot.js';
-import { commitTicketRow, type CommittedRow } from './commit-row.js';
+import {
+  type CommittedRow,
+  commitPlannedRow,
+  planTicketRow,
+  type RowChange,
+} from './commit-row.js';
+import {
+  forgetTicket,
+  type KnownTicket,
+  knownFrom,
+  knownTicket,
+  lockedRowOf,
+  rememberTicket,
+} from './known-tickets.js';
 import { pendingWork, type PendingJob } from './work.js';
 import { inSession } from './transaction.js';
 
@@ -79,9 +105,19 @@ export async function applyEvent(
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome> {
   const event = parseEvent(input);
+  // The test seam writes inside the transaction, after the row the write returns: not a row to
+  // remember. REPLAY reads the pending work under the lock.
+  const pool = options.afterWrite ? undefined : poolOf(db);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await inSession(db, (session) => applyParsedEvent(session, ref, event, options));
+      const known = pool && event.type !== 'REPLAY' ? knownTicket(pool, ref) : undefined;
+      const fast = pool && known ? await applyKnown(pool, known, event, options) : undefined;
+      if (fast) return fast;
+      const locked = await inSession(db, (session) =>
+        applyParsedEvent(session, ref, event, options),
+      );
+      if (pool) rememberTicket(pool, locked.known());
+      return locked.outcome;
     } catch (error) {
       // The connection went mid-transaction: with a key, repeating is safe — if the first try
       // committed after all, the repeat answers with its outcome. Connects wait on their own
@@ -106,7 +142,14 @@ export async function applyEventIn(
   input: TicketEventInput,
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome> {
-  return applyParsedEvent(kyselySession(trx), ref, parseEvent(input), options);
+  return (await applyParsedEvent(kyselySession(trx), ref, parseEvent(input), options)).outcome;
+}
+
+/** An outcome and the ticket row as it stands after it. */
+interface Judged {
+  readonly outcome: ApplyOutcome;
+  /** Made only when asked: a caller's transaction has no use for it. */
+  readonly known: () => KnownTicket;
 }
 
 async function applyParsedEvent(
@@ -114,40 +157,94 @@ async function applyParsedEvent(
   ref: TicketRef,
   event: TicketEvent,
   options: ApplyEventOptions,
-): Promise<ApplyOutcome> {
-  const { ticket, prior } = await lockTicket(session, ref, options.idempotencyKey ?? null);
-  if (prior) return previousOutcome(ticket, prior);
-  const fence = checkFences(ticket, event, options);
-  if (fence) return reject(session, ticket, event, options, fence.reason, fence.detail);
-  const snapshot = restoreSnapshot(ticket.snapshot);
-  if (!snapshot.can(event)) {
-    return reject(
-      session,
-      ticket,
-      event,
-      options,
-      'NOT_ACCEPTED',
-      `${event.type} is not accepted in ${describeState(snapshot.value)}`,
-    );
-  }
+): Promise<Judged> {
+  const { ticket, xmin, prior } = await lockTicket(session, ref, options.idempotencyKey ?? null);
+  const unchanged = (outcome: ApplyOutcome): Judged => ({
+    outcome,
+    known: () => knownFrom(ticket, xmin),
+  });
+  if (prior) return unchanged(previousOutcome(ticket, prior));
+  const { refusal, snapshot } = judge(ticket, event, options);
+  if (refusal) return unchanged(await reject(session, ticket, event, options, refusal));
   if (event.type === 'REPLAY') {
     const pending = await pendingWork(session.kdb, ticket.id);
-    if (pending.length > 0)
-      return reject(session, ticket, event, options, 'WORK_PENDING', describePending(pending[0]!));
+    if (pending.length > 0) {
+      const detail = describePending(pending[0]!);
+      return unchanged(
+        await reject(session, ticket, event, options, { reason: 'WORK_PENDING', detail }),
+      );
+    }
   }
+  const plan = planTicketRow(ticket, changeOf(snapshot, event, options));
+  const { committed, known } = await commitPlannedRow(session, plan, options.afterWrite);
+  return { outcome: { status: 'applied', duplicate: false, ...committed }, known: () => known };
+}
+
+/**
+ * The event on the row this process last saw, in one statement; undefined when it must go the
+ * locked way (the row moved on, the key has an outcome, the event is refused, or the statement
+ * lost a race to a deadlock).
+ */
+async function applyKnown(
+  pool: pg.Pool,
+  known: KnownTicket,
+  event: TicketEvent,
+  options: ApplyEventOptions,
+): Promise<ApplyOutcome | undefined> {
+  const ticket = lockedRowOf(known);
+  const { refusal, snapshot } = judge(ticket, event, options);
+  if (refusal) return undefined;
+  const plan = planTicketRow(ticket, changeOf(snapshot, event, options));
+  let row: WrittenRow | undefined;
+  try {
+    const statement = fencedWriteTicketRowStatement(plan.write, known.xmin);
+    [row] = (await pool.query<WrittenRow>({ ...statement, values: [...statement.values] })).rows;
+  } catch (error) {
+    if (!isSerializationFailure(error)) throw mapDbError(error);
+  }
+  if (!row) {
+    forgetTicket(pool, known);
+    return undefined;
+  }
+  rememberTicket(pool, { ...plan.next, xmin: row.xmin });
+  return { status: 'applied', duplicate: false, ...plan.outcome, jobIds: row.jobIds };
+}
+
+type Restored = ReturnType<typeof restoreSnapshot>;
+
+function changeOf(snapshot: Restored, event: TicketEvent, options: ApplyEventOptions): RowChange {
   const [next, actions] = transitionTicket(snapshot, event);
-  const committed = await commitTicketRow(session, ticket, {
+  return {
     eventType: event.type,
     event: event as unknown as Record<string, unknown>,
-    // Serialised once, by the write (JSON drops what jsonb could not store anyway).
     snapshot: { value: next.value, context: { ...next.context } },
     context: next.context as TicketContext,
     actions,
     actor: options.actor,
     idempotencyKey: options.idempotencyKey ?? null,
-    afterWrite: options.afterWrite,
-  });
-  return { status: 'applied', duplicate: false, ...committed };
+  };
+}
+
+/**
+ * Why the ticket refuses the event as it stands (stale version or run, not accepted), or the
+ * restored snapshot to move.
+ */
+function judge(
+  ticket: LockedTicketRow,
+  event: TicketEvent,
+  options: ApplyEventOptions,
+): { refusal: Refusal; snapshot?: undefined } | { refusal: null; snapshot: Restored } {
+  const fence = checkFences(ticket, event, options);
+  if (fence) return { refusal: fence };
+  const snapshot = restoreSnapshot(ticket.snapshot);
+  if (snapshot.can(event)) return { refusal: null, snapshot };
+  const detail = `${event.type} is not accepted in ${describeState(snapshot.value)}`;
+  return { refusal: { reason: 'NOT_ACCEPTED', detail } };
+}
+
+interface Refusal {
+  readonly reason: RejectReason;
+  readonly detail: string;
 }
 
 /** Validate an event at the boundary; a malformed one is bad input and touches nothing. */
@@ -189,16 +286,20 @@ function previousOutcome(ticket: LockedTicketRow, prior: PriorOutcome): ApplyOut
   };
 }
 
-function checkFences(ticket: LockedTicketRow, event: TicketEvent, options: ApplyEventOptions) {
+function checkFences(
+  ticket: LockedTicketRow,
+  event: TicketEvent,
+  options: ApplyEventOptions,
+): Refusal | null {
   if (options.expectedVersion !== undefined && options.expectedVersion !== ticket.version) {
     return {
-      reason: 'STALE_VERSION' as const,
+      reason: 'STALE_VERSION',
       detail: `expected version ${options.expectedVersion}, ticket is at ${ticket.version}`,
     };
   }
   if (isRunResult(event) && event.runId !== ticket.current_run_id) {
     return {
-      reason: 'STALE_RUN' as const,
+      reason: 'STALE_RUN',
       detail:
         `run ${event.runId} is not the ticket's current run ` +
         `(${ticket.current_run_id ?? 'none'})`,
@@ -219,8 +320,7 @@ async function reject(
   ticket: LockedTicketRow,
   event: TicketEvent,
   options: ApplyEventOptions,
-  reason: RejectReason,
-  detail: string,
+  { reason, detail }: Refusal,
 ): Promise<ApplyOutcome> {
   await session.queryAndCommit(
     recordRejectedStatement({

@@ -6,9 +6,15 @@
 import type { TicketContext } from '../../machines/ticket.js';
 import { subState, topState } from '../../machines/ticket.js';
 import type { Kdb } from '../db/connection.js';
-import { type LockedTicketRow, writeTicketRowStatement } from '../db/ticket-rows.js';
+import {
+  type LockedTicketRow,
+  type TicketRowWrite,
+  type WrittenRow,
+  writeTicketRowStatement,
+} from '../db/ticket-rows.js';
 import type { PersistedSnapshot, StoredAction } from '../db/schema.js';
 import type { TxSession } from '../db/tx-session.js';
+import type { KnownTicket } from './known-tickets.js';
 import { planWork, workActionsOf } from './work.js';
 
 export interface RowChange {
@@ -37,12 +43,17 @@ export interface CommittedRow {
   readonly actions: readonly StoredAction[];
 }
 
-/** Append the change to a ticket whose row the caller holds `FOR UPDATE`. */
-export async function commitTicketRow(
-  session: TxSession,
-  ticket: LockedTicketRow,
-  change: RowChange,
-): Promise<CommittedRow> {
+/** A change worked out against a ticket row: the write, and what it leaves once it commits. */
+export interface PlannedRow {
+  readonly write: TicketRowWrite;
+  /** The outcome, less the ids of the jobs the write adds. */
+  readonly outcome: Omit<CommittedRow, 'jobIds'>;
+  /** The ticket row as the write leaves it, to remember (src/engine/known-tickets.ts). */
+  readonly next: Omit<KnownTicket, 'xmin'>;
+}
+
+/** Work out the write of `change` to `ticket` (pure: nothing is sent). */
+export function planTicketRow(ticket: LockedTicketRow, change: RowChange): PlannedRow {
   const seq = ticket.version + 1;
   const toState = topState(change.snapshot.value);
   const substate = subState(change.snapshot.value);
@@ -50,8 +61,10 @@ export async function commitTicketRow(
   const work = planWork(ticket.id, seq, actions, change.context);
   const samePlace = toState === ticket.state && substate === ticket.substate;
   const runId = work.runId ?? (samePlace ? ticket.current_run_id : null);
-
-  const statement = writeTicketRowStatement({
+  // Serialised once, for the write and the remembered row (JSON drops what jsonb could not
+  // store anyway).
+  const snapshotJson = JSON.stringify(change.snapshot);
+  const write: TicketRowWrite = {
     ticketId: ticket.id,
     seq,
     eventType: change.eventType,
@@ -61,28 +74,62 @@ export async function commitTicketRow(
     substate,
     actor: change.actor,
     idempotencyKey: change.idempotencyKey,
-    snapshot: change.snapshot,
+    snapshotJson,
     actions,
     runId,
     supersededRunId: runId !== ticket.current_run_id ? ticket.current_run_id : null,
     newRun: work.agentRun ? { ...work.agentRun, ticket_id: ticket.id, seq } : null,
     jobs: work.jobs,
-  });
-  const { afterWrite } = change;
-  const [row] = afterWrite
-    ? await session.query<{ jobIds: string[] }>(statement)
-    : await session.queryAndCommit<{ jobIds: string[] }>(statement);
-  if (afterWrite) await afterWrite(session.kdb);
-  const jobIds = row?.jobIds ?? [];
+  };
+  const { key } = ticket;
   return {
-    ticketId: ticket.id,
-    key: ticket.key,
-    seq,
-    fromState: ticket.state,
-    toState,
-    substate,
-    runId,
-    jobIds,
-    actions,
+    write,
+    outcome: {
+      ticketId: ticket.id,
+      key,
+      seq,
+      fromState: ticket.state,
+      toState,
+      substate,
+      runId,
+      actions,
+    },
+    next: {
+      id: ticket.id,
+      key,
+      state: toState,
+      substate,
+      version: seq,
+      current_run_id: runId,
+      snapshotJson,
+    },
+  };
+}
+
+/** Append the change to a ticket whose row the caller holds `FOR UPDATE`. */
+export async function commitTicketRow(
+  session: TxSession,
+  ticket: LockedTicketRow,
+  change: RowChange,
+): Promise<CommittedRow> {
+  return (await commitPlannedRow(session, planTicketRow(ticket, change), change.afterWrite))
+    .committed;
+}
+
+/** Write a planned change (the row locked); `known` is the row it leaves, to remember. */
+export async function commitPlannedRow(
+  session: TxSession,
+  plan: PlannedRow,
+  afterWrite?: (trx: Kdb) => Promise<void>,
+): Promise<{ committed: CommittedRow; known: KnownTicket }> {
+  const statement = writeTicketRowStatement(plan.write);
+  const [row] = afterWrite
+    ? await session.query<WrittenRow>(statement)
+    : await session.queryAndCommit<WrittenRow>(statement);
+  if (afterWrite) await afterWrite(session.kdb);
+  if (!row) throw new Error(`ticket #${plan.write.ticketId} vanished under its lock`);
+  return {
+    committed: { ...plan.outcome, jobIds: row.jobIds },
+    known: { ...plan.next, xmin: row.xmin },
   };
 }

@@ -11,7 +11,7 @@ import {
   type TicketInput,
 } from '../../machines/ticket.js';
 import { getBatchByName } from '../db/batches.js';
-import type { Kdb } from '../db/connection.js';
+import { type Kdb, poolOf } from '../db/connection.js';
 import { addDependencies } from '../db/dependencies.js';
 import {
   type FilingRepository,
@@ -22,6 +22,7 @@ import { getTicket } from '../db/tickets.js';
 import { kyselySession, type TxSession } from '../db/tx-session.js';
 import { repoSettings } from '../config/repo-settings.js';
 import { BadInputError, NotFoundError } from '../errors.js';
+import { type KnownTicket, rememberTicket } from './known-tickets.js';
 import { persistSnapshot } from './snapshot.js';
 import { inSession } from './transaction.js';
 import { planWork, workActionsOf } from './work.js';
@@ -65,7 +66,11 @@ const TAG = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
  * ```
  */
 export async function createTicket(db: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
-  return inSession(db, (session) => fileTicket(session, input));
+  const { created, known } = await inSession(db, (session) => fileTicket(session, input));
+  // Its first event can then go in one statement (src/engine/known-tickets.ts).
+  const pool = poolOf(db);
+  if (pool && known) rememberTicket(pool, known);
+  return created;
 }
 
 /**
@@ -73,11 +78,17 @@ export async function createTicket(db: Kdb, input: NewTicketInput): Promise<Crea
  * Everything is validated before the first write, so a BadInputError leaves the transaction usable.
  */
 export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
-  return fileTicket(kyselySession(trx), input);
+  return (await fileTicket(kyselySession(trx), input)).created;
+}
+
+interface Filed {
+  readonly created: CreatedTicket;
+  /** The row as filed, when the write was the transaction's last statement. */
+  readonly known: KnownTicket | undefined;
 }
 
 /** Two round trips on a session of its own: the repository look-up, then the write (+ commit). */
-async function fileTicket(session: TxSession, input: NewTicketInput): Promise<CreatedTicket> {
+async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Filed> {
   const title = validateNew(input);
   const { repo, ticketId } = await repositoryForFiling(session, input.repo);
   const batch = input.batch ? await getBatchByName(session.kdb, input.batch) : null;
@@ -87,6 +98,7 @@ async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Cr
   const machineInput = machineInputFor(repo);
   const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
   const stored = workActionsOf(actions);
+  const snapshotJson = JSON.stringify(persistSnapshot(snapshot));
   const statement = fileTicketStatement({
     ticketId,
     repo,
@@ -96,7 +108,7 @@ async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Cr
     body: input.body ?? '',
     priority: input.priority ?? 0,
     tags: [...new Set(input.tags ?? [])],
-    snapshot: persistSnapshot(snapshot),
+    snapshotJson,
     machineVersion: MACHINE_VERSION,
     event: {
       type: 'CREATED',
@@ -107,18 +119,23 @@ async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Cr
     actions: stored,
     jobs: planWork(ticketId, 1, stored, snapshot.context as TicketContext).jobs,
   });
-  type Filed = { key: string; jobIds: string[] };
-  const [filed] =
-    dependsOn.length > 0
-      ? await session.query<Filed>(statement)
-      : await session.queryAndCommit<Filed>(statement);
+  type Row = { key: string; xmin: string; jobIds: string[] };
+  const last = dependsOn.length === 0;
+  const [filed] = last
+    ? await session.queryAndCommit<Row>(statement)
+    : await session.query<Row>(statement);
   if (!filed) throw new NotFoundError('repo', input.repo);
   await addDependencies(
     session.kdb,
     ticketId,
     dependsOn.map((t) => t.id),
   );
-  return { id: ticketId, key: filed.key, state: 'QUEUED', jobIds: filed.jobIds };
+  const { key, xmin, jobIds } = filed;
+  const row = { id: ticketId, key, state: 'QUEUED', substate: null, version: 1 } as const;
+  return {
+    created: { id: ticketId, key, state: 'QUEUED', jobIds },
+    known: last ? { ...row, current_run_id: null, snapshotJson, xmin } : undefined,
+  };
 }
 
 /** The machine input a repository's settings imply (ship mode, budgets). */
