@@ -18,6 +18,8 @@ export interface JobSpec {
   readonly job_key: string;
   readonly delay_seconds: number;
   readonly max_attempts: number;
+  /** graphile-worker's priority: lower runs first (0 for work a ticket waits on). */
+  readonly priority: number;
 }
 
 export interface TicketRowWrite {
@@ -171,10 +173,10 @@ const fencedWriteText = (jobs: string, xmin: string) => `
 export const addJobsText = (param: string, from?: string) => `
   select j.id from ${from ? `${from} cross join lateral ` : ''}graphile_worker.add_jobs(array(
     select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
-               s.max_attempts, s.job_key, 0, null)::graphile_worker.job_spec
+               s.max_attempts, s.job_key, s.priority, null)::graphile_worker.job_spec
     from json_to_recordset(${param}::json)
       as s(identifier text, payload json, delay_seconds double precision, max_attempts int,
-           job_key text)
+           job_key text, priority int)
   )) j`;
 
 const WRITE_WITH_JOBS = writeTicketRowText(addJobsText('$20'));

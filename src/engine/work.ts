@@ -25,6 +25,14 @@ export const TASKS: Record<WorkAction, string> = {
   mergePr: 'merge_pr',
 };
 
+/**
+ * Housekeeping no ticket waits on runs after everything else that is due (graphile-worker takes
+ * the lowest priority first): a finished ticket's workspace release never holds up the next
+ * agent's start on a busy worker. It is not starved for long: a worker takes it in the first gap.
+ */
+export const HOUSEKEEPING_PRIORITY = 10;
+const HOUSEKEEPING: ReadonlySet<WorkAction> = new Set(['releaseWorkspace']);
+
 /** Work whose result comes back as an event and so gets a run id to fence it. */
 const REPORTING: ReadonlySet<WorkAction> = new Set([
   'dispatchAgent',
@@ -91,6 +99,7 @@ export function planWork(
           `lw:${ticketId}:t:${seq}:${index}`,
           context.limits.wallClockSeconds,
           1,
+          0,
         ),
       );
       return;
@@ -111,9 +120,9 @@ export function planWork(
         Object.assign(payload, { attempt, round: context.round });
       }
     }
-    jobs.push(
-      job(TASKS[type], payload, `lw:${ticketId}:${reporting ? 'r' : 'w'}:${seq}:${index}`, 0, 5),
-    );
+    const key = `lw:${ticketId}:${reporting ? 'r' : 'w'}:${seq}:${index}`;
+    const priority = HOUSEKEEPING.has(type) ? HOUSEKEEPING_PRIORITY : 0;
+    jobs.push(job(TASKS[type], payload, key, 0, 5, priority));
   });
   return { jobs, runId, agentRun };
 }
@@ -124,8 +133,16 @@ function job(
   key: string,
   delay: number,
   maxAttempts: number,
+  priority: number,
 ): JobSpec {
-  return { identifier, payload, job_key: key, delay_seconds: delay, max_attempts: maxAttempts };
+  return {
+    identifier,
+    payload,
+    job_key: key,
+    delay_seconds: delay,
+    max_attempts: maxAttempts,
+    priority,
+  };
 }
 
 /** Enqueue jobs with graphile_worker.add_jobs on the given (transaction) connection. */

@@ -13,6 +13,25 @@ import { occupancy, readyTickets } from './ready-set.js';
 /** "lw" + "sch": the scheduler's advisory lock. */
 const SCHEDULER_LOCK_KEY = 0x6c77736368;
 
+/** The tasks whose job is one scheduling pass (src/worker/tasks.ts). */
+export const PASS_TASKS = ['schedule', 'notify_dependents'] as const;
+
+/**
+ * Complete the passes still waiting in the queue, before this one reads anything: every request
+ * they answer was committed before now, so the pass starting now sees what they would. (Filing
+ * eight tickets queues eight passes; on a busy worker they ran one by one ahead of the first
+ * agent's start.) A request committed later keeps its job and gets a pass of its own. Jobs a
+ * worker holds, and retries not yet due, are left alone. Returns how many were absorbed.
+ */
+export async function absorbWaitingPasses(db: Kdb): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int as n from graphile_worker.complete_jobs(array(
+      select id from graphile_worker.jobs
+      where task_identifier = any(${[...PASS_TASKS]}::text[])
+        and locked_at is null and run_at <= now()))`.execute(db);
+  return rows[0]?.n ?? 0;
+}
+
 export interface ScheduleOptions {
   /** Most tickets holding a slot at once across the factory. */
   readonly maxActive: number;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { processStartTime } from '../agents/reap.js';
+import { detectSandbox } from '../agents/sandbox/index.js';
 import { packageVersion } from '../config/package-root.js';
 import {
   DatabaseAvailability,
@@ -87,6 +88,9 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   const poolId = randomUUID();
   const abort = new AbortController();
   const availability = o.availability ?? new DatabaseAvailability(o.logger);
+  // The sandbox probe (a bwrap trial run, cached per process) runs while the pool registers, so
+  // the first agent's dispatch does not wait for it (whoever awaits it later hears its outcome).
+  detectSandbox().catch(() => undefined);
   await registerPool(db, {
     id: poolId,
     host: os.hostname(),

@@ -6,12 +6,13 @@
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import type { Kdb } from '../db/connection.js';
 import { ticketNames } from '../db/tickets.js';
+import { HOUSEKEEPING_PRIORITY } from '../engine/work.js';
 import { type LogBindings, rememberJob, withLogBindings } from '../log/context.js';
 import { runAgentJob, type JobDeps } from '../phases/agent-job.js';
 import type { WorkPayload } from '../phases/dispatch.js';
 import { liveCheckJob, mergeJob } from '../phases/ship-job.js';
 import { budgetTimerJob, freezePlanJob, releaseWorkspaceJob } from '../phases/work-jobs.js';
-import { scheduleReady } from '../scheduler/schedule.js';
+import { absorbWaitingPasses, scheduleReady } from '../scheduler/schedule.js';
 import { unblockReady } from '../scheduler/unblock.js';
 import { journalGiveUp, shouldGiveUp } from './stuck-work.js';
 
@@ -42,6 +43,7 @@ export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
       }
     };
   const schedule = async () => {
+    await absorbWaitingPasses(deps.db);
     await unblockReady(deps.db);
     await scheduleReady(deps.db, { maxActive });
   };
@@ -67,6 +69,7 @@ export function createTaskList(deps: JobDeps, maxActive: number): TaskList {
       releaseWorkspaceJob(deps, p, async (delay) => {
         await helpers.addJob('release_workspace', p, {
           runAt: new Date(Date.now() + delay * 1000),
+          priority: HOUSEKEEPING_PRIORITY,
           jobKey: `${helpers.job.key ?? `lw:${p.ticketId}`}:later`,
         });
       }),

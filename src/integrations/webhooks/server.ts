@@ -116,6 +116,7 @@ async function handle(
         job_key: `lw:delivery:${row.id}`,
         delay_seconds: 0,
         max_attempts: 10,
+        priority: 0,
       },
     ]);
     return row;
