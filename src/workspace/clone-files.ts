@@ -11,19 +11,8 @@
  * (from the tip's tree, like `read-tree`: no stat data, git re-checks the files when it looks).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  lstat,
-  mkdir,
-  open,
-  readFile,
-  readdir,
-  readlink,
-  rename,
-  symlink,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { lstat, open, readFile, readdir, readlink, rename, unlink } from 'node:fs/promises';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import type { ObjectStore } from './object-store.js';
@@ -167,27 +156,31 @@ export async function writeCloneFiles(
 ): Promise<boolean> {
   if (tree.size > MAX_FILES_WRITTEN) return false;
   const made = new Set<string>(['']);
+  let written = 0;
+  // Synchronous writes, in slices (as the walks in sync-stat.ts): a thread-pool hop per file
+  // costs more than the file itself for the small files of a small tree.
   for (const [rel, entry] of tree) {
     if (gitRefusesPath(rel, entry.mode)) return false;
+    if (++written % STAT_SLICE === 0) await setImmediate();
     const parts = rel.split('/');
     for (let i = 1; i < parts.length; i++) {
       const folder = parts.slice(0, i).join('/');
       if (made.has(folder)) continue;
       if (tree.has(folder)) return false; // a file and a folder by one name: malformed
-      await mkdir(path.join(root, folder));
+      mkdirSync(path.join(root, folder));
       made.add(folder);
     }
     const full = path.join(root, rel);
     if (entry.mode === '160000') {
-      await mkdir(full);
+      mkdirSync(full);
       made.add(rel);
       continue;
     }
     const blob = await store.read(entry.sha, { maxBytes: MAX_BLOB_BYTES }).catch(() => null);
     if (blob?.type !== 'blob') return false;
-    if (entry.mode === '120000') await symlink(blob.content, full);
+    if (entry.mode === '120000') symlinkSync(blob.content, full);
     else
-      await writeFile(full, blob.content, {
+      writeFileSync(full, blob.content, {
         flag: 'wx',
         mode: entry.mode === '100755' ? 0o777 : 0o666,
       });

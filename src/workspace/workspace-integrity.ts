@@ -7,8 +7,7 @@
  * bytes, `hooks/` is empty, and there is no `commondir`/`gitdir` redirect. Any difference is
  * tampering; the workspace is then re-created (its work lives in the repository's ticket branch).
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { statOrNull } from './sync-stat.js';
 
@@ -44,12 +43,13 @@ export async function initWorkspaceGit(
   gitDir: string,
   expected: WorkspaceGitExpectation,
 ): Promise<void> {
-  await writeFile(path.join(gitDir, 'config'), WORKSPACE_CONFIG);
-  await writeFile(path.join(gitDir, 'HEAD'), `ref: ${expected.headRef}\n`);
-  await mkdir(path.join(gitDir, 'info'), { recursive: true });
-  await writeFile(path.join(gitDir, 'info', 'exclude'), WORKSPACE_EXCLUDE);
-  await mkdir(path.join(gitDir, 'objects', 'info'), { recursive: true });
-  await writeFile(path.join(gitDir, 'objects', 'info', 'alternates'), `${expected.objectsDir}\n`);
+  // Four small files: synchronous writes cost less than a thread-pool hop each.
+  writeFileSync(path.join(gitDir, 'config'), WORKSPACE_CONFIG);
+  writeFileSync(path.join(gitDir, 'HEAD'), `ref: ${expected.headRef}\n`);
+  mkdirSync(path.join(gitDir, 'info'), { recursive: true });
+  writeFileSync(path.join(gitDir, 'info', 'exclude'), WORKSPACE_EXCLUDE);
+  mkdirSync(path.join(gitDir, 'objects', 'info'), { recursive: true });
+  writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${expected.objectsDir}\n`);
 }
 
 /**

@@ -7,7 +7,8 @@
  * moves it: it commits the workspace's files itself (stage-commit.ts) and moves the branch by
  * compare-and-swap. Creation is idempotent; a tampered clone is re-created.
  */
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { logger } from '../log/logger.js';
@@ -319,14 +320,14 @@ function cloneGit(wt: Worktree) {
 async function cloneInto(wt: Worktree, tip: string): Promise<void> {
   const gitDir = path.join(wt.path, '.git');
   for (const dir of ['objects/pack', 'refs/heads', 'refs/tags'])
-    await mkdir(path.join(gitDir, dir), { recursive: true });
+    mkdirSync(path.join(gitDir, dir), { recursive: true });
   await initWorkspaceGit(gitDir, {
     objectsDir: path.join(wt.repoGitDir, 'objects'),
     headRef: `refs/heads/${wt.branch}`,
   });
   // The files from the object store when it can (a small tree), else git's checkout.
   const ref = `refs/heads/${wt.branch}`;
-  await mkdir(path.dirname(path.join(gitDir, ...ref.split('/'))), { recursive: true });
+  mkdirSync(path.dirname(path.join(gitDir, ...ref.split('/'))), { recursive: true });
   const store = objectStore(wt.repoGitDir);
   const tree = await store.listTree(tip).catch(() => null);
   if (tree && (await writeCloneFiles(wt.path, store, tree).catch(() => false)))
