@@ -3,7 +3,8 @@
  * transaction doing the same row work (lock, idempotency look-ups, journal insert, ticket update,
  * run row, add_jobs) without xstate, zod or kysely. Each client drives its own ticket around the
  * BUILD -> VALIDATE -> BUILD loop (every event dispatches an agent job), so the outbox is
- * exercised.
+ * exercised. Each client's ticket is one its process moved last, so applyEvent takes its
+ * one-statement way (src/engine/known-tickets.ts); the bare side keeps the lock and the write.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
