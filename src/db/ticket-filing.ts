@@ -1,7 +1,9 @@
 /**
  * Filing a ticket in two statements: the repository it goes to (with the new ticket's id drawn
  * from its identity sequence, so the jobs can name it), then one statement that reserves the
- * number and writes the ticket row, journal row 1 and the creation's jobs.
+ * number and writes the ticket row, journal row 1 and the creation's jobs. A filer that knows the
+ * repository and holds an id drawn ahead sends the second alone, guarded: it writes nothing
+ * unless the repository still is as the filer saw it (src/engine/known-repositories.ts).
  */
 import { NotFoundError } from '../errors.js';
 import type { Repository } from './repositories.js';
@@ -11,21 +13,26 @@ import type { Statement, TxSession } from './tx-session.js';
 /** The repository columns filing reads. */
 export type FilingRepository = Pick<Repository, 'id' | 'name' | 'mode' | 'settings'>;
 
-/** An active repository by name and an id for the ticket about to be filed in it. */
+/**
+ * An active repository by name and `ids` ids for tickets about to be filed (the first is this
+ * filing's; the rest a filer may keep for its next ones).
+ */
 export async function repositoryForFiling(
   session: TxSession,
   name: string,
-): Promise<{ repo: FilingRepository; ticketId: string }> {
-  const [row] = await session.query<FilingRepository & { ticket_id: string }>({
+  ids = 1,
+): Promise<{ repo: FilingRepository; ticketIds: string[] }> {
+  const [row] = await session.query<FilingRepository & { ticket_ids: string[] }>({
     name: 'lw_repository_for_filing',
-    text: `select id, name, mode, settings,
-        nextval(pg_get_serial_sequence('loopwright.tickets', 'id'))::text as ticket_id
+    text: `select id, name, mode, settings, array(
+        select nextval(pg_get_serial_sequence('loopwright.tickets', 'id'))::text
+        from generate_series(1, $2::int)) as ticket_ids
       from loopwright.repositories where name = $1 and removed_at is null`,
-    values: [name],
+    values: [name, ids],
   });
   if (!row) throw new NotFoundError('repo', name);
-  const { ticket_id: ticketId, ...repo } = row;
-  return { repo, ticketId };
+  const { ticket_ids: ticketIds, ...repo } = row;
+  return { repo, ticketIds };
 }
 
 export interface TicketFiling {
@@ -45,6 +52,12 @@ export interface TicketFiling {
   readonly actor: string;
   readonly actions: unknown;
   readonly jobs: readonly JobSpec[];
+  /**
+   * File only if the repository is still active, named, in the mode and with the settings of
+   * `repo` (the filer did not read it in this transaction); otherwise the statement writes
+   * nothing and returns no row.
+   */
+  readonly guarded?: boolean;
 }
 
 /**
@@ -72,14 +85,19 @@ export function fileTicketStatement(f: TicketFiling): Statement {
       f.actor,
       JSON.stringify(f.actions),
       ...(jobs ? [JSON.stringify(f.jobs)] : []),
+      f.guarded ? f.repo.mode : null,
+      f.guarded ? JSON.stringify(f.repo.settings) : null,
     ],
   };
 }
 
-const fileTicketText = (jobs: string) => `
+/** `$mode`/`$settings` name the guard's parameters (null: no guard). */
+const fileTicketText = (jobs: string, mode: string, settings: string) => `
   with number as (
     update loopwright.repositories set next_ticket_number = next_ticket_number + 1
-    where id = $1::bigint returning next_ticket_number - 1 as n
+    where id = $1::bigint and (${mode}::text is null or (name = $3 and mode = ${mode}::text
+      and settings = ${settings}::jsonb and removed_at is null))
+    returning next_ticket_number - 1 as n
   ), ticket as (
     insert into loopwright.tickets (id, key, repo_id, number, batch_id, origin_ticket_id, title,
       body, priority, tags, state, substate, snapshot, version, machine_version)
@@ -97,5 +115,6 @@ const fileTicketText = (jobs: string) => `
   ), jobs as (${jobs})
   select key, xmin, array(select id::text from jobs) as "jobIds" from ticket`;
 
-const FILE_WITH_JOBS = fileTicketText(addJobsText('$15'));
-const FILE_WITHOUT_JOBS = fileTicketText(NO_JOBS_TEXT);
+// The jobs run once per filed ticket: none when the guard refused.
+const FILE_WITH_JOBS = fileTicketText(addJobsText('$15', 'ticket'), '$16', '$17');
+const FILE_WITHOUT_JOBS = fileTicketText(NO_JOBS_TEXT, '$15', '$16');

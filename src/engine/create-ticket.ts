@@ -1,8 +1,10 @@
 /**
  * Filing a ticket: the row, its dependency edges, journal row 1 (CREATED, carrying the machine
  * input so verify-journal can replay from it) and the scheduling job — in one transaction, two
- * round trips when it depends on nothing.
+ * round trips when it depends on nothing, one statement in a repository this process filed into
+ * (src/engine/known-repositories.ts).
  */
+import type pg from 'pg';
 import { initialTransition } from 'xstate';
 import {
   MACHINE_VERSION,
@@ -19,9 +21,16 @@ import {
   repositoryForFiling,
 } from '../db/ticket-filing.js';
 import { getTicket } from '../db/tickets.js';
-import { kyselySession, type TxSession } from '../db/tx-session.js';
+import { kyselySession, type Statement, type TxSession } from '../db/tx-session.js';
 import { repoSettings } from '../config/repo-settings.js';
+import { mapDbError } from '../db/errors.js';
 import { BadInputError, NotFoundError } from '../errors.js';
+import {
+  forgetRepository,
+  IDS_DRAWN_AHEAD,
+  rememberRepository,
+  takeKnownRepository,
+} from './known-repositories.js';
 import { type KnownTicket, rememberTicket } from './known-tickets.js';
 import { persistSnapshot } from './snapshot.js';
 import { inSession } from './transaction.js';
@@ -66,11 +75,45 @@ const TAG = /^[a-z0-9][a-z0-9_.-]{0,39}$/;
  * ```
  */
 export async function createTicket(db: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
-  const { created, known } = await inSession(db, (session) => fileTicket(session, input));
-  // Its first event can then go in one statement (src/engine/known-tickets.ts).
   const pool = poolOf(db);
-  if (pool && known) rememberTicket(pool, known);
-  return created;
+  const simple = !input.batch && !input.dependsOn?.length;
+  const fast = pool && simple ? await fileInKnownRepository(pool, input) : undefined;
+  if (fast) return fast;
+  const drawn = pool && simple ? IDS_DRAWN_AHEAD : 1;
+  const filed = await inSession(db, (session) => fileTicket(session, input, drawn));
+  if (pool) {
+    // Its first event can then go in one statement (src/engine/known-tickets.ts), and so can
+    // the next filing in the repository.
+    if (filed.known) rememberTicket(pool, filed.known);
+    if (simple) rememberRepository(pool, filed.repo, filed.spareIds);
+  }
+  return filed.created;
+}
+
+/**
+ * One statement, no transaction around it, for a repository this process filed into with an id
+ * drawn ahead; undefined when it must look the repository up (unknown, out of ids, or changed).
+ */
+async function fileInKnownRepository(
+  pool: pg.Pool,
+  input: NewTicketInput,
+): Promise<CreatedTicket | undefined> {
+  const title = validateNew(input);
+  const known = takeKnownRepository(pool, input.repo);
+  if (!known) return undefined;
+  const { statement, row } = filing(input, title, known.repo, known.ticketId, null, true);
+  let filed: FiledRow | undefined;
+  try {
+    [filed] = (await pool.query<FiledRow>({ ...statement, values: [...statement.values] })).rows;
+  } catch (error) {
+    throw mapDbError(error);
+  }
+  if (!filed) {
+    forgetRepository(pool, input.repo);
+    return undefined;
+  }
+  rememberTicket(pool, { ...row, key: filed.key, xmin: filed.xmin });
+  return { id: known.ticketId, key: filed.key, state: 'QUEUED', jobIds: filed.jobIds };
 }
 
 /**
@@ -78,23 +121,58 @@ export async function createTicket(db: Kdb, input: NewTicketInput): Promise<Crea
  * Everything is validated before the first write, so a BadInputError leaves the transaction usable.
  */
 export async function createTicketIn(trx: Kdb, input: NewTicketInput): Promise<CreatedTicket> {
-  return (await fileTicket(kyselySession(trx), input)).created;
+  return (await fileTicket(kyselySession(trx), input, 1)).created;
 }
 
 interface Filed {
   readonly created: CreatedTicket;
   /** The row as filed, when the write was the transaction's last statement. */
   readonly known: KnownTicket | undefined;
+  /** The repository as read, and the ids drawn beyond this filing's. */
+  readonly repo: FilingRepository;
+  readonly spareIds: readonly string[];
 }
 
+type FiledRow = { key: string; xmin: string; jobIds: string[] };
+
 /** Two round trips on a session of its own: the repository look-up, then the write (+ commit). */
-async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Filed> {
+async function fileTicket(session: TxSession, input: NewTicketInput, ids: number): Promise<Filed> {
   const title = validateNew(input);
-  const { repo, ticketId } = await repositoryForFiling(session, input.repo);
+  const { repo, ticketIds } = await repositoryForFiling(session, input.repo, ids);
+  const [ticketId, ...spareIds] = ticketIds as [string, ...string[]];
   const batch = input.batch ? await getBatchByName(session.kdb, input.batch) : null;
   const dependsOn = await Promise.all(
     (input.dependsOn ?? []).map((key) => getTicket(session.kdb, key)),
   );
+  const { statement, row } = filing(input, title, repo, ticketId, batch?.id ?? null, false);
+  const last = dependsOn.length === 0;
+  const [filed] = last
+    ? await session.queryAndCommit<FiledRow>(statement)
+    : await session.query<FiledRow>(statement);
+  if (!filed) throw new NotFoundError('repo', input.repo);
+  await addDependencies(
+    session.kdb,
+    ticketId,
+    dependsOn.map((t) => t.id),
+  );
+  const { key, xmin, jobIds } = filed;
+  return {
+    created: { id: ticketId, key, state: 'QUEUED', jobIds },
+    known: last ? { ...row, key, xmin } : undefined,
+    repo,
+    spareIds,
+  };
+}
+
+/** The filing statement, and the ticket row it writes (less its key and xmin). */
+function filing(
+  input: NewTicketInput,
+  title: string,
+  repo: FilingRepository,
+  ticketId: string,
+  batchId: string | null,
+  guarded: boolean,
+): { statement: Statement; row: Omit<KnownTicket, 'key' | 'xmin'> } {
   const machineInput = machineInputFor(repo);
   const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
   const stored = workActionsOf(actions);
@@ -102,7 +180,7 @@ async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Fi
   const statement = fileTicketStatement({
     ticketId,
     repo,
-    batchId: batch?.id ?? null,
+    batchId,
     originTicketId: input.originTicketId ?? null,
     title,
     body: input.body ?? '',
@@ -118,24 +196,10 @@ async function fileTicket(session: TxSession, input: NewTicketInput): Promise<Fi
     actor: input.actor,
     actions: stored,
     jobs: planWork(ticketId, 1, stored, snapshot.context as TicketContext).jobs,
+    guarded,
   });
-  type Row = { key: string; xmin: string; jobIds: string[] };
-  const last = dependsOn.length === 0;
-  const [filed] = last
-    ? await session.queryAndCommit<Row>(statement)
-    : await session.query<Row>(statement);
-  if (!filed) throw new NotFoundError('repo', input.repo);
-  await addDependencies(
-    session.kdb,
-    ticketId,
-    dependsOn.map((t) => t.id),
-  );
-  const { key, xmin, jobIds } = filed;
-  const row = { id: ticketId, key, state: 'QUEUED', substate: null, version: 1 } as const;
-  return {
-    created: { id: ticketId, key, state: 'QUEUED', jobIds },
-    known: last ? { ...row, current_run_id: null, snapshotJson, xmin } : undefined,
-  };
+  const row = { id: ticketId, state: 'QUEUED', substate: null, version: 1 } as const;
+  return { statement, row: { ...row, current_run_id: null, snapshotJson } };
 }
 
 /** The machine input a repository's settings imply (ship mode, budgets). */

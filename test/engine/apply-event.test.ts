@@ -205,23 +205,40 @@ describe('applyEvent', () => {
 
   it(
     'files a ticket in two round trips: begin with the repository look-up, then the one ' +
-      'write (number, ticket, journal row, job) with the commit',
+      'write (number, ticket, journal row, job) with the commit; one in a known repository',
     async () => {
+      // A process of its own, which has not filed in the repository yet.
+      const filer = connect({ url: t.url, source: 'DATABASE_URL' }, 1);
       const filed = await roundTripsOf(() =>
-        createTicket(t.db, { repo: repo.name, title: 'counted', tags: ['x'], actor: 'test' }),
-      );
+        createTicket(filer.db, { repo: repo.name, title: 'counted', tags: ['x'], actor: 'test' }),
+      ).finally(() => filer.close());
       expect(filed.trips).toEqual([
         ['begin', 'select'],
         ['with', 'commit'],
       ]);
+      const again = await roundTripsOf(() =>
+        createTicket(t.db, { repo: repo.name, title: 'known', actor: 'test' }),
+      );
+      await roundTripsOf(() => createTicket(t.db, { repo: repo.name, title: 'k', actor: 't' }));
+      const known = await roundTripsOf(() =>
+        createTicket(t.db, { repo: repo.name, title: 'known again', actor: 'test' }),
+      );
+      expect(again.trips.length).toBeLessThanOrEqual(2);
+      expect(known.trips).toEqual([['with']]);
       const ticket = await getTicket(t.db, filed.result.key);
       expect(ticket).toMatchObject({ id: filed.result.id, title: 'counted', tags: ['x'] });
       expect(ticket.key).toBe(`app-${ticket.number}`);
       expect((await readJournal(t.db, ticket.id)).map((r) => r.event_type)).toEqual(['CREATED']);
       expect((await jobsOf(ticket.id)).map((j) => j.task)).toEqual(['schedule']);
       expect(filed.result.jobIds).toHaveLength(1);
-      const next = await createTicket(t.db, { repo: repo.name, title: 'next', actor: 'test' });
-      expect((await getTicket(t.db, next.key)).number).toBe(ticket.number + 1);
+      // Numbers stay consecutive whichever way a ticket was filed.
+      const numbers = await Promise.all(
+        [filed.result, again.result, known.result].map(
+          async (c) => (await getTicket(t.db, c.key)).number,
+        ),
+      );
+      expect(numbers).toEqual([ticket.number, ticket.number + 1, ticket.number + 3]);
+      expect(await jobsOf(known.result.id)).toHaveLength(1);
     },
   );
 

@@ -11,6 +11,8 @@ import { connect } from '../../src/db/connection.js';
 import { readJournal, readRejected } from '../../src/db/journal.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { applyEvent } from '../../src/engine/apply-event.js';
+import { createTicket } from '../../src/engine/create-ticket.js';
+import { NotFoundError } from '../../src/errors.js';
 import type { Repository } from '../../src/db/repositories.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { addRepo, newTicket } from '../helpers/fixtures.js';
@@ -215,5 +217,51 @@ describe('a known ticket', () => {
     } finally {
       await Promise.all([one.drop(), two.drop()]);
     }
+  });
+});
+
+describe('a known repository', () => {
+  it('files in one statement, and looks the repository up again once it changed', async () => {
+    const other = await addRepo(t.db, 'filing');
+    const file = (title: string) =>
+      statementsOf(() => createTicket(t.db, { repo: other.name, title, actor: 't' }));
+    expect((await file('first'))[1]).toBe('lw_repository_for_filing');
+    expect(await file('second')).toEqual(['lw_file_ticket_jobs']);
+    // An operator changes the repository's settings: the remembered row no longer holds.
+    await sql`update loopwright.repositories
+      set settings = '{"limits": {"maxAttempts": 1}}' where id = ${other.id}`.execute(t.db);
+    const changed = await file('third');
+    expect(changed[0]).toBe('lw_file_ticket_jobs');
+    expect(changed).toContain('lw_repository_for_filing');
+    const { rows } = await sql<{ title: string; number: number; attempts: number }>`
+      select title, number, (snapshot->'context'->'limits'->>'maxAttempts')::int as attempts
+      from loopwright.tickets where repo_id = ${other.id} order by number`.execute(t.db);
+    expect(rows.map((r) => [r.title, r.number])).toEqual([
+      ['first', 1],
+      ['second', 2],
+      ['third', 3],
+    ]);
+    // The third was filed with the settings as they are now.
+    expect(rows[2]!.attempts).toBe(1);
+    expect(rows[0]!.attempts).not.toBe(1);
+    const { rows: jobs } = await sql<{ n: number }>`
+      select count(*)::int as n from graphile_worker._private_jobs
+      where payload->>'ticketId' = any(array(
+        select id::text from loopwright.tickets where repo_id = ${other.id}))`.execute(t.db);
+    expect(jobs).toEqual([{ n: 3 }]);
+  });
+
+  it('refuses a repository removed since, writing nothing', async () => {
+    const gone = await addRepo(t.db, 'gone');
+    await createTicket(t.db, { repo: gone.name, title: 'before', actor: 't' });
+    await sql`update loopwright.repositories set removed_at = now() where id = ${gone.id}`.execute(
+      t.db,
+    );
+    await expect(
+      createTicket(t.db, { repo: gone.name, title: 'after', actor: 't' }),
+    ).rejects.toThrow(NotFoundError);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from loopwright.tickets where repo_id = ${gone.id}`.execute(t.db);
+    expect(rows).toEqual([{ n: 1 }]);
   });
 });
