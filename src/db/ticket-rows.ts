@@ -50,6 +50,19 @@ export interface WrittenRow {
 }
 
 /**
+ * What a fenced write returns: the written row, or — when it wrote nothing — the ticket row as
+ * it stood (null when there is none) and whether the idempotency key already has an outcome.
+ */
+export type FencedWrite =
+  | (WrittenRow & { readonly current: null; readonly answered: false })
+  | {
+      readonly xmin: null;
+      readonly jobIds: null;
+      readonly current: (LockedTicketRow & { readonly xmin: string }) | null;
+      readonly answered: boolean;
+    };
+
+/**
  * Append the journal row, move the ticket and enqueue its jobs (caller holds its row lock): the
  * statement returns one {@link WrittenRow}. The snapshot is sent once and stored twice.
  */
@@ -63,10 +76,11 @@ export function writeTicketRowStatement(w: TicketRowWrite): Statement {
 }
 
 /**
- * The same write with no lock held: it changes nothing (and returns no row) unless the ticket row
- * is still the version before `w.seq` with this `xmin` — no other write, by loopwright or anyone
- * else, came between — and the idempotency key has no outcome yet. A row that is locked meanwhile
- * is waited for and then re-checked, so a concurrent writer makes it return nothing.
+ * The same write with no lock held: it changes nothing unless the ticket row is still the version
+ * before `w.seq` with this `xmin` — no other write, by loopwright or anyone else, came between —
+ * and the idempotency key has no outcome yet. A row that is locked meanwhile is waited for and
+ * then re-checked, so a concurrent writer makes it write nothing. Returns one
+ * {@link FencedWrite}: what it wrote, or the row as it found it (to try again on).
  */
 export function fencedWriteTicketRowStatement(w: TicketRowWrite, xmin: string): Statement {
   const jobs = w.jobs.length > 0;
@@ -164,7 +178,23 @@ const fencedWriteText = (jobs: string, xmin: string) => `
     from moved where $9::boolean
   ), journal as (${journalInsert('moved')}
   ), jobs as (${jobs})
-  select m.xmin, array(select id::text from jobs) as "jobIds" from moved m`;
+  select m.xmin, array(select id::text from jobs) as "jobIds", null::json as current,
+         false as answered
+  from moved m
+  union all
+  -- Nothing moved: the row as this statement sees it, and whether the key has an outcome.
+  select null, null,
+    (select row_to_json(c) from (
+      select t.id, t.key, t.state, t.substate, t.snapshot, t.version, t.current_run_id,
+             t.xmin::text as xmin
+      from loopwright.tickets t where t.id = $3::bigint) c),
+    $15::text is not null and exists (
+      select from loopwright.ticket_events e
+      where e.ticket_id = $3::bigint and e.idempotency_key = $15::text
+      union all
+      select from loopwright.rejected_events r
+      where r.ticket_id = $3::bigint and r.idempotency_key = $15::text)
+  where not exists (select from moved)`;
 
 /**
  * add_jobs on the job specs of parameter `param` (a JSON array of {@link JobSpec}); `from` is a

@@ -9,8 +9,10 @@
  *
  * A ticket this process moved last is known (src/engine/known-tickets.ts): its event is judged
  * against the remembered row and written by one fenced statement, which writes nothing unless the
- * row is still that version; anything else — another writer came first, the key has an outcome,
- * the event would be refused — goes the locked way above, so the result is the same either way.
+ * row is still that version. When another writer came first, the statement returns the row as it
+ * is and the event is judged and tried once more on it (two statements, as the locked way costs);
+ * a key with an outcome, an event the row refuses, or a row that keeps moving go the locked way
+ * above, so the result is the same either way.
  */
 import {
   isRunResult,
@@ -30,8 +32,8 @@ import {
   fencedWriteTicketRowStatement,
   type LockedTicketRow,
   lockTicket,
+  type FencedWrite,
   type PriorOutcome,
-  type WrittenRow,
 } from '../db/ticket-rows.js';
 import type { StoredAction } from '../db/schema.js';
 import type { TicketRef } from '../db/tickets.js';
@@ -182,8 +184,9 @@ async function applyParsedEvent(
 
 /**
  * The event on the row this process last saw, in one statement; undefined when it must go the
- * locked way (the row moved on, the key has an outcome, the event is refused, or the statement
- * lost a race to a deadlock).
+ * locked way (the event is refused, the key has an outcome, or the row kept moving). A row that
+ * moved on is returned by the statement that missed it, and tried once more: a ticket another
+ * process moved last costs two statements, as the locked way does.
  */
 async function applyKnown(
   pool: pg.Pool,
@@ -191,24 +194,36 @@ async function applyKnown(
   event: TicketEvent,
   options: ApplyEventOptions,
 ): Promise<ApplyOutcome | undefined> {
-  const ticket = lockedRowOf(known);
-  const { refusal, snapshot } = judge(ticket, event, options);
-  if (refusal) return undefined;
-  const plan = planTicketRow(ticket, changeOf(snapshot, event, options));
-  let row: WrittenRow | undefined;
-  try {
-    const statement = fencedWriteTicketRowStatement(plan.write, known.xmin);
-    [row] = (await pool.query<WrittenRow>({ ...statement, values: [...statement.values] })).rows;
-  } catch (error) {
-    if (!isSerializationFailure(error)) throw mapDbError(error);
+  let guess = known;
+  for (let attempt = 1; ; attempt++) {
+    const ticket = lockedRowOf(guess);
+    const { refusal, snapshot } = judge(ticket, event, options);
+    if (refusal) return undefined;
+    const plan = planTicketRow(ticket, changeOf(snapshot, event, options));
+    const statement = fencedWriteTicketRowStatement(plan.write, guess.xmin);
+    let result: FencedWrite | undefined;
+    try {
+      [result] = (
+        await pool.query<FencedWrite>({ ...statement, values: [...statement.values] })
+      ).rows;
+    } catch (error) {
+      if (!isSerializationFailure(error)) throw mapDbError(error);
+    }
+    if (result && result.xmin !== null) {
+      rememberTicket(pool, { ...plan.next, xmin: result.xmin });
+      return { status: 'applied', duplicate: false, ...plan.outcome, jobIds: result.jobIds };
+    }
+    forgetTicket(pool, guess);
+    const current = result?.current;
+    if (!result || !current || result.answered || attempt >= FENCED_TRIES) return undefined;
+    const { xmin, ...row } = current;
+    guess = knownFrom(row, xmin);
+    rememberTicket(pool, guess);
   }
-  if (!row) {
-    forgetTicket(pool, known);
-    return undefined;
-  }
-  rememberTicket(pool, { ...plan.next, xmin: row.xmin });
-  return { status: 'applied', duplicate: false, ...plan.outcome, jobIds: row.jobIds };
 }
+
+/** Fenced writes of one event before it goes the locked way. */
+const FENCED_TRIES = 2;
 
 type Restored = ReturnType<typeof restoreSnapshot>;
 

@@ -124,7 +124,12 @@ describe('a known ticket', () => {
     } finally {
       await other.close();
     }
-    const outcome = await applyEvent(t.db, key, note('after'), { actor: 't' });
+    let outcome: Awaited<ReturnType<typeof applyEvent>> | undefined;
+    const sent = await statementsOf(async () => {
+      outcome = await applyEvent(t.db, key, note('after'), { actor: 't' });
+    });
+    // Two statements, as the locked way costs: the miss (with the row) and the write.
+    expect(sent).toEqual(['lw_fenced_write_ticket_row', 'lw_fenced_write_ticket_row']);
     expect(outcome).toMatchObject({ status: 'applied', seq: 4, fromState: 'PLAN_DRAFT' });
     const ticket = await getTicket(t.db, key);
     expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 4 });
@@ -140,11 +145,36 @@ describe('a known ticket', () => {
       t.db,
     );
     const sent = await statementsOf(() => applyEvent(t.db, key, note('two'), { actor: 't' }));
-    expect(sent[0]).toBe('lw_fenced_write_ticket_row');
-    expect(sent.some((name) => name.startsWith('lw_lock_ticket'))).toBe(true);
+    // The write that missed returned the row as it is; the second is made on that row.
+    expect(sent).toEqual(['lw_fenced_write_ticket_row', 'lw_fenced_write_ticket_row']);
     expect(await notesOf(key)).toBe(101);
     const ticket = await getTicket(t.db, key);
     expect((await readJournal(t.db, ticket.id)).map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("answers with another process's outcome for its key; judges on the row it left", async () => {
+    const key = await newTicket(t.db, repo);
+    await applyEvent(t.db, key, note('seen here'), { actor: 't' });
+    const other = connect({ url: t.url, source: 'DATABASE_URL' }, 1);
+    try {
+      await applyEvent(other.db, key, { type: 'START' }, { actor: 's', idempotencyKey: 'go' });
+    } finally {
+      await other.close();
+    }
+    // This process still remembers QUEUED, where START is accepted: the key decides.
+    const repeated = await applyEvent(
+      t.db,
+      key,
+      { type: 'START' },
+      { actor: 's', idempotencyKey: 'go' },
+    );
+    expect(repeated).toMatchObject({ status: 'applied', duplicate: true, seq: 3 });
+    // And a fresh START is judged on the row as it is now (PLAN_DRAFT), not as remembered.
+    const fresh = await applyEvent(t.db, key, { type: 'START' }, { actor: 's' });
+    expect(fresh).toMatchObject({ status: 'rejected', reason: 'NOT_ACCEPTED' });
+    const ticket = await getTicket(t.db, key);
+    expect(ticket).toMatchObject({ state: 'PLAN_DRAFT', version: 3 });
+    expect((await readRejected(t.db, ticket.id)).map((r) => r.event_type)).toEqual(['START']);
   });
 
   it('answers a repeated key with the first outcome and writes it once', async () => {
