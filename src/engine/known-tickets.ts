@@ -4,8 +4,10 @@
  * (src/engine/apply-event.ts). An entry is only a guess: the write that uses it names the row's
  * version and `xmin` (the id of the transaction that wrote that row version, which any change to
  * the row — by any process, `psql` included — moves on) and writes nothing when the row is no
- * longer that one; the caller then takes the locked path. One map per pool, so two databases'
- * tickets never share an entry; the oldest entries go first beyond {@link KNOWN_TICKET_LIMIT}.
+ * longer that one; it returns the row as it is then, which the caller remembers and tries once
+ * more on before it takes the locked path. One map per pool, so two databases' tickets never
+ * share an entry; the oldest entries go first beyond {@link KNOWN_TICKET_LIMIT}. Rows this
+ * process filed, moved, or locked and left as they were are remembered.
  */
 import type pg from 'pg';
 import type { PersistedSnapshot } from '../db/schema.js';
