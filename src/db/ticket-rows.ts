@@ -7,9 +7,13 @@
  * still the version the caller last saw (src/engine/known-tickets.ts).
  */
 import { NotFoundError } from '../errors.js';
-import type { Ticket, TicketRef } from './tickets.js';
+import { isNumericId, type Ticket, type TicketRef } from './tickets.js';
 import type { QueuedRun } from './runs.js';
 import type { Statement, TxSession } from './tx-session.js';
+
+/** The columns of a ticket the engine reads to judge an event (alias `t`), with its `xmin`. */
+const LOCKED_COLUMNS = `t.id, t.key, t.state, t.substate, t.snapshot, t.version,
+    t.current_run_id, t.xmin::text as xmin`;
 
 /** One graphile-worker job to add (see `addJobs`). */
 export interface JobSpec {
@@ -117,39 +121,50 @@ function writeValues(w: TicketRowWrite): unknown[] {
   ];
 }
 
-const writeTicketRowText = (jobs: string) => `
-  with superseded as (
+/** The run the change supersedes; `also` adds a condition. */
+const supersededText = (also = '') => `
     update loopwright.agent_runs set status = 'superseded'
-    where id = $1::uuid and status = 'queued'
-  ), new_run as (
+    where id = $1::uuid and status = 'queued'${also}`;
+
+/** The run the change dispatches; `from` is the row source the insert is gated on. */
+const newRunText = (from?: string) => `
     insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, attempt, round, status)
     select $2::uuid, $3::bigint, $4::int, $5, $6, $7::int, $8::int, 'queued'
-    where $9::boolean
-  ), journal as (
-    insert into loopwright.ticket_events
-      (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
-        snapshot, actions, created_at)
-    values ($3::bigint, $4::int, $10, $11::jsonb, $12, $13, $14, $15, $16::jsonb, $17::jsonb,
-            -- the moment of the write (after the reads that justified it), not the
-            -- transaction's start
-            clock_timestamp())
-  ), jobs as (${jobs})
-  update loopwright.tickets set
-    state = $13, substate = $18, snapshot = $16::jsonb, version = $4::int,
-    current_run_id = $19::uuid, updated_at = now(),
-    state_changed_at = case when state is distinct from $13 then now() else state_changed_at end
-  where id = $3::bigint
-  returning xmin::text as xmin, array(select id::text from jobs) as "jobIds"`;
+    ${from ? `from ${from} ` : ''}where $9::boolean`;
 
-/** The journal row's columns and values: `from` is the row source the insert is gated on. */
-const journalInsert = (from: string) => `
+/** The journal row; `from` is the row source the insert is gated on. */
+const journalText = (from?: string) => `
     insert into loopwright.ticket_events
       (ticket_id, seq, event_type, event, from_state, to_state, actor, idempotency_key,
         snapshot, actions, created_at)
     select $3::bigint, $4::int, $10, $11::jsonb, $12, $13, $14, $15, $16::jsonb, $17::jsonb,
-           -- the moment of the write, not the transaction's start
+           -- the moment of the write (after the reads that justified it), not the
+           -- transaction's start
            clock_timestamp()
-    from ${from}`;
+    ${from ? `from ${from}` : ''}`;
+
+/** The ticket row's new values. */
+const TICKET_SET = `
+    state = $13, substate = $18, snapshot = $16::jsonb, version = $4::int,
+    current_run_id = $19::uuid, updated_at = now(),
+    state_changed_at = case when state is distinct from $13 then now() else state_changed_at end`;
+
+/** Whether the idempotency key (`$15`) already has an outcome for the ticket. */
+const KEY_ANSWERED = `exists (
+      select from loopwright.ticket_events e
+      where e.ticket_id = $3::bigint and e.idempotency_key = $15::text
+      union all
+      select from loopwright.rejected_events r
+      where r.ticket_id = $3::bigint and r.idempotency_key = $15::text)`;
+
+const writeTicketRowText = (jobs: string) => `
+  with superseded as (${supersededText()}
+  ), new_run as (${newRunText()}
+  ), journal as (${journalText()}
+  ), jobs as (${jobs})
+  update loopwright.tickets set ${TICKET_SET}
+  where id = $3::bigint
+  returning xmin::text as xmin, array(select id::text from jobs) as "jobIds"`;
 
 /**
  * The fenced write: the ticket's update comes first (as `moved`) and every other part runs only
@@ -157,26 +172,13 @@ const journalInsert = (from: string) => `
  */
 const fencedWriteText = (jobs: string, xmin: string) => `
   with moved as (
-    update loopwright.tickets set
-      state = $13, substate = $18, snapshot = $16::jsonb, version = $4::int,
-      current_run_id = $19::uuid, updated_at = now(),
-      state_changed_at = case when state is distinct from $13 then now() else state_changed_at end
+    update loopwright.tickets set ${TICKET_SET}
     where id = $3::bigint and version = $4::int - 1 and xmin = ${xmin}::xid
-      and ($15::text is null or not exists (
-        select from loopwright.ticket_events e
-        where e.ticket_id = $3::bigint and e.idempotency_key = $15::text
-        union all
-        select from loopwright.rejected_events r
-        where r.ticket_id = $3::bigint and r.idempotency_key = $15::text))
+      and ($15::text is null or not ${KEY_ANSWERED})
     returning xmin::text as xmin
-  ), superseded as (
-    update loopwright.agent_runs set status = 'superseded'
-    where id = $1::uuid and status = 'queued' and exists (select from moved)
-  ), new_run as (
-    insert into loopwright.agent_runs (id, ticket_id, seq, role, phase, attempt, round, status)
-    select $2::uuid, $3::bigint, $4::int, $5, $6, $7::int, $8::int, 'queued'
-    from moved where $9::boolean
-  ), journal as (${journalInsert('moved')}
+  ), superseded as (${supersededText(' and exists (select from moved)')}
+  ), new_run as (${newRunText('moved')}
+  ), journal as (${journalText('moved')}
   ), jobs as (${jobs})
   select m.xmin, array(select id::text from jobs) as "jobIds", null::json as current,
          false as answered
@@ -185,15 +187,8 @@ const fencedWriteText = (jobs: string, xmin: string) => `
   -- Nothing moved: the row as this statement sees it, and whether the key has an outcome.
   select null, null,
     (select row_to_json(c) from (
-      select t.id, t.key, t.state, t.substate, t.snapshot, t.version, t.current_run_id,
-             t.xmin::text as xmin
-      from loopwright.tickets t where t.id = $3::bigint) c),
-    $15::text is not null and exists (
-      select from loopwright.ticket_events e
-      where e.ticket_id = $3::bigint and e.idempotency_key = $15::text
-      union all
-      select from loopwright.rejected_events r
-      where r.ticket_id = $3::bigint and r.idempotency_key = $15::text)
+      select ${LOCKED_COLUMNS} from loopwright.tickets t where t.id = $3::bigint) c),
+    $15::text is not null and ${KEY_ANSWERED}
   where not exists (select from moved)`;
 
 /**
@@ -275,8 +270,7 @@ export interface LockedTicket {
 }
 
 const lockText = (where: string, prior: string) => `
-  select t.id, t.key, t.state, t.substate, t.snapshot, t.version, t.current_run_id,
-    t.xmin::text as xmin,
+  select ${LOCKED_COLUMNS},
     (select s.version from loopwright.tickets s where s.id = t.id) as seen_version,
     ${prior} as prior
   from loopwright.tickets t where ${where} for update of t`;
@@ -313,7 +307,7 @@ export async function lockTicket(
   ref: TicketRef,
   key: string | null,
 ): Promise<LockedTicket> {
-  const byId = typeof ref === 'object' || /^\d+$/.test(ref);
+  const byId = typeof ref === 'object' || isNumericId(ref);
   const which = `${byId ? 'id' : 'key'}${key === null ? '' : 'WithKey'}` as const;
   const rows = await session.query<
     LockedTicketRow & { xmin: string; seen_version: number; prior: PriorOutcome | null }

@@ -15,7 +15,8 @@ export type NewTicket = Insertable<TicketsTable>;
 /** A ticket named by its key (`app-12`) or its numeric id. */
 export type TicketRef = string | { readonly id: string };
 
-const isNumericId = (ref: string) => /^\d+$/.test(ref);
+/** Whether a ticket reference names the numeric id (else the key). */
+export const isNumericId = (ref: string) => /^\d+$/.test(ref);
 
 /** Load a ticket, optionally locking its row (`FOR UPDATE`) inside a transaction. */
 export async function getTicket(

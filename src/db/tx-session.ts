@@ -36,6 +36,17 @@ export interface TxSession {
   queryAndCommit<R>(statement: Statement): Promise<R[]>;
 }
 
+/**
+ * One statement on its own, in the implicit transaction Postgres gives it, on any client of
+ * `pool`: the engine's writes that need no lock before them (src/engine/known-tickets.ts).
+ */
+export async function queryAlone<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  s: Statement,
+): Promise<R[]> {
+  return (await pool.query<R>({ name: s.name, text: s.text, values: [...s.values] })).rows;
+}
+
 /** A session on a transaction the caller holds and commits. */
 export function kyselySession(trx: Kdb): TxSession {
   const query = async <R>(s: Statement): Promise<R[]> =>

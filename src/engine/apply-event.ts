@@ -37,7 +37,7 @@ import {
 } from '../db/ticket-rows.js';
 import type { StoredAction } from '../db/schema.js';
 import type { TicketRef } from '../db/tickets.js';
-import { kyselySession, type TxSession } from '../db/tx-session.js';
+import { kyselySession, queryAlone, type TxSession } from '../db/tx-session.js';
 import { BadInputError } from '../errors.js';
 import { restoreSnapshot, transitionTicket } from './snapshot.js';
 import {
@@ -203,9 +203,7 @@ async function applyKnown(
     const statement = fencedWriteTicketRowStatement(plan.write, guess.xmin);
     let result: FencedWrite | undefined;
     try {
-      [result] = (
-        await pool.query<FencedWrite>({ ...statement, values: [...statement.values] })
-      ).rows;
+      [result] = await queryAlone<FencedWrite>(pool, statement);
     } catch (error) {
       if (!isSerializationFailure(error)) throw mapDbError(error);
     }
@@ -213,9 +211,11 @@ async function applyKnown(
       rememberTicket(pool, { ...plan.next, xmin: result.xmin });
       return { status: 'applied', duplicate: false, ...plan.outcome, jobIds: result.jobIds };
     }
-    forgetTicket(pool, guess);
     const current = result?.current;
-    if (!result || !current || result.answered || attempt >= FENCED_TRIES) return undefined;
+    if (!result || !current || result.answered || attempt >= FENCED_TRIES) {
+      forgetTicket(pool, guess);
+      return undefined;
+    }
     const { xmin, ...row } = current;
     guess = knownFrom(row, xmin);
     rememberTicket(pool, guess);

@@ -21,7 +21,7 @@ import {
   repositoryForFiling,
 } from '../db/ticket-filing.js';
 import { getTicket } from '../db/tickets.js';
-import { kyselySession, type Statement, type TxSession } from '../db/tx-session.js';
+import { kyselySession, queryAlone, type Statement, type TxSession } from '../db/tx-session.js';
 import { repoSettings } from '../config/repo-settings.js';
 import { mapDbError } from '../db/errors.js';
 import { BadInputError, NotFoundError } from '../errors.js';
@@ -102,12 +102,9 @@ async function fileInKnownRepository(
   const known = takeKnownRepository(pool, input.repo);
   if (!known) return undefined;
   const { statement, row } = filing(input, title, known.repo, known.ticketId, null, true);
-  let filed: FiledRow | undefined;
-  try {
-    [filed] = (await pool.query<FiledRow>({ ...statement, values: [...statement.values] })).rows;
-  } catch (error) {
+  const [filed] = await queryAlone<FiledRow>(pool, statement).catch((error: unknown) => {
     throw mapDbError(error);
-  }
+  });
   if (!filed) {
     forgetRepository(pool, input.repo);
     return undefined;

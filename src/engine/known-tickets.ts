@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import type { PersistedSnapshot } from '../db/schema.js';
 import type { LockedTicketRow } from '../db/ticket-rows.js';
-import type { TicketRef } from '../db/tickets.js';
+import { isNumericId, type TicketRef } from '../db/tickets.js';
 
 /** A ticket row, the snapshot kept as its JSON text (each use parses a copy of its own). */
 export interface KnownTicket extends Omit<LockedTicketRow, 'snapshot'> {
@@ -42,7 +42,7 @@ function knownOf(pool: pg.Pool): Known {
 
 function idOf(known: Known, ref: TicketRef): string | undefined {
   if (typeof ref === 'object') return ref.id;
-  return /^\d+$/.test(ref) ? ref : known.idOfKey.get(ref);
+  return isNumericId(ref) ? ref : known.idOfKey.get(ref);
 }
 
 /** The last known row of a ticket, by id or key. */

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { Kdb } from '../db/connection.js';
 import { applyEventIn } from '../engine/apply-event.js';
 import { inTransaction } from '../engine/transaction.js';
+import { TASKS } from '../engine/work.js';
 import { checkTripwires, ensureBatchPinned } from '../oracle/tripwire.js';
 import { occupancy, readyTickets } from './ready-set.js';
 
@@ -14,7 +15,7 @@ import { occupancy, readyTickets } from './ready-set.js';
 const SCHEDULER_LOCK_KEY = 0x6c77736368;
 
 /** The tasks whose job is one scheduling pass (src/worker/tasks.ts). */
-export const PASS_TASKS = ['schedule', 'notify_dependents'] as const;
+const PASS_TASKS = [TASKS.requestSchedule, TASKS.notifyDependents];
 
 /**
  * Complete the passes still waiting in the queue, before this one reads anything: every request
@@ -27,7 +28,7 @@ export async function absorbWaitingPasses(db: Kdb): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     select count(*)::int as n from graphile_worker.complete_jobs(array(
       select id from graphile_worker.jobs
-      where task_identifier = any(${[...PASS_TASKS]}::text[])
+      where task_identifier = any(${PASS_TASKS}::text[])
         and locked_at is null and run_at <= now()))`.execute(db);
   return rows[0]?.n ?? 0;
 }
