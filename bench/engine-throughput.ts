@@ -4,7 +4,9 @@
  * run row, add_jobs) without xstate, zod or kysely. Each client drives its own ticket around the
  * BUILD -> VALIDATE -> BUILD loop (every event dispatches an agent job), so the outbox is
  * exercised. Each client's ticket is one its process moved last, so applyEvent takes its
- * one-statement way (src/engine/known-tickets.ts); the bare side keeps the lock and the write.
+ * one-statement way (src/engine/known-tickets.ts); the bare side keeps the lock and the write,
+ * and graphile-worker's add_jobs with the NOTIFY inside the transaction, as a first hand-written
+ * version would (the engine announces after its commit: src/db/announce.ts).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';

@@ -48,7 +48,8 @@ const SECTIONS: Record<string, SectionRun> = {
           'Events/s; the bare side does the same row work (lock, idempotency, journal, ' +
           'ticket, run, add_jobs) without xstate, zod or kysely, as a lock and a write. The ' +
           'engine writes an event of a ticket it moved last in one fenced statement (no lock ' +
-          'first), so it can pass the bare side.',
+          'first) and announces it after the commit, where the bare side calls add_jobs, whose ' +
+          'NOTIFY makes commits take turns; so it can pass the bare side.',
         figures: rows.map((r) => ({
           name: `${r.clients} client(s)`,
           value: r.engine,

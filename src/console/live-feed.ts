@@ -1,13 +1,15 @@
 /**
- * The console's one LISTEN connection (migrations/0009_console_notify.sql): notifications on
+ * The console's one LISTEN connection: notifications on
  * `loopwright_console` are coalesced for a few milliseconds and handed to listeners as the ticket
  * ids and batch ids that changed. A lost connection is re-opened with backoff; listeners are then
- * told to resync, because notifications sent while disconnected are gone.
+ * told to resync, because notifications sent while disconnected are gone. The engine announces
+ * its journal rows and new runs (src/db/announce.ts); triggers announce the other agent run
+ * changes and batch journal rows (migrations/0009_console_notify.sql,
+ * 0022_announce_after_commit.sql).
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-
-export const CONSOLE_CHANNEL = 'loopwright_console';
+import { CONSOLE_CHANNEL } from '../db/announce.js';
 
 /** What changed since the last delivery. */
 export interface FeedChange {

@@ -12,7 +12,7 @@ import { MigrationError } from '../errors.js';
 import { packageRoot } from '../config/package-root.js';
 import { createWorkerLogger } from '../log/logger.js';
 import { type MigrationFile, readMigrationFiles } from './migration-files.js';
-import { tuneAddJobs } from './worker-tuning.js';
+import { makeQuietAddJobs, tuneAddJobs } from './worker-tuning.js';
 
 /** Arbitrary constant: the advisory lock every migrator takes ("lw" + "mig" in hex-ish). */
 const MIGRATION_LOCK_KEY = 0x6c776d6967;
@@ -42,6 +42,7 @@ export async function migrate(
       const result = await applyPending(client, files);
       await runMigrations({ pgPool: pool, logger: createWorkerLogger() });
       await tuneAddJobs(client);
+      await makeQuietAddJobs(client);
       return result;
     } finally {
       await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);

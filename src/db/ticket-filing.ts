@@ -7,7 +7,7 @@
  */
 import { NotFoundError } from '../errors.js';
 import type { Repository } from './repositories.js';
-import { addJobsText, type JobSpec, NO_JOBS_TEXT } from './ticket-rows.js';
+import { type JobSpec, NO_JOBS_TEXT, quietAddJobsText } from './ticket-rows.js';
 import type { Statement, TxSession } from './tx-session.js';
 
 /** The repository columns filing reads. */
@@ -116,5 +116,5 @@ const fileTicketText = (jobs: string, mode: string, settings: string) => `
   select key, xmin, array(select id::text from jobs) as "jobIds" from ticket`;
 
 // The jobs run once per filed ticket: none when the guard refused.
-const FILE_WITH_JOBS = fileTicketText(addJobsText('$15', 'ticket'), '$16', '$17');
+const FILE_WITH_JOBS = fileTicketText(quietAddJobsText('$15', 'ticket'), '$16', '$17');
 const FILE_WITHOUT_JOBS = fileTicketText(NO_JOBS_TEXT, '$15', '$16');

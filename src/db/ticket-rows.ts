@@ -10,6 +10,7 @@ import { NotFoundError } from '../errors.js';
 import { isNumericId, type Ticket, type TicketRef } from './tickets.js';
 import type { QueuedRun } from './runs.js';
 import type { Statement, TxSession } from './tx-session.js';
+import { ADD_JOBS_QUIET } from './worker-tuning.js';
 
 /** The columns of a ticket the engine reads to judge an event (alias `t`), with its `xmin`. */
 const LOCKED_COLUMNS = `t.id, t.key, t.state, t.substate, t.snapshot, t.version,
@@ -193,10 +194,11 @@ const fencedWriteText = (jobs: string, xmin: string) => `
 
 /**
  * add_jobs on the job specs of parameter `param` (a JSON array of {@link JobSpec}); `from` is a
- * row source it runs once per row of (none: once).
+ * row source it runs once per row of (none: once). The engine's writes call the quiet copy
+ * (src/db/worker-tuning.ts) and announce the jobs after their commit (src/db/announce.ts).
  */
-export const addJobsText = (param: string, from?: string) => `
-  select j.id from ${from ? `${from} cross join lateral ` : ''}graphile_worker.add_jobs(array(
+export const addJobsText = (param: string, from?: string, fn = 'graphile_worker.add_jobs') => `
+  select j.id from ${from ? `${from} cross join lateral ` : ''}${fn}(array(
     select row(s.identifier, s.payload, null, now() + make_interval(secs => s.delay_seconds),
                s.max_attempts, s.job_key, s.priority, null)::graphile_worker.job_spec
     from json_to_recordset(${param}::json)
@@ -204,11 +206,15 @@ export const addJobsText = (param: string, from?: string) => `
            job_key text, priority int)
   )) j`;
 
-const WRITE_WITH_JOBS = writeTicketRowText(addJobsText('$20'));
+/** The jobs of an engine write: added without a NOTIFY, announced after the commit. */
+export const quietAddJobsText = (param: string, from?: string) =>
+  addJobsText(param, from, ADD_JOBS_QUIET);
+
+const WRITE_WITH_JOBS = writeTicketRowText(quietAddJobsText('$20'));
 /** The `jobs` of a statement that enqueues none. */
 export const NO_JOBS_TEXT = 'select null::bigint as id where false';
 const WRITE_WITHOUT_JOBS = writeTicketRowText(NO_JOBS_TEXT);
-const FENCED_WITH_JOBS = fencedWriteText(addJobsText('$20', 'moved'), '$21');
+const FENCED_WITH_JOBS = fencedWriteText(quietAddJobsText('$20', 'moved'), '$21');
 const FENCED_WITHOUT_JOBS = fencedWriteText(NO_JOBS_TEXT, '$20');
 
 /**

@@ -32,26 +32,59 @@ export interface TxSession {
   /**
    * The transaction's last statement. A session that owns its transaction sends COMMIT with it
    * and resolves once both are done; on a caller's transaction it is just a statement.
+   * `announce` (src/db/announce.ts) goes out after the commit, in the same write to the socket;
+   * on a caller's transaction it runs in it (Postgres delivers it at the caller's commit).
    */
-  queryAndCommit<R>(statement: Statement): Promise<R[]>;
+  queryAndCommit<R>(statement: Statement, announce?: Statement): Promise<R[]>;
 }
 
 /**
  * One statement on its own, in the implicit transaction Postgres gives it, on any client of
- * `pool`: the engine's writes that need no lock before them (src/engine/known-tickets.ts).
+ * `pool` (the engine's writes that need no lock before them: src/engine/known-tickets.ts), with
+ * `announce` sent right behind it in the same write to the socket (its own implicit
+ * transaction, after the statement's commit). Resolves with the statement's rows once both
+ * answers are in; a failed announcement is not the statement's failure (src/db/announce.ts says
+ * what a lost one costs).
  */
-export async function queryAlone<R extends pg.QueryResultRow>(
+export async function queryAloneAnnounced<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   s: Statement,
+  announce: Statement,
 ): Promise<R[]> {
-  return (await pool.query<R>({ name: s.name, text: s.text, values: [...s.values] })).rows;
+  const client = await pool.connect();
+  setPipeline(client, true);
+  let broken: Error | undefined;
+  try {
+    const answers = await Promise.allSettled(sendCorked(client, [s, announce]));
+    // An ERROR Postgres answered leaves the connection usable; a FATAL one or a lost socket not.
+    const fault = answers.find((a) => a.status === 'rejected' && !isServerError(a.reason));
+    broken = fault?.status === 'rejected' ? (fault.reason as Error) : undefined;
+    const [answer] = answers;
+    if (answer!.status === 'rejected') throw answer!.reason;
+    return answer!.value.rows as R[];
+  } finally {
+    setPipeline(client, false);
+    client.release(broken);
+  }
+}
+
+function isServerError(error: unknown): boolean {
+  return error instanceof Error && (error as { severity?: unknown }).severity === 'ERROR';
 }
 
 /** A session on a transaction the caller holds and commits. */
 export function kyselySession(trx: Kdb): TxSession {
   const query = async <R>(s: Statement): Promise<R[]> =>
     (await trx.executeQuery<R>(CompiledQuery.raw(s.text, [...s.values]))).rows as R[];
-  return { kdb: trx, query, queryAndCommit: query };
+  return {
+    kdb: trx,
+    query,
+    async queryAndCommit<R>(s: Statement, announce?: Statement): Promise<R[]> {
+      const rows = await query<R>(s);
+      if (announce) await query(announce);
+      return rows;
+    },
+  };
 }
 
 const BEGIN = 'begin isolation level read committed';
@@ -118,13 +151,16 @@ class PipelinedSession implements TxSession {
     return answers.at(-1)!.rows as R[];
   }
 
-  async queryAndCommit<R>(s: Statement): Promise<R[]> {
+  async queryAndCommit<R>(s: Statement, announce?: Statement): Promise<R[]> {
     this.assertOpen();
     this.ended = true;
-    const answers = await Promise.allSettled(this.send([s, 'commit']));
-    const failed = answers.find((a) => a.status === 'rejected');
+    const after = announce ? [announce] : [];
+    const answers = await Promise.allSettled(this.send([s, 'commit', ...after]));
+    // A failed announcement is not the transaction's failure (src/db/announce.ts).
+    const ours = answers.slice(0, answers.length - after.length);
+    const failed = ours.find((a) => a.status === 'rejected');
     if (failed) throw failed.reason;
-    return (answers.at(-2) as PromiseFulfilledResult<pg.QueryResult>).value.rows as R[];
+    return (ours.at(-2) as PromiseFulfilledResult<pg.QueryResult>).value.rows as R[];
   }
 
   /** Send COMMIT or ROLLBACK (once; nothing when no statement was sent). */
@@ -139,26 +175,31 @@ class PipelinedSession implements TxSession {
    * socket: one packet to the server, one wake-up of its backend.
    */
   private send(statements: readonly (Statement | string)[]): Promise<pg.QueryResult>[] {
-    const { stream } = (this.client as unknown as pg.Client).connection;
-    stream.cork();
-    try {
-      const sent = this.begun ? [] : [this.client.query(BEGIN)];
-      this.begun = true;
-      for (const s of statements) {
-        sent.push(
-          typeof s === 'string'
-            ? this.client.query(s)
-            : this.client.query({ name: s.name, text: s.text, values: [...s.values] }),
-        );
-      }
-      return sent;
-    } finally {
-      stream.uncork();
-    }
+    const sent = sendCorked(this.client, this.begun ? statements : [BEGIN, ...statements]);
+    this.begun = true;
+    return sent;
   }
 
   private assertOpen(): void {
     if (this.ended) throw new Error('statement after the end of a pipelined transaction');
+  }
+}
+
+/** Send `statements` on a pipelined client in one write to its socket. */
+function sendCorked(
+  client: pg.PoolClient,
+  statements: readonly (Statement | string)[],
+): Promise<pg.QueryResult>[] {
+  const { stream } = (client as unknown as pg.Client).connection;
+  stream.cork();
+  try {
+    return statements.map((s) =>
+      typeof s === 'string'
+        ? client.query(s)
+        : client.query({ name: s.name, text: s.text, values: [...s.values] }),
+    );
+  } finally {
+    stream.uncork();
   }
 }
 

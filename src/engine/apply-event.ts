@@ -37,7 +37,8 @@ import {
 } from '../db/ticket-rows.js';
 import type { StoredAction } from '../db/schema.js';
 import type { TicketRef } from '../db/tickets.js';
-import { kyselySession, queryAlone, type TxSession } from '../db/tx-session.js';
+import { kyselySession, queryAloneAnnounced, type TxSession } from '../db/tx-session.js';
+import { announceStatement } from '../db/announce.js';
 import { BadInputError } from '../errors.js';
 import { restoreSnapshot, transitionTicket } from './snapshot.js';
 import {
@@ -201,9 +202,10 @@ async function applyKnown(
     if (refusal) return undefined;
     const plan = planTicketRow(ticket, changeOf(snapshot, event, options));
     const statement = fencedWriteTicketRowStatement(plan.write, guess.xmin);
+    const announce = announceStatement(ticket.id, plan.write.jobs.length);
     let result: FencedWrite | undefined;
     try {
-      [result] = await queryAlone<FencedWrite>(pool, statement);
+      [result] = await queryAloneAnnounced<FencedWrite>(pool, statement, announce);
     } catch (error) {
       if (!isSerializationFailure(error)) throw mapDbError(error);
     }

@@ -1,10 +1,12 @@
 /**
  * Writing one accepted change of a locked ticket: the journal row (seq = version + 1), the ticket
  * row, the agent run it dispatches, and its jobs — one statement, the transaction's last (a
- * session that owns its transaction sends COMMIT with it).
+ * session that owns its transaction sends COMMIT with it, and the announcement of the change
+ * after that: src/db/announce.ts).
  */
 import type { TicketContext } from '../../machines/ticket.js';
 import { subState, topState } from '../../machines/ticket.js';
+import { announceStatement } from '../db/announce.js';
 import type { Kdb } from '../db/connection.js';
 import {
   type LockedTicketRow,
@@ -123,10 +125,15 @@ export async function commitPlannedRow(
   afterWrite?: (trx: Kdb) => Promise<void>,
 ): Promise<{ committed: CommittedRow; known: KnownTicket }> {
   const statement = writeTicketRowStatement(plan.write);
+  const announce = announceStatement(plan.write.ticketId, plan.write.jobs.length);
   const [row] = afterWrite
     ? await session.query<WrittenRow>(statement)
-    : await session.queryAndCommit<WrittenRow>(statement);
-  if (afterWrite) await afterWrite(session.kdb);
+    : await session.queryAndCommit<WrittenRow>(statement, announce);
+  if (afterWrite) {
+    await afterWrite(session.kdb);
+    // The commit comes after the seam: announced inside, delivered at the commit.
+    await session.query(announce);
+  }
   if (!row) throw new Error(`ticket #${plan.write.ticketId} vanished under its lock`);
   return {
     committed: { ...plan.outcome, jobIds: row.jobIds },

@@ -21,7 +21,13 @@ import {
   repositoryForFiling,
 } from '../db/ticket-filing.js';
 import { getTicket } from '../db/tickets.js';
-import { kyselySession, queryAlone, type Statement, type TxSession } from '../db/tx-session.js';
+import { announceStatement } from '../db/announce.js';
+import {
+  kyselySession,
+  queryAloneAnnounced,
+  type Statement,
+  type TxSession,
+} from '../db/tx-session.js';
 import { repoSettings } from '../config/repo-settings.js';
 import { mapDbError } from '../db/errors.js';
 import { BadInputError, NotFoundError } from '../errors.js';
@@ -101,10 +107,12 @@ async function fileInKnownRepository(
   const title = validateNew(input);
   const known = takeKnownRepository(pool, input.repo);
   if (!known) return undefined;
-  const { statement, row } = filing(input, title, known.repo, known.ticketId, null, true);
-  const [filed] = await queryAlone<FiledRow>(pool, statement).catch((error: unknown) => {
-    throw mapDbError(error);
-  });
+  const { statement, announce, row } = filing(input, title, known.repo, known.ticketId, null, true);
+  const [filed] = await queryAloneAnnounced<FiledRow>(pool, statement, announce).catch(
+    (error: unknown) => {
+      throw mapDbError(error);
+    },
+  );
   if (!filed) {
     forgetRepository(pool, input.repo);
     return undefined;
@@ -141,17 +149,28 @@ async function fileTicket(session: TxSession, input: NewTicketInput, ids: number
   const dependsOn = await Promise.all(
     (input.dependsOn ?? []).map((key) => getTicket(session.kdb, key)),
   );
-  const { statement, row } = filing(input, title, repo, ticketId, batch?.id ?? null, false);
+  const { statement, announce, row } = filing(
+    input,
+    title,
+    repo,
+    ticketId,
+    batch?.id ?? null,
+    false,
+  );
   const last = dependsOn.length === 0;
   const [filed] = last
-    ? await session.queryAndCommit<FiledRow>(statement)
+    ? await session.queryAndCommit<FiledRow>(statement, announce)
     : await session.query<FiledRow>(statement);
   if (!filed) throw new NotFoundError('repo', input.repo);
-  await addDependencies(
-    session.kdb,
-    ticketId,
-    dependsOn.map((t) => t.id),
-  );
+  if (!last) {
+    await addDependencies(
+      session.kdb,
+      ticketId,
+      dependsOn.map((t) => t.id),
+    );
+    // The commit is not this function's to send: announced inside, delivered at the commit.
+    await session.query(announce);
+  }
   const { key, xmin, jobIds } = filed;
   return {
     created: { id: ticketId, key, state: 'QUEUED', jobIds },
@@ -169,11 +188,12 @@ function filing(
   ticketId: string,
   batchId: string | null,
   guarded: boolean,
-): { statement: Statement; row: Omit<KnownTicket, 'key' | 'xmin'> } {
+): { statement: Statement; announce: Statement; row: Omit<KnownTicket, 'key' | 'xmin'> } {
   const machineInput = machineInputFor(repo);
   const [snapshot, actions] = initialTransition(ticketMachine, machineInput);
   const stored = workActionsOf(actions);
   const snapshotJson = JSON.stringify(persistSnapshot(snapshot));
+  const jobs = planWork(ticketId, 1, stored, snapshot.context as TicketContext).jobs;
   const statement = fileTicketStatement({
     ticketId,
     repo,
@@ -192,11 +212,15 @@ function filing(
     },
     actor: input.actor,
     actions: stored,
-    jobs: planWork(ticketId, 1, stored, snapshot.context as TicketContext).jobs,
+    jobs,
     guarded,
   });
   const row = { id: ticketId, state: 'QUEUED', substate: null, version: 1 } as const;
-  return { statement, row: { ...row, current_run_id: null, snapshotJson } };
+  return {
+    statement,
+    announce: announceStatement(ticketId, jobs.length),
+    row: { ...row, current_run_id: null, snapshotJson },
+  };
 }
 
 /** The machine input a repository's settings imply (ship mode, budgets). */

@@ -152,7 +152,8 @@ describe('applyEvent', () => {
 
   it(
     'costs two round trips per transition of a ticket this process has not moved: begin ' +
-      'with the lock and key look-up, then the one write with the commit; one once it has',
+      'with the lock and key look-up, then the one write with the commit and its announcement; ' +
+      'one once it has',
     async () => {
       // Filed by another process: this one has no row of it to go by.
       const filer = connect({ url: t.url, source: 'DATABASE_URL' }, 1);
@@ -166,9 +167,10 @@ describe('applyEvent', () => {
         ),
       );
       expect(sent.result).toMatchObject({ status: 'applied', seq: 2 });
+      // The announcement (pg_notify, after the commit) rides in the same socket write.
       expect(sent.trips).toEqual([
         ['begin', 'select'],
-        ['with', 'commit'],
+        ['with', 'commit', 'select'],
       ]);
       expect((await jobsOf((await getTicket(t.db, key)).id)).map((j) => j.task)).toEqual([
         'schedule',
@@ -199,13 +201,14 @@ describe('applyEvent', () => {
         applyEvent(t.db, key, { type: 'NOTE', text: 'known' }, { actor: 'test' }),
       );
       expect(known.result).toMatchObject({ status: 'applied', seq: 3 });
-      expect(known.trips).toEqual([['with']]);
+      expect(known.trips).toEqual([['with', 'select']]);
     },
   );
 
   it(
     'files a ticket in two round trips: begin with the repository look-up, then the one ' +
-      'write (number, ticket, journal row, job) with the commit; one in a known repository',
+      'write (number, ticket, journal row, job) with the commit and its announcement; one in a ' +
+      'known repository',
     async () => {
       // A process of its own, which has not filed in the repository yet.
       const filer = connect({ url: t.url, source: 'DATABASE_URL' }, 1);
@@ -214,7 +217,7 @@ describe('applyEvent', () => {
       ).finally(() => filer.close());
       expect(filed.trips).toEqual([
         ['begin', 'select'],
-        ['with', 'commit'],
+        ['with', 'commit', 'select'],
       ]);
       const again = await roundTripsOf(() =>
         createTicket(t.db, { repo: repo.name, title: 'known', actor: 'test' }),
@@ -224,7 +227,7 @@ describe('applyEvent', () => {
         createTicket(t.db, { repo: repo.name, title: 'known again', actor: 'test' }),
       );
       expect(again.trips.length).toBeLessThanOrEqual(2);
-      expect(known.trips).toEqual([['with']]);
+      expect(known.trips).toEqual([['with', 'select']]);
       const ticket = await getTicket(t.db, filed.result.key);
       expect(ticket).toMatchObject({ id: filed.result.id, title: 'counted', tags: ['x'] });
       expect(ticket.key).toBe(`app-${ticket.number}`);
