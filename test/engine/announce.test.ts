@@ -53,6 +53,18 @@ async function listen(): Promise<{
   };
 }
 
+type Listener = Awaited<ReturnType<typeof listen>>;
+
+/** Run `work` with a listener, closed afterwards whatever happens. */
+async function withListener(work: (listener: Listener) => Promise<void>): Promise<void> {
+  const listener = await listen();
+  try {
+    await work(listener);
+  } finally {
+    await listener.close();
+  }
+}
+
 const QUIET = "to_regprocedure('loopwright.add_jobs_quiet(graphile_worker.job_spec[], boolean)')";
 
 const jobCounts = (heard: readonly Heard[]) =>
@@ -60,8 +72,7 @@ const jobCounts = (heard: readonly Heard[]) =>
 
 describe('announcements', () => {
   it('files and moves a ticket with one console and one jobs notification per write', async () => {
-    const listener = await listen();
-    try {
+    await withListener(async (listener) => {
       // A process of its own: its first filing looks the repository up in a transaction, the
       // second is one statement; its events are one statement each (it filed the tickets), and
       // an event from another process goes the locked way. All announce alike.
@@ -101,27 +112,21 @@ describe('announcements', () => {
       } finally {
         await own.close();
       }
-    } finally {
-      await listener.close();
-    }
+    });
   });
 
   it('announces a change with no jobs on the console only', async () => {
     const { key, id } = await createTicket(t.db, { repo: repo.name, title: 'n', actor: 'test' });
-    const listener = await listen();
-    try {
+    await withListener(async (listener) => {
       await applyEvent(t.db, key, { type: 'NOTE', text: 'hello' }, { actor: 'test' });
       await listener.settle();
       expect(listener.heard).toEqual([{ channel: 'loopwright_console', payload: id }]);
-    } finally {
-      await listener.close();
-    }
+    });
   });
 
   it('is heard only once the write has committed', async () => {
     const { key, id } = await createTicket(t.db, { repo: repo.name, title: 'c', actor: 'test' });
-    const listener = await listen();
-    try {
+    await withListener(async (listener) => {
       let heardBeforeCommit: Heard[] | undefined;
       await applyEvent(
         t.db,
@@ -152,9 +157,7 @@ describe('announcements', () => {
       await listener.settle();
       expect(listener.heard).toEqual([]);
       expect((await getTicket(t.db, key)).version).toBe(2);
-    } finally {
-      await listener.close();
-    }
+    });
   });
 });
 
