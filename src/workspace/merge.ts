@@ -18,6 +18,7 @@ import { walkIsAncestor } from './commit-walk.js';
 import { GitError, git, resolveCommit, runGit, splitNul } from './git.js';
 import { algorithmOf, writeCommit } from './object-writer.js';
 import { objectStore } from './object-store.js';
+import { moveRefs } from './ref-writer.js';
 import { commonGitDir, knownWorktrees } from './repository.js';
 import { diffTrees } from './tree-diff.js';
 
@@ -111,9 +112,13 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
         attempts: attempt - 1,
       };
     }
-    const dirty = await checkoutBlocker(repoPath, await baseCheckout(repoPath, baseRef), old, null);
+    // The checkout's look and the merge are independent reads: both at once. A dirty checkout
+    // wins (the merge commit built meanwhile is an unreferenced object, pruned by git's gc).
+    const [dirty, built] = await Promise.all([
+      baseCheckout(repoPath, baseRef).then((c) => checkoutBlocker(repoPath, c, old, null)),
+      buildMergeCommit(repoPath, old, tip, message),
+    ]);
     if (dirty) return dirty;
-    const built = await buildMergeCommit(repoPath, old, tip, message);
     if ('conflicts' in built)
       return { ok: false, reason: 'MERGE_CONFLICT', detail: built.conflicts };
     const verdict = options.check ? await options.check(built.commit) : ({ passed: true } as const);
@@ -146,7 +151,6 @@ export async function mergeToBase(options: MergeToBaseOptions): Promise<MergeRes
       ref: baseRef,
       newCommit: built.commit,
       expectedOld: old,
-      reason: `loopwright: ${message.split('\n')[0]}`,
     });
     if (!moved.ok) {
       logBaseMoved(repoPath, baseBranch, old, moved.actual, attempt);
@@ -171,8 +175,9 @@ function logBaseMoved(
 }
 
 /**
- * Compare-and-swap a ref: set `ref` to `newCommit` only if it still points at `expectedOld`.
- * Returns `{ ok: false, actual }` when someone else moved it first.
+ * Compare-and-swap a ref: set `ref` to `newCommit` only if it still points at `expectedOld`, by
+ * git's own ref locking through the repository's long-lived `update-ref --stdin` (ref-writer.ts,
+ * no git process per move). Returns `{ ok: false, actual }` when someone else moved it first.
  *
  * @example
  * ```ts
@@ -184,21 +189,15 @@ export async function advanceRef(options: {
   readonly ref: string;
   readonly newCommit: string;
   readonly expectedOld: string;
-  readonly reason?: string;
 }): Promise<{ readonly ok: true } | { readonly ok: false; readonly actual: string | null }> {
   const { repoPath, ref, newCommit, expectedOld } = options;
-  const args = [
-    'update-ref',
-    '-m',
-    options.reason ?? 'loopwright: advance',
-    ref,
-    newCommit,
-    expectedOld,
-  ];
-  const result = await runGit(repoPath, args, { okExitCodes: [0, 1, 128] });
-  if (result.exitCode === 0) return { ok: true };
+  const moved = await moveRefs(await commonGitDir(repoPath), [
+    { ref, next: newCommit, expected: expectedOld },
+  ]);
+  if (moved.ok) return { ok: true };
   const actual = await resolveCommit(repoPath, ref);
-  if (actual === expectedOld) throw new GitError(args, repoPath, result.exitCode, result.stderr);
+  if (actual === expectedOld)
+    throw new GitError(['update-ref', ref, newCommit, expectedOld], repoPath, 1, moved.why);
   return { ok: false, actual };
 }
 

@@ -7,10 +7,20 @@
  * a reader never sees half an object. No config, attribute, filter or hook takes part.
  */
 import { createHash } from 'node:crypto';
-import { chmod, link, mkdir, open, stat, unlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  unlinkSync,
+  writeFile,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { deflate, constants as zlib } from 'node:zlib';
+import { deflate, deflateSync, constants as zlib } from 'node:zlib';
 import { LOOPWRIGHT_IDENTITY } from './git.js';
 
 /** The object formats git has. */
@@ -26,6 +36,15 @@ export interface FlatEntry {
 }
 
 const deflateAsync = promisify(deflate);
+const writeFd = promisify(writeFile);
+
+/**
+ * Objects up to this size are deflated and written with synchronous calls: a commit or tree, or
+ * an ordinary source file, is a handful of local syscalls, where a hop through libuv's thread pool
+ * per call (eight per object) cost milliseconds per commit on a busy machine. Larger blobs are
+ * deflated and written off the event loop.
+ */
+const SYNC_OBJECT_BYTES = 1024 * 1024;
 
 /** The format a repository uses, told by one of its object ids (40 or 64 hex digits). */
 export function algorithmOf(objectId: string): HashAlgorithm {
@@ -55,24 +74,29 @@ export async function writeObject(
   const sha = objectId(type, body, algorithm);
   const dir = path.join(objectsDir, sha.slice(0, 2));
   const file = path.join(dir, sha.slice(2));
-  if (await stat(file).catch(() => null)) return sha;
-  await ensureFanoutDir(objectsDir, dir);
-  const header = Buffer.from(`${type} ${body.length}\0`);
-  const packed = await deflateAsync(Buffer.concat([header, body]), { level: zlib.Z_BEST_SPEED });
+  if (statSync(file, { throwIfNoEntry: false })) return sha;
+  ensureFanoutDir(objectsDir, dir);
+  const raw = Buffer.concat([Buffer.from(`${type} ${body.length}\0`), body]);
+  const small = raw.length <= SYNC_OBJECT_BYTES;
+  const options = { level: zlib.Z_BEST_SPEED };
+  const packed = small ? deflateSync(raw, options) : await deflateAsync(raw, options);
   const tmp = path.join(dir, `tmp_obj_lw${process.pid}_${Math.random().toString(36).slice(2)}`);
-  const handle = await open(tmp, 'wx', 0o444);
+  const fd = openSync(tmp, 'wx', 0o444);
   try {
-    await handle.writeFile(packed);
+    if (small) writeFileSync(fd, packed);
+    else await writeFd(fd, packed);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   try {
-    await link(tmp, file);
+    linkSync(tmp, file);
   } catch (error) {
     // Another writer stored the same object first: same name, same bytes.
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   } finally {
-    await unlink(tmp).catch(() => {});
+    try {
+      unlinkSync(tmp);
+    } catch {}
   }
   return sha;
 }
@@ -204,9 +228,13 @@ export function gitRefusesPath(file: string, mode: string): boolean {
  * The fan-out directory `objects/xx`, made as `git` makes it: with the objects directory's own
  * permissions when that is shared with a group (setgid or group-writable), else the umask's.
  */
-async function ensureFanoutDir(objectsDir: string, dir: string): Promise<void> {
-  if (await stat(dir).catch(() => null)) return;
-  await mkdir(dir, { recursive: true });
-  const parent = await stat(objectsDir);
-  if (parent.mode & 0o2020) await chmod(dir, parent.mode & 0o7777).catch(() => {});
+function ensureFanoutDir(objectsDir: string, dir: string): void {
+  if (statSync(dir, { throwIfNoEntry: false })) return;
+  mkdirSync(dir, { recursive: true });
+  const parent = statSync(objectsDir);
+  if (parent.mode & 0o2020) {
+    try {
+      chmodSync(dir, parent.mode & 0o7777);
+    } catch {}
+  }
 }

@@ -134,7 +134,9 @@ class RefWriter {
   }
 
   private spawn(): Session {
-    const child = startGit(this.gitDir, ['update-ref', '--stdin'], { gitDir: this.gitDir });
+    // Every move's reflog entry (the base branch's, the ticket branches') says who made it.
+    const args = ['update-ref', '-m', 'loopwright', '--stdin'];
+    const child = startGit(this.gitDir, args, { gitDir: this.gitDir });
     const session: Session = {
       child,
       lines: [],

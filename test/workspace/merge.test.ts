@@ -51,6 +51,10 @@ describe('mergeToBase', () => {
     expect(await git(repoPath, ['log', '-1', '--format=%s|%an', merged])).toBe(
       'Merge LW-1|loopwright',
     );
+    // The base's reflog says who moved it.
+    expect(await git(repoPath, ['reflog', '-1', '--format=%H %gs', 'main'])).toBe(
+      `${merged} loopwright`,
+    );
     expect(await read(repoPath, 'src/farewell.js')).toContain('bye');
     expect(await git(repoPath, ['status', '--porcelain'])).toBe('');
     // A user's `git commit -a` afterwards has nothing to commit: it cannot revert the merge.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -44,7 +45,9 @@ export async function readServerConfig(home: string): Promise<ServerConfig | und
   const file = serverConfigPath(home);
   let raw: string;
   try {
-    raw = await fs.readFile(file, 'utf8');
+    // One small file, read synchronously: every sandboxed launch reads it (the hides), where
+    // four thread-pool hops cost more than the read on a busy machine.
+    raw = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
