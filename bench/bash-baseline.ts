@@ -2,11 +2,18 @@
  * Baselines for the lifecycle benchmark: the minimal bash loop (bench/bash-loop.sh) running the
  * same scripted agents and gate commands from a JSON manifest, and the bare subprocess floor (only
  * the agent and test processes a ticket needs, spawned back to back, no git and no checks).
+ *
+ * Both run with the environment loopwright gives an agent (its allow-list, src/agents/agent-env.ts),
+ * so that the agent processes are the same on both sides: a variable such as NODE_EXTRA_CA_CERTS
+ * (set on some machines; Node then loads the CA file at every start, ~50 ms here) would otherwise
+ * slow only the baseline's agents. The bash loop is also timed once with the caller's whole
+ * environment, and reported beside, to show what that difference is worth.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { buildAgentEnv } from '../src/agents/agent-env.js';
 import { scriptedAgentCommand } from '../src/agents/scripted-provider.js';
 import { packageRoot } from '../src/config/package-root.js';
 import type { GitCounter } from './git-counter.js';
@@ -25,6 +32,8 @@ export interface Baselines {
   /** The bash loop's git processes per ticket, counted by the same wrapper as loopwright's. */
   readonly bashGitSpawnsPerTicket: number;
   readonly floorSecondsPerTicket: number;
+  /** The bash loop with the caller's whole environment (only when asked for). */
+  readonly bashInheritedSecondsPerTicket?: number;
 }
 
 /**
@@ -36,18 +45,25 @@ export async function benchBaselines(
   tickets: number,
   counter: GitCounter,
   padFiles = 0,
+  options: { readonly alsoInherited?: boolean } = {},
 ): Promise<Baselines> {
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-bench-bash-'));
   try {
     const { repo, keys, script } = await prepare(home, 'bash', tickets, padFiles);
     const before = (await counter.lines()).length;
-    const bash = await timeBashLoop(home, { repo, keys, script });
+    const bash = await timeBashLoop(home, { repo, keys, script }, agentLikeEnv());
     const bashSpawns = (await counter.lines()).length - before;
     const floor = await timeFloor(home, tickets);
+    const inherited = options.alsoInherited
+      ? await timeBashLoop(home, await prepare(home, 'inherited', tickets, padFiles), {
+          ...process.env,
+        })
+      : undefined;
     return {
       bashSecondsPerTicket: bash / tickets,
       bashGitSpawnsPerTicket: Math.round((bashSpawns / tickets) * 100) / 100,
       floorSecondsPerTicket: floor / tickets,
+      ...(inherited === undefined ? {} : { bashInheritedSecondsPerTicket: inherited / tickets }),
     };
   } finally {
     await rm(home, { recursive: true, force: true });
@@ -63,20 +79,38 @@ async function prepare(home: string, name: string, tickets: number, padFiles = 0
   return { repo, keys, script };
 }
 
+/**
+ * The environment a scripted agent of loopwright's gets (before the sandbox sets HOME and TMPDIR):
+ * PATH (with the git counter first), HOME, locale and the like, nothing else.
+ */
+function agentLikeEnv(): Record<string, string> {
+  return buildAgentEnv({ vendor: 'none' });
+}
+
+/**
+ * The names of variables set here that change how fast Node starts, which loopwright's agents do
+ * not get (for the report's note).
+ */
+export function nodeStartVariables(): string[] {
+  const passed = agentLikeEnv();
+  return ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'NODE_PATH', 'NODE_COMPILE_CACHE'].filter(
+    (name) => process.env[name] !== undefined && passed[name] === undefined,
+  );
+}
+
 async function timeBashLoop(
   home: string,
   { repo, keys, script }: { repo: string; keys: readonly string[]; script: string },
+  env: NodeJS.ProcessEnv,
 ): Promise<number> {
-  const manifest = path.join(home, 'manifest.json');
+  const manifest = path.join(home, `${path.basename(repo)}-manifest.json`);
   await writeFile(manifest, JSON.stringify({ tickets: keys }));
   const loop = path.join(packageRoot(), 'bench', 'bash-loop.sh');
   const started = performance.now();
   const r = spawnSync(
     'bash',
     [loop, manifest, repo, script, CHECK_CMD, CHECK_CMD, ...scriptedAgentCommand()],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    { stdio: ['ignore', 'ignore', 'pipe'], env },
   );
   if (r.status !== 0) throw new Error(`bash loop failed: ${r.stderr}`);
   return (performance.now() - started) / 1000;
@@ -89,7 +123,7 @@ async function timeFloor(home: string, tickets: number): Promise<number> {
   for (const key of keys) {
     for (const [role, phase] of PHASES) {
       const env = {
-        ...process.env,
+        ...agentLikeEnv(),
         LOOPWRIGHT_TICKET: key,
         LOOPWRIGHT_ROLE: role,
         LOOPWRIGHT_PHASE: phase,

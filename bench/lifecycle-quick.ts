@@ -2,7 +2,8 @@
  * The lifecycle section alone, beside its bash baseline, for iterating on per-ticket overhead:
  * `tsc -p tsconfig.bench.json && BENCH_WORKERS=1 node dist/bench/lifecycle-quick.js`.
  * Prints seconds per ticket vs the bash loop, git spawns per ticket by subcommand, queries;
- * BENCH_LARGE_FILES=N adds the same on a repository of N extra files.
+ * BENCH_LARGE_FILES=N adds the same on a repository of N extra files; BENCH_INHERITED=1 also times
+ * the bash loop with this process's whole environment.
  */
 import { benchBaselines } from './bash-baseline.js';
 import { createBenchDb } from './bench-db.js';
@@ -13,7 +14,12 @@ const bench = await createBenchDb();
 try {
   const { lifecycle, baselines } = await withGitCounter(async (counter) => {
     const lifecycle = await benchLifecycle(bench, counter);
-    return { lifecycle, baselines: await benchBaselines(lifecycle.rows[0]!.tickets, counter) };
+    const tickets = lifecycle.rows[0]!.tickets;
+    const inherited = process.env.BENCH_INHERITED === '1';
+    return {
+      lifecycle,
+      baselines: await benchBaselines(tickets, counter, 0, { alsoInherited: inherited }),
+    };
   });
   const one = lifecycle.rows[0]!;
   const files = Number(process.env.BENCH_LARGE_FILES ?? 0);
@@ -38,6 +44,9 @@ try {
     `s/ticket ${perTicket.toFixed(3)} vs bash ${baselines.bashSecondsPerTicket.toFixed(3)}` +
       ` (${(perTicket / baselines.bashSecondsPerTicket).toFixed(2)}x),` +
       ` floor ${baselines.floorSecondsPerTicket.toFixed(3)};` +
+      (baselines.bashInheritedSecondsPerTicket
+        ? ` bash, caller's environment ${baselines.bashInheritedSecondsPerTicket.toFixed(3)};`
+        : '') +
       ` bash git spawns/ticket ${baselines.bashGitSpawnsPerTicket}`,
   );
   console.log(JSON.stringify(lifecycle.perTicket));

@@ -7,7 +7,7 @@
 import { quick } from './quick.js';
 import { packageRoot } from '../src/config/package-root.js';
 import { type BenchDb, createBenchDb } from './bench-db.js';
-import { benchBaselines } from './bash-baseline.js';
+import { benchBaselines, nodeStartVariables } from './bash-baseline.js';
 import { benchCliStart } from './cli-start.js';
 import { benchConsole } from './console.js';
 import { benchEngineThroughput } from './engine-throughput.js';
@@ -74,7 +74,9 @@ const SECTIONS: Record<string, SectionRun> = {
     withDb(async (bench) => {
       const { lifecycle, baselines, large, largeBash } = await withGitCounter(async (counter) => {
         const lifecycle = await benchLifecycle(bench, counter);
-        const baselines = await benchBaselines(lifecycle.rows[0]!.tickets, counter);
+        const baselines = await benchBaselines(lifecycle.rows[0]!.tickets, counter, 0, {
+          alsoInherited: true,
+        });
         const large = await benchLargeRepo(bench, counter, LARGE_REPO_FILES, LARGE_REPO_TICKETS);
         const largeBash = await benchBaselines(LARGE_REPO_TICKETS, counter, LARGE_REPO_FILES);
         return { lifecycle, baselines, large, largeBash };
@@ -88,7 +90,10 @@ const SECTIONS: Record<string, SectionRun> = {
         title: 'Full lifecycle with instant scripted agents',
         note:
           'Plan, critique, freeze, RED, BUILD, VALIDATE, merge, live check; ' +
-          'shell test command. Git spawns per ticket by subcommand (1 worker): ' +
+          'shell test command. The bash loop and the floor run their agents with the ' +
+          'environment loopwright gives its agents (the same processes on both sides); the row ' +
+          "with the caller's whole environment shows what that is worth here. " +
+          'Git spawns per ticket by subcommand (1 worker): ' +
           `${Object.entries(lifecycle.perTicket.gitBySubcommand)
             .map(([sub, n]) => `${sub} ${n}`)
             .join(', ')} ` +
@@ -122,6 +127,16 @@ const SECTIONS: Record<string, SectionRun> = {
             },
             ratio: vsBash,
             target: { text: '<= 1.1x', met: vsBash <= 1.1 },
+          },
+          {
+            name: 'seconds per ticket at 1 worker',
+            value: perTicket,
+            unit: 's',
+            baseline: {
+              name: `bash loop, agents with the caller's whole environment${inheritedNote()}`,
+              value: baselines.bashInheritedSecondsPerTicket!,
+            },
+            ratio: Math.round((perTicket / baselines.bashInheritedSecondsPerTicket!) * 100) / 100,
           },
           {
             name: 'seconds per ticket at 1 worker',
@@ -305,3 +320,9 @@ function option(name: string): string | undefined {
 }
 
 await main();
+
+/** ` (NODE_EXTRA_CA_CERTS set)`: the variables here that slow every Node start of the baseline. */
+function inheritedNote(): string {
+  const names = nodeStartVariables();
+  return names.length ? ` (${names.join(', ')} set)` : '';
+}
