@@ -139,7 +139,7 @@ export async function runProcessGroup(spec: GroupSpec): Promise<GroupResult> {
     return { ...result, durationMs: Date.now() - started };
   } finally {
     if (transcript) await new Promise<void>((resolve) => transcript.end(resolve));
-    await launch?.cleanup();
+    launch?.cleanup();
   }
 }
 

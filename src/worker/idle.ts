@@ -51,11 +51,19 @@ export function watchIdle(
   const settle = o.settleMs ?? 20;
   const maxWait = o.maxWaitMs ?? 2000;
   let timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (ms since the epoch). */
+  let due = 0;
   let checking = false;
   let again = false;
   let backoff = settle;
+  // A reading is due at most `ms` from now: an earlier one already armed stands (pokes in a burst
+  // do not push the reading back), a later one (the long safety timer) is brought forward.
   const arm = (ms: number) => {
-    if (signal.aborted || timer) return;
+    if (signal.aborted) return;
+    const at = Date.now() + ms;
+    if (timer && due <= at) return;
+    if (timer) clearTimeout(timer);
+    due = at;
     timer = setTimeout(() => void check(), ms);
   };
   const check = async () => {
@@ -83,11 +91,7 @@ export function watchIdle(
   const poke = () => {
     backoff = settle;
     if (checking) again = true;
-    else if (timer) {
-      clearTimeout(timer);
-      timer = null;
-      arm(settle);
-    } else arm(settle);
+    else arm(settle);
   };
   poke();
   return {

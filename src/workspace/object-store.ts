@@ -276,6 +276,12 @@ class BatchReader implements ObjectStore {
     request.sent += 1;
     this.pending.push(request);
     if (this.pending.length === 1) socket(child.stdout).ref();
+    // The requests of one turn (a tree's blobs, a commit's subtrees) go out in one write, not
+    // one system call each.
+    if (!child.stdin.writableCorked) {
+      child.stdin.cork();
+      process.nextTick(() => child.stdin.uncork());
+    }
     child.stdin.write(`${request.command} ${request.name}\n`);
   }
 

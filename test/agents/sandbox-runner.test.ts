@@ -2,13 +2,18 @@
  * The one process-group runner with the sandbox on, against real bwrap: who the process runs as,
  * what it sees and may write, its private HOME and /tmp, and that a timeout leaves nothing alive.
  */
-import { lstat, readFile, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { lstat, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/config/package-root.js';
 import { describe, expect, it } from 'vitest';
 import { runProcessGroup } from '../../src/agents/spawn-group.js';
-import { detectSandbox, SANDBOX_USER_NAME } from '../../src/agents/sandbox/index.js';
+import {
+  detectSandbox,
+  SANDBOX_USER_NAME,
+  settleScratchRemovals,
+} from '../../src/agents/sandbox/index.js';
 import { inSandbox, processesWithEnv, sandboxDirs } from '../helpers/sandbox.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -43,6 +48,22 @@ describe('sandboxed runner', () => {
     const visible = Number(r.output.trim().split('\n').at(-1));
     expect(visible).toBeLessThan(10);
     expect(r.exitCode).toBe(0);
+  });
+
+  it('gives each run a private /tmp and HOME of its own, removed after the run', async () => {
+    const { ws } = await sandboxDirs();
+    const marker = `lw-left-${process.pid}-${Date.now()}`;
+    const leave = `echo x > /tmp/${marker}; echo y > "$HOME/${marker}"; ls /tmp/${marker}`;
+    const first = await inSandbox(leave, ws);
+    const second = await inSandbox(`ls /tmp/${marker} "$HOME/${marker}" 2>&1 || echo gone`, ws);
+    expect(first.output).toBe(`/tmp/${marker}\n`);
+    expect(second.output).toContain('gone');
+    await settleScratchRemovals();
+    // Nothing of either run is left in the host's temporary directory.
+    const left = (await readdir(os.tmpdir()))
+      .filter((name) => name.startsWith('loopwright-sbx-'))
+      .filter((name) => existsSync(path.join(os.tmpdir(), name, marker)));
+    expect(left).toEqual([]);
   });
 
   it('writes the workspace but not a read-only tree inside it, and nothing outside', async () => {

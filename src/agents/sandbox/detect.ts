@@ -90,7 +90,7 @@ async function trialRun(status: SandboxStatus): Promise<string | undefined> {
   } catch (error) {
     return (error as Error).message;
   } finally {
-    await launch?.cleanup();
+    launch?.cleanup();
   }
 }
 

@@ -11,7 +11,7 @@ import { dbDirOf, PG_DATA_ENV, SYSTEM_DIR } from '../../db/embedded/layout.js';
 import { readServerConfig } from '../../db/embedded/server-config.js';
 import { buildBwrapArgs, SANDBOX_TMP } from './bwrap-argv.js';
 import { type DefaultHides, isInside, planMounts } from './mounts.js';
-import { createScratch, removeScratch } from './scratch.js';
+import { createScratch, removeScratchSoon } from './scratch.js';
 import {
   parseSandboxSpec,
   type SandboxSpec,
@@ -25,8 +25,11 @@ export interface SandboxedLaunch {
   readonly args: readonly string[];
   /** NUL-separated bwrap options, to be written to the child's stdin and closed. */
   readonly argsData: Buffer;
-  /** Remove the scratch directory (after the whole group is gone). */
-  readonly cleanup: () => Promise<void>;
+  /**
+   * Remove the scratch directory (after the whole group is gone); returns at once, the removal
+   * runs off the event loop (see removeScratchSoon).
+   */
+  readonly cleanup: () => void;
 }
 
 /** What to run inside. */
@@ -68,7 +71,7 @@ export async function prepareSandboxedLaunch(
     file: status.bwrap,
     args: ['--args', '0', ...tail],
     argsData: Buffer.from(options.map((o) => `${o}\0`).join('')),
-    cleanup: () => removeScratch(scratchDir),
+    cleanup: () => removeScratchSoon(scratchDir),
   };
 }
 
