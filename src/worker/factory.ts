@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { processStartTime } from '../agents/reap.js';
-import { detectSandbox, settleScratchRemovals } from '../agents/sandbox/index.js';
+import { detectSandbox, keepSpareScratch, settleScratchRemovals } from '../agents/sandbox/index.js';
 import { packageVersion } from '../config/package-root.js';
 import {
   DatabaseAvailability,
@@ -193,6 +193,8 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
   const done = new Promise<'idle' | 'stopped'>((resolve) => (resolveDone = resolve));
   let stopping: Promise<void> | undefined;
   let reason: 'idle' | 'stopped' = 'stopped';
+  // Each sandboxed run's private /tmp is made ahead of its launch while the factory runs.
+  const releaseSpareScratch = keepSpareScratch();
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(timer);
@@ -205,7 +207,8 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
       await runner.stop();
       await closeObjectStores(); // the repositories' cat-file readers (each after its last answer)
       await drainScratchPool(path.join(o.home, 'tmp')); // gates' kept checkouts of this home
-      await settleScratchRemovals(); // the finished runs' private /tmp directories
+      releaseSpareScratch();
+      await settleScratchRemovals(); // the finished runs' private /tmp directories, the spare
       await feed?.close();
       await stopPool(db, poolId).catch((e: unknown) =>
         o.logger.warn({ code: dbErrorCode(e), reason: firstLine(e) }, 'Pool stop not recorded'),

@@ -6,7 +6,7 @@ export { BWRAP_FIX, detectSandbox, type SandboxStatus } from './detect.js';
 export { grantToSandbox } from './grant.js';
 export { assertSandboxReady, passwordlessDatabaseWarning } from './preflight.js';
 export { prepareSandboxedLaunch, type SandboxedLaunch, type SandboxedCommand } from './launch.js';
-export { settleScratchRemovals } from './scratch.js';
+export { keepSpareScratch, settleScratchRemovals } from './scratch.js';
 export { SANDBOX_USER_NAME, type SandboxUser } from './sandbox-user.js';
 export { SANDBOX_HOME, SANDBOX_TMP } from './bwrap-argv.js';
 export {
