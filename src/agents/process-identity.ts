@@ -179,3 +179,27 @@ function signalZero(target: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * This process in a temporary directory's name (`p<pid>.<start time>-`), so that one left behind
+ * by a killed process is recognized at once (see {@link nameOwnerGone}), not only by its age.
+ * Empty where the start time is not a plain number (non-Linux).
+ *
+ * @example
+ * ```ts
+ * mkdtempSync(path.join(os.tmpdir(), `loopwright-sbx-${ownerTag()}`)); // ...-p4242.981234-Xy12Ab
+ * ```
+ */
+export function ownerTag(): string {
+  const started = processStartTime(process.pid);
+  return started && /^\d+$/.test(started) ? `p${process.pid}.${started}-` : '';
+}
+
+/**
+ * Whether a directory name made with {@link ownerTag} (and mkdtemp's six characters) names its
+ * creator and that process is gone (this host); false for a name without one.
+ */
+export function nameOwnerGone(name: string): boolean {
+  const owner = /-p(\d+)\.(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+  return owner !== null && processStartTime(Number(owner[1])) !== owner[2];
+}

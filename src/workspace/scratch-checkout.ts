@@ -28,7 +28,7 @@ import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promise
 import { setImmediate } from 'node:timers/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { processStartTime } from '../agents/process-identity.js';
+import { nameOwnerGone, ownerTag } from '../agents/process-identity.js';
 import { resolveHome } from '../config/home.js';
 import { BadInputError, LoopwrightError } from '../errors.js';
 import { logger } from '../log/logger.js';
@@ -215,22 +215,6 @@ async function reusedScratch(
 }
 
 /**
- * The creating process in a scratch directory's name (`p<pid>.<start time>-`), so that one left
- * behind by a killed process is recognized at once, not only after a day. Empty where the start
- * time is not a plain number (non-Linux).
- */
-function ownerTag(): string {
-  const started = processStartTime(process.pid);
-  return started && /^\d+$/.test(started) ? `p${process.pid}.${started}-` : '';
-}
-
-/** Whether a scratch directory's name names its creator and that process is gone (this host). */
-function ownerGone(name: string): boolean {
-  const owner = /-p(\d+)\.(\d+)-[A-Za-z0-9]{6}$/.exec(name);
-  return owner !== null && processStartTime(Number(owner[1])) !== owner[2];
-}
-
-/**
  * Scratch directories under `root` whose creator is gone (its pid and start time in the name no
  * longer match a process), or whose mtime is older than `olderThanMs` (names without a creator).
  * Directories of running checkouts belong to live processes and are younger than any sensible
@@ -258,7 +242,7 @@ export async function listStaleScratchCheckouts(options: {
     const full = path.join(root, name);
     const info = await lstat(full).catch(() => null);
     if (!info?.isDirectory()) continue;
-    if (ownerGone(name) || now - info.mtimeMs >= options.olderThanMs) stale.push(full);
+    if (nameOwnerGone(name) || now - info.mtimeMs >= options.olderThanMs) stale.push(full);
   }
   return stale;
 }

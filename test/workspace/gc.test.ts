@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownerTag } from '../../src/agents/process-identity.js';
 import { homeDirs } from '../../src/config/home.js';
 import { getTicket } from '../../src/db/tickets.js';
 import { getWorkspace, upsertWorkspace } from '../../src/db/workspaces.js';
@@ -157,7 +158,10 @@ describe('loopwright gc', () => {
     const newScratch = path.join(homeDirs(home).tmp, 'scratch-deadbeef-new');
     const oldSandbox = path.join(osTmp, 'loopwright-sbx-old');
     const notOurs = path.join(osTmp, 'someone-else-old');
-    for (const dir of [oldScratch, newScratch, oldSandbox, notOurs]) {
+    // Young ones named after their orchestrator: a killed one's goes at once, a live one's stays.
+    const deadSandbox = path.join(osTmp, 'loopwright-sbx-p999999999.1-AbCd12');
+    const liveSandbox = path.join(osTmp, `loopwright-sbx-${ownerTag()}AbCd12`);
+    for (const dir of [oldScratch, newScratch, oldSandbox, notOurs, deadSandbox, liveSandbox]) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'f'), 'y'.repeat(5000));
     }
@@ -178,10 +182,11 @@ describe('loopwright gc', () => {
       items: { kind: string; ticket: string | null; path: string }[];
     };
     expect(doc.tickets).toBe(3);
-    expect(doc.count).toBe(9);
+    expect(doc.count).toBe(10);
     const scratch = doc.items.filter((i) => i.kind === 'scratch').map((i) => i.path);
-    expect(scratch).toEqual([oldScratch, oldSandbox]);
+    expect(scratch.sort()).toEqual([oldScratch, oldSandbox, deadSandbox].sort());
     expect(existsSync(notOurs)).toBe(true);
+    expect(existsSync(liveSandbox)).toBe(true);
     expect(doc.skipped).toEqual([path.join(userDir(), 'keep')]);
     // Final tickets' files are gone; the ticket in work keeps all of its own.
     for (const key of [keys.live, keys.cancelled, keys.escalated])

@@ -7,6 +7,7 @@ import { chmodSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, writeFileSync
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ownerTag } from '../process-identity.js';
 import type { SandboxUser } from './sandbox-user.js';
 
 /**
@@ -44,7 +45,8 @@ export async function createScratch(user: SandboxUser | undefined): Promise<stri
  * until it is given to a run's user).
  */
 function makeScratch(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'loopwright-sbx-'));
+  // Named after this process, so that gc removes the one a killed orchestrator left at once.
+  const dir = mkdtempSync(path.join(os.tmpdir(), `loopwright-sbx-${ownerTag()}`));
   chmodSync(dir, 0o700);
   const home = path.join(dir, 'home');
   mkdirSync(home, { mode: 0o700 });
