@@ -3,8 +3,8 @@
  * same scripted agents and gate commands from a JSON manifest, and the bare subprocess floor (only
  * the agent and test processes a ticket needs, spawned back to back, no git and no checks).
  *
- * Both run with the environment loopwright gives an agent (its allow-list, src/agents/agent-env.ts),
- * so that the agent processes are the same on both sides: a variable such as NODE_EXTRA_CA_CERTS
+ * Both run with the environment loopwright gives an agent (the allow-list of agent-env.ts), so
+ * that the agent processes are the same on both sides: a variable such as NODE_EXTRA_CA_CERTS
  * (set on some machines; Node then loads the CA file at every start, ~50 ms here) would otherwise
  * slow only the baseline's agents. The bash loop is also timed once with the caller's whole
  * environment, and reported beside, to show what that difference is worth.
