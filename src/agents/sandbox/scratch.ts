@@ -109,7 +109,7 @@ export function keepSpareScratch(): () => void {
 }
 
 /** Delete a scratch directory, whatever modes the process left inside it. */
-export async function removeScratch(dir: string): Promise<void> {
+async function removeScratch(dir: string): Promise<void> {
   try {
     await fs.rm(dir, { recursive: true, force: true });
   } catch {
