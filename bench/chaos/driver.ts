@@ -32,7 +32,10 @@ export interface ChaosOptions {
   readonly settleSeconds: number;
   /** Pause between cycles: at least this, up to twice it. */
   readonly gapMs: number;
-  /** Keep the home and the database afterwards (prints where). */
+  /**
+   * Keep the home and the database afterwards (prints where); the home then holds each
+   * orchestrator's log (info level), `orchestrator-<slot>-<pid>.log`.
+   */
   readonly keep?: boolean;
   /** Progress lines (stderr). */
   readonly progress?: (line: string) => void;
@@ -76,7 +79,14 @@ export async function runChaos(
   const pg = await startOwnPostgres('lw-chaos-pg-');
   const home = await mkdtemp(path.join(os.tmpdir(), 'lw-chaos-'));
   const monitor = new Monitor(pg.url);
-  const fleet = new Fleet({ size: o.orchestrators, databaseUrl: pg.url, home, cli, root });
+  const fleet = new Fleet({
+    size: o.orchestrators,
+    databaseUrl: pg.url,
+    home,
+    cli,
+    root,
+    ...(o.keep ? { logDir: home } : {}),
+  });
   try {
     const scenario = await setUp(pg, home, o);
     say(`${scenario.tickets.length} tickets in ${scenario.repos.length} repos; home ${home}`);

@@ -4,6 +4,7 @@
  * exits on its own is recorded as a failure and stays down.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +18,11 @@ export interface FleetOptions {
   readonly cli: CliMode;
   /** Package root (where bin/ and src/ are). */
   readonly root: string;
+  /**
+   * When set, each process logs at info, and its whole stderr also goes to
+   * `<logDir>/orchestrator-<slot>-<pid>.log`.
+   */
+  readonly logDir?: string;
 }
 
 /** One process that ended without being asked to. */
@@ -137,13 +143,21 @@ export class Fleet {
     const argv = [...cliArgv(root, this.o.cli), 'run', '--concurrency', '2', '--max-active', '6'];
     const child = spawn(process.execPath, [...argv, '--no-console'], {
       cwd: root,
-      env: { ...cliEnv(this.o.databaseUrl, this.o.home), LOOPWRIGHT_LOG_LEVEL: 'warn' },
+      env: {
+        ...cliEnv(this.o.databaseUrl, this.o.home),
+        LOOPWRIGHT_LOG_LEVEL: this.o.logDir ? 'info' : 'warn',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const member: Member = { child, expectExit: false, stderr: '', exited: Promise.resolve() };
+    const log = this.o.logDir
+      ? createWriteStream(path.join(this.o.logDir, `orchestrator-${slot}-${child.pid}.log`))
+      : undefined;
     child.stderr!.on('data', (d: Buffer) => {
       member.stderr = (member.stderr + d.toString()).slice(-8000);
+      log?.write(d);
     });
+    child.stderr!.once('end', () => log?.end());
     member.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         if (!member.expectExit)

@@ -1,16 +1,28 @@
 /**
  * The factory's periodic statement: one round trip that beats this pool's heartbeat and reads
  * everything the quiet-time checks need (other pools that may be dead, job locks nobody claims,
- * when the next delayed job falls due, whether any repository uses an integration). The sweeper's
- * transaction runs only when this says there may be something to sweep.
+ * this pool's own old locks, when the next delayed job falls due, whether any repository uses an
+ * integration). The sweeper's transaction runs only when this says there may be something to
+ * sweep.
  */
 import { sql } from 'kysely';
 import type { Kdb } from './connection.js';
 import type { PoolRow } from './pools.js';
 
+/** One lock of a job (graphile-worker counts an attempt per lock, so the pair names the lock). */
+export interface JobLock {
+  readonly id: string;
+  readonly attempts: number;
+}
+
 export interface TickReading {
   /** Unstopped pools other than this one, with seconds since their heartbeat. */
   readonly pools: readonly (PoolRow & { readonly silentSeconds: number })[];
+  /**
+   * Jobs locked longer than the stale period under this pool's worker ids (its long runs, and any
+   * lock a lost `get_job` answer left behind).
+   */
+  readonly ownLocks: readonly JobLock[];
   /** Some job is locked longer than the stale period by a worker id no running pool claims. */
   readonly unclaimedLocks: boolean;
   /** Seconds until the earliest delayed job is due (null: none waits). */
@@ -46,6 +58,12 @@ export async function beatAndRead(
           'silentSeconds', extract(epoch from now() - p.heartbeat_at)::float8)), '[]'::json)
         from loopwright.pools p
         where p.stopped_at is null and p.id <> ${poolId}::uuid) as pools,
+      (select coalesce(json_agg(json_build_object('id', j.id::text, 'attempts', j.attempts)),
+          '[]'::json)
+        from graphile_worker._private_jobs j
+        where j.locked_by in (
+            select unnest(worker_ids) from loopwright.pools where id = ${poolId}::uuid)
+          and j.locked_at < now() - make_interval(secs => ${staleSeconds})) as "ownLocks",
       exists (
         select 1 from graphile_worker.jobs j
         where j.locked_by is not null

@@ -145,6 +145,7 @@ export async function startFactory(o: FactoryOptions): Promise<Factory> {
     logger: o.logger,
     availability,
     unlockRetired: () => runner.unlockRetired(),
+    releaseStrays: (held) => runner.releaseStrays(held),
     // A dead pool's scratch checkouts (its gates' and merge checks') go with it.
     onSwept: () => sweepOrphanScratch(o.home, o.logger),
   });

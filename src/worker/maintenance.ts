@@ -14,6 +14,7 @@ import type { DatabaseAvailability } from '../db/availability.js';
 import type { Kdb } from '../db/connection.js';
 import {
   beatAndRead,
+  type JobLock,
   nudgeWorkers,
   secondsToNextJob,
   type TickReading,
@@ -36,6 +37,8 @@ export interface MaintenanceOptions {
   readonly availability: DatabaseAvailability;
   /** Hand back the jobs of this process's drained runners (no query when there are none). */
   readonly unlockRetired: () => Promise<void>;
+  /** Hand back those of this pool's old locks none of its workers took. */
+  readonly releaseStrays: (held: readonly JobLock[]) => Promise<unknown>;
   /** Called after the sweeper retired at least one dead pool. */
   readonly onSwept?: () => Promise<void>;
 }
@@ -59,6 +62,7 @@ export function createMaintenance(o: MaintenanceOptions): Maintenance {
       const reading = await beatAndRead(o.db, o.poolId, o.staleSeconds);
       integrations = reading.integrations;
       await o.unlockRetired();
+      if (reading.ownLocks.length > 0) await o.releaseStrays(reading.ownLocks);
       if (maySweep(reading, o.staleSeconds)) {
         const swept = await sweepDeadPools(o.db, o.poolId, o.staleSeconds, o.logger, {
           // Right after an outage every pool looks silent: give the others time to heartbeat.

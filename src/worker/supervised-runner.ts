@@ -5,6 +5,11 @@
  * running finish and report), a replacement runner starts once the database answers again, and
  * the jobs the dead pool still held locked are handed back with `force_unlock_workers` as soon as
  * it has drained — they belong to this process, so nobody else would free them for 4 hours.
+ *
+ * A live pool can hold a lock it never knew it took, too: graphile-worker's `get_job` committed on
+ * the server while the connection died before its answer arrived (a Postgres restart at that
+ * moment), and the query was retried. Such a job is never run and its lock is never released; the
+ * tick finds it among this process's old locks ({@link SupervisedRunner.releaseStrays}).
  */
 import { EventEmitter } from 'node:events';
 import { sql } from 'kysely';
@@ -20,6 +25,7 @@ import {
   pause,
 } from '../db/availability.js';
 import type { Kdb } from '../db/connection.js';
+import { type JobLock, nudgeWorkers } from '../db/factory-tick.js';
 import { createWorkerLogger } from '../log/logger.js';
 
 export interface SupervisedRunnerOptions {
@@ -43,6 +49,9 @@ export interface SupervisedRunnerOptions {
  */
 export type JobActivity = 'start' | 'end' | 'failed' | 'empty';
 
+/** A lock this process's workers took is remembered this long after its job ended. */
+const TAKEN_MEMORY_MS = 10 * 60_000;
+
 /**
  * Idle workers look for jobs this often. New jobs are announced (graphile-worker LISTENs on
  * `jobs:insert`) and delayed ones are nudged when due (src/worker/factory.ts), so the poll only
@@ -58,6 +67,13 @@ export interface SupervisedRunner {
   readonly generation: () => number;
   /** Retry handing back the jobs of drained pools (after an outage that delayed it). */
   unlockRetired(): Promise<void>;
+  /**
+   * Of `held` (jobs locked for a while under this process's pool ids), hand back the ones no
+   * worker here took — the job, its queue and the attempt the lost lock counted — and return
+   * their ids. A lock a worker took is never touched (its job runs, or its pool's retirement
+   * hands it back), nor one taken again since `held` was read.
+   */
+  releaseStrays(held: readonly JobLock[]): Promise<string[]>;
   /** Graceful stop of the current runner; waits for draining ones too. */
   stop(): Promise<void>;
 }
@@ -74,6 +90,38 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
   const draining = new Set<Promise<void>>();
   const retired = new Set<string>();
   let restarting: Promise<void> | undefined;
+  /** Locks this process's workers took (job id → attempts), with when the job ended. */
+  const taken = new Map<string, { attempts: number; endedAt?: number }>();
+  /** Every graphile worker pool id this process's runners used. */
+  const own = new Set<string>();
+
+  const releaseStrays = async (held: readonly JobLock[]): Promise<string[]> => {
+    const now = Date.now();
+    for (const [id, lock] of taken)
+      if (lock.endedAt !== undefined && now - lock.endedAt > TAKEN_MEMORY_MS) taken.delete(id);
+    const strays = held.filter((lock) => taken.get(lock.id)?.attempts !== lock.attempts);
+    if (strays.length === 0) return [];
+    const { rows } = await sql<{ id: string }>`
+      with stray as (
+        select j.id, j.job_queue_id, j.locked_by from graphile_worker._private_jobs j
+        join unnest(${strays.map((l) => l.id)}::bigint[], ${strays.map((l) => l.attempts)}::int[])
+          as s(id, attempts) on s.id = j.id and s.attempts = j.attempts
+        where j.locked_by = any(${[...own]}::text[])
+        for update of j
+      ), queues as (
+        update graphile_worker._private_job_queues q set locked_by = null, locked_at = null
+        from stray where q.id = stray.job_queue_id and q.locked_by = stray.locked_by
+      )
+      update graphile_worker._private_jobs j
+      set locked_by = null, locked_at = null, attempts = greatest(j.attempts - 1, 0)
+      from stray where j.id = stray.id
+      returning j.id::text`.execute(o.db);
+    const ids = rows.map((r) => r.id);
+    if (ids.length === 0) return ids;
+    o.logger.warn({ jobs: ids }, 'Handed back jobs locked by a lost get_job of this process');
+    await nudgeWorkers(o.db); // nothing announces an unlocked job
+    return ids;
+  };
 
   const unlockRetired = async () => {
     if (retired.size === 0) return;
@@ -95,7 +143,13 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
     let workerPoolId: string | undefined;
     events.on('pool:create', ({ workerPool }) => {
       workerPoolId = workerPool.id;
+      own.add(workerPool.id);
       registered.push(o.onWorkerPool(workerPool.id));
+    });
+    events.on('job:start', ({ job }) => taken.set(job.id, { attempts: job.attempts }));
+    events.on('job:complete', ({ job }) => {
+      const lock = taken.get(job.id);
+      if (lock?.attempts === job.attempts) lock.endedAt = Date.now();
     });
     const activity = o.onJobEvent;
     if (activity) {
@@ -217,6 +271,7 @@ export async function startSupervisedRunner(o: SupervisedRunnerOptions): Promise
   return {
     generation: () => generation,
     unlockRetired,
+    releaseStrays,
     async stop() {
       stopped = true;
       halt.abort();

@@ -50,6 +50,8 @@ describe('the chaos driver', () => {
     let planted: InvariantResult[] = [];
     let journalKey = '';
     let mergeKey = '';
+    // The driver's progress (cycles, and what did not settle) goes into a failure's message.
+    const progress: string[] = [];
     const result = await runChaos(
       {
         cycles: 3,
@@ -62,6 +64,7 @@ describe('the chaos driver', () => {
         momentMs: 5000,
         settleSeconds: 120,
         gapMs: 200,
+        progress: (line) => progress.push(line),
       },
       async (env) => {
         journalKey = await plantJournalGap(env);
@@ -74,7 +77,8 @@ describe('the chaos driver', () => {
         }
       },
     );
-    expect(failing(result.invariants), JSON.stringify(result, null, 2)).toEqual([]);
+    const report = `${progress.join('\n')}\n${JSON.stringify(result, null, 2)}`;
+    expect(failing(result.invariants), report).toEqual([]);
     expect(result.cycles.filter((c) => c.landed)).toHaveLength(3);
     // The /proc probe of the double-run check saw this run's agents (it can fail).
     const runs = result.invariants.find((r) => r.name === 'never two live runs per ticket');

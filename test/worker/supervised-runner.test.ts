@@ -117,3 +117,90 @@ describe('a worker pool lost while its runner starts', () => {
     await sql`delete from graphile_worker._private_jobs`.execute(t.db);
   });
 });
+
+/**
+ * A pool whose first `get_job` that locks something runs on the server and commits, but whose
+ * answer never arrives: what a Postgres restart at that moment does to graphile-worker.
+ */
+class LossyPool extends pg.Pool {
+  lost = 0;
+
+  override connect(...args: unknown[]): never {
+    if (args.length > 0) return (super.connect as (...a: unknown[]) => never).apply(this, args);
+    return super.connect().then((client) => {
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<pg.QueryResult>;
+      const lossy = async (...a: unknown[]) => {
+        const result = await query(...a);
+        const config = a[0] as { text?: string } | string;
+        const text = typeof config === 'string' ? config : (config.text ?? '');
+        if (this.lost === 0 && /locked_by = \$1::text/.test(text) && result.rowCount) {
+          this.lost++;
+          throw new Error('Connection terminated unexpectedly');
+        }
+        return result;
+      };
+      Object.assign(client, { query: lossy });
+      return client;
+    }) as never;
+  }
+}
+
+describe('a lock whose get_job answer was lost', () => {
+  it('is handed back with its attempt; a lock a worker took is left alone', async () => {
+    const pool = new LossyPool({ connectionString: t.url, max: 6 });
+    pool.on('error', () => {});
+    const logger = pino({ level: 'silent' });
+    const ran: string[] = [];
+    let finishLong!: () => void;
+    const long = new Promise<void>((resolve) => (finishLong = resolve));
+    await sql`select graphile_worker.add_job('lost', '{"n":1}'::json)`.execute(t.db);
+    const runner = await startSupervisedRunner({
+      db: t.db,
+      pool,
+      concurrency: 2,
+      logger,
+      availability: new DatabaseAvailability(logger),
+      onWorkerPool: () => Promise.resolve(),
+      taskList: {
+        lost: async (_payload, helpers) => {
+          ran.push(`lost, attempt ${helpers.job.attempts}`);
+        },
+        long: async () => {
+          ran.push('long');
+          await long;
+        },
+      },
+    });
+    try {
+      const locks = async () =>
+        (
+          await sql<{ id: string; attempts: number; task: string }>`
+            select j.id::text, j.attempts, k.identifier as task
+            from graphile_worker._private_jobs j
+            join graphile_worker._private_tasks k on k.id = j.task_id
+            where j.locked_by is not null order by j.id`.execute(t.db)
+        ).rows;
+      await expect.poll(() => pool.lost, { timeout: 10_000 }).toBe(1);
+      await sql`select graphile_worker.add_job('long', '{}'::json)`.execute(t.db);
+      await expect.poll(() => ran, { timeout: 10_000 }).toEqual(['long']);
+      // The lost lock stays: graphile-worker would hold it for 4 hours.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const held = await locks();
+      expect(held.map((l) => `${l.task} ${l.attempts}`)).toEqual(['lost 1', 'long 1']);
+      expect(ran).toEqual(['long']);
+
+      const released = await runner.releaseStrays(held);
+      expect(released).toEqual([held[0]!.id]);
+      await expect.poll(() => ran, { timeout: 15_000 }).toEqual(['long', 'lost, attempt 1']);
+      // Run once, on its first counted attempt (the lost lock's is given back); the running job
+      // kept its lock.
+      expect(await runner.releaseStrays(held)).toEqual([]);
+      expect((await locks()).map((l) => `${l.task} ${l.attempts}`)).toEqual(['long 1']);
+    } finally {
+      finishLong();
+      await runner.stop();
+      await pool.end();
+      await sql`delete from graphile_worker._private_jobs`.execute(t.db);
+    }
+  });
+});
