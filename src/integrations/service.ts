@@ -50,7 +50,7 @@ export async function startIntegrations(o: IntegrationsOptions): Promise<Integra
   let running: Promise<void> = Promise.resolve();
   const tick = async () => {
     await pollWaitingPrs(o.db, o.logger);
-    if (readSecret('LINEAR_API_KEY')) await syncLinear(o.db, createLinear(), o.logger);
+    if (readSecret('LINEAR_API_KEY')) await syncLinear(o.db, await createLinear(), o.logger);
     const next = await notifyFromJournal(o.db, o.home, cursor, o.logger);
     if (next !== cursor) await advanceCursor(o.db, NOTIFY_CURSOR, (cursor = next));
   };

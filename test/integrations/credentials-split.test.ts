@@ -153,7 +153,7 @@ describe('credentials by tier (split deployment)', () => {
     const issue = linear.addIssue({ title: 'Tiered ticket', teamKey: 'ENG' });
     const [imported] = await importLinearIssues(
       db.db,
-      createLinear({ LINEAR_API_KEY: LINEAR_KEY, LINEAR_API_URL: linear.url }),
+      await createLinear({ LINEAR_API_KEY: LINEAR_KEY, LINEAR_API_URL: linear.url }),
       { team: 'ENG', dryRun: false, actor: 'operator:test' },
     );
     expect(imported).toMatchObject({ action: 'created', ticket: 'app-1' });

@@ -54,7 +54,7 @@ afterAll(async () => {
 
 describe('the GitHub client', () => {
   it('reuses the PR a stale listing missed once creating it answers 422 (exists)', async () => {
-    const gh = createGithub({ settings, env: { GITHUB_TOKEN: TOKEN } });
+    const gh = await createGithub({ settings, env: { GITHUB_TOKEN: TOKEN } });
     const r = { owner: 'acme', repo: 'app' };
     const pr = { head: 'loopwright/app-1', base: 'main', title: 'app-1', body: 'x' };
     const first = await findOrCreatePr(gh, r, pr);
@@ -69,7 +69,7 @@ describe('the GitHub client', () => {
   });
 
   it('names a refused token GITHUB_UNAUTHORIZED (API and git), asking once', async () => {
-    const gh = createGithub({ settings, env: { GITHUB_TOKEN: 'ghp_wrong' } });
+    const gh = await createGithub({ settings, env: { GITHUB_TOKEN: 'ghp_wrong' } });
     const before = twin.requests.length;
     const error = await gh.rest.pulls.get({ owner: 'acme', repo: 'app', pull_number: 1 }).then(
       () => null,

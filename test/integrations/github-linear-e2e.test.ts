@@ -210,7 +210,7 @@ describe('GitHub and Linear end to end on the twins', () => {
   it('Linear issue -> PR -> changes requested -> rebuild -> approval -> ' +
     'merge -> LIVE -> Done', async () => {
     const issue = linear.addIssue({ title: F.title, teamKey: 'ENG', description: 'Say hello.' });
-    const preview = await importLinearIssues(db.db, createLinear(), {
+    const preview = await importLinearIssues(db.db, await createLinear(), {
       team: 'ENG',
       dryRun: true,
       actor: 'operator:test',
@@ -218,13 +218,13 @@ describe('GitHub and Linear end to end on the twins', () => {
     expect(preview).toMatchObject([
       { identifier: issue.identifier, action: 'would-create', repo: 'app' },
     ]);
-    const [imported] = await importLinearIssues(db.db, createLinear(), {
+    const [imported] = await importLinearIssues(db.db, await createLinear(), {
       team: 'ENG',
       dryRun: false,
       actor: 'operator:test',
     });
     expect(imported).toMatchObject({ action: 'created', ticket: 'app-1' });
-    const again = await importLinearIssues(db.db, createLinear(), {
+    const again = await importLinearIssues(db.db, await createLinear(), {
       team: 'ENG',
       dryRun: false,
       actor: 'operator:test',

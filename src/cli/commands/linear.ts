@@ -24,7 +24,7 @@ async function importIssues(args: readonly string[], ctx: CliContext): Promise<n
     throw new BadInputError('linear import needs --team KEY (the Linear team key, e.g. ENG)');
   const label = nonBlank('--label', values.label);
   const repo = nonBlank('--repo', values.repo);
-  const linear = createLinear(ctx.io.env);
+  const linear = await createLinear(ctx.io.env);
   const results = await importLinearIssues(await ctx.db(), linear, {
     team,
     ...(label ? { label } : {}),

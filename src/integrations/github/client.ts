@@ -5,7 +5,7 @@
  * and retries the same request, a few times, before failing the job (which graphile-worker
  * retries).
  */
-import { Octokit } from '@octokit/rest';
+import type { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
 import { LoopwrightError } from '../../errors.js';
 import { requireSecret, readSecret } from '../credentials.js';
@@ -28,7 +28,12 @@ export function githubToken(env: NodeJS.ProcessEnv = process.env): string {
   return readSecret('GH_TOKEN', env) ?? requireSecret('GITHUB_TOKEN', env);
 }
 
-export function createGithub(o: GithubClientOptions): Github {
+/**
+ * A client for `o.settings`. `@octokit/rest` is loaded with the first client, so a `loopwright run`
+ * without GitHub settings never holds it (a smaller process forks its agents faster).
+ */
+export async function createGithub(o: GithubClientOptions): Promise<Github> {
+  const { Octokit } = await import('@octokit/rest');
   const octokit = new Octokit({
     auth: githubToken(o.env),
     baseUrl: (o.settings.apiUrl ?? DEFAULT_GITHUB_API).replace(/\/$/, ''),

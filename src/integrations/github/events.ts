@@ -110,7 +110,7 @@ async function reviewFindings(
   prNumber: number,
   review: ReviewSeen,
 ): Promise<string[]> {
-  const gh = createGithub({ settings: t.settings });
+  const gh = await createGithub({ settings: t.settings });
   const comments = await gh.paginate(gh.rest.pulls.listCommentsForReview, {
     ...splitRepository(t.settings),
     pull_number: prNumber,

@@ -35,7 +35,7 @@ export async function pollWaitingPrs(db: Kdb, logger: Logger): Promise<number> {
     if (!state.due) continue;
     polled += 1;
     try {
-      const gh = createGithub({ settings, logger });
+      const gh = await createGithub({ settings, logger });
       const reviewsKey = `${key}:reviews`;
       const etags = await pollOne(
         db,

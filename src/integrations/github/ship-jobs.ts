@@ -112,7 +112,7 @@ export function publishPrJob(deps: JobDeps, payload: WorkPayload): Promise<void>
 
 async function publishPr(deps: JobDeps, payload: WorkPayload, d: Dispatch): Promise<void> {
   const settings = githubOf(d);
-  const gh = createGithub({ settings, logger: deps.logger });
+  const gh = await createGithub({ settings, logger: deps.logger });
   const r = splitRepository(settings);
   const branch = ticketBranch(d.ticket.key);
   const at = `${d.ticket.id}:${payload.seq}`;
@@ -216,7 +216,7 @@ export function mergePrJob(deps: JobDeps, payload: WorkPayload): Promise<void> {
 
 async function mergePr(deps: JobDeps, payload: WorkPayload, d: Dispatch): Promise<void> {
   const settings = githubOf(d);
-  const gh = createGithub({ settings, logger: deps.logger });
+  const gh = await createGithub({ settings, logger: deps.logger });
   const r = splitRepository(settings);
   const link = await linkOfTicket(deps.db, d.ticket.id, 'github');
   const number = d.context.pr?.number ?? Number(link?.external_key);

@@ -29,7 +29,7 @@ export async function handleLinearDelivery(
   const p = issuePayload.safeParse(payload);
   if (!p.success || p.data.action === 'remove') return 'ignored';
   if (await linkByExternal(db, 'linear', p.data.data.id)) return 'ignored: already a ticket';
-  const linear = createLinear();
+  const linear = await createLinear();
   const issue = await linear.issue(p.data.data.id);
   const team = await issue.team;
   if (!team) return 'ignored: issue has no team';

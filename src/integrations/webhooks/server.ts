@@ -10,8 +10,6 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LinearWebhookClient } from '@linear/sdk/webhooks';
-import { Webhooks } from '@octokit/webhooks';
 import type { Logger } from 'pino';
 import type { Kdb } from '../../db/connection.js';
 import { insertDelivery } from '../../db/integrations.js';
@@ -105,7 +103,9 @@ async function handle(
   if (!secret) throw new Refusal(503, `${source} webhooks are not configured`);
   const raw = await readBody(req, max);
   const verified =
-    source === 'github' ? await verifyGithub(req, raw, secret) : verifyLinear(req, raw, secret);
+    source === 'github'
+      ? await verifyGithub(req, raw, secret)
+      : await verifyLinear(req, raw, secret);
   const stored = await inTransaction(o.db, async (trx) => {
     const row = await insertDelivery(trx, { source, ...verified });
     if (!row) return null;
@@ -169,6 +169,8 @@ async function verifyGithub(
   const signature = header(req, 'x-hub-signature-256');
   if (!signature) throw new Refusal(401, 'missing X-Hub-Signature-256');
   const text = raw.toString('utf8');
+  // The SDKs load with the first delivery, not with every `loopwright run`.
+  const { Webhooks } = await import('@octokit/webhooks');
   const ok = await new Webhooks({ secret }).verify(text, signature).catch(() => false);
   if (!ok) throw new Refusal(401, 'bad signature');
   const payload = parseObject(text);
@@ -179,10 +181,15 @@ async function verifyGithub(
   return { deliveryId, event, payload };
 }
 
-function verifyLinear(req: http.IncomingMessage, raw: Buffer, secret: string): Verified {
+async function verifyLinear(
+  req: http.IncomingMessage,
+  raw: Buffer,
+  secret: string,
+): Promise<Verified> {
   const signature = header(req, 'linear-signature');
   if (!signature) throw new Refusal(401, 'missing linear-signature');
   const text = raw.toString('utf8');
+  const { LinearWebhookClient } = await import('@linear/sdk/webhooks');
   let payload: Record<string, unknown>;
   try {
     payload = new LinearWebhookClient(secret).parseData(raw, signature) as unknown as Record<
