@@ -2,7 +2,21 @@
  * The handover: `.loopwright/task.md` (the agent's whole brief, skills/shared/task-format.md), the
  * plan files it points to, and the system prompt (role charter + the target repo's own rulebook).
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Phase, Role } from '../../machines/ticket.js';
 import { skillsDir } from '../config/skills.js';
@@ -64,26 +78,91 @@ export const CONTRACT_FILE = '.loopwright/report-contract.md';
  * editing its copy changes nothing the orchestrator reads.
  */
 export async function writeHandover(worktree: string, h: Handover): Promise<void> {
-  // Synchronous calls on purpose: a handful of small local files, where a hop through libuv's
-  // thread pool per call (three per written file) adds up on a busy machine.
-  const dir = path.join(worktree, '.loopwright');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const files = new Map<string, string>();
   if (h.plan) {
     const file = h.approvedPlanSha ? 'approved-plan.json' : 'plan.json';
-    writeFileSync(path.join(dir, file), h.planText ?? `${JSON.stringify(h.plan, null, 2)}\n`);
+    files.set(file, h.planText ?? `${JSON.stringify(h.plan, null, 2)}\n`);
   }
-  writeFileSync(path.join(worktree, CHARTER_FILE), readSkill(h.role, 'SKILL.md'));
-  writeFileSync(path.join(worktree, CONTRACT_FILE), readSkill('shared', 'report-contract.md'));
-  if (h.role !== 'generator')
-    writeFileSync(path.join(dir, 'plan-format.md'), readSkill('shared', 'plan-format.md'));
-  writeFileSync(path.join(worktree, TASK_FILE), renderTask(h));
+  files.set(path.basename(CHARTER_FILE), readSkill(h.role, 'SKILL.md'));
+  files.set(path.basename(CONTRACT_FILE), readSkill('shared', 'report-contract.md'));
+  if (h.role !== 'generator') files.set('plan-format.md', readSkill('shared', 'plan-format.md'));
+  files.set(path.basename(TASK_FILE), renderTask(h));
+  writeExactly(path.join(worktree, '.loopwright'), files);
 }
 
+/** The modes of every handover file and of their directory. */
+const HANDOVER_MODE = 0o644;
+const DIR_MODE = 0o755;
+
 /**
- * A file of the role skills (charters, shared contracts), read once and again only when it
- * changes (size, times, inode): every handover and system prompt copies the same few files.
+ * Make `dir` hold exactly `files` (name -> content), as if removed and written afresh, touching
+ * only what differs: on this kind of disk a create or an unlink costs far more than reading a
+ * small file, and consecutive runs share most of their handover. The last agent had the
+ * directory, so anything it could have bent is not reused: an entry that is not a plain file with
+ * one link and the handover's mode is removed, as is one that is not wanted; a wanted file is
+ * rewritten unless its bytes are already the same (never opened through a link). Synchronous
+ * calls on purpose: a handful of small local files, where a hop through libuv's thread pool per
+ * call adds up on a busy machine.
  */
+function writeExactly(dir: string, files: ReadonlyMap<string, string>): void {
+  const top = lstatOrNull(dir);
+  if (top?.isDirectory()) {
+    if ((top.mode & 0o7777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
+  } else {
+    if (top) rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  }
+  const kept = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    const want = files.get(name);
+    const stat = lstatSync(file);
+    const plain = stat.isFile() && stat.nlink === 1 && (stat.mode & 0o7777) === HANDOVER_MODE;
+    if (want === undefined || !plain) {
+      rmSync(file, { recursive: true, force: true });
+      continue;
+    }
+    kept.add(name);
+    if (stat.size === Buffer.byteLength(want) && sameBytes(file, want)) continue;
+    writeThrough(file, want, constants.O_WRONLY | constants.O_TRUNC);
+  }
+  for (const [name, content] of files)
+    if (!kept.has(name))
+      writeThrough(
+        path.join(dir, name),
+        content,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+      );
+}
+
+function writeThrough(file: string, content: string, flags: number): void {
+  const fd = openSync(file, flags | constants.O_NOFOLLOW, HANDOVER_MODE);
+  try {
+    fchmodSync(fd, HANDOVER_MODE); // whatever the umask
+    writeFileSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sameBytes(file: string, want: string): boolean {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readFileSync(fd).equals(Buffer.from(want));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function lstatOrNull(file: string): Stats | null {
+  try {
+    return lstatSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
 function readSkill(...parts: string[]): string {
   const file = path.join(skillsDir(), ...parts);
   const info = statSync(file);
