@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { runCommand } from './command.js';
 import { EmbeddedPostgresError } from './errors.js';
 
 /** The unprivileged OS account Postgres runs as when loopwright itself runs as root. */
@@ -24,8 +24,8 @@ export function isRoot(): boolean {
  */
 export async function lookupOsUser(name: string): Promise<ServerOsUser | undefined> {
   const [uid, gid] = await Promise.all([
-    execa('id', ['-u', name], { reject: false }),
-    execa('id', ['-g', name], { reject: false }),
+    runCommand('id', ['-u', name]),
+    runCommand('id', ['-g', name]),
   ]);
   if (uid.exitCode !== 0 || gid.exitCode !== 0) return undefined;
   return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
@@ -72,8 +72,8 @@ export async function createOsUser(name: string): Promise<string> {
   const output: string[] = [];
   for (const plan of plans) {
     for (const [file, args] of plan) {
-      const result = await execa(file, args, { reject: false, all: true });
-      output.push(`$ ${file} ${args.join(' ')}\n${result.all ?? result.message}`);
+      const result = await runCommand(file, args);
+      output.push(`$ ${file} ${args.join(' ')}\n${result.failure ?? result.output}`);
     }
     if (await lookupOsUser(name)) break;
   }

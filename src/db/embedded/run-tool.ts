@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { runCommand } from './command.js';
 import type { ServerOsUser } from './os-user.js';
 
 /** Outcome of one Postgres command-line tool run. */
@@ -24,21 +24,16 @@ export async function runTool(
   user: ServerOsUser | undefined,
   cwd: string,
 ): Promise<ToolResult> {
-  const result = await execa(file, args, {
-    reject: false,
-    all: true,
-    stdin: 'ignore',
+  const result = await runCommand(file, args, {
     cwd,
     env: toolEnv(),
-    extendEnv: false,
     detached: true,
-    timeout: TOOL_TIMEOUT_MS,
+    timeoutMs: TOOL_TIMEOUT_MS,
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
   });
-  const output = result.all ?? '';
   return {
     exitCode: result.exitCode ?? -1,
-    output: result.exitCode === undefined ? `${output}\n${result.message}`.trim() : output,
+    output: result.failure ? `${result.output}\n${result.failure}`.trim() : result.output,
   };
 }
 
