@@ -156,7 +156,9 @@ describe('claude provider with the real Claude Code CLI', () => {
       { extraArgs: ['--allowedTools', 'Bash'], killGraceMs: 1_000 },
     );
 
-    const outcome = await provider.run(invocation(sandbox, { model: MODEL, timeoutMs: 4_000 }));
+    // The CLI's start and its first tool call took over 4 s once under the full suite on 2
+    // cores, and the timeout came before the sleeper existed: 15 s leaves room for that.
+    const outcome = await provider.run(invocation(sandbox, { model: MODEL, timeoutMs: 15_000 }));
 
     expect(outcome.status).toBe('timeout');
     const sleeper = Number(readFileSync(path.join(sandbox.cwd, 'sleeper.pid'), 'utf8'));

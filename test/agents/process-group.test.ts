@@ -159,7 +159,7 @@ describe('process groups', () => {
       command: [process.execPath, '-e', agent],
       killGraceMs: GRACE_MS,
     });
-    const outcome = await command.run(invocation(sandbox, { timeoutMs: 1_500 }));
+    const outcome = await command.run(invocation(sandbox, { timeoutMs: 4_000 }));
     const escapee = Number(readFileSync(path.join(sandbox.cwd, 'escapee.pid'), 'utf8'));
     onCleanup(() => killGroupQuietly(escapee));
 
