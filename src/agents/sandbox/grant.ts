@@ -2,7 +2,7 @@
  * Handing a writable tree to the sandbox user, so that file modes — not only mounts — decide what
  * a sandboxed process may write when loopwright runs as root.
  */
-import { lchownSync, lstatSync, readdirSync } from 'node:fs';
+import { type BigIntStats, lchownSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { detectSandbox } from './detect.js';
@@ -12,6 +12,13 @@ import { detectSandbox } from './detect.js';
  * sandbox user exists; a no-op otherwise). `exclude` names top-level entries left alone (".git").
  * Symlinks are never followed (their own owner changes), and a regular file with more than one
  * hard link is left alone: it may be the same inode as a file outside the tree.
+ *
+ * A directory this process granted before, whose entries have not changed since (same inode,
+ * mtime and ctime — any entry created, removed or renamed in it moves both, and ctime cannot be
+ * set back), is not listed or its files looked at again: only its subdirectories are. Files made
+ * by anyone else appear as such a change. A directory changed within {@link RACY_MS} of a walk is
+ * never remembered, so a change in the same clock tick as the look is not missed. Skipping can
+ * only ever leave something un-granted, never grant more.
  *
  * @example
  * await grantToSandbox(workspace, { exclude: ['.git'] });
@@ -27,6 +34,8 @@ export async function grantToSandbox(
   const root = lstatSync(dir);
   if (!root.isDirectory()) throw new TypeError(`grantToSandbox: not a directory: ${dir}`);
   lchownSync(dir, user.uid, user.gid);
+  const settled = BigInt(Date.now() - RACY_MS) * 1_000_000n;
+  const seen: [string, GrantedDir][] = [];
   // Synchronous calls on purpose (a thread-pool hop per file costs more than the file on a busy
   // machine), in slices, so a large tree never holds up the rest of the process for long.
   const pending = readdirSync(dir)
@@ -35,14 +44,69 @@ export async function grantToSandbox(
   for (let done = 0; pending.length > 0; done++) {
     if (done > 0 && done % SLICE === 0) await setImmediate();
     const p = pending.pop()!;
-    const stat = lstatSync(p);
+    const stat = lstatSync(p, { bigint: true });
     // A regular file with another hard link may be the same inode as a file outside the tree.
-    if (stat.isFile() && stat.nlink > 1) continue;
+    if (stat.isFile() && stat.nlink > 1n) continue;
     // Already the sandbox user's: between runs only what git rewrote is the orchestrator's.
-    if (stat.uid !== user.uid || stat.gid !== user.gid) lchownSync(p, user.uid, user.gid);
-    if (stat.isDirectory()) for (const name of readdirSync(p)) pending.push(path.join(p, name));
+    const owned = stat.uid === BigInt(user.uid) && stat.gid === BigInt(user.gid);
+    if (!owned) lchownSync(p, user.uid, user.gid);
+    if (!stat.isDirectory()) continue;
+    const before = owned ? granted.get(p) : undefined;
+    if (before && unchanged(before, stat, user)) {
+      for (const name of before.subdirs) pending.push(path.join(p, name));
+      continue;
+    }
+    const subdirs: string[] = [];
+    for (const entry of readdirSync(p, { withFileTypes: true })) {
+      pending.push(path.join(p, entry.name));
+      if (entry.isDirectory()) subdirs.push(entry.name);
+    }
+    // A chown moved the ctime just now; a change this recent may share its tick with a later one.
+    if (owned && stat.ctimeNs < settled) seen.push([p, { ...identity(stat), user, subdirs }]);
+    else granted.delete(p);
   }
+  // Remembered only once the whole walk has succeeded: a failed chown leaves nothing vouched for.
+  if (granted.size + seen.length > MAX_REMEMBERED) granted.clear();
+  for (const [p, entry] of seen) granted.set(p, entry);
 }
 
 /** Entries handled between two turns of the event loop. */
 const SLICE = 256;
+
+/** How long a directory must have been unchanged before a walk remembers it (clock ticks). */
+const RACY_MS = 100;
+
+/** Directories remembered in all; beyond it the memory starts again. */
+const MAX_REMEMBERED = 200_000;
+
+interface GrantedDir {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly user: { readonly uid: number; readonly gid: number };
+  /** Its subdirectories' names when it was granted (its entries have not changed since). */
+  readonly subdirs: readonly string[];
+}
+
+/** Directories granted whole by this process, by path. */
+const granted = new Map<string, GrantedDir>();
+
+function identity(stat: BigIntStats) {
+  return { dev: stat.dev, ino: stat.ino, mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs };
+}
+
+function unchanged(
+  before: GrantedDir,
+  stat: BigIntStats,
+  user: { readonly uid: number; readonly gid: number },
+): boolean {
+  return (
+    before.dev === stat.dev &&
+    before.ino === stat.ino &&
+    before.mtimeNs === stat.mtimeNs &&
+    before.ctimeNs === stat.ctimeNs &&
+    before.user.uid === user.uid &&
+    before.user.gid === user.gid
+  );
+}
