@@ -76,8 +76,8 @@ const SLICE = 256;
 /** How long a directory must have been unchanged before a walk remembers it (clock ticks). */
 const RACY_MS = 100;
 
-/** Directories remembered in all; beyond it the memory starts again. */
-const MAX_REMEMBERED = 200_000;
+/** Directories remembered in all (a few MB at most); beyond it the memory starts again. */
+const MAX_REMEMBERED = 50_000;
 
 interface GrantedDir {
   readonly dev: bigint;
