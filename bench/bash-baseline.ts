@@ -37,6 +37,26 @@ export interface Baselines {
 }
 
 /**
+ * Two timings of the baselines, one just before loopwright's 1-worker run and one just after,
+ * as one: the mean of each figure (a shared machine drifts over minutes; timed on both sides,
+ * the drift cancels), the inherited-environment figure from whichever has it.
+ */
+export function bothSides(
+  before: Baselines,
+  after: Baselines,
+): Baselines & { readonly bashRuns: readonly [number, number] } {
+  const mean = (a: number, b: number) => (a + b) / 2;
+  const inherited = after.bashInheritedSecondsPerTicket ?? before.bashInheritedSecondsPerTicket;
+  return {
+    bashSecondsPerTicket: mean(before.bashSecondsPerTicket, after.bashSecondsPerTicket),
+    bashGitSpawnsPerTicket: after.bashGitSpawnsPerTicket,
+    floorSecondsPerTicket: mean(before.floorSecondsPerTicket, after.floorSecondsPerTicket),
+    ...(inherited === undefined ? {} : { bashInheritedSecondsPerTicket: inherited }),
+    bashRuns: [before.bashSecondsPerTicket, after.bashSecondsPerTicket],
+  };
+}
+
+/**
  * Seconds per ticket for the bash loop and for the bare floor, over `tickets` tickets; the bash
  * loop runs under `counter` (as loopwright's timed run does), which counts its git processes, on
  * a check repository with `padFiles` extra files.

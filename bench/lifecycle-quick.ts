@@ -5,21 +5,23 @@
  * BENCH_LARGE_FILES=N adds the same on a repository of N extra files; BENCH_INHERITED=1 also times
  * the bash loop with this process's whole environment.
  */
-import { benchBaselines } from './bash-baseline.js';
+import { type Baselines, benchBaselines, bothSides } from './bash-baseline.js';
 import { createBenchDb } from './bench-db.js';
-import { benchLargeRepo, benchLifecycle } from './lifecycle.js';
+import { benchLargeRepo, benchLifecycle, lifecycleTickets } from './lifecycle.js';
 import { withGitCounter } from './git-counter.js';
 
 const bench = await createBenchDb();
 try {
   const { lifecycle, baselines } = await withGitCounter(async (counter) => {
-    const lifecycle = await benchLifecycle(bench, counter);
-    const tickets = lifecycle.rows[0]!.tickets;
+    // As the full bench does: the baselines just before and just after the 1-worker run.
+    const tickets = lifecycleTickets();
     const inherited = process.env.BENCH_INHERITED === '1';
-    return {
-      lifecycle,
-      baselines: await benchBaselines(tickets, counter, 0, { alsoInherited: inherited }),
-    };
+    const before = await benchBaselines(tickets, counter, 0);
+    let after: Baselines | undefined;
+    const lifecycle = await benchLifecycle(bench, counter, async () => {
+      after = await benchBaselines(tickets, counter, 0, { alsoInherited: inherited });
+    });
+    return { lifecycle, baselines: bothSides(before, after!) };
   });
   const one = lifecycle.rows[0]!;
   const files = Number(process.env.BENCH_LARGE_FILES ?? 0);
@@ -42,7 +44,8 @@ try {
     console.log(`${r.workers} worker(s): ${r.ticketsPerSecond} tickets/s (${r.seconds} s)`);
   console.log(
     `s/ticket ${perTicket.toFixed(3)} vs bash ${baselines.bashSecondsPerTicket.toFixed(3)}` +
-      ` (${(perTicket / baselines.bashSecondsPerTicket).toFixed(2)}x),` +
+      ` (${(perTicket / baselines.bashSecondsPerTicket).toFixed(2)}x;` +
+      ` bash before/after ${baselines.bashRuns.map((x) => x.toFixed(3)).join('/')}),` +
       ` floor ${baselines.floorSecondsPerTicket.toFixed(3)};` +
       (baselines.bashInheritedSecondsPerTicket
         ? ` bash, caller's environment ${baselines.bashInheritedSecondsPerTicket.toFixed(3)};`

@@ -27,6 +27,11 @@ import type { BenchDb } from './bench-db.js';
 import { percentile } from './report.js';
 
 const TICKETS = Number(process.env.BENCH_TICKETS ?? 8);
+
+/** Tickets per lifecycle run (BENCH_TICKETS), for baselines timed over as many. */
+export function lifecycleTickets(): number {
+  return TICKETS;
+}
 const CHAIN = Number(process.env.BENCH_CHAIN ?? 5);
 /** Worker counts to measure (`BENCH_WORKERS=1` for a quick look at one worker). */
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
@@ -57,6 +62,8 @@ export interface PerTicket {
 export async function benchLifecycle(
   bench: BenchDb,
   counter: GitCounter,
+  /** Run right after the 1-worker run (a baseline timed on both sides of it). */
+  afterOneWorker?: () => Promise<void>,
 ): Promise<{
   rows: LifecycleRow[];
   dependencyDelayMs: { median: number; samples: number };
@@ -87,6 +94,7 @@ export async function benchLifecycle(
         ticketsPerSecond: round(TICKETS / seconds),
         secondsPerTicket: seconds / TICKETS,
       });
+      if (workers === 1) await afterOneWorker?.();
     }
     const chain = await setupRepo(bench, home, 'chain', CHAIN, 2, true);
     await runToIdle(bench, home, 2);

@@ -7,13 +7,13 @@
 import { quick } from './quick.js';
 import { packageRoot } from '../src/config/package-root.js';
 import { type BenchDb, createBenchDb } from './bench-db.js';
-import { benchBaselines, nodeStartVariables } from './bash-baseline.js';
+import { type Baselines, benchBaselines, bothSides, nodeStartVariables } from './bash-baseline.js';
 import { benchCliStart } from './cli-start.js';
 import { benchConsole } from './console.js';
 import { benchEngineThroughput } from './engine-throughput.js';
 import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
-import { benchLargeRepo, benchLifecycle } from './lifecycle.js';
+import { benchLargeRepo, benchLifecycle, lifecycleTickets } from './lifecycle.js';
 import { withGitCounter } from './git-counter.js';
 import { benchRecovery } from './recovery.js';
 import { BenchReport, machineFacts } from './report.js';
@@ -73,10 +73,14 @@ const SECTIONS: Record<string, SectionRun> = {
   lifecycle: (report) =>
     withDb(async (bench) => {
       const { lifecycle, baselines, large, largeBash } = await withGitCounter(async (counter) => {
-        const lifecycle = await benchLifecycle(bench, counter);
-        const baselines = await benchBaselines(lifecycle.rows[0]!.tickets, counter, 0, {
-          alsoInherited: true,
+        // The baselines on both sides of the 1-worker run, which they are compared with.
+        const tickets = lifecycleTickets();
+        const before = await benchBaselines(tickets, counter, 0);
+        let after: Baselines | undefined;
+        const lifecycle = await benchLifecycle(bench, counter, async () => {
+          after = await benchBaselines(tickets, counter, 0, { alsoInherited: true });
         });
+        const baselines = bothSides(before, after!);
         const large = await benchLargeRepo(bench, counter, LARGE_REPO_FILES, LARGE_REPO_TICKETS);
         const largeBash = await benchBaselines(LARGE_REPO_TICKETS, counter, LARGE_REPO_FILES);
         return { lifecycle, baselines, large, largeBash };
@@ -93,6 +97,10 @@ const SECTIONS: Record<string, SectionRun> = {
           'shell test command. The bash loop and the floor run their agents with the ' +
           'environment loopwright gives its agents (the same processes on both sides); the row ' +
           "with the caller's whole environment shows what that is worth here. " +
+          'The bash loop and the floor are timed just before and just after the 1-worker run ' +
+          `and their means are the baselines (bash loop ${baselines.bashRuns
+            .map((x) => `${x.toFixed(2)} s`)
+            .join(' and ')} here), so that drift of a shared machine between them cancels. ` +
           'Git spawns per ticket by subcommand (1 worker): ' +
           `${Object.entries(lifecycle.perTicket.gitBySubcommand)
             .map(([sub, n]) => `${sub} ${n}`)
