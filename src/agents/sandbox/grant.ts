@@ -73,7 +73,7 @@ export async function grantToSandbox(
 /** Entries handled between two turns of the event loop. */
 const SLICE = 256;
 
-/** How long a directory must have been unchanged before a walk remembers it (clock ticks). */
+/** How long (ms) a directory must have been unchanged before a walk remembers it. */
 const RACY_MS = 100;
 
 /** Directories remembered in all (a few MB at most); beyond it the memory starts again. */
