@@ -36,7 +36,7 @@ async function notOwned(
 }
 
 describe('grantToSandbox, run again over the same tree', () => {
-  it('gives the sandbox user whatever the orchestrator added, replaced or rebuilt since', async () => {
+  it('hands over whatever the orchestrator added, replaced or rebuilt since', async () => {
     const user = await sandboxUser();
     const { ws } = await sandboxDirs();
     await fs.mkdir(path.join(ws, 'src/lib/deep'), { recursive: true });
