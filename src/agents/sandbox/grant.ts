@@ -51,8 +51,9 @@ export async function grantToSandbox(
     const owned = stat.uid === BigInt(user.uid) && stat.gid === BigInt(user.gid);
     if (!owned) lchownSync(p, user.uid, user.gid);
     if (!stat.isDirectory()) continue;
+    const stamp = stampOf(stat, user);
     const before = owned ? granted.get(p) : undefined;
-    if (before && unchanged(before, stat, user)) {
+    if (before?.stamp === stamp) {
       for (const name of before.subdirs) pending.push(path.join(p, name));
       continue;
     }
@@ -62,7 +63,7 @@ export async function grantToSandbox(
       if (entry.isDirectory()) subdirs.push(entry.name);
     }
     // A chown moved the ctime just now; a change this recent may share its tick with a later one.
-    if (owned && stat.ctimeNs < settled) seen.push([p, { ...identity(stat), user, subdirs }]);
+    if (owned && stat.ctimeNs < settled) seen.push([p, { stamp, subdirs }]);
     else granted.delete(p);
   }
   // Remembered only once the whole walk has succeeded: a failed chown leaves nothing vouched for.
@@ -80,33 +81,16 @@ const RACY_MS = 100;
 const MAX_REMEMBERED = 50_000;
 
 interface GrantedDir {
-  readonly dev: bigint;
-  readonly ino: bigint;
-  readonly mtimeNs: bigint;
-  readonly ctimeNs: bigint;
-  readonly user: { readonly uid: number; readonly gid: number };
-  /** Its subdirectories' names when it was granted (its entries have not changed since). */
+  /** The directory's {@link stampOf} when it was granted. */
+  readonly stamp: string;
+  /** Its subdirectories' names then (its entries have not changed since). */
   readonly subdirs: readonly string[];
 }
 
 /** Directories granted whole by this process, by path. */
 const granted = new Map<string, GrantedDir>();
 
-function identity(stat: BigIntStats) {
-  return { dev: stat.dev, ino: stat.ino, mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs };
-}
-
-function unchanged(
-  before: GrantedDir,
-  stat: BigIntStats,
-  user: { readonly uid: number; readonly gid: number },
-): boolean {
-  return (
-    before.dev === stat.dev &&
-    before.ino === stat.ino &&
-    before.mtimeNs === stat.mtimeNs &&
-    before.ctimeNs === stat.ctimeNs &&
-    before.user.uid === user.uid &&
-    before.user.gid === user.gid
-  );
+/** A directory's identity and entry-change times, and the user it was granted to. */
+function stampOf(stat: BigIntStats, user: { readonly uid: number; readonly gid: number }): string {
+  return `${stat.dev}:${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}:${user.uid}:${user.gid}`;
 }
