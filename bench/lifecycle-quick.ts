@@ -5,24 +5,16 @@
  * BENCH_LARGE_FILES=N adds the same on a repository of N extra files; BENCH_INHERITED=1 also times
  * the bash loop with this process's whole environment.
  */
-import { type Baselines, benchBaselines, bothSides } from './bash-baseline.js';
+import { benchBaselines } from './bash-baseline.js';
 import { createBenchDb } from './bench-db.js';
-import { benchLargeRepo, benchLifecycle, lifecycleTickets } from './lifecycle.js';
+import { benchLargeRepo, benchLifecycleBeside } from './lifecycle.js';
 import { withGitCounter } from './git-counter.js';
 
 const bench = await createBenchDb();
 try {
-  const { lifecycle, baselines } = await withGitCounter(async (counter) => {
-    // As the full bench does: the baselines just before and just after the 1-worker run.
-    const tickets = lifecycleTickets();
-    const inherited = process.env.BENCH_INHERITED === '1';
-    const before = await benchBaselines(tickets, counter, 0);
-    let after: Baselines | undefined;
-    const lifecycle = await benchLifecycle(bench, counter, async () => {
-      after = await benchBaselines(tickets, counter, 0, { alsoInherited: inherited });
-    });
-    return { lifecycle, baselines: bothSides(before, after!) };
-  });
+  const { lifecycle, baselines } = await withGitCounter((counter) =>
+    benchLifecycleBeside(bench, counter, { alsoInherited: process.env.BENCH_INHERITED === '1' }),
+  );
   const one = lifecycle.rows[0]!;
   const files = Number(process.env.BENCH_LARGE_FILES ?? 0);
   if (files > 0) {

@@ -23,15 +23,11 @@ import {
   makeCheckRepo,
   scriptedSettings,
 } from '../test/helpers/check-repo.js';
+import { type Baselines, benchBaselines, bothSides } from './bash-baseline.js';
 import type { BenchDb } from './bench-db.js';
 import { percentile } from './report.js';
 
 const TICKETS = Number(process.env.BENCH_TICKETS ?? 8);
-
-/** Tickets per lifecycle run (BENCH_TICKETS), for baselines timed over as many. */
-export function lifecycleTickets(): number {
-  return TICKETS;
-}
 const CHAIN = Number(process.env.BENCH_CHAIN ?? 5);
 /** Worker counts to measure (`BENCH_WORKERS=1` for a quick look at one worker). */
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
@@ -53,6 +49,24 @@ export interface PerTicket {
   readonly queries: number;
   /** Journal row that dispatched an agent -> the agent's process started (ms). */
   readonly dispatchMs: { readonly p50: number; readonly p99: number; readonly samples: number };
+}
+
+/**
+ * {@link benchLifecycle} with the bash loop and floor baselines timed over as many tickets just
+ * before and just after its 1-worker run (see {@link bothSides}); `alsoInherited` times the bash
+ * loop with the caller's whole environment too.
+ */
+export async function benchLifecycleBeside(
+  bench: BenchDb,
+  counter: GitCounter,
+  options: { readonly alsoInherited?: boolean } = {},
+) {
+  const before = await benchBaselines(TICKETS, counter, 0);
+  let after: Baselines | undefined;
+  const lifecycle = await benchLifecycle(bench, counter, async () => {
+    after = await benchBaselines(TICKETS, counter, 0, options);
+  });
+  return { lifecycle, baselines: bothSides(before, after!) };
 }
 
 /**

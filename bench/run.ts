@@ -7,13 +7,13 @@
 import { quick } from './quick.js';
 import { packageRoot } from '../src/config/package-root.js';
 import { type BenchDb, createBenchDb } from './bench-db.js';
-import { type Baselines, benchBaselines, bothSides, nodeStartVariables } from './bash-baseline.js';
+import { benchBaselines, nodeStartVariables } from './bash-baseline.js';
 import { benchCliStart } from './cli-start.js';
 import { benchConsole } from './console.js';
 import { benchEngineThroughput } from './engine-throughput.js';
 import { benchEngineVsDbos } from './engine-vs-dbos.js';
 import { benchIdleRun } from './idle-run.js';
-import { benchLargeRepo, benchLifecycle, lifecycleTickets } from './lifecycle.js';
+import { benchLargeRepo, benchLifecycleBeside } from './lifecycle.js';
 import { withGitCounter } from './git-counter.js';
 import { benchRecovery } from './recovery.js';
 import { BenchReport, machineFacts } from './report.js';
@@ -73,14 +73,9 @@ const SECTIONS: Record<string, SectionRun> = {
   lifecycle: (report) =>
     withDb(async (bench) => {
       const { lifecycle, baselines, large, largeBash } = await withGitCounter(async (counter) => {
-        // The baselines on both sides of the 1-worker run, which they are compared with.
-        const tickets = lifecycleTickets();
-        const before = await benchBaselines(tickets, counter, 0);
-        let after: Baselines | undefined;
-        const lifecycle = await benchLifecycle(bench, counter, async () => {
-          after = await benchBaselines(tickets, counter, 0, { alsoInherited: true });
+        const { lifecycle, baselines } = await benchLifecycleBeside(bench, counter, {
+          alsoInherited: true,
         });
-        const baselines = bothSides(before, after!);
         const large = await benchLargeRepo(bench, counter, LARGE_REPO_FILES, LARGE_REPO_TICKETS);
         const largeBash = await benchBaselines(LARGE_REPO_TICKETS, counter, LARGE_REPO_FILES);
         return { lifecycle, baselines, large, largeBash };
