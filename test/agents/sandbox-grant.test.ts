@@ -20,6 +20,13 @@ async function sandboxUser(): Promise<{ uid: number; gid: number }> {
   return user;
 }
 
+/** Hand `ws` over, let it settle, and hand it over again: every directory is remembered now. */
+async function grantRemembered(ws: string): Promise<void> {
+  await grantToSandbox(ws);
+  await delay(SETTLE_MS);
+  await grantToSandbox(ws);
+}
+
 /** Every path under `dir` (but `skip`) whose owner is not `user`. */
 async function notOwned(
   dir: string,
@@ -43,9 +50,7 @@ describe('grantToSandbox, run again over the same tree', () => {
     await fs.mkdir(path.join(ws, 'docs'));
     for (const file of ['src/a.ts', 'src/lib/b.ts', 'src/lib/deep/c.ts', 'docs/readme.md'])
       await fs.writeFile(path.join(ws, file), file);
-    await grantToSandbox(ws);
-    await delay(SETTLE_MS);
-    await grantToSandbox(ws); // every directory remembered now
+    await grantRemembered(ws);
     expect(await notOwned(ws, user)).toEqual([]);
 
     // What a reset, a checkout or a handover does, as root, between two runs.
@@ -70,9 +75,7 @@ describe('grantToSandbox, run again over the same tree', () => {
     const { ws } = await sandboxDirs();
     await fs.mkdir(path.join(ws, 'quiet'));
     await fs.writeFile(path.join(ws, 'quiet/file'), 'x');
-    await grantToSandbox(ws);
-    await delay(SETTLE_MS);
-    await grantToSandbox(ws);
+    await grantRemembered(ws);
     // No loopwright code does this (a chown changes no directory): it shows the walk skipped it.
     chownSync(path.join(ws, 'quiet/file'), 0, 0);
 
@@ -107,9 +110,7 @@ describe('grantToSandbox, run again over the same tree', () => {
     await fs.writeFile(victim, 'original\n');
     await fs.mkdir(path.join(ws, 'sub'));
     await fs.link(victim, path.join(ws, 'sub/hard'));
-    await grantToSandbox(ws);
-    await delay(SETTLE_MS);
-    await grantToSandbox(ws);
+    await grantRemembered(ws);
     await fs.link(victim, path.join(ws, 'sub/second'));
     await grantToSandbox(ws);
 
