@@ -149,7 +149,7 @@ export async function withScratchCheckout<T>(
     (await freshScratch(store, root, commit, entries));
   try {
     await options.prepare?.(scratch.dir);
-    stampHandout(scratch);
+    await stampHandout(scratch);
     return await fn(scratch.dir);
   } finally {
     if (!reuse || !givePooled(root, gitDir, scratch)) await removeScratchTree(scratch.dir);

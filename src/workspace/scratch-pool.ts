@@ -27,7 +27,7 @@ import {
   utimesSync,
 } from 'node:fs';
 import path from 'node:path';
-import { setImmediate } from 'node:timers/promises';
+import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { STAT_SLICE } from './sync-stat.js';
 
 /** What the pool wrote at one path of a kept directory. */
@@ -101,14 +101,36 @@ export function takeAllPooled(root?: string): PooledScratch[] {
 }
 
 /**
- * Mark the moment `scratch` is handed to a gate: the directory's times are set to now, and its
- * ctime (the file system's clock, as every later change will read it) is remembered. Anything
- * changed from here on has a ctime at least this one and is not vouched for again.
+ * Mark the moment `scratch` is handed to a gate: a ctime of the directory's (the file system's
+ * clock, as every later change will read it) later than every change made to the directory so
+ * far. Anything changed from here on has a ctime at least this one and is not vouched for again;
+ * everything written or handed to the sandbox user before it is.
+ *
+ * A file system stamps changes with a clock that may stand still for a tick (a few ms): the files
+ * just written and chowned then share their ctime with a stamp taken at once, fail the strict
+ * "older than the hand-out" test next time and are written again, for ever. So the directory is
+ * touched until its ctime moves past the first reading (at once where the kernel hands out fine
+ * timestamps once one was read, Linux 6.13 on; within a tick elsewhere). Should it not move within
+ * {@link MAX_STAMP_WAITS} waits, the first reading stands: it only makes the pool rewrite more.
  */
-export function stampHandout(scratch: PooledScratch): void {
+export async function stampHandout(scratch: PooledScratch): Promise<void> {
+  const first = touchedCtime(scratch.dir);
+  let stamp = touchedCtime(scratch.dir);
+  for (let waits = 0; stamp <= first && waits < MAX_STAMP_WAITS; waits++) {
+    await delay(1);
+    stamp = touchedCtime(scratch.dir);
+  }
+  scratch.handedOutAt = stamp;
+}
+
+/** Waits of ~1 ms for the file system's clock to move on (a tick is 1-10 ms). */
+const MAX_STAMP_WAITS = 12;
+
+/** Set the directory's times to now; its ctime afterwards (ns). */
+function touchedCtime(dir: string): bigint {
   const now = new Date();
-  utimesSync(scratch.dir, now, now);
-  scratch.handedOutAt = lstatSync(scratch.dir, { bigint: true }).ctimeNs;
+  utimesSync(dir, now, now);
+  return lstatSync(dir, { bigint: true }).ctimeNs;
 }
 
 /**

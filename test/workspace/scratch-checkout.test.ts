@@ -12,6 +12,7 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
+import { chmodSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -278,6 +279,14 @@ describe('withScratchCheckout objects', () => {
   });
 });
 
+/**
+ * A file's birth time: one written anew shows a new one, where it may get the inode number the
+ * file it replaced just freed.
+ */
+function born(file: string): bigint {
+  return lstatSync(file, { bigint: true }).birthtimeNs;
+}
+
 /** `dir` holds exactly `rev`'s tree: the same paths, bytes, link targets and executable bits. */
 async function expectExactly(dir: string, repo: string, rev: string): Promise<void> {
   expect(await listFiles(dir)).toEqual(await trackedFiles(repo, rev));
@@ -337,11 +346,11 @@ describe('withScratchCheckout reusing a kept directory', () => {
         await link(at('lib/three.js'), at('hardlink.js'));
         await execa('mkfifo', [at('fifo')]);
         await chmod(at('docs'), 0o500);
-        return [dir, (await lstat(at('lib/untouched.js'))).ino];
+        return [dir, born(at('lib/untouched.js'))];
       },
-      // Everything written before the hand-out's clock tick, so that the untouched files are
-      // vouched for and kept: only what the gate changed may be rewritten.
-      { root, prepare: () => new Promise((resolve) => setTimeout(resolve, 20)) },
+      // No pause before the hand-out: the untouched files are vouched for and kept all the same,
+      // and only what the gate changed (most of it within the hand-out's clock tick) is rewritten.
+      { root },
     );
     const second = await withScratchCheckout(
       repo.path,
@@ -349,7 +358,7 @@ describe('withScratchCheckout reusing a kept directory', () => {
       async (dir) => {
         await expectExactly(dir, repo.path, head);
         expect((await lstat(path.join(dir, 'docs'))).mode & 0o777).toBe(0o755);
-        return [dir, (await lstat(path.join(dir, 'lib/untouched.js'))).ino];
+        return [dir, born(path.join(dir, 'lib/untouched.js'))];
       },
       { root },
     );
@@ -369,25 +378,56 @@ describe('withScratchCheckout reusing a kept directory', () => {
     await put(repo.path, 'src/added/new.js', 'added\n');
     await git(repo.path, ['rm', '-q', 'src/gone.js']);
     const b = await commit(repo.path, 'b');
-    const inode = (dir: string) => lstat(path.join(dir, 'vendor/f7.js')).then((s) => s.ino);
-    const before = await withScratchCheckout(repo.path, a, async (dir) => [dir, await inode(dir)], {
+    const birth = async (dir: string) => born(path.join(dir, 'vendor/f7.js'));
+    const before = await withScratchCheckout(repo.path, a, async (dir) => [dir, await birth(dir)], {
       root,
-      // Files written in the very clock tick of the hand-out are not vouched for later (a change
-      // in that tick would leave the same ctime); a pause puts them all before it here.
-      prepare: () => new Promise((resolve) => setTimeout(resolve, 20)),
     });
     const after = await withScratchCheckout(
       repo.path,
       b,
       async (dir) => {
         await expectExactly(dir, repo.path, b);
-        return [dir, await inode(dir)];
+        return [dir, await birth(dir)];
       },
       { root },
     );
     expect(after).toEqual(before);
     // And back: the directory follows whatever tree is asked for next.
     await withScratchCheckout(repo.path, a, (dir) => expectExactly(dir, repo.path, a), { root });
+    await drainScratchPool(root);
+  });
+
+  it('vouches next time for the files it wrote just before the hand-out', async () => {
+    const { repo, tmp } = await sampleSetup();
+    const root = path.join(tmp, 'scratch');
+    const names = Array.from({ length: 20 }, (_, i) => `src/f${i}.js`);
+    for (const name of names) await put(repo.path, name, 'old\n');
+    const a = await commit(repo.path, 'a');
+    for (const name of names) await put(repo.path, name, 'new\n');
+    const b = await commit(repo.path, 'b');
+    const births = (dir: string) => names.map((name) => born(path.join(dir, name)));
+    // As the hand-over to the sandbox user does (a look at each path and a chown, synchronous),
+    // with no pause: the last change to each file and the hand-out fall within one clock tick.
+    const handOver = async (dir: string) => {
+      for (const p of [dir, ...names.map((name) => path.join(dir, name))])
+        chmodSync(p, lstatSync(p).mode & 0o7777);
+    };
+    await withScratchCheckout(repo.path, a, async () => {}, { root, prepare: handOver });
+    const written = await withScratchCheckout(repo.path, b, async (dir) => births(dir), {
+      root,
+      prepare: handOver,
+    });
+    const reused = await withScratchCheckout(
+      repo.path,
+      b,
+      async (dir) => {
+        await expectExactly(dir, repo.path, b);
+        return births(dir);
+      },
+      { root, prepare: handOver },
+    );
+    // Kept in place, not written again because their last change shared the hand-out's tick.
+    expect(reused).toEqual(written);
     await drainScratchPool(root);
   });
 
