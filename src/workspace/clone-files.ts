@@ -11,7 +11,7 @@
  * (from the tip's tree, like `read-tree`: no stat data, git re-checks the files when it looks).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, open, readFile, readdir, readlink, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, rename, unlink } from 'node:fs/promises';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
@@ -19,7 +19,7 @@ import type { ObjectStore } from './object-store.js';
 import { algorithmOf, gitRefusesPath, objectId, type HashAlgorithm } from './object-writer.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
-import { STAT_SLICE, statOrNull } from './sync-stat.js';
+import { readWalkedFile, STAT_SLICE, statOrNull } from './sync-stat.js';
 
 /** One entry of a commit's flat tree listing. */
 export interface CloneTreeEntry {
@@ -81,7 +81,9 @@ async function compareFiles(
       continue;
     }
     const bytes =
-      entry.mode === '120000' ? Buffer.from(await readlink(full)) : await readFile(full);
+      entry.mode === '120000'
+        ? Buffer.from(await readlink(full))
+        : await readWalkedFile(full, info);
     const sha = objectId('blob', bytes, algorithm);
     rememberBlob(root, rel, info, sha, started);
     if (sha !== entry.sha) return false;

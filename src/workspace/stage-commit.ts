@@ -7,7 +7,7 @@
  * recognized by their hash; only changed ones are written.
  */
 import { type BigIntStats, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import {
 } from './object-writer.js';
 import { ObjectStoreError, objectStore } from './object-store.js';
 import { holdsExactly } from './clone-files.js';
-import { STAT_SLICE, statOrNull } from './sync-stat.js';
+import { readWalkedFile, STAT_SLICE, statOrNull } from './sync-stat.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { moveRefs } from './ref-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
@@ -179,7 +179,9 @@ async function nextTree(
     // blob is not read again.
     if (old?.mode === mode && knownBlob(wt.path, u.path, u.info) === old.sha) continue;
     const bytes =
-      u.kind === 'symlink' ? Buffer.from(u.target!) : await readFile(path.join(wt.path, u.path));
+      u.kind === 'symlink'
+        ? Buffer.from(u.target!)
+        : await readWalkedFile(path.join(wt.path, u.path), u.info);
     const sha = objectId('blob', bytes, algorithm);
     rememberBlob(wt.path, u.path, u.info, sha, started);
     if (old?.mode === mode && old.sha === sha) continue;
