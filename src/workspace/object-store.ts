@@ -48,6 +48,8 @@ export const IDLE_MS = 60_000;
 /** Caps of one recursive tree listing (a crafted tree must not exhaust memory or the stack). */
 const MAX_TREE_ENTRIES = 1_000_000;
 const MAX_TREE_DEPTH = 1_000;
+/** Entries of tree listings kept per repository (~100 bytes each). */
+const MAX_LISTED_ENTRIES = 200_000;
 
 /** What `info` says about an object. */
 export interface ObjectInfo {
@@ -167,6 +169,10 @@ class BatchReader implements ObjectStore {
   private idle: NodeJS.Timeout | undefined;
   /** Callers of {@link close} waiting for the outstanding requests to be answered. */
   private closing: (() => void)[] = [];
+  /** Root tree id -> its listing ({@link listTree}), least recently used first. */
+  private readonly listings = new Map<string, ReadonlyMap<string, TreeEntry>>();
+  /** Entries in {@link listings}, all together. */
+  private listed = 0;
 
   constructor(readonly gitDir: string) {}
 
@@ -205,9 +211,32 @@ class BatchReader implements ObjectStore {
   async listTree(rev: string): Promise<Map<string, TreeEntry> | null> {
     const root = await this.read(`${rev}^{tree}`);
     if (root?.type !== 'tree') return null;
+    const known = this.listings.get(root.sha);
+    if (known) {
+      this.listings.delete(root.sha); // re-inserted last: the most recently used
+      this.listings.set(root.sha, known);
+      return new Map(known);
+    }
     const out = new Map<string, TreeEntry>();
     await this.walkTree(root, '', 0, out);
-    return out;
+    this.remember(root.sha, out);
+    return new Map(out);
+  }
+
+  /**
+   * Keep a tree's listing (a tree id names its content for ever): a ticket lists the same few
+   * trees again and again (reset, staging, every gate's checkout, the merge). The least recently
+   * used go first once the listings hold {@link MAX_LISTED_ENTRIES} entries in all.
+   */
+  private remember(sha: string, listing: ReadonlyMap<string, TreeEntry>): void {
+    if (listing.size > MAX_LISTED_ENTRIES) return;
+    this.listings.set(sha, listing);
+    this.listed += listing.size;
+    for (const [old, kept] of this.listings) {
+      if (this.listed <= MAX_LISTED_ENTRIES) break;
+      this.listings.delete(old);
+      this.listed -= kept.size;
+    }
   }
 
   /** Depth-first, in tree order; the subtrees of one tree are requested together (pipelined). */

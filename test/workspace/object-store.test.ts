@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, lstat, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runGit, splitNul } from '../../src/workspace/git.js';
 import {
   closeObjectStores,
@@ -40,6 +40,21 @@ async function lsTree(
 }
 
 describe('objectStore', () => {
+  it('lists a tree it listed before from memory, as a copy the caller may change', async () => {
+    const { repo } = await sampleSetup();
+    for (let i = 0; i < 5; i++) await put(repo.path, `pkg-${i}/f.js`, `export default ${i};\n`);
+    const head = await commit(repo.path, 'five folders');
+    const store = objectStore(path.join(repo.path, '.git'));
+    const first = await store.listTree(head);
+    first!.delete('pkg-0/f.js');
+    const reads = vi.spyOn(store, 'read');
+    // By another name for the same tree: only the root is asked for again.
+    const again = await store.listTree(`${head}^{commit}`);
+    expect(reads).toHaveBeenCalledTimes(1);
+    reads.mockRestore();
+    expect([...again!.entries()]).toEqual([...(await lsTree(repo.path, head)).entries()]);
+  });
+
   it('lists a tree as ls-tree -r does: order, modes, symlinks, gitlinks, odd names', async () => {
     const { repo } = await sampleSetup();
     await put(repo.path, 'bin/run.sh', '#!/bin/sh\n');
