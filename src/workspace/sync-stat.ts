@@ -1,7 +1,8 @@
 /**
  * Synchronous `lstat`, and reads of small files, for walks over a workspace or checkout:
- * thousands of files, where a thread-pool hop per call costs more than the call itself. Walks yield to the event loop every
- * {@link STAT_SLICE} files so that a large tree never holds up the rest of the process for long.
+ * thousands of files, where a thread-pool hop per call costs more than the call itself. Walks
+ * yield to the event loop every {@link STAT_SLICE} files so that a large tree never holds up the
+ * rest of the process for long.
  */
 import {
   type BigIntStats,
