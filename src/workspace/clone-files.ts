@@ -215,10 +215,42 @@ export async function pointCloneAt(
     dir = path.join(dir, part);
     if (!(await lstat(dir).catch(() => null))?.isDirectory()) return false;
   }
-  await replaceUnlessSame(path.join(cloneGitDir, 'index'), encodeIndex(tree, algorithmOf(commit)));
+  await replaceUnlessSame(path.join(cloneGitDir, 'index'), indexOf(commit, tree));
   await replaceUnlessSame(refFile, Buffer.from(`${commit}\n`));
   return true;
 }
+
+/**
+ * The index bytes for `commit` (whose tree `tree` is): encoded once, then kept for the next
+ * pointing at it — a commit's tree never changes, and every reset between two runs of a ticket
+ * points the clone at the same commit again (encoding a 2,000-file tree's index took 5-8 ms).
+ * The most recently used are kept, {@link MAX_INDEX_BYTES} in all.
+ */
+function indexOf(commit: string, tree: ReadonlyMap<string, CloneTreeEntry>): Buffer {
+  const key = `${commit}:${tree.size}`;
+  const known = INDEXES.get(key);
+  if (known) {
+    INDEXES.delete(key); // re-inserted last: the most recently used
+    INDEXES.set(key, known);
+    return known;
+  }
+  const bytes = encodeIndex(tree, algorithmOf(commit));
+  if (bytes.length > MAX_INDEX_BYTES) return bytes;
+  INDEXES.set(key, bytes);
+  indexBytes += bytes.length;
+  for (const [old, kept] of INDEXES) {
+    if (indexBytes <= MAX_INDEX_BYTES) break;
+    INDEXES.delete(old);
+    indexBytes -= kept.length;
+  }
+  return bytes;
+}
+
+/** `commit:entries` -> its index file's bytes, least recently used first. */
+const INDEXES = new Map<string, Buffer>();
+let indexBytes = 0;
+/** Index bytes kept in all (a 2,000-file tree's index is ~170 KB). */
+const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 
 /**
  * {@link replaceFile}, skipped when `file` is already a regular file holding exactly `bytes` (the
