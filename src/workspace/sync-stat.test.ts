@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,9 +19,9 @@ function file(name: string, content: string | Buffer): string {
 }
 
 describe('readWalkedFile', () => {
-  it('reads small, empty and large files whole', async () => {
+  it('reads small, empty and large files whole (a large one in chunks)', async () => {
     const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
-    for (const content of [bytes, Buffer.alloc(0), Buffer.alloc(200 * 1024, 7)]) {
+    for (const content of [bytes, Buffer.alloc(0), Buffer.alloc(200 * 1024, 7), bigger()]) {
       const full = file('f.bin', content);
       expect((await readWalkedFile(full, statOrNull(full)!)).equals(content)).toBe(true);
     }
@@ -38,13 +39,23 @@ describe('readWalkedFile', () => {
     expect((await readWalkedFile(full, looked)).toString()).toBe('a new inode\n');
   });
 
-  it('reads a file swapped for a symlink as readFile does, through the link', async () => {
+  it('refuses what was swapped in after the walk: a link to a file outside, a FIFO', async () => {
     const full = file('f.txt', 'mine\n');
     const seen = statOrNull(full)!;
-    const target = path.join(path.dirname(full), 'target.txt');
-    writeFileSync(target, 'linked\n');
+    const secret = path.join(path.dirname(full), 'outside.txt');
+    writeFileSync(secret, 'not for the commit\n');
     rmSync(full);
-    symlinkSync(target, full);
-    expect((await readWalkedFile(full, seen)).toString()).toBe('linked\n');
+    symlinkSync(secret, full);
+    await expect(readWalkedFile(full, seen)).rejects.toThrow();
+    rmSync(full);
+    execFileSync('mkfifo', [full]); // nobody ever writes: reading it would wait for ever
+    await expect(readWalkedFile(full, seen)).rejects.toThrow(/no longer a regular file/);
   });
 });
+
+/** 2.5 MiB of varied bytes: more than one chunk. */
+function bigger(): Buffer {
+  const out = Buffer.allocUnsafe(2.5 * 1024 * 1024);
+  for (let i = 0; i < out.length; i++) out[i] = (i * 31) % 251;
+  return out;
+}

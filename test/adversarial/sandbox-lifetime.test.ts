@@ -44,7 +44,8 @@ describe('a sandboxed daemon trying to outlive its run', () => {
       argv: ['/bin/sh', '-c', DAEMON],
       cwd: ws,
       env: { PATH: '/usr/bin:/bin', [name]: value },
-      timeoutMs: 1_500,
+      // Long enough for the daemon to have written its first beat on a loaded machine.
+      timeoutMs: 4_000,
       maxOutputBytes: 1 << 16,
       killGraceMs: 300,
       sandbox: { mode: 'bwrap', writable: [ws] },
