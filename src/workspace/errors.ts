@@ -14,3 +14,10 @@ export class WorkspaceError extends LoopwrightError {
     super(code, message, options);
   }
 }
+
+/** A path a walk saw as a regular file was something else (a link, a FIFO) when it was read. */
+export class FileSwappedError extends LoopwrightError {
+  constructor(file: string) {
+    super('FILE_SWAPPED', `${file} is no longer a regular file`);
+  }
+}

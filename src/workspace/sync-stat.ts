@@ -15,6 +15,7 @@ import {
   readSync,
 } from 'node:fs';
 import { promisify } from 'node:util';
+import { FileSwappedError } from './errors.js';
 
 /** Files looked at between two turns of the event loop. */
 export const STAT_SLICE = 256;
@@ -49,7 +50,8 @@ const CHUNK_BYTES = 1024 * 1024;
  * file is read with synchronous calls — a thread-pool hop per file made hashing a fresh
  * 2,000-file workspace take ~450 ms instead of ~30.
  *
- * @throws when the path is gone or no longer a regular file.
+ * @throws {FileSwappedError} when the path is no longer a regular file (an ELOOP error for a link);
+ *   ENOENT when it is gone.
  * @example
  * ```ts
  * const info = statOrNull(full);
@@ -60,7 +62,7 @@ export async function readWalkedFile(full: string, info: BigIntStats): Promise<B
   const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const now = fstatSync(fd, { bigint: true });
-    if (!now.isFile()) throw new Error(`${full} is no longer a regular file`);
+    if (!now.isFile()) throw new FileSwappedError(full);
     if (now.size <= SYNC_READ_MAX_BYTES && info.size <= SYNC_READ_MAX_BYTES)
       return readAllSync(fd, Number(now.size));
     return await readAll(fd, Number(now.size));
