@@ -19,7 +19,8 @@ import type { ObjectStore } from './object-store.js';
 import { algorithmOf, gitRefusesPath, objectId, type HashAlgorithm } from './object-writer.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
-import { readWalkedFile, STAT_SLICE, statOrNull } from './sync-stat.js';
+import { STAT_SLICE, statOrNull } from './sync-stat.js';
+import { readWalkedFile } from './untrusted-file.js';
 
 /** One entry of a commit's flat tree listing. */
 export interface CloneTreeEntry {
@@ -81,9 +82,7 @@ async function compareFiles(
       continue;
     }
     const bytes =
-      entry.mode === '120000'
-        ? Buffer.from(await readlink(full))
-        : await readWalkedFile(full, info);
+      entry.mode === '120000' ? Buffer.from(await readlink(full)) : await readWalkedFile(full);
     const sha = objectId('blob', bytes, algorithm);
     rememberBlob(root, rel, info, sha, started);
     if (sha !== entry.sha) return false;

@@ -25,7 +25,8 @@ import {
 } from './object-writer.js';
 import { ObjectStoreError, objectStore } from './object-store.js';
 import { holdsExactly } from './clone-files.js';
-import { readWalkedFile, STAT_SLICE, statOrNull } from './sync-stat.js';
+import { STAT_SLICE, statOrNull } from './sync-stat.js';
+import { readWalkedFile } from './untrusted-file.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
 import { moveRefs } from './ref-writer.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
@@ -181,7 +182,7 @@ async function nextTree(
     const bytes =
       u.kind === 'symlink'
         ? Buffer.from(u.target!)
-        : await readWalkedFile(path.join(wt.path, u.path), u.info);
+        : await readWalkedFile(path.join(wt.path, u.path));
     const sha = objectId('blob', bytes, algorithm);
     rememberBlob(wt.path, u.path, u.info, sha, started);
     if (old?.mode === mode && old.sha === sha) continue;

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readUntrustedFile } from './untrusted-file.js';
+import { readUntrustedFile, readWalkedFile } from './untrusted-file.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -85,3 +85,49 @@ describe('readUntrustedFile', () => {
     expect(await readUntrustedFile(ws, '.loopwright/none.json')).toMatchObject({ why: 'missing' });
   });
 });
+
+describe('readWalkedFile', () => {
+  it('reads small, empty and large files whole (a large one in chunks)', async () => {
+    const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
+    for (const content of [bytes, Buffer.alloc(0), Buffer.alloc(200 * 1024, 7), bigger()]) {
+      const full = walkedFile('f.bin', content);
+      expect((await readWalkedFile(full)).equals(content)).toBe(true);
+    }
+  });
+
+  it('reads what is there now when the file changed after it was looked at', async () => {
+    const full = walkedFile('f.txt', 'before\n');
+    writeFileSync(full, 'after, and longer\n'); // another size
+    expect((await readWalkedFile(full)).toString()).toBe('after, and longer\n');
+    const other = path.join(path.dirname(full), 'other.txt');
+    writeFileSync(other, 'a new inode\n');
+    renameSync(other, full); // the same size, another file
+    expect((await readWalkedFile(full)).toString()).toBe('a new inode\n');
+  });
+
+  it('refuses what was swapped in after the walk: a link to a file outside, a FIFO', async () => {
+    const full = walkedFile('f.txt', 'mine\n');
+    const secret = path.join(path.dirname(full), 'outside.txt');
+    writeFileSync(secret, 'not for the commit\n');
+    rmSync(full);
+    symlinkSync(secret, full);
+    await expect(readWalkedFile(full)).rejects.toThrow();
+    rmSync(full);
+    execFileSync('mkfifo', [full]); // nobody ever writes: reading it would wait for ever
+    await expect(readWalkedFile(full)).rejects.toThrow(/no longer a regular file/);
+  });
+});
+
+/** A file in a fresh workspace folder. */
+function walkedFile(name: string, content: string | Buffer): string {
+  const full = path.join(root(), name);
+  writeFileSync(full, content);
+  return full;
+}
+
+/** 2.5 MiB of varied bytes: more than one chunk. */
+function bigger(): Buffer {
+  const out = Buffer.allocUnsafe(2.5 * 1024 * 1024);
+  for (let i = 0; i < out.length; i++) out[i] = (i * 31) % 251;
+  return out;
+}

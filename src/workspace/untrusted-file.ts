@@ -2,11 +2,14 @@
  * Reading a file an agent could have written: regular files only, never through a symlink (neither
  * the file itself nor any directory between the trusted root and it), never a FIFO or device,
  * size-capped, decoded as strict UTF-8. Anything else is an answer ("not a regular file"), never
- * the content of whatever a link points at.
+ * the content of whatever a link points at. {@link readWalkedFile} is the same refusal for the
+ * bytes of a workspace file a walk is hashing.
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { FileSwappedError } from './errors.js';
 
 /** Why an untrusted file was not read. */
 export type UntrustedReadFailure =
@@ -101,3 +104,49 @@ export async function readUntrustedFile(
 function fail(why: UntrustedReadFailure, message: string): UntrustedRead {
   return { ok: false, why, message };
 }
+
+/** Files up to this size are read by {@link readWalkedFile} with synchronous calls. */
+const SYNC_READ_MAX_BYTES = 64 * 1024;
+/** Past the file's size at opening, it is read on in chunks of this size. */
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The bytes of a file in a workspace walk (hashing, staging) that the walk's `lstat` just saw as
+ * a regular file, read through one descriptor opened without following a link and without
+ * waiting on a FIFO: what was swapped in since (a link to a file outside, a FIFO, a device) is an
+ * error, never read. A small file is read with synchronous calls — a thread-pool hop per file
+ * made hashing a fresh 2,000-file workspace take ~450 ms instead of ~30.
+ *
+ * @throws {FileSwappedError} when the path is no longer a regular file (an ELOOP error for a link);
+ *   ENOENT when it is gone.
+ * @example
+ * ```ts
+ * if (statOrNull(full)?.isFile()) sha = objectId('blob', await readWalkedFile(full), algorithm);
+ * ```
+ */
+export async function readWalkedFile(full: string): Promise<Buffer> {
+  const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const info = fstatSync(fd, { bigint: true });
+    if (!info.isFile()) throw new FileSwappedError(full);
+    const size = Number(info.size);
+    const sync = size <= SYNC_READ_MAX_BYTES;
+    const chunks: Buffer[] = [];
+    let at = 0;
+    // One byte over the size first: a file that grew meanwhile is read on to its end.
+    let chunk = Buffer.allocUnsafe(Math.min(size + 1, CHUNK_BYTES));
+    for (;;) {
+      const n = sync
+        ? readSync(fd, chunk, 0, chunk.length, at)
+        : (await readAt(fd, chunk, 0, chunk.length, at)).bytesRead;
+      if (n === 0) return Buffer.concat(chunks, at);
+      chunks.push(chunk.subarray(0, n));
+      at += n;
+      chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const readAt = promisify(read);
