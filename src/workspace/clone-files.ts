@@ -18,6 +18,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { ObjectStore } from './object-store.js';
 import { algorithmOf, gitRefusesPath, objectId, type HashAlgorithm } from './object-writer.js';
 import { hashingStarted, knownBlob, rememberBlob } from './known-blobs.js';
+import { LruCache } from './lru-cache.js';
 import { LOOPWRIGHT_DIR } from './repository.js';
 import { STAT_SLICE, statOrNull } from './sync-stat.js';
 import { readWalkedFile } from './untrusted-file.js';
@@ -223,33 +224,17 @@ export async function pointCloneAt(
  * The index bytes for `commit` (whose tree `tree` is): encoded once, then kept for the next
  * pointing at it — a commit's tree never changes, and every reset between two runs of a ticket
  * points the clone at the same commit again (encoding a 2,000-file tree's index took 5-8 ms).
- * The most recently used are kept, {@link MAX_INDEX_BYTES} in all.
  */
 function indexOf(commit: string, tree: ReadonlyMap<string, CloneTreeEntry>): Buffer {
   const key = `${commit}:${tree.size}`;
-  const known = INDEXES.get(key);
-  if (known) {
-    INDEXES.delete(key); // re-inserted last: the most recently used
-    INDEXES.set(key, known);
-    return known;
-  }
-  const bytes = encodeIndex(tree, algorithmOf(commit));
-  if (bytes.length > MAX_INDEX_BYTES) return bytes;
-  INDEXES.set(key, bytes);
-  indexBytes += bytes.length;
-  for (const [old, kept] of INDEXES) {
-    if (indexBytes <= MAX_INDEX_BYTES) break;
-    INDEXES.delete(old);
-    indexBytes -= kept.length;
-  }
-  return bytes;
+  return INDEXES.get(key) ?? INDEXES.set(key, encodeIndex(tree, algorithmOf(commit)));
 }
 
-/** `commit:entries` -> its index file's bytes, least recently used first. */
-const INDEXES = new Map<string, Buffer>();
-let indexBytes = 0;
-/** Index bytes kept in all (a 2,000-file tree's index is ~170 KB). */
-const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+/**
+ * `commit:entries` -> its index file's bytes, 16 MiB in all (a 2,000-file tree's index is
+ * ~170 KB), least recently used out.
+ */
+const INDEXES = new LruCache<string, Buffer>(16 * 1024 * 1024, (bytes) => bytes.length);
 
 /**
  * {@link replaceFile}, skipped when `file` is already a regular file holding exactly `bytes` (the

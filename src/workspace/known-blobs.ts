@@ -14,6 +14,7 @@
  * This process's memory only: another orchestrator (or this one after a restart) hashes again.
  */
 import type { BigIntStats } from 'node:fs';
+import { LruCache } from './lru-cache.js';
 
 /** A change this recent (relative to the start of hashing) may share its ctime with a later one. */
 const SETTLED_NS = 50_000_000n;
@@ -28,7 +29,7 @@ interface Known {
   readonly ctimeNs: bigint;
 }
 
-const roots = new Map<string, Map<string, Known>>();
+const roots = new LruCache<string, Map<string, Known>>(MAX_ROOTS);
 
 /** The moment hashing starts, to pass to {@link rememberBlob} (ns since the epoch). */
 export function hashingStarted(): bigint {
@@ -69,11 +70,6 @@ export function rememberBlob(
   started: bigint,
 ): void {
   if (info.nlink !== 1n || info.ctimeNs >= started - SETTLED_NS) return;
-  let files = roots.get(root);
-  if (files)
-    roots.delete(root); // re-inserted last: the most recently used
-  else files = new Map();
-  roots.set(root, files);
-  while (roots.size > MAX_ROOTS) roots.delete(roots.keys().next().value!);
+  const files = roots.get(root) ?? roots.set(root, new Map());
   files.set(rel, { sha, ino: info.ino, size: info.size, mode: info.mode, ctimeNs: info.ctimeNs });
 }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { LoopwrightError } from '../errors.js';
 import { GitError, GitMissingError, startGit } from './git.js';
+import { LruCache } from './lru-cache.js';
 import {
   type CommitObject,
   MalformedObjectError,
@@ -48,7 +49,7 @@ export const IDLE_MS = 60_000;
 /** Caps of one recursive tree listing (a crafted tree must not exhaust memory or the stack). */
 const MAX_TREE_ENTRIES = 1_000_000;
 const MAX_TREE_DEPTH = 1_000;
-/** Entries of tree listings kept per repository (~100 bytes each). */
+/** Entries of tree listings kept per repository (~100 bytes each), least recently used out. */
 const MAX_LISTED_ENTRIES = 200_000;
 
 /** What `info` says about an object. */
@@ -169,10 +170,15 @@ class BatchReader implements ObjectStore {
   private idle: NodeJS.Timeout | undefined;
   /** Callers of {@link close} waiting for the outstanding requests to be answered. */
   private closing: (() => void)[] = [];
-  /** Root tree id -> its listing ({@link listTree}), least recently used first. */
-  private readonly listings = new Map<string, ReadonlyMap<string, TreeEntry>>();
-  /** Entries in {@link listings}, all together. */
-  private listed = 0;
+  /**
+   * Root tree id -> its listing ({@link listTree}); a tree id names its content for ever, and a
+   * ticket lists the same few trees again and again (reset, staging, every gate's checkout, the
+   * merge).
+   */
+  private readonly listings = new LruCache<string, ReadonlyMap<string, TreeEntry>>(
+    MAX_LISTED_ENTRIES,
+    (listing) => listing.size,
+  );
 
   constructor(readonly gitDir: string) {}
 
@@ -212,31 +218,11 @@ class BatchReader implements ObjectStore {
     const root = await this.read(`${rev}^{tree}`);
     if (root?.type !== 'tree') return null;
     const known = this.listings.get(root.sha);
-    if (known) {
-      this.listings.delete(root.sha); // re-inserted last: the most recently used
-      this.listings.set(root.sha, known);
-      return new Map(known);
-    }
+    if (known) return new Map(known);
     const out = new Map<string, TreeEntry>();
     await this.walkTree(root, '', 0, out);
-    this.remember(root.sha, out);
+    this.listings.set(root.sha, out);
     return new Map(out);
-  }
-
-  /**
-   * Keep a tree's listing (a tree id names its content for ever): a ticket lists the same few
-   * trees again and again (reset, staging, every gate's checkout, the merge). The least recently
-   * used go first once the listings hold {@link MAX_LISTED_ENTRIES} entries in all.
-   */
-  private remember(sha: string, listing: ReadonlyMap<string, TreeEntry>): void {
-    if (listing.size > MAX_LISTED_ENTRIES) return;
-    this.listings.set(sha, listing);
-    this.listed += listing.size;
-    for (const [old, kept] of this.listings) {
-      if (this.listed <= MAX_LISTED_ENTRIES) break;
-      this.listings.delete(old);
-      this.listed -= kept.size;
-    }
   }
 
   /** Depth-first, in tree order; the subtrees of one tree are requested together (pipelined). */
